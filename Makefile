@@ -1,0 +1,52 @@
+# GenAI FinOps workbench. On a fresh clone, `make report` or `make test` is the only command needed:
+# each creates .venv with pip when it is missing and installs the project into it.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install report test test-fast lab sample bench lint format schema-doc clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name finops-workbench --display-name "GenAI FinOps workbench" >/dev/null
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+report: install  ## run every notebook on data/sample and write reports/latest/index.html
+	$(BIN)/finops report --data data/sample --out reports/latest
+
+test: install  ## lint, schema doc, notebooks stripped, unit + doctests + notebooks + browser
+	$(BIN)/ruff check finops_lib tests benchmarks
+	$(BIN)/finops schema-doc --check
+	$(BIN)/nbstripout --verify notebooks/*.ipynb
+	@# pytest's exit code 5 means it collected no test: treat that as a failure, deliberately.
+	$(BIN)/python -m pytest; status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+test-fast: install  ## unit tests and doctests only
+	$(BIN)/python -m pytest -m "not slow and not browser" tests finops_lib
+
+lab: install  ## JupyterLab with the project's kernel registered
+	$(BIN)/jupyter lab notebooks/
+
+sample: install  ## regenerate data/sample/ (fixed seed: the result must not change)
+	$(BIN)/finops sample --out data/sample
+
+bench: install  ## ingest benchmark: 10 million LiteLLM rows vs bare DuckDB vs pandas
+	$(BIN)/python benchmarks/ingest.py
+
+lint: install
+	$(BIN)/ruff check finops_lib tests benchmarks
+
+format: install
+	$(BIN)/ruff format finops_lib tests benchmarks
+
+schema-doc: install
+	$(BIN)/finops schema-doc
+
+clean:
+	rm -rf build reports .pytest_cache .ruff_cache

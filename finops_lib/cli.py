@@ -1,0 +1,174 @@
+"""The ``finops`` command line.
+
+``finops sample``, ``finops ingest``, ``finops normalize``, ``finops report``, ``finops formats``
+and ``finops schema-doc``. Errors of the workbench print one clear line and exit 2; anything
+else is a bug and shows its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from finops_lib import __version__, paths
+from finops_lib.errors import FinopsError
+
+
+def _print_frame(frame: pd.DataFrame) -> None:
+    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_colwidth", 70):
+        print(frame.to_string(index=False))
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Write the sample organisation."""
+    from finops_lib.sample import generate
+
+    manifest = generate(args.out, days=args.days, seed=args.seed, scale=args.scale, end_date=args.end_date,
+                        compress_gateway_logs=not args.no_compress)
+    files = manifest.get("files", [])
+    print(f"wrote {len(files)} files to {args.out} "
+          f"({manifest.get('start_date')} to {manifest.get('end_date')}, seed {args.seed}, scale {args.scale})")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Load files into the warehouse and print what happened to each."""
+    from finops_lib import engine
+    from finops_lib.ingest import ingest, summarize
+
+    con = engine.connect(args.engine, warehouse=args.warehouse)
+    try:
+        summary = ingest(args.paths, con=con, format=args.format)
+    finally:
+        con.disconnect()
+    if summary.empty:
+        print("no files found")
+        return 0
+    if args.verbose:
+        _print_frame(summary[["path", "format", "status", "rows_read", "rows_loaded", "rows_rejected"]])
+        print()
+    _print_frame(summarize(summary))
+    total = summary[["rows_read", "rows_loaded", "rows_rejected"]].sum()
+    print(f"\n{len(summary)} files: {int(total.rows_read)} rows read, {int(total.rows_loaded)} loaded, "
+          f"{int(total.rows_rejected)} rejected")
+    for row in summary[summary.status == "failed"].itertuples():
+        print(f"FAILED {row.path}: {row.message}", file=sys.stderr)
+    return 1 if (summary.status == "failed").any() else 0
+
+
+def cmd_normalize(args: argparse.Namespace) -> int:
+    """Convert files to Parquet without a warehouse."""
+    from finops_lib.ingest import normalize
+
+    info = normalize(args.paths, args.out, format=args.format, table=args.table)
+    print(f"{info['records_read']} records read: {info['rows']} {info['table']} rows written to {args.out}; "
+          f"{info['records_rejected']} rejected to {info['rejects']}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Run the notebook catalog and render the HTML report."""
+    from finops_lib.report import run_report
+
+    parameters = dict(args.parameter or [])
+    index = run_report(data_dir=args.data, out_dir=args.out, parameters=parameters, with_code=args.with_code)
+    print(f"report written to {index}")
+    return 0
+
+
+def cmd_formats(args: argparse.Namespace) -> int:
+    """List the registered source formats."""
+    from finops_lib.sources import SOURCES
+
+    _print_frame(pd.DataFrame([{"format": s.name, "table": s.table, "description": s.description}
+                               for s in SOURCES.values()]))
+    return 0
+
+
+def cmd_schema_doc(args: argparse.Namespace) -> int:
+    """Write docs/schema.md from the declaration (or check it is current)."""
+    from finops_lib.schema import render_markdown
+
+    target = Path(args.out)
+    text = render_markdown()
+    if args.check:
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            print(f"{target} is stale: run `finops schema-doc`", file=sys.stderr)
+            return 1
+        print(f"{target} is current")
+        return 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``finops``."""
+    parser = argparse.ArgumentParser(prog="finops", description="GenAI FinOps workbench.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sample", help="write the fictional sample organisation's data in vendor formats")
+    p.add_argument("--out", required=True, help="target folder")
+    p.add_argument("--days", type=int, default=180, help="days of history (default 180)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7, the committed sample)")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply request volume (default 1)")
+    p.add_argument("--end-date", default="2026-10-31", help="last day, YYYY-MM-DD (default 2026-10-31)")
+    p.add_argument("--no-compress", action="store_true", help="write the LiteLLM logs as plain CSV")
+    p.set_defaults(func=cmd_sample)
+
+    def engine_options(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--warehouse", help="warehouse folder or .duckdb file (default $FINOPS_WAREHOUSE or "
+                       "data/warehouse/)")
+        q.add_argument("--engine", help="ibis engine URL (default $FINOPS_ENGINE, else the DuckDB warehouse)")
+
+    p = sub.add_parser("ingest", help="load files or folders into the warehouse (format detected from content)")
+    p.add_argument("paths", nargs="+", help="files or folders")
+    p.add_argument("--format", help="force a source format (see `finops formats`)")
+    p.add_argument("-v", "--verbose", action="store_true", help="print one line per file")
+    engine_options(p)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("normalize", help="convert files to a Parquet file of the schema, without a warehouse")
+    p.add_argument("paths", nargs="+", help="files or folders")
+    p.add_argument("--out", required=True, help="target .parquet file (rejects go to <name>.rejects.parquet)")
+    p.add_argument("--format", help="force a source format")
+    p.add_argument("--table", choices=("costs", "requests"), help="target table (default: the format's own)")
+    p.set_defaults(func=cmd_normalize)
+
+    p = sub.add_parser("report", help="run every notebook and render the offline HTML report")
+    p.add_argument("--data", default=str(paths.SAMPLE_DIR), help="data folder (default data/sample/)")
+    p.add_argument("--out", default=str(paths.REPORTS_DIR / "latest"), help="output folder "
+                   "(default reports/latest/)")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="a notebook parameter shared by every notebook that declares it")
+    p.add_argument("--with-code", action="store_true", help="show the code cells in the HTML")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("formats", help="list the registered source formats")
+    p.set_defaults(func=cmd_formats)
+
+    p = sub.add_parser("schema-doc", help="write docs/schema.md from finops_lib/schema.py")
+    p.add_argument("--out", default=str(paths.PROJECT_ROOT / "docs" / "schema.md"))
+    p.add_argument("--check", action="store_true", help="exit 1 when the file is stale")
+    p.set_defaults(func=cmd_schema_doc)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except FinopsError as exc:
+        print(f"finops: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,523 @@
+"""The data contract: every table the workbench reads or writes, declared once, as data.
+
+``costs`` is a FOCUS 1.2 cost-and-usage table (FOCUS column names, ``x_`` extensions for tokens
+and AI dimensions); ``requests`` holds one row per model call from gateway logs and traces, with
+the same column names wherever the concept is the same; ``rejects`` keeps every input row that
+could not be loaded, with file, line, column, value and reason.
+
+Money columns are ``decimal(38, 12)``: sums are exact in the warehouse. Values read from a
+float source (LiteLLM ``spend``, OpenAI ``amount.value``) are rounded to 12 decimal places once,
+at load; nothing else rounds. Every money column is in the row's ``BillingCurrency``.
+
+Examples
+--------
+>>> [c.name for c in COSTS.columns][:3]
+['BilledCost', 'BillingAccountId', 'BillingAccountName']
+>>> COSTS.column("x_TokenType").allowed[:2]
+('input_uncached', 'input_cache_read')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import ibis
+import ibis.expr.datatypes as dt
+import pandas as pd
+
+from finops_lib.errors import SchemaError
+
+LogicalType = Literal["string", "decimal", "datetime", "int64", "float64", "bool", "json"]
+
+#: Logical type -> ibis/DuckDB type. ``json`` is JSON text in a string column.
+IBIS_TYPES: dict[str, dt.DataType] = {
+    "string": dt.string,
+    "decimal": dt.Decimal(38, 12),
+    "datetime": dt.Timestamp(timezone="UTC"),
+    "int64": dt.int64,
+    "float64": dt.float64,
+    "bool": dt.boolean,
+    "json": dt.string,
+}
+
+#: The disjoint token buckets (``x_TokenType``), with their FOCUS ``SkuPriceDetails``
+#: ``TokenDirection`` / ``CacheAction`` (FOCUS PR #2606) and meaning. Reasoning, audio and
+#: image tokens are *subsets* of these buckets, never buckets of their own.
+TOKEN_TYPES: dict[str, tuple[str | None, str | None, str]] = {
+    "input_uncached": ("Input", "None", "Input tokens neither read from nor written to a cache."),
+    "input_cache_read": ("Input", "Read", "Input tokens served from a prompt cache."),
+    "input_cache_write_5m": (
+        "Input",
+        "Write",
+        "Input tokens written to a short-lived cache (Anthropic 5 minutes; OpenAI default).",
+    ),
+    "input_cache_write_1h": (
+        "Input",
+        "Write",
+        "Input tokens written to a long-lived cache (Anthropic 1 hour; OpenAI 12 hours).",
+    ),
+    "output": ("Output", "None", "Generated tokens, reasoning tokens included."),
+    "non_token": (None, None, "A charge not metered in tokens (hours, requests, storage, fees)."),
+}
+TOKEN_BUCKETS: tuple[str, ...] = tuple(k for k in TOKEN_TYPES if k != "non_token")
+
+SERVICE_TIERS: tuple[str, ...] = ("standard", "batch", "priority", "flex", "provisioned")
+CONTEXT_TIERS: tuple[str, ...] = ("standard", "long")
+COST_BASES: tuple[str, ...] = ("invoiced", "estimated")
+CHARGE_CATEGORIES: tuple[str, ...] = ("Usage", "Purchase", "Tax", "Credit", "Adjustment")
+REQUEST_STATUSES: tuple[str, ...] = ("success", "failure")
+
+#: Data-quality flags carried in ``x_DataQualityFlags`` (comma-separated, sorted, '' = clean).
+QUALITY_FLAGS: dict[str, str] = {
+    "partial_bucket": "The source's time bucket does not cover a whole day (query window edge).",
+    "token_subfields_missing": "The source omits cache sub-fields; the split is incomplete.",
+    "cache_semantics_inferred": "Whether input tokens include cache tokens was inferred.",
+    "cache_ttl_assumed": "Cache writes without a 5m/1h split were assigned to 5m.",
+    "negative_tokens_clamped": "A derived bucket came out negative and was set to 0.",
+    "reported_cost_missing": "The source reported no cost for this request.",
+    "model_unknown": "The model could not be identified.",
+    "unpriced": "No price is known for this model and bucket; excluded from money totals.",
+}
+
+#: Request-table token columns per bucket, plus the reasoning subset.
+REQUEST_TOKEN_COLUMNS: dict[str, str] = {
+    "input_uncached": "x_InputUncachedTokens",
+    "input_cache_read": "x_InputCacheReadTokens",
+    "input_cache_write_5m": "x_InputCacheWrite5mTokens",
+    "input_cache_write_1h": "x_InputCacheWrite1hTokens",
+    "output": "x_OutputTokens",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared column.
+
+    Parameters
+    ----------
+    name
+        Column name (FOCUS name, or ``x_`` extension).
+    dtype
+        Logical type, a key of :data:`IBIS_TYPES`.
+    required
+        Whether a null value is an error.
+    description
+        What the column holds, with units.
+    allowed
+        Closed set of values, when there is one.
+    origin
+        ``FOCUS 1.2 mandatory``, ``FOCUS 1.2`` (optional column) or ``extension``.
+    """
+
+    name: str
+    dtype: LogicalType
+    required: bool
+    description: str
+    allowed: tuple[str, ...] | None = None
+    origin: str = "extension"
+
+    @property
+    def ibis_type(self) -> dt.DataType:
+        """The ibis type the column is stored as."""
+        return IBIS_TYPES[self.dtype]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A declared table: an ordered tuple of columns.
+
+    Parameters
+    ----------
+    name
+        Table name in the warehouse.
+    description
+        What one row is.
+    columns
+        The declared columns, in storage order.
+    """
+
+    name: str
+    description: str
+    columns: tuple[Column, ...] = field(default_factory=tuple)
+
+    def column(self, name: str) -> Column:
+        """Return the declared column ``name``.
+
+        Raises
+        ------
+        SchemaError
+            When the table has no such column.
+        """
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise SchemaError(self.name, name, "not a declared column")
+
+    @property
+    def names(self) -> list[str]:
+        """Column names in storage order."""
+        return [c.name for c in self.columns]
+
+    def ibis_schema(self) -> ibis.Schema:
+        """Return the table's ibis schema."""
+        return ibis.schema({c.name: c.ibis_type for c in self.columns})
+
+
+def _m(name: str, dtype: LogicalType, required: bool, description: str, **kw: object) -> Column:
+    return Column(name, dtype, required, description, origin="FOCUS 1.2 mandatory", **kw)  # type: ignore[arg-type]
+
+
+def _f(name: str, dtype: LogicalType, description: str, **kw: object) -> Column:
+    return Column(name, dtype, False, description, origin="FOCUS 1.2", **kw)  # type: ignore[arg-type]
+
+
+def _x(name: str, dtype: LogicalType, required: bool, description: str, **kw: object) -> Column:
+    return Column(name, dtype, required, description, **kw)  # type: ignore[arg-type]
+
+
+_PROVENANCE: tuple[Column, ...] = (
+    _x("x_SourceFormat", "string", True, "Registered source format that read the row (e.g. `openai_usage`)."),
+    _x("x_SourceFile", "string", True, "Path of the file the row came from, as given to the loader."),
+    _x("x_SourceRow", "int64", True, "Line of the record in the file (CSV: 1 = header), or its ordinal "
+       "for JSON records (see `x_SourceLocator`)."),
+    _x("x_SourceLocator", "string", False, "Where in a structured file the record is "
+       "(e.g. `data[3].results[0]`)."),
+    _x("x_RowHash", "string", True, "SHA-1 of the row's natural key (source format, account, period, "
+       "dimensions, token bucket; for requests the request id). The same charge read again from any "
+       "file has the same hash; the last ingest wins, so nothing is counted twice."),
+    _x("x_DataQualityFlags", "string", True, "Comma-separated, sorted data-quality flags; '' when clean. "
+       "See the flag list below."),
+)
+
+_DIMENSIONS: tuple[Column, ...] = (
+    _x("x_ApiKeyId", "string", False, "API key id (OpenAI `key_...`, Anthropic `apikey_...`, LiteLLM hashed "
+       "virtual key)."),
+    _x("x_UserId", "string", False, "User or principal (OpenAI user, AWS IAM principal, LiteLLM user/end user)."),
+    _x("x_Team", "string", False, "Team, as carried by the source (tag/label/gateway team). Allocation "
+       "rules may refine it later."),
+    _x("x_Application", "string", False, "Application, as carried by the source (`app`/`application` tag)."),
+    _x("x_Feature", "string", False, "Feature within the application (`feature` tag)."),
+    _x("x_Environment", "string", False, "Environment (`env`/`environment` tag): prod, staging, dev..."),
+)
+
+COSTS = Table(
+    "costs",
+    "One charge row in FOCUS 1.2 form: a period x account x SKU meter x token bucket, with its cost.",
+    (
+        _m("BilledCost", "decimal", True, "Cost invoiced for the row, in BillingCurrency (after credits)."),
+        _m("BillingAccountId", "string", True, "Billing account (OpenAI organization, AWS payer, Azure billing "
+           "account, GCP billing account)."),
+        _m("BillingAccountName", "string", False, "Display name of the billing account."),
+        _m("BillingCurrency", "string", True, "ISO 4217 currency of every money column of the row (upper case)."),
+        _m("BillingPeriodEnd", "datetime", True, "End (exclusive) of the billing period, UTC."),
+        _m("BillingPeriodStart", "datetime", True, "Start (inclusive) of the billing period, UTC."),
+        _m("ChargeCategory", "string", True, "FOCUS charge category.", allowed=CHARGE_CATEGORIES),
+        _m("ChargeClass", "string", False, "`Correction` for restatements of a previous period, else null.",
+           allowed=("Correction",)),
+        _m("ChargeDescription", "string", False, "Human-readable description of the charge."),
+        _m("ChargePeriodEnd", "datetime", True, "End (exclusive) of the charge period, UTC."),
+        _m("ChargePeriodStart", "datetime", True, "Start (inclusive) of the charge period, UTC."),
+        _m("ContractedCost", "decimal", True, "Cost at negotiated prices, before credits and commitments."),
+        _m("EffectiveCost", "decimal", True, "Amortized cost after discounts and commitments."),
+        _m("InvoiceIssuerName", "string", True, "Who issues the invoice (a vendor or a marketplace)."),
+        _m("ListCost", "decimal", True, "Cost at public list prices."),
+        _m("PricingQuantity", "decimal", False, "Quantity in PricingUnit blocks (e.g. 0.0015 for 1,500 tokens "
+           "priced per 1M)."),
+        _m("PricingUnit", "string", False, "Unit the price is quoted in (`1M Tokens`, `Hours`...)."),
+        _m("ProviderName", "string", True, "Who provides the service (OpenAI, Anthropic, AWS, Microsoft, "
+           "Google...)."),
+        _m("PublisherName", "string", True, "Who publishes the model or service (e.g. Anthropic for Claude on "
+           "Bedrock)."),
+        _m("ServiceCategory", "string", True, "FOCUS service category (`AI and Machine Learning` for model "
+           "usage)."),
+        _m("ServiceName", "string", True, "Service (OpenAI API, Claude API, Amazon Bedrock, Azure OpenAI, "
+           "Vertex AI...)."),
+        _f("ConsumedQuantity", "decimal", "Quantity consumed in ConsumedUnit (raw tokens for token rows); null "
+           "unless ChargeCategory is Usage."),
+        _f("ConsumedUnit", "string", "Unit of ConsumedQuantity (`Tokens`, `Hours`, `Requests`...)."),
+        _f("ServiceSubcategory", "string", "FOCUS service subcategory (`Generative AI` for model usage)."),
+        _f("ChargeFrequency", "string", "One-Time, Recurring or Usage-Based.",
+           allowed=("One-Time", "Recurring", "Usage-Based")),
+        _f("PricingCategory", "string", "Standard, Dynamic, Committed or Other.",
+           allowed=("Standard", "Dynamic", "Committed", "Other")),
+        _f("ListUnitPrice", "decimal", "List price per PricingUnit, in BillingCurrency."),
+        _f("ContractedUnitPrice", "decimal", "Negotiated price per PricingUnit, in BillingCurrency."),
+        _f("ResourceId", "string", "Resource (deployment, inference profile, account, endpoint)."),
+        _f("ResourceName", "string", "Display name of the resource."),
+        _f("RegionId", "string", "Provider region code (`us-east-1`, `westeurope`, `global`)."),
+        _f("SkuId", "string", "Provider SKU or meter id."),
+        _f("SkuMeter", "string", "Raw meter / usage type / line item / SKU description, as the vendor wrote it."),
+        _f("SkuPriceDetails", "json", "JSON of SKU properties: FOCUS `TokenDirection`, `CacheAction`; vendor keys "
+           "prefixed `x_`."),
+        _f("SubAccountId", "string", "Project, workspace, AWS account, Azure subscription or GCP project."),
+        _f("SubAccountName", "string", "Display name of the sub-account."),
+        _f("Tags", "json", "JSON object of the row's tags/labels/metadata, keys as the vendor wrote them."),
+        _x("x_Model", "string", False, "Canonical model id (lower case, no vendor prefix or region, e.g. "
+           "`gpt-4o-2024-08-06`, `claude-sonnet-4-5`); null for non-model charges."),
+        _x("x_ModelRaw", "string", False, "The model or meter string exactly as the source wrote it."),
+        _x("x_TokenType", "string", True, "Disjoint token bucket of the row; `non_token` for other units.",
+           allowed=tuple(TOKEN_TYPES)),
+        _x("x_Modality", "string", False, "text, audio, image or video, when the source splits by modality.",
+           allowed=("text", "audio", "image", "video")),
+        _x("x_ServiceTier", "string", False, "Service tier the usage was billed at.", allowed=SERVICE_TIERS),
+        _x("x_ContextTier", "string", False, "`long` when the long-context rate applies, else `standard`.",
+           allowed=CONTEXT_TIERS),
+        _x("x_RequestCount", "int64", False, "Model requests the row accounts for, when the source says."),
+        _x("x_CostBasis", "string", True, "`invoiced` when the vendor billed the amount, `estimated` when the "
+           "workbench priced tokens.", allowed=COST_BASES),
+        *_DIMENSIONS,
+        *_PROVENANCE,
+    ),
+)
+
+REQUESTS = Table(
+    "requests",
+    "One model call from a gateway log or trace: tokens by disjoint bucket, latency, status, cost, owner.",
+    (
+        _x("x_RequestId", "string", True, "Request id, unique within the source."),
+        _x("ChargePeriodStart", "datetime", True, "Request start, UTC (the period the charge was incurred in)."),
+        _x("ChargePeriodEnd", "datetime", False, "Request end, UTC."),
+        _x("ProviderName", "string", True, "Model provider (OpenAI, Anthropic, AWS, Microsoft, Google...)."),
+        _x("x_Model", "string", False, "Canonical model id (see `costs`)."),
+        _x("x_ModelRaw", "string", False, "Model string as the source wrote it."),
+        _x("x_Operation", "string", False, "Call type (`chat`, `embedding`, `completion`, ...)."),
+        _x("x_ServiceTier", "string", False, "Service tier of the call.", allowed=SERVICE_TIERS),
+        _x("x_ContextTier", "string", False, "`long` when the prompt crossed the long-context threshold.",
+           allowed=CONTEXT_TIERS),
+        _x("x_InputUncachedTokens", "int64", True, "Input tokens neither read from nor written to a cache."),
+        _x("x_InputCacheReadTokens", "int64", True, "Input tokens read from a prompt cache."),
+        _x("x_InputCacheWrite5mTokens", "int64", True, "Input tokens written to the short-lived cache."),
+        _x("x_InputCacheWrite1hTokens", "int64", True, "Input tokens written to the long-lived cache."),
+        _x("x_OutputTokens", "int64", True, "Output tokens, reasoning included."),
+        _x("x_OutputReasoningTokens", "int64", False, "Reasoning tokens: a subset of x_OutputTokens, never added "
+           "again."),
+        _x("x_LatencyMs", "float64", False, "End-to-end latency in milliseconds."),
+        _x("x_Status", "string", True, "`success` or `failure`.", allowed=REQUEST_STATUSES),
+        _x("x_ReportedCost", "decimal", False, "Cost the source reported for the call, in BillingCurrency."),
+        _x("x_EstimatedCost", "decimal", False, "Cost the workbench computed from tokens and the price catalog; "
+           "null until priced or when unpriced."),
+        _x("BillingCurrency", "string", True, "Currency of x_ReportedCost and x_EstimatedCost."),
+        _x("SubAccountId", "string", False, "Project or workspace the call was made in."),
+        *_DIMENSIONS,
+        _x("x_ExperimentId", "string", False, "Experiment the call belongs to."),
+        _x("x_Variant", "string", False, "Experiment variant."),
+        _x("x_QualityScore", "float64", False, "Quality score logged with the call, in [0, 1]."),
+        _x("x_SessionId", "string", False, "Session or conversation id."),
+        _x("Tags", "json", False, "JSON object of the call's tags and metadata."),
+        *_PROVENANCE,
+    ),
+)
+
+REJECTS = Table(
+    "rejects",
+    "An input record that could not be loaded, and why. Loaded + rejected = read, per file.",
+    (
+        _x("x_SourceFormat", "string", True, "Source format that tried to read the record."),
+        _x("x_SourceFile", "string", True, "File the record is in."),
+        _x("x_SourceRow", "int64", True, "Line (CSV: 1 = header) or ordinal (JSON) of the record."),
+        _x("x_SourceLocator", "string", False, "Where in a structured file the record is."),
+        _x("x_Column", "string", True, "Source column or field at fault."),
+        _x("x_Value", "string", False, "The offending value, as text (truncated to 200 characters)."),
+        _x("x_Reason", "string", True, "Why the record was rejected."),
+        _x("x_TargetTable", "string", True, "Table the record was meant for.", allowed=("costs", "requests")),
+    ),
+)
+
+INGESTED_FILES = Table(
+    "ingested_files",
+    "One ingested file: its content hash, format and row counts (read = loaded + rejected).",
+    (
+        _x("x_SourceFile", "string", True, "Path of the file as ingested (absolute)."),
+        _x("x_FileSha256", "string", True, "SHA-256 of the file's bytes."),
+        _x("x_SourceFormat", "string", True, "Detected source format."),
+        _x("x_RowsRead", "int64", True, "Records read from the file."),
+        _x("x_RowsLoaded", "int64", True, "Records loaded (costs or requests rows produced)."),
+        _x("x_RowsRejected", "int64", True, "Records rejected."),
+        _x("x_IngestedAt", "datetime", True, "When the file was ingested, UTC."),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (COSTS, REQUESTS, REJECTS, INGESTED_FILES)}
+
+
+def get_table(name: str) -> Table:
+    """Return the declared table ``name``.
+
+    Raises
+    ------
+    SchemaError
+        When no table has that name.
+    """
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise SchemaError(name, "*", f"unknown table; declared: {sorted(TABLES)}") from None
+
+
+def conform(expr: ibis.Table, table: str) -> ibis.Table:
+    """Return ``expr`` with exactly the declared columns of ``table``, in order and cast.
+
+    Missing optional columns become typed nulls; a missing required column, or a column that
+    is neither declared nor an ``x_`` extension, raises.
+
+    Parameters
+    ----------
+    expr
+        An ibis table expression.
+    table
+        Declared table name.
+
+    Returns
+    -------
+    ibis.Table
+        A new expression; ``expr`` is not changed.
+
+    Raises
+    ------
+    SchemaError
+        Naming the column at fault.
+    """
+    spec = get_table(table)
+    have = set(expr.columns)
+    for name in have:
+        if name not in spec.names:
+            raise SchemaError(table, name, "not declared in the schema")
+    cols = []
+    for col in spec.columns:
+        if col.name in have:
+            cols.append(expr[col.name].cast(col.ibis_type).name(col.name))
+        elif col.required:
+            raise SchemaError(table, col.name, "required column is missing")
+        else:
+            cols.append(ibis.null(col.ibis_type).name(col.name))
+    return expr.select(cols)
+
+
+def validate(frame: pd.DataFrame | ibis.Table, table: str) -> None:
+    """Check ``frame`` against the declared table; raise on the first violation.
+
+    Checks: every required column present, no undeclared column, no null in a required column,
+    values castable to the declared type, values inside the allowed set, ``BillingCurrency``
+    upper-case ISO codes, and token quantities not negative.
+
+    Parameters
+    ----------
+    frame
+        A pandas frame or an ibis table (checked in the engine, without loading it).
+    table
+        Declared table name.
+
+    Raises
+    ------
+    SchemaError
+        Naming the column and up to five offending values.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> bad = pd.DataFrame({"x_SourceFormat": ["a"], "x_SourceFile": ["f"], "x_SourceRow": [2],
+    ...     "x_Column": ["spend"], "x_Value": ["x"], "x_Reason": ["not a number"],
+    ...     "x_TargetTable": ["invoices"]})
+    >>> validate(bad, "rejects")
+    Traceback (most recent call last):
+    ...
+    finops_lib.errors.SchemaError: table 'rejects', column 'x_TargetTable': value not allowed \
+(allowed: costs, requests); offending values: ['invoices']
+    """
+    spec = get_table(table)
+    expr = ibis.memtable(frame) if isinstance(frame, pd.DataFrame) else frame
+    have = set(expr.columns)
+    for name in expr.columns:
+        if name not in spec.names:
+            raise SchemaError(table, name, "not declared in the schema")
+    for col in spec.columns:
+        if col.name not in have:
+            if col.required:
+                raise SchemaError(table, col.name, "required column is missing")
+            continue
+        _validate_column(expr, spec, col)
+
+
+def _offending(expr: ibis.Table, cond: ibis.expr.types.BooleanValue, column: str) -> list[object]:
+    sample = expr.filter(cond).select(column).limit(5).to_pandas()
+    return sample[column].tolist()
+
+
+def _validate_column(expr: ibis.Table, spec: Table, col: Column) -> None:
+    raw = expr[col.name]
+    if col.required:
+        bad = _offending(expr, raw.isnull(), col.name) if _count(expr, raw.isnull()) else None
+        if bad is not None:
+            raise SchemaError(spec.name, col.name, f"{_count(expr, raw.isnull())} null value(s) in a required "
+                              "column", bad)
+    if raw.type() != col.ibis_type:
+        cast_fail = raw.notnull() & raw.try_cast(col.ibis_type).isnull()
+        if _count(expr, cast_fail):
+            raise SchemaError(spec.name, col.name, f"values are not of type {col.dtype}",
+                              _offending(expr, cast_fail, col.name))
+    if col.allowed is not None:
+        outside = raw.notnull() & ~raw.cast("string").isin(list(col.allowed))
+        if _count(expr, outside):
+            raise SchemaError(spec.name, col.name, f"value not allowed (allowed: {', '.join(col.allowed)})",
+                              _offending(expr, outside, col.name))
+    if col.name == "BillingCurrency":
+        wrong = raw.notnull() & ~raw.cast("string").re_search(r"^[A-Z]{3}$")
+        if _count(expr, wrong):
+            raise SchemaError(spec.name, col.name, "not an upper-case ISO 4217 code",
+                              _offending(expr, wrong, col.name))
+    if col.dtype == "int64" and col.name.endswith("Tokens"):
+        neg = raw.notnull() & (raw.try_cast("int64") < 0)
+        if _count(expr, neg):
+            raise SchemaError(spec.name, col.name, "negative token count", _offending(expr, neg, col.name))
+
+
+def _count(expr: ibis.Table, cond: ibis.expr.types.BooleanValue) -> int:
+    return int(expr.filter(cond).count().to_pyarrow().as_py())
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    """Return an empty pandas frame with the declared columns of ``table``.
+
+    Examples
+    --------
+    >>> list(empty_frame("rejects").columns)[:3]
+    ['x_SourceFormat', 'x_SourceFile', 'x_SourceRow']
+    """
+    spec = get_table(table)
+    return pd.DataFrame({c.name: pd.Series([], dtype=object) for c in spec.columns})
+
+
+def render_markdown() -> str:
+    """Render the declaration as the Markdown of ``docs/schema.md``.
+
+    Returns
+    -------
+    str
+        The document; ``finops schema-doc`` writes it and a test fails when the file is stale.
+    """
+    out = [
+        "# Data contract",
+        "",
+        "Generated from `finops_lib/schema.py` by `finops schema-doc`; do not edit by hand.",
+        "",
+        "Money columns are `decimal(38, 12)` in the row's `BillingCurrency`: sums are exact. Values from "
+        "float sources are rounded to 12 decimal places once, at load. Times are UTC; a period's start is "
+        "inclusive and its end exclusive.",
+        "",
+    ]
+    for spec in TABLES.values():
+        out += [f"## `{spec.name}`", "", spec.description, "",
+                "| Column | Type | Required | Origin | Description |", "|---|---|---|---|---|"]
+        for c in spec.columns:
+            desc = c.description + (f" Allowed: {', '.join(f'`{a}`' for a in c.allowed)}." if c.allowed else "")
+            out.append(f"| `{c.name}` | {c.dtype} | {'yes' if c.required else 'no'} | {c.origin} | {desc} |")
+        out.append("")
+    out += ["## Token buckets (`x_TokenType`)", "",
+            "Disjoint: a token is in exactly one bucket. Reasoning, audio and image tokens are subsets.", "",
+            "| Bucket | FOCUS TokenDirection | FOCUS CacheAction | Meaning |", "|---|---|---|---|"]
+    for name, (direction, action, meaning) in TOKEN_TYPES.items():
+        out.append(f"| `{name}` | {direction or ''} | {action or ''} | {meaning} |")
+    out += ["", "## Data-quality flags (`x_DataQualityFlags`)", "", "| Flag | Meaning |", "|---|---|"]
+    out += [f"| `{k}` | {v} |" for k, v in QUALITY_FLAGS.items()]
+    return "\n".join(out) + "\n"

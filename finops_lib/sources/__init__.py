@@ -1,0 +1,143 @@
+"""Source formats: one module per vendor format, all in one registry.
+
+A source format is registered with :func:`register_source`. It has a content-based detector
+(``detect(path, head) -> bool`` on the first bytes of the file, decompressed) and a reader
+(``read(path, con) -> ReadResult``) that returns ibis expressions on ``con`` for the normalized
+rows and the rejects. Readers never raise on a bad row: the row goes to rejects with file, line,
+column, value and reason. They raise :class:`~finops_lib.errors.SourceError` only when the file as
+a whole cannot be read.
+
+Examples
+--------
+>>> sorted(SOURCES)[:2]
+['litellm_spend_logs', 'openai_costs']
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+from ibis.backends import BaseBackend
+
+from finops_lib.errors import UnknownFormatError
+
+HEAD_BYTES = 65536
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """What a reader produced from one file.
+
+    Attributes
+    ----------
+    format
+        Source format name.
+    path
+        The file read.
+    costs, requests
+        Normalized rows (ibis expressions, conformed to the schema), or None.
+    rejects
+        Rejected records (conformed to the ``rejects`` table).
+    rows_read
+        Input records read from the file (each either loaded or rejected).
+    """
+
+    format: str
+    path: str
+    costs: ibis.Table | None
+    requests: ibis.Table | None
+    rejects: ibis.Table
+    rows_read: int
+
+
+Reader = Callable[[Path, BaseBackend], ReadResult]
+Detector = Callable[[Path, str], bool]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A registered source format."""
+
+    name: str
+    table: str
+    description: str
+    detect: Detector
+    read: Reader
+
+
+SOURCES: dict[str, Source] = {}
+
+
+def register_source(name: str, *, table: str, description: str, detect: Detector) -> Callable[[Reader], Reader]:
+    """Register a reader under ``name`` (decorator).
+
+    Parameters
+    ----------
+    name
+        Format name (``x_SourceFormat`` of the rows it produces).
+    table
+        The table the format mainly fills (``costs`` or ``requests``).
+    description
+        One line for ``finops formats`` and the README.
+    detect
+        Content detector: ``detect(path, head)`` with the decompressed head of the file as text
+        (binary formats such as Parquet may open the file's metadata).
+    """
+
+    def deco(read: Reader) -> Reader:
+        SOURCES[name] = Source(name, table, description, detect, read)
+        return read
+
+    return deco
+
+
+def read_head(path: Path, size: int = HEAD_BYTES) -> str:
+    """Return the first ``size`` bytes of a file as text, decompressing ``.gz``."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        return fh.read(size).decode("utf-8", errors="replace")
+
+
+def detect_format(path: str | Path) -> Source | None:
+    """Return the source format whose detector accepts the file, or None.
+
+    Parameters
+    ----------
+    path
+        The file.
+    """
+    p = Path(path)
+    try:
+        head = read_head(p)
+    except (OSError, EOFError):
+        return None
+    for source in SOURCES.values():
+        if source.detect(p, head):
+            return source
+    return None
+
+
+def get_source(path: str | Path, format: str | None = None) -> Source:
+    """Return the named format, or the detected one.
+
+    Raises
+    ------
+    UnknownFormatError
+        When ``format`` is not registered or no detector accepts the file.
+    """
+    if format is not None:
+        if format not in SOURCES:
+            raise UnknownFormatError(path, f"unknown format {format!r}; registered: {', '.join(sorted(SOURCES))}")
+        return SOURCES[format]
+    source = detect_format(path)
+    if source is None:
+        raise UnknownFormatError(path, f"no registered format recognises this file ({', '.join(sorted(SOURCES))})")
+    return source
+
+
+# Importing the modules registers their formats.
+from finops_lib.sources import litellm, openai_api  # noqa: E402,F401

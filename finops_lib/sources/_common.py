@@ -1,0 +1,87 @@
+"""Helpers shared by source readers: typed tables from records, rejects, row hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import ibis
+import pyarrow as pa
+
+from finops_lib.errors import SchemaError
+from finops_lib.schema import conform, get_table
+
+MONEY_QUANTUM = Decimal("1e-12")
+AI_CATEGORY = "AI and Machine Learning"
+GENAI_SUBCATEGORY = "Generative AI"
+
+
+def money(value: object) -> Decimal | None:
+    """Return ``value`` as a Decimal rounded (half-even) to the schema's 12 decimal places."""
+    if value is None:
+        return None
+    dec = value if isinstance(value, Decimal) else Decimal(str(value))
+    return dec.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def utc_from_unix(seconds: int | float) -> datetime:
+    """Return the UTC datetime of a Unix time in seconds."""
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def month_bounds(ts: datetime) -> tuple[datetime, datetime]:
+    """Return the calendar month [start, end) holding ``ts`` (UTC), the default billing period."""
+    start = ts.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return start, end
+
+
+def row_hash(*parts: object) -> str:
+    """Return the SHA-1 of the parts (the natural key of a row), joined unambiguously."""
+    return hashlib.sha1(json.dumps([str(p) if p is not None else None for p in parts]).encode()).hexdigest()
+
+
+def flags(*names: str | None) -> str:
+    """Return the ``x_DataQualityFlags`` text of the given flags (sorted, unique, comma-separated)."""
+    return ",".join(sorted({n for n in names if n}))
+
+
+def records_table(records: Iterable[Mapping[str, object]], table: str) -> ibis.Table:
+    """Build a conformed ibis table of ``table`` from row dicts (missing keys become null).
+
+    Parameters
+    ----------
+    records
+        Row dicts keyed by declared column names.
+    table
+        Declared table name.
+    """
+    spec = get_table(table)
+    arrow_schema = spec.ibis_schema().to_pyarrow()
+    rows = list(records)
+    unknown = {k for r in rows for k in r} - set(spec.names)
+    if unknown:
+        raise SchemaError(table, sorted(unknown)[0], "a reader produced a column that is not declared")
+    columns = {
+        name: pa.array([r.get(name) for r in rows], type=arrow_schema.field(name).type) for name in spec.names
+    }
+    return conform(ibis.memtable(pa.table(columns, schema=arrow_schema)), table)
+
+
+def reject(fmt: str, path: str, row: int, column: str, value: object, reason: str, target: str,
+           locator: str | None = None) -> dict[str, object]:
+    """Return one rejects record (the value shown as text, truncated to 200 characters)."""
+    text = None if value is None else (value if isinstance(value, str) else json.dumps(value, default=str))
+    return {
+        "x_SourceFormat": fmt,
+        "x_SourceFile": path,
+        "x_SourceRow": row,
+        "x_SourceLocator": locator,
+        "x_Column": column,
+        "x_Value": None if text is None else text[:200],
+        "x_Reason": reason,
+        "x_TargetTable": target,
+    }
