@@ -1,0 +1,85 @@
+import gzip
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from finops_lib.errors import SourceError
+from finops_lib.sources import detect_format, get_source
+
+SMALL = "litellm_spend_logs_small.csv"
+
+
+@pytest.fixture
+def read_small(data_dir, con):
+    def run(path=None):
+        path = Path(path or data_dir / SMALL)
+        result = get_source(path).read(path, con)
+        return result, con.execute(result.requests).set_index("x_RequestId"), con.execute(result.rejects)
+
+    return run
+
+
+def test_detected_by_header(data_dir):
+    assert detect_format(data_dir / SMALL).name == "litellm_spend_logs"
+    assert detect_format(data_dir / "openai_usage_page.json").name != "litellm_spend_logs"
+
+
+def test_every_record_is_loaded_or_rejected_with_its_line(read_small):
+    result, rows, rejects = read_small()
+    assert result.rows_read == 9
+    assert sorted(rows.x_SourceRow) == [2, 3, 4, 8]
+    by_line = rejects.set_index("x_SourceRow")
+    assert by_line.loc[5, "x_Column"] == "startTime" and by_line.loc[5, "x_Value"] == "yesterday"
+    assert by_line.loc[6, "x_Column"] == "record" and "missing columns" in by_line.loc[6, "x_Reason"]
+    assert by_line.loc[7, "x_Column"] == "spend" and by_line.loc[7, "x_Value"] == "abc"
+    assert by_line.loc[9, "x_Reason"].startswith("duplicate request_id")
+    assert by_line.loc[10, "x_Column"] == "prompt_tokens" and by_line.loc[10, "x_Value"] == "12.5"
+
+
+def test_token_buckets_from_metadata(read_small):
+    _, rows, _ = read_small()
+    buckets = ["x_InputUncachedTokens", "x_InputCacheReadTokens", "x_InputCacheWrite5mTokens",
+               "x_InputCacheWrite1hTokens", "x_OutputTokens"]
+    # r1: OpenAI prompt 1200 includes 1000 cached -> 200 uncached.
+    assert rows.loc["r1", buckets].tolist() == [200, 1000, 0, 0, 300]
+    # r2: Anthropic prompt 10000 = 1000 uncached + 6000 read + 2000 (5m) + 1000 (1h).
+    assert rows.loc["r2", buckets].tolist() == [1000, 6000, 2000, 1000, 500]
+    # r3: prompt 100 < its cache parts: an old LiteLLM that excluded cache from prompt_tokens.
+    assert rows.loc["r3", buckets].tolist() == [100, 5000, 200, 0, 500]
+    assert set(rows.loc["r3", "x_DataQualityFlags"].split(",")) == {"cache_semantics_inferred", "cache_ttl_assumed"}
+
+
+def test_dimensions_and_money(read_small):
+    _, rows, _ = read_small()
+    r1 = rows.loc["r1"]
+    assert (r1.x_Team, r1.x_Application, r1.x_Feature, r1.x_Environment) == ("support", "support-chatbot",
+                                                                            "answer", "prod")
+    assert (r1.x_ExperimentId, r1.x_Variant, r1.x_QualityScore) == ("exp1", "A", 0.8)
+    assert r1.x_ReportedCost == Decimal("0.00123") and r1.BillingCurrency == "USD"
+    assert r1.x_LatencyMs == 1500 and r1.x_UserId == "u1" and r1.x_Operation == "completion"
+    assert rows.loc["r3", "x_Team"] == "search"  # from the team:search request tag
+    assert rows.loc["r3", "x_Model"] == "claude-sonnet-4-5-20250929"  # route prefix removed
+    assert rows.loc["r6", "x_Status"] == "failure" and rows.loc["r6", "x_LatencyMs"] == 30000
+    assert rows.loc["r6", "x_DataQualityFlags"] == "token_subfields_missing"
+    assert json.loads(rows.loc["r1", "Tags"])["key_alias"] == "support-bot"
+
+
+def test_gzip_reads_the_same(read_small, data_dir, tmp_path):
+    gz = tmp_path / (SMALL + ".gz")
+    with open(data_dir / SMALL, "rb") as src, gzip.open(gz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    assert detect_format(gz).name == "litellm_spend_logs"
+    _, plain, _ = read_small()
+    _, packed, _ = read_small(gz)
+    cols = ["x_InputUncachedTokens", "x_OutputTokens", "x_ReportedCost", "x_SourceRow"]
+    assert packed[cols].equals(plain[cols])
+
+
+def test_missing_required_column_is_a_clear_error(tmp_path, con):
+    bad = tmp_path / "logs.csv"
+    bad.write_text("request_id,startTime,spend,prompt_tokens,completion_tokens\nr1,2026-01-01T00:00:00Z,1,2,3\n")
+    with pytest.raises(SourceError, match="required LiteLLM column.*model"):
+        get_source(bad, "litellm_spend_logs").read(bad, con)
