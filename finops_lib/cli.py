@@ -31,7 +31,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
                         compress_gateway_logs=not args.no_compress)
     files = manifest.get("files", [])
     print(f"wrote {len(files)} files to {args.out} "
-          f"({manifest.get('start_date')} to {manifest.get('end_date')}, seed {args.seed}, scale {args.scale})")
+          f"({manifest['date_range']['start']} to {manifest['date_range']['end']}, seed {args.seed}, "
+          f"scale {args.scale})")
     return 0
 
 

@@ -25,14 +25,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import ibis
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from finops_lib import engine
+from finops_lib import engine, paths
 from finops_lib.errors import FinopsError, SourceError
 from finops_lib.schema import TABLES, conform
-from finops_lib.sources import SOURCES, ReadResult, Source, detect_format, get_source
+from finops_lib.sources import REJECT_MARK, SOURCES, ReadResult, Source, detect_format, get_source
 
 DATA_TABLES = ("costs", "requests")
 #: Files a folder walk never offers to the detectors (documentation, manifests, ground truth).
@@ -122,35 +121,126 @@ def _forget(con: BaseBackend, path: str) -> None:
         con.con.execute(f'DELETE FROM "{table}" WHERE x_SourceFile = ?', [path])
 
 
-def _store(con: BaseBackend, table: str, expr: ibis.Table, path: str) -> int:
-    """Insert ``expr`` into ``table``; older rows with the same natural key lose. Return records loaded."""
+def _shift_lines(con: BaseBackend, table: str, path: str, csv_rejects: str) -> None:
+    """Renumber rows after lines the CSV reader rejected (rows were numbered by parsed record)."""
+    lines = [r[0] for r in con.con.execute(f"SELECT DISTINCT line FROM {csv_rejects} ORDER BY line").fetchall()]
+    if not lines:
+        return
+    # A parsed record numbered n (header = 1) moves down by the rejected lines before it.
+    shift = " + ".join(f"(x_SourceRow - 1 >= {line - i})::BIGINT" for i, line in enumerate(lines, start=1))
+    con.con.execute(f'UPDATE "{table}" SET x_SourceRow = x_SourceRow + {shift} WHERE x_SourceFile = ?', [path])
+
+
+def settle(con: BaseBackend, table: str, path: str, result: ReadResult, *, rejects: str = "rejects") -> int:
+    """Finish a load of ``path`` into ``table``: line numbers, inline and duplicate rejects.
+
+    Run in the load's transaction, after the reader's rows were inserted. Returns the number of
+    records read (parsed records + lines the CSV reader could not parse).
+
+    Parameters
+    ----------
+    con
+        The engine.
+    table
+        Table the rows were inserted into (``costs``, ``requests`` or a temporary table).
+    path
+        ``x_SourceFile`` of the rows.
+    result
+        The reader's result.
+    rejects
+        Table receiving rejected records.
+
+    Raises
+    ------
+    FinopsError
+        When the parsed records are not numbered 1..n without gaps (a record was lost).
+    """
+    where = "x_SourceFile = ?"
+    parsed, top = con.con.execute(f'SELECT count(DISTINCT x_SourceRow), max(x_SourceRow) FROM "{table}" '
+                                  f"WHERE {where}", [path]).fetchone()
+    malformed = 0
+    if result.csv_rejects:
+        if result.inline_rejects and parsed and top - 1 != parsed:
+            raise FinopsError(f"{path}: parsed records are numbered up to {top - 1} but {parsed} were kept")
+        _shift_lines(con, table, path, result.csv_rejects)
+        malformed = int(_scalar(con, f"SELECT count(DISTINCT line) FROM {result.csv_rejects}"))
+        con.con.execute(f"""INSERT INTO "{rejects}" SELECT ?, ?, line, NULL,
+            CASE WHEN error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') THEN 'record'
+                 ELSE coalesce(column_name, 'record') END,
+            left(csv_line, 200), lower(error_type) || ': ' || error_message, ?
+            FROM (SELECT line, min(column_name) AS column_name, first(csv_line) AS csv_line,
+                         first(error_type) AS error_type, first(error_message) AS error_message
+                  FROM {result.csv_rejects} GROUP BY line)""", [result.format, path, table_kind(table)])
+    if result.inline_rejects:
+        con.con.execute(f"""INSERT INTO "{rejects}" SELECT x_SourceFormat, x_SourceFile, x_SourceRow,
+            x_SourceLocator, split_part(x_DataQualityFlags, chr(31), 2), nullif(split_part(x_DataQualityFlags,
+            chr(31), 4), ''), split_part(x_DataQualityFlags, chr(31), 3), ?
+            FROM "{table}" WHERE {where} AND starts_with(x_DataQualityFlags, ?)""",
+                        [table_kind(table), path, REJECT_MARK])
+        con.con.execute(f'DELETE FROM "{table}" WHERE {where} AND starts_with(x_DataQualityFlags, ?)',
+                        [path, REJECT_MARK])
+    _reject_duplicates(con, table, path, rejects)
+    return int(parsed or 0) + malformed
+
+
+def table_kind(table: str) -> str:
+    """Return the declared data table that a (possibly temporary) table holds."""
+    return "requests" if "requests" in table else "costs"
+
+
+def _reject_duplicates(con: BaseBackend, table: str, path: str, rejects: str) -> None:
+    """Reject later records of a file whose rows repeat an earlier record's natural key."""
+    extra = _scalar(con, f'SELECT count(*) - count(DISTINCT x_RowHash) FROM "{table}" WHERE x_SourceFile = ?',
+                    [path])
+    if not extra:
+        return
+    con.con.execute(f"""CREATE OR REPLACE TEMP TABLE _dups AS
+        SELECT x_SourceRow AS row, min(first_row) AS first_row FROM (
+          SELECT x_SourceRow, min(x_SourceRow) OVER (PARTITION BY x_RowHash) AS first_row
+          FROM "{table}" WHERE x_SourceFile = ?) WHERE x_SourceRow > first_row GROUP BY x_SourceRow""", [path])
+    con.con.execute(f"""INSERT INTO "{rejects}" SELECT DISTINCT t.x_SourceFormat, t.x_SourceFile, t.x_SourceRow,
+        t.x_SourceLocator, 'record', NULL, 'duplicate: same natural key as line ' || d.first_row || ' (kept)', ?
+        FROM "{table}" t JOIN _dups d ON t.x_SourceRow = d.row WHERE t.x_SourceFile = ?""",
+                    [table_kind(table), path])
+    con.con.execute(f'DELETE FROM "{table}" WHERE x_SourceFile = ? AND x_SourceRow IN (SELECT row FROM _dups)',
+                    [path])
+    con.con.execute("DROP TABLE _dups")
+
+
+def _store(con: BaseBackend, table: str, result: ReadResult, path: str) -> tuple[int, int]:
+    """Insert a reader's rows; settle them; older rows with the same key lose. Return (read, loaded)."""
     had_rows = bool(_scalar(con, f'SELECT count(*) > 0 FROM "{table}"'))
-    con.insert(table, conform(expr, table))
+    con.insert(table, conform(getattr(result, table), table))
+    read = settle(con, table, path, result)
     if had_rows:
         con.con.execute(
             f'DELETE FROM "{table}" WHERE x_SourceFile <> ? AND x_RowHash IN '
             f'(SELECT x_RowHash FROM "{table}" WHERE x_SourceFile = ?)', [path, path])
-    return int(_scalar(con, f'SELECT count(DISTINCT x_SourceRow) FROM "{table}" WHERE x_SourceFile = ?', [path]))
+    loaded = int(_scalar(con, f'SELECT count(DISTINCT x_SourceRow) FROM "{table}" WHERE x_SourceFile = ?', [path]))
+    return read, loaded
 
 
 def _load(con: BaseBackend, source: Source, path: Path, sha: str) -> tuple[int, int, int]:
     shown = str(path)
     result: ReadResult = source.read(path, con)
-    loaded = 0
+    read_counts, loaded = [], 0
     for table in DATA_TABLES:
-        expr = getattr(result, table)
-        if expr is not None:
-            loaded += _store(con, table, expr, shown)
-    con.insert("rejects", conform(result.rejects, "rejects"))
+        if getattr(result, table) is not None:
+            read, n = _store(con, table, result, shown)
+            read_counts.append(read)
+            loaded += n
+    if result.rejects is not None:
+        con.insert("rejects", conform(result.rejects, "rejects"))
     rejected = int(_scalar(con, "SELECT count(*) FROM rejects WHERE x_SourceFile = ?", [shown]))
-    if loaded + rejected != result.rows_read:
-        raise FinopsError(f"{shown}: read {result.rows_read} records but loaded {loaded} and rejected {rejected}; "
+    rows_read = result.rows_read if result.rows_read is not None else sum(read_counts)
+    if loaded + rejected != rows_read:
+        raise FinopsError(f"{shown}: read {rows_read} records but loaded {loaded} and rejected {rejected}; "
                           "refusing to commit a load that loses rows")
     con.con.execute(
         "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [shown, sha, source.name, result.rows_read, loaded, rejected, datetime.now(UTC)],
+        [shown, sha, source.name, rows_read, loaded, rejected, datetime.now(UTC)],
     )
-    return result.rows_read, loaded, rejected
+    return rows_read, loaded, rejected
 
 
 def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> FileResult:
@@ -271,18 +361,58 @@ def normalize(
     if not sources:
         raise SourceError(", ".join(map(str, paths)), "no file to normalize")
     table = table or sources[0].table
-    results = [s.read(p, con) for s, p in zip(sources, files, strict=True)]
-    parts = [getattr(r, table) for r in results if getattr(r, table) is not None]
-    if not parts:
-        raise SourceError(files[0], f"the format(s) {sorted({s.name for s in sources})} produce no {table!r} rows")
-    rows = ibis.union(*parts) if len(parts) > 1 else parts[0]
-    rejects = ibis.union(*[r.rejects for r in results]) if len(results) > 1 else results[0].rejects
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    stage, rejected_stage = f"_normalized_{table}", "_normalized_rejects"
+    con.create_table(stage, schema=TABLES[table].ibis_schema(), temp=True)
+    con.create_table(rejected_stage, schema=TABLES["rejects"].ibis_schema(), temp=True)
+    read = 0
+    for source, path in zip(sources, files, strict=True):
+        result = source.read(path, con)
+        expr = getattr(result, table)
+        if expr is None:
+            raise SourceError(path, f"format {source.name!r} produces no {table!r} rows")
+        con.insert(stage, conform(expr, table))
+        parsed = settle(con, stage, str(path), result, rejects=rejected_stage)
+        if result.rejects is not None:
+            con.insert(rejected_stage, conform(result.rejects, "rejects"))
+        read += result.rows_read if result.rows_read is not None else parsed
     rejects_path = out.with_name(out.name.removesuffix(".parquet") + ".rejects.parquet")
-    con.to_parquet(conform(rows, table), out)
-    con.to_parquet(conform(rejects, "rejects"), rejects_path)
-    written = int(con.con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0])
-    n_rejected = int(con.con.execute(f"SELECT count(*) FROM read_parquet('{rejects_path}')").fetchone()[0])
-    return {"table": table, "rows": written, "records_read": sum(r.rows_read for r in results),
-            "records_rejected": n_rejected, "rejects": str(rejects_path)}
+    con.con.execute(f"COPY {stage} TO '{_sql_path(out)}' (FORMAT parquet)")
+    con.con.execute(f"COPY {rejected_stage} TO '{_sql_path(rejects_path)}' (FORMAT parquet)")
+    written = int(_scalar(con, f"SELECT count(*) FROM {stage}"))
+    n_rejected = int(_scalar(con, f"SELECT count(*) FROM {rejected_stage}"))
+    con.disconnect()
+    return {"table": table, "rows": written, "records_read": read, "records_rejected": n_rejected,
+            "rejects": str(rejects_path)}
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def open_data(data_dir: str | Path | None = None, *, warehouse: str | Path | None = None) -> BaseBackend:
+    """Ingest a data folder (a no-op for files already ingested) and return the open warehouse.
+
+    This is what notebooks call first.
+
+    Parameters
+    ----------
+    data_dir
+        Folder of exports; default the committed sample (``data/sample/``).
+    warehouse
+        Warehouse folder or file; default a warehouse of its own for this data folder under
+        ``build/warehouses/``, so sample data and your own exports never mix.
+
+    Returns
+    -------
+    ibis.backends.BaseBackend
+        The connection, with the ``costs``, ``requests``, ``rejects`` and ``ingested_files`` tables.
+    """
+    folder = Path(data_dir).expanduser().resolve() if data_dir else paths.SAMPLE_DIR
+    if not warehouse:
+        tag = hashlib.sha1(str(folder).encode()).hexdigest()[:8]
+        warehouse = paths.BUILD_DIR / "warehouses" / f"{folder.name}-{tag}.duckdb"
+    con = engine.connect(warehouse=warehouse)
+    ingest([folder], con=con)
+    return con

@@ -19,10 +19,20 @@ from __future__ import annotations
 
 import re
 
-_ROUTE = re.compile(r"^(openai|anthropic|azure|azure_ai|bedrock|vertex_ai|gemini|google|aws|litellm_proxy)/", re.I)
-_REGION = re.compile(r"^(us|eu|apac|global|jp|au|ca|us-gov)\.", re.I)
-_PUBLISHER = re.compile(r"^(anthropic|meta|amazon|mistral|cohere|ai21|deepseek|qwen|openai|writer)\.", re.I)
-_BEDROCK_VERSION = re.compile(r"-v\d+(:\d+)?$")
+#: Applied in order to the lower-cased, trimmed string; the same patterns run in Python and in SQL
+#: (RE2), so a model id is canonicalized identically in memory and inside the engine.
+_PATTERNS: tuple[str, ...] = (
+    r"^(openai|anthropic|azure|azure_ai|bedrock|vertex_ai|gemini|google|aws|litellm_proxy)/",
+    r"^(us|eu|apac|global|jp|au|ca|us-gov)\.",
+    r"^(anthropic|meta|amazon|mistral|cohere|ai21|deepseek|qwen|openai|writer)\.",
+    r"-v\d+(:\d+)?$",
+)
+_COMPILED = tuple(re.compile(p) for p in _PATTERNS)
+#: Model-id prefixes that identify the provider when a source does not name it.
+MODEL_PREFIX_PROVIDERS: tuple[tuple[str, str], ...] = (
+    ("gpt", "OpenAI"), ("o1", "OpenAI"), ("o3", "OpenAI"), ("o4", "OpenAI"), ("text-embedding", "OpenAI"),
+    ("claude", "Anthropic"), ("gemini", "Google"),
+)
 
 #: Vendor names as FOCUS ``ProviderName`` writes them, keyed by the spellings sources use.
 PROVIDERS: dict[str, str] = {
@@ -56,15 +66,31 @@ def canonical_model(raw: str | None) -> str | None:
     if raw is None:
         return None
     name = raw.strip().lower()
-    if not name:
-        return None
-    while True:
-        stripped = _REGION.sub("", _ROUTE.sub("", name))
-        if stripped == name:
-            break
-        name = stripped
-    name = _PUBLISHER.sub("", name)
-    return _BEDROCK_VERSION.sub("", name)
+    for pattern in _COMPILED:
+        name = pattern.sub("", name)
+    return name or None
+
+
+def canonical_model_sql(column: str) -> str:
+    """Return SQL computing :func:`canonical_model` of ``column`` inside the engine (NULL when empty).
+
+    Examples
+    --------
+    >>> canonical_model_sql("m").startswith("nullif(regexp_replace(")
+    True
+    """
+    expr = f"lower(trim({column}))"
+    for pattern in _PATTERNS:
+        expr = f"regexp_replace({expr}, '{pattern}', '')"
+    return f"nullif({expr}, '')"
+
+
+def provider_sql(provider_column: str, model_sql: str) -> str:
+    """Return SQL mapping a source's provider spelling (else the model prefix) to the FOCUS provider name."""
+    spelled = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in PROVIDERS.items())
+    prefixes = " ".join(f"WHEN starts_with({model_sql}, '{p}') THEN '{v}'" for p, v in MODEL_PREFIX_PROVIDERS)
+    fallback = f"CASE {prefixes} ELSE coalesce(nullif(trim({provider_column}), ''), 'Unknown') END"
+    return f"coalesce(CASE lower(trim({provider_column})) {spelled} END, {fallback})"
 
 
 def provider_name(raw: str | None) -> str | None:

@@ -183,7 +183,7 @@ _PROVENANCE: tuple[Column, ...] = (
        "for JSON records (see `x_SourceLocator`)."),
     _x("x_SourceLocator", "string", False, "Where in a structured file the record is "
        "(e.g. `data[3].results[0]`)."),
-    _x("x_RowHash", "string", True, "SHA-1 of the row's natural key (source format, account, period, "
+    _x("x_RowHash", "string", True, "Hex digest (MD5/SHA-1) of the row's natural key (source format, account, period, "
        "dimensions, token bucket; for requests the request id). The same charge read again from any "
        "file has the same hash; the last ingest wins, so nothing is counted twice."),
     _x("x_DataQualityFlags", "string", True, "Comma-separated, sorted data-quality flags; '' when clean. "
@@ -444,32 +444,30 @@ def _offending(expr: ibis.Table, cond: ibis.expr.types.BooleanValue, column: str
     return sample[column].tolist()
 
 
-def _validate_column(expr: ibis.Table, spec: Table, col: Column) -> None:
-    raw = expr[col.name]
+def _checks(raw: ibis.Value, col: Column) -> list[tuple[ibis.expr.types.BooleanValue, str]]:
+    """Return (condition that marks a bad value, problem) pairs that apply to a column."""
+    checks = []
     if col.required:
-        bad = _offending(expr, raw.isnull(), col.name) if _count(expr, raw.isnull()) else None
-        if bad is not None:
-            raise SchemaError(spec.name, col.name, f"{_count(expr, raw.isnull())} null value(s) in a required "
-                              "column", bad)
+        checks.append((raw.isnull(), "null value(s) in a required column"))
     if raw.type() != col.ibis_type:
-        cast_fail = raw.notnull() & raw.try_cast(col.ibis_type).isnull()
-        if _count(expr, cast_fail):
-            raise SchemaError(spec.name, col.name, f"values are not of type {col.dtype}",
-                              _offending(expr, cast_fail, col.name))
+        checks.append((raw.notnull() & raw.try_cast(col.ibis_type).isnull(), f"values are not of type {col.dtype}"))
     if col.allowed is not None:
-        outside = raw.notnull() & ~raw.cast("string").isin(list(col.allowed))
-        if _count(expr, outside):
-            raise SchemaError(spec.name, col.name, f"value not allowed (allowed: {', '.join(col.allowed)})",
-                              _offending(expr, outside, col.name))
+        checks.append((raw.notnull() & ~raw.cast("string").isin(list(col.allowed)),
+                       f"value not allowed (allowed: {', '.join(col.allowed)})"))
     if col.name == "BillingCurrency":
-        wrong = raw.notnull() & ~raw.cast("string").re_search(r"^[A-Z]{3}$")
-        if _count(expr, wrong):
-            raise SchemaError(spec.name, col.name, "not an upper-case ISO 4217 code",
-                              _offending(expr, wrong, col.name))
+        checks.append((raw.notnull() & ~raw.cast("string").re_search(r"^[A-Z]{3}$"),
+                       "not an upper-case ISO 4217 code"))
     if col.dtype == "int64" and col.name.endswith("Tokens"):
-        neg = raw.notnull() & (raw.try_cast("int64") < 0)
-        if _count(expr, neg):
-            raise SchemaError(spec.name, col.name, "negative token count", _offending(expr, neg, col.name))
+        checks.append((raw.notnull() & (raw.try_cast("int64") < 0), "negative token count"))
+    return checks
+
+
+def _validate_column(expr: ibis.Table, spec: Table, col: Column) -> None:
+    for cond, problem in _checks(expr[col.name], col):
+        n = _count(expr, cond)
+        if n:
+            show = None if problem.startswith("null") else _offending(expr, cond, col.name)
+            raise SchemaError(spec.name, col.name, f"{n} {problem}" if show is None else problem, show or [None])
 
 
 def _count(expr: ibis.Table, cond: ibis.expr.types.BooleanValue) -> int:

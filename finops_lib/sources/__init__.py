@@ -26,6 +26,9 @@ from ibis.backends import BaseBackend
 from finops_lib.errors import UnknownFormatError
 
 HEAD_BYTES = 65536
+#: Prefix of ``x_DataQualityFlags`` on a row that is in fact a reject:
+#: ``REJECT<US>column<US>reason<US>value`` (US = unit separator, chr(31)).
+REJECT_MARK = "REJECT\x1f"
 
 
 @dataclass(frozen=True)
@@ -43,15 +46,25 @@ class ReadResult:
     rejects
         Rejected records (conformed to the ``rejects`` table).
     rows_read
-        Input records read from the file (each either loaded or rejected).
+        Input records read from the file (each either loaded or rejected); None when only known
+        once the rows have been evaluated (streaming readers: then it is loaded + rejected, and
+        the CSV reader's own count of malformed lines is part of rejected).
+    inline_rejects
+        True when rejected records travel inside ``costs``/``requests`` with an
+        ``x_DataQualityFlags`` value starting with :data:`REJECT_MARK` (one pass over a big file);
+        :func:`finops_lib.ingest.settle` moves them to ``rejects``.
+    csv_rejects
+        Name of the engine table where DuckDB's CSV reader stored malformed lines, if any.
     """
 
     format: str
     path: str
     costs: ibis.Table | None
     requests: ibis.Table | None
-    rejects: ibis.Table
-    rows_read: int
+    rejects: ibis.Table | None
+    rows_read: int | None
+    inline_rejects: bool = False
+    csv_rejects: str | None = None
 
 
 Reader = Callable[[Path, BaseBackend], ReadResult]

@@ -114,7 +114,7 @@ def _is_partial(start: int, end: int, width: int) -> bool:
 
 
 def _bucket_width(buckets: list[Any]) -> int:
-    """The dominant bucket width of the file (1d, 1h or 1m)."""
+    """Return the dominant bucket width of the file (1d, 1h or 1m)."""
     widths = sorted(
         b["end_time"] - b["start_time"] for b in buckets
         if isinstance(b, dict) and isinstance(b.get("start_time"), int) and isinstance(b.get("end_time"), int)

@@ -1,0 +1,148 @@
+"""Ingest benchmark: LiteLLM spend logs through ``finops ingest`` vs bare DuckDB vs plain pandas.
+
+Generates (once, cached under ``benchmarks/out/``) a sample whose LiteLLM ``spend_logs.csv`` holds
+about ``--rows`` requests (default 10 million), then times, each in a fresh subprocess so peak
+memory (max RSS) is measured per approach:
+
+* ``finops``: :func:`finops_lib.ingest.ingest` of the file into a new DuckDB warehouse: parse,
+  validate, split tokens from the metadata JSON, reject bad rows, write ``requests`` to disk;
+* ``duckdb``: bare ``read_csv`` + ``GROUP BY`` (day, model) on the same file;
+* ``pandas``: ``pandas.read_csv`` + ``groupby`` (day, model) on the same file.
+
+Goals (issue: foundation): finops <= 1.5x the DuckDB time, >= 10x faster than pandas, peak memory
+<= 2 GB. Results are printed and written to ``benchmarks/out/ingest_results.json``.
+
+Usage: ``python benchmarks/ingest.py [--rows N] [--skip-pandas] [--repeat K]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+GOALS = {"max_ratio_to_duckdb": 1.5, "min_speedup_vs_pandas": 10.0, "max_peak_rss_gb": 2.0}
+
+
+def ensure_sample(rows: int) -> Path:
+    """Generate the scaled sample once; return its LiteLLM CSV."""
+    from finops_lib.sample import generate
+
+    folder = OUT / f"sample_{rows}"
+    target = folder / "litellm" / "spend_logs.csv"
+    if target.exists():
+        return target
+    base = json.loads((Path(__file__).resolve().parents[1] / "data" / "sample" / "manifest.json").read_text())
+    per_scale = next(f["rows"] for f in base["files"] if f["path"].startswith("litellm/"))
+    scale = rows / per_scale
+    print(f"generating ~{rows:,} LiteLLM rows (scale {scale:.2f}) into {folder} ...", flush=True)
+    t0 = time.perf_counter()
+    generate(folder, scale=scale, compress_gateway_logs=False)
+    print(f"  generated in {time.perf_counter() - t0:.0f} s", flush=True)
+    return target
+
+
+def run_finops(path: Path) -> dict:
+    from finops_lib import engine
+    from finops_lib.ingest import ingest
+
+    wh = OUT / "bench_warehouse.duckdb"
+    for f in (wh, wh.with_suffix(".duckdb.wal")):
+        f.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    con = engine.connect(warehouse=wh)
+    summary = ingest([path], con=con)
+    elapsed = time.perf_counter() - t0
+    row = summary.iloc[0]
+    con.disconnect()
+    return {"seconds": elapsed, "rows_read": int(row.rows_read), "rows_loaded": int(row.rows_loaded),
+            "rows_rejected": int(row.rows_rejected)}
+
+
+def run_duckdb(path: Path) -> dict:
+    import duckdb
+
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    out = con.execute(
+        "SELECT CAST(startTime AS DATE) AS day, model, count(*) AS n, sum(spend) AS spend, "
+        "sum(prompt_tokens) AS prompt, sum(completion_tokens) AS completion "
+        f"FROM read_csv('{path}') GROUP BY ALL").fetchall()
+    elapsed = time.perf_counter() - t0
+    return {"seconds": elapsed, "rows_read": sum(r[2] for r in out), "groups": len(out)}
+
+
+def run_pandas(path: Path) -> dict:
+    import pandas as pd
+
+    t0 = time.perf_counter()
+    frame = pd.read_csv(path)
+    frame["day"] = pd.to_datetime(frame["startTime"], format="ISO8601", utc=True).dt.date
+    out = frame.groupby(["day", "model"]).agg(n=("request_id", "count"), spend=("spend", "sum"),
+                                              prompt=("prompt_tokens", "sum"),
+                                              completion=("completion_tokens", "sum"))
+    elapsed = time.perf_counter() - t0
+    return {"seconds": elapsed, "rows_read": int(out.n.sum()), "groups": len(out)}
+
+
+RUNNERS = {"finops": run_finops, "duckdb": run_duckdb, "pandas": run_pandas}
+
+
+def measure(name: str, path: Path) -> dict:
+    """Run one approach in a subprocess; add its peak RSS (GB)."""
+    proc = subprocess.Popen([sys.executable, __file__, "--child", name, str(path)], stdout=subprocess.PIPE,
+                            text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    output = proc.stdout.read()
+    if status != 0:
+        raise SystemExit(f"{name} failed (status {status}):\n{output}")
+    result = json.loads(output.strip().splitlines()[-1])
+    result["peak_rss_gb"] = usage.ru_maxrss / 1024**2  # ru_maxrss is in KiB on Linux
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per approach (best time kept)")
+    parser.add_argument("--skip-pandas", action="store_true")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(RUNNERS[args.child[0]](Path(args.child[1]))))
+        return 0
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = ensure_sample(args.rows)
+    size_gb = path.stat().st_size / 1024**3
+    print(f"file: {path} ({size_gb:.2f} GB)", flush=True)
+    results = {}
+    for name in ("duckdb", "finops") + (() if args.skip_pandas else ("pandas",)):
+        runs = [measure(name, path) for _ in range(args.repeat if name != "pandas" else 1)]
+        best = min(runs, key=lambda r: r["seconds"])
+        best["peak_rss_gb"] = max(r["peak_rss_gb"] for r in runs)
+        results[name] = best
+        print(f"{name:>7}: {best['seconds']:8.1f} s  peak RSS {best['peak_rss_gb']:.2f} GB  "
+              f"rows {best['rows_read']:,}", flush=True)
+    ratio = results["finops"]["seconds"] / results["duckdb"]["seconds"]
+    summary = {"file": str(path), "file_gb": round(size_gb, 3), "cpu_count": os.cpu_count(), "results": results,
+               "finops_vs_duckdb": round(ratio, 3), "goals": GOALS}
+    print(f"finops / duckdb time: {ratio:.2f} (goal <= {GOALS['max_ratio_to_duckdb']})")
+    ok = ratio <= GOALS["max_ratio_to_duckdb"] and results["finops"]["peak_rss_gb"] <= GOALS["max_peak_rss_gb"]
+    if "pandas" in results:
+        speedup = results["pandas"]["seconds"] / results["finops"]["seconds"]
+        summary["pandas_vs_finops"] = round(speedup, 2)
+        print(f"pandas / finops time: {speedup:.1f} (goal >= {GOALS['min_speedup_vs_pandas']})")
+        ok = ok and speedup >= GOALS["min_speedup_vs_pandas"]
+    summary["goals_met"] = ok
+    (OUT / "ingest_results.json").write_text(json.dumps(summary, indent=2))
+    print("goals met" if ok else "GOALS NOT MET")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

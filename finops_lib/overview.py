@@ -1,0 +1,255 @@
+"""Data overview: what is loaded, what it covers, what was rejected, and where the money goes.
+
+All heavy work is ibis over the warehouse; pandas appears only on aggregated results.
+
+Money and tokens follow one rule so nothing is counted twice when a vendor has both an invoiced
+feed (OpenAI Costs API) and a token feed (OpenAI Usage API): per provider and day, **money** comes
+from invoiced rows when there are any (else from priced estimates), and **tokens** come from
+estimated/usage rows when there are any (else from the invoiced rows' quantities). Rows without a
+cost (unpriced) never count as zero: they are left out of money totals and reported with their
+token counts by :func:`quality_flags`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Literal
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from finops_lib.errors import ParameterError
+from finops_lib.schema import QUALITY_FLAGS
+
+#: Group-by dimensions offered to users -> column in ``costs``.
+DIMENSIONS: dict[str, str] = {
+    "provider": "ProviderName",
+    "model": "x_Model",
+    "team": "x_Team",
+    "application": "x_Application",
+    "environment": "x_Environment",
+    "service_tier": "x_ServiceTier",
+    "token_type": "x_TokenType",
+    "sub_account": "SubAccountId",
+    "api_key": "x_ApiKeyId",
+    "service": "ServiceName",
+    "source_format": "x_SourceFormat",
+}
+UNATTRIBUTED = "(unattributed)"
+Basis = Literal["invoiced", "estimated"]
+
+
+def _column(dimension: str) -> str:
+    try:
+        return DIMENSIONS[dimension]
+    except KeyError:
+        raise ParameterError(f"unknown dimension {dimension!r}; choose one of {', '.join(DIMENSIONS)}") from None
+
+
+def filter_costs(
+    costs: ir.Table,
+    *,
+    start_date: str | date | None = None,
+    end_date: str | date | None = None,
+    provider: str | None = None,
+) -> ir.Table:
+    """Return the rows of ``costs`` charged in [start_date, end_date] (inclusive days, UTC).
+
+    Parameters
+    ----------
+    costs
+        The ``costs`` table.
+    start_date, end_date
+        ISO dates; empty or None means unbounded.
+    provider
+        A ProviderName, or None / ``""`` / ``"all"`` for every provider.
+    """
+    out = costs
+    if start_date:
+        out = out.filter(out.ChargePeriodStart.date() >= pd.Timestamp(start_date).date())
+    if end_date:
+        out = out.filter(out.ChargePeriodStart.date() <= pd.Timestamp(end_date).date())
+    if provider and provider.lower() != "all":
+        out = out.filter(out.ProviderName == provider)
+    return out
+
+
+def _prefer(rows: ir.Table, first: Basis) -> ir.Table:
+    """Per provider and day, keep rows of basis ``first`` when there are any, else the others."""
+    day = rows.ChargePeriodStart.date()
+    has_first = (rows.x_CostBasis == first).cast("int8").max().over(group_by=[rows.ProviderName, day])
+    return rows.filter((rows.x_CostBasis == first) | (has_first == 0))
+
+
+def money_rows(costs: ir.Table) -> ir.Table:
+    """Rows that make up money totals: invoiced first, priced estimates where no invoice exists."""
+    priced = costs.filter(costs.BilledCost.notnull())
+    return _prefer(priced, "invoiced")
+
+
+def token_rows(costs: ir.Table) -> ir.Table:
+    """Token rows for token totals: usage feeds first, invoiced quantities where no usage feed exists."""
+    tokens = costs.filter((costs.x_TokenType != "non_token") & costs.ConsumedQuantity.notnull())
+    return _prefer(tokens, "estimated")
+
+
+def daily_spend(costs: ir.Table, *, by: str, currency: str = "USD", top: int = 8) -> pd.DataFrame:
+    """Daily cost per group: columns ``day``, the dimension, ``cost`` (float, in ``currency``).
+
+    Groups beyond the ``top`` largest are summed into ``Other``; missing values show as
+    ``(unattributed)``. Only rows billed in ``currency`` are included (see :func:`currency_totals`).
+
+    Parameters
+    ----------
+    costs
+        ``costs`` rows (already filtered).
+    by
+        A key of :data:`DIMENSIONS`.
+    currency
+        Billing currency to show.
+    top
+        Number of groups kept by name.
+    """
+    col = _column(by)
+    rows = money_rows(costs).filter(lambda t: t.BillingCurrency == currency)
+    agg = (rows.mutate(day=rows.ChargePeriodStart.date(), grp=rows[col].fill_null(UNATTRIBUTED))
+           .group_by(["day", "grp"]).aggregate(cost=lambda t: t.BilledCost.sum()).to_pandas())
+    return _top_groups(agg, "cost", by, top)
+
+
+def daily_tokens(costs: ir.Table, *, by: str, top: int = 8) -> pd.DataFrame:
+    """Daily tokens per group: columns ``day``, the dimension, ``tokens`` (int)."""
+    col = _column(by)
+    rows = token_rows(costs)
+    agg = (rows.mutate(day=rows.ChargePeriodStart.date(), grp=rows[col].fill_null(UNATTRIBUTED))
+           .group_by(["day", "grp"]).aggregate(tokens=lambda t: t.ConsumedQuantity.sum()).to_pandas())
+    return _top_groups(agg, "tokens", by, top)
+
+
+def _top_groups(agg: pd.DataFrame, value: str, by: str, top: int) -> pd.DataFrame:
+    if agg.empty:
+        return pd.DataFrame({"day": pd.Series(dtype="datetime64[s]"), by: pd.Series(dtype=str),
+                             value: pd.Series(dtype=float)})
+    agg[value] = agg[value].astype(float)
+    totals = agg.groupby("grp")[value].sum().sort_values(ascending=False)
+    keep = set(totals.index[:top])
+    agg["grp"] = agg["grp"].where(agg["grp"].isin(keep), "Other")
+    out = agg.groupby(["day", "grp"], as_index=False)[value].sum().rename(columns={"grp": by})
+    out["day"] = pd.to_datetime(out["day"])
+    if value == "tokens":
+        out[value] = out[value].round().astype("int64")
+    return out.sort_values(["day", by]).reset_index(drop=True)
+
+
+def currency_totals(costs: ir.Table) -> pd.DataFrame:
+    """Money totals per billing currency (exact decimals as text and float), invoiced-first rule applied."""
+    rows = money_rows(costs)
+    out = rows.group_by("BillingCurrency").aggregate(cost=rows.BilledCost.sum(), rows=rows.count()).to_pandas()
+    out["cost_text"] = out["cost"].astype(str)
+    out["cost"] = out["cost"].astype(float)
+    return out.sort_values("cost", ascending=False).reset_index(drop=True)
+
+
+def top_movers(costs: ir.Table, *, by: str, currency: str = "USD", window_days: int = 7,
+               end_date: str | date | None = None, top: int = 10) -> pd.DataFrame:
+    """Return the groups whose spend changed most between the last ``window_days`` and the window before.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: the dimension, ``previous``, ``current``, ``change``, ``change_pct`` (None when the
+        previous window had no spend), sorted by absolute change, ``top`` rows.
+    """
+    col = _column(by)
+    rows = money_rows(costs).filter(lambda t: t.BillingCurrency == currency)
+    if end_date:
+        last = pd.Timestamp(end_date).date()
+    else:
+        latest = rows.ChargePeriodStart.max().to_pyarrow().as_py()
+        if latest is None:
+            return pd.DataFrame(columns=[by, "previous", "current", "change", "change_pct"])
+        last = latest.date()
+    cur_start = last - timedelta(days=window_days - 1)
+    prev_start = cur_start - timedelta(days=window_days)
+    day = rows.ChargePeriodStart.date()
+    window = ibis.cases((day >= cur_start, "current"), (day >= prev_start, "previous"), else_=None)
+    agg = (rows.filter((day >= prev_start) & (day <= last))
+           .mutate(window=window, grp=rows[col].fill_null(UNATTRIBUTED))
+           .group_by(["grp", "window"]).aggregate(cost=lambda t: t.BilledCost.sum()).to_pandas())
+    wide = agg.pivot_table(index="grp", columns="window", values="cost", aggfunc="sum", fill_value=0)
+    wide = wide.reindex(columns=["previous", "current"], fill_value=0).astype(float)
+    wide["change"] = wide["current"] - wide["previous"]
+    wide["change_pct"] = (wide["change"] / wide["previous"].where(wide["previous"] > 0)) * 100
+    wide = wide.reindex(wide["change"].abs().sort_values(ascending=False).index).head(top)
+    return wide.reset_index().rename(columns={"grp": by}).rename_axis(columns=None)
+
+
+def sources(con: BaseBackend) -> pd.DataFrame:
+    """Return the loaded sources: per format, files, rows read/loaded/rejected and date coverage.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``source``, ``table``, ``files``, ``rows_read``, ``rows_loaded``, ``rows_rejected``,
+        ``start``, ``end`` (dates of the first and last charge).
+    """
+    files = con.table("ingested_files")
+    per = files.group_by("x_SourceFormat").aggregate(
+        files=files.count(), rows_read=files.x_RowsRead.sum(), rows_loaded=files.x_RowsLoaded.sum(),
+        rows_rejected=files.x_RowsRejected.sum()).to_pandas()
+    spans = []
+    for table in ("costs", "requests"):
+        t = con.table(table)
+        span = t.group_by("x_SourceFormat").aggregate(start=t.ChargePeriodStart.min().date(),
+                                                      end=t.ChargePeriodStart.max().date()).to_pandas()
+        spans.append(span.assign(table=table))
+    coverage = pd.concat(spans, ignore_index=True)
+    out = per.merge(coverage, on="x_SourceFormat", how="left").rename(columns={"x_SourceFormat": "source"})
+    cols = ["source", "table", "files", "rows_read", "rows_loaded", "rows_rejected", "start", "end"]
+    return out[cols].sort_values("source").reset_index(drop=True)
+
+
+def rejects_summary(con: BaseBackend, *, limit: int = 20) -> pd.DataFrame:
+    """Rejected records grouped by file, column and reason, with the first line and an example value."""
+    r = con.table("rejects")
+    out = (r.group_by(["x_SourceFormat", "x_SourceFile", "x_Column", "x_Reason"])
+           .aggregate(rows=r.count(), first_line=r.x_SourceRow.min(), example=r.x_Value.arbitrary())
+           .order_by(ibis.desc("rows")).limit(limit).to_pandas())
+    out["file"] = out.pop("x_SourceFile").str.rsplit("/", n=1).str[-1]
+    return out.rename(columns={"x_SourceFormat": "source", "x_Column": "column", "x_Reason": "reason"})[
+        ["source", "file", "first_line", "column", "reason", "rows", "example"]]
+
+
+def quality_flags(con: BaseBackend) -> pd.DataFrame:
+    """Rows, tokens and cost carrying each data-quality flag, per table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``table``, ``flag``, ``meaning``, ``rows``, ``tokens`` (token rows only), ``cost``
+        (float; NaN where the flagged rows have no cost, as for ``unpriced``).
+    """
+    frames = []
+    for table, qty in (("costs", "ConsumedQuantity"), ("requests", None)):
+        t = con.table(table)
+        exploded = t.mutate(flag=t.x_DataQualityFlags.split(",")).unnest("flag").filter(lambda x: x.flag != "")
+        metrics = {"rows": exploded.count()}
+        if qty:
+            metrics["tokens"] = exploded[qty].sum()
+            metrics["cost"] = exploded.BilledCost.sum()
+        frames.append(exploded.group_by("flag").aggregate(**metrics).to_pandas().assign(table=table))
+    out = pd.concat(frames, ignore_index=True)
+    for col in ("tokens", "cost"):
+        out[col] = out.get(col, pd.Series(dtype=float)).astype(float)
+    out["meaning"] = out["flag"].map(QUALITY_FLAGS).fillna("")
+    return out[["table", "flag", "meaning", "rows", "tokens", "cost"]].sort_values(["table", "flag"]) \
+        .reset_index(drop=True)
+
+
+def date_range(costs: ir.Table) -> tuple[date | None, date | None]:
+    """First and last charge day in ``costs``."""
+    stats = costs.aggregate(lo=costs.ChargePeriodStart.min(), hi=costs.ChargePeriodStart.max()).to_pandas()
+    lo, hi = stats.lo.iloc[0], stats.hi.iloc[0]
+    return (None if pd.isna(lo) else lo.date()), (None if pd.isna(hi) else hi.date())
