@@ -19,6 +19,9 @@ from finops_lib import paths
 from finops_lib.errors import EngineError
 
 WAREHOUSE_FILE = "finops.duckdb"
+#: DuckDB's memory limit unless ``$FINOPS_DUCKDB_MEMORY_LIMIT`` says otherwise: big loads spill to
+#: disk instead of taking most of the machine's memory.
+DEFAULT_MEMORY_LIMIT = "1536MB"
 
 
 def warehouse_path(warehouse: str | Path | None = None) -> Path:
@@ -72,16 +75,25 @@ def connect(url: str | None = None, *, warehouse: str | Path | None = None, read
     """
     url = url or os.environ.get("FINOPS_ENGINE")
     try:
-        if url:
-            return ibis.connect(url)
-        return ibis.duckdb.connect(str(warehouse_path(warehouse)), read_only=read_only)
+        con = ibis.connect(url) if url else ibis.duckdb.connect(str(warehouse_path(warehouse)), read_only=read_only)
     except Exception as exc:  # any backend failure becomes one clear error
         raise EngineError(f"cannot open engine {url or warehouse_path(warehouse)}: {exc}") from exc
+    return _configure(con)
+
+
+def _configure(con: BaseBackend) -> BaseBackend:
+    """Set the session options the workbench relies on (DuckDB only)."""
+    if con.name == "duckdb":
+        con.con.execute("SET TimeZone = 'UTC'")
+        con.con.execute("SET enable_progress_bar = false")
+        limit = os.environ.get("FINOPS_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+        con.con.execute(f"SET memory_limit = '{limit}'")
+    return con
 
 
 def memory() -> BaseBackend:
     """Return a fresh in-memory DuckDB connection (for conversions and tests)."""
-    return ibis.duckdb.connect()
+    return _configure(ibis.duckdb.connect())
 
 
 def raw_sql(con: BaseBackend, sql: str, params: list | None = None) -> None:

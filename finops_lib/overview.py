@@ -12,7 +12,10 @@ token counts by :func:`quality_flags`.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Literal
 
 import ibis
@@ -20,6 +23,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
+from finops_lib import paths
 from finops_lib.errors import ParameterError
 from finops_lib.schema import QUALITY_FLAGS
 
@@ -159,7 +163,8 @@ def top_movers(costs: ir.Table, *, by: str, currency: str = "USD", window_days: 
     Returns
     -------
     pandas.DataFrame
-        Columns: the dimension, ``previous``, ``current``, ``change``, ``change_pct`` (None when the
+        Columns: the dimension, ``previous``, ``current``, ``change``, ``change_pct`` (a fraction:
+        ``0.25`` is +25 %, as :func:`finops_lib.charts.plot_top_movers` expects; NaN when the
         previous window had no spend), sorted by absolute change, ``top`` rows.
     """
     col = _column(by)
@@ -181,7 +186,7 @@ def top_movers(costs: ir.Table, *, by: str, currency: str = "USD", window_days: 
     wide = agg.pivot_table(index="grp", columns="window", values="cost", aggfunc="sum", fill_value=0)
     wide = wide.reindex(columns=["previous", "current"], fill_value=0).astype(float)
     wide["change"] = wide["current"] - wide["previous"]
-    wide["change_pct"] = (wide["change"] / wide["previous"].where(wide["previous"] > 0)) * 100
+    wide["change_pct"] = wide["change"] / wide["previous"].where(wide["previous"] > 0)
     wide = wide.reindex(wide["change"].abs().sort_values(ascending=False).index).head(top)
     return wide.reset_index().rename(columns={"grp": by}).rename_axis(columns=None)
 
@@ -253,3 +258,127 @@ def date_range(costs: ir.Table) -> tuple[date | None, date | None]:
     stats = costs.aggregate(lo=costs.ChargePeriodStart.min(), hi=costs.ChargePeriodStart.max()).to_pandas()
     lo, hi = stats.lo.iloc[0], stats.hi.iloc[0]
     return (None if pd.isna(lo) else lo.date()), (None if pd.isna(hi) else hi.date())
+
+
+# --- notebook support: parameter checks, spend totals, skipped files, results.json -----------
+
+_ISO_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def _iso_day(name: str, value: str | date | None) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ParameterError(f"{name} must be an ISO date such as '2026-06-01' or empty, got {value!r}") from None
+
+
+def check_parameters(
+    costs: ir.Table,
+    *,
+    group_by: str,
+    provider: str = "all",
+    currency: str = "USD",
+    start_date: str | date | None = None,
+    end_date: str | date | None = None,
+    top_n: int = 8,
+    movers_window_days: int = 7,
+) -> dict[str, object]:
+    """Check a notebook's overview parameters against the data; return them normalized.
+
+    Providers match case-insensitively and come back spelled as in the data. A currency that no
+    row is billed in is accepted (other notebooks of a report may need it); charts are then empty.
+
+    Parameters
+    ----------
+    costs
+        The ``costs`` table (unfiltered: providers are looked up in it).
+    group_by, provider, currency, start_date, end_date, top_n, movers_window_days
+        The notebook parameters of the same names.
+
+    Returns
+    -------
+    dict
+        ``start_date``/``end_date`` (ISO text or None), ``provider``, ``group_by``, ``currency``,
+        ``top_n``, ``movers_window_days``: the filters as applied.
+
+    Raises
+    ------
+    ParameterError
+        On an unknown ``group_by`` or ``provider``, a malformed date or currency code, a start
+        after the end, or a non-positive ``top_n``/``movers_window_days``.
+    """
+    if group_by not in DIMENSIONS:
+        raise ParameterError(f"group_by must be one of {', '.join(DIMENSIONS)}; got {group_by!r}")
+    known = sorted(costs.select("ProviderName").distinct().to_pandas()["ProviderName"].dropna().astype(str))
+    wanted = (provider or "all").strip()
+    matches = [name for name in known if name.lower() == wanted.lower()]
+    if wanted.lower() != "all" and not matches:
+        raise ParameterError(f"unknown provider {provider!r}; the data has {', '.join(known) or 'no provider'} "
+                             "(or use 'all')")
+    if not isinstance(currency, str) or not _ISO_CURRENCY.fullmatch(currency):
+        raise ParameterError(f"currency must be an ISO 4217 code such as 'USD', got {currency!r}")
+    first, last = _iso_day("start_date", start_date), _iso_day("end_date", end_date)
+    if first and last and first > last:
+        raise ParameterError(f"start_date {first} is after end_date {last}")
+    for name, value in (("top_n", top_n), ("movers_window_days", movers_window_days)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ParameterError(f"{name} must be a positive integer, got {value!r}")
+    return {"start_date": first and first.isoformat(), "end_date": last and last.isoformat(),
+            "provider": matches[0] if matches else "all", "group_by": group_by, "currency": currency,
+            "top_n": top_n, "movers_window_days": movers_window_days}
+
+
+def spend_totals(daily: pd.DataFrame, *, by: str) -> pd.DataFrame:
+    """Total and share of cost per group of a :func:`daily_spend` frame, largest first, ``Other`` last.
+
+    Examples
+    --------
+    >>> daily = pd.DataFrame({"day": ["d1", "d2", "d1"], "team": ["a", "a", "Other"], "cost": [1.0, 2.0, 5.0]})
+    >>> spend_totals(daily, by="team")
+        team  cost  share
+    0      a   3.0  0.375
+    1  Other   5.0  0.625
+    """
+    totals = daily.groupby(by, as_index=False)["cost"].sum()
+    totals["share"] = totals["cost"] / totals["cost"].sum() if len(totals) else 0.0
+    totals["_other"] = totals[by] == "Other"
+    return (totals.sort_values(["_other", "cost", by], ascending=[True, False, True]).drop(columns="_other")
+            .reset_index(drop=True))
+
+
+def skipped_files(data_dir: str | Path | None = None) -> pd.DataFrame:
+    """Files of a data folder that no registered format recognises (ingest skips them), per folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``folder`` (first level under ``data_dir``), ``files`` and ``example`` (a file name).
+    """
+    from finops_lib.ingest import discover  # analyses sit above ingest; imported late to keep start-up light
+    from finops_lib.sources import detect_format
+
+    root = Path(data_dir).expanduser().resolve() if data_dir else paths.SAMPLE_DIR
+    rows = [(path.relative_to(root).parts[0] if len(path.relative_to(root).parts) > 1 else ".", path.name)
+            for path in discover([root]) if detect_format(path) is None]
+    frame = pd.DataFrame(rows, columns=["folder", "example"])
+    out = frame.groupby("folder", as_index=False).agg(files=("example", "count"), example=("example", "first"))
+    return out[["folder", "files", "example"]].sort_values("folder").reset_index(drop=True)
+
+
+def write_results(output_dir: str | Path, results: dict[str, object]) -> Path:
+    """Write a notebook's ``results.json`` into ``output_dir`` and return its path.
+
+    A relative ``output_dir`` is taken from the project root (``build/00_data_overview`` lands in
+    :data:`finops_lib.paths.BUILD_DIR`), never from the working directory; the report passes an
+    absolute folder. Dates and decimals are written as text.
+    """
+    folder = Path(output_dir).expanduser()
+    folder = folder if folder.is_absolute() else paths.PROJECT_ROOT / folder
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "results.json"
+    target.write_text(json.dumps(results, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
+    return target

@@ -9,12 +9,19 @@ lines.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import gzip
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
+import ibis
+from ibis.backends import BaseBackend
+
 from finops_lib.errors import SourceError
+from finops_lib.schema import conform
 
 
 def quote(text: str) -> str:
@@ -51,3 +58,30 @@ def read_csv_sql(path: Path) -> tuple[str, list[str], str]:
            f"delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
            f"rejects_table = {quote(rejects)}, rejects_scan = {quote(scan)})")
     return sql, names, rejects
+
+
+def stage_numbered(con: BaseBackend, select_sql: str, table: str) -> ibis.Table:
+    """Run a reader's SELECT once, in parallel, and return its rows numbered by record.
+
+    Numbering rows inside the query (``row_number() OVER ()``) would make DuckDB run the whole
+    pipeline on one thread. Instead the rows are written in file order (DuckDB keeps insertion
+    order) to a temporary Parquet file, and read back with their position in it: record ``n``
+    gets ``x_SourceRow = n + 1`` (line 1 is the header). The file is removed when the process ends.
+
+    Parameters
+    ----------
+    con
+        DuckDB-backed connection.
+    select_sql
+        The reader's SELECT producing rows of ``table`` (``x_SourceRow`` may be null).
+    table
+        Declared table name.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="finops_stage_"))
+    atexit.register(shutil.rmtree, folder, True)
+    target = folder / "rows.parquet"
+    con.con.execute("SET preserve_insertion_order = true")
+    con.con.execute(f"COPY ({select_sql}) TO {quote(str(target))} (FORMAT parquet, COMPRESSION zstd)")
+    staged = con.sql(f"SELECT * REPLACE (file_row_number + 2 AS x_SourceRow) "
+                     f"FROM read_parquet({quote(str(target))}, file_row_number = true)")
+    return conform(staged.drop("file_row_number"), table)

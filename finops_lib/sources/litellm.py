@@ -31,7 +31,7 @@ from finops_lib.errors import SourceError
 from finops_lib.models import canonical_model_sql, provider_sql
 from finops_lib.schema import conform
 from finops_lib.sources import REJECT_MARK, ReadResult, register_source
-from finops_lib.sources._csv import quote, read_csv_sql
+from finops_lib.sources._csv import quote, read_csv_sql, stage_numbered
 
 FORMAT = "litellm_spend_logs"
 REQUIRED = ("request_id", "startTime", "model", "spend", "prompt_tokens", "completion_tokens")
@@ -63,7 +63,8 @@ DIMENSION_KEYS = {
     "variant": ("variant", "experiment_variant"),
 }
 CUSTOM_KEYS = [k for keys in DIMENSION_KEYS.values() for k in keys] + ["quality_score"]
-#: LiteLLM's async call types are the sync names with an ``a`` prefix (``acompletion``).
+#: LiteLLM's async call types are the sync names with an ``a`` prefix (``acompletion``). Tested with
+#: ``list_contains``, not ``IN``: DuckDB plans a long ``IN`` list as a join, which may reorder rows.
 ASYNC_CALLS = ", ".join(f"'{c}'" for c in ("completion", "embedding", "text_completion", "image_generation",
                                            "transcription", "speech", "moderation", "rerank", "responses"))
 _HEADER = re.compile(r"^\ufeff?.*\brequest_id\b.*\bstartTime\b.*$", re.M)
@@ -127,8 +128,7 @@ WITH src AS (
          {col('model_group')} AS model_group, {col('custom_llm_provider')} AS provider_raw,
          {col('user')} AS user_raw, {col('end_user')} AS end_user, {col('metadata')} AS metadata,
          {col('request_tags')} AS request_tags, nullif({col('team_id')}, '') AS team_id,
-         nullif({col('session_id')}, '') AS session_id, {col('status')} AS status_raw,
-         row_number() OVER () AS _ordinal
+         nullif({col('session_id')}, '') AS session_id, {col('status')} AS status_raw
   FROM {source}
 ), parsed AS (
   SELECT *,
@@ -151,14 +151,14 @@ WITH src AS (
     try(json_extract_string(s.spend_logs_metadata, {custom_paths})) AS custom
   FROM parsed
 ), buckets AS (
-  SELECT *, prompt - b_read - b_w5m - b_w1h < 0 AS semantics_old, NOT has_ttl AND b_w5m > 0 AS ttl_assumed
+  SELECT *, prompt - b_read - b_w5m - b_w1h < 0 AS semantics_old, NOT has_ttl AND b_w5m > 0 AS ttl_assumed,
+    {canonical_model_sql("model")} AS canon
   FROM faults
 )
 SELECT
   request_id AS x_RequestId, t_start AS ChargePeriodStart, t_end AS ChargePeriodEnd,
-  {provider_sql("provider_raw", canonical_model_sql("model"))} AS ProviderName,
-  {canonical_model_sql("model")} AS x_Model, model AS x_ModelRaw,
-  CASE WHEN substr(lower(call_type), 2) IN ({ASYNC_CALLS}) THEN substr(lower(call_type), 2)
+  {provider_sql("provider_raw", "canon")} AS ProviderName, canon AS x_Model, model AS x_ModelRaw,
+  CASE WHEN list_contains([{ASYNC_CALLS}], substr(lower(call_type), 2)) THEN substr(lower(call_type), 2)
        ELSE lower(call_type) END AS x_Operation,
   CASE WHEN lower(s.service_tier) IN ('batch', 'priority', 'flex') THEN lower(s.service_tier)
        WHEN lower(s.service_tier) = 'scale' THEN 'provisioned' ELSE 'standard' END AS x_ServiceTier,
@@ -181,7 +181,7 @@ SELECT
   session_id AS x_SessionId,
   json_object('request_tags', tags, 'key_alias', s.user_api_key_alias, 'team_alias', s.user_api_key_team_alias,
               'team_id', team_id, 'model_group', model_group, 'spend_logs_metadata', s.spend_logs_metadata) AS Tags,
-  '{FORMAT}' AS x_SourceFormat, {quote(path)} AS x_SourceFile, _ordinal + 1 AS x_SourceRow,
+  '{FORMAT}' AS x_SourceFormat, {quote(path)} AS x_SourceFile, NULL::BIGINT AS x_SourceRow,
   md5('{FORMAT}' || chr(31) || request_id) AS x_RowHash,
   CASE WHEN fault IS NOT NULL THEN '{REJECT_MARK}' || fault || chr(31) || coalesce(left({bad_value}, 200), '')
        ELSE {flags} END AS x_DataQualityFlags
@@ -225,5 +225,5 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
     missing = [c for c in REQUIRED if c not in present]
     if missing:
         raise SourceError(path, f"required LiteLLM column(s) missing: {', '.join(missing)}", column=missing[0])
-    requests = conform(con.sql(_select_sql(source, present, str(path))), "requests")
+    requests = stage_numbered(con, _select_sql(source, present, str(path)), "requests")
     return ReadResult(FORMAT, str(path), None, requests, None, None, inline_rejects=True, csv_rejects=csv_rejects)
