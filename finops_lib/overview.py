@@ -276,6 +276,12 @@ def _iso_day(name: str, value: str | date | None) -> date | None:
         raise ParameterError(f"{name} must be an ISO date such as '2026-06-01' or empty, got {value!r}") from None
 
 
+def providers(costs: ir.Table) -> list[str]:
+    """Return the distinct ``ProviderName`` values of ``costs``, sorted."""
+    names = costs.select("ProviderName").distinct().to_pandas()["ProviderName"].dropna()
+    return sorted(names.astype(str))
+
+
 def check_parameters(
     costs: ir.Table,
     *,
@@ -313,7 +319,7 @@ def check_parameters(
     """
     if group_by not in DIMENSIONS:
         raise ParameterError(f"group_by must be one of {', '.join(DIMENSIONS)}; got {group_by!r}")
-    known = sorted(costs.select("ProviderName").distinct().to_pandas()["ProviderName"].dropna().astype(str))
+    known = providers(costs)
     wanted = (provider or "all").strip()
     matches = [name for name in known if name.lower() == wanted.lower()]
     if wanted.lower() != "all" and not matches:

@@ -3,6 +3,11 @@
 Every control maps to a notebook parameter of the same name, and the view calls the same
 library functions as the notebook's static cells, so a papermill run with those parameters shows
 what a person gets from the controls. ipywidgets is imported here only (import this module lazily).
+
+Views draw only once a front end shows them (the widget's ``_view_count`` becomes positive): charts
+written into an ``Output`` widget during a headless run stall nbclient, hence papermill and the
+report, until the cell times out (https://github.com/jupyter/nbclient/issues/312). So the wiring
+observes the controls itself instead of using ``ipywidgets.interactive_output``, which draws at once.
 """
 
 from __future__ import annotations
@@ -10,8 +15,8 @@ from __future__ import annotations
 from datetime import date
 
 import ipywidgets
-from IPython.display import display
 from ibis.backends import BaseBackend
+from IPython.display import display
 
 from finops_lib import charts, overview
 
@@ -45,7 +50,7 @@ def make_overview_controls(
     """
     costs = con.table("costs")
     first, last = overview.date_range(costs)
-    providers = ["all", *sorted(costs.select("ProviderName").distinct().to_pandas()["ProviderName"].dropna().astype(str))]
+    providers = ["all", *overview.providers(costs)]
     currencies = overview.currency_totals(costs)["BillingCurrency"].tolist() or [currency]
     layout = {"layout": ipywidgets.Layout(width="220px"), "style": {"description_width": "70px"}}
     controls = {
@@ -59,14 +64,26 @@ def make_overview_controls(
                                         value=currency, **layout),
     }  # fmt: skip
 
-    def redraw(start_date: date | None, end_date: date | None, provider: str, group_by: str, currency: str) -> None:
-        rows = overview.filter_costs(costs, start_date=start_date, end_date=end_date, provider=provider)
-        spend = overview.daily_spend(rows, by=group_by, currency=currency, top=top_n)
-        tokens = overview.daily_tokens(rows, by=group_by, top=top_n)
-        display(charts.plot_spend_over_time(spend, by=group_by, currency=currency))
-        display(charts.plot_tokens_over_time(tokens, by=group_by))
+    output = ipywidgets.Output()
+    output._view_count = 0  # the front end counts its views of the output: draw only when someone looks
 
-    output = ipywidgets.interactive_output(redraw, controls)
+    def redraw(change: dict | None = None) -> None:
+        if not output._view_count or (change and change["name"] == "_view_count" and change["old"]):
+            return
+        values = {name: control.value for name, control in controls.items()}
+        rows = overview.filter_costs(
+            costs, start_date=values["start_date"], end_date=values["end_date"], provider=values["provider"]
+        )
+        spend = overview.daily_spend(rows, by=values["group_by"], currency=values["currency"], top=top_n)
+        tokens = overview.daily_tokens(rows, by=values["group_by"], top=top_n)
+        output.clear_output(wait=True)
+        with output:
+            display(charts.plot_spend_over_time(spend, by=values["group_by"], currency=values["currency"]))
+            display(charts.plot_tokens_over_time(tokens, by=values["group_by"]))
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    output.observe(redraw, names="_view_count")
     return ipywidgets.VBox([ipywidgets.HBox(list(controls.values())), output])
 
 

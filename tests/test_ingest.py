@@ -114,3 +114,18 @@ def test_cli_reports_unknown_format_cleanly(tmp_path, capsys):
     target.write_text("hello")
     assert main(["normalize", str(target), "--out", str(tmp_path / "o.parquet")]) == 2
     assert "no registered format recognises this file" in capsys.readouterr().err
+
+
+def test_cli_normalize_real_openai_response_keeps_token_totals(real_dir, tmp_path):
+    import json
+
+    source = real_dir / "openai_usage_completions_cookbook_2025-01.json"
+    out = tmp_path / "X.parquet"
+    assert main(["normalize", str(source), "--out", str(out)]) == 0
+    rows = pd.read_parquet(out)
+    doc = json.loads(source.read_text())
+    results = [r for bucket in doc for r in bucket["results"]]
+    tokens = rows.ConsumedQuantity.astype(float)
+    assert tokens[rows.x_TokenType != "output"].sum() == sum(r["input_tokens"] for r in results)
+    assert tokens[rows.x_TokenType == "output"].sum() == sum(r["output_tokens"] for r in results)
+    assert pd.read_parquet(tmp_path / "X.rejects.parquet").empty

@@ -29,7 +29,6 @@ from ibis.backends import BaseBackend
 
 from finops_lib.errors import SourceError
 from finops_lib.models import canonical_model_sql, provider_sql
-from finops_lib.schema import conform
 from finops_lib.sources import REJECT_MARK, ReadResult, register_source
 from finops_lib.sources._csv import quote, read_csv_sql, stage_numbered
 

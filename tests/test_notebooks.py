@@ -1,0 +1,154 @@
+"""Notebooks run through papermill with default and non-default parameters; assertions on ``results.json``.
+
+Expected values are computed from the sample's files directly (OpenAI Costs API pages, ``manifest.json``,
+``truth/gateway_bad_rows.csv``), not through the warehouse. ``pytest --nbval-lax`` runs each notebook
+with its defaults separately.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from finops_lib import paths, report
+from finops_lib.sources import detect_format
+
+NOTEBOOK = paths.NOTEBOOKS_DIR / "00_data_overview.ipynb"
+SAMPLE = paths.SAMPLE_DIR
+WINDOW = ("2026-06-01", "2026-06-30")
+NON_DEFAULT = {"group_by": "team", "provider": "OpenAI", "start_date": WINDOW[0], "end_date": WINDOW[1],
+               "top_n": 3, "movers_window_days": 5, "show_widgets": False}  # fmt: skip
+
+pytestmark = pytest.mark.slow
+
+
+def run(tmp: Path, warehouse: Path, **parameters: object) -> dict:
+    """Execute the overview notebook into ``tmp`` and return the results.json it wrote."""
+    import papermill
+
+    out = tmp / "out"
+    papermill.execute_notebook(str(NOTEBOOK), str(tmp / "executed.ipynb"), kernel_name=report.ensure_kernel(),
+                               parameters={"output_dir": str(out), "warehouse": str(warehouse), **parameters},
+                               progress_bar=False, cwd=str(tmp), execution_timeout=300)  # fmt: skip
+    return json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse of the module's own (concurrent runs elsewhere never lock it)."""
+    return tmp_path_factory.mktemp("warehouse") / "sample.duckdb"
+
+
+@pytest.fixture(scope="module")
+def defaults(tmp_path_factory: pytest.TempPathFactory, warehouse: Path) -> dict:
+    return run(tmp_path_factory.mktemp("defaults"), warehouse)
+
+
+@pytest.fixture(scope="module")
+def window(tmp_path_factory: pytest.TempPathFactory, warehouse: Path, defaults: dict) -> dict:
+    return run(tmp_path_factory.mktemp("window"), warehouse, **NON_DEFAULT)
+
+
+def openai_invoiced(first: str | None = None, last: str | None = None) -> Decimal:
+    """Sum of ``amount.value`` over the OpenAI Costs API pages, buckets starting in [first, last] (UTC days)."""
+    lo = date.fromisoformat(first) if first else date.min
+    hi = date.fromisoformat(last) if last else date.max
+    total = Decimal(0)
+    for page in sorted((SAMPLE / "openai").glob("costs_page_*.json")):
+        for bucket in json.loads(page.read_text(), parse_float=Decimal)["data"]:
+            if lo <= datetime.fromtimestamp(bucket["start_time"], UTC).date() <= hi:
+                amounts = (r["amount"]["value"] for r in bucket["results"])
+                total += sum((Decimal(value) for value in amounts if value is not None), Decimal(0))
+    return total
+
+
+def expected_rows() -> tuple[int, int]:
+    """(records in the files a loader recognises, per the manifest; gateway rows known to be bad)."""
+    manifest = json.loads((SAMPLE / "manifest.json").read_text())
+    read = sum(
+        f["rows"]
+        for f in manifest["files"]
+        if not f["path"].startswith("truth/") and f["path"] != "README.md" and detect_format(SAMPLE / f["path"])
+    )
+    with (SAMPLE / "truth" / "gateway_bad_rows.csv").open() as fh:
+        bad = sum(1 for _ in csv.DictReader(fh))
+    return read, bad
+
+
+def test_defaults_cover_the_sample(defaults: dict) -> None:
+    manifest = json.loads((SAMPLE / "manifest.json").read_text())
+    assert defaults["date_range"] == [manifest["date_range"]["start"], manifest["date_range"]["end"]]
+    assert defaults["group_by"] == "model"
+    assert defaults["filters"] == {"start_date": None, "end_date": None, "provider": "all", "group_by": "model",
+                                   "currency": "USD", "top_n": 8, "movers_window_days": 7}  # fmt: skip
+    read, bad = expected_rows()
+    assert (defaults["rows_read"], defaults["rows_loaded"], defaults["rows_rejected"]) == (read, read - bad, bad)
+    headline = defaults["headline"]
+    assert set(headline) == {"Spend (USD)", "Sources loaded", "Rows rejected", "Top model"}
+    assert headline["Rows rejected"] == str(bad)
+    assert int(headline["Sources loaded"]) >= 3  # OpenAI costs, OpenAI usage, LiteLLM gateway logs
+    # every invoiced OpenAI dollar is in the USD total (other vendors add to it as their loaders land)
+    assert Decimal(defaults["total_cost"]["USD"]) >= openai_invoiced()
+    assert headline["Top model"] in defaults["groups"]
+    assert 1 <= len(defaults["groups"]) <= 8 + 1
+
+
+def test_provider_and_window_filter_the_invoiced_spend(window: dict) -> None:
+    expected = openai_invoiced(*WINDOW)
+    assert expected > 0
+    assert set(window["total_cost"]) == {"USD"}
+    assert Decimal(window["total_cost"]["USD"]) == expected  # exact: decimals end to end
+    assert window["headline"]["Spend (USD)"] == f"${expected:,.2f}"
+    assert window["date_range"] == list(WINDOW)
+    assert window["group_by"] == "team"
+    assert window["filters"] == {"start_date": WINDOW[0], "end_date": WINDOW[1], "currency": "USD"} | {
+        key: value for key, value in NON_DEFAULT.items() if key not in {"start_date", "end_date", "show_widgets"}
+    }
+    teams = {"support", "engineering", "search", "sales", "marketing", "data-science", "legal", "platform"}
+    assert 1 <= len(window["groups"]) <= 3 + 1
+    assert set(window["groups"]) <= teams | {"(unattributed)", "Other"}
+    read, bad = expected_rows()  # source counts describe the warehouse, not the window
+    assert (window["rows_read"], window["rows_rejected"]) == (read, bad)
+
+
+def test_unknown_group_by_stops_with_a_clear_message(tmp_path: Path, warehouse: Path, defaults: dict) -> None:
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError) as caught:
+        run(tmp_path, warehouse, group_by="colour", show_widgets=False)
+    assert caught.value.ename == "ParameterError"
+    assert "group_by must be one of provider, model, team" in caught.value.evalue
+    assert "'colour'" in caught.value.evalue
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_unknown_provider_lists_the_known_ones(tmp_path: Path, warehouse: Path, defaults: dict) -> None:
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError) as caught:
+        run(tmp_path, warehouse, provider="Acme", show_widgets=False)
+    assert caught.value.ename == "ParameterError"
+    assert "unknown provider 'Acme'" in caught.value.evalue and "OpenAI" in caught.value.evalue
+
+
+def test_overview_controls_mirror_the_parameters(warehouse: Path, defaults: dict) -> None:
+    from finops_lib import engine, widgets
+
+    con = engine.connect(warehouse=warehouse)
+    try:
+        box = widgets.make_overview_controls(con, group_by="team", provider="OpenAI", start_date=WINDOW[0])
+        controls, output = box.children
+        values = {control.description: control.value for control in controls.children}
+        assert list(values) == ["From", "To", "Provider", "Group by", "Currency"]  # currency last
+        assert values["From"] == date.fromisoformat(WINDOW[0]) and values["Group by"] == "team"
+        assert values["Provider"] == "OpenAI" and values["Currency"] == "USD"
+        assert output.outputs == ()  # nothing drawn until a front end shows the view
+        output._view_count = 1  # a front end displays it: the same library calls run without error
+        controls.children[3].value = "application"
+    finally:
+        con.disconnect()
