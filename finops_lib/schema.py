@@ -108,6 +108,9 @@ class Column:
         Closed set of values, when there is one.
     origin
         ``FOCUS 1.2 mandatory``, ``FOCUS 1.2`` (optional column) or ``extension``.
+    required_when
+        ``(column, value)``: the column may only be null on rows where ``column`` differs from
+        ``value`` (money is required on invoiced rows; token usage not yet priced has none).
     """
 
     name: str
@@ -116,6 +119,7 @@ class Column:
     description: str
     allowed: tuple[str, ...] | None = None
     origin: str = "extension"
+    required_when: tuple[str, str] | None = None
 
     @property
     def ibis_type(self) -> dt.DataType:
@@ -205,7 +209,8 @@ COSTS = Table(
     "costs",
     "One charge row in FOCUS 1.2 form: a period x account x SKU meter x token bucket, with its cost.",
     (
-        _m("BilledCost", "decimal", True, "Cost invoiced for the row, in BillingCurrency (after credits)."),
+        _m("BilledCost", "decimal", False, "Cost invoiced for the row, in BillingCurrency (after credits). Null only on estimated rows not yet priced (flag `unpriced`); the FOCUS export prices or drops them.",
+           required_when=("x_CostBasis", "invoiced")),
         _m("BillingAccountId", "string", True, "Billing account (OpenAI organization, AWS payer, Azure billing "
            "account, GCP billing account)."),
         _m("BillingAccountName", "string", False, "Display name of the billing account."),
@@ -218,10 +223,13 @@ COSTS = Table(
         _m("ChargeDescription", "string", False, "Human-readable description of the charge."),
         _m("ChargePeriodEnd", "datetime", True, "End (exclusive) of the charge period, UTC."),
         _m("ChargePeriodStart", "datetime", True, "Start (inclusive) of the charge period, UTC."),
-        _m("ContractedCost", "decimal", True, "Cost at negotiated prices, before credits and commitments."),
-        _m("EffectiveCost", "decimal", True, "Amortized cost after discounts and commitments."),
+        _m("ContractedCost", "decimal", False, "Cost at negotiated prices, before credits and commitments. Null only on estimated rows not yet priced (flag `unpriced`); the FOCUS export prices or drops them.",
+           required_when=("x_CostBasis", "invoiced")),
+        _m("EffectiveCost", "decimal", False, "Amortized cost after discounts and commitments. Null only on estimated rows not yet priced (flag `unpriced`); the FOCUS export prices or drops them.",
+           required_when=("x_CostBasis", "invoiced")),
         _m("InvoiceIssuerName", "string", True, "Who issues the invoice (a vendor or a marketplace)."),
-        _m("ListCost", "decimal", True, "Cost at public list prices."),
+        _m("ListCost", "decimal", False, "Cost at public list prices. Null only on estimated rows not yet priced (flag `unpriced`); the FOCUS export prices or drops them.",
+           required_when=("x_CostBasis", "invoiced")),
         _m("PricingQuantity", "decimal", False, "Quantity in PricingUnit blocks (e.g. 0.0015 for 1,500 tokens "
            "priced per 1M)."),
         _m("PricingUnit", "string", False, "Unit the price is quoted in (`1M Tokens`, `Hours`...)."),
@@ -444,11 +452,15 @@ def _offending(expr: ibis.Table, cond: ibis.expr.types.BooleanValue, column: str
     return sample[column].tolist()
 
 
-def _checks(raw: ibis.Value, col: Column) -> list[tuple[ibis.expr.types.BooleanValue, str]]:
+def _checks(table: ibis.Table, col: Column) -> list[tuple[ibis.expr.types.BooleanValue, str]]:
     """Return (condition that marks a bad value, problem) pairs that apply to a column."""
+    raw = table[col.name]
     checks = []
     if col.required:
         checks.append((raw.isnull(), "null value(s) in a required column"))
+    elif col.required_when is not None:
+        other, value = col.required_when
+        checks.append((raw.isnull() & (table[other] == value), f"null value(s) on rows where {other} = {value!r}"))
     if raw.type() != col.ibis_type:
         checks.append((raw.notnull() & raw.try_cast(col.ibis_type).isnull(), f"values are not of type {col.dtype}"))
     if col.allowed is not None:
@@ -463,10 +475,10 @@ def _checks(raw: ibis.Value, col: Column) -> list[tuple[ibis.expr.types.BooleanV
 
 
 def _validate_column(expr: ibis.Table, spec: Table, col: Column) -> None:
-    for cond, problem in _checks(expr[col.name], col):
+    for cond, problem in _checks(expr, col):
         n = _count(expr, cond)
         if n:
-            show = None if problem.startswith("null") else _offending(expr, cond, col.name)
+            show = None if "null value" in problem else _offending(expr, cond, col.name)
             raise SchemaError(spec.name, col.name, f"{n} {problem}" if show is None else problem, show or [None])
 
 
@@ -509,7 +521,9 @@ def render_markdown() -> str:
                 "| Column | Type | Required | Origin | Description |", "|---|---|---|---|---|"]
         for c in spec.columns:
             desc = c.description + (f" Allowed: {', '.join(f'`{a}`' for a in c.allowed)}." if c.allowed else "")
-            out.append(f"| `{c.name}` | {c.dtype} | {'yes' if c.required else 'no'} | {c.origin} | {desc} |")
+            required = "yes" if c.required else (f"when `{c.required_when[0]}` = `{c.required_when[1]}`"
+                                                 if c.required_when else "no")
+            out.append(f"| `{c.name}` | {c.dtype} | {required} | {c.origin} | {desc} |")
         out.append("")
     out += ["## Token buckets (`x_TokenType`)", "",
             "Disjoint: a token is in exactly one bucket. Reasoning, audio and image tokens are subsets.", "",

@@ -114,3 +114,11 @@ def test_gateway_log_agrees_with_the_openai_invoice(loaded):
     log_sums = log_sums[log_sums.index.get_level_values(0).isin(days) & (log_sums > 0)]
     assert len(inv) > 100
     assert inv.sort_index().to_dict() == log_sums.sort_index().to_dict()
+
+
+def test_loaded_tables_satisfy_the_declared_schema(loaded):
+    from finops_lib.schema import validate
+
+    con, _ = loaded
+    for table in ("costs", "requests", "rejects", "ingested_files"):
+        validate(con.table(table), table)

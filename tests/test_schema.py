@@ -113,3 +113,22 @@ def test_conform_orders_casts_and_fills(con):
 def test_schema_doc_is_current():
     doc = paths.PROJECT_ROOT / "docs" / "schema.md"
     assert doc.read_text(encoding="utf-8") == render_markdown(), "docs/schema.md is stale: run `finops schema-doc`"
+
+
+def test_money_is_required_on_invoiced_rows_only(con):
+    import ibis
+
+    from finops_lib.sources._common import records_table
+
+    base = {"BillingAccountId": "a", "BillingCurrency": "USD", "BillingPeriodStart": pd.Timestamp("2026-01-01", tz="UTC"),
+            "BillingPeriodEnd": pd.Timestamp("2026-02-01", tz="UTC"), "ChargeCategory": "Usage",
+            "ChargePeriodStart": pd.Timestamp("2026-01-01", tz="UTC"),
+            "ChargePeriodEnd": pd.Timestamp("2026-01-02", tz="UTC"), "InvoiceIssuerName": "OpenAI",
+            "ProviderName": "OpenAI", "PublisherName": "OpenAI", "ServiceCategory": "AI and Machine Learning",
+            "ServiceName": "OpenAI API", "x_TokenType": "output", "x_SourceFormat": "t", "x_SourceFile": "f",
+            "x_SourceRow": 1, "x_RowHash": "h", "x_DataQualityFlags": "unpriced"}
+    estimated = records_table([{**base, "x_CostBasis": "estimated"}], "costs")
+    validate(con.execute(estimated), "costs")  # unpriced usage: no money, and that is allowed
+    invoiced = records_table([{**base, "x_CostBasis": "invoiced"}], "costs")
+    with pytest.raises(SchemaError, match=r"BilledCost.*null value\(s\) on rows where x_CostBasis = 'invoiced'"):
+        validate(ibis.memtable(con.execute(invoiced)), "costs")
