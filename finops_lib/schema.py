@@ -168,6 +168,14 @@ class Table:
         return ibis.schema({c.name: c.ibis_type for c in self.columns})
 
 
+#: Appended to the description of the four FOCUS cost columns.
+_MONEY_NOTE = " Null only on estimated rows not yet priced (flag `unpriced`); the FOCUS export prices or drops them."
+
+
+def _money(name: str, description: str) -> Column:
+    return _m(name, "decimal", False, description + _MONEY_NOTE, required_when=("x_CostBasis", "invoiced"))
+
+
 def _m(name: str, dtype: LogicalType, required: bool, description: str, **kw: object) -> Column:
     return Column(name, dtype, required, description, origin="FOCUS 1.2 mandatory", **kw)  # type: ignore[arg-type]
 
@@ -209,8 +217,7 @@ COSTS = Table(
     "costs",
     "One charge row in FOCUS 1.2 form: a period x account x SKU meter x token bucket, with its cost.",
     (
-        _m("BilledCost", "decimal", False, "Cost invoiced for the row, in BillingCurrency (after credits). Null only on estimated rows not yet priced (flag `unpriced`); the FOCUS export prices or drops them.",
-           required_when=("x_CostBasis", "invoiced")),
+        _money("BilledCost", "Cost invoiced for the row, in BillingCurrency (after credits)."),
         _m("BillingAccountId", "string", True, "Billing account (OpenAI organization, AWS payer, Azure billing "
            "account, GCP billing account)."),
         _m("BillingAccountName", "string", False, "Display name of the billing account."),
@@ -223,13 +230,10 @@ COSTS = Table(
         _m("ChargeDescription", "string", False, "Human-readable description of the charge."),
         _m("ChargePeriodEnd", "datetime", True, "End (exclusive) of the charge period, UTC."),
         _m("ChargePeriodStart", "datetime", True, "Start (inclusive) of the charge period, UTC."),
-        _m("ContractedCost", "decimal", False, "Cost at negotiated prices, before credits and commitments. Null only on estimated rows not yet priced (flag `unpriced`); the FOCUS export prices or drops them.",
-           required_when=("x_CostBasis", "invoiced")),
-        _m("EffectiveCost", "decimal", False, "Amortized cost after discounts and commitments. Null only on estimated rows not yet priced (flag `unpriced`); the FOCUS export prices or drops them.",
-           required_when=("x_CostBasis", "invoiced")),
+        _money("ContractedCost", "Cost at negotiated prices, before credits and commitments."),
+        _money("EffectiveCost", "Amortized cost after discounts and commitments."),
         _m("InvoiceIssuerName", "string", True, "Who issues the invoice (a vendor or a marketplace)."),
-        _m("ListCost", "decimal", False, "Cost at public list prices. Null only on estimated rows not yet priced (flag `unpriced`); the FOCUS export prices or drops them.",
-           required_when=("x_CostBasis", "invoiced")),
+        _money("ListCost", "Cost at public list prices."),
         _m("PricingQuantity", "decimal", False, "Quantity in PricingUnit blocks (e.g. 0.0015 for 1,500 tokens "
            "priced per 1M)."),
         _m("PricingUnit", "string", False, "Unit the price is quoted in (`1M Tokens`, `Hours`...)."),

@@ -120,7 +120,8 @@ def test_money_is_required_on_invoiced_rows_only(con):
 
     from finops_lib.sources._common import records_table
 
-    base = {"BillingAccountId": "a", "BillingCurrency": "USD", "BillingPeriodStart": pd.Timestamp("2026-01-01", tz="UTC"),
+    base = {"BillingAccountId": "a", "BillingCurrency": "USD",
+            "BillingPeriodStart": pd.Timestamp("2026-01-01", tz="UTC"),
             "BillingPeriodEnd": pd.Timestamp("2026-02-01", tz="UTC"), "ChargeCategory": "Usage",
             "ChargePeriodStart": pd.Timestamp("2026-01-01", tz="UTC"),
             "ChargePeriodEnd": pd.Timestamp("2026-01-02", tz="UTC"), "InvoiceIssuerName": "OpenAI",
