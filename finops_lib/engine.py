@@ -21,7 +21,7 @@ from finops_lib.errors import EngineError
 WAREHOUSE_FILE = "finops.duckdb"
 #: DuckDB's memory limit unless ``$FINOPS_DUCKDB_MEMORY_LIMIT`` says otherwise: big loads spill to
 #: disk instead of taking most of the machine's memory.
-DEFAULT_MEMORY_LIMIT = "1536MB"
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 
 def warehouse_path(warehouse: str | Path | None = None) -> Path:
