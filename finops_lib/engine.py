@@ -94,10 +94,3 @@ def _configure(con: BaseBackend) -> BaseBackend:
 def memory() -> BaseBackend:
     """Return a fresh in-memory DuckDB connection (for conversions and tests)."""
     return _configure(ibis.duckdb.connect())
-
-
-def raw_sql(con: BaseBackend, sql: str, params: list | None = None) -> None:
-    """Run a statement on a DuckDB-backed connection (DDL and bulk moves that ibis lacks)."""
-    if con.name != "duckdb":
-        raise EngineError(f"raw SQL is only used on DuckDB, not {con.name}")
-    con.con.execute(sql, params or [])

@@ -490,18 +490,6 @@ def _count(expr: ibis.Table, cond: ibis.expr.types.BooleanValue) -> int:
     return int(expr.filter(cond).count().to_pyarrow().as_py())
 
 
-def empty_frame(table: str) -> pd.DataFrame:
-    """Return an empty pandas frame with the declared columns of ``table``.
-
-    Examples
-    --------
-    >>> list(empty_frame("rejects").columns)[:3]
-    ['x_SourceFormat', 'x_SourceFile', 'x_SourceRow']
-    """
-    spec = get_table(table)
-    return pd.DataFrame({c.name: pd.Series([], dtype=object) for c in spec.columns})
-
-
 def render_markdown() -> str:
     """Render the declaration as the Markdown of ``docs/schema.md``.
 

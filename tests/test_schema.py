@@ -133,3 +133,11 @@ def test_money_is_required_on_invoiced_rows_only(con):
     invoiced = records_table([{**base, "x_CostBasis": "invoiced"}], "costs")
     with pytest.raises(SchemaError, match=r"BilledCost.*null value\(s\) on rows where x_CostBasis = 'invoiced'"):
         validate(ibis.memtable(con.execute(invoiced)), "costs")
+
+
+def test_request_token_columns_cover_every_bucket():
+    from finops_lib.schema import REQUEST_TOKEN_COLUMNS
+
+    assert tuple(REQUEST_TOKEN_COLUMNS) == TOKEN_BUCKETS
+    for column in REQUEST_TOKEN_COLUMNS.values():
+        assert REQUESTS.column(column).dtype == "int64" and REQUESTS.column(column).required

@@ -34,9 +34,6 @@ from finops_lib.sources._csv import quote, read_csv_sql, stage_numbered
 
 FORMAT = "litellm_spend_logs"
 REQUIRED = ("request_id", "startTime", "model", "spend", "prompt_tokens", "completion_tokens")
-OPTIONAL = ("call_type", "api_key", "total_tokens", "endTime", "request_duration_ms", "model_group",
-            "custom_llm_provider", "user", "metadata", "cache_hit", "request_tags", "team_id", "end_user",
-            "session_id", "status")
 #: What is read from ``metadata`` (one JSON parse per row, into a typed struct).
 META_SPEC = json.dumps({
     "usage_object": {
