@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from finops_lib.errors import SourceError
 from finops_lib.ingest import normalize
@@ -89,3 +91,29 @@ def test_missing_required_column_is_a_clear_error(tmp_path, con):
     bad.write_text("request_id,startTime,spend,prompt_tokens,completion_tokens\nr1,2026-01-01T00:00:00Z,1,2,3\n")
     with pytest.raises(SourceError, match=r"required LiteLLM column.*model"):
         get_source(bad, "litellm_spend_logs").read(bad, con)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10**7), st.integers(0, 10**7), st.integers(0, 10**6),
+                          st.integers(0, 10**6), st.integers(0, 10**6)), min_size=1, max_size=6))
+def test_property_buckets_add_up_to_prompt_tokens(tmp_path_factory, calls):
+    """Current LiteLLM semantics: prompt_tokens = uncached + cache read + 5m write + 1h write, always."""
+    folder = tmp_path_factory.mktemp("logs")
+    lines = ["request_id,startTime,model,spend,prompt_tokens,completion_tokens,metadata,custom_llm_provider"]
+    for i, (uncached, read, w5m, w1h, out) in enumerate(calls):
+        meta = {"usage_object": {"cache_read_input_tokens": read, "cache_creation_input_tokens": w5m + w1h,
+                                 "cache_creation_token_details": {"ephemeral_5m_input_tokens": w5m,
+                                                                  "ephemeral_1h_input_tokens": w1h}}}
+        text = json.dumps(meta).replace('"', '""')
+        lines.append(f'r{i},2026-01-01T00:00:{i:02d}Z,claude-haiku-4-5,0.01,{uncached + read + w5m + w1h},{out},'
+                     f'"{text}",anthropic')
+    path = folder / "logs.csv"
+    path.write_text("\n".join(lines) + "\n")
+    out_file = folder / "o.parquet"
+    info = normalize([path], out_file)
+    assert info["rows"] == len(calls) and info["records_rejected"] == 0
+    rows = pd.read_parquet(out_file).sort_values("x_SourceRow")
+    got = rows[["x_InputUncachedTokens", "x_InputCacheReadTokens", "x_InputCacheWrite5mTokens",
+                "x_InputCacheWrite1hTokens", "x_OutputTokens"]].to_numpy().tolist()
+    assert got == [list(c) for c in calls]
+    assert rows.x_SourceRow.tolist() == list(range(2, len(calls) + 2))
