@@ -120,7 +120,7 @@ def daily_spend(costs: ir.Table, *, by: str, currency: str = "USD", top: int = 8
     rows = money_rows(costs).filter(lambda t: t.BillingCurrency == currency)
     agg = (rows.mutate(day=rows.ChargePeriodStart.date(), grp=rows[col].fill_null(UNATTRIBUTED))
            .group_by(["day", "grp"]).aggregate(cost=lambda t: t.BilledCost.sum()).to_pandas())
-    return _top_groups(agg, "cost", by, top)
+    return top_groups(agg, "cost", by, top)
 
 
 def daily_tokens(costs: ir.Table, *, by: str, top: int = 8) -> pd.DataFrame:
@@ -129,10 +129,15 @@ def daily_tokens(costs: ir.Table, *, by: str, top: int = 8) -> pd.DataFrame:
     rows = token_rows(costs)
     agg = (rows.mutate(day=rows.ChargePeriodStart.date(), grp=rows[col].fill_null(UNATTRIBUTED))
            .group_by(["day", "grp"]).aggregate(tokens=lambda t: t.ConsumedQuantity.sum()).to_pandas())
-    return _top_groups(agg, "tokens", by, top)
+    return top_groups(agg, "tokens", by, top)
 
 
-def _top_groups(agg: pd.DataFrame, value: str, by: str, top: int) -> pd.DataFrame:
+def top_groups(agg: pd.DataFrame, value: str, by: str, top: int) -> pd.DataFrame:
+    """Keep the ``top`` largest groups of a ``day, grp, <value>`` frame by name, sum the rest into ``Other``.
+
+    The input is not changed; the result has columns ``day``, ``<by>``, ``<value>``.
+    """
+    agg = agg.copy()
     if agg.empty:
         return pd.DataFrame({"day": pd.Series(dtype="datetime64[s]"), by: pd.Series(dtype=str),
                              value: pd.Series(dtype=float)})
