@@ -81,12 +81,10 @@ def _cost_results(g: pd.DataFrame) -> list[dict[str, Any]]:
 @register_writer("anthropic")
 def write_anthropic(world: World, manifest: Manifest) -> None:
     """Write the usage report and cost report pages."""
-    usage = attach(world.usage)
-    usage = usage[usage["provider"] == "anthropic"]
+    usage = attach(world.usage, provider="anthropic")
     write_pages(manifest, "anthropic/usage_report_page", _buckets(world, usage, _usage_results),
                 fmt="anthropic_usage_report", envelope=_page, start_key=lambda b: b["starting_at"])  # fmt: skip
-    ledger = attach(world.ledger)
-    ledger = ledger[ledger["provider"] == "anthropic"].copy()
+    ledger = attach(world.ledger, provider="anthropic")
     ledger["description"] = [description(m, t, k) for m, t, k in zip(ledger["model"], ledger["tier"],
                                                                        ledger["token_type"], strict=True)]  # fmt: skip
     write_pages(manifest, "anthropic/cost_report_page", _buckets(world, ledger, _cost_results),

@@ -75,8 +75,7 @@ def _row(rec: pd.Series, date: dt.date) -> list[str]:
 @register_writer("aws")
 def write_aws(world: World, manifest: Manifest) -> None:
     """Write ``aws/cur2/BILLING_PERIOD=YYYY-MM/northwind-cur2-00001.csv.gz`` for every month."""
-    ledger = attach(world.ledger)
-    ledger = ledger[ledger["provider"] == "aws_bedrock"].sort_values(["day", "sid", "token_type"], kind="stable")
+    ledger = attach(world.ledger, provider="aws_bedrock").sort_values(["day", "sid", "token_type"], kind="stable")
     dates = world.timeline.dates
     months: dict[str, list[list[str]]] = {}
     for _, rec in ledger.iterrows():

@@ -68,8 +68,7 @@ def _line(date: dt.date, group: str, account: str, meter: str, sub: str, quantit
 @register_writer("azure")
 def write_azure(world: World, manifest: Manifest) -> None:
     """Write ``azure/cost_details_YYYY-MM.csv.gz`` (token meters per account and the PTU hourly meter)."""
-    ledger = attach(world.ledger)
-    ledger = ledger[ledger["provider"] == "azure_openai"].sort_values(["day", "sid", "token_type"], kind="stable")
+    ledger = attach(world.ledger, provider="azure_openai").sort_values(["day", "sid", "token_type"], kind="stable")
     dates = world.timeline.dates
     months: dict[str, list[list[str]]] = {}
     by_day = dict(list(ledger.groupby("day", sort=True)))

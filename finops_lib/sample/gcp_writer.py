@@ -77,8 +77,7 @@ def _row(date: dt.date, start: dt.date, sid: str, kind: str, ctx: str, tokens: i
 
 def gcp_lines(world: World) -> pd.DataFrame:
     """Return Vertex ledger lines with output split into text and thinking SKUs (``kind``, ``tokens``, ``cost``)."""
-    ledger = attach(world.ledger)
-    ledger = ledger[ledger["provider"] == "gcp_vertex"]
+    ledger = attach(world.ledger, provider="gcp_vertex")
     reasoning = world.usage.set_index(["day", "sid", "context_tier"])["reasoning"]
     rows = []
     for rec in ledger.itertuples(index=False):

@@ -90,8 +90,13 @@ def register_writer(name: str) -> Callable[[WriterFn], WriterFn]:
     return wrap
 
 
-def attach(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return a copy of ``frame`` with the series' attributes (provider, team, ids ...) as columns."""
+def attach(frame: pd.DataFrame, *, provider: str | None = None) -> pd.DataFrame:
+    """Return a copy of ``frame`` with the series' attributes (provider, team, ids ...) as columns.
+
+    With ``provider``, only that provider's rows are kept (selected before the attributes are built).
+    """
+    if provider is not None:
+        frame = frame[[SERIES_BY_ID[sid].provider == provider for sid in frame["sid"]]]
     out = frame.copy()
     series = [SERIES_BY_ID[sid] for sid in out["sid"]]
     for name in ("provider", "model", "team", "app", "feature", "env", "tier", "channel"):

@@ -30,15 +30,13 @@ def _fraction(world: World, day: int) -> float:
 
 def usage_api_frame(world: World) -> pd.DataFrame:
     """Return OpenAI usage as the Usage API reports it: partial first and last day (query window)."""
-    usage = attach(world.usage)
-    usage = usage[usage["provider"] == "openai"]
+    usage = attach(world.usage, provider="openai")
     edge = usage["day"].isin([0, world.timeline.days - 1])
     direct = usage[edge & (usage["channel"] == "direct")].copy()
     for day in direct["day"].unique():
         rows = direct["day"] == day
         direct.loc[rows, list(COUNT_COLUMNS)] = np.rint(direct.loc[rows, list(COUNT_COLUMNS)] * _fraction(world, day))
-    window = attach(world.openai_window)
-    window = window[window["provider"] == "openai"]
+    window = attach(world.openai_window, provider="openai")
     out = pd.concat([usage[~edge], direct, window], ignore_index=True)
     out[list(COUNT_COLUMNS)] = out[list(COUNT_COLUMNS)].astype(np.int64)
     return out.sort_values(["day", "w_project_id", "w_api_key_id", "model", "tier"], kind="stable")
@@ -113,8 +111,7 @@ def write_openai(world: World, manifest: Manifest) -> None:
                 fmt="openai_usage_completions", envelope=_page, start_key=_start_iso)  # fmt: skip
     write_pages(manifest, "openai/usage_embeddings_page", _usage_buckets(world, frame[embed], _embedding_result),
                 fmt="openai_usage_embeddings", envelope=_page, start_key=_start_iso)  # fmt: skip
-    ledger = attach(world.ledger)
-    ledger = ledger[ledger["provider"] == "openai"].copy()
+    ledger = attach(world.ledger, provider="openai")
     ledger["line_item"] = [line_item(m, t, r) for m, t, r in zip(ledger["model"], ledger["token_type"],
                                                                   ledger["tier"], strict=True)]  # fmt: skip
     by_day = dict(list(ledger.groupby("day", sort=True)))
