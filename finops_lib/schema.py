@@ -64,6 +64,9 @@ TOKEN_BUCKETS: tuple[str, ...] = tuple(k for k in TOKEN_TYPES if k != "non_token
 
 SERVICE_TIERS: tuple[str, ...] = ("standard", "batch", "priority", "flex", "provisioned")
 CONTEXT_TIERS: tuple[str, ...] = ("standard", "long")
+#: How a cloud deployment routes traffic, where it changes the price (Azure global / data zone /
+#: regional; Bedrock cross-region inference profiles vs in-region).
+DEPLOYMENT_TYPES: tuple[str, ...] = ("global", "data_zone", "regional", "cross_region")
 COST_BASES: tuple[str, ...] = ("invoiced", "estimated")
 CHARGE_CATEGORIES: tuple[str, ...] = ("Usage", "Purchase", "Tax", "Credit", "Adjustment")
 REQUEST_STATUSES: tuple[str, ...] = ("success", "failure")
@@ -77,6 +80,8 @@ QUALITY_FLAGS: dict[str, str] = {
     "negative_tokens_clamped": "A derived bucket came out negative and was set to 0.",
     "reported_cost_missing": "The source reported no cost for this request.",
     "model_unknown": "The model could not be identified.",
+    "meter_unparsed": "The SKU, meter or usage-type string could not be parsed; model and token type are not "
+                      "guessed (the raw string is in SkuMeter).",
     "unpriced": "No price is known for this model and bucket; excluded from money totals.",
 }
 
@@ -275,10 +280,14 @@ COSTS = Table(
         _x("x_ServiceTier", "string", False, "Service tier the usage was billed at.", allowed=SERVICE_TIERS),
         _x("x_ContextTier", "string", False, "`long` when the long-context rate applies, else `standard`.",
            allowed=CONTEXT_TIERS),
+        _x("x_DeploymentType", "string", False, "Deployment or routing type when it changes the price (Azure "
+           "global / data zone / regional, Bedrock cross-region).", allowed=DEPLOYMENT_TYPES),
         _x("x_RequestCount", "int64", False, "Model requests the row accounts for, when the source says."),
         _x("x_CostBasis", "string", True, "`invoiced` when the vendor billed the amount, `estimated` when the "
            "workbench priced tokens.", allowed=COST_BASES),
         *_DIMENSIONS,
+        _x("x_SourceExtra", "json", False, "JSON object of the source's columns that have no place in this schema "
+           "(FOCUS vendor columns such as `x_UsageType`, newer FOCUS columns), keys as the source wrote them."),
         *_PROVENANCE,
     ),
 )

@@ -16,8 +16,11 @@ Examples
 from __future__ import annotations
 
 import gzip
+import importlib
+import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import ibis
@@ -29,6 +32,30 @@ HEAD_BYTES = 65536
 #: Prefix of ``x_DataQualityFlags`` on a row that is in fact a reject:
 #: ``REJECT<US>column<US>reason<US>value`` (US = unit separator, chr(31)).
 REJECT_MARK = "REJECT\x1f"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A slice of a source that a file restates in full (a re-pulled billing period or export window).
+
+    When a file declares a window, rows of the same format already in the warehouse from *other*
+    files, whose ``column`` lies in ``[start, end)`` and whose ``scope`` columns equal the given
+    values, are replaced by the file's rows (counted as replaced), instead of being kept beside them.
+
+    Attributes
+    ----------
+    start, end
+        Bounds (UTC), end exclusive.
+    scope
+        ``(column, value)`` pairs that must match too (e.g. ``(("BillingAccountId", "123"),)``).
+    column
+        The timestamp column the bounds apply to.
+    """
+
+    start: datetime
+    end: datetime
+    scope: tuple[tuple[str, str], ...] = ()
+    column: str = "ChargePeriodStart"
 
 
 @dataclass(frozen=True)
@@ -55,6 +82,9 @@ class ReadResult:
         :func:`finops_lib.ingest.settle` moves them to ``rejects``.
     csv_rejects
         Name of the engine table where DuckDB's CSV reader stored malformed lines, if any.
+    windows
+        Slices of the source this file restates in full (see :class:`Window`); empty when rows are
+        only replaced one by one through their natural key (``x_RowHash``).
     """
 
     format: str
@@ -65,6 +95,7 @@ class ReadResult:
     rows_read: int | None
     inline_rejects: bool = False
     csv_rejects: str | None = None
+    windows: tuple[Window, ...] = field(default_factory=tuple)
 
 
 Reader = Callable[[Path, BaseBackend], ReadResult]
@@ -152,5 +183,15 @@ def get_source(path: str | Path, format: str | None = None) -> Source:
     return source
 
 
-# Importing the modules registers their formats.
-from finops_lib.sources import litellm, openai_api  # noqa: E402,F401
+def _register_all() -> None:
+    """Import every public module of this package: importing a module registers its formats.
+
+    Modules whose names start with ``_`` are helpers. Registration order is module-name order, and
+    detectors must not overlap (a test offers every sample and fixture file to every detector).
+    """
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_register_all()
