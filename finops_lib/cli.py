@@ -41,6 +41,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from finops_lib import engine
     from finops_lib.ingest import ingest, summarize
 
+    _register_mappings(args.mapping)
     con = engine.connect(args.engine, warehouse=args.warehouse)
     try:
         summary = ingest(args.paths, con=con, format=args.format)
@@ -50,21 +51,36 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print("no files found")
         return 0
     if args.verbose:
-        _print_frame(summary[["path", "format", "status", "rows_read", "rows_loaded", "rows_rejected"]])
+        _print_frame(summary[["path", "format", "status", "rows_read", "rows_loaded", "rows_rejected",
+                              "rows_replaced"]])
         print()
     _print_frame(summarize(summary))
-    total = summary[["rows_read", "rows_loaded", "rows_rejected"]].sum()
+    total = summary[["rows_read", "rows_loaded", "rows_rejected", "rows_replaced"]].sum()
     print(f"\n{len(summary)} files: {int(total.rows_read)} rows read, {int(total.rows_loaded)} loaded, "
-          f"{int(total.rows_rejected)} rejected")
+          f"{int(total.rows_rejected)} rejected; {int(total.rows_replaced)} rows already in the warehouse "
+          "replaced by restated data")
+    if total.rows_rejected:
+        print("rejected records (file, line, column, reason): query the `rejects` table, or see the "
+              "data overview report")
     for row in summary[summary.status == "failed"].itertuples():
         print(f"FAILED {row.path}: {row.message}", file=sys.stderr)
     return 1 if (summary.status == "failed").any() else 0
+
+
+def _register_mappings(files: list[str] | None) -> None:
+    """Register user column mappings (``--mapping``) as source formats."""
+    if files:
+        from finops_lib.sources.mapped import register_mapping
+
+        for file in files:
+            print(f"mapping {file}: format {register_mapping(file)}")
 
 
 def cmd_normalize(args: argparse.Namespace) -> int:
     """Convert files to Parquet without a warehouse."""
     from finops_lib.ingest import normalize
 
+    _register_mappings(args.mapping)
     info = normalize(args.paths, args.out, format=args.format, table=args.table)
     print(f"{info['records_read']} records read: {info['rows']} {info['table']} rows written to {args.out}; "
           f"{info['records_rejected']} rejected to {info['rejects']}")
@@ -132,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="files or folders")
     p.add_argument("--format", help="force a source format (see `finops formats`)")
     p.add_argument("-v", "--verbose", action="store_true", help="print one line per file")
+    p.add_argument("--mapping", action="append", help="YAML column mapping for an in-house CSV/Parquet format "
+                   "(repeatable; see finops_lib/sources/mappings/)")
     engine_options(p)
     p.set_defaults(func=cmd_ingest)
 
@@ -140,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="target .parquet file (rejects go to <name>.rejects.parquet)")
     p.add_argument("--format", help="force a source format")
     p.add_argument("--table", choices=("costs", "requests"), help="target table (default: the format's own)")
+    p.add_argument("--mapping", action="append", help="YAML column mapping for an in-house format (repeatable)")
     p.set_defaults(func=cmd_normalize)
 
     p = sub.add_parser("report", help="run every notebook and render the offline HTML report")

@@ -5,8 +5,13 @@ per file, checked on every load). Re-ingesting never double counts, at three lev
 
 1. a file whose bytes were already ingested (same SHA-256, any path) is skipped;
 2. a file at a path ingested before with other bytes (a restatement) replaces that file's rows;
-3. a row whose natural key (``x_RowHash``) is already present from another file replaces it:
+3. a file that declares the windows it restates in full (a re-delivered billing period, a re-pulled
+   export window: :class:`~finops_lib.sources.Window`) replaces the rows of the same format, window
+   and scope that came from other files;
+4. a row whose natural key (``x_RowHash``) is already present from another file replaces it:
    the last ingest wins.
+
+Every replaced row is counted (``rows_replaced``), so a re-pull says what it superseded.
 
 Examples
 --------
@@ -31,7 +36,7 @@ from ibis.backends import BaseBackend
 from finops_lib import engine, paths
 from finops_lib.errors import FinopsError, SourceError
 from finops_lib.schema import TABLES, conform
-from finops_lib.sources import REJECT_MARK, SOURCES, ReadResult, Source, detect_format, get_source
+from finops_lib.sources import REJECT_MARK, SOURCES, ReadResult, Source, Window, detect_format, get_source
 
 DATA_TABLES = ("costs", "requests")
 #: Files a folder walk never offers to the detectors (documentation, manifests, ground truth).
@@ -46,6 +51,8 @@ class FileResult:
     ``status`` is ``loaded``, ``replaced`` (restatement of a path seen before), ``unchanged``
     (same path, same bytes), ``duplicate`` (same bytes under another path), ``skipped`` (no format
     recognises it) or ``failed`` (the file as a whole could not be read; ``message`` says why).
+    ``rows_replaced`` counts the rows already in the warehouse that this file superseded (its own
+    earlier version, the windows it restates, rows with the same natural key).
     """
 
     path: str
@@ -54,6 +61,7 @@ class FileResult:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
+    rows_replaced: int = 0
     message: str = ""
 
 
@@ -94,11 +102,27 @@ def file_sha256(path: Path) -> str:
 
 
 def ensure_tables(con: BaseBackend) -> None:
-    """Create the declared warehouse tables that do not exist yet."""
+    """Create the declared warehouse tables that do not exist yet; add columns declared since.
+
+    A warehouse written by an older version keeps its rows: a newly declared column is added
+    (null on the old rows), so the declared schema and the warehouse never disagree.
+    """
     existing = set(con.list_tables())
     for name, spec in TABLES.items():
         if name not in existing:
             con.create_table(name, schema=spec.ibis_schema())
+            continue
+        have = set(con.table(name).columns)
+        for column in spec.columns:
+            if column.name not in have:
+                sql_type = column.ibis_type.copy(nullable=True)
+                con.con.execute(f'ALTER TABLE "{name}" ADD COLUMN "{column.name}" {_sql_type(sql_type)}')
+
+
+def _sql_type(dtype: object) -> str:
+    from ibis.backends.sql.datatypes import DuckDBType
+
+    return DuckDBType.to_string(dtype)
 
 
 def _scalar(con: BaseBackend, sql: str, params: list | None = None) -> object:
@@ -116,9 +140,33 @@ def _previous(con: BaseBackend, path: str, sha: str) -> tuple[str | None, str | 
     return (same_path[0] if same_path else None), (same_bytes[0] if same_bytes else None)
 
 
-def _forget(con: BaseBackend, path: str) -> None:
+def _forget(con: BaseBackend, path: str) -> int:
+    """Delete every trace of an earlier ingest of ``path``; return the data rows removed."""
+    removed = 0
     for table in (*DATA_TABLES, "rejects", "ingested_files"):
-        con.con.execute(f'DELETE FROM "{table}" WHERE x_SourceFile = ?', [path])
+        count = _deleted(con, f'DELETE FROM "{table}" WHERE x_SourceFile = ?', [path])
+        removed += count if table in DATA_TABLES else 0
+    return removed
+
+
+def _deleted(con: BaseBackend, sql: str, params: list) -> int:
+    """Run a DELETE and return how many rows it removed."""
+    row = con.con.execute(sql, params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _replace_windows(con: BaseBackend, table: str, path: str, fmt: str, windows: tuple[Window, ...]) -> int:
+    """Delete rows of ``fmt`` from other files inside the windows ``path`` restates; return the count."""
+    removed = 0
+    for window in windows:
+        scope = "".join(f' AND "{column}" = ?' for column, _ in window.scope)
+        removed += _deleted(
+            con,
+            f'DELETE FROM "{table}" WHERE x_SourceFormat = ? AND x_SourceFile <> ? '
+            f'AND "{window.column}" >= ? AND "{window.column}" < ?{scope}',
+            [fmt, path, window.start, window.end, *(value for _, value in window.scope)],
+        )
+    return removed
 
 
 def _shift_lines(con: BaseBackend, table: str, path: str, csv_rejects: str) -> None:
@@ -207,28 +255,34 @@ def _reject_duplicates(con: BaseBackend, table: str, path: str, rejects: str) ->
     con.con.execute("DROP TABLE _dups")
 
 
-def _store(con: BaseBackend, table: str, result: ReadResult, path: str) -> tuple[int, int]:
-    """Insert a reader's rows; settle them; older rows with the same key lose. Return (read, loaded)."""
+def _store(con: BaseBackend, table: str, result: ReadResult, path: str) -> tuple[int, int, int]:
+    """Insert a reader's rows; settle them; older rows of its windows or keys lose.
+
+    Returns (records read, records loaded, older rows replaced).
+    """
     had_rows = bool(_scalar(con, f'SELECT count(*) > 0 FROM "{table}"'))
     con.insert(table, conform(getattr(result, table), table))
     read = settle(con, table, path, result)
+    replaced = 0
     if had_rows:
-        con.con.execute(
-            f'DELETE FROM "{table}" WHERE x_SourceFile <> ? AND x_RowHash IN '
+        replaced += _replace_windows(con, table, path, result.format, result.windows)
+        replaced += _deleted(
+            con, f'DELETE FROM "{table}" WHERE x_SourceFile <> ? AND x_RowHash IN '
             f'(SELECT x_RowHash FROM "{table}" WHERE x_SourceFile = ?)', [path, path])
     loaded = int(_scalar(con, f'SELECT count(DISTINCT x_SourceRow) FROM "{table}" WHERE x_SourceFile = ?', [path]))
-    return read, loaded
+    return read, loaded, replaced
 
 
-def _load(con: BaseBackend, source: Source, path: Path, sha: str) -> tuple[int, int, int]:
+def _load(con: BaseBackend, source: Source, path: Path, sha: str) -> tuple[int, int, int, int]:
     shown = str(path)
     result: ReadResult = source.read(path, con)
-    read_counts, loaded = [], 0
+    read_counts, loaded, replaced = [], 0, 0
     for table in DATA_TABLES:
         if getattr(result, table) is not None:
-            read, n = _store(con, table, result, shown)
+            read, n, r = _store(con, table, result, shown)
             read_counts.append(read)
             loaded += n
+            replaced += r
     if result.rejects is not None:
         con.insert("rejects", conform(result.rejects, "rejects"))
     rejected = int(_scalar(con, "SELECT count(*) FROM rejects WHERE x_SourceFile = ?", [shown]))
@@ -240,7 +294,7 @@ def _load(con: BaseBackend, source: Source, path: Path, sha: str) -> tuple[int, 
         "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?)",
         [shown, sha, source.name, rows_read, loaded, rejected, datetime.now(UTC)],
     )
-    return rows_read, loaded, rejected
+    return rows_read, loaded, rejected, replaced
 
 
 def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> FileResult:
@@ -257,9 +311,8 @@ def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> F
         return FileResult(shown, source.name, "duplicate", message=f"same content already ingested from {twin}")
     con.con.execute("BEGIN TRANSACTION")
     try:
-        if before is not None:
-            _forget(con, shown)
-        read, loaded, rejected = _load(con, source, path, sha)
+        earlier = _forget(con, shown) if before is not None else 0
+        read, loaded, rejected, replaced = _load(con, source, path, sha)
     except Exception as exc:
         con.con.execute("ROLLBACK")
         if isinstance(exc, SourceError):
@@ -267,7 +320,7 @@ def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> F
         raise
     con.con.execute("COMMIT")
     status = "replaced" if before is not None else "loaded"
-    return FileResult(shown, source.name, status, read, loaded, rejected)
+    return FileResult(shown, source.name, status, read, loaded, rejected, earlier + replaced)
 
 
 def ingest(
@@ -293,7 +346,7 @@ def ingest(
     Returns
     -------
     pandas.DataFrame
-        Columns ``path, format, status, rows_read, rows_loaded, rows_rejected, message``.
+        Columns ``path, format, status, rows_read, rows_loaded, rows_rejected, rows_replaced, message``.
 
     Raises
     ------
@@ -318,11 +371,12 @@ def ingest(
 def summarize(summary: pd.DataFrame) -> pd.DataFrame:
     """Totals per format and status (files, rows read, loaded, rejected) for the CLI and notebooks."""
     if summary.empty:
-        return pd.DataFrame(columns=["format", "status", "files", "rows_read", "rows_loaded", "rows_rejected"])
+        return pd.DataFrame(columns=["format", "status", "files", "rows_read", "rows_loaded", "rows_rejected",
+                                     "rows_replaced"])
     out = (summary.fillna({"format": "(unrecognised)"})
            .groupby(["format", "status"], as_index=False)
            .agg(files=("path", "count"), rows_read=("rows_read", "sum"), rows_loaded=("rows_loaded", "sum"),
-                rows_rejected=("rows_rejected", "sum")))
+                rows_rejected=("rows_rejected", "sum"), rows_replaced=("rows_replaced", "sum")))
     return out.sort_values(["format", "status"]).reset_index(drop=True)
 
 

@@ -129,3 +129,113 @@ def test_cli_normalize_real_openai_response_keeps_token_totals(real_dir, tmp_pat
     assert tokens[rows.x_TokenType != "output"].sum() == sum(r["input_tokens"] for r in results)
     assert tokens[rows.x_TokenType == "output"].sum() == sum(r["output_tokens"] for r in results)
     assert pd.read_parquet(tmp_path / "X.rejects.parquet").empty
+
+
+# --- Restated windows, replaced counts, schema migration --------------------------------------------------------
+# A tiny test-only format: {"account": "A1", "month": "2026-05", "days": {"01": "1.25", ...}} -> one invoiced row per
+# day. Each file restates its whole (account, month) window, the way a CUR or a monthly cost export does.
+
+_WINDOWED = "test_windowed_month"
+
+
+def _windowed_reader(path, con):
+    import json
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from finops_lib.sources import ReadResult, Window
+    from finops_lib.sources._common import month_bounds, records_table, row_hash
+
+    doc = json.loads(path.read_text())
+    start, end = month_bounds(datetime.strptime(doc["month"], "%Y-%m").replace(tzinfo=UTC))
+    rows = []
+    for i, (day, amount) in enumerate(sorted(doc["days"].items()), start=1):
+        begin = start.replace(day=int(day))
+        cost = Decimal(amount)
+        rows.append({
+            "BillingAccountId": doc["account"], "BillingCurrency": "USD", "BillingPeriodStart": start,
+            "BillingPeriodEnd": end, "ChargeCategory": "Usage", "ChargePeriodStart": begin,
+            "ChargePeriodEnd": begin.replace(hour=23), "InvoiceIssuerName": "T", "ProviderName": "T",
+            "PublisherName": "T", "ServiceCategory": "AI and Machine Learning", "ServiceName": "T",
+            "BilledCost": cost, "EffectiveCost": cost, "ListCost": cost, "ContractedCost": cost,
+            "x_TokenType": "non_token", "x_CostBasis": "invoiced", "x_SourceFormat": _WINDOWED,
+            "x_SourceFile": str(path), "x_SourceRow": i, "x_RowHash": row_hash(_WINDOWED, doc["account"], day, path),
+            "x_DataQualityFlags": "",
+        })
+    window = Window(start, end, scope=(("BillingAccountId", doc["account"]),))
+    return ReadResult(_WINDOWED, str(path), records_table(rows, "costs"), None, records_table([], "rejects"),
+                      len(rows), windows=(window,))
+
+
+@pytest.fixture
+def windowed_format():
+    from finops_lib.sources import SOURCES, register_source
+
+    register_source(_WINDOWED, table="costs", description="test", detect=lambda p, h: '"days"' in h)(
+        _windowed_reader)
+    yield _WINDOWED
+    SOURCES.pop(_WINDOWED)
+
+
+def _write(path, account, month, days):
+    import json
+
+    path.write_text(json.dumps({"account": account, "month": month, "days": days}))
+    return path
+
+
+def _billed(con):
+    frame = con.table("costs").to_pandas()
+    return {(r.BillingAccountId, str(r.ChargePeriodStart)[:10]): str(r.BilledCost) for r in frame.itertuples()}
+
+
+def test_restated_window_replaces_rows_from_other_files(windowed_format, tmp_path):
+    con = engine.memory()
+    first = _write(tmp_path / "may-pull1.json", "A1", "2026-05", {"01": "1.25", "02": "2.50", "03": "4.00"})
+    other_account = _write(tmp_path / "may-a2.json", "A2", "2026-05", {"01": "9.00"})
+    june = _write(tmp_path / "june.json", "A1", "2026-06", {"01": "7.00"})
+    ingest([first, other_account, june], con=con)
+    # The re-pulled May of account A1 drops day 03 (a charge withdrawn) and corrects day 02. Because its row
+    # hashes differ from the first pull's (the path is part of this test format's key), only the window can
+    # remove the stale rows.
+    second = _write(tmp_path / "may-pull2.json", "A1", "2026-05", {"01": "1.25", "02": "2.75"})
+    result = ingest([second], con=con)
+    assert result.rows_replaced.tolist() == [3]
+    assert _billed(con) == {
+        ("A1", "2026-05-01"): "1.250000000000", ("A1", "2026-05-02"): "2.750000000000",
+        ("A2", "2026-05-01"): "9.000000000000", ("A1", "2026-06-01"): "7.000000000000",
+    }
+
+
+def test_restated_path_counts_its_replaced_rows(windowed_format, tmp_path):
+    con = engine.memory()
+    path = _write(tmp_path / "may.json", "A1", "2026-05", {"01": "1", "02": "2"})
+    assert ingest([path], con=con).rows_replaced.tolist() == [0]
+    _write(path, "A1", "2026-05", {"01": "1", "02": "2", "03": "3"})
+    result = ingest([path], con=con)
+    assert result.status.tolist() == ["replaced"] and result.rows_replaced.tolist() == [2]
+    assert sorted(_billed(con).values()) == ["1.000000000000", "2.000000000000", "3.000000000000"]
+
+
+def test_cli_says_how_many_rows_were_replaced(windowed_format, tmp_path, capsys):
+    wh = tmp_path / "wh.duckdb"
+    path = _write(tmp_path / "may.json", "A1", "2026-05", {"01": "1", "02": "2"})
+    assert main(["ingest", str(path), "--warehouse", str(wh)]) == 0
+    _write(path, "A1", "2026-05", {"01": "5"})
+    assert main(["ingest", str(path), "--warehouse", str(wh)]) == 0
+    assert "2 rows already in the warehouse replaced" in capsys.readouterr().out
+
+
+def test_old_warehouse_gains_newly_declared_columns(tmp_path, folder):
+    from finops_lib.ingest import ensure_tables
+
+    wh = tmp_path / "old.duckdb"
+    con = engine.connect(warehouse=wh)
+    ingest([folder / "openai_costs_page.json"], con=con)
+    con.con.execute('ALTER TABLE costs DROP COLUMN "x_SourceExtra"')  # as written by an older version
+    n = con.table("costs").count().to_pyarrow().as_py()
+    ensure_tables(con)
+    assert "x_SourceExtra" in con.table("costs").columns
+    assert con.table("costs").count().to_pyarrow().as_py() == n
+    result = ingest([folder / "openai_usage_page.json"], con=con)
+    assert result.status.tolist() == ["loaded"]
