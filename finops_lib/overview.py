@@ -25,7 +25,7 @@ from ibis.backends import BaseBackend
 
 from finops_lib import paths
 from finops_lib.errors import ParameterError
-from finops_lib.schema import QUALITY_FLAGS
+from finops_lib.schema import QUALITY_FLAGS, REQUEST_TOKEN_COLUMNS
 
 #: Group-by dimensions offered to users -> column in ``costs``.
 DIMENSIONS: dict[str, str] = {
@@ -197,28 +197,52 @@ def top_movers(costs: ir.Table, *, by: str, currency: str = "USD", window_days: 
 
 
 def sources(con: BaseBackend) -> pd.DataFrame:
-    """Return the loaded sources: per format, files, rows read/loaded/rejected and date coverage.
+    """Return the loaded sources: per format, files, rows read/loaded/rejected and coverage.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``source``, ``table``, ``files``, ``rows_read``, ``rows_loaded``, ``rows_rejected``,
-        ``start``, ``end`` (dates of the first and last charge).
+        One row per source format and table: ``source``, ``table``, ``files``, ``rows_read``,
+        ``rows_loaded``, ``rows_rejected``, ``reject_rate`` (rejected / read), ``providers``,
+        ``start``, ``end`` (first and last day charged), ``days`` (days with at least one row),
+        ``tokens`` (token rows only) and ``invoiced`` (invoiced money per billing currency, as text
+        such as ``"USD 1,234.56; EUR 99.00"``; empty for sources that carry no invoice).
     """
     files = con.table("ingested_files")
     per = files.group_by("x_SourceFormat").aggregate(
         files=files.count(), rows_read=files.x_RowsRead.sum(), rows_loaded=files.x_RowsLoaded.sum(),
         rows_rejected=files.x_RowsRejected.sum()).to_pandas()
-    spans = []
-    for table in ("costs", "requests"):
-        t = con.table(table)
-        span = t.group_by("x_SourceFormat").aggregate(start=t.ChargePeriodStart.min().date(),
-                                                      end=t.ChargePeriodStart.max().date()).to_pandas()
-        spans.append(span.assign(table=table))
-    coverage = pd.concat(spans, ignore_index=True)
+    coverage = pd.concat([_coverage(con, "costs"), _coverage(con, "requests")], ignore_index=True)
     out = per.merge(coverage, on="x_SourceFormat", how="left").rename(columns={"x_SourceFormat": "source"})
-    cols = ["source", "table", "files", "rows_read", "rows_loaded", "rows_rejected", "start", "end"]
-    return out[cols].sort_values("source").reset_index(drop=True)
+    out["reject_rate"] = (out["rows_rejected"] / out["rows_read"].where(out["rows_read"] > 0)).fillna(0.0)
+    out["invoiced"] = out["invoiced"].fillna("")
+    out["providers"] = out["providers"].fillna("")
+    cols = ["source", "table", "files", "rows_read", "rows_loaded", "rows_rejected", "reject_rate", "providers",
+            "start", "end", "days", "tokens", "invoiced"]
+    return out[cols].sort_values(["source", "table"]).reset_index(drop=True)
+
+
+def _coverage(con: BaseBackend, table: str) -> pd.DataFrame:
+    """Per source format of one table: providers, first/last/distinct days, tokens, invoiced money."""
+    t = con.table(table)
+    day = t.ChargePeriodStart.date()
+    if table == "costs":
+        tokens = (t.x_TokenType != "non_token").ifelse(t.ConsumedQuantity, 0).sum().cast("float64")
+    else:
+        tokens = sum((t[c] for c in REQUEST_TOKEN_COLUMNS.values()), ibis.literal(0)).sum().cast("float64")
+    span = t.group_by("x_SourceFormat").aggregate(
+        start=day.min(), end=day.max(), days=day.nunique(), tokens=tokens,
+        providers=t.ProviderName.collect(distinct=True)).to_pandas()
+    span["providers"] = span["providers"].map(lambda names: ", ".join(sorted(names)) if names is not None else "")
+    span["invoiced"] = ""
+    if table == "costs":
+        inv = t.filter(t.x_CostBasis == "invoiced")
+        money = inv.group_by(["x_SourceFormat", "BillingCurrency"]).aggregate(cost=inv.BilledCost.sum()).to_pandas()
+        text = (money.sort_values(["x_SourceFormat", "BillingCurrency"])
+                .assign(text=lambda f: f.BillingCurrency + " " + f.cost.map(lambda v: f"{float(v):,.2f}"))
+                .groupby("x_SourceFormat")["text"].agg("; ".join))
+        span["invoiced"] = span["x_SourceFormat"].map(text).fillna("")
+    return span.assign(table=table)
 
 
 def rejects_summary(con: BaseBackend, *, limit: int = 20) -> pd.DataFrame:
