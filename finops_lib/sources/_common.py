@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 import ibis
 import pyarrow as pa
@@ -15,6 +15,9 @@ from finops_lib.errors import SchemaError
 from finops_lib.schema import conform, get_table
 
 MONEY_QUANTUM = Decimal("1e-12")
+#: Enough digits for decimal(38, 12) and beyond: quantize() must never fail on a large quantity
+#: (GCS byte-seconds reach 1e16); the schema type bounds what is stored.
+_CONTEXT = Context(prec=60)
 AI_CATEGORY = "AI and Machine Learning"
 GENAI_SUBCATEGORY = "Generative AI"
 
@@ -24,7 +27,7 @@ def money(value: object) -> Decimal | None:
     if value is None:
         return None
     dec = value if isinstance(value, Decimal) else Decimal(str(value))
-    return dec.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+    return dec.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN, context=_CONTEXT)
 
 
 def utc_from_unix(seconds: int | float) -> datetime:
