@@ -41,7 +41,7 @@ from finops_lib.sources import REJECT_MARK, SOURCES, ReadResult, Source, Window,
 DATA_TABLES = ("costs", "requests")
 #: Files a folder walk never offers to the detectors (documentation, manifests, ground truth).
 IGNORED_NAMES = {"README.md", "manifest.json", "PROVENANCE.md"}
-IGNORED_DIRS = {"truth", ".git", "__pycache__", ".ipynb_checkpoints"}
+IGNORED_DIRS = {"truth", "config", ".git", "__pycache__", ".ipynb_checkpoints"}
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,8 @@ class FileResult:
 def discover(paths: Iterable[str | Path]) -> list[Path]:
     """Expand files and folders (recursively, sorted) into the files to offer to the detectors.
 
-    Hidden files, ``truth/`` folders and documentation files are left out of folder walks; a file
+    Hidden files, ``truth/`` and ``config/`` folders (ground truth; allocation rules, budgets and other
+    settings that live beside the data) and documentation files are left out of folder walks; a file
     named explicitly is always kept.
 
     Raises
