@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install report test test-fast lab sample bench lint format schema-doc clean
+.PHONY: install report test test-fast lab sample bench lint format schema-doc clean focus-validate
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,10 +16,29 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The FinOps Foundation's FOCUS validator needs Python 3.12 and pyarrow<17: it gets a venv of its own.
+FOCUS_PYTHON ?= $(firstword $(shell python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null) \
+                  $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python))
+FOCUS_VENV   := build/focus-validator-venv
+FOCUS_STAMP  := $(FOCUS_VENV)/.installed-stamp
+FOCUS_OUT    := build/focus
+
+$(FOCUS_STAMP):
+	@test -n "$(FOCUS_PYTHON)" || { echo "focus-validator needs Python 3.12 (set FOCUS_PYTHON)" >&2; exit 1; }
+	@test -x $(FOCUS_VENV)/bin/python || $(FOCUS_PYTHON) -m venv $(FOCUS_VENV)
+	$(FOCUS_VENV)/bin/python -m pip install --quiet 'focus-validator==2.2.1' 'pyarrow<17'
+	@touch $(FOCUS_STAMP)
+
+focus-validate: install $(FOCUS_STAMP)  ## export the sample's charges as FOCUS 1.2 (Parquet, CSV) and validate them
+	rm -rf $(FOCUS_OUT) && mkdir -p $(FOCUS_OUT)
+	$(BIN)/finops ingest data/sample --warehouse $(FOCUS_OUT)/sample.duckdb
+	$(BIN)/finops export-focus --warehouse $(FOCUS_OUT)/sample.duckdb --out $(FOCUS_OUT)/sample_focus_1.2.parquet --validate
+	$(BIN)/finops export-focus --warehouse $(FOCUS_OUT)/sample.duckdb --out $(FOCUS_OUT)/sample_focus_1.2.csv --validate
+
 report: install  ## run every notebook on data/sample and write reports/latest/index.html
 	$(BIN)/finops report --data data/sample --out reports/latest
 
-test: install  ## lint, schema doc, notebooks stripped, unit + doctests + notebooks + browser
+test: install focus-validate  ## lint, schema doc, notebooks stripped, FOCUS export validated, unit + doctests + notebooks + browser
 	$(BIN)/ruff check finops_lib tests benchmarks
 	$(BIN)/finops schema-doc --check
 	$(BIN)/nbstripout --verify notebooks/*.ipynb

@@ -97,6 +97,43 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_focus(args: argparse.Namespace) -> int:
+    """Write the warehouse's charges as a FOCUS dataset; optionally run the FinOps Foundation validator."""
+    from finops_lib import engine
+    from finops_lib.focus_export import export_focus, run_validator
+
+    if args.data:
+        from finops_lib.ingest import open_data
+
+        con = open_data(args.data, warehouse=args.warehouse)
+    else:
+        con = engine.connect(args.engine, warehouse=args.warehouse)
+    try:
+        if "costs" not in con.list_tables():
+            print("finops: error: the warehouse holds no costs table: run `finops ingest` first (or pass --data)",
+                  file=sys.stderr)
+            return 2
+        info = export_focus(con, args.out, version=args.focus_version)
+    finally:
+        con.disconnect()
+    print(f"wrote {info['rows']} FOCUS {info['version']} charge rows to {info['path']}; {info['left_out']} "
+          "estimated/unpriced usage rows left out (not charges)")
+    if info["without_quantity"]:
+        print(f"warning: {info['without_quantity']} usage charges have no known quantity (PricingQuantity null)",
+              file=sys.stderr)
+    if not args.validate:
+        return 0
+    failures, report = run_validator(info["path"], venv=args.validator_venv, version=args.focus_version)
+    totals = next((line for line in report.splitlines() if line.startswith("Total:")), "")
+    if failures:
+        print(report, file=sys.stderr)
+        print(f"focus-validator ({totals}): {len(failures)} failed rule(s): {', '.join(failures)}", file=sys.stderr)
+        return 1
+    print(f"focus-validator ({totals}): no failed rule besides the InvoiceId nullability pair that its 1.2 model "
+          "cannot evaluate (see finops_lib.focus_export.INVOICE_PAIR)")
+    return 0
+
+
 def cmd_formats(args: argparse.Namespace) -> int:
     """List the registered source formats."""
     from finops_lib.sources import SOURCES
@@ -169,6 +206,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a notebook parameter shared by every notebook that declares it")
     p.add_argument("--with-code", action="store_true", help="show the code cells in the HTML")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export-focus", help="write the warehouse's charges as a FOCUS 1.2 dataset (CSV or Parquet)")
+    p.add_argument("--out", required=True, help="target .csv or .parquet file")
+    p.add_argument("--version", dest="focus_version", default="1.2", choices=("1.2",), help="FOCUS version (1.2)")
+    p.add_argument("--data", help="ingest this data folder first (into its own warehouse unless --warehouse)")
+    p.add_argument("--validate", action="store_true", help="run the FinOps Foundation's focus-validator on the file "
+                   "(installed by `make focus-validate`); exit 1 on a failed rule")
+    p.add_argument("--validator-venv", default=str(paths.BUILD_DIR / "focus-validator-venv"),
+                   help="virtual environment holding focus-validator (default build/focus-validator-venv)")
+    engine_options(p)
+    p.set_defaults(func=cmd_export_focus)
 
     p = sub.add_parser("formats", help="list the registered source formats")
     p.set_defaults(func=cmd_formats)
