@@ -30,6 +30,7 @@ from typing import Any
 from ibis.backends import BaseBackend
 
 from finops_lib.errors import SourceError
+from finops_lib.meters import parse_meter
 from finops_lib.models import canonical_model
 from finops_lib.schema import TOKEN_TYPES
 from finops_lib.sources import ReadResult, register_source
@@ -290,6 +291,23 @@ def parse_line_item(line_item: str) -> tuple[str | None, str | None, str, str | 
     return (feature.strip() if feature else None), model.strip(), bucket, tier
 
 
+def _line_item_parts(line_item: str | None) -> tuple[str | None, str | None, str, str | None, bool]:
+    """Return (feature, model, bucket, tier, unparsed) of a Costs API line item.
+
+    Model, bucket and tier come from :func:`finops_lib.meters.parse_meter` (``batch | gpt-4.1, input`` is
+    the batch tier). A line item that names a token direction the meter tables do not know keeps the
+    grammar's reading and is flagged ``meter_unparsed``; line items without a direction (tool calls,
+    file search) are non-token charges.
+    """
+    if not line_item:
+        return None, None, "non_token", None, False
+    feature, model_raw, bucket, tier = parse_line_item(line_item)
+    meter = parse_meter(line_item, provider="openai")
+    if meter.parsed and meter.token_type:
+        return feature, model_raw, meter.token_type, meter.service_tier, False
+    return feature, model_raw, bucket, tier, bucket != "non_token"
+
+
 def _cost_rows(result: dict[str, Any], base: dict[str, Any], partial: bool, start: int) -> list[dict[str, Any]]:
     amount = result.get("amount")
     if not isinstance(amount, dict) or amount.get("value") is None:
@@ -304,7 +322,7 @@ def _cost_rows(result: dict[str, Any], base: dict[str, Any], partial: bool, star
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise ValueError("'amount.currency' is not an ISO 4217 code")
     line_item = result.get("line_item")
-    feature, model_raw, bucket, tier = parse_line_item(line_item) if line_item else (None, None, "non_token", None)
+    feature, model_raw, bucket, tier, unparsed = _line_item_parts(line_item)
     quantity = result.get("quantity")
     unit = result.get("quantity_unit")
     consumed, consumed_unit = None, None
@@ -336,7 +354,7 @@ def _cost_rows(result: dict[str, Any], base: dict[str, Any], partial: bool, star
         "x_TokenType": bucket,
         "x_ServiceTier": tier or ("standard" if model_raw else None),
         "x_CostBasis": "invoiced",
-        "x_DataQualityFlags": flags("partial_bucket" if partial else None),
+        "x_DataQualityFlags": flags("partial_bucket" if partial else None, "meter_unparsed" if unparsed else None),
         "x_RowHash": row_hash(COSTS, start, result.get("project_id"), result.get("api_key_id"), line_item),
     }]
 
