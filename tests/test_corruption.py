@@ -68,7 +68,8 @@ def _wrong_type(data: bytes, draw) -> bytes:
     if not numbers:
         return data + b"x"
     m = draw(st.sampled_from(numbers))
-    junk = draw(st.sampled_from([b"abc", b"", b"1e999", b"-1", b"NaN", b"true", b"null", b'"', b"1,5", b"99999999999999999999999"]))
+    junk = draw(st.sampled_from([b"abc", b"", b"1e999", b"-1", b"NaN", b"true", b"null", b'"', b"1,5",
+                                 b"99999999999999999999999"]))
     return data[: m.start()] + junk + data[m.end():]
 
 
@@ -129,8 +130,8 @@ def _corrupt_parquet(path: Path, kind: str, draw) -> bytes:
         column = pa.array([draw(st.sampled_from(["abc", "", "-1", "1e999"])) for _ in range(table.num_rows)])
         table = table.set_column(i, table.schema.field(i).name, column)
     elif kind == "duplicate_header":
-        table = pa.Table.from_arrays(table.columns + [table.column(0)], names=table.column_names +
-                                     [table.column_names[0]])
+        table = pa.Table.from_arrays([*table.columns, table.column(0)],
+                                     names=[*table.column_names, table.column_names[0]])
     else:  # latin-1 bytes inside a string value
         strings = [i for i, f in enumerate(table.schema) if pa.types.is_string(f.type)]
         if strings:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from rawfiles import raw_invoices
 
 from finops_lib import paths, report
 from finops_lib.sources import detect_format
@@ -73,7 +74,8 @@ def expected_rows() -> tuple[int, int]:
     read = sum(
         f["rows"]
         for f in manifest["files"]
-        if not f["path"].startswith("truth/") and f["path"] != "README.md" and detect_format(SAMPLE / f["path"])
+        if not f["path"].startswith(("truth/", "config/")) and f["path"] != "README.md"
+        and detect_format(SAMPLE / f["path"])
     )
     with (SAMPLE / "truth" / "gateway_bad_rows.csv").open() as fh:
         bad = sum(1 for _ in csv.DictReader(fh))
@@ -91,10 +93,15 @@ def test_defaults_cover_the_sample(defaults: dict) -> None:
     headline = defaults["headline"]
     assert set(headline) == {"Spend (USD)", "Sources loaded", "Rows rejected", "Top model"}
     assert headline["Rows rejected"] == str(bad)
-    assert int(headline["Sources loaded"]) == 3  # OpenAI costs, OpenAI usage, LiteLLM gateway logs
-    # every invoiced OpenAI dollar is in the USD total (other vendors add to it as their loaders land)
-    # The only priced money loaded is the OpenAI invoice (usage rows are unpriced, gateway logs are requests).
-    assert Decimal(defaults["total_cost"]["USD"]) == openai_invoiced()
+    manifest_formats = {detect_format(SAMPLE / f["path"]).name for f in manifest["files"]
+                        if not f["path"].startswith(("truth/", "config/")) and f["path"] != "README.md"}
+    assert int(headline["Sources loaded"]) == len(manifest_formats) == 9
+    # Every invoiced amount of every vendor file is in its currency's total, exactly (usage feeds are unpriced
+    # estimates used only where no invoice exists; gateway logs are requests, not money).
+    invoices = raw_invoices(SAMPLE)
+    for currency in ("USD", "EUR"):
+        expected = sum((v for (_, cur, _), v in invoices.items() if cur == currency), Decimal(0))
+        assert Decimal(defaults["total_cost"][currency]) == expected, currency
     assert headline["Top model"] in defaults["groups"]
     assert 1 <= len(defaults["groups"]) <= 8 + 1
 
