@@ -1,0 +1,391 @@
+"""Azure Cost Management cost details exports (EA and MCA; actual or amortized), CSV, CSV.gz or Parquet.
+
+Read inside the engine like the AWS CUR (:mod:`finops_lib.sources.aws_cur`, whose SQL helpers this
+module shares): raw columns staged as text, meter names and units parsed once per distinct value.
+
+Quirks handled here (``reference/formats.md`` section 5):
+
+* Naming: EA writes PascalCase (``CostInBillingCurrency``, ``BillingCurrencyCode``, ``MeterName``),
+  MCA camelCase (``costInBillingCurrency``, ``billingCurrency``, ``meterName``); names are matched
+  case-insensitively through :data:`ALIASES` (older names such as ``PreTaxCost``, ``ResourceGroup``,
+  ``InstanceId`` too).
+* Dates: EA writes ``MM/dd/yyyy``, MCA ISO or ``MM/dd/yyyy``; the form is detected once per file
+  (the majority of the ``Date`` values) and applied strictly, so a stray form is rejected rather
+  than read as another day. ``BillingPeriodEndDate`` is the last day (inclusive): the FOCUS end is
+  the day after.
+* ``Quantity`` is the consumed quantity (raw tokens); ``UnitOfMeasure`` is the price block
+  (``1M``, ``1K``, ``1M Tokens``, ``1 Hour``): ``PricingQuantity = Quantity / block``, and token
+  meters get ``PricingUnit = '<block> Tokens'``.
+* Meter names are free-form (``gpt-4o-0806-cached-Inp-glbl``, ``GPT 4o mini outpt Glbl 1M Tokens``):
+  model, bucket, tier and deployment come from ``parse_meter``; an AI meter it cannot read is flagged
+  ``meter_unparsed``. ``AdditionalInfo.DeploymentType`` (``GlobalStandard``, ``DataZone...``,
+  ``...Provisioned...``) fills deployment and tier only where the meter says nothing. PTU meters
+  (``Provisioned Managed Unit``, ``1 Hour``) are ``non_token`` rows of the provisioned tier.
+* ``Tags`` is a JSON object body without its braces (``"env": "prod","team": "ai"``): wrapped;
+  dimension keys are matched case-insensitively.
+* Money is in the billing currency (EUR in the sample). BilledCost is ``CostInBillingCurrency``;
+  ListCost is ``PaygCostInBillingCurrency``, else ``PayGPrice`` x PricingQuantity; ContractedCost is
+  ``UnitPrice`` x PricingQuantity on commitment-covered usage (the billed cost elsewhere: on-demand
+  rows are billed at the negotiated price). Prices are converted by ``ExchangeRatePricingToBilling``
+  when a pricing currency column says they are in another currency; without a usable price both
+  fall back to the billed cost, and unit prices are only filled when no conversion is needed.
+* Actual vs amortized: the export does not say, so the file is classified from its rows
+  (``x_SourceExtra.x_CostView``): ``amortized`` when commitment-covered usage carries cost or
+  ``UnusedReservation``/``UnusedSavingsPlan`` rows exist; ``actual`` when covered usage is at zero or
+  commitment purchases exist; else ``undetermined`` (pay-as-you-go only: both views are identical).
+  In an amortized file covered and unused rows have BilledCost 0 and commitment purchases EffectiveCost
+  0; in the other views EffectiveCost equals BilledCost. Load one view per month: both share keys and
+  windows, so the last one loaded wins.
+* ``ChargeType`` -> FOCUS: Usage, UnusedReservation, UnusedSavingsPlan -> Usage; Purchase; Tax;
+  Refund -> Credit with ChargeClass Correction; Credit; RoundingAdjustment and others -> Adjustment.
+* A monthly export restates its month: one window per billing period, billing account and
+  subscription (subscription-scope exports of one billing account then never erase each other).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ibis.backends import BaseBackend
+
+from finops_lib.errors import SourceError
+from finops_lib.schema import conform
+from finops_lib.sources import ReadResult, register_source
+from finops_lib.sources._csv import quote
+from finops_lib.sources.aws_cur import (
+    AI_SQL,
+    GENAI_SQL,
+    _head_names,
+    distinct_values,
+    extra_sql,
+    fault_sql,
+    flags_sql,
+    hash_sql,
+    meter_table,
+    money_sql,
+    number_sql,
+    per_block_sql,
+    stage,
+    tag_set_sql,
+    text_source,
+    unit_table,
+    windows_from,
+)
+
+FORMAT = "azure_cost_details"
+#: Canonical name -> accepted column names (lower case), first present wins.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "date": ("date", "usagedate", "usagedatetime"),
+    "cost": ("costinbillingcurrency", "pretaxcost", "cost"),
+    "currency": ("billingcurrencycode", "billingcurrency", "currency"),
+    "billing_account_id": ("billingaccountid",), "billing_account_name": ("billingaccountname",),
+    "billing_profile_id": ("billingprofileid",), "billing_profile_name": ("billingprofilename",),
+    "bp_start": ("billingperiodstartdate",), "bp_end": ("billingperiodenddate",), "invoice_id": ("invoiceid",),
+    "invoice_section": ("invoicesectionname",), "subscription_id": ("subscriptionid", "subscriptionguid"),
+    "subscription_name": ("subscriptionname",), "resource_group": ("resourcegroupname", "resourcegroup"),
+    "resource_id": ("resourceid", "instanceid"), "resource_name": ("resourcename",),
+    "region": ("resourcelocationnormalized", "resourcelocation"), "location": ("location",),
+    "meter_category": ("metercategory",), "meter_subcategory": ("metersubcategory",), "meter_name": ("metername",),
+    "meter_id": ("meterid",), "meter_region": ("meterregion",), "product_name": ("productname", "product"),
+    "product_id": ("productid",), "part_number": ("partnumber",), "quantity": ("quantity", "usagequantity"),
+    "unit": ("unitofmeasure",), "unit_price": ("unitprice",), "payg_price": ("paygprice",),
+    "effective_price": ("effectiveprice",), "payg_cost": ("paygcostinbillingcurrency",), "cost_usd": ("costinusd",),
+    "charge_type": ("chargetype",), "frequency": ("frequency",), "pricing_model": ("pricingmodel",),
+    "reservation_id": ("reservationid", "benefitid"), "tags": ("tags",), "additional_info": ("additionalinfo",),
+    "consumed_service": ("consumedservice",), "cost_center": ("costcenter",),
+    "exchange_rate": ("exchangeratepricingtobilling",), "pricing_currency": ("pricingcurrencycode", "pricingcurrency"),
+    "publisher": ("publishername",), "partner": ("partnername",),
+}  # fmt: skip
+REQUIRED = ("date", "cost", "currency", "meter_name")
+_ACCOUNTS = ("billing_account_id", "billing_profile_id", "subscription_id")
+#: ChargeType (lower case) -> (ChargeCategory, ChargeClass); blank is Usage, anything else Adjustment.
+CHARGE_TYPES: dict[str, tuple[str, str | None]] = {
+    "usage": ("Usage", None), "unusedreservation": ("Usage", None), "unusedsavingsplan": ("Usage", None),
+    "purchase": ("Purchase", None), "tax": ("Tax", None), "refund": ("Credit", "Correction"),
+    "credit": ("Credit", None), "roundingadjustment": ("Adjustment", None),
+}  # fmt: skip
+FREQUENCIES = {"onetime": "One-Time", "recurring": "Recurring", "usagebased": "Usage-Based"}
+PRICING_MODELS = {"ondemand": "Standard", "reservation": "Committed", "savingsplan": "Committed", "spot": "Dynamic"}
+_AI_CATEGORIES = ("%openai%", "%cognitive%", "%foundry%", "%ai services%", "%machine learning%")
+_AI_SERVICES = ("microsoft.cognitiveservices", "microsoft.machinelearningservices")
+_US_DATES = "['%m/%d/%Y', '%m/%d/%Y %H:%M:%S', '%m/%d/%Y %I:%M:%S %p']"
+
+
+def _first_alias(lower: dict[str, str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for key, aliases in ALIASES.items():
+        for alias in aliases:
+            if alias in lower:
+                found[key] = lower[alias]
+                break
+    return found
+
+
+def _detect(path: Path, head: str) -> bool:
+    names = _head_names(path, head)
+    if names is None:
+        return False
+    found = _first_alias({n.strip().lower(): n for n in names})
+    return set(REQUIRED) <= set(found) and "quantity" in found and any(a in found for a in _ACCOUNTS)
+
+
+def _raw_select(source: str, types: dict[str, str], path: Path) -> tuple[str, dict[str, str]]:
+    """Return (SELECT of the canonical columns as text, canonical -> file column names)."""
+    found = _first_alias({n.strip().lower(): n for n in types})
+    missing = [c for c in REQUIRED if c not in found]
+    if missing:
+        shown = {"date": "Date", "cost": "CostInBillingCurrency", "currency": "BillingCurrencyCode",
+                 "meter_name": "MeterName"}
+        raise SourceError(path, f"required cost details column(s) missing: {', '.join(shown[c] for c in missing)}",
+                          column=shown[missing[0]])
+    account = next((found[a] for a in _ACCOUNTS if a in found), None)
+    if account is None:
+        raise SourceError(path, "no billing account, billing profile or subscription column", column="BillingAccountId")
+    cols = [f"{types[found[c]] if c in found else 'NULL::VARCHAR'} AS {c}" for c in ALIASES]
+    return f"SELECT {', '.join(cols)} FROM {source}", {**found, "billing_account_id": account}
+
+
+def _date_sql(column: str, us: bool) -> str:
+    parsed = f"try_strptime({column}, {_US_DATES})::TIMESTAMPTZ" if us else f"TRY_CAST({column} AS TIMESTAMPTZ)"
+    return f"date_trunc('day', {parsed})"
+
+
+def _case(column: str, mapping: dict[str, str | None], default: str) -> str:
+    whens = " ".join(f"WHEN {quote(k)} THEN {quote(v) if v else 'NULL'}" for k, v in mapping.items())
+    return f"CASE lower({column}) {whens} ELSE {default} END"
+
+
+def _faults(us: bool) -> tuple[tuple[str, str, str], ...]:
+    form = "a MM/dd/yyyy date" if us else "an ISO-8601 date"
+    return (
+        ("date", "t_date IS NULL", f"not {form}"),
+        ("bp_start", "bp_start IS NOT NULL AND t_bp_start IS NULL", f"not {form}"),
+        ("bp_end", "bp_end IS NOT NULL AND t_bp_end IS NULL", f"not {form}"),
+        ("bp_end", "t_bp_end <= t_bp_start", "ends before the billing period start"),
+        ("billing_account_id", "account IS NULL", "missing billing account"),
+        ("currency", "NOT coalesce(regexp_full_match(currency_code, '[A-Z]{3}'), false)",
+         "not an ISO 4217 currency code"),
+        ("cost", "cost IS NULL", "missing amount"),
+        ("cost", "n_cost IS NULL", "not a number"),
+        ("quantity", "quantity IS NOT NULL AND n_qty IS NULL", "not a number"),
+        ("payg_cost", "payg_cost IS NOT NULL AND n_payg_cost IS NULL", "not a number"),
+        ("unit_price", "unit_price IS NOT NULL AND n_unit_price IS NULL", "not a number"),
+        ("payg_price", "payg_price IS NOT NULL AND n_payg_price IS NULL", "not a number"),
+        ("tags", "NOT tags_ok", "not a JSON object"),
+    )
+
+
+#: Tags without their braces (EA) are wrapped.
+_WRAPPED = ("CASE WHEN src.tags IS NULL THEN '{}' WHEN starts_with(src.tags, '{') THEN src.tags "
+            "ELSE '{' || src.tags || '}' END")
+
+
+def _parsed_sql(staged: str, us: bool, labels: dict[str, str]) -> str:
+    """Return SQL of the staged rows with typed values, the FOCUS category and each row's fault."""
+    nulls = ", ".join(f"nullif(trim({c}), '') AS {c}" for c in ALIASES)
+    category = _case("charge_type", {k: v[0] for k, v in CHARGE_TYPES.items()},
+                     "CASE WHEN charge_type IS NULL THEN 'Usage' ELSE 'Adjustment' END")
+    return f"""
+WITH src AS (SELECT src_row, {nulls} FROM {staged}),
+tagset AS ({tag_set_sql('src', _WRAPPED)}),
+infoset AS (SELECT ai, json_extract_string(info_json, '$.DeploymentType') AS deployment_type, info_json
+  FROM (SELECT ai, try(json(nullif(ai, ''))) AS info_json FROM (SELECT DISTINCT coalesce(additional_info, '') AS ai
+  FROM src))),
+typed AS (
+  SELECT src.*, tagset.* EXCLUDE (tk, mk), infoset.* EXCLUDE (ai), {_WRAPPED} AS tags_text,
+    {_date_sql('date', us)} AS t_date, {_date_sql('bp_start', us)} AS t_bp_start,
+    {_date_sql('bp_end', us)} + INTERVAL 1 DAY AS t_bp_end,
+    {number_sql('cost')} AS n_cost, {number_sql('quantity')} AS n_qty, {number_sql('payg_cost')} AS n_payg_cost,
+    {number_sql('unit_price')} AS n_unit_price, {number_sql('payg_price')} AS n_payg_price,
+    {number_sql('exchange_rate')} AS n_fx, upper(currency) AS currency_code,
+    coalesce(billing_account_id, billing_profile_id, subscription_id) AS account,
+    {category} AS category,
+    coalesce(lower(charge_type) IN ('unusedreservation', 'unusedsavingsplan'), false) AS unused,
+    coalesce(lower(pricing_model) IN ('reservation', 'savingsplan'), false) AS committed
+  FROM src LEFT JOIN tagset ON tagset.tk = {_WRAPPED}
+    LEFT JOIN infoset ON infoset.ai = coalesce(src.additional_info, '')
+)
+SELECT *, {fault_sql(_faults(us), labels)} AS fault FROM typed"""
+
+
+def _us_dates(con: BaseBackend, staged: str) -> bool:
+    """Whether the file writes its dates ``MM/dd/yyyy`` (the majority of its ``Date`` values), else ISO."""
+    us, iso = con.con.execute(
+        f"SELECT count(*) FILTER (WHERE regexp_matches(trim(date), '^\\d{{1,2}}/\\d{{1,2}}/\\d{{4}}')), "
+        f"count(*) FILTER (WHERE TRY_CAST(trim(date) AS TIMESTAMPTZ) IS NOT NULL) FROM {staged}").fetchone()
+    return us > iso
+
+
+def _view(con: BaseBackend, staged: str) -> str:
+    """Classify the export as ``amortized``, ``actual`` or ``undetermined`` from its commitment rows."""
+    charge, model = "lower(trim(charge_type))", "lower(trim(pricing_model))"
+    committed = f"{model} IN ('reservation', 'savingsplan')"
+    cost = "TRY_CAST(trim(cost) AS DOUBLE)"
+    unused, covered_cost, covered_zero, purchases = con.con.execute(f"""SELECT
+        count(*) FILTER (WHERE {charge} IN ('unusedreservation', 'unusedsavingsplan')),
+        count(*) FILTER (WHERE {committed} AND {charge} = 'usage' AND {cost} <> 0),
+        count(*) FILTER (WHERE {committed} AND {charge} = 'usage' AND {cost} = 0),
+        count(*) FILTER (WHERE {committed} AND {charge} = 'purchase')
+        FROM {staged}""").fetchone()
+    if unused or covered_cost:
+        return "amortized"
+    return "actual" if covered_zero or purchases else "undetermined"
+
+
+_FX = "(CASE WHEN pricing_currency IS NULL OR upper(pricing_currency) = currency_code THEN 1 ELSE n_fx END)"
+
+
+def _priced(price: str, when: str) -> str:
+    """Return SQL of PricingQuantity x a unit price (rows where ``when`` holds), before currency conversion.
+
+    Computed only where needed: 38-digit decimal arithmetic is slow in the engine.
+    """
+    return f"CASE WHEN {when} THEN try(CAST(CAST(pq AS DECIMAL(38, 12)) * {price} AS DECIMAL(38, 18))) END"
+
+
+def _converted(column: str) -> str:
+    """Return SQL of a priced amount in the billing currency, rounded half-even (a lambda keeps it row-lazy)."""
+    value = (f"CASE WHEN {_FX} = 1 THEN {column} "
+             f"ELSE try(CAST(CAST({column} AS DECIMAL(38, 12)) * {_FX} AS DECIMAL(38, 18))) END")
+    return f"CASE WHEN {column} IS NOT NULL THEN list_transform([{value}], lambda d: {money_sql('d')})[1] END"
+
+
+def _costs_sql(view: str) -> str:
+    """Return SQL of the FOCUS cost and unit price columns (see the module notes on actual vs amortized).
+
+    ``p_list`` and ``p_contracted`` are the unit prices times PricingQuantity, already rounded.
+    """
+    usage = "(category = 'Usage' AND NOT unused)"
+    amortized = view == "amortized"
+    billed = "CASE WHEN committed AND category = 'Usage' OR unused THEN 0 ELSE n_cost END" if amortized else "n_cost"
+    effective = "CASE WHEN committed AND category = 'Purchase' THEN 0 ELSE n_cost END" if amortized else "n_cost"
+    return (f"{billed} AS BilledCost, {effective} AS EffectiveCost, "
+            f"CASE WHEN {usage} THEN coalesce(n_payg_cost, p_list, n_cost) ELSE n_cost END AS ListCost, "
+            f"CASE WHEN {usage} THEN coalesce(p_contracted, n_cost) ELSE n_cost END AS ContractedCost, "
+            f"CASE WHEN {usage} AND {_FX} = 1 THEN n_payg_price END AS ListUnitPrice, "
+            f"CASE WHEN {usage} AND {_FX} = 1 THEN n_unit_price END AS ContractedUnitPrice")
+
+
+_EXTRA = (("BillingProfileId", "billing_profile_id"), ("BillingProfileName", "billing_profile_name"),
+          ("InvoiceId", "invoice_id"), ("InvoiceSectionName", "invoice_section"),
+          ("ResourceGroupName", "resource_group"), ("Location", "location"), ("MeterCategory", "meter_category"),
+          ("MeterSubcategory", "meter_subcategory"), ("MeterId", "meter_id"), ("MeterRegion", "meter_region"),
+          ("ProductName", "product_name"), ("PartNumber", "part_number"), ("ChargeType", "charge_type"),
+          ("PricingModel", "pricing_model"), ("Frequency", "frequency"), ("ReservationId", "reservation_id"),
+          ("EffectivePrice", "effective_price"), ("CostInUsd", "cost_usd"),
+          ("ExchangeRatePricingToBilling", "exchange_rate"), ("PricingCurrency", "pricing_currency"),
+          ("ConsumedService", "consumed_service"), ("CostCenter", "cost_center"))
+_KEY = ("account", "subscription_id", "resource_id", "coalesce(meter_id, meter_name)", "CAST(t_date AS VARCHAR)",
+        "lower(charge_type)", "lower(pricing_model)", "reservation_id", "unit", "product_id", "part_number",
+        "additional_info", "tags_text")
+_IS_AI = ("(lower(coalesce(consumed_service, '')) IN ({services}) OR {categories} OR m.model IS NOT NULL "
+          "OR m.service_tier = 'provisioned')").format(
+    services=", ".join(quote(s) for s in _AI_SERVICES),
+    categories=" OR ".join(f"lower(coalesce(meter_category, '')) LIKE {quote(c)}" for c in _AI_CATEGORIES))
+_TOKEN = "(token_type IS NOT NULL AND token_type <> 'non_token')"
+
+
+def _joined_sql(parsed: str, lookups: tuple[str, str]) -> str:
+    """Return SQL of the parsed rows with their meter and unit lookups, PricingQuantity and AI scope."""
+    return f"""SELECT p.*, m.model, m.token_type, m.service_tier AS m_tier, m.context_tier,
+      m.deployment AS m_deployment, m.modality, m.region AS m_region, m.parsed, m.publisher AS m_publisher,
+      m.details, u.words,
+      {per_block_sql('n_qty', 'u')} AS pq, {_IS_AI} AS is_ai
+    FROM ({parsed}) p LEFT JOIN {lookups[0]} m ON m.k = p.meter_name LEFT JOIN {lookups[1]} u ON u.k = p.unit"""
+
+
+def _select_sql(parsed: str, lookups: tuple[str, str], view: str, labels: dict[str, str], path: str,
+                us: bool) -> str:
+    """One SELECT from the parsed rows to ``costs`` rows (rejects marked inline)."""
+    usage = "(category = 'Usage' AND NOT unused)"
+    deployment = ("CASE WHEN deployment_type ILIKE 'global%' THEN 'global' WHEN deployment_type ILIKE 'datazone%' "
+                  "THEN 'data_zone' WHEN deployment_type IS NOT NULL THEN 'regional' END")
+    tier = ("CASE WHEN deployment_type ILIKE '%provisioned%' THEN 'provisioned' "
+            "WHEN deployment_type ILIKE '%batch%' THEN 'batch' END")
+    extra = extra_sql([(k, c) for k, c in _EXTRA] + [("x_CostView", quote(view))],
+                      [("AdditionalInfo", "info_json")])
+    unparsed = ("CASE WHEN is_ai AND category = 'Usage' AND NOT coalesce(parsed, false) THEN 'meter_unparsed' "
+                "ELSE '' END")
+    return f"""
+SELECT {_costs_sql(view)},
+  account AS BillingAccountId, coalesce(billing_account_name, billing_profile_name) AS BillingAccountName,
+  currency_code AS BillingCurrency, coalesce(t_bp_start, date_trunc('month', t_date)) AS BillingPeriodStart,
+  coalesce(t_bp_end, date_trunc('month', t_date) + INTERVAL 1 MONTH) AS BillingPeriodEnd,
+  category AS ChargeCategory, CASE WHEN lower(charge_type) = 'refund' THEN 'Correction' END AS ChargeClass,
+  {_case('frequency', FREQUENCIES, "CASE WHEN category = 'Usage' THEN 'Usage-Based' END")} AS ChargeFrequency,
+  {_case('pricing_model', PRICING_MODELS, "CASE WHEN category = 'Usage' THEN 'Standard' END")} AS PricingCategory,
+  coalesce(product_name, meter_name) AS ChargeDescription, t_date AS ChargePeriodStart,
+  t_date + INTERVAL 1 DAY AS ChargePeriodEnd, coalesce(partner, 'Microsoft') AS InvoiceIssuerName,
+  'Microsoft' AS ProviderName, coalesce(m_publisher, publisher, 'Microsoft') AS PublisherName,
+  CASE WHEN concat_ws(' ', product_name, meter_category, meter_subcategory) ILIKE '%openai%'
+    OR m_publisher = 'OpenAI' THEN 'Azure OpenAI' ELSE coalesce(meter_category, consumed_service, 'Azure') END
+    AS ServiceName,
+  CASE WHEN is_ai THEN {AI_SQL} ELSE 'Other' END AS ServiceCategory,
+  CASE WHEN is_ai THEN {GENAI_SQL} END AS ServiceSubcategory,
+  CASE WHEN {usage} THEN n_qty END AS ConsumedQuantity,
+  CASE WHEN {usage} AND n_qty IS NOT NULL THEN CASE WHEN {_TOKEN} THEN 'Tokens'
+    WHEN lower(words) IN ('hour', 'hours') THEN 'Hours' ELSE coalesce(nullif(words, ''), 'Units') END END
+    AS ConsumedUnit,
+  CASE WHEN {usage} THEN pq END AS PricingQuantity,
+  CASE WHEN {usage} AND n_qty IS NOT NULL THEN CASE WHEN {_TOKEN} AND unit IS NULL THEN 'Tokens'
+    WHEN {_TOKEN} AND NOT unit ILIKE '%token%' THEN unit || ' Tokens' ELSE unit END END AS PricingUnit,
+  resource_id AS ResourceId, coalesce(resource_name, nullif(regexp_extract(resource_id, '[^/]+$'), ''))
+    AS ResourceName, lower(coalesce(region, m_region)) AS RegionId,
+  coalesce(product_id, meter_id) AS SkuId, meter_name AS SkuMeter, details AS SkuPriceDetails,
+  subscription_id AS SubAccountId, subscription_name AS SubAccountName,
+  tags_json AS Tags,
+  model AS x_Model, CASE WHEN is_ai THEN meter_name END AS x_ModelRaw,
+  coalesce(token_type, 'non_token') AS x_TokenType, modality AS x_Modality,
+  CASE WHEN is_ai THEN coalesce(m_tier, {tier}) END AS x_ServiceTier, context_tier AS x_ContextTier,
+  coalesce(m_deployment, CASE WHEN is_ai THEN {deployment} END) AS x_DeploymentType,
+  'invoiced' AS x_CostBasis, x_Team, x_Application, x_Feature, x_Environment,
+  {extra} AS x_SourceExtra,
+  '{FORMAT}' AS x_SourceFormat, {quote(path)} AS x_SourceFile, src_row AS x_SourceRow,
+  {hash_sql(FORMAT, _KEY)} AS x_RowHash, {flags_sql(_faults(us), labels, unparsed)} AS x_DataQualityFlags
+FROM (SELECT * REPLACE ({_converted('p_list')} AS p_list, {_converted('p_contracted')} AS p_contracted)
+      FROM (SELECT *, {_priced('n_payg_price', f'{usage} AND n_payg_cost IS NULL')} AS p_list,
+              {_priced('n_unit_price', f'{usage} AND committed')} AS p_contracted
+            FROM ({_joined_sql(parsed, lookups)})))
+"""
+
+
+@register_source(FORMAT, table="costs", detect=_detect,
+                 description="Azure Cost Management cost details export, EA or MCA, actual or amortized "
+                             "(CSV, CSV.gz or Parquet)")
+def read(path: Path, con: BaseBackend) -> ReadResult:
+    """Read an Azure cost details export into ``costs`` rows inside the engine.
+
+    Parameters
+    ----------
+    path
+        CSV (optionally gzip) or Parquet cost details export (EA or MCA column names).
+    con
+        A DuckDB-backed ibis connection.
+
+    Returns
+    -------
+    ReadResult
+        ``costs`` with rejected records marked inline, the CSV reader's reject table, and one
+        :class:`~finops_lib.sources.Window` per billing period, billing account and subscription.
+
+    Raises
+    ------
+    SourceError
+        When the file is not readable as a table or lacks a required column.
+    """
+    path = Path(path)
+    source, types, csv_rejects = text_source(con, path)
+    raw_sql, labels = _raw_select(source, types, path)
+    staged = stage(con, raw_sql, path)
+    us = _us_dates(con, staged)
+    parsed = _parsed_sql(staged, us, labels)
+    view = _view(con, staged)
+    lookups = (meter_table(con, distinct_values(con, staged, "meter_name"), "azure"),
+               unit_table(con, distinct_values(con, staged, "unit")))
+    final = stage(con, _select_sql(parsed, lookups, view, labels, str(path), us), path)
+    for lookup in lookups:
+        con.con.unregister(lookup)
+    windows = windows_from(con, final)
+    costs = conform(con.sql(f"SELECT * EXCLUDE (src_row) FROM {final}"), "costs")
+    return ReadResult(FORMAT, str(path), costs, None, None, None, inline_rejects=True, csv_rejects=csv_rejects,
+                      windows=windows)
