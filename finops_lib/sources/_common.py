@@ -18,6 +18,10 @@ MONEY_QUANTUM = Decimal("1e-12")
 #: Enough digits for decimal(38, 12) and beyond: quantize() must never fail on a large quantity
 #: (GCS byte-seconds reach 1e16); the schema type bounds what is stored.
 _CONTEXT = Context(prec=60)
+#: decimal(38, 12) holds magnitudes below 1e26: a larger amount is a corrupt value, rejected with its row.
+MONEY_LIMIT = Decimal("1e26")
+#: Largest plausible count (tokens, requests) in one record; also keeps sums far inside int64.
+MAX_COUNT = 10**15
 AI_CATEGORY = "AI and Machine Learning"
 GENAI_SUBCATEGORY = "Generative AI"
 
@@ -27,6 +31,8 @@ def money(value: object) -> Decimal | None:
     if value is None:
         return None
     dec = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not dec.is_finite() or abs(dec) >= MONEY_LIMIT:
+        raise ValueError(f"amount {value} is out of range (a money column holds magnitudes below 1e26)")
     return dec.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN, context=_CONTEXT)
 
 

@@ -37,6 +37,7 @@ from finops_lib.sources import ReadResult, register_source
 from finops_lib.sources._common import (
     AI_CATEGORY,
     GENAI_SUBCATEGORY,
+    MAX_COUNT,
     flags,
     money,
     month_bounds,
@@ -97,8 +98,11 @@ def _int_field(result: dict[str, Any], name: str, *, required: bool = False) -> 
         if required:
             raise ValueError(f"required field {name!r} is missing")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | Decimal) or value != int(value) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal) or not Decimal(value).is_finite() \
+            or value != int(value) or value < 0:
         raise ValueError(f"{name!r} must be a non-negative integer")
+    if value > MAX_COUNT:
+        raise ValueError(f"{name!r} is implausibly large (over {MAX_COUNT:.0e})")
     return int(value)
 
 

@@ -65,7 +65,7 @@ from ibis.backends import BaseBackend
 from finops_lib.errors import SourceError
 from finops_lib.models import MODEL_PREFIX_PROVIDERS, canonical_model, provider_name
 from finops_lib.sources import ReadResult, register_source
-from finops_lib.sources._common import flags, money, records_table, reject, row_hash
+from finops_lib.sources._common import MAX_COUNT, MONEY_LIMIT, flags, money, records_table, reject, row_hash
 
 FORMAT = "otel_genai"
 MARKERS = ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system", "gen_ai.request.model")
@@ -218,6 +218,8 @@ def token_count(value: object, column: str) -> int:
         raise Fault(column, value, "not a non-negative integer") from None
     if not number.is_finite() or number < 0 or number != number.to_integral_value():
         raise Fault(column, value, "not a non-negative integer")
+    if number > MAX_COUNT:
+        raise Fault(column, value, f"implausibly large (over {MAX_COUNT:.0e})")
     return int(number)
 
 
@@ -231,6 +233,8 @@ def exact_amount(value: object, column: str) -> Decimal:
         raise Fault(column, value, "not a number") from None
     if not number.is_finite() or number < 0:
         raise Fault(column, value, "not a non-negative number")
+    if number >= MONEY_LIMIT:
+        raise Fault(column, value, "out of range (a money column holds magnitudes below 1e26)")
     return money(number)
 
 
