@@ -239,3 +239,34 @@ def test_old_warehouse_gains_newly_declared_columns(tmp_path, folder):
     assert con.table("costs").count().to_pyarrow().as_py() == n
     result = ingest([folder / "openai_usage_page.json"], con=con)
     assert result.status.tolist() == ["loaded"]
+
+
+def test_partial_openai_bucket_is_replaced_when_completed(tmp_path):
+    """A pull ending mid-day, then a later pull of the whole day: the day is counted once, from the later pull."""
+    import json
+
+    def page(end, input_tokens, output_tokens):
+        result = {"object": "organization.usage.completions.result", "input_tokens": input_tokens,
+                  "input_cached_tokens": 0, "input_cache_write_tokens": 0, "output_tokens": output_tokens,
+                  "num_model_requests": 4, "project_id": "proj_a", "user_id": None, "api_key_id": "key_a",
+                  "model": "gpt-4o-2024-08-06", "batch": False, "service_tier": "default"}
+        day = 1777680000  # 2026-05-02 00:00 UTC
+        return {"object": "page", "data": [
+            {"object": "bucket", "start_time": day - 86400, "end_time": day, "results": [dict(result)]},
+            {"object": "bucket", "start_time": day, "end_time": end, "results": [result]}]}
+
+    first, second = tmp_path / "pull-noon.json", tmp_path / "pull-next-day.json"
+    first.write_text(json.dumps(page(1777680000 + 43200, 600, 60)))  # the second day cut at noon: partial
+    second.write_text(json.dumps(page(1777680000 + 86400, 1000, 100)))  # the same day, complete
+    con = engine.memory()
+    ingest([first], con=con)
+    costs = con.table("costs")
+    assert "partial_bucket" in costs.filter(costs.ChargePeriodStart.day() == 2).x_DataQualityFlags.to_pyarrow() \
+        .to_pylist()[0]
+    result = ingest([second], con=con)
+    assert result.rows_replaced.tolist() == [4]  # both days' input and output rows of the first pull
+    frame = con.table("costs").to_pandas()
+    assert set(frame.x_SourceFile) == {str(second)}
+    tokens = frame.groupby(frame.ChargePeriodStart.dt.day).ConsumedQuantity.sum().astype(int).to_dict()
+    assert tokens == {1: 1100, 2: 1100}
+    assert not frame.x_DataQualityFlags.str.contains("partial_bucket").any()
