@@ -91,6 +91,14 @@ CATALOG: tuple[NotebookEntry, ...] = (
         audience="FinOps analyst",
         key_parameters=("start_date", "end_date", "provider", "group_by", "currency"),
     ),
+    NotebookEntry(
+        notebook="10_cost_attribution.ipynb",
+        title="Cost attribution",
+        question="Which business unit, team, application and feature spent what, shared and untagged cost "
+        "included, and what does a token, a request and an active user cost?",
+        audience="FinOps analyst, finance, team leads",
+        key_parameters=("rules_file", "dimension", "split_strategy", "start_date", "end_date", "currency"),
+    ),
 )
 
 

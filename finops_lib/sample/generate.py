@@ -11,7 +11,15 @@ from typing import Any
 import pandas as pd
 
 from finops_lib.errors import ParameterError
-from finops_lib.sample import anthropic_writer, aws_writer, azure_writer, focus_writer, gcp_writer, openai_writer
+from finops_lib.sample import (
+    anthropic_writer,
+    aws_writer,
+    azure_writer,
+    focus_writer,
+    gcp_writer,
+    openai_writer,
+    rules_writer,
+)
 from finops_lib.sample._io import Manifest, dumps_json
 from finops_lib.sample.gateway import simulate_gateway
 from finops_lib.sample.ledger import WRITERS, World, build_ledger
@@ -23,10 +31,10 @@ from finops_lib.sample.story import EVENTS
 from finops_lib.sample.truth import write_truth
 
 # The writer modules register themselves on import.
-_WRITER_MODULES = (openai_writer, anthropic_writer, aws_writer, azure_writer, gcp_writer, focus_writer)
+_WRITER_MODULES = (openai_writer, anthropic_writer, aws_writer, azure_writer, gcp_writer, focus_writer, rules_writer)
 #: Folders and files the generator owns inside ``out_dir`` (replaced on every run).
-OWNED: tuple[str, ...] = ("openai", "anthropic", "aws", "azure", "gcp", "litellm", "focus", "truth", "README.md",
-                          "manifest.json")  # fmt: skip
+OWNED: tuple[str, ...] = ("openai", "anthropic", "aws", "azure", "gcp", "litellm", "focus", "truth", "config",
+                          "README.md", "manifest.json")  # fmt: skip
 
 
 def _check(days: int, seed: int, scale: float, end_date: str) -> dt.date:
