@@ -99,6 +99,32 @@ def token_rows(costs: ir.Table) -> ir.Table:
     return _prefer(tokens, "estimated")
 
 
+def in_currency(costs: ir.Table, currency: str, *, rates: pd.DataFrame | None = None) -> tuple[ir.Table, pd.DataFrame]:
+    """Return ``costs`` with every money column in ``currency`` and the exchange rates used.
+
+    Each row is converted at the rate of its charge day (:func:`finops_lib.fx.to_currency`); rows
+    already in ``currency`` are unchanged. A report shows the returned rates table, so a reader sees
+    which rates (and which derived inverses) turned, say, EUR invoices into USD.
+
+    Parameters
+    ----------
+    costs
+        ``costs`` rows.
+    currency
+        Target ISO 4217 code.
+    rates
+        FX table (:func:`finops_lib.fx.load_rates`); default the shipped rates.
+
+    Raises
+    ------
+    ParameterError
+        When a row needs a rate the table does not have (the message names the pair and the day).
+    """
+    from finops_lib import fx  # analyses sit above fx; imported late to keep start-up light
+
+    return fx.to_currency(costs, currency, rates=fx.load_rates() if rates is None else rates)
+
+
 def daily_spend(costs: ir.Table, *, by: str, currency: str = "USD", top: int = 8) -> pd.DataFrame:
     """Daily cost per group: columns ``day``, the dimension, ``cost`` (float, in ``currency``).
 

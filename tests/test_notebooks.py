@@ -102,6 +102,13 @@ def test_defaults_cover_the_sample(defaults: dict) -> None:
     for currency in ("USD", "EUR"):
         expected = sum((v for (_, cur, _), v in invoices.items() if cur == currency), Decimal(0))
         assert Decimal(defaults["total_cost"][currency]) == expected, currency
+    # Shown in USD: the EUR invoices converted at the sample's rate (USD->EUR 0.92, so EUR->USD is its
+    # inverse, rounded to 12 places: relative error below 1e-12 per row).
+    usd = sum((v for (_, cur, _), v in invoices.items() if cur == "USD"), Decimal(0))
+    eur = sum((v for (_, cur, _), v in invoices.items() if cur == "EUR"), Decimal(0))
+    shown = Decimal(defaults["shown_total"]["USD"])
+    assert abs(shown - (usd + eur / Decimal("0.92"))) < Decimal("1e-6")
+    assert headline["Spend (USD)"] == f"${shown:,.2f}"
     assert headline["Top model"] in defaults["groups"]
     assert 1 <= len(defaults["groups"]) <= 8 + 1
 
