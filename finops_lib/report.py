@@ -99,6 +99,14 @@ CATALOG: tuple[NotebookEntry, ...] = (
         audience="FinOps analyst, finance, team leads",
         key_parameters=("rules_file", "dimension", "split_strategy", "start_date", "end_date", "currency"),
     ),
+    NotebookEntry(
+        notebook="50_reconciliation.ipynb",
+        title="Reconciliation",
+        question="How far is the cost estimated from request logs from the invoices, and why: unseen traffic "
+        "(volume), prices (rate), cache or tier semantics, unpriced models or unmatched lines?",
+        audience="FinOps analyst, finance",
+        key_parameters=("provider", "start_date", "end_date", "granularity", "gateway_accounts", "currency"),
+    ),
 )
 
 

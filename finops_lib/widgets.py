@@ -20,7 +20,7 @@ from IPython.display import display
 
 from finops_lib import charts, overview
 
-__all__ = ["make_attribution_controls", "make_overview_controls"]
+__all__ = ["make_attribution_controls", "make_overview_controls", "make_reconciliation_controls"]
 
 
 def make_overview_controls(
@@ -233,6 +233,3 @@ def make_reconciliation_controls(
         control.observe(redraw, names="value")
     output.observe(redraw, names="_view_count")
     return ipywidgets.VBox([ipywidgets.HBox(list(controls.values())), output])
-
-
-__all__.append("make_reconciliation_controls")  # appended with the function: the list above is not rewritten

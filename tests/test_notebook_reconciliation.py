@@ -1,0 +1,159 @@
+"""The reconciliation notebook through papermill with non-default parameters; assertions on ``results.json``.
+
+Expected values come from the sample's files directly (Anthropic cost report pages, ``truth/daily_cost.csv``,
+``truth/fx.csv``), not through the warehouse.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from finops_lib import paths, report
+
+NOTEBOOK = paths.NOTEBOOKS_DIR / "50_reconciliation.ipynb"
+SAMPLE = paths.SAMPLE_DIR
+WINDOW = ("2026-07-01", "2026-08-31")  # 62 days, two months
+NON_DEFAULT = {"provider": "anthropic", "start_date": WINDOW[0], "end_date": WINDOW[1], "granularity": "month",
+               "currency": "EUR", "top_n": 3, "show_widgets": False}  # fmt: skip
+
+pytestmark = pytest.mark.slow
+
+
+def run(tmp: Path, warehouse: Path, **parameters: object) -> dict:
+    """Execute the notebook into ``tmp`` and return the results.json it wrote."""
+    import papermill
+
+    out = tmp / "out"
+    papermill.execute_notebook(str(NOTEBOOK), str(tmp / "executed.ipynb"), kernel_name=report.ensure_kernel(),
+                               parameters={"output_dir": str(out), "warehouse": str(warehouse), **parameters},
+                               progress_bar=False, cwd=str(tmp), execution_timeout=600)  # fmt: skip
+    return json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("warehouse") / "sample.duckdb"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory, warehouse: Path) -> dict:
+    return run(tmp_path_factory.mktemp("window"), warehouse, **NON_DEFAULT)
+
+
+def usd_to_eur() -> Decimal:
+    with (SAMPLE / "truth" / "fx.csv").open() as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert (row["from_currency"], row["to_currency"]) == ("USD", "EUR")
+    return Decimal(row["rate"])
+
+
+def gateway_workspace() -> str:
+    from finops_lib.sample import story
+
+    return str(story.GW_ANTHROPIC["workspace_id"])
+
+
+def anthropic_invoiced(workspace: str | None = None) -> Decimal:
+    """USD invoiced by Anthropic in the window (cost report ``amount`` is in cents), optionally one workspace."""
+    total = Decimal(0)
+    for page in sorted((SAMPLE / "anthropic").glob("cost_report_page_*.json")):
+        for bucket in json.loads(page.read_text())["data"]:
+            if WINDOW[0] <= bucket["starting_at"][:10] <= WINDOW[1]:
+                rows = [r for r in bucket["results"] if workspace is None or r["workspace_id"] == workspace]
+                total += sum((Decimal(r["amount"]) / 100 for r in rows), Decimal(0))
+    return total
+
+
+def truth_gateway_anthropic() -> Decimal:
+    with (SAMPLE / "truth" / "daily_cost.csv").open(newline="") as handle:
+        return sum((Decimal(r["cost"]) for r in csv.DictReader(handle) if r["channel"] == "gateway"
+                    and r["provider"] == "anthropic" and WINDOW[0] <= r["date"] <= WINDOW[1]), Decimal(0))  # fmt: skip
+
+
+def test_window_filters_and_headline(results: dict) -> None:
+    assert results["date_range"] == list(WINDOW)
+    assert results["filters"] == {"provider": "Anthropic", "providers": "['Anthropic']", "start_date": WINDOW[0],
+                                  "end_date": WINDOW[1], "granularity": "month", "basis": "requests",
+                                  "currency": "EUR"}  # fmt: skip
+    assert set(results["headline"]) == {"Invoiced (EUR)", "Estimated (requests)", "Gap: volume", "Gap: rate",
+                                        "Gateway days within ±0.1%"}  # fmt: skip
+    assert results["headline"]["Gateway days within ±0.1%"] == "62 of 62"
+    assert results["headline"]["Gap: rate"] == "€0.00"
+
+
+def test_all_traffic_is_the_invoice_converted_and_its_gap_is_volume(results: dict) -> None:
+    rate = usd_to_eur()
+    all_traffic = results["all_traffic"]
+    assert list(all_traffic["by_provider"]) == ["Anthropic EUR"]
+    row = {k: Decimal(v) for k, v in all_traffic["by_provider"]["Anthropic EUR"].items()}
+    assert row["invoiced"] == anthropic_invoiced() * rate  # exact: 0.92 x cents/100 needs no rounding
+    assert results["headline"]["Invoiced (EUR)"] == f"€{row['invoiced']:,.2f}"
+    assert row["gap"] == row["invoiced"] - row["estimated"] > row["invoiced"] * Decimal("0.95")
+    assert row["volume"] == row["gap"]  # the gateway-coverage gap is volume, not rate
+    assert row["rate"] == row["cache"] == row["tier"] == row["unpriced"] == row["unexplained"] == 0
+    assert results["unexplained_top"] == [] and results["unpriced_lines"] == 0
+    used = [(u["from_currency"], u["to_currency"], Decimal(u["rate"]), u["applied_to"]) for u in
+            all_traffic["rates_used"]]  # fmt: skip
+    # the invoices and logs (USD) converted to EUR, and the catalog's USD prices turned into EUR: 62 days
+    assert used == [("USD", "EUR", rate, "amounts (rows)"), ("USD", "EUR", rate, "catalog prices (days)")]
+    assert all_traffic["rates_used"][1]["rows_converted"] == "62"
+
+
+def test_gateway_view_reproduces_the_invoice_and_the_truth(results: dict) -> None:
+    rate = usd_to_eur()
+    gateway = results["gateway"]
+    assert gateway["accounts"] == ["proj_nb4CCZL2UewnBI2A0ZUuaQFg", gateway_workspace()]
+    row = {k: Decimal(v) for k, v in gateway["by_provider"]["Anthropic EUR"].items()}
+    assert row["invoiced"] == anthropic_invoiced(gateway_workspace()) * rate
+    assert abs(row["gap"]) <= row["invoiced"] * Decimal("0.001")
+    truth = truth_gateway_anthropic() * rate
+    assert abs(row["estimated"] - truth) <= truth * Decimal("0.001")
+    (agreement,) = results["gateway_agreement"]
+    assert (agreement["ProviderName"], agreement["days"], agreement["within"]) == ("Anthropic", "62", "62")
+
+
+def test_unknown_granularity_stops_with_a_clear_message(tmp_path: Path) -> None:
+    """A small data folder and a warehouse of its own: no lock shared with the other runs of the module."""
+    import shutil
+
+    from papermill.exceptions import PapermillExecutionError
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(Path(__file__).parent / "data" / "openai_costs.json", data / "openai_costs.json")
+    with pytest.raises(PapermillExecutionError) as caught:
+        run(tmp_path, tmp_path / "own.duckdb", data_dir=str(data), granularity="week", show_widgets=False)
+    assert caught.value.ename == "ParameterError"
+    assert "granularity must be one of day, month" in caught.value.evalue
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_reconciliation_controls_mirror_the_parameters(warehouse: Path, results: dict) -> None:
+    from finops_lib import engine, prices, widgets
+
+    con = engine.connect(warehouse=warehouse)
+    try:
+        box = widgets.make_reconciliation_controls(
+            con,
+            prices.sample_catalog(),
+            provider="Anthropic",
+            start_date=WINDOW[0],
+            end_date=WINDOW[1],
+            granularity="month",
+        )
+        controls, output = box.children
+        values = {control.description: control.value for control in controls.children}
+        assert list(values) == ["Provider", "From", "To", "Granularity", "Currency"]  # currency last
+        assert values["Provider"] == "Anthropic" and values["Granularity"] == "month"
+        assert values["From"] == date.fromisoformat(WINDOW[0]) and values["Currency"] == "USD"
+        assert output.outputs == ()  # nothing drawn until a front end shows the view
+        output._view_count = 1  # a front end displays it: the same library calls run without error
+        controls.children[3].value = "day"
+    finally:
+        con.disconnect()
