@@ -1,8 +1,8 @@
 """The ``finops`` command line.
 
-``finops sample``, ``finops ingest``, ``finops normalize``, ``finops report``, ``finops formats``
-and ``finops schema-doc``. Errors of the workbench print one clear line and exit 2; anything
-else is a bug and shows its traceback.
+``finops sample``, ``finops ingest``, ``finops normalize``, ``finops report``, ``finops export-focus``,
+``finops chargeback``, ``finops formats`` and ``finops schema-doc``. Errors of the workbench print one
+clear line and exit 2; anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -134,6 +134,21 @@ def cmd_export_focus(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chargeback(args: argparse.Namespace) -> int:
+    """Allocate the data folder's cost with its rules and write the chargeback CSV for finance."""
+    from finops_lib.allocation import write_chargeback_csv
+    from finops_lib.ingest import open_data
+
+    con = open_data(args.data, warehouse=args.warehouse)
+    try:
+        path = write_chargeback_csv(con, args.out, rules_file=args.rules, data_dir=args.data,
+                                    start_date=args.start_date, end_date=args.end_date)
+    finally:
+        con.disconnect()
+    print(f"chargeback written to {path}")
+    return 0
+
+
 def cmd_formats(args: argparse.Namespace) -> int:
     """List the registered source formats."""
     from finops_lib.sources import SOURCES
@@ -217,6 +232,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="virtual environment holding focus-validator (default build/focus-validator-venv)")
     engine_options(p)
     p.set_defaults(func=cmd_export_focus)
+
+    p = sub.add_parser("chargeback", help="allocate cost with the allocation rules and write the chargeback CSV "
+                       "(month, currency, business unit, cost center, team: direct, shared, unallocated, total)")
+    p.add_argument("--data", default=str(paths.SAMPLE_DIR), help="data folder (default data/sample/)")
+    p.add_argument("--out", required=True, help="target .csv file")
+    p.add_argument("--rules", default="", help="allocation rules YAML (default: <data>/config/allocation_rules.yaml "
+                   "when present, else tags only; 'none' forces tags only)")
+    p.add_argument("--start-date", help="first day, YYYY-MM-DD")
+    p.add_argument("--end-date", help="last day, YYYY-MM-DD")
+    p.add_argument("--warehouse", help="warehouse file (default: one per data folder under build/)")
+    p.set_defaults(func=cmd_chargeback)
 
     p = sub.add_parser("formats", help="list the registered source formats")
     p.set_defaults(func=cmd_formats)

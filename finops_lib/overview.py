@@ -271,6 +271,42 @@ def _coverage(con: BaseBackend, table: str) -> pd.DataFrame:
     return span.assign(table=table)
 
 
+def unpriced_models(con: BaseBackend, *, catalog: object = None) -> pd.DataFrame:
+    """Models and token buckets that have tokens but no price in the catalog, with their token counts.
+
+    Usage-feed rows of ``costs`` and gateway/trace ``requests`` are priced with the catalog
+    (:func:`finops_lib.prices.price_costs`, :func:`finops_lib.prices.estimate_requests`); whatever stays
+    without a price is listed here. Such tokens are left out of every money total, never counted as $0.
+
+    Parameters
+    ----------
+    con
+        The warehouse.
+    catalog
+        A :class:`finops_lib.prices.Catalog`; default the shipped catalog.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table, provider, model, bucket, tier, tokens, rows, first_day, last_day``; empty when every
+        token has a price.
+    """
+    from finops_lib import fx, prices  # pricing sits beside the analyses; imported late to keep start-up light
+
+    catalog = catalog or prices.load_catalog()
+    rates = fx.load_rates()  # catalog prices in USD, rows billed in EUR: prices converted at the day's rate
+    frames = [
+        prices.unpriced_summary(prices.price_costs(con.table("costs"), catalog, rates=rates)).to_pandas()
+        .assign(table="costs"),
+        prices.unpriced_summary(prices.estimate_requests(con.table("requests"), catalog, rates=rates)).to_pandas()
+        .assign(table="requests"),
+    ]
+    out = pd.concat(frames, ignore_index=True).rename(columns={
+        "ProviderName": "provider", "x_Model": "model", "x_TokenType": "bucket", "x_ServiceTier": "tier"})
+    out["tokens"] = out["tokens"].astype(float)
+    return out[["table", "provider", "model", "bucket", "tier", "tokens", "rows", "first_day", "last_day"]]
+
+
 def rejects_summary(con: BaseBackend, *, limit: int = 20) -> pd.DataFrame:
     """Rejected records grouped by file, column and reason, with the first line and an example value."""
     r = con.table("rejects")

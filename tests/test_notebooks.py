@@ -109,6 +109,7 @@ def test_defaults_cover_the_sample(defaults: dict) -> None:
     shown = Decimal(defaults["shown_total"]["USD"])
     assert abs(shown - (usd + eur / Decimal("0.92"))) < Decimal("1e-6")
     assert headline["Spend (USD)"] == f"${shown:,.2f}"
+    assert defaults["unpriced"] == []  # the shipped catalog prices every model and bucket of the sample
     assert headline["Top model"] in defaults["groups"]
     assert 1 <= len(defaults["groups"]) <= 8 + 1
 

@@ -25,7 +25,10 @@ def _request_unpriced(t: ibis.Table) -> ibis.Table:
 
 
 def _cost_unpriced(t: ibis.Table) -> ibis.Table:
-    flagged = t.filter(t.x_DataQualityFlags.fill_null("").split(",").contains(UNPRICED))
+    # A bucket without tokens costs nothing whatever its price (the Usage API's embeddings rows carry an
+    # output bucket of 0 tokens that holds the request count): it is not an unpriced model.
+    flagged = t.filter(t.x_DataQualityFlags.fill_null("").split(",").contains(UNPRICED)
+                       & (t.ConsumedQuantity.fill_null(1) != 0))
     return flagged.select(*_GROUP, tokens=flagged.ConsumedQuantity.cast(MONEY), day=flagged.ChargePeriodStart.date())
 
 

@@ -1,4 +1,4 @@
-"""Helpers shared by source readers: typed tables from records, rejects, row hashes."""
+"""Helpers shared by source readers: typed tables from records, record faults, rejects, row hashes."""
 
 from __future__ import annotations
 
@@ -22,8 +22,21 @@ _CONTEXT = Context(prec=60)
 MONEY_LIMIT = Decimal("1e26")
 #: Largest plausible count (tokens, requests) in one record; also keeps sums far inside int64.
 MAX_COUNT = 10**15
+#: BillingAccountId of rows whose source names no billing account.
+ACCOUNT_UNKNOWN = "(not in source)"
 AI_CATEGORY = "AI and Machine Learning"
 GENAI_SUBCATEGORY = "Generative AI"
+
+
+class Fault(ValueError):
+    """A record that cannot be loaded: the column (field) at fault, its value and the reason.
+
+    In-memory readers raise it while building a row and turn it into a :func:`reject` record.
+    """
+
+    def __init__(self, column: str, value: object, reason: str) -> None:
+        super().__init__(reason)
+        self.column, self.value, self.reason = column, value, reason
 
 
 def money(value: object) -> Decimal | None:

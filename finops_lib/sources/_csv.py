@@ -22,11 +22,7 @@ from ibis.backends import BaseBackend
 
 from finops_lib.errors import SourceError
 from finops_lib.schema import conform
-
-
-def quote(text: str) -> str:
-    """Return ``text`` as a SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
+from finops_lib.sources._sql import quote
 
 
 def header(path: Path) -> list[str]:
@@ -45,7 +41,9 @@ def header(path: Path) -> list[str]:
         raise SourceError(path, f"cannot read the CSV header: {exc}", line=1) from exc
     if len(set(names)) != len(names):
         raise SourceError(path, "the CSV header repeats a column name", line=1)
-    return names
+    # An empty name (a trailing comma, pandas' unnamed index column) gets a placeholder: DuckDB cannot
+    # read a column without a name, and no reader uses it.
+    return [name if name.strip() else f"_unnamed_{i}" for i, name in enumerate(names, start=1)]
 
 
 def read_csv_sql(path: Path) -> tuple[str, list[str], str]:

@@ -1,7 +1,8 @@
 """Azure Cost Management cost details exports (EA and MCA; actual or amortized), CSV, CSV.gz or Parquet.
 
-Read inside the engine like the AWS CUR (:mod:`finops_lib.sources.aws_cur`, whose SQL helpers this
-module shares): raw columns staged as text, meter names and units parsed once per distinct value.
+Read inside the engine like the AWS CUR (:mod:`finops_lib.sources.aws_cur`), with the SQL helpers both
+share (:mod:`finops_lib.sources._cloud`): raw columns staged as text, meter names and units parsed once
+per distinct value.
 
 Quirks handled here (``reference/formats.md`` section 5):
 
@@ -51,16 +52,15 @@ from ibis.backends import BaseBackend
 from finops_lib.errors import SourceError
 from finops_lib.schema import conform
 from finops_lib.sources import ReadResult, register_source
-from finops_lib.sources._csv import quote
-from finops_lib.sources.aws_cur import (
+from finops_lib.sources._cloud import (
     AI_SQL,
     GENAI_SQL,
-    _head_names,
     distinct_values,
     extra_sql,
     fault_sql,
     flags_sql,
     hash_sql,
+    head_names,
     meter_table,
     money_sql,
     number_sql,
@@ -71,6 +71,7 @@ from finops_lib.sources.aws_cur import (
     unit_table,
     windows_from,
 )
+from finops_lib.sources._sql import quote
 
 FORMAT = "azure_cost_details"
 #: Canonical name -> accepted column names (lower case), first present wins.
@@ -122,7 +123,7 @@ def _first_alias(lower: dict[str, str]) -> dict[str, str]:
 
 
 def _detect(path: Path, head: str) -> bool:
-    names = _head_names(path, head)
+    names = head_names(path, head)
     if names is None:
         return False
     found = _first_alias({n.strip().lower(): n for n in names})

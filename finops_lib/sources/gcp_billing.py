@@ -37,11 +37,9 @@ those rows. Two rows of one file with the same key are a duplicate pull: the lat
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 import re
 import zlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from pathlib import Path
@@ -53,11 +51,20 @@ from finops_lib.errors import SourceError
 from finops_lib.meters import Meter, parse_meter
 from finops_lib.models import MODEL_PREFIX_PROVIDERS
 from finops_lib.schema import TOKEN_TYPES, get_table
-from finops_lib.sources import ReadResult, read_head, register_source
-from finops_lib.sources._common import AI_CATEGORY, GENAI_SUBCATEGORY, flags, records_table, reject, row_hash
+from finops_lib.sources import ReadResult, register_source
+from finops_lib.sources._common import (
+    ACCOUNT_UNKNOWN,
+    AI_CATEGORY,
+    GENAI_SUBCATEGORY,
+    Fault,
+    flags,
+    records_table,
+    reject,
+    row_hash,
+)
+from finops_lib.sources._records import bad_text, records
 
 FORMAT = "gcp_billing_export"
-ACCOUNT_UNKNOWN = "(not in source)"
 AI_SERVICES = frozenset(("vertex ai", "gemini api", "generative language api"))
 AI_SERVICE_IDS = frozenset(("C7E2-9256-1C43",))
 CHARGE_CATEGORIES = {"regular": "Usage", "tax": "Tax", "adjustment": "Adjustment", "rounding error": "Adjustment"}
@@ -80,14 +87,6 @@ _JSON_MARKS = (re.compile(r'"usage_start_time"\s*:'), re.compile(r'"cost"\s*:'),
                re.compile(r'"sku(?:\.description|_description)?"\s*:'))  # fmt: skip
 
 
-class RowError(ValueError):
-    """A field of one export row is unusable (the row is rejected)."""
-
-    def __init__(self, column: str, value: object, reason: str) -> None:
-        super().__init__(reason)
-        self.column, self.value, self.reason = column, value, reason
-
-
 def _get(rec: dict[str, Any], path: str) -> Any:
     """Return a field by dotted path from a nested record, or a flattened (dotted / underscored) one."""
     if path in rec:
@@ -106,16 +105,16 @@ def _get(rec: dict[str, Any], path: str) -> Any:
 def _decimal(value: Any, column: str, *, required: bool = False) -> Decimal | None:
     if value is None or value == "":
         if required:
-            raise RowError(column, value, f"required field {column!r} is missing")
+            raise Fault(column, value, f"required field {column!r} is missing")
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise RowError(column, value, f"{column!r} is not a number")
+        raise Fault(column, value, f"{column!r} is not a number")
     try:
         dec = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except InvalidOperation:
-        raise RowError(column, value, f"{column!r} is not a number") from None
+        raise Fault(column, value, f"{column!r} is not a number") from None
     if not dec.is_finite() or abs(dec) >= _MAX_MONEY:
-        raise RowError(column, value, f"{column!r} is not a finite number below 1e25")
+        raise Fault(column, value, f"{column!r} is not a finite number below 1e25")
     return dec.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN, context=_WIDE)
 
 
@@ -127,9 +126,9 @@ def _timestamp(value: Any, column: str) -> datetime:
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
-            raise RowError(column, value, f"{column!r} is not a timestamp") from None
+            raise Fault(column, value, f"{column!r} is not a timestamp") from None
     else:
-        raise RowError(column, value, f"required field {column!r} is missing or not a timestamp")
+        raise Fault(column, value, f"required field {column!r} is missing or not a timestamp")
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -138,7 +137,7 @@ def _json_field(value: Any, column: str) -> Any:
         try:
             return json.loads(value, parse_float=Decimal) if value.strip() else None
         except json.JSONDecodeError:
-            raise RowError(column, value, f"{column!r} is not valid JSON") from None
+            raise Fault(column, value, f"{column!r} is not valid JSON") from None
     return value
 
 
@@ -149,7 +148,7 @@ def _labels(rec: dict[str, Any], column: str) -> dict[str, str]:
     if isinstance(value, dict):
         return {str(k): "" if v is None else str(v) for k, v in value.items()}
     if not isinstance(value, list) or not all(isinstance(i, dict) and "key" in i for i in value):
-        raise RowError(column, value, f"{column!r} must be an array of {{key, value}} objects")
+        raise Fault(column, value, f"{column!r} must be an array of {{key, value}} objects")
     return {str(i["key"]): "" if i.get("value") is None else str(i["value"]) for i in value}
 
 
@@ -159,7 +158,7 @@ def _credits(rec: dict[str, Any]) -> tuple[Decimal, list[dict[str, Any]]]:
         total = _decimal(_get(rec, "credits.amount"), "credits.amount")
         return total or Decimal(0), []
     if not isinstance(value, list) or not all(isinstance(c, dict) for c in value):
-        raise RowError("credits", value, "'credits' must be an array of objects")
+        raise Fault("credits", value, "'credits' must be an array of objects")
     amounts = [_decimal(c.get("amount"), "credits.amount", required=True) or Decimal(0) for c in value]
     listed = [{k: str(v) if isinstance(v, Decimal | float) else v for k, v in c.items()} for c in value]
     total = Decimal(0)
@@ -175,7 +174,7 @@ def _money_fields(rec: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, A
     at_list = _decimal(_get(rec, "cost_at_list"), "cost_at_list")
     currency = str(_get(rec, "currency") or "").strip().upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise RowError("currency", _get(rec, "currency"), "'currency' is not an ISO 4217 code")
+        raise Fault("currency", _get(rec, "currency"), "'currency' is not an ISO 4217 code")
     fields = {"BilledCost": net, "EffectiveCost": net, "ContractedCost": cost,
               "ListCost": at_list if at_list is not None else cost, "BillingCurrency": currency}  # fmt: skip
     return fields, listed
@@ -185,11 +184,11 @@ def _period_fields(rec: dict[str, Any]) -> dict[str, Any]:
     start = _timestamp(_get(rec, "usage_start_time"), "usage_start_time")
     end = _timestamp(_get(rec, "usage_end_time"), "usage_end_time")
     if end < start:
-        raise RowError("usage_end_time", _get(rec, "usage_end_time"), "'usage_end_time' is before usage_start_time")
+        raise Fault("usage_end_time", _get(rec, "usage_end_time"), "'usage_end_time' is before usage_start_time")
     month = _get(rec, "invoice.month")
     text = str(month).strip() if month is not None else start.strftime("%Y%m")
     if not re.fullmatch(r"\d{4}(0[1-9]|1[0-2])", text):
-        raise RowError("invoice.month", month, "'invoice.month' is not YYYYMM")
+        raise Fault("invoice.month", month, "'invoice.month' is not YYYYMM")
     year, mon = int(text[:4]), int(text[4:])
     bp_start = datetime(year, mon, 1, tzinfo=UTC)
     bp_end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=UTC)
@@ -268,7 +267,7 @@ def _natural_key(rec: dict[str, Any], base: dict[str, Any], labels: dict[str, st
 
 
 def build_row(rec: dict[str, Any], shown: str, ordinal: int, locator: str | None) -> dict[str, Any]:
-    """Return the ``costs`` row of one export record (raises :class:`RowError` naming the faulty field).
+    """Return the ``costs`` row of one export record (raises :class:`Fault` naming the faulty field).
 
     Parameters
     ----------
@@ -278,15 +277,15 @@ def build_row(rec: dict[str, Any], shown: str, ordinal: int, locator: str | None
         Provenance: file, line (CSV: header = 1; JSON lines: line number; Parquet: row ordinal), locator.
     """
     if not isinstance(rec, dict):
-        raise RowError("record", rec, "record is not a JSON object")
+        raise Fault("record", rec, "record is not a JSON object")
     sku = str(_get(rec, "sku.description") or "").strip()
     if not sku:
-        raise RowError("sku.description", _get(rec, "sku.description"), "required field 'sku.description' is missing")
+        raise Fault("sku.description", _get(rec, "sku.description"), "required field 'sku.description' is missing")
     service = str(_get(rec, "service.description") or "")
     cost_type = str(_get(rec, "cost_type") or "regular").strip().lower()
     category = CHARGE_CATEGORIES.get(cost_type)
     if category is None:
-        raise RowError(
+        raise Fault(
             "cost_type", _get(rec, "cost_type"), "'cost_type' is not regular, tax, adjustment or rounding error"
         )
     money_fields, listed = _money_fields(rec)
@@ -311,36 +310,6 @@ def build_row(rec: dict[str, Any], shown: str, ordinal: int, locator: str | None
     return base
 
 
-def _binary(path: Path) -> Any:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
-
-
-def _json_records(path: Path, head: str) -> Iterator[tuple[int, str | None, Any]]:
-    """Yield (line, locator, record) of a JSON-lines file, or of a JSON array (ordinal, ``[i]``)."""
-    if head.lstrip("\ufeff \t\r\n").startswith("["):
-        with _binary(path) as fh:
-            try:
-                doc = json.loads(fh.read().decode("utf-8-sig"), parse_float=Decimal)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise SourceError(path, f"not a valid JSON array: {exc}") from exc
-        for i, rec in enumerate(doc if isinstance(doc, list) else [doc]):
-            yield i + 1, f"[{i}]", rec
-        return
-    with _binary(path) as fh:
-        for line, raw in enumerate(fh, start=1):
-            try:
-                text = raw.decode("utf-8-sig" if line == 1 else "utf-8").strip()
-            except UnicodeDecodeError:
-                yield line, None, RowError("record", raw.decode("latin-1")[:200], "line is not valid UTF-8")
-                continue
-            if not text:
-                continue
-            try:
-                yield line, None, json.loads(text, parse_float=Decimal)
-            except json.JSONDecodeError as exc:
-                yield line, None, RowError("record", text, f"not valid JSON: {exc.msg} (char {exc.colno})")
-
-
 def _require(path: Path, names: list[str], line: int | None) -> None:
     """Raise when a tabular file lacks a required column (flattened names or nested top-level structs)."""
     for options in (("cost",), ("currency",), ("usage_start_time",), ("usage_end_time",), (*_SKU_COLUMNS, "sku")):
@@ -348,74 +317,15 @@ def _require(path: Path, names: list[str], line: int | None) -> None:
             raise SourceError(path, "required column is missing", line=line, column=options[0])
 
 
-def _csv_records(path: Path) -> Iterator[tuple[int, str | None, Any]]:
-    """Yield (line, None, record) of a flattened CSV export (header = line 1)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
-        reader = csv.reader(fh)
-        names = next(reader, None)
-        if not names or any(_bad_text(n) for n in names) or len(set(names)) != len(names):
-            raise SourceError(path, "missing, undecodable or repeated CSV header names", line=1)
-        _require(path, names, 1)
-        last = 1
-        for fields in reader:
-            line, last = last + 1, reader.line_num
-            if not fields:
-                continue
-            text = ",".join(fields)
-            if len(fields) != len(names):
-                yield line, None, RowError("record", text, f"expected {len(names)} fields, found {len(fields)}")
-            elif _bad_text(text):
-                yield line, None, RowError("record", text, "line is not valid UTF-8")
-            else:
-                yield line, None, {n: (v if v != "" else None) for n, v in zip(names, fields, strict=True)}
-
-
-def _bad_text(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def _clean(record: dict[str, Any]) -> dict[str, Any]:
     """Return the record with text that Arrow can store: non-text in text columns as text, lone surrogates replaced."""
     for name, value in record.items():
         if name in _TEXT_COLUMNS and value is not None and not isinstance(value, str):
             value = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
-        if isinstance(value, str) and _bad_text(value):
+        if isinstance(value, str) and bad_text(value):
             value = value.encode("utf-8", "replace").decode("utf-8")
         record[name] = value
     return record
-
-
-def _parquet_records(path: Path) -> Iterator[tuple[int, str | None, Any]]:
-    """Yield (row ordinal, None, record) of a Parquet export (nested structs as dicts)."""
-    import pyarrow.parquet as pq
-
-    try:
-        parquet = pq.ParquetFile(path)
-        _require(path, parquet.schema_arrow.names, None)
-        batches = parquet.iter_batches(batch_size=8192)
-        ordinal = 0
-        for batch in batches:
-            for rec in batch.to_pylist():
-                ordinal += 1
-                yield ordinal, None, rec
-    except SourceError:
-        raise
-    except Exception as exc:  # pyarrow raises many types for a corrupt file
-        raise SourceError(path, f"cannot read the Parquet file: {exc}") from exc
-
-
-def _records(path: Path) -> Iterator[tuple[int, str | None, Any]]:
-    head = read_head(path, 4096)
-    if head.startswith("PAR1"):
-        return _parquet_records(path)
-    if head.lstrip("\ufeff \t\r\n").startswith(("{", "[")):
-        return _json_records(path, head)
-    return _csv_records(path)
 
 
 def _detect(path: Path, head: str) -> bool:
@@ -455,13 +365,13 @@ def read_gcp_billing(path: Path, con: BaseBackend) -> ReadResult:
     rejects: list[dict[str, Any]] = []
     count = 0
     try:
-        for line, locator, rec in _records(path):
+        for line, locator, rec in records(path, _require):
             count += 1
             try:
-                if isinstance(rec, RowError):
+                if isinstance(rec, Fault):
                     raise rec
                 rows.append(_clean(build_row(rec, shown, line, locator)))
-            except RowError as exc:
+            except Fault as exc:
                 rejects.append(_clean(reject(FORMAT, shown, line, exc.column, exc.value, exc.reason, "costs", locator)))
             except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:
                 reason = f"unreadable record: {exc}"

@@ -51,10 +51,9 @@ from ibis.backends import BaseBackend
 
 from finops_lib.models import canonical_model
 from finops_lib.sources import ReadResult, register_source
-from finops_lib.sources._common import flags, records_table, reject, row_hash
-from finops_lib.sources.otel_genai import (
+from finops_lib.sources._common import Fault, flags, records_table, reject, row_hash
+from finops_lib.sources._genai import (
     TIERS,
-    Fault,
     dimensions,
     exact_amount,
     normalized_keys,

@@ -30,7 +30,8 @@ from ibis.backends import BaseBackend
 from finops_lib.errors import SourceError
 from finops_lib.models import canonical_model_sql, provider_sql
 from finops_lib.sources import REJECT_MARK, ReadResult, register_source
-from finops_lib.sources._csv import quote, read_csv_sql, stage_numbered
+from finops_lib.sources._csv import read_csv_sql, stage_numbered
+from finops_lib.sources._sql import ident, quote
 
 FORMAT = "litellm_spend_logs"
 REQUIRED = ("request_id", "startTime", "model", "spend", "prompt_tokens", "completion_tokens")
@@ -90,7 +91,7 @@ def _tag(keys: tuple[str, ...], custom: str) -> str:
 def _select_sql(source: str, present: set[str], path: str) -> str:
     """One streaming SELECT from the raw CSV to ``requests`` rows (rejects marked inline)."""
     def col(name: str) -> str:
-        return f'"{name}"' if name in present else "NULL::VARCHAR"
+        return ident(name) if name in present else "NULL::VARCHAR"
 
     fault = " ".join([
         "CASE",

@@ -42,259 +42,41 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 import warnings
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 import ibis
-import yaml
 from ibis.backends import BaseBackend
 
 from finops_lib.errors import FinopsError, SourceError
 from finops_lib.models import canonical_model_sql, provider_name, provider_sql
 from finops_lib.sources import REJECT_MARK, SOURCES, Detector, Reader, ReadResult, register_source
-from finops_lib.sources._csv import quote, read_csv_sql, stage_numbered
+from finops_lib.sources._csv import read_csv_sql, stage_numbered
+from finops_lib.sources._mapping_yaml import COUNTS, Mapping, load_mapping
+from finops_lib.sources._sql import ident, quote
 
-PREFIX = "mapped:"
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
 ENV_VAR = "FINOPS_MAPPINGS"
-TOP_KEYS = ("name", "description", "table", "match", "columns", "time", "tokens", "constants", "models", "status",
-            "tags", "currency")
-#: Unix time formats and the SQL giving their exact microseconds from text: the number is read as a
-#: DECIMAL with the scale that makes its digits, dot removed, the microseconds (fast INT64 decimals;
-#: wide DECIMAL(38) arithmetic is two orders of magnitude slower on millions of rows).
+#: Unix time formats (:data:`~finops_lib.sources._mapping_yaml.UNIX_TIMES`) and the SQL giving their exact
+#: microseconds from text: the number is read as a DECIMAL with the scale that makes its digits, dot removed,
+#: the microseconds (fast INT64 decimals; wide DECIMAL(38) arithmetic is two orders of magnitude slower on
+#: millions of rows).
 TIME_FORMATS = {
     "unix_s": "TRY_CAST(replace(CAST(TRY_CAST({v} AS DECIMAL(18, 6)) AS VARCHAR), '.', '') AS BIGINT)",
     "unix_ms": "TRY_CAST(replace(CAST(TRY_CAST({v} AS DECIMAL(18, 3)) AS VARCHAR), '.', '') AS BIGINT)",
     "unix_us": "TRY_CAST(TRY_CAST({v} AS DECIMAL(18, 0)) AS BIGINT)",
     "unix_ns": "TRY_CAST({v} AS BIGINT) // 1000",
 }
-COUNTS = ("input_tokens", "x_InputUncachedTokens", "x_InputCacheReadTokens", "x_InputCacheWrite5mTokens",
-          "x_InputCacheWrite1hTokens", "x_OutputTokens", "x_OutputReasoningTokens")
 PRIMARY_COUNTS = ("input_tokens", "x_InputUncachedTokens", "x_OutputTokens")
 CACHE_COUNTS = ("x_InputCacheReadTokens", "x_InputCacheWrite5mTokens", "x_InputCacheWrite1hTokens")
-TEXTS = ("x_RequestId", "ProviderName", "x_Model", "x_ModelRaw", "x_Operation", "x_ServiceTier", "x_ContextTier",
-         "BillingCurrency", "SubAccountId", "x_ApiKeyId", "x_UserId", "x_Team", "x_Application", "x_Feature",
-         "x_Environment", "x_ExperimentId", "x_Variant", "x_SessionId")
-TARGETS = ("ChargePeriodStart", "ChargePeriodEnd", *COUNTS, "x_LatencyMs", "x_ReportedCost", "x_QualityScore", *TEXTS)
-CONSTANT_TARGETS = tuple(t for t in TEXTS if t != "x_RequestId")
 FAILURE_VALUES = ("failure", "failed", "fail", "error", "false")
 TIERS = {"default": "standard", "auto": "standard", "standard": "standard", "flex": "flex", "priority": "priority",
          "scale": "provisioned", "provisioned": "provisioned", "batch": "batch"}
 #: Microseconds either side of the epoch a Unix time may lie (about 317 years): farther is a bad value.
 _MAX_MICROS = 10**16
 _TIME_PART = r"[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s*(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
-
-
-@dataclass(frozen=True)
-class Mapping:
-    """A validated YAML mapping (see the module docstring for the keys)."""
-
-    name: str
-    path: Path
-    description: str
-    columns: dict[str, str]
-    match: tuple[str, ...] = ()
-    time_format: str = "iso"
-    epoch: datetime = datetime(1970, 1, 1, tzinfo=UTC)
-    timezone: str = "UTC"
-    input_includes_cache: bool = True
-    constants: dict[str, str] = field(default_factory=dict)
-    models: dict[str, str] = field(default_factory=dict)
-    status: dict[str, Any] = field(default_factory=dict)
-    tags: tuple[str, ...] = ()
-    currency: str = "USD"
-
-    @property
-    def format(self) -> str:
-        """The registered format name, ``mapped:<name>``."""
-        return PREFIX + self.name
-
-    def source(self, target: str) -> str | None:
-        """Return the source column mapped to ``target``, if any."""
-        return next((src for src, tgt in self.columns.items() if tgt == target), None)
-
-    def required_columns(self) -> list[str]:
-        """Source columns the file must have (mapped columns and status columns)."""
-        extra = [self.status.get("column"), self.status.get("failure_when_zero")]
-        return list(dict.fromkeys([*self.columns, *(c for c in extra if c)]))
-
-
-# --- loading and validating a mapping -----------------------------------------------------------
-
-
-class _Checker:
-    """Validates the YAML data, raising SourceError at the line of the offending key."""
-
-    def __init__(self, path: Path, lines: dict[tuple[str, ...], int]) -> None:
-        self.path, self.lines = path, lines
-
-    def fail(self, where: tuple[str, ...], problem: str) -> SourceError:
-        for depth in range(len(where), 0, -1):
-            if where[:depth] in self.lines:
-                return SourceError(self.path, problem, line=self.lines[where[:depth]], column=".".join(where))
-        return SourceError(self.path, problem, line=1)
-
-    def kind(self, data: dict[str, Any], key: str, types: type | tuple[type, ...], what: str) -> Any:
-        value = data.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
-            raise self.fail((key,), f"'{key}' must be {what}")
-        return value
-
-    def texts(self, where: tuple[str, ...], value: Any) -> tuple[str, ...]:
-        if value is None:
-            return ()
-        if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
-            raise self.fail(where, f"'{where[-1]}' must be a list of column names or values")
-        return tuple(str(v) for v in value)
-
-
-def _index(node: yaml.Node, where: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> None:
-    """Record the line of every mapping key and list item under ``node``."""
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            here = (*where, str(key.value))
-            lines.setdefault(here, key.start_mark.line + 1)
-            _index(value, here, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines.setdefault((*where, str(i)), item.start_mark.line + 1)
-            _index(item, (*where, str(i)), lines)
-
-
-def _parse_yaml(path: Path) -> tuple[dict[str, Any], _Checker]:
-    try:
-        text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourceError(path, f"cannot read mapping: {exc}") from exc
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise SourceError(path, f"not valid YAML: {exc.problem}", line=mark.line + 1 if mark else None) from exc
-    except yaml.YAMLError as exc:
-        raise SourceError(path, f"not valid YAML: {exc}") from exc
-    lines: dict[tuple[str, ...], int] = {}
-    if node is not None:
-        _index(node, (), lines)
-    checker = _Checker(path, lines)
-    if not isinstance(data, dict):
-        raise SourceError(path, "a mapping must be a YAML mapping of keys (name, columns, ...)", line=1)
-    for key in data:
-        if str(key) not in TOP_KEYS:
-            raise checker.fail((str(key),), f"unknown key {key!r}; known: {', '.join(TOP_KEYS)}")
-    return data, checker
-
-
-def _columns(data: dict[str, Any], check: _Checker) -> dict[str, str]:
-    columns = data.get("columns")
-    if not isinstance(columns, dict) or not columns:
-        raise check.fail(("columns",), "'columns' must map source columns to requests fields")
-    seen: dict[str, str] = {}
-    for source, target in columns.items():
-        if not isinstance(target, str) or target not in TARGETS:
-            hint = " (use the status: section)" if target == "x_Status" else ""
-            raise check.fail(("columns", str(source)), f"unknown target field {target!r}{hint}")
-        if target in seen:
-            raise check.fail(("columns", str(source)), f"{target} is already mapped from column {seen[target]!r}")
-        seen[target] = str(source)
-    if "ChargePeriodStart" not in seen:
-        raise check.fail(("columns",), "no column is mapped to ChargePeriodStart")
-    if not any(t in seen for t in COUNTS):
-        raise check.fail(("columns",), "no token column is mapped (input_tokens, x_OutputTokens, ...)")
-    if "input_tokens" in seen and "x_InputUncachedTokens" in seen:
-        raise check.fail(("columns", seen["x_InputUncachedTokens"]),
-                         "map either input_tokens or x_InputUncachedTokens, not both")
-    return {str(k): v for k, v in columns.items()}
-
-
-def _time(data: dict[str, Any], check: _Checker) -> dict[str, Any]:
-    spec = check.kind(data, "time", dict, "a mapping (format, epoch, timezone)") or {}
-    for key in spec:
-        if key not in ("format", "epoch", "timezone"):
-            raise check.fail(("time", str(key)), f"unknown time key {key!r} (format, epoch, timezone)")
-    fmt = str(spec.get("format", "iso"))
-    if fmt not in ("iso", *TIME_FORMATS) and "%" not in fmt:
-        raise check.fail(("time", "format"), f"time format {fmt!r} is not iso, unix_s/ms/us/ns or a strftime pattern")
-    out: dict[str, Any] = {"time_format": fmt, "timezone": str(spec.get("timezone", "UTC"))}
-    try:
-        ZoneInfo(out["timezone"])
-    except (ZoneInfoNotFoundError, ValueError):
-        raise check.fail(("time", "timezone"), f"unknown time zone {out['timezone']!r}") from None
-    if "epoch" in spec:
-        try:
-            epoch = datetime.fromisoformat(str(spec["epoch"]).replace(" ", "T"))
-        except ValueError:
-            raise check.fail(("time", "epoch"), f"epoch {spec['epoch']!r} is not an ISO-8601 time") from None
-        local = epoch.replace(tzinfo=ZoneInfo(out["timezone"])) if epoch.tzinfo is None else epoch
-        out["epoch"] = local.astimezone(UTC)
-    return out
-
-
-def _options(data: dict[str, Any], check: _Checker) -> dict[str, Any]:
-    constants = check.kind(data, "constants", dict, "a mapping of field -> value") or {}
-    for target, value in constants.items():
-        if target not in CONSTANT_TARGETS or isinstance(value, dict | list) or value is None:
-            raise check.fail(("constants", str(target)), f"constant {target!r} must be one of the text fields "
-                             "(ProviderName, x_ModelRaw, x_Team, ...) with a scalar value")
-    models = check.kind(data, "models", dict, "a mapping of source model value -> model id") or {}
-    status = check.kind(data, "status", dict, "a mapping (column, failure_values, success_values, "
-                                              "failure_when_zero)") or {}
-    for key in status:
-        if key not in ("column", "failure_values", "success_values", "failure_when_zero"):
-            raise check.fail(("status", str(key)), f"unknown status key {key!r}")
-    for key in ("failure_values", "success_values"):
-        status = {**status, key: tuple(v.lower() for v in check.texts(("status", key), status.get(key)))}
-    tokens = check.kind(data, "tokens", dict, "a mapping (input_includes_cache)") or {}
-    if set(tokens) - {"input_includes_cache"} or not isinstance(tokens.get("input_includes_cache", True), bool):
-        raise check.fail(("tokens",), "'tokens' takes only input_includes_cache: true or false")
-    currency = str(check.kind(data, "currency", str, "an ISO 4217 code") or "USD").upper()
-    if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise check.fail(("currency",), f"currency {currency!r} is not an ISO 4217 code")
-    return {"constants": {k: str(v) for k, v in constants.items()}, "models": {str(k): str(v) for k, v in
-            models.items()}, "status": status, "currency": currency,
-            "input_includes_cache": tokens.get("input_includes_cache", True),
-            "match": check.texts(("match",), data.get("match")), "tags": check.texts(("tags",), data.get("tags"))}
-
-
-def load_mapping(path: str | Path) -> Mapping:
-    """Read and validate a YAML mapping file.
-
-    Parameters
-    ----------
-    path
-        The ``.yaml`` file.
-
-    Returns
-    -------
-    Mapping
-        The validated mapping.
-
-    Raises
-    ------
-    SourceError
-        Naming the mapping file and the line of the offending key.
-    """
-    path = Path(path)
-    data, check = _parse_yaml(path)
-    name = check.kind(data, "name", str, "a text")
-    if not name or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise check.fail(("name",), "'name' is required: letters, digits, '_', '.', '-'")
-    if str(data.get("table", "requests")) != "requests":
-        raise check.fail(("table",), "mappings fill the requests table only (table: requests)")
-    description = str(check.kind(data, "description", str, "a text") or f"CSV/Parquet mapped by {path.name}")
-    columns, time, options = _columns(data, check), _time(data, check), _options(data, check)
-    for target in options["constants"]:
-        if target in columns.values():
-            raise check.fail(("constants", target), f"{target} is both a constant and a mapped column")
-    if "epoch" in time and time["time_format"] not in TIME_FORMATS:
-        raise check.fail(("time", "epoch"), "an epoch applies to unix_s/ms/us/ns times only")
-    return Mapping(name, path, description, columns, **time, **options)
 
 
 # --- SQL: raw columns -> requests rows ----------------------------------------------------------
@@ -427,7 +209,7 @@ def select_sql(m: Mapping, source: str, present: set[str], path: Path) -> str:
     :data:`~finops_lib.sources.REJECT_MARK` (moved to ``rejects`` by :func:`finops_lib.ingest.settle`).
     """
     q = _Sql(m, _stem(path))
-    selected = ", ".join(f"{_identifier(src)} AS {a}" if src in present else f"NULL::VARCHAR AS {a}"
+    selected = ", ".join(f"{ident(src)} AS {a}" if src in present else f"NULL::VARCHAR AS {a}"
                          for src, a in q.alias.items())
     start, end = q.time("ChargePeriodStart", "t_start"), q.time("ChargePeriodEnd", "t_end")
     counts = {c: q.count(c) for c in COUNTS}
@@ -490,11 +272,6 @@ def _tier(q: _Sql) -> str:
 def _context(q: _Sql) -> str:
     raw = q.text("x_ContextTier")
     return f"CASE WHEN lower({raw}) IN ('standard', 'long') THEN lower({raw}) END"
-
-
-def _identifier(name: str) -> str:
-    """Return ``name`` as a quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _stem(path: Path) -> str:

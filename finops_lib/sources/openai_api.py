@@ -22,22 +22,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from ibis.backends import BaseBackend
 
-from finops_lib.errors import SourceError
 from finops_lib.meters import parse_meter
 from finops_lib.models import canonical_model
 from finops_lib.schema import TOKEN_TYPES
 from finops_lib.sources import ReadResult, register_source
 from finops_lib.sources._common import (
+    ACCOUNT_UNKNOWN,
     AI_CATEGORY,
     GENAI_SUBCATEGORY,
-    MAX_COUNT,
     flags,
     money,
     month_bounds,
@@ -46,10 +45,10 @@ from finops_lib.sources._common import (
     row_hash,
     utc_from_unix,
 )
+from finops_lib.sources._openai import bucket_results, bucket_width, int_field, is_partial, load_page, period
 
 USAGE = "openai_usage"
 COSTS = "openai_costs"
-ACCOUNT_UNKNOWN = "(not in source)"
 TIERS = {"default": "standard", "auto": "standard", "standard": "standard", "flex": "flex",
          "priority": "priority", "scale": "provisioned", "batch": "batch"}
 #: Quantity fields of the non-token usage endpoints and their FOCUS units.
@@ -67,93 +66,55 @@ def _detect_costs(path: Path, head: str) -> bool:
     return bool(_COSTS_MARK.search(head))
 
 
-def _load(path: Path) -> list[dict[str, Any]]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourceError(path, f"cannot read file: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise SourceError(path, f"not valid JSON: {exc.msg}", line=exc.lineno, column=f"char {exc.colno}") from exc
-    buckets = doc.get("data") if isinstance(doc, dict) else doc
-    if not isinstance(buckets, list):
-        raise SourceError(path, "expected a page with a 'data' list or a list of buckets", column="data")
-    return buckets
+def base_row(fmt: str, path: str, row: int, start: datetime, end: datetime) -> dict[str, Any]:
+    """Return the columns every OpenAI ``costs`` row shares: provider, service, period, billing month, provenance.
 
-
-def _records(buckets: list[Any]) -> Iterator[tuple[str, int | None, int | None, dict[str, Any] | Any]]:
-    """Yield (locator, start, end, result) for every result of every bucket."""
-    for i, bucket in enumerate(buckets):
-        if not isinstance(bucket, dict):
-            yield f"data[{i}]", None, None, bucket
-            continue
-        results = bucket.get("results", bucket.get("result", []))
-        for j, result in enumerate(results if isinstance(results, list) else [results]):
-            yield f"data[{i}].results[{j}]", bucket.get("start_time"), bucket.get("end_time"), result
-
-
-def _int_field(result: dict[str, Any], name: str, *, required: bool = False) -> int | None:
-    """Return a non-negative integer field, None when absent; raise ValueError when unusable."""
-    value = result.get(name)
-    if value is None:
-        if required:
-            raise ValueError(f"required field {name!r} is missing")
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | Decimal) or not Decimal(value).is_finite() \
-            or value != int(value) or value < 0:
-        raise ValueError(f"{name!r} must be a non-negative integer")
-    if value > MAX_COUNT:
-        raise ValueError(f"{name!r} is implausibly large (over {MAX_COUNT:.0e})")
-    return int(value)
-
-
-def _period(start: Any, end: Any) -> tuple[int, int]:
-    if not isinstance(start, int) or isinstance(start, bool):
-        raise ValueError("bucket 'start_time' must be Unix seconds")
-    if not isinstance(end, int) or isinstance(end, bool) or end <= start:
-        raise ValueError("bucket 'end_time' must be Unix seconds after start_time")
-    return start, end
-
-
-def _is_partial(start: int, end: int, width: int) -> bool:
-    return end - start != width or start % width != 0
-
-
-def _bucket_width(buckets: list[Any]) -> int:
-    """Return the dominant bucket width of the file (1d, 1h or 1m)."""
-    widths = sorted(
-        b["end_time"] - b["start_time"] for b in buckets
-        if isinstance(b, dict) and isinstance(b.get("start_time"), int) and isinstance(b.get("end_time"), int)
-    )
-    for width in (86400, 3600, 60):
-        if width in widths:
-            return width
-    return widths[len(widths) // 2] if widths else 86400
-
-
-def _base_row(fmt: str, path: str, ordinal: int, locator: str, start: int, end: int) -> dict[str, Any]:
-    begin = utc_from_unix(start)
-    bp_start, bp_end = month_bounds(begin)
+    Used by the API readers and by the dashboard exports (:mod:`finops_lib.sources.openai_dashboard`).
+    """
+    bp_start, bp_end = month_bounds(start)
     return {
-        "BillingAccountId": ACCOUNT_UNKNOWN,
-        "BillingCurrency": "USD",
-        "BillingPeriodStart": bp_start,
-        "BillingPeriodEnd": bp_end,
-        "ChargeCategory": "Usage",
-        "ChargeFrequency": "Usage-Based",
-        "ChargePeriodStart": begin,
-        "ChargePeriodEnd": utc_from_unix(end),
-        "InvoiceIssuerName": "OpenAI",
-        "ProviderName": "OpenAI",
-        "PublisherName": "OpenAI",
-        "ServiceCategory": AI_CATEGORY,
-        "ServiceSubcategory": GENAI_SUBCATEGORY,
-        "ServiceName": "OpenAI API",
-        "PricingCategory": "Standard",
-        "x_SourceFormat": fmt,
-        "x_SourceFile": path,
-        "x_SourceRow": ordinal,
-        "x_SourceLocator": locator,
+        "BillingAccountId": ACCOUNT_UNKNOWN, "BillingCurrency": "USD", "BillingPeriodStart": bp_start,
+        "BillingPeriodEnd": bp_end, "ChargeCategory": "Usage", "ChargeFrequency": "Usage-Based",
+        "ChargePeriodStart": start, "ChargePeriodEnd": end, "InvoiceIssuerName": "OpenAI", "ProviderName": "OpenAI",
+        "PublisherName": "OpenAI", "ServiceCategory": AI_CATEGORY, "ServiceSubcategory": GENAI_SUBCATEGORY,
+        "ServiceName": "OpenAI API", "PricingCategory": "Standard", "x_SourceFormat": fmt, "x_SourceFile": path,
+        "x_SourceRow": row,
     }
+
+
+def usage_key(kind: str, start: int, project_id: object, api_key_id: object, user_id: object, model: object,
+              batch: object, service_tier: object) -> tuple[Any, ...]:
+    """Return the natural key of a Usage API result; each row appends its token bucket or quantity field.
+
+    The dashboard activity export uses the same key, so usage read from an API page and from an export
+    replaces, never adds.
+
+    Parameters
+    ----------
+    kind
+        Usage endpoint (``completions``, ``embeddings``, ...).
+    start
+        Bucket start, Unix seconds.
+    project_id, api_key_id, user_id, model, batch, service_tier
+        The result's grouping fields, as given (``service_tier`` raw).
+
+    Examples
+    --------
+    >>> usage_key("completions", 1714521600, "proj_1", None, None, "gpt-4o-mini", False, None)
+    ('openai_usage', 'completions', 1714521600, 'proj_1', None, None, 'gpt-4o-mini', False, None)
+    """
+    return (USAGE, kind, start, project_id, api_key_id, user_id, model, batch, service_tier)
+
+
+def costs_key(start: int, project_id: object, api_key_id: object, line_item: object) -> tuple[Any, ...]:
+    """Return the natural key of a Costs API line item (the dashboard cost export uses it too).
+
+    Examples
+    --------
+    >>> costs_key(1714521600, "proj_1", None, "gpt-4o-mini-2024-07-18, input")
+    ('openai_costs', 1714521600, 'proj_1', None, 'gpt-4o-mini-2024-07-18, input')
+    """
+    return (COSTS, start, project_id, api_key_id, line_item)
 
 
 def _tier(result: dict[str, Any]) -> str | None:
@@ -168,11 +129,11 @@ def _tier(result: dict[str, Any]) -> str | None:
 def _usage_buckets(result: dict[str, Any]) -> tuple[dict[str, int], set[str]]:
     """Split one completions/embeddings result into disjoint buckets; return (buckets, flags)."""
     marks: set[str] = set()
-    total_in = _int_field(result, "input_tokens", required=True) or 0
-    cached = _int_field(result, "input_cached_tokens")
-    write = _int_field(result, "input_cache_write_tokens")
-    write_12h = _int_field(result, "input_cache_write_12h_tokens")
-    output = _int_field(result, "output_tokens") or 0
+    total_in = int_field(result, "input_tokens", required=True) or 0
+    cached = int_field(result, "input_cached_tokens")
+    write = int_field(result, "input_cache_write_tokens")
+    write_12h = int_field(result, "input_cache_write_12h_tokens")
+    output = int_field(result, "output_tokens") or 0
     is_completion = "output_tokens" in result
     if is_completion and (cached is None or write is None):
         marks.add("token_subfields_missing")
@@ -196,10 +157,10 @@ def _usage_rows(result: dict[str, Any], base: dict[str, Any], partial: bool, sta
         "x_Model": canonical_model(model_raw),
         "x_ServiceTier": _tier(result),
     }
-    requests = _int_field(result, "num_model_requests")
+    requests = int_field(result, "num_model_requests")
     common = {**base, **dims, "x_CostBasis": "estimated", "ResourceId": None}
-    key = (USAGE, kind, start, dims["SubAccountId"], dims["x_ApiKeyId"], dims["x_UserId"], model_raw,
-           result.get("batch"), result.get("service_tier"))
+    key = usage_key(kind, start, dims["SubAccountId"], dims["x_ApiKeyId"], dims["x_UserId"], model_raw,
+                    result.get("batch"), result.get("service_tier"))
     if kind not in ("completions", "embeddings"):
         return _other_usage_rows(result, common, partial, key, requests)
     buckets, marks = _usage_buckets(result)
@@ -359,26 +320,27 @@ def _cost_rows(result: dict[str, Any], base: dict[str, Any], partial: bool, star
         "x_ServiceTier": tier or ("standard" if model_raw else None),
         "x_CostBasis": "invoiced",
         "x_DataQualityFlags": flags("partial_bucket" if partial else None, "meter_unparsed" if unparsed else None),
-        "x_RowHash": row_hash(COSTS, start, result.get("project_id"), result.get("api_key_id"), line_item),
+        "x_RowHash": row_hash(*costs_key(start, result.get("project_id"), result.get("api_key_id"), line_item)),
     }]
 
 
 def _read(path: Path, fmt: str) -> ReadResult:
-    buckets = _load(path)
-    width = _bucket_width(buckets)
+    buckets = load_page(path)
+    width = bucket_width(buckets)
     shown = str(path)
     rows: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     builder = _usage_rows if fmt == USAGE else _cost_rows
     count = 0
-    for ordinal, (locator, start, end, result) in enumerate(_records(buckets), start=1):
+    for ordinal, (locator, start, end, result) in enumerate(bucket_results(buckets), start=1):
         count = ordinal
         try:
             if not isinstance(result, dict):
                 raise ValueError("record is not a JSON object")
-            begin, finish = _period(start, end)
-            base = _base_row(fmt, shown, ordinal, locator, begin, finish)
-            rows.extend(builder(result, base, _is_partial(begin, finish, width), begin))
+            begin, finish = period(start, end)
+            base = {**base_row(fmt, shown, ordinal, utc_from_unix(begin), utc_from_unix(finish)),
+                    "x_SourceLocator": locator}
+            rows.extend(builder(result, base, is_partial(begin, finish, width), begin))
         except ValueError as exc:
             column = _fault_column(str(exc))
             value = result.get(column) if isinstance(result, dict) and column in result else None

@@ -22,8 +22,9 @@ Quirks handled here:
   split is flagged ``token_subfields_missing``.
 * Cost ``line_item`` strings are parsed by :func:`finops_lib.meters.parse_meter` (provider
   ``openai``); one it cannot read is flagged ``meter_unparsed`` and kept raw.
-* Natural keys are those of the Usage and Costs APIs (:mod:`finops_lib.sources.openai_api`): the same
-  charge read from an API page and from a dashboard export replaces, never adds. A re-downloaded,
+* Natural keys are those of the Usage and Costs APIs (:func:`~finops_lib.sources.openai_api.usage_key`,
+  :func:`~finops_lib.sources.openai_api.costs_key`): the same charge read from an API page and from a
+  dashboard export replaces, never adds. A re-downloaded,
   overlapping export also declares its window (first to last day) per project: rows of an earlier
   export of the same project in that window are replaced even when a group disappeared.
 * Column names are matched case-insensitively, with a few variants (``amount``, ``currency``,
@@ -52,17 +53,8 @@ from finops_lib.meters import parse_meter
 from finops_lib.models import canonical_model
 from finops_lib.schema import TOKEN_TYPES
 from finops_lib.sources import ReadResult, Window, register_source
-from finops_lib.sources._common import (
-    AI_CATEGORY,
-    GENAI_SUBCATEGORY,
-    flags,
-    money,
-    month_bounds,
-    records_table,
-    reject,
-    row_hash,
-)
-from finops_lib.sources.openai_api import ACCOUNT_UNKNOWN, COSTS, TIERS, USAGE
+from finops_lib.sources._common import ACCOUNT_UNKNOWN, Fault, flags, money, records_table, reject, row_hash
+from finops_lib.sources.openai_api import TIERS, base_row, costs_key, usage_key
 
 COST_FORMAT = "openai_dashboard_costs"
 ACTIVITY_FORMAT = "openai_dashboard_activity"
@@ -78,14 +70,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
 SUBSET_COLUMNS = ("input_audio_tokens", "input_cached_audio_tokens", "output_audio_tokens", "input_image_tokens",
                   "input_cached_image_tokens", "output_image_tokens")
 BOOLS = {"true": True, "false": False, "1": True, "0": False}
-
-
-class _Fault(ValueError):
-    """A record that cannot be loaded: the column at fault, its value and why."""
-
-    def __init__(self, column: str, value: object, reason: str) -> None:
-        super().__init__(reason)
-        self.column, self.value, self.reason = column, value, reason
 
 
 def _header_names(head: str) -> set[str]:
@@ -181,11 +165,11 @@ def _count(record: dict[str, str | None], name: str) -> int | None:
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise _Fault(name, text, "not a number") from None
+        raise Fault(name, text, "not a number") from None
     if not value.is_finite() or not 0 <= value <= MAX_COUNT:
-        raise _Fault(name, text, "not a non-negative count")
+        raise Fault(name, text, "not a non-negative count")
     if value != value.to_integral_value():
-        raise _Fault(name, text, "fractional count (tokens and requests are whole numbers)")
+        raise Fault(name, text, "fractional count (tokens and requests are whole numbers)")
     return int(value)
 
 
@@ -201,35 +185,27 @@ def _instant(record: dict[str, str | None], unix: str, iso: str) -> datetime | N
         else:
             ts = datetime.fromisoformat(text)
             ts = (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
-    except (_Fault, ValueError, OverflowError, OSError):
+    except (Fault, ValueError, OverflowError, OSError):
         ts = None
     if ts is None or not 1970 <= ts.year <= 9998:
-        raise _Fault(column, text, "not a Unix time in seconds" if column == unix else "not an ISO 8601 timestamp")
+        raise Fault(column, text, "not a Unix time in seconds" if column == unix else "not an ISO 8601 timestamp")
     return ts
 
 
 def _period(record: dict[str, str | None]) -> tuple[datetime, datetime]:
     start = _instant(record, "start_time", "start_time_iso")
     if start is None:
-        raise _Fault("start_time", None, "required value missing")
+        raise Fault("start_time", None, "required value missing")
     end = _instant(record, "end_time", "end_time_iso") or start + timedelta(days=1)
     if end <= start:
-        raise _Fault("end_time", record.get("end_time") or record.get("end_time_iso"), "period end is not after start")
+        raise Fault("end_time", record.get("end_time") or record.get("end_time_iso"), "period end is not after start")
     return start, end
 
 
 def _base_row(fmt: str, path: str, line: int, start: datetime, end: datetime) -> dict[str, Any]:
-    bp_start, bp_end = month_bounds(start)
     seconds = int(start.timestamp())
     partial = int((end - start).total_seconds()) != DAY or seconds % DAY != 0
-    return {
-        "BillingAccountId": ACCOUNT_UNKNOWN, "BillingCurrency": "USD", "BillingPeriodStart": bp_start,
-        "BillingPeriodEnd": bp_end, "ChargeCategory": "Usage", "ChargeFrequency": "Usage-Based",
-        "ChargePeriodStart": start, "ChargePeriodEnd": end, "InvoiceIssuerName": "OpenAI", "ProviderName": "OpenAI",
-        "PublisherName": "OpenAI", "ServiceCategory": AI_CATEGORY, "ServiceSubcategory": GENAI_SUBCATEGORY,
-        "ServiceName": "OpenAI API", "PricingCategory": "Standard", "x_SourceFormat": fmt, "x_SourceFile": path,
-        "x_SourceRow": line, "x_DataQualityFlags": "partial_bucket" if partial else "",
-    }
+    return {**base_row(fmt, path, line, start, end), "x_DataQualityFlags": "partial_bucket" if partial else ""}
 
 
 def _meter(line_item: str | None) -> tuple[str | None, str, str | None, str | None, bool]:
@@ -249,11 +225,11 @@ def _cost_rows(record: dict[str, str | None], base: dict[str, Any]) -> list[dict
     except InvalidOperation:
         value = None
     if value is None or not value.is_finite() or abs(value) >= MAX_AMOUNT:
-        raise _Fault("amount_value", text, "missing or not a decimal amount" if value is None or not value.is_finite()
+        raise Fault("amount_value", text, "missing or not a decimal amount" if value is None or not value.is_finite()
                      else "amount out of range")
     currency = (record.get("amount_currency") or "USD").upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise _Fault("amount_currency", record.get("amount_currency"), "not an ISO 4217 currency code")
+        raise Fault("amount_currency", record.get("amount_currency"), "not an ISO 4217 currency code")
     line_item = record.get("line_item")
     model, bucket, tier, context, parsed = _meter(line_item)
     cost = money(value)
@@ -270,7 +246,7 @@ def _cost_rows(record: dict[str, str | None], base: dict[str, Any]) -> list[dict
         "x_ServiceTier": tier, "x_ContextTier": context, "x_CostBasis": "invoiced",
         "x_DataQualityFlags": flags(base["x_DataQualityFlags"], None if parsed else "meter_unparsed"),
         # The Costs API key: the same charge from an API page and from this export replaces, never adds.
-        "x_RowHash": row_hash(COSTS, start, record.get("project_id"), record.get("api_key_id"), line_item),
+        "x_RowHash": row_hash(*costs_key(start, record.get("project_id"), record.get("api_key_id"), line_item)),
     }]
 
 
@@ -279,7 +255,7 @@ def _batch(record: dict[str, str | None]) -> bool | None:
     if text is None:
         return None
     if text.lower() not in BOOLS:
-        raise _Fault("batch", text, "not TRUE or FALSE")
+        raise Fault("batch", text, "not TRUE or FALSE")
     return BOOLS[text.lower()]
 
 
@@ -288,18 +264,18 @@ def _activity_buckets(record: dict[str, str | None]) -> tuple[dict[str, int], se
     total, output = _count(record, "input_tokens"), _count(record, "output_tokens")
     if total is None or output is None:
         column = "input_tokens" if total is None else "output_tokens"
-        raise _Fault(column, None, "required value missing")
+        raise Fault(column, None, "required value missing")
     cached, uncached = _count(record, "input_cached_tokens"), _count(record, "input_uncached_tokens")
     write, write_12h = _count(record, "input_cache_write_tokens"), _count(record, "input_cache_write_12h_tokens") or 0
     if write is None and cached is not None and uncached is not None:
         write = total - cached - uncached - write_12h
         if write < 0:
-            raise _Fault("input_uncached_tokens", record["input_uncached_tokens"],
+            raise Fault("input_uncached_tokens", record["input_uncached_tokens"],
                          "input_cached_tokens + input_uncached_tokens exceed input_tokens")
     marks = {"token_subfields_missing"} if cached is None or write is None else set()
     rest = total - (cached or 0) - (write or 0) - write_12h
     if rest < 0:
-        raise _Fault("input_tokens", record["input_tokens"], "input_tokens is smaller than its cached and cache-write "
+        raise Fault("input_tokens", record["input_tokens"], "input_tokens is smaller than its cached and cache-write "
                      "parts")
     return {"input_uncached": rest, "input_cache_read": cached or 0, "input_cache_write_5m": write or 0,
             "input_cache_write_1h": write_12h, "output": output}, marks
@@ -317,8 +293,8 @@ def _activity_rows(record: dict[str, str | None], base: dict[str, Any]) -> list[
               "x_ServiceTier": tier, "x_CostBasis": "estimated",
               "x_SourceExtra": json.dumps({"service_tier": tier_raw}) if tier_raw and tier is None else None}
     # The Usage API key (completions): the same usage from an API page and from this export replaces.
-    key = (USAGE, "completions", int(base["ChargePeriodStart"].timestamp()), record.get("project_id"),
-           record.get("api_key_id"), record.get("user_id"), model, batch, tier_raw)
+    key = usage_key("completions", int(base["ChargePeriodStart"].timestamp()), record.get("project_id"),
+                    record.get("api_key_id"), record.get("user_id"), model, batch, tier_raw)
     rows = []
     for bucket, tokens in buckets.items():
         if tokens == 0 and bucket != "output":
@@ -357,16 +333,16 @@ def _read(path: Path, fmt: str, measures: tuple[str, ...], builder: Callable[...
     for line, fields in lines:
         try:
             if isinstance(fields, csv.Error):
-                raise _Fault("record", None, f"malformed CSV line: {fields}")
+                raise Fault("record", None, f"malformed CSV line: {fields}")
             if len(fields) != width:
-                raise _Fault("record", ",".join(fields), f"expected {width} fields, found {len(fields)}")
+                raise Fault("record", ",".join(fields), f"expected {width} fields, found {len(fields)}")
             record = {name: _value(fields, columns, name) for name in columns}
             start, end = _period(record)
             bounds += [start, end]
             if all(record.get(c) is None for c in (*measures, "model", "num_model_requests")):
                 continue  # a day without usage: no record, but it bounds the window
             rows.extend(builder(record, _base_row(fmt, shown, line, start, end)))
-        except _Fault as fault:
+        except Fault as fault:
             rejects.append(reject(fmt, shown, line, fault.column, fault.value, fault.reason, "costs"))
     return ReadResult(fmt, shown, records_table(rows, "costs"), None, records_table(rejects, "rejects"),
                       len({r["x_SourceRow"] for r in rows}) + len(rejects), windows=_windows(rows, bounds))

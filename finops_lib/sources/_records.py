@@ -1,0 +1,121 @@
+"""Record readers for exported tables: JSON lines or a JSON array, CSV, and Parquet (optionally gzip).
+
+Each yields ``(line or ordinal, locator, record)``; a line that cannot be a record (not JSON, not
+UTF-8, a wrong field count) comes as a :class:`~finops_lib.sources._common.Fault` in place of the
+record, for the reader to reject. Only a file that cannot be read as a whole raises
+:class:`~finops_lib.errors.SourceError`. Used by the GCP billing export reader.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from finops_lib.errors import SourceError
+from finops_lib.sources import read_head
+from finops_lib.sources._common import Fault
+
+#: (line or ordinal, locator, record or Fault).
+Record = tuple[int, str | None, Any]
+#: ``require(path, column names, header line)``: raises SourceError when a required column is missing.
+Require = Callable[[Path, list[str], int | None], None]
+
+
+def _binary(path: Path) -> Any:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def json_records(path: Path, head: str) -> Iterator[Record]:
+    """Yield (line, locator, record) of a JSON-lines file, or of a JSON array (ordinal, ``[i]``)."""
+    if head.lstrip("\ufeff \t\r\n").startswith("["):
+        with _binary(path) as fh:
+            try:
+                doc = json.loads(fh.read().decode("utf-8-sig"), parse_float=Decimal)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise SourceError(path, f"not a valid JSON array: {exc}") from exc
+        for i, rec in enumerate(doc if isinstance(doc, list) else [doc]):
+            yield i + 1, f"[{i}]", rec
+        return
+    with _binary(path) as fh:
+        for line, raw in enumerate(fh, start=1):
+            try:
+                text = raw.decode("utf-8-sig" if line == 1 else "utf-8").strip()
+            except UnicodeDecodeError:
+                yield line, None, Fault("record", raw.decode("latin-1")[:200], "line is not valid UTF-8")
+                continue
+            if not text:
+                continue
+            try:
+                yield line, None, json.loads(text, parse_float=Decimal)
+            except json.JSONDecodeError as exc:
+                yield line, None, Fault("record", text, f"not valid JSON: {exc.msg} (char {exc.colno})")
+
+
+def csv_records(path: Path, require: Require) -> Iterator[Record]:
+    """Yield (line, None, record) of a CSV file (header = line 1), after ``require`` checked its header."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+        reader = csv.reader(fh)
+        names = next(reader, None)
+        if not names or any(bad_text(n) for n in names) or len(set(names)) != len(names):
+            raise SourceError(path, "missing, undecodable or repeated CSV header names", line=1)
+        require(path, names, 1)
+        last = 1
+        for fields in reader:
+            line, last = last + 1, reader.line_num
+            if not fields:
+                continue
+            text = ",".join(fields)
+            if len(fields) != len(names):
+                yield line, None, Fault("record", text, f"expected {len(names)} fields, found {len(fields)}")
+            elif bad_text(text):
+                yield line, None, Fault("record", text, "line is not valid UTF-8")
+            else:
+                yield line, None, {n: (v if v != "" else None) for n, v in zip(names, fields, strict=True)}
+
+
+def bad_text(text: str) -> bool:
+    """Whether ``text`` holds characters that are not valid UTF-8 (lone surrogates of undecodable bytes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def parquet_records(path: Path, require: Require) -> Iterator[Record]:
+    """Yield (row ordinal, None, record) of a Parquet file (nested structs as dicts), after ``require``."""
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+        require(path, parquet.schema_arrow.names, None)
+        batches = parquet.iter_batches(batch_size=8192)
+        ordinal = 0
+        for batch in batches:
+            for rec in batch.to_pylist():
+                ordinal += 1
+                yield ordinal, None, rec
+    except SourceError:
+        raise
+    except Exception as exc:  # pyarrow raises many types for a corrupt file
+        raise SourceError(path, f"cannot read the Parquet file: {exc}") from exc
+
+
+def records(path: Path, require: Require) -> Iterator[Record]:
+    """Yield (line or ordinal, locator, record or :class:`Fault`) of a JSON-lines/JSON-array, CSV or Parquet file.
+
+    ``require(path, column names, header line)`` raises :class:`~finops_lib.errors.SourceError` when a
+    tabular file lacks a column the reader needs.
+    """
+    head = read_head(path, 4096)
+    if head.startswith("PAR1"):
+        return parquet_records(path, require)
+    if head.lstrip("\ufeff \t\r\n").startswith(("{", "[")):
+        return json_records(path, head)
+    return csv_records(path, require)

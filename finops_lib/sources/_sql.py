@@ -1,0 +1,42 @@
+"""SQL text building blocks shared by the readers that work inside the engine (DuckDB SQL).
+
+Literals and identifiers are quoted here, and the parsing expressions that more than one reader
+needs in exactly the same form live here, so that a value reads the same whichever format holds it.
+"""
+
+from __future__ import annotations
+
+
+def quote(text: str) -> str:
+    """Return ``text`` as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    """Return ``name`` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def decimal_sql(text: str) -> str:
+    r"""Return SQL parsing ``text`` as DECIMAL(38, 12), rounded half-even (NULL when not a number).
+
+    DuckDB's cast rounds half away from zero; an exact tie (``\d{12}5`` then zeros) whose twelfth
+    digit is even is truncated instead.
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> duckdb.sql(f"SELECT {decimal_sql(quote('0.0000000000025'))}").fetchone()[0]
+    Decimal('2E-12')
+    """
+    tie = (f"regexp_matches({text}, '^\\s*[+-]?\\d*\\.\\d{{12}}50*\\s*$') "
+           f"AND regexp_extract({text}, '\\.\\d{{11}}([02468])', 1) <> ''")
+    truncated = f"TRY_CAST(regexp_extract({text}, '^\\s*([+-]?\\d*\\.\\d{{12}})', 1) AS DECIMAL(38, 12))"
+    return f"CASE WHEN {tie} THEN {truncated} ELSE TRY_CAST({text} AS DECIMAL(38, 12)) END"
+
+
+def timestamp_sql(text: str) -> str:
+    """Return SQL parsing ISO-8601 ``text`` as a UTC timestamp (no zone written: UTC), NULL when invalid."""
+    zoned = f"regexp_matches({text}, ':\\d{{2}}(\\.\\d+)?\\s*([zZ]|UTC|[+-]\\d{{2}}(:?\\d{{2}})?)$')"
+    return (f"CASE WHEN {zoned} THEN TRY_CAST({text} AS TIMESTAMPTZ) "
+            f"ELSE timezone('UTC', TRY_CAST({text} AS TIMESTAMP)) END")
