@@ -42,6 +42,13 @@ DIMENSIONS: dict[str, str] = {
     "source_format": "x_SourceFormat",
 }
 UNATTRIBUTED = "(unattributed)"
+#: Label of rows without a value, per dimension where "(unattributed)" would mislead: a charge without a
+#: model is cloud infrastructure, a platform fee or provisioned capacity, not spend nobody owns.
+MISSING_LABELS: dict[str, str] = {"model": "(no model: cloud, fees, capacity)"}
+
+
+def _missing(by: str) -> str:
+    return MISSING_LABELS.get(by, UNATTRIBUTED)
 Basis = Literal["invoiced", "estimated"]
 
 
@@ -144,7 +151,7 @@ def daily_spend(costs: ir.Table, *, by: str, currency: str = "USD", top: int = 8
     """
     col = _column(by)
     rows = money_rows(costs).filter(lambda t: t.BillingCurrency == currency)
-    agg = (rows.mutate(day=rows.ChargePeriodStart.date(), grp=rows[col].fill_null(UNATTRIBUTED))
+    agg = (rows.mutate(day=rows.ChargePeriodStart.date(), grp=rows[col].fill_null(_missing(by)))
            .group_by(["day", "grp"]).aggregate(cost=lambda t: t.BilledCost.sum()).to_pandas())
     return top_groups(agg, "cost", by, top)
 
@@ -153,7 +160,7 @@ def daily_tokens(costs: ir.Table, *, by: str, top: int = 8) -> pd.DataFrame:
     """Daily tokens per group: columns ``day``, the dimension, ``tokens`` (int)."""
     col = _column(by)
     rows = token_rows(costs)
-    agg = (rows.mutate(day=rows.ChargePeriodStart.date(), grp=rows[col].fill_null(UNATTRIBUTED))
+    agg = (rows.mutate(day=rows.ChargePeriodStart.date(), grp=rows[col].fill_null(_missing(by)))
            .group_by(["day", "grp"]).aggregate(tokens=lambda t: t.ConsumedQuantity.sum()).to_pandas())
     return top_groups(agg, "tokens", by, top)
 
@@ -212,7 +219,7 @@ def top_movers(costs: ir.Table, *, by: str, currency: str = "USD", window_days: 
     day = rows.ChargePeriodStart.date()
     window = ibis.cases((day >= cur_start, "current"), (day >= prev_start, "previous"), else_=None)
     agg = (rows.filter((day >= prev_start) & (day <= last))
-           .mutate(window=window, grp=rows[col].fill_null(UNATTRIBUTED))
+           .mutate(window=window, grp=rows[col].fill_null(_missing(by)))
            .group_by(["grp", "window"]).aggregate(cost=lambda t: t.BilledCost.sum()).to_pandas())
     wide = agg.pivot_table(index="grp", columns="window", values="cost", aggfunc="sum", fill_value=0)
     wide = wide.reindex(columns=["previous", "current"], fill_value=0).astype(float)
