@@ -121,6 +121,15 @@ def test_window_currency_dimension_and_even_split(tmp_path: Path, warehouse: Pat
     assert results["headline"]["Allocated (EUR)"] == f"€{billed:,.2f}"
 
 
+def test_converted_to_one_currency(tmp_path: Path, warehouse: Path, defaults: tuple, truth: pd.DataFrame) -> None:
+    results = run(tmp_path, warehouse, convert_currency=True, currency="USD")
+    assert set(results["input_total"]) == {"USD"}  # the EUR invoices now in USD, at the sample's rate
+    usd = sum(truth.loc[truth["billing_currency"] == "USD", "net"], D(0))
+    eur = sum(truth.loc[truth["billing_currency"] == "EUR", "net"], D(0))
+    assert abs(D(results["input_total"]["USD"]) - (usd + eur / D("0.92"))) < D("1e-5")
+    assert results["allocated_total"]["USD"] == results["input_total"]["USD"]  # conserved after conversion
+
+
 def test_tags_only_ranks_the_raw_keys_to_map(tmp_path: Path, warehouse: Path, defaults: tuple) -> None:
     results = run(tmp_path, warehouse, rules_file="none", top_n=3)
     assert results["rules"] == "(tags only)"
