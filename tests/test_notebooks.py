@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from rawfiles import raw_invoices
 
@@ -111,6 +112,9 @@ def test_defaults_cover_the_sample(defaults: dict) -> None:
     assert headline["Spend (USD)"] == f"${shown:,.2f}"
     assert defaults["unpriced"] == []  # the shipped catalog prices every model and bucket of the sample
     assert headline["Top model"] in defaults["groups"]
+    truth = pd.read_csv(SAMPLE / "truth" / "daily_cost.csv")  # the largest model by USD-equivalent net cost
+    truth = truth[truth["model"].notna()].assign(net=lambda f: f["cost_usd"] + f["credit"])
+    assert headline["Top model"] == truth.groupby("model")["net"].sum().idxmax() == "claude-sonnet-4-5-20250929"
     assert 1 <= len(defaults["groups"]) <= 8 + 1
 
 
