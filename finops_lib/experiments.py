@@ -23,16 +23,11 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestIndPower
 
 from finops_lib.errors import ParameterError
+from finops_lib.schema import REQUEST_TOKEN_COLUMNS
 
 __all__ = ["METRICS", "Comparison", "compare", "compare_values", "power", "register_metric", "sample_size", "variants"]
 
-TOKEN_COLUMNS: dict[str, str] = {
-    "input_uncached": "x_InputUncachedTokens",
-    "input_cache_read": "x_InputCacheReadTokens",
-    "input_cache_write_5m": "x_InputCacheWrite5mTokens",
-    "input_cache_write_1h": "x_InputCacheWrite1hTokens",
-    "output": "x_OutputTokens",
-}
+TOKEN_COLUMNS: dict[str, str] = REQUEST_TOKEN_COLUMNS  # bucket -> requests column, declared once in the schema
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,20 @@ def read_head(path: Path, size: int = HEAD_BYTES) -> str:
         return fh.read(size).decode("utf-8", errors="replace")
 
 
+def parquet_columns(path: Path) -> list[str] | None:
+    """Return the column names of a Parquet file's schema, or None when it is not a readable Parquet file.
+
+    For detectors: a head starting with ``PAR1`` is offered to every detector, and a damaged file must
+    make each of them say "not mine", never raise.
+    """
+    try:
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    except Exception:  # pyarrow raises several types for damaged or foreign files
+        return None
+
+
 def detect_format(path: str | Path) -> Source | None:
     """Return the source format whose detector accepts the file, or None.
 

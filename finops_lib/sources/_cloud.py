@@ -27,7 +27,7 @@ from ibis.backends import BaseBackend
 from finops_lib.errors import SourceError
 from finops_lib.meters import parse_meter
 from finops_lib.schema import CONTEXT_TIERS, DEPLOYMENT_TYPES, SERVICE_TIERS, TOKEN_TYPES
-from finops_lib.sources import REJECT_MARK, Window
+from finops_lib.sources import REJECT_MARK, Window, parquet_columns
 from finops_lib.sources._common import AI_CATEGORY, GENAI_SUBCATEGORY
 from finops_lib.sources._csv import read_csv_sql
 from finops_lib.sources._sql import ident, quote
@@ -300,10 +300,7 @@ def distinct_values(con: BaseBackend, staged: str, column: str) -> list[str]:
 def head_names(path: Path, head: str) -> list[str] | None:
     """Return the column names of a CSV head (first line) or a Parquet file's schema; None when unreadable."""
     if head.startswith("PAR1"):
-        try:
-            return list(pq.read_schema(path).names)
-        except Exception:  # not a readable Parquet file: not ours
-            return None
+        return parquet_columns(path)
     first = head.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
     try:
         return next(csv.reader([first]))

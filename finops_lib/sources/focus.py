@@ -50,7 +50,7 @@ from ibis.backends import BaseBackend
 from finops_lib.errors import SourceError
 from finops_lib.meters import parse_meter
 from finops_lib.schema import conform
-from finops_lib.sources import ReadResult, Window, register_source
+from finops_lib.sources import ReadResult, Window, parquet_columns, register_source
 from finops_lib.sources._csv import read_csv_sql
 from finops_lib.sources._focus_sql import PROVIDER_COLUMNS, present_column, select_sql, values_sql
 from finops_lib.sources._sql import ident, quote, timestamp_sql
@@ -92,12 +92,8 @@ def _is_focus(names: set[str]) -> bool:
 
 def _detect(path: Path, head: str) -> bool:
     if head.startswith("PAR1"):
-        try:
-            import pyarrow.parquet as pq
-
-            return _is_focus(set(pq.read_schema(path).names))
-        except Exception:  # not a readable Parquet file: not ours
-            return False
+        names = parquet_columns(path)
+        return names is not None and _is_focus(set(names))
     first = head.lstrip("\ufeff").split("\n", 1)[0]
     return _is_focus({n.strip().strip('"') for n in first.split(",")})
 

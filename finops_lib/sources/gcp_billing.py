@@ -51,7 +51,7 @@ from finops_lib.errors import SourceError
 from finops_lib.meters import Meter, parse_meter
 from finops_lib.models import MODEL_PREFIX_PROVIDERS
 from finops_lib.schema import TOKEN_TYPES, get_table
-from finops_lib.sources import ReadResult, register_source
+from finops_lib.sources import ReadResult, parquet_columns, register_source
 from finops_lib.sources._common import (
     ACCOUNT_UNKNOWN,
     AI_CATEGORY,
@@ -330,12 +330,7 @@ def _clean(record: dict[str, Any]) -> dict[str, Any]:
 
 def _detect(path: Path, head: str) -> bool:
     if head.startswith("PAR1"):
-        try:
-            import pyarrow.parquet as pq
-
-            names = set(pq.read_schema(path).names)
-        except Exception:  # not a readable Parquet file: not ours
-            return False
+        names = set(parquet_columns(path) or ())
         return "usage_start_time" in names and "cost" in names and bool(names & {"sku", *_SKU_COLUMNS})
     text = head.lstrip("\ufeff \t\r\n")
     if text.startswith(("{", "[")):

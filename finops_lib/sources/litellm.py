@@ -29,7 +29,7 @@ from ibis.backends import BaseBackend
 
 from finops_lib.errors import SourceError
 from finops_lib.models import canonical_model_sql, provider_sql
-from finops_lib.sources import REJECT_MARK, ReadResult, register_source
+from finops_lib.sources import REJECT_MARK, ReadResult, parquet_columns, register_source
 from finops_lib.sources._csv import read_csv_sql, stage_numbered
 from finops_lib.sources._sql import ident, quote
 
@@ -69,13 +69,7 @@ _HEADER = re.compile(r"^\ufeff?.*\brequest_id\b.*\bstartTime\b.*$", re.M)
 
 def _detect(path: Path, head: str) -> bool:
     if head.startswith("PAR1"):
-        try:
-            import pyarrow.parquet as pq
-
-            names = set(pq.read_schema(path).names)
-        except Exception:  # not a readable Parquet file: not ours
-            return False
-        return set(REQUIRED) <= names
+        return set(REQUIRED) <= set(parquet_columns(path) or ())
     first = head.split("\n", 1)[0]
     return bool(_HEADER.match(first)) and "spend" in first and "prompt_tokens" in first
 

@@ -52,7 +52,7 @@ from ibis.backends import BaseBackend
 
 from finops_lib.errors import FinopsError, SourceError
 from finops_lib.models import canonical_model_sql, provider_name, provider_sql
-from finops_lib.sources import REJECT_MARK, SOURCES, Detector, Reader, ReadResult, register_source
+from finops_lib.sources import REJECT_MARK, SOURCES, Detector, Reader, ReadResult, parquet_columns, register_source
 from finops_lib.sources._csv import read_csv_sql, stage_numbered
 from finops_lib.sources._mapping_yaml import COUNTS, Mapping, load_mapping
 from finops_lib.sources._sql import ident, quote
@@ -287,12 +287,7 @@ MAPPINGS: dict[str, Mapping] = {}
 
 def _header_names(path: Path, head: str) -> set[str]:
     if head.startswith("PAR1"):
-        try:
-            import pyarrow.parquet as pq
-
-            return set(pq.read_schema(path).names)
-        except Exception:  # not a readable Parquet file: not ours
-            return set()
+        return set(parquet_columns(path) or ())
     try:
         return {n.strip() for n in next(csv.reader([head.split("\n", 1)[0].lstrip("\ufeff").rstrip("\r")]))}
     except (csv.Error, StopIteration):
