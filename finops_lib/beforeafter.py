@@ -26,7 +26,7 @@ from finops_lib.decompose import Decomposition, cells_from_requests, decompose
 from finops_lib.errors import ParameterError
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS
 
-__all__ = ["BeforeAfter", "before_after", "daily_requests", "find_change", "find_changes"]
+__all__ = ["BeforeAfter", "before_after", "daily_requests", "find_change", "find_changes", "per_request_value"]
 
 INPUT_BUCKETS = ("input_uncached", "input_cache_read", "input_cache_write_5m", "input_cache_write_1h")
 #: Per-request metrics: numerator columns of :func:`daily_requests` over ``requests``.
@@ -85,6 +85,24 @@ def _ratio(days: pd.DataFrame, metric: str) -> np.ndarray:
     if metric not in RATIO_METRICS:
         raise ParameterError(f"unknown metric {metric!r}; expected one of {sorted(RATIO_METRICS)}")
     return days[list(RATIO_METRICS[metric])].sum(axis=1).to_numpy(float)
+
+
+def per_request_value(days: pd.DataFrame, metric: str = "input_tokens_per_request") -> pd.Series:
+    """Return a per-request metric of each day of :func:`daily_requests` (NaN on days without requests).
+
+    Parameters
+    ----------
+    days : DataFrame
+        :func:`daily_requests` (or :attr:`BeforeAfter.daily`).
+    metric : str
+        A key of :data:`RATIO_METRICS`.
+
+    Returns
+    -------
+    Series
+        Aligned with ``days``.
+    """
+    return pd.Series(_ratio(days, metric), index=days.index) / days["requests"].where(days["requests"] > 0)
 
 
 def find_change(days: pd.DataFrame, *, metric: str = "input_tokens_per_request", min_days: int = 7) -> dict:

@@ -142,7 +142,7 @@ def currency_symbol(currency: str) -> str:
     return _CURRENCY_SYMBOLS.get(currency, f"{currency} ")
 
 
-def fmt_currency_axis(currency: str, *, title: str | None = None, label: str = "Cost") -> alt.Axis:
+def fmt_currency_axis(currency: str, *, title: str | None = None, label: str = "Cost", fmt: str = ",.2~f") -> alt.Axis:
     """Return an axis titled ``"Cost (EUR)"`` whose labels read ``€1,250`` or ``−€30``.
 
     Parameters
@@ -153,6 +153,8 @@ def fmt_currency_axis(currency: str, *, title: str | None = None, label: str = "
         Axis title; default ``f"{label} ({currency})"``.
     label
         What the amount is (``Cost``, ``Change`` ...), used in the default title.
+    fmt
+        d3 number format of the amounts (``",.4~g"`` for amounts of a few cents).
 
     Returns
     -------
@@ -165,8 +167,8 @@ def fmt_currency_axis(currency: str, *, title: str | None = None, label: str = "
     'Cost (EUR)'
     """
     symbol = json.dumps(currency_symbol(currency), ensure_ascii=False)
-    expr = f"(datum.value < 0 ? '−' : '') + {symbol} + format(abs(datum.value), ',.2~f')"
-    return alt.Axis(title=title or f"{label} ({currency})", format=",.2~f", labelExpr=expr)
+    expr = f"(datum.value < 0 ? '−' : '') + {symbol} + format(abs(datum.value), '{fmt}')"
+    return alt.Axis(title=title or f"{label} ({currency})", format=fmt, labelExpr=expr)
 
 
 def _checked(

@@ -25,7 +25,8 @@ from statsmodels.stats.power import TTestIndPower
 from finops_lib.errors import ParameterError
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS
 
-__all__ = ["METRICS", "Comparison", "compare", "compare_values", "power", "register_metric", "sample_size", "variants"]
+__all__ = ["METRICS", "Comparison", "compare", "compare_values", "per_request", "power", "register_metric",
+           "sample_size", "variants"]
 
 TOKEN_COLUMNS: dict[str, str] = REQUEST_TOKEN_COLUMNS  # bucket -> requests column, declared once in the schema
 
@@ -174,6 +175,25 @@ def _values(requests: ir.Table | pd.DataFrame, experiment: str, metric: Metric) 
     if df.empty:
         raise ParameterError(f"experiment {experiment!r} has no requests with a {metric.label} value")
     return {str(v): g["value"].to_numpy(dtype=float) for v, g in df.groupby("variant", sort=True)}
+
+
+def per_request(requests: ir.Table | pd.DataFrame, experiment: str, *, metric: str = "cost") -> dict[str, np.ndarray]:
+    """Return the per-request values of a metric by variant (requests without a value left out).
+
+    Parameters
+    ----------
+    requests : ibis Table or DataFrame
+        The ``requests`` table.
+    experiment : str
+        The ``x_ExperimentId``.
+    metric : str
+        A key of :data:`METRICS`.
+
+    Returns
+    -------
+    dict of str to ndarray
+    """
+    return _values(requests, experiment, _metric(metric))
 
 
 def _bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -100,6 +100,16 @@ CATALOG: tuple[NotebookEntry, ...] = (
         key_parameters=("rules_file", "dimension", "split_strategy", "start_date", "end_date", "currency"),
     ),
     NotebookEntry(
+        notebook="20_experiment_comparison.ipynb",
+        title="Experiment comparison",
+        question="What does each variant of an experiment cost per request and per quality point, is the "
+        "difference real, what would it cost at production volume, and what did a prompt change do to tokens and "
+        "cost?",
+        audience="Product managers, ML and platform engineers, FinOps analyst",
+        key_parameters=("experiment", "baseline", "metric", "requests_per_day", "cache_hit_rate", "batch_share",
+                        "price_date", "change_date"),
+    ),
+    NotebookEntry(
         notebook="50_reconciliation.ipynb",
         title="Reconciliation",
         question="How far is the cost estimated from request logs from the invoices, and why: unseen traffic "

@@ -1,0 +1,91 @@
+"""Experiment charts as specs (titles, axes with units, sorting, guards) and the experiment controls."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+from finops_lib import charts_experiments as ce
+from finops_lib.errors import SchemaError
+
+
+def layers(chart) -> list[dict]:
+    return chart.to_dict()["layer"]
+
+
+def test_distribution_bins_shares_add_to_one() -> None:
+    rng = np.random.default_rng(0)
+    values = {"b": rng.lognormal(0, 0.5, 500), "a": rng.lognormal(0.5, 0.5, 300)}
+    bins = ce.distribution_bins(values, bins=20)
+    shares = bins.groupby("variant")["share"].sum()
+    assert shares.to_dict() == pytest.approx({"a": 1.0, "b": 1.0})
+    assert bins.groupby("variant")["mean"].first()["a"] == pytest.approx(values["a"].mean())
+    spec = ce.plot_cost_distribution(bins, currency="EUR").to_dict()
+    line = spec["layer"][0]["encoding"]
+    assert line["x"]["axis"]["title"] == "Cost per request (EUR)" and "€" in line["x"]["axis"]["labelExpr"]
+    assert line["y"]["axis"]["format"] == ".0%" and line["color"]["sort"] == ["a", "b"]
+
+
+def test_frontier_and_projection_specs() -> None:
+    t = pd.DataFrame({"variant": ["a", "b", "c"], "monthly_cost": [100.0, 300.0, np.nan],
+                      "monthly_low": [90.0, 280.0, np.nan], "monthly_high": [110.0, 320.0, np.nan],
+                      "quality_mean": [0.7, 0.9, 0.95], "on_frontier": [True, True, False],
+                      "requests_per_day": [5000] * 3})  # fmt: skip
+    spec = ce.plot_frontier(t, currency="USD").to_dict()
+    data = spec["datasets"][spec["layer"][2]["data"]["name"]]
+    assert [d["variant"] for d in data] == ["a", "b"]  # the unpriced variant is not drawn at $0
+    assert spec["layer"][2]["encoding"]["y"]["axis"]["title"] == "Mean quality score (0-1)"
+    proj = ce.plot_projection(t, currency="USD").to_dict()
+    assert proj["title"].startswith("Projected monthly cost at 5,000 requests per day")
+    assert proj["layer"][0]["encoding"]["y"]["sort"] == {"field": "monthly_cost", "order": "descending"}
+
+
+def test_decomposition_waterfall_steps() -> None:
+    comp = pd.DataFrame({"component": ["volume", "mix", "tokens_per_request", "price", "other"],
+                         "amount": [Decimal("2"), Decimal("-0.5"), Decimal("1"), Decimal(0), Decimal(0)]})  # fmt: skip
+    spec = ce.plot_decomposition(comp, currency="USD").to_dict()
+    steps = spec["datasets"][spec["data"]["name"]]
+    assert [s["step"] for s in steps][-1] == "Change" and steps[-1]["high"] == 2.5
+    assert [(s["low"], s["high"]) for s in steps[:3]] == [(0.0, 2.0), (2.0, 1.5), (1.5, 2.5)]
+    assert [s["kind"] for s in steps[:3]] == ["increase", "decrease", "increase"]
+
+
+def test_differences_and_before_after_specs() -> None:
+    table = pd.DataFrame({"variant": ["b", "c"], "baseline": "a", "metric": "cost", "rel_diff": [0.3, -0.1],
+                          "rel_ci_low": [0.2, -0.3], "rel_ci_high": [0.4, 0.1], "significant": [True, False]})
+    spec = ce.plot_differences(table).to_dict()
+    assert spec["title"] == "Cost per request against a, 95% CI"
+    days = pd.DataFrame({"date": pd.date_range("2026-01-01", periods=4), "period": ["before"] * 2 + ["after"] * 2,
+                         "value": [10.0, 12.0, 20.0, np.nan], "requests": [1, 3, 2, 0]})  # fmt: skip
+    ba = ce.plot_before_after(days).to_dict()
+    levels = ba["datasets"][ba["layer"][1]["data"]["name"]]
+    assert {d["period"]: d["level"] for d in levels} == {"before": 11.5, "after": 20.0}  # request-weighted
+    with pytest.raises(SchemaError, match="value"):
+        ce.plot_before_after(days.drop(columns="value"))
+
+
+def test_experiment_controls_draw_only_when_shown() -> None:
+    from finops_lib.schema import REQUEST_TOKEN_COLUMNS
+    from finops_lib.widgets_experiments import make_experiment_controls
+
+    rng = np.random.default_rng(1)
+    n = 200
+    df = pd.DataFrame({"x_ExperimentId": "e", "x_Variant": rng.choice(["a", "b"], n), "x_Status": "success",
+                       "ProviderName": "OpenAI", "x_Model": "gpt-4o-mini-2024-07-18", "x_ReportedCost": rng.random(n),
+                       "x_EstimatedCost": rng.random(n), "x_LatencyMs": rng.random(n) * 1000,
+                       "x_QualityScore": rng.random(n),
+                       **{c: rng.integers(0, 1000, n) for c in REQUEST_TOKEN_COLUMNS.values()}})  # fmt: skip
+    from finops_lib import experiments
+
+    t = ibis.memtable(df)
+    box = make_experiment_controls(t, experiments.variants(t), experiment="e", requests_per_day=1000,
+                                   price_date="2026-09-01", n_boot=100)  # fmt: skip
+    controls, output = box.children
+    assert [c.description for c in controls.children] == ["Experiment", "Metric", "Requests/day"]
+    assert output.outputs == ()
+    output._view_count = 1  # a front end shows it: the same library calls run without error
+    controls.children[1].value = "tokens"
