@@ -27,6 +27,7 @@ VARIANT_LABELS: dict[str, str] = {
     "Uncached input / req", "input_cache_read_per_request": "Cache read / req", "input_cache_write_5m_per_request":
     "Cache write 5m / req", "input_cache_write_1h_per_request": "Cache write 1h / req", "output_per_request":
     "Output / req", "cost_mean": "Cost / req (mean)", "cost_median": "Median", "cost_p95": "p95",
+    "cost_per_success": "Cost / success",
     "cache_hit_rate": "Cache hit rate", "latency_p50": "Latency p50 (ms)", "latency_p95": "Latency p95 (ms)",
     "quality_mean": "Quality", "cost_per_quality": "Cost / quality point",
 }  # fmt: skip
@@ -134,7 +135,7 @@ def fmt_variants(summary: pd.DataFrame, *, currency: str) -> object:
     """
     cols = [c for c in VARIANT_LABELS if c in summary.columns and (not c.endswith("_per_request")
                                                                    or summary[c].fillna(0).any())]  # fmt: skip
-    money = {"cost_mean", "cost_median", "cost_p95", "cost_per_quality"}
+    money = {"cost_mean", "cost_median", "cost_p95", "cost_per_success", "cost_per_quality"}
     fmt = {c: "{:,.0f}" for c in cols if c.endswith("_per_request") or c.startswith("latency")}
     fmt |= {c: "{:.6f}" for c in money}
     fmt |= {"failure_rate": "{:.1%}", "cache_hit_rate": "{:.1%}", "quality_mean": "{:.3f}"}

@@ -126,7 +126,9 @@ def variants(requests: ir.Table | pd.DataFrame, *, experiment: str | None = None
         One row per experiment and variant: ``requests``, ``failures``, ``failure_rate``,
         ``<bucket>_per_request`` for the five token buckets, ``cost_mean``, ``cost_median``, ``cost_p95``,
         ``cache_hit_rate`` (cache-read tokens over all input tokens), ``latency_p50``, ``latency_p95``,
-        ``quality_mean``, ``scored`` (requests with a score) and ``cost_per_quality`` (``cost_mean`` over
+        ``cost_per_success`` (all cost over successful requests: what a good answer costs once failures and
+        retries are paid for), ``quality_mean``, ``scored`` (requests with a score) and ``cost_per_quality``
+        (``cost_mean`` over
         ``quality_mean``).
 
     Examples
@@ -160,6 +162,8 @@ def variants(requests: ir.Table | pd.DataFrame, *, experiment: str | None = None
     )
     df = out.order_by(["experiment", "variant"]).to_pandas()
     df["failure_rate"] = df["failures"] / df["requests"]
+    successes = (df["requests"] - df["failures"]).where(lambda n: n > 0)
+    df["cost_per_success"] = df["cost_mean"] * df["requests"] / successes
     df["cache_hit_rate"] = (df["_cache"] / df["_input"].where(df["_input"] > 0)).astype(float)
     df["cost_per_quality"] = df["cost_mean"] / df["quality_mean"].where(df["quality_mean"] > 0)
     df = df.drop(columns=["_cache", "_input"])

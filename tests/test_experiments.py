@@ -33,6 +33,7 @@ def test_variants_hand_computed(small):
     assert a.cache_hit_rate == pytest.approx(200 / 600)
     assert a.latency_p50 == 250 and a.quality_mean == pytest.approx(0.6) and a.scored == 3
     assert a.cost_per_quality == pytest.approx(0.025)
+    assert a.cost_per_success == pytest.approx(0.06 / 3)  # 4 logged requests cost 0.06, 3 succeeded
     assert b.cost_mean == pytest.approx(0.05) and b.cost_per_quality == pytest.approx(0.05 / 0.9)
     assert x.variants(small, experiment="nope").empty
 
