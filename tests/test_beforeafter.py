@@ -44,7 +44,8 @@ def truth_ratio(event: dict) -> float:
           & (d["channel"] == "gateway")]  # fmt: skip
     inputs = d[[c for c in d.columns if c.startswith("input_")]].sum(axis=1)
     after = d["date"] >= event["start_date"]
-    return (inputs[after].sum() / d.loc[after, "requests"].sum()) / (inputs[~after].sum() / d.loc[~after, "requests"].sum())
+    per_request_after = inputs[after].sum() / d.loc[after, "requests"].sum()
+    return per_request_after / (inputs[~after].sum() / d.loc[~after, "requests"].sum())
 
 
 def raw_gateway_cost(app: str, feature: str, start: dt.date, end: dt.date) -> Decimal:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import ibis
-import pyarrow as pa
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
