@@ -13,6 +13,7 @@ Statistics are floats (means of daily sums); the decomposition is exact Decimal 
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -105,6 +106,17 @@ def per_request_value(days: pd.DataFrame, metric: str = "input_tokens_per_reques
     return pd.Series(_ratio(days, metric), index=days.index) / days["requests"].where(days["requests"] > 0)
 
 
+def _welch(after: np.ndarray, before: np.ndarray) -> tuple[float, float]:
+    """Welch t statistic and p-value; NaN when a side has fewer than two values or neither side varies."""
+    after, before = np.asarray(after, float), np.asarray(before, float)
+    if after.size < 2 or before.size < 2 or (np.ptp(after) == 0 and np.ptp(before) == 0):
+        return np.nan, np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # near-constant days: the statistic is still defined
+        test = stats.ttest_ind(after, before, equal_var=False)
+    return float(test.statistic), float(test.pvalue)
+
+
 def find_change(days: pd.DataFrame, *, metric: str = "input_tokens_per_request", min_days: int = 7) -> dict:
     """Find the day at which a per-request metric shifts most (one step change, least squares).
 
@@ -144,10 +156,10 @@ def find_change(days: pd.DataFrame, *, metric: str = "input_tokens_per_request",
             best, best_k = sse, k
     k = int(best_k)  # type: ignore[arg-type]
     before, after = cn[k - 1] / cr[k - 1], (cn[-1] - cn[k - 1]) / (cr[-1] - cr[k - 1])
-    test = stats.ttest_ind(value[k:], value[:k], equal_var=False)
+    t_stat, p_value = _welch(value[k:], value[:k])
     return {"change_date": days["date"].iloc[k].date(), "before": float(before), "after": float(after),
-            "ratio": float(after / before) if before else np.nan, "t_stat": float(test.statistic),
-            "p_value": float(test.pvalue), "days_before": k, "days_after": len(days) - k}  # fmt: skip
+            "ratio": float(after / before) if before else np.nan, "t_stat": t_stat, "p_value": p_value,
+            "days_before": k, "days_after": len(days) - k}  # fmt: skip
 
 
 def find_changes(requests: ir.Table, *, by: Sequence[str] = ("x_Application", "x_Feature"),
@@ -179,7 +191,7 @@ def find_changes(requests: ir.Table, *, by: Sequence[str] = ("x_Application", "x
     ...     "x_ReportedCost": 1.0, "BillingCurrency": "USD", "x_InputUncachedTokens": [100] * 12 + [150] * 8,
     ...     **{c: 0 for c in list(REQUEST_TOKEN_COLUMNS.values())[1:]}})
     >>> row = find_changes(ibis.memtable(req), by=["x_Application"]).iloc[0]
-    >>> str(row["change_date"]), round(row["ratio"], 2)
+    >>> str(row["change_date"]), round(float(row["ratio"]), 2)
     ('2026-01-13', 1.5)
     """
     days = daily_requests(requests, scope=scope, by=by)
@@ -258,7 +270,7 @@ def _metric_row(name: str, kind: str, before: pd.DataFrame, after: pd.DataFrame,
     all0, all1 = np.arange(len(before)), np.arange(len(after))
     v0, v1 = float(fn(before, all0)), float(fn(after, all1))
     rel = _boot(before, after, fn, n_boot, rng)
-    welch = stats.ttest_ind(np.asarray(daily1, float), np.asarray(daily0, float), equal_var=False).pvalue
+    welch = _welch(np.asarray(daily1, float), np.asarray(daily0, float))[1]
     return {"metric": name, "kind": kind, "before": v0, "after": v1, "change": v1 - v0,
             "rel_change": v1 / v0 - 1 if v0 else np.nan, "rel_ci_low": float(np.nanpercentile(rel, 2.5)),
             "rel_ci_high": float(np.nanpercentile(rel, 97.5)), "p_welch": float(welch)}  # fmt: skip
