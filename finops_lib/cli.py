@@ -8,6 +8,7 @@ clear line and exit 2; anything else is a bug and shows its traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,10 @@ import pandas as pd
 
 from finops_lib import __version__, paths
 from finops_lib.errors import FinopsError
+
+#: Modules that add their own subcommands: each has ``register(subparsers)`` that calls ``add_parser`` and
+#: ``set_defaults(func=...)``; the function returns the exit code.
+COMMAND_MODULES: tuple[str, ...] = ("finops_lib.cli_forecast",)
 
 
 def _print_frame(frame: pd.DataFrame) -> None:
@@ -243,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end-date", help="last day, YYYY-MM-DD")
     p.add_argument("--warehouse", help="warehouse file (default: one per data folder under build/)")
     p.set_defaults(func=cmd_chargeback)
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
 
     p = sub.add_parser("formats", help="list the registered source formats")
     p.set_defaults(func=cmd_formats)

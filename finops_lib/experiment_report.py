@@ -187,7 +187,7 @@ def results(params: dict, comparison: experiments.Comparison, projected: pd.Data
                     "records")}, "total_change": str(change.decomposition.total), "currency": change.currency}
     return {
         "headline": headline,
-        "date_range": {"start": str(params["start"]), "end": str(params["end"])},
+        "date_range": [str(params["start"]), str(params["end"])],
         "parameters": {k: str(val) for k, val in params.items() if k != "experiments"},
         "variants": _records(v), "comparison": _records(comparison.table), "verdict": comparison.verdict,
         "best_per_quality": comparison.best_per_quality, "projection": _records(projected),

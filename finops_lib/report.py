@@ -110,6 +110,15 @@ CATALOG: tuple[NotebookEntry, ...] = (
                         "price_date", "change_date"),
     ),
     NotebookEntry(
+        notebook="30_spend_forecast.ipynb",
+        title="Spend forecast",
+        question="What will each team spend over the next 30 days, how accurate have such forecasts been "
+        "(backtested against baselines, FinOps bands), and which budgets will be exceeded this month, with what "
+        "probability and from which day?",
+        audience="FinOps analyst, finance, team leads",
+        key_parameters=("dimension", "horizon_days", "model", "as_of", "budget_file", "currency"),
+    ),
+    NotebookEntry(
         notebook="50_reconciliation.ipynb",
         title="Reconciliation",
         question="How far is the cost estimated from request logs from the invoices, and why: unseen traffic "

@@ -108,3 +108,5 @@ def test_before_after_of_the_prompt_change(results: dict) -> None:
     top = results["changes"][0]
     assert (top["x_Application"], top["x_Feature"], top["change_date"]) == ("code-assistant", "review", "2026-08-24")
     assert results["headline"]["Change found"].startswith("2026-08-24")
+    truth = next(csv.DictReader((SAMPLE / "truth" / "experiments.csv").open()))
+    assert results["date_range"] == [truth["start_date"], truth["end_date"]]  # the experiment's days

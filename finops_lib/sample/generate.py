@@ -15,6 +15,7 @@ from finops_lib.sample import (
     anthropic_writer,
     aws_writer,
     azure_writer,
+    budgets_writer,
     focus_writer,
     gcp_writer,
     openai_writer,
@@ -31,7 +32,8 @@ from finops_lib.sample.story import EVENTS
 from finops_lib.sample.truth import write_truth
 
 # The writer modules register themselves on import.
-_WRITER_MODULES = (openai_writer, anthropic_writer, aws_writer, azure_writer, gcp_writer, focus_writer, rules_writer)
+_WRITER_MODULES = (openai_writer, anthropic_writer, aws_writer, azure_writer, gcp_writer, focus_writer, rules_writer,
+                   budgets_writer)
 #: Folders and files the generator owns inside ``out_dir`` (replaced on every run).
 OWNED: tuple[str, ...] = ("openai", "anthropic", "aws", "azure", "gcp", "litellm", "focus", "truth", "config",
                           "README.md", "manifest.json")  # fmt: skip

@@ -1,0 +1,91 @@
+"""The spend-forecast notebook through papermill: defaults (the scheduled report) and non-default parameters.
+
+Assertions on ``results.json`` against values computed independently: the budget file as written, the actual
+October spend of the sample (``truth/daily_cost.csv`` and the chargeback series), and the acceptance bars.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from finops_lib import paths, report
+
+NOTEBOOK = paths.NOTEBOOKS_DIR / "30_spend_forecast.ipynb"
+NON_DEFAULT = {"dimension": "team", "series_filter": ["search", "sales", "marketing"], "horizon_days": 14,
+               "as_of": "2026-10-15", "n_origins": 2, "workers": 1, "show_widgets": False}  # fmt: skip
+
+pytestmark = pytest.mark.slow
+
+
+def run(tmp: Path, warehouse: Path, **parameters: object) -> dict:
+    import papermill
+
+    out = tmp / "out"
+    papermill.execute_notebook(str(NOTEBOOK), str(tmp / "executed.ipynb"), kernel_name=report.ensure_kernel(),
+                               parameters={"output_dir": str(out), "warehouse": str(warehouse), **parameters},
+                               progress_bar=False, cwd=str(tmp), execution_timeout=900)  # fmt: skip
+    return json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("warehouse") / "sample.duckdb"
+
+
+@pytest.fixture(scope="module")
+def defaults(tmp_path_factory: pytest.TempPathFactory, warehouse: Path) -> dict:
+    return run(tmp_path_factory.mktemp("defaults"), warehouse, show_widgets=False)
+
+
+@pytest.fixture(scope="module")
+def mid_october(tmp_path_factory: pytest.TempPathFactory, warehouse: Path) -> dict:
+    return run(tmp_path_factory.mktemp("october"), warehouse, **NON_DEFAULT)
+
+
+def chosen(results: dict) -> dict[str, dict]:
+    return {row["series"]: row for row in results["accuracy"] if row["chosen"] == "True"}
+
+
+def test_defaults_meet_the_acceptance_bars(defaults: dict) -> None:
+    best = chosen(defaults)
+    assert defaults["date_range"] == ["2026-05-05", "2026-10-31"] and defaults["month"] == "2026-11"
+    assert abs(float(best["total"]["month_total_error_pct"])) <= 5.0
+    largest = ["search", "sales", "legal"]  # the three largest teams by chargeback spend
+    assert [r["series"] for r in defaults["choice"]][1:4] == largest
+    for name in ["total", *largest]:
+        assert float(best[name]["mase_vs_naive"]) < 1, name
+    assert {r["series"] for r in defaults["choice"]} == {"total", "search", "sales", "legal", "data-science",
+                                                          "support", "marketing", "engineering", "platform"}
+
+
+def test_defaults_project_the_tight_budgets(defaults: dict) -> None:
+    budgets = pd.read_csv(paths.SAMPLE_DIR / "config" / "budgets.csv")
+    november = budgets[budgets["month"] == "2026-11"].set_index("name")["amount"]
+    risk = {r["series"]: r for r in defaults["budget_risk"]}
+    assert set(risk) == set(november.index)
+    assert {name for name, r in risk.items() if r["status"] == "breach projected"} == {"search", "sales"}
+    for name in ("search", "sales"):
+        assert float(risk[name]["budget"]) == november[name]
+        assert risk[name]["breach_date"].startswith("2026-11-2")  # the last ten days of November
+        assert float(risk[name]["p_exceed"]) >= 0.5
+
+
+def test_non_default_parameters(mid_october: dict) -> None:
+    assert mid_october["date_range"] == ["2026-05-05", "2026-10-15"] and mid_october["month"] == "2026-10"
+    assert {r["series"] for r in mid_october["choice"]} == {"total", "search", "sales", "marketing"}
+    assert mid_october["parameters"]["horizon_days"] == 14
+    risk = {r["series"]: r for r in mid_october["budget_risk"]}
+    assert set(risk) == {"search", "sales", "marketing"}  # only budgets of the filtered series and October
+    # marketing's October plan (1450) is below its actual October spend: a breach is projected mid-month
+    assert risk["marketing"]["status"] == "breach projected" and float(risk["marketing"]["budget"]) == 1450.0
+    truth = pd.read_csv(paths.SAMPLE_DIR / "truth" / "daily_cost.csv")
+    october = truth[(truth["team"] == "marketing") & truth["date"].str.startswith("2026-10")]
+    actual = october["cost_usd"].sum()  # marketing owns no shared pool: chargeback = its own cost
+    projected = float(risk["marketing"]["projected_month_end"])
+    assert abs(projected - actual) / actual < 0.10
+    spent = october[october["date"] <= "2026-10-15"]["cost_usd"].sum()
+    assert float(risk["marketing"]["spent_to_date"]) == pytest.approx(spent, rel=1e-6)
