@@ -55,8 +55,10 @@ lab: install  ## JupyterLab with the project's kernel registered
 sample: install  ## regenerate data/sample/ (fixed seed: the result must not change)
 	$(BIN)/finops sample --out data/sample
 
-bench: install  ## ingest benchmark: 10 million LiteLLM rows vs bare DuckDB vs pandas
+bench: install  ## benchmarks: ingest (10M LiteLLM rows), allocation (10M rows), forecasts (100 series x 180 days)
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/allocate.py
+	$(BIN)/python benchmarks/forecast.py
 
 lint: install
 	$(BIN)/ruff check finops_lib tests benchmarks
