@@ -20,7 +20,7 @@ from finops_lib.errors import FinopsError
 
 #: Modules that add their own subcommands: each has ``register(subparsers)`` that calls ``add_parser`` and
 #: ``set_defaults(func=...)``; the function returns the exit code.
-COMMAND_MODULES: tuple[str, ...] = ("finops_lib.cli_forecast",)
+COMMAND_MODULES: tuple[str, ...] = ("finops_lib.cli_forecast", "finops_lib.cli_anomalies")
 
 
 def _print_frame(frame: pd.DataFrame) -> None:

@@ -119,6 +119,15 @@ CATALOG: tuple[NotebookEntry, ...] = (
         key_parameters=("dimension", "horizon_days", "model", "as_of", "budget_file", "currency"),
     ),
     NotebookEntry(
+        notebook="40_anomaly_review.ipynb",
+        title="Anomaly review",
+        question="Did spend, tokens or requests spike or drop anywhere beyond the usual weekly pattern, and what "
+        "drove each change (team, application, model, key, token bucket; volume, tokens per request, price or mix)?",
+        audience="FinOps analyst, engineering leads, owners of AI applications",
+        key_parameters=("detector", "sensitivity", "min_impact", "dimension", "metric", "start_date", "end_date",
+                        "anomaly_index", "currency"),
+    ),
+    NotebookEntry(
         notebook="50_reconciliation.ipynb",
         title="Reconciliation",
         question="How far is the cost estimated from request logs from the invoices, and why: unseen traffic "

@@ -1,0 +1,173 @@
+"""Tests of finops_lib.detect: the robust seasonal detector, series, money threshold, episodes, registry, CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from finops_lib import cli_anomalies, detect
+from finops_lib.anomalies import write_alerts
+from finops_lib.errors import ParameterError
+
+WEEK = np.array([100.0, 100, 100, 100, 100, 20, 20])
+
+
+def weekly(weeks: int, growth: float = 0.3, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = np.tile(WEEK, weeks) * np.linspace(1, 1 + growth, 7 * weeks)
+    return base * rng.normal(1, 0.03, len(base))
+
+
+def test_spike_and_drop_flagged_and_nothing_else() -> None:
+    y = weekly(16)
+    y[80] *= 3.0  # a spike
+    y[95] *= 0.2  # a drop
+    res = detect.robust_seasonal(y, sensitivity=4)
+    assert np.flatnonzero(res["outlier"]).tolist() == [80, 95]
+    assert res["score"][80] > 4 and res["score"][95] < -4
+    # the spike does not raise later baselines: the expected value a week later is still near the normal level
+    assert res["expected"][87] == pytest.approx(y[87], rel=0.15)
+
+
+def test_level_shift_reported_once_then_rebaselined() -> None:
+    y = weekly(20)
+    y[70:] *= 3.0
+    res = detect.robust_seasonal(y, sensitivity=4)
+    flagged = np.flatnonzero(res["outlier"])
+    assert flagged[0] == 70 and flagged.max() < 70 + 7  # the first week only
+    assert res["shift"][70] and not res["outlier"][90:].any()
+    assert res["expected"][120] == pytest.approx(y[120], rel=0.15)
+
+
+def test_sensitivity_is_monotonic_and_nan_is_not_judged() -> None:
+    y = weekly(16, seed=3)
+    y[60] *= 1.6
+    y[100] = np.nan
+    counts = [int(detect.robust_seasonal(y, sensitivity=s)["outlier"].sum()) for s in (2, 4, 8)]
+    assert counts[0] >= counts[1] >= counts[2]
+    res = detect.robust_seasonal(y, sensitivity=2)
+    assert np.isnan(res["score"][100]) and not res["outlier"][100]
+
+
+def _facts(values: dict[str, list[float]], start: str = "2026-01-05") -> pd.DataFrame:
+    days = pd.date_range(start, periods=len(next(iter(values.values()))), freq="D")
+    rows = [
+        {
+            "day": d,
+            "provider": "P",
+            "team": team,
+            "application": "app",
+            "model": "m",
+            "api_key": "k",
+            "bucket": "output",
+            "cost": Decimal(str(round(v, 6))),
+            "tokens": int(v * 1000),
+            "requests": int(v),
+            "failures": 0,
+            "partial": False,
+        }
+        for team, series in values.items()
+        for d, v in zip(days, series, strict=True)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_build_series_fills_days_and_names_applications_with_their_team() -> None:
+    f = _facts({"a": [1.0, 2.0, 3.0]}).drop(index=1)
+    s = detect.build_series(f, dimension="application", metric="cost")
+    assert s["key"].unique().tolist() == ["a/app"]
+    assert s["value"].tolist() == [1.0, 0.0, 3.0]
+    with pytest.raises(ParameterError, match="unknown dimension"):
+        detect.build_series(f, dimension="colour", metric="cost")
+
+
+def test_money_threshold_keeps_small_series_quiet() -> None:
+    big = list(weekly(12, seed=5) * 10)  # ~1,000 a weekday
+    small = list(weekly(12, seed=6) / 50)  # ~2 a weekday
+    big[70] *= 2.0
+    small[70] *= 5.0  # +8 in money: a large jump in a tiny series
+    f = _facts({"big": big, "small": small})
+    assert detect.resolve_min_impact(f, "auto") == pytest.approx(
+        0.0025 * pd.Series([float(v) for v in f.groupby("day")["cost"].sum()]).median()
+    )
+    points = detect.scan(f, min_impact=50, dimensions=("team",), metrics=("cost",))
+    eps = detect.episodes(points)
+    assert eps[["key", "direction", "first_seen"]].values.tolist() == [["big", "spike", pd.Timestamp("2026-03-16")]]
+    assert points.loc[(points["key"] == "small") & points["outlier"], "day"].tolist() == [pd.Timestamp("2026-03-16")]
+
+
+def test_registry_and_unknown_or_unavailable_detectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert detect.DEFAULTS["detector"] == "robust_seasonal" and "forecast_interval" in detect.DETECTORS
+    with pytest.raises(ParameterError, match="unknown detector"):
+        detect.get_detector("crystal_ball")
+    import finops_lib.detect_forecast as df
+
+    monkeypatch.setattr(df, "interval_function", lambda: None)
+    with pytest.raises(ParameterError, match=r"forecast_interval.*unavailable"):
+        detect.get_detector("forecast_interval")
+    with pytest.raises(ParameterError, match="sensitivity"):
+        detect.scan(_facts({"a": [1.0] * 30}), sensitivity=0)
+
+
+def test_write_alerts_csv_and_json(tmp_path) -> None:
+    alerts = pd.DataFrame(
+        {
+            "anomaly_id": ["A001"],
+            "first_seen": [pd.Timestamp("2026-07-14")],
+            "last_seen": [pd.Timestamp("2026-07-15")],
+            "change": [Decimal("777.22")],
+        }
+    )
+    rows = json.loads(write_alerts(alerts, tmp_path / "a.json").read_text())
+    assert rows == [{"anomaly_id": "A001", "first_seen": "2026-07-14", "last_seen": "2026-07-15", "change": "777.22"}]
+    assert "2026-07-14" in write_alerts(alerts, tmp_path / "a.csv").read_text()
+    with pytest.raises(ParameterError, match=r"\.csv or \.json"):
+        write_alerts(alerts, tmp_path / "a.xlsx")
+
+
+def test_cli_exit_code_three_when_anomalies_found(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    parser = argparse.ArgumentParser()
+    cli_anomalies.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        ["anomalies", "--since", "2026-07-01", "--out", str(tmp_path / "a.csv"), "--fail-on-anomalies"]
+    )
+    found = pd.DataFrame(
+        {
+            "anomaly_id": ["A001"],
+            "first_seen": [pd.Timestamp("2026-07-14")],
+            "last_seen": [pd.Timestamp("2026-07-15")],
+            "change": [Decimal("5")],
+            "change_pct": [0.5],
+        }
+    )
+    seen = {}
+
+    class Con:
+        def disconnect(self) -> None:
+            seen["closed"] = True
+
+    monkeypatch.setattr("finops_lib.ingest.open_data", lambda *a, **k: Con())
+    monkeypatch.setattr("finops_lib.anomalies.detect_anomalies", lambda con, **kw: seen.update(kw) or found)
+    assert args.func(args) == cli_anomalies.EXIT_ANOMALIES_FOUND == 3
+    assert seen["since"] == "2026-07-01" and seen["closed"] and (tmp_path / "a.csv").is_file()
+    monkeypatch.setattr("finops_lib.anomalies.detect_anomalies", lambda con, **kw: found.iloc[:0])
+    assert args.func(args) == 0
+    bad = parser.parse_args(["anomalies", "--out", str(tmp_path / "a.txt")])
+    with pytest.raises(ParameterError):
+        bad.func(bad)
+
+
+def test_anomaly_controls_build_without_a_front_end() -> None:
+    import ipywidgets
+
+    from finops_lib.widgets_anomaly import make_anomaly_controls
+
+    box = make_anomaly_controls(_facts({"a": list(weekly(8))}), dimension="team", sensitivity=5.0)
+    assert isinstance(box, ipywidgets.VBox)
+    values = {c.description: c.value for row in box.children[:2] for c in row.children}
+    assert values["Sensitivity"] == 5.0 and values["Dimension"] == "team" and values["Detector"] == "robust_seasonal"
