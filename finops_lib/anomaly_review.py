@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from finops_lib.charts_reconcile import fmt_money
 from finops_lib.detect import DETECTORS, DIMENSIONS, METRICS, get_detector, resolve_min_impact
 from finops_lib.errors import ParameterError
 
-__all__ = ["check_parameters", "has_truth", "notebook_results", "pick_alert", "window"]
+__all__ = ["check_parameters", "default_key", "has_truth", "notebook_results", "pick_alert", "window"]
 
 
 def _day(name: str, value: str) -> str | None:
@@ -34,7 +35,7 @@ def check_parameters(facts: pd.DataFrame, *, detector: str, sensitivity: float, 
     ------
     ParameterError
         On an unknown detector (or one that cannot run here), dimension or metric, a sensitivity outside
-        (0, 50], a malformed date, a start after the end, or a negative ``anomaly_index``.
+        (0, 50], a malformed date, a start after the end, or an ``anomaly_index`` below -1.
     """
     if detector not in DETECTORS:
         raise ParameterError(f"unknown detector {detector!r}; choose one of {', '.join(DETECTORS)}")
@@ -48,8 +49,8 @@ def check_parameters(facts: pd.DataFrame, *, detector: str, sensitivity: float, 
     first, last = _day("start_date", start_date), _day("end_date", end_date)
     if first and last and first > last:
         raise ParameterError(f"start_date {first} is after end_date {last}")
-    if not isinstance(anomaly_index, int) or anomaly_index < 0:
-        raise ParameterError(f"anomaly_index must be a non-negative integer, got {anomaly_index!r}")
+    if not isinstance(anomaly_index, int) or anomaly_index < -1:
+        raise ParameterError(f"anomaly_index must be -1 (the largest) or a 0-based position, got {anomaly_index!r}")
     return {"detector": detector, "sensitivity": float(sensitivity), "dimension": dimension, "metric": metric,
             "start_date": first, "end_date": last, "min_impact": resolve_min_impact(facts, min_impact)}  # fmt: skip
 
@@ -64,8 +65,27 @@ def window(alerts: pd.DataFrame, *, start_date: str | None, end_date: str | None
     return out.reset_index(drop=True)
 
 
-def pick_alert(alerts: pd.DataFrame, *, anomaly_index: int = 0, anomaly_id: str = "") -> pd.Series | None:
-    """Return the alert named ``anomaly_id`` (when given) or the one at ``anomaly_index``; None when empty.
+def default_key(alerts: pd.DataFrame, points: pd.DataFrame, dimension: str, metric: str) -> str:
+    """Return the series of ``dimension`` to show by default: where the largest anomaly was detected.
+
+    Falls back to the series with the largest total (:func:`finops_lib.explain.largest_key`) when no alert was
+    detected in a series of that dimension and metric.
+    """
+    from finops_lib.explain import largest_key
+
+    pattern = rf"(?:^|; ){re.escape(dimension)}=([^;]*):{re.escape(metric)}(?:;|$)"
+    if not alerts.empty:
+        keys = alerts["detected_in"].astype(str).str.extract(pattern)[0]
+        sized = alerts.assign(_key=keys, _size=alerts["change"].map(lambda v: abs(float(v)))).dropna(subset=["_key"])
+        if not sized.empty:
+            return str(sized.loc[sized["_size"].idxmax(), "_key"])
+    return largest_key(points, dimension, metric)
+
+
+def pick_alert(alerts: pd.DataFrame, *, anomaly_index: int = -1, anomaly_id: str = "") -> pd.Series | None:
+    """Return the alert named ``anomaly_id``, the one at ``anomaly_index``, or (``-1``) the largest in money.
+
+    None when the list is empty.
 
     Raises
     ------
@@ -80,6 +100,8 @@ def pick_alert(alerts: pd.DataFrame, *, anomaly_index: int = 0, anomaly_id: str 
             raise ParameterError(f"anomaly_id {anomaly_id!r} is not in the alert list "
                                  f"({', '.join(alerts['anomaly_id'])})")  # fmt: skip
         return found.iloc[0]
+    if anomaly_index == -1:
+        return alerts.iloc[int(alerts["change"].map(lambda v: abs(float(v))).to_numpy().argmax())]
     if anomaly_index >= len(alerts):
         raise ParameterError(f"anomaly_index {anomaly_index} is beyond the {len(alerts)} alert(s) (0-based)")
     return alerts.iloc[anomaly_index]
@@ -106,7 +128,7 @@ def notebook_results(alerts: pd.DataFrame, *, params: dict[str, Any], currency: 
         headline |= {"Recall": f"{evaluation['recall']:.0%}", "Precision": f"{evaluation['precision']:.0%}"}
     return {
         "headline": headline,
-        "date_range": {"start": facts["day"].min().date().isoformat(), "end": facts["day"].max().date().isoformat()},
+        "date_range": [facts["day"].min().date().isoformat(), facts["day"].max().date().isoformat()],
         "parameters": {k: (v if isinstance(v, int | float) else str(v)) for k, v in params.items()},
         "alerts": shown.astype(str).to_dict("records"),
         "chosen": None

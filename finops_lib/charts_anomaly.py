@@ -110,7 +110,8 @@ def plot_decomposition_waterfall(components: pd.DataFrame, *, baseline: object, 
     colors = alt.Scale(domain=["total", "increase", "decrease", "none"],
                        range=[TOTAL_COLOR, SPIKE_COLOR, DROP_COLOR, "#bab0ac"])  # fmt: skip
     base = alt.Chart(steps, title=title or "From baseline to anomaly").encode(
-        x=alt.X("step:N", title=None, sort=steps["step"].tolist(), axis=alt.Axis(labelAngle=0))
+        x=alt.X("step:N", title=None, sort=steps["step"].tolist(),
+                axis=alt.Axis(labelAngle=0, labelExpr="split(datum.label, ' ')"))
     )
     bars = base.mark_bar(size=46).encode(
         y=alt.Y("low:Q", axis=fmt_currency_axis(currency)), y2="high:Q", color=alt.Color("kind:N", scale=colors,

@@ -206,7 +206,7 @@ def plot_decomposition(components: pd.DataFrame, *, currency: str, title: str | 
     colors = alt.Scale(domain=["total", "increase", "decrease", "none"],
                        range=[TOTAL_COLOR, INCREASE_COLOR, DECREASE_COLOR, "#bab0ac"])  # fmt: skip
     base = alt.Chart(steps).encode(x=alt.X("step:N", title=None, sort=list(steps["step"]),
-                                           axis=alt.Axis(labelAngle=0)))  # fmt: skip
+                                           axis=alt.Axis(labelAngle=0, labelExpr="split(datum.label, ' ')")))
     bars = base.mark_bar(size=46).encode(
         y=alt.Y("low:Q", axis=fmt_currency_axis(currency, label="Change of cost", fmt=SMALL)), y2="high:Q",
         color=alt.Color("kind:N", scale=colors, legend=None),

@@ -11,12 +11,14 @@ import ipywidgets
 import pandas as pd
 from IPython.display import display
 
+from finops_lib.errors import FinopsError
+
 __all__ = ["make_anomaly_controls"]
 
 
 def make_anomaly_controls(facts: pd.DataFrame, *, detector: str = "robust_seasonal", sensitivity: float = 4.0,
                           dimension: str = "team", series_key: str = "", metric: str = "cost", start_date: str = "",
-                          end_date: str = "", anomaly_index: int = 0,
+                          end_date: str = "", anomaly_index: int = -1,
                           currency: str = "USD") -> ipywidgets.Widget:  # fmt: skip
     """Return the controls and views of the anomaly review.
 
@@ -33,7 +35,7 @@ def make_anomaly_controls(facts: pd.DataFrame, *, detector: str = "robust_season
         A ``VBox``: two rows of controls above the series chart with its anomalies, the alert table and the chosen
         anomaly's waterfall and drill-down.
     """
-    from finops_lib import charts_anomaly, detect, explain  # lazy: analyses sit below widgets
+    from finops_lib import anomaly_review, charts_anomaly, detect, explain  # lazy: analyses sit below widgets
     from finops_lib.anomalies import run_detection
 
     layout = {"layout": ipywidgets.Layout(width="230px"), "style": {"description_width": "80px"}}
@@ -50,7 +52,7 @@ def make_anomaly_controls(facts: pd.DataFrame, *, detector: str = "robust_season
         "start_date": ipywidgets.DatePicker(description="From", value=pd.Timestamp(start_date or first).date(),
                                             **layout),
         "end_date": ipywidgets.DatePicker(description="To", value=pd.Timestamp(end_date or last).date(), **layout),
-        "anomaly_index": ipywidgets.BoundedIntText(description="Anomaly #", min=0, max=999, value=anomaly_index,
+        "anomaly_index": ipywidgets.BoundedIntText(description="Anomaly #", min=-1, max=999, value=anomaly_index,
                                                    **layout),
     }  # fmt: skip
     output = ipywidgets.Output()
@@ -65,10 +67,10 @@ def make_anomaly_controls(facts: pd.DataFrame, *, detector: str = "robust_season
             try:
                 points, alerts = run_detection(facts, detector=v["detector"], sensitivity=v["sensitivity"],
                                                currency=currency)  # fmt: skip
-            except Exception as exc:  # an unavailable detector is shown, not raised, in a widget
+            except FinopsError as exc:  # an unavailable detector is shown, not raised, in a widget
                 print(exc)
                 return
-            key = v["series_key"] or explain.largest_key(points, v["dimension"], v["metric"])
+            key = v["series_key"] or anomaly_review.default_key(alerts, points, v["dimension"], v["metric"])
             series = charts_anomaly.series_points(
                 points,
                 dimension=v["dimension"],
@@ -87,7 +89,7 @@ def make_anomaly_controls(facts: pd.DataFrame, *, detector: str = "robust_season
             )
             display(charts_anomaly.fmt_alerts(alerts))
             if len(alerts):
-                row = alerts.iloc[min(v["anomaly_index"], len(alerts) - 1)]
+                row = anomaly_review.pick_alert(alerts, anomaly_index=min(v["anomaly_index"], len(alerts) - 1))
                 ex = explain.explain_alert(facts, row)
                 display(
                     charts_anomaly.plot_decomposition_waterfall(

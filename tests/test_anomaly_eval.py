@@ -128,3 +128,18 @@ def test_truth_file_is_where_the_evaluation_reads_it() -> None:
     events = anomaly_eval.load_events()
     assert events.set_index("event_id").loc["E04", "windows"] == [(pd.Timestamp("2026-06-26"),) * 2]
     assert events.set_index("event_id").loc["E01", "role"] == "background"
+
+
+def test_default_series_and_alert_are_the_largest_anomaly() -> None:
+    from decimal import Decimal
+
+    from finops_lib import anomaly_review
+
+    alerts = pd.DataFrame({"anomaly_id": ["A1", "A2", "A3"], "change": [Decimal("5"), Decimal("-80"), Decimal("20")],
+                           "detected_in": ["team=support:cost", "team=legal:cost; model=m:cost", "model=x:tokens"]})
+    points = pd.DataFrame({"dimension": ["team"], "metric": ["cost"], "key": ["platform"], "actual": [100.0]})
+    assert anomaly_review.default_key(alerts, points, "team", "cost") == "legal"  # the largest |change|, a drop
+    assert anomaly_review.default_key(alerts, points, "model", "tokens") == "x"
+    assert anomaly_review.default_key(alerts.iloc[:0], points, "team", "cost") == "platform"  # no alert: largest
+    assert anomaly_review.pick_alert(alerts)["anomaly_id"] == "A2"
+    assert anomaly_review.pick_alert(alerts, anomaly_index=0)["anomaly_id"] == "A1"
