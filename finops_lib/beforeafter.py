@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from finops_lib import beforeafter_facts as bf
 from finops_lib.decompose import Decomposition, cells_from_requests, decompose
 from finops_lib.errors import ParameterError
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS
@@ -162,17 +163,19 @@ def find_change(days: pd.DataFrame, *, metric: str = "input_tokens_per_request",
             "days_before": k, "days_after": len(days) - k}  # fmt: skip
 
 
-def find_changes(requests: ir.Table, *, by: Sequence[str] = ("x_Application", "x_Feature"),
+def find_changes(requests: ir.Table | pd.DataFrame, *, by: Sequence[str] | None = None,
                  metric: str = "input_tokens_per_request", min_days: int = 7,
                  scope: Mapping[str, str | None] | None = None) -> pd.DataFrame:  # fmt: skip
     """Run :func:`find_change` on every group of the request logs; largest shifts first.
 
     Parameters
     ----------
-    requests : ibis Table
-        The ``requests`` table.
-    by : sequence of str
-        Group columns (one change is looked for per group).
+    requests : ibis Table or DataFrame
+        The ``requests`` table, or the daily cell facts of every source
+        (:func:`finops_lib.anomaly_facts.build_facts`; metered cells only, see :mod:`finops_lib.beforeafter_facts`).
+    by : sequence of str, optional
+        Group columns (one change is looked for per group); default application and feature for request logs,
+        team and application for facts.
     metric, min_days
         As in :func:`find_change`.
     scope : mapping, optional
@@ -194,7 +197,12 @@ def find_changes(requests: ir.Table, *, by: Sequence[str] = ("x_Application", "x
     >>> str(row["change_date"]), round(float(row["ratio"]), 2)
     ('2026-01-13', 1.5)
     """
-    days = daily_requests(requests, scope=scope, by=by)
+    if bf.is_facts(requests):
+        by = [bf.FACT_SCOPE.get(b, b) for b in (by or ("x_Team", "x_Application"))]
+        days = bf.daily_facts(requests, scope=scope, by=by)
+    else:
+        by = list(by or ("x_Application", "x_Feature"))
+        days = daily_requests(requests, scope=scope, by=by)
     rows = [{**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
              **find_change(group, metric=metric, min_days=min_days)}
             for key, group in days.groupby(list(by), dropna=False, sort=True)]  # fmt: skip
@@ -304,13 +312,16 @@ def _verdict(metrics: pd.DataFrame, decomp: Decomposition, metric: str, days: in
 
 def before_after(requests: ir.Table, change_date: str | dt.date, *, scope: Mapping[str, str | None] | None = None,
                  window_days: int = 28, metric: str = "input_tokens_per_request", keys: Sequence[str] = ("x_Model",),
-                 n_boot: int = 2000, seed: int = 0, catalog: object = None) -> BeforeAfter:  # fmt: skip
+                 n_boot: int = 2000, seed: int = 0, catalog: object = None,
+                 currency: str | None = None) -> BeforeAfter:  # fmt: skip
     """Measure a change on equal windows before and after ``change_date``.
 
     Parameters
     ----------
-    requests : ibis Table
-        The ``requests`` table (one currency after ``scope``).
+    requests : ibis Table or DataFrame
+        The ``requests`` table (one currency after ``scope``), or the daily cell facts of every source
+        (:func:`finops_lib.anomaly_facts.build_facts`): then only cells with a request count are measured
+        (:mod:`finops_lib.beforeafter_facts`) and ``scope`` may use facts or schema column names.
     change_date : date or ISO string
         First day of the new behaviour.
     scope : mapping, optional
@@ -325,6 +336,8 @@ def before_after(requests: ir.Table, change_date: str | dt.date, *, scope: Mappi
         Bootstrap resamples (of days, within each window) and seed.
     catalog : Catalog, optional
         Price catalog used to split logged cost over token buckets.
+    currency : str, optional
+        Currency of the facts (they carry none; default USD, as ``build_facts``); request logs say theirs.
 
     Returns
     -------
@@ -336,9 +349,10 @@ def before_after(requests: ir.Table, change_date: str | dt.date, *, scope: Mappi
         No requests in scope, several currencies, or a window shorter than 7 days.
     """
     change = dt.date.fromisoformat(str(change_date))
-    days = daily_requests(requests, scope=scope)
+    facts = bf.is_facts(requests)
+    days = bf.daily_facts(requests, scope=scope) if facts else daily_requests(requests, scope=scope)
     if days.empty:
-        raise ParameterError(f"no requests in scope {dict(scope or {})}")
+        raise ParameterError(f"no requests (with a request count) in scope {dict(scope or {})}")
     if days["currency"].nunique() > 1:
         raise ParameterError("requests in scope are in several currencies; add BillingCurrency to the scope")
     start, end, span = _windows(days, change, window_days)
@@ -355,10 +369,15 @@ def before_after(requests: ir.Table, change_date: str | dt.date, *, scope: Mappi
     rows = [_metric_row(n, "per request", before[before.requests > 0], after[after.requests > 0], n_boot, rng)
             for n in names] + [_metric_row(n, "per day", before, after, n_boot, rng) for n in DAY_METRICS]  # fmt: skip
     metrics = pd.DataFrame(rows)
-    scoped = _filtered(requests, scope or {})
-    cells = [cells_from_requests(scoped, start=a, end=b, keys=keys, catalog=catalog) for a, b in ((start, change),
-                                                                                                  (change, end))]
+    if facts:
+        cells = [bf.cells_from_facts(requests, start=a, end=b, keys=keys, scope=scope) for a, b in ((start, change),
+                                                                                                   (change, end))]
+    else:
+        scoped = _filtered(requests, scope or {})
+        cells = [cells_from_requests(scoped, start=a, end=b, keys=keys, catalog=catalog) for a, b in ((start, change),
+                                                                                                      (change, end))]
     decomp = decompose(*cells, keys=keys)
-    currency = str(days["currency"].dropna().iloc[0])
+    logged = days["currency"].dropna()
+    currency = str(logged.iloc[0]) if len(logged) else (currency or "USD")
     return BeforeAfter(change, (start, change, end), span, metrics, d, decomp, currency,
                        _verdict(metrics, decomp, metric, span, currency))

@@ -19,7 +19,8 @@ from ibis.backends import BaseBackend
 from finops_lib import experiment_sources, experiments
 from finops_lib.errors import ParameterError
 
-__all__ = ["VARIANT_LABELS", "check_parameters", "fmt_variants", "load_requests", "results"]
+__all__ = ["VARIANT_LABELS", "change_data", "check_parameters", "fmt_variants", "load_requests", "pick_change",
+           "results"]
 
 #: Display names of the :func:`finops_lib.experiments.variants` columns shown in the notebook.
 VARIANT_LABELS: dict[str, str] = {
@@ -142,6 +143,66 @@ def fmt_variants(summary: pd.DataFrame, *, currency: str) -> object:
     return (summary[cols].rename(columns=VARIANT_LABELS).style.hide()
             .format({VARIANT_LABELS[c]: f for c, f in fmt.items() if c in cols}, na_rep="n/a")
             .set_caption(f"Per variant: tokens per request by bucket, cost per logged request in {currency}"))
+
+
+def change_data(con: BaseBackend, requests: ir.Table, *, source: str = "auto", currency: str = "USD",
+                data_dir: str | None = None) -> ir.Table | pd.DataFrame:  # fmt: skip
+    """Return what the before/after view reads: the request logs, or the daily cell facts of every source.
+
+    Parameters
+    ----------
+    con : ibis backend
+        The warehouse.
+    requests : ibis Table
+        :func:`load_requests`.
+    source : {"auto", "requests", "facts"}
+        ``auto``: the request logs when they hold at least 14 days, else the facts (usage feeds with request
+        counts, :mod:`finops_lib.beforeafter_facts`).
+    currency, data_dir
+        For the facts (:func:`finops_lib.anomaly_facts.build_facts`).
+
+    Returns
+    -------
+    ibis Table or DataFrame
+    """
+    if source not in ("auto", "requests", "facts"):
+        raise ParameterError(f"change_source must be auto, requests or facts, not {source!r}")
+    if source == "auto":
+        days = requests.ChargePeriodStart.date().nunique().to_pandas()
+        source = "requests" if days >= 14 else "facts"
+    if source == "requests":
+        return requests
+    from finops_lib.anomaly_facts import build_facts
+
+    return build_facts(con, currency=currency, data_dir=data_dir)
+
+
+def pick_change(changes: pd.DataFrame, *, change_date: str = "", application: str = "",
+                feature: str = "") -> tuple[str, dict]:  # fmt: skip
+    """Return the change day and scope of the before/after view: the parameters, else the largest change found.
+
+    Parameters
+    ----------
+    changes : DataFrame
+        :func:`finops_lib.beforeafter.find_changes` (request logs: application and feature; facts: team and
+        application).
+    change_date, application, feature : str
+        The notebook's parameters; empty means "as found".
+
+    Returns
+    -------
+    (str, dict)
+        ISO day (empty when nothing was found or given) and the scope (column -> value).
+    """
+    found = changes.iloc[0] if len(changes) else None
+    scope = {"x_Application": application or (str(found.get("x_Application", found.get("application", "")))
+                                              if found is not None else "")}  # fmt: skip
+    if "x_Feature" in changes.columns or feature:
+        scope["x_Feature"] = feature or (str(found["x_Feature"]) if found is not None else "")
+    elif "team" in changes.columns and found is not None and not application:
+        scope["x_Team"] = str(found["team"])
+    day = change_date or (str(found["change_date"]) if found is not None and pd.notna(found["change_date"]) else "")
+    return day, scope
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

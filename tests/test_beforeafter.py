@@ -25,9 +25,13 @@ TRUTH = paths.SAMPLE_DIR / "truth"
 
 
 @pytest.fixture(scope="module")
-def requests(tmp_path_factory: pytest.TempPathFactory) -> ibis.Table:
-    con = ingest.open_data(warehouse=tmp_path_factory.mktemp("wh") / "sample.duckdb")
-    return con.table("requests")
+def sample_con(tmp_path_factory: pytest.TempPathFactory):
+    return ingest.open_data(warehouse=tmp_path_factory.mktemp("wh") / "sample.duckdb")
+
+
+@pytest.fixture(scope="module")
+def requests(sample_con) -> ibis.Table:
+    return sample_con.table("requests")
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +137,38 @@ def test_no_change_is_not_significant() -> None:
 def test_short_window_is_refused() -> None:
     with pytest.raises(Exception, match="at least 7"):
         ba.before_after(_synthetic(change_at=3, ratio=1.2, days=20), "2026-01-04")
+
+
+@pytest.fixture(scope="module")
+def facts(sample_con) -> pd.DataFrame:
+    from finops_lib import anomaly_facts
+
+    return anomaly_facts.build_facts(sample_con)
+
+
+def test_facts_and_request_logs_agree_on_the_prompt_change(requests: ibis.Table, facts: pd.DataFrame) -> None:
+    scope_logs = {"x_Application": "code-assistant", "x_Model": "gpt-5-mini-2025-08-07"}
+    from_logs = ba.before_after(requests, "2026-08-24", scope=scope_logs, n_boot=300)
+    from_facts = ba.before_after(facts, "2026-08-24", scope=scope_logs, n_boot=300)
+    assert from_facts.decomposition.total == from_logs.decomposition.total
+    m_logs, m_facts = (r.metrics.set_index("metric")[["before", "after"]] for r in (from_logs, from_facts))
+    pd.testing.assert_frame_equal(m_facts, m_logs, rtol=1e-9)
+    top = ba.find_changes(facts, by=("x_Application", "x_Model")).iloc[0]
+    assert (top["application"], top["model"], str(top["change_date"])) == ("code-assistant", "gpt-5-mini-2025-08-07",
+                                                                          "2026-08-24")  # fmt: skip
+
+
+def test_usage_feed_launch_is_volume(facts: pd.DataFrame) -> None:
+    """E05: ad-copy-lab moves to production (OpenAI usage feed, no gateway): requests per day jump, tokens flat."""
+    res = ba.before_after(facts, "2026-07-06", scope={"x_Application": "ad-copy-lab"}, window_days=14)
+    d = pd.read_csv(TRUTH / "daily_cost.csv")
+    d = d[d["application"] == "ad-copy-lab"]
+    before = d[(d["date"] >= "2026-06-22") & (d["date"] < "2026-07-06")]
+    after = d[(d["date"] >= "2026-07-06") & (d["date"] < "2026-07-20")]
+    m = res.metrics.set_index("metric")
+    assert m.loc["requests", "after"] / m.loc["requests", "before"] == pytest.approx(
+        after["requests"].sum() / before["requests"].sum(), rel=1e-12)
+    assert float(res.decomposition.total) == pytest.approx(after["cost"].sum() - before["cost"].sum(), rel=1e-9)
+    assert res.decomposition.largest() == "volume" and float(res.decomposition.amount("volume")) > 0.99 * float(
+        res.decomposition.total)
+    assert m.loc["input_tokens_per_request", "rel_ci_low"] < 0 < m.loc["input_tokens_per_request", "rel_ci_high"]
