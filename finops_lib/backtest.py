@@ -20,7 +20,9 @@ month-total error keeps every day: it is what finance sees.
     history): below 1 beats last week's value on average (Hyndman & Koehler 2006). Undefined (NaN, with a note)
     when the history is constant week over week.
 ``coverage``
-    Share of actual days inside the prediction interval (nominal 80 %).
+    Share of actual days inside the model's own prediction interval (nominal 80 %). :meth:`Backtest.accuracy`
+    adds the calibrated coverage, leave-one-origin-out (:func:`finops_lib.calibrate.loo_coverage`), and the
+    coverage of month-to-go totals by the sample paths, raw and calibrated.
 ``month_total_error_pct``
     For origin ``c``, month ``M`` is the calendar month of ``c + 1``: projected total = actual spend of ``M`` up
     to ``c`` + forecast for the rest of ``M``; the error is ``100 * (projected - actual(M)) / actual(M)``, signed.
@@ -30,22 +32,26 @@ The FinOps band of an absolute month-total error: ``<=12%`` (the FinOps Foundati
 ``<=20%`` (Crawl), else ``>20%``. A model is chosen per series by the lowest mean MASE over the origins (the
 lowest mean MAE where MASE is undefined); :func:`choose_models` states the reason. A series too short to
 backtest falls back to seasonal naive (mean below a week), and says so.
+
+The backtest keeps every scored day's actual, forecast and raw bounds (``Backtest.residuals``): they calibrate the
+final forecasts' intervals and sample paths (:mod:`finops_lib.calibrate`, ``fit_forecasts(calibration=...)``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from finops_lib import calibrate as cb
 from finops_lib import forecast as fc
 from finops_lib.errors import ParameterError
 from finops_lib.forecast_baselines import MODELS, SEASON, Forecast, Options, check_history, outlier_mask
 
 __all__ = ["BANDS", "DEFAULT_MODELS", "METRICS", "Backtest", "Window", "backtest", "choose_models", "finops_band",
-           "fit_forecasts", "forecast_table", "month_total_error", "register_metric", "rolling_origins"]  # fmt: skip
+           "fit_forecasts", "month_total_error", "register_metric", "rolling_origins"]  # fmt: skip
 
 DEFAULT_MODELS: tuple[str, ...] = ("seasonal_naive", "drift", "ets", "prophet", "prophet_multiplicative")
 #: FinOps variance bands of the month-total error (upper bound in percent, label).
@@ -230,18 +236,25 @@ class Backtest:
         One row per series, model and origin: the metrics of :data:`METRICS`, ``band`` and ``note``.
     horizon
         Forecast days scored.
+    residuals
+        Every scored day per series, model and origin (:func:`finops_lib.calibrate.residual_rows`).
+    level
+        Nominal coverage of the intervals.
     """
 
     errors: pd.DataFrame
     horizon: int
+    residuals: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(cb.RESIDUAL_COLUMNS)))
+    level: float = 0.8
 
     def accuracy(self) -> pd.DataFrame:
         """Mean metrics per series and model over the origins (month error: mean absolute), with bands.
 
-        Columns: ``series``, ``model``, ``origins`` (scored), the metrics, ``mase_vs_naive`` (the model's MASE
-        divided by weekly seasonal naive's at the same origins, i.e. the ratio of their MAEs: below 1 beats last
-        week's values), ``anomaly_days`` (left out of the point metrics), ``band``, ``note`` (why a metric is
-        missing, or the fallback used).
+        Columns: ``series``, ``model``, ``origins`` (scored), the metrics, ``mase_vs_naive`` (the model's MAE
+        divided by weekly seasonal naive's MAE at the same origins: below 1 beats last week's values there; the
+        standard ``mase`` divides by the history's in-sample week-over-week change instead), ``coverage_cal``,
+        ``cum_coverage`` and ``cum_coverage_cal`` (:func:`finops_lib.calibrate.loo_coverage`), ``anomaly_days``
+        (left out of the point metrics), ``band``, ``note`` (why a metric is missing, or the fallback used).
         """
         e = self.errors.assign(abs_month=self.errors["month_total_error_pct"].abs())
         out = e.groupby(["series", "model"], sort=False).agg(
@@ -252,8 +265,9 @@ class Backtest:
         naive = out[out["model"] == "seasonal_naive"].set_index("series")["mae"]
         out["mase_vs_naive"] = out["mae"] / out["series"].map(naive).where(lambda v: v > 0)
         out["band"] = out["month_total_error_pct"].map(finops_band)
-        return out[["series", "model", "origins", "mae", "smape", "mase", "mase_vs_naive", "coverage",
-                    "month_total_error_pct", "anomaly_days", "band", "note"]]  # fmt: skip
+        out = out.merge(cb.loo_coverage(self.residuals, level=self.level), on=["series", "model"], how="left")
+        return out[["series", "model", "origins", "mae", "smape", "mase", "mase_vs_naive", "coverage", "coverage_cal",
+                    "cum_coverage", "cum_coverage_cal", "month_total_error_pct", "anomaly_days", "band", "note"]]
 
 
 def backtest(series: Mapping[str, pd.Series], *, horizon: int = 30, models: Sequence[str] = DEFAULT_MODELS,
@@ -296,19 +310,22 @@ def backtest(series: Mapping[str, pd.Series], *, horizon: int = 30, models: Sequ
                 tasks.append(fc.Task((name, model, origin), model, history, steps,
                                      _options(options, events, history, steps, name)))  # fmt: skip
     results = fc.run_tasks(tasks, workers=workers, progress=progress, desc="backtest fits")
-    rows = [_score(series[name], origin, horizon, forecast, events, name, model)
-            for (name, model, origin), forecast in results.items()]  # fmt: skip
+    scored = [_score(series[name], origin, horizon, forecast, events, name, model, options.interval)
+              for (name, model, origin), forecast in results.items()]  # fmt: skip
+    rows = [row for row, _ in scored]
+    residuals = pd.concat([r for _, r in scored], ignore_index=True) if scored else \
+        pd.DataFrame(columns=list(cb.RESIDUAL_COLUMNS))  # fmt: skip
     frame = pd.DataFrame(rows + skipped, columns=["series", "model", "origin", *METRICS, "anomaly_days", "band",
                                                   "note"])
     frame["band"] = frame["month_total_error_pct"].astype(float).map(finops_band)
     frame = frame.astype({m: float for m in METRICS})
     order = {name: i for i, name in enumerate(series)}
     frame = frame.sort_values(["series", "model", "origin"], key=lambda s: s.map(order) if s.name == "series" else s)
-    return Backtest(frame.reset_index(drop=True), horizon)
+    return Backtest(frame.reset_index(drop=True), horizon, residuals, options.interval)
 
 
 def _score(values: pd.Series, origin: pd.Timestamp, horizon: int, forecast: Forecast, events: Sequence[fc.Event],
-           name: str, model: str) -> dict[str, object]:  # fmt: skip
+           name: str, model: str, level: float) -> tuple[dict[str, object], pd.DataFrame]:  # fmt: skip
     forecast = fc.apply_events(forecast, [e for e in events if pd.Timestamp(e.day) > origin], series=name)
     frame = forecast.frame.iloc[:horizon]
     anomalies = outlier_mask(values)
@@ -320,7 +337,9 @@ def _score(values: pd.Series, origin: pd.Timestamp, horizon: int, forecast: Fore
         row[metric], note = fn(window)
         notes += [note] if note else []
     row["note"] = "; ".join(notes)
-    return row
+    residuals = cb.residual_rows(values, origin, forecast, anomalies=anomalies, horizon=horizon, level=level,
+                                 series=name, model=model)  # fmt: skip
+    return row, residuals
 
 
 _PREFERENCE = {name: i for i, name in enumerate(DEFAULT_MODELS)}  # simpler models win ties
@@ -364,11 +383,15 @@ def choose_models(accuracy: pd.DataFrame, series: Mapping[str, pd.Series] | None
 
 def fit_forecasts(series: Mapping[str, pd.Series], models: Mapping[str, str] | str, *, horizon: int = 30,
                   options: Options | None = None, events: Iterable[fc.Event] = (), workers: int = 2,
-                  progress: bool = False) -> dict[str, Forecast]:  # fmt: skip
+                  progress: bool = False, calibration: Mapping[str, cb.Calibration] | None = None,
+                  ) -> dict[str, Forecast]:  # fmt: skip
     """Fit each series' model on its whole history and forecast ``horizon`` days (to the month's end at least).
 
     ``models`` is one model name for every series or ``{series: model}`` (:func:`choose_models`). A model needing
     more history than the series has is replaced by seasonal naive (``mean`` below a week), noted.
+    ``calibration`` (:func:`finops_lib.calibrate.calibrate`) rescales each series' interval and sample paths to
+    its backtest errors, before future events are applied; a calibration made for another model than the one
+    fitted is not applied, and the note says so.
     """
     options, events = options or Options(), list(events)
     tasks = []
@@ -381,28 +404,6 @@ def fit_forecasts(series: Mapping[str, pd.Series], models: Mapping[str, str] | s
         steps = _steps(values.index[-1], horizon)
         tasks.append(fc.Task((name,), model, values, steps, _options(options, events, values, steps, name)))
     results = fc.run_tasks(tasks, workers=workers, progress=progress, desc="forecast fits")
-    return {name: fc.apply_events(results[(name,)], events, series=name) for name in series}
-
-
-def forecast_table(series: Mapping[str, pd.Series], forecasts: Mapping[str, Forecast], *,
-                   horizon: int | None = None) -> pd.DataFrame:  # fmt: skip
-    """Return history and forecasts as one tidy frame (for charts, Parquet and CSV).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``series``, ``day``, ``kind`` (``actual`` or ``forecast``), ``value``, ``lower``, ``upper`` (NaN on
-        actual days), ``model`` and ``note`` (forecast rows); forecasts cut at ``horizon`` days when given.
-    """
-    frames = []
-    for name, values in series.items():
-        frames.append(pd.DataFrame({"series": name, "day": values.index, "kind": "actual", "value": values.to_numpy(),
-                                    "lower": np.nan, "upper": np.nan, "model": "", "note": ""}))  # fmt: skip
-        if name in forecasts:
-            f = forecasts[name]
-            part = f.frame.iloc[:horizon] if horizon else f.frame
-            frames.append(pd.DataFrame({"series": name, "day": part.index, "kind": "forecast",
-                                        "value": part["forecast"].to_numpy(), "lower": part["lower"].to_numpy(),
-                                        "upper": part["upper"].to_numpy(), "model": f.model, "note": f.note}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["series", "day", "kind", "value", "lower", "upper", "model", "note"])
+    calibration = calibration or {}
+    return {name: fc.apply_events(cb.apply_calibration(results[(name,)], calibration.get(name)), events, series=name)
+            for name in series}  # fmt: skip

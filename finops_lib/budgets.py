@@ -9,7 +9,9 @@ For a month ``M`` and a forecast made after day ``c`` (the last day of history):
 * spent to date = actual spend of ``M`` up to ``c``;
 * projected month-end = spent to date + point forecast for the rest of ``M``;
 * P(exceed) = share of the forecast's sample paths whose month total (spent to date + the path's days of ``M``)
-  is above the budget;
+  is above the budget. With calibrated forecasts (:mod:`finops_lib.calibrate`) the paths are rescaled to the
+  month-to-go errors the model made in the backtest; ``p_exceed_raw`` is the same share over the model's own
+  paths (equal to ``p_exceed`` when the forecast is not calibrated);
 * breach date = the first day of ``M`` on which cumulative spend (actual, then forecast) reaches the budget
   (``>=``: the budget is used up that day); an actual day when the budget is already used up, None when the
   projection stays below it.
@@ -170,8 +172,14 @@ def burn_down(history: pd.Series, forecast: Forecast, *, month: str | pd.Period,
     return out
 
 
+def _share_above(spent: float, samples: np.ndarray | None, rows: np.ndarray, budget: float) -> float:
+    return float("nan") if samples is None else float(np.mean(spent + samples[rows].sum(axis=0) > budget))
+
+
 def month_status(history: pd.Series, forecast: Forecast, *, budget: float, month: str | pd.Period) -> dict[str, object]:
-    """Return spent to date, projected month-end, P(exceed) and breach date for one budget (module docstring).
+    """Return spent to date, projected month-end, P(exceed) (calibrated and raw) and breach date for one budget.
+
+    See the module docstring; ``p_exceed_raw`` uses ``forecast.samples_raw`` when the forecast was calibrated.
 
     Examples
     --------
@@ -190,15 +198,16 @@ def month_status(history: pd.Series, forecast: Forecast, *, budget: float, month
     if point.isna().any():
         note = f"forecast stops on {forecast.frame.index[-1].date()}, before the end of {pd.Period(month, 'M')}"
     projected = spent + float(point.fillna(0.0).sum())
-    p_exceed = float("nan")
+    p_exceed = p_raw = float("nan")
     if not len(ahead):
-        p_exceed = float(spent > budget)
+        p_exceed = p_raw = float(spent > budget)
     elif forecast.samples is not None and not point.isna().any():
         rows = forecast.frame.index.get_indexer(ahead)
-        p_exceed = float(np.mean(spent + forecast.samples[rows].sum(axis=0) > budget))
+        p_exceed = _share_above(spent, forecast.samples, rows, budget)
+        p_raw = p_exceed if forecast.samples_raw is None else _share_above(spent, forecast.samples_raw, rows, budget)
     elif forecast.samples is None:
         note = "; ".join(filter(None, [note, "no sample paths: P(exceed) not computed"]))
-    return {"spent_to_date": spent, "projected_month_end": projected, "p_exceed": p_exceed,
+    return {"spent_to_date": spent, "projected_month_end": projected, "p_exceed": p_exceed, "p_exceed_raw": p_raw,
             "breach_date": breach_date(history, forecast.frame["forecast"], budget=budget, month=month), "note": note}
 
 
@@ -228,11 +237,12 @@ def budget_risk(series: dict[str, pd.Series], forecasts: dict[str, Forecast], bu
     -------
     pandas.DataFrame
         ``series``, ``month``, ``budget``, ``spent_to_date``, ``projected_month_end``, ``projected_pct`` (of the
-        budget), ``p_exceed``, ``breach_date``, ``status`` (``exceeded``, ``breach projected``, ``at risk``:
-        P(exceed) >= 20 %, ``on track``), ``note``; largest P(exceed) first.
+        budget), ``p_exceed``, ``p_exceed_raw`` (from the model's own paths), ``breach_date``, ``status``
+        (``exceeded``, ``breach projected``, ``at risk``: P(exceed) >= 20 %, ``on track``), ``note``; largest
+        P(exceed) first.
     """
     columns = ["series", "month", "budget", "spent_to_date", "projected_month_end", "projected_pct", "p_exceed",
-               "breach_date", "status", "note"]  # fmt: skip
+               "p_exceed_raw", "breach_date", "status", "note"]  # fmt: skip
     if not series:
         return pd.DataFrame(columns=columns)
     last = max(s.index[-1] for s in series.values())

@@ -18,23 +18,31 @@ Examples
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 from finops_lib.charts import _checked, fmt_currency_axis
 
-__all__ = ["fmt_accuracy", "fmt_budget_risk", "plot_burn_down", "plot_forecast"]
+__all__ = ["fmt_accuracy", "fmt_budget_risk", "fmt_choice", "plot_burn_down", "plot_forecast"]
 
 ACTUAL_COLOR, FORECAST_COLOR, BUDGET_COLOR = "#4e79a7", "#f28e2b", "#d1495b"
 _SERIES = {"Actual": ACTUAL_COLOR, "Forecast": FORECAST_COLOR}
 _ACCURACY_LABELS = {
     "series": "Series", "model": "Model", "origins": "Origins", "mae": "MAE", "smape": "sMAPE %", "mase": "MASE",
-    "mase_vs_naive": "MASE vs naive", "coverage": "Interval coverage", "month_total_error_pct": "Month-total error %",
+    "mase_vs_naive": "MASE vs naive", "coverage": "Coverage, raw", "coverage_cal": "Coverage, calibrated (LOO)",
+    "cum_coverage": "Month-to-go coverage, raw", "cum_coverage_cal": "Month-to-go coverage, calibrated (LOO)",
+    "month_total_error_pct": "Month-total error %",
     "anomaly_days": "Anomaly days left out", "band": "FinOps band", "chosen": "Chosen", "reason": "Why", "note": "Note",
 }  # fmt: skip
 _RISK_LABELS = {
     "series": "Series", "month": "Month", "budget": "Budget", "spent_to_date": "Spent to date",
     "projected_month_end": "Projected month-end", "projected_pct": "Projected % of budget",
-    "p_exceed": "P(exceed)", "breach_date": "Projected breach", "status": "Status", "note": "Note",
+    "p_exceed": "P(exceed)", "p_exceed_raw": "P(exceed), model's own paths", "breach_date": "Projected breach",
+    "status": "Status", "note": "Note",
+}  # fmt: skip
+_CHOICE_LABELS = {
+    "series": "Series", "model": "Model", "reason": "Why", "method": "Calibration", "factors": "Interval factor",
+    "path_factor": "Path factor", "residuals": "Residuals", "origins": "Origins", "note": "Note",
 }  # fmt: skip
 
 
@@ -65,7 +73,8 @@ def plot_forecast(table: pd.DataFrame, *, series: str, currency: str | None = "U
     ----------
     table
         :func:`finops_lib.backtest.forecast_table` rows (``series``, ``day``, ``kind``, ``value``, ``lower``,
-        ``upper``); other series are ignored.
+        ``upper``; optional ``lower_raw``, ``upper_raw``: the model's own bounds, drawn dotted when they differ);
+        other series are ignored.
     series
         The series to draw.
     currency
@@ -77,8 +86,9 @@ def plot_forecast(table: pd.DataFrame, *, series: str, currency: str | None = "U
     title
         Chart title; default ``"<series>: daily spend and forecast"``.
     """
-    data = _checked(table[table["series"] == series], ["day", "kind", "value", "lower", "upper"],
-                    chart="plot_forecast", nullable=["lower", "upper"])  # fmt: skip
+    bounds = ["lower", "upper"] + [c for c in ("lower_raw", "upper_raw") if c in table.columns]
+    data = _checked(table[table["series"] == series], ["day", "kind", "value", *bounds], chart="plot_forecast",
+                    nullable=bounds)  # fmt: skip
     data["day"] = pd.to_datetime(data["day"])
     if history_days:
         first_forecast = data.loc[data["kind"] == "forecast", "day"].min()
@@ -94,13 +104,24 @@ def plot_forecast(table: pd.DataFrame, *, series: str, currency: str | None = "U
                  alt.Tooltip("lower:Q", title="Interval low", format=fmt),
                  alt.Tooltip("upper:Q", title="Interval high", format=fmt)])  # fmt: skip
     layers = [band, _lines(data, "value", axis, fmt)]
+    calibrated = "upper_raw" in data.columns and not np.allclose(
+        data[["lower", "upper"]].to_numpy(float), data[["lower_raw", "upper_raw"]].to_numpy(float), equal_nan=True)
+    if calibrated:
+        ahead = data[data["kind"] == "forecast"]
+        raw = ahead.melt("day", ["lower_raw", "upper_raw"], var_name="bound", value_name="raw")
+        layers.append(alt.Chart(raw).mark_line(color=FORECAST_COLOR, strokeDash=[1, 2], strokeWidth=1.5).encode(
+            x="day:T", y="raw:Q", detail="bound:N",
+            tooltip=[alt.Tooltip("day:T", title="Date", format="%Y-%m-%d"),
+                     alt.Tooltip("raw:Q", title="Model's own bound", format=fmt)]))  # fmt: skip
     if budget_per_day is not None:
         rule = pd.DataFrame({"budget": [float(budget_per_day)], "label": ["Budget run rate"]})
         layers.append(alt.Chart(rule).mark_rule(color=BUDGET_COLOR, strokeDash=[2, 2], strokeWidth=2).encode(
             y="budget:Q", tooltip=[alt.Tooltip("label:N", title=""),
                                    alt.Tooltip("budget:Q", title="Budget per day", format=fmt)]))  # fmt: skip
     kind = "spend" if currency else "tokens"
-    subtitle = "Band: 80% prediction interval" + ("; red dotted rule: monthly budget / days" if budget_per_day else "")
+    subtitle = ("Band: 80% prediction interval, calibrated on backtest errors; dotted: the model's own interval"
+                if calibrated else "Band: 80% prediction interval")  # fmt: skip
+    subtitle += "; red dotted rule: monthly budget / days" if budget_per_day else ""
     return alt.layer(*layers).properties(
         title=alt.Title(title or f"{series}: daily {kind} and forecast", subtitle=subtitle), width=680)
 
@@ -140,7 +161,8 @@ def fmt_accuracy(frame: pd.DataFrame, *, caption: str = "") -> pd.io.formats.sty
     """Return the backtest accuracy table styled: display names, rounded metrics, percentages, no index."""
     data = frame.copy()
     formats = {"mae": "{:,.2f}", "smape": "{:.1f}", "mase": "{:.2f}", "mase_vs_naive": "{:.2f}",
-               "coverage": "{:.0%}", "month_total_error_pct": "{:.1f}"}  # fmt: skip
+               "coverage": "{:.0%}", "coverage_cal": "{:.0%}", "cum_coverage": "{:.0%}", "cum_coverage_cal": "{:.0%}",
+               "month_total_error_pct": "{:.1f}"}  # fmt: skip
     styled = data.style.format({k: v for k, v in formats.items() if k in data.columns}, na_rep="n/a")
     if "chosen" in data.columns:
         styled = styled.apply(lambda row: ["font-weight: bold" if row["chosen"] else "" for _ in row], axis=1)
@@ -153,6 +175,19 @@ def fmt_budget_risk(frame: pd.DataFrame, *, currency: str, caption: str = "") ->
     data = frame.copy()
     data["breach_date"] = pd.to_datetime(data["breach_date"]).dt.strftime("%Y-%m-%d")
     money = {c: "{:,.2f}" for c in ("budget", "spent_to_date", "projected_month_end")}
-    styled = data.style.format({**money, "projected_pct": "{:.0f}%", "p_exceed": "{:.0%}"}, na_rep="-")
+    styled = data.style.format({**money, "projected_pct": "{:.0f}%", "p_exceed": "{:.0%}", "p_exceed_raw": "{:.0%}"},
+                               na_rep="-")  # fmt: skip
     styled = styled.hide().set_caption(caption or f"Budget risk, {currency}")
     return styled.relabel_index([_RISK_LABELS.get(c, c) for c in data.columns], axis=1)
+
+
+def fmt_choice(choice: pd.DataFrame, calibration: pd.DataFrame | None = None, *,
+               caption: str = "Model chosen per series, and why") -> pd.io.formats.style.Styler:  # fmt: skip
+    """Return the model choice (:func:`finops_lib.backtest.choose_models`) styled, with each series' interval
+    calibration beside it (:func:`finops_lib.calibrate.calibration_table`; None: choice only)."""  # noqa: D205, D209
+    data = choice.copy()
+    if calibration is not None and len(calibration):
+        data = data.merge(calibration.drop(columns=["model", "note"]), on="series", how="left")
+    styled = data.style.format({"path_factor": "{:.2f}", "residuals": "{:.0f}", "origins": "{:.0f}"}, na_rep="-")
+    styled = styled.hide().set_caption(caption)
+    return styled.relabel_index([_CHOICE_LABELS.get(c, c) for c in data.columns], axis=1)

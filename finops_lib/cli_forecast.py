@@ -1,8 +1,11 @@
 """``finops forecast``: daily spend or token forecasts per dimension, with backtested accuracy, for scripts.
 
-Writes the forecasts (history and forecast rows, :func:`finops_lib.backtest.forecast_table`) to ``--out`` and,
-with ``--backtest``, the accuracy table (every model per series, the chosen one flagged, with its reason) beside
-it as ``<stem>.accuracy.<ext>``. Without ``--backtest`` every series uses ``--model`` (default Prophet).
+Writes the forecasts (history and forecast rows, :func:`finops_lib.forecast_report.forecast_table`) to ``--out`` and,
+with ``--backtest``, the accuracy table (every model per series, the chosen one flagged, with its reason; raw and
+calibrated interval coverage) beside it as ``<stem>.accuracy.<ext>``. With ``--backtest`` the intervals are
+calibrated on the chosen models' backtest errors (:mod:`finops_lib.calibrate`; ``lower_raw``/``upper_raw`` keep
+the models' own), unless ``--no-calibrate``. Without ``--backtest`` every series uses ``--model`` (default
+Prophet) with its own interval.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--horizon", type=int, default=30, help="days to forecast (default 30)")
     p.add_argument("--backtest", action="store_true", help="backtest every model on rolling origins, choose per "
                    "series, and write <stem>.accuracy.<ext>")  # fmt: skip
+    p.add_argument("--no-calibrate", dest="calibrate", action="store_false",
+                   help="with --backtest: keep the models' own intervals (no calibration on backtest errors)")
     p.add_argument("--model", default="prophet", help="model without --backtest (default prophet)")
     p.add_argument("--currency", default="USD", help="currency of spend, ISO 4217 (default USD)")
     p.add_argument("--country", default="", help="public holidays of this country for Prophet (e.g. US)")
@@ -49,6 +54,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 def cmd_forecast(args: argparse.Namespace) -> int:
     """Build the series, optionally backtest and choose models, forecast and write the files."""
     from finops_lib import backtest as bt
+    from finops_lib import calibrate, forecast_report
     from finops_lib import forecast as fc
     from finops_lib.forecast_baselines import Options
     from finops_lib.ingest import open_data
@@ -68,19 +74,19 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         series = dict(list(series.items())[:args.top])
     options = Options(country=args.country)
     models: dict[str, str] | str = args.model
+    calibration = None
     if args.backtest:
         result = bt.backtest(series, horizon=args.horizon, options=options, workers=args.workers, progress=True)
-        choice = bt.choose_models(result.accuracy(), series, horizon=args.horizon)
-        models = dict(zip(choice["series"], choice["model"], strict=True))
-        accuracy = result.accuracy().merge(choice.rename(columns={"model": "chosen_model"}), on="series", how="left")
-        accuracy["chosen"] = accuracy["model"] == accuracy.pop("chosen_model")
+        accuracy, choice, models = forecast_report.choose(result, series, horizon=args.horizon)
+        accuracy = accuracy.merge(choice[["series", "reason"]], on="series", how="left")
+        calibration = calibrate.calibrate(result, models) if args.calibrate else None
         target = out.with_name(f"{out.stem}.accuracy{out.suffix}")
         _write(accuracy, target)
         print(f"accuracy of {accuracy['model'].nunique()} models on {len(series)} series written to {target}",
               file=sys.stderr)  # fmt: skip
     forecasts = bt.fit_forecasts(series, models, horizon=args.horizon, options=options, workers=args.workers,
-                                 progress=True)  # fmt: skip
-    table = bt.forecast_table(series, forecasts, horizon=args.horizon)
+                                 progress=True, calibration=calibration)  # fmt: skip
+    table = forecast_report.forecast_table(series, forecasts, horizon=args.horizon)
     table.insert(0, "metric", args.metric)
     table.insert(1, "unit", args.currency if args.metric == "spend" else "tokens")
     _write(table, out)

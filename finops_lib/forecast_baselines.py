@@ -74,19 +74,23 @@ class Forecast:
     Attributes
     ----------
     frame
-        Indexed by day: ``forecast`` (point), ``lower`` and ``upper`` (interval bounds), all >= 0.
+        Indexed by day: ``forecast`` (point), ``lower`` and ``upper`` (interval bounds), all >= 0; after
+        :func:`finops_lib.calibrate.apply_calibration` also ``lower_raw`` and ``upper_raw`` (the model's own).
     samples
         Sample paths, shape ``(days, N_SAMPLES)``, for probabilities of month totals; None if the model has none.
     model
         The registered model name.
     note
-        How the forecast was made when it deviates from the model's description (fallbacks).
+        How the forecast was made when it deviates from the model's description (fallbacks, calibration).
+    samples_raw
+        The model's own sample paths when ``samples`` were calibrated (None otherwise).
     """
 
     frame: pd.DataFrame
     samples: np.ndarray | None = field(default=None, repr=False)
     model: str = ""
     note: str = ""
+    samples_raw: np.ndarray | None = field(default=None, repr=False)
 
 
 Fitter = Callable[[pd.Series, int, Options], Forecast]

@@ -34,9 +34,11 @@ def make_forecast_controls(con: Any, *, dimension: str = "team", series: str = "
     Returns
     -------
     ipywidgets.Widget
-        A ``VBox``: the controls above the chart and the backtest accuracy of the shown series.
+        A ``VBox``: the controls above the chart and the backtest accuracy of the shown series (with ``auto``,
+        the interval is calibrated on the chosen model's backtest errors, :mod:`finops_lib.calibrate`).
     """
     from finops_lib import backtest as bt
+    from finops_lib import calibrate, forecast_report
     from finops_lib import charts_forecast as cf
     from finops_lib import forecast as fc
     from finops_lib.forecast_baselines import MODELS
@@ -66,12 +68,14 @@ def make_forecast_controls(con: Any, *, dimension: str = "team", series: str = "
         if not output._view_count or (change and change["name"] == "_view_count" and change["old"]):
             return
         one = {pick.value: series_of(dim.value)[pick.value]}
-        chosen, accuracy = mod.value, None
-        if chosen == "auto":
-            accuracy = bt.backtest(one, horizon=horizon.value, workers=1).accuracy()
+        chosen, accuracy, calibration = mod.value, None, None
+        if chosen == "auto":  # backtest, choose, and calibrate the interval on the chosen model's errors
+            result = bt.backtest(one, horizon=horizon.value, workers=1)
+            accuracy = result.accuracy()
             chosen = bt.choose_models(accuracy, one, horizon=horizon.value)["model"].iloc[0]
-        forecasts = bt.fit_forecasts(one, chosen, horizon=horizon.value, workers=1)
-        table = bt.forecast_table(one, forecasts, horizon=horizon.value)
+            calibration = calibrate.calibrate(result, {pick.value: chosen})
+        forecasts = bt.fit_forecasts(one, chosen, horizon=horizon.value, workers=1, calibration=calibration)
+        table = forecast_report.forecast_table(one, forecasts, horizon=horizon.value)
         rule = None
         if budgets is not None and metric == "spend":
             month = forecasts[pick.value].frame.index[0].to_period("M")

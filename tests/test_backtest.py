@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from finops_lib import backtest as bt
+from finops_lib import forecast_report
 from finops_lib.forecast_baselines import Forecast
 
 
@@ -121,6 +122,6 @@ def test_forecast_table_shape() -> None:
     history = weekly(14)
     days = pd.date_range("2026-05-18", periods=5)
     f = Forecast(pd.DataFrame({"forecast": 1.0, "lower": 0.5, "upper": 2.0}, index=days), model="m", note="n")
-    table = bt.forecast_table({"a": history}, {"a": f}, horizon=3)
+    table = forecast_report.forecast_table({"a": history}, {"a": f}, horizon=3)
     assert (table["kind"] == "actual").sum() == 14 and (table["kind"] == "forecast").sum() == 3
     assert table[table["kind"] == "forecast"]["model"].unique().tolist() == ["m"]
