@@ -15,7 +15,7 @@ from browser_util import CHROMIUM, CHROMIUM_ARGS, visit
 from finops_lib import report
 
 #: Notebook -> charts its page draws on the sample with default parameters.
-PAGES = {"20_experiment_comparison": 6, "40_anomaly_review": 3}
+PAGES = {"20_experiment_comparison": 6, "30_spend_forecast": 3, "40_anomaly_review": 3}
 
 pytestmark = [
     pytest.mark.browser,
