@@ -122,3 +122,17 @@ def test_property_input_buckets_sum_to_input_tokens(tmp_path_factory, records):
     for i, (u, c, w, o) in enumerate(records):
         assert inputs.get(f"m{i}", 0) == u + c + w
         assert outputs[f"m{i}"] == o
+
+
+def test_bucket_time_out_of_range_is_rejected_not_raised(tmp_path, con):
+    """Found by the corruption property test: a start_time beyond year 9999 used to raise OverflowError."""
+    result_record = {"object": "organization.usage.completions.result", "input_tokens": 10, "output_tokens": 5,
+                     "num_model_requests": 1, "model": "gpt-4o-mini-2024-07-18", "batch": False,
+                     "input_cached_tokens": 0}  # fmt: skip
+    page = {"object": "page", "has_more": False, "next_page": None, "data": [
+        {"object": "bucket", "start_time": 10**22, "end_time": 10**22 + 86400, "results": [result_record]}]}
+    path = tmp_path / "openai_usage_huge.json"
+    path.write_text(json.dumps(page))
+    result, rows, rejects = _read(path, con, "openai_usage")
+    assert result.rows_read == 1 and len(rows) == 0
+    assert rejects.x_Column.tolist() == ["start_time"] and "out of range" in rejects.x_Reason.iloc[0]

@@ -49,9 +49,23 @@ def money(value: object) -> Decimal | None:
     return dec.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN, context=_CONTEXT)
 
 
-def utc_from_unix(seconds: int | float) -> datetime:
-    """Return the UTC datetime of a Unix time in seconds."""
-    return datetime.fromtimestamp(seconds, tz=UTC)
+def utc_from_unix(seconds: int | float, field: str = "time") -> datetime:
+    """Return the UTC datetime of a Unix time in seconds (``field`` names it in the error).
+
+    Raises
+    ------
+    ValueError
+        When the time is outside the years 1 to 9999 (the caller rejects the record).
+
+    Examples
+    --------
+    >>> utc_from_unix(1777680000).isoformat()
+    '2026-05-02T00:00:00+00:00'
+    """
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ValueError(f"'{field}' Unix time {seconds} is out of range ({exc})") from exc
 
 
 def month_bounds(ts: datetime) -> tuple[datetime, datetime]:

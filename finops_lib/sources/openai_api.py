@@ -338,7 +338,8 @@ def _read(path: Path, fmt: str) -> ReadResult:
             if not isinstance(result, dict):
                 raise ValueError("record is not a JSON object")
             begin, finish = period(start, end)
-            base = {**base_row(fmt, shown, ordinal, utc_from_unix(begin), utc_from_unix(finish)),
+            base = {**base_row(fmt, shown, ordinal, utc_from_unix(begin, "start_time"),
+                                     utc_from_unix(finish, "end_time")),
                     "x_SourceLocator": locator}
             rows.extend(builder(result, base, is_partial(begin, finish, width), begin))
         except ValueError as exc:
