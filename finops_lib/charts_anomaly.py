@@ -10,6 +10,7 @@ import pandas as pd
 
 from finops_lib.charts import _checked, fmt_currency_axis
 from finops_lib.charts_reconcile import _floats, fmt_money
+from finops_lib.charts_waterfall import plot_waterfall, waterfall_steps
 
 __all__ = ["COMPONENT_LABELS", "fmt_alerts", "plot_anomaly_series", "plot_decomposition_waterfall",
            "plot_drilldown", "series_points"]  # fmt: skip
@@ -79,17 +80,6 @@ def plot_anomaly_series(points: pd.DataFrame, *, currency: str, metric: str = "c
     return alt.layer(*layers).properties(width=760, height=260, title=title or f"{name} per day, band and anomalies")
 
 
-def _steps(components: pd.DataFrame, baseline: float, current: float) -> pd.DataFrame:
-    rows, level = [{"step": "Baseline", "low": 0.0, "high": baseline, "amount": baseline, "kind": "total"}], baseline
-    for component, label in COMPONENT_LABELS.items():
-        amount = float(components.loc[components["component"] == component, "amount"].sum())
-        kind = "increase" if amount > 0 else "decrease" if amount < 0 else "none"
-        rows.append({"step": label, "low": level, "high": level + amount, "amount": amount, "kind": kind})
-        level += amount
-    rows.append({"step": "Anomaly", "low": 0.0, "high": current, "amount": current, "kind": "total"})
-    return pd.DataFrame(rows)
-
-
 def plot_decomposition_waterfall(components: pd.DataFrame, *, baseline: object, current: object, currency: str,
                                  title: str | None = None) -> alt.Chart:  # fmt: skip
     """Return the waterfall from the baseline cost to the anomaly's cost through volume, mix, tokens, price, other.
@@ -106,24 +96,10 @@ def plot_decomposition_waterfall(components: pd.DataFrame, *, baseline: object, 
         Chart title.
     """
     data = _floats(_checked(components, ["component", "amount"], chart="plot_decomposition_waterfall"), ["amount"])
-    steps = _steps(data, float(baseline), float(current))  # type: ignore[arg-type]
-    colors = alt.Scale(domain=["total", "increase", "decrease", "none"],
-                       range=[TOTAL_COLOR, SPIKE_COLOR, DROP_COLOR, "#bab0ac"])  # fmt: skip
-    base = alt.Chart(steps, title=title or "From baseline to anomaly").encode(
-        x=alt.X("step:N", title=None, sort=steps["step"].tolist(),
-                axis=alt.Axis(labelAngle=0, labelExpr="split(datum.label, ' ')"))
-    )
-    bars = base.mark_bar(size=46).encode(
-        y=alt.Y("low:Q", axis=fmt_currency_axis(currency)), y2="high:Q", color=alt.Color("kind:N", scale=colors,
-                                                                                         legend=None),
-        tooltip=[alt.Tooltip("step:N", title="Step"), alt.Tooltip("amount:Q", title=f"Amount ({currency})",
-                                                                  format=",.2f")])  # fmt: skip
-    labels = (
-        base.mark_text(dy=-8, fontSize=11)
-        .encode(y="label_y:Q", text=alt.Text("amount:Q", format=",.2f"))
-        .transform_calculate(label_y="max(datum.low, datum.high)")
-    )
-    return alt.layer(bars, labels).properties(width=620, height=280)
+    parts = [(label, float(data.loc[data["component"] == c, "amount"].sum())) for c, label in COMPONENT_LABELS.items()]
+    steps = waterfall_steps(parts, start=("Baseline", float(baseline)), end=("Anomaly", float(current)))  # type: ignore[arg-type]
+    return plot_waterfall(steps, currency=currency, title=title or "From baseline to anomaly", increase=SPIKE_COLOR,
+                          decrease=DROP_COLOR, width=620).properties(height=280)
 
 
 def plot_drilldown(drill: pd.DataFrame, *, currency: str, top: int = 6, skip: tuple[str, ...] = (),

@@ -18,7 +18,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from finops_lib.charts import DECREASE_COLOR, INCREASE_COLOR, _checked, currency_symbol, fmt_currency_axis
+from finops_lib.charts import INCREASE_COLOR, _checked, currency_symbol, fmt_currency_axis
+from finops_lib.charts_waterfall import TOTAL_COLOR, plot_waterfall, waterfall_steps
 from finops_lib.decompose import COMPONENTS
 
 __all__ = ["distribution_bins", "plot_before_after", "plot_cost_distribution", "plot_decomposition",
@@ -27,7 +28,6 @@ __all__ = ["distribution_bins", "plot_before_after", "plot_cost_distribution", "
 SMALL = ",.4~g"  # amounts of a few cents per request
 COMPONENT_LABELS = {"volume": "Volume", "mix": "Mix", "tokens_per_request": "Tokens per request",
                     "price": "Price per token", "other": "Other"}  # fmt: skip
-TOTAL_COLOR = "#4e79a7"
 
 
 def distribution_bins(values: dict[str, np.ndarray], *, bins: int = 40) -> pd.DataFrame:
@@ -195,23 +195,6 @@ def plot_decomposition(components: pd.DataFrame, *, currency: str, title: str | 
     """
     data = _checked(components, ["component", "amount"], chart="plot_decomposition")
     amounts = dict(zip(data["component"], data["amount"].astype(float), strict=True))
-    rows, level = [], 0.0
-    for c in COMPONENTS:
-        a = amounts.get(c, 0.0)
-        rows.append({"step": COMPONENT_LABELS[c], "low": level, "high": level + a, "amount": a,
-                     "kind": "increase" if a > 0 else "decrease" if a < 0 else "none"})  # fmt: skip
-        level += a
-    rows.append({"step": "Change", "low": 0.0, "high": level, "amount": level, "kind": "total"})
-    steps = pd.DataFrame(rows)
-    colors = alt.Scale(domain=["total", "increase", "decrease", "none"],
-                       range=[TOTAL_COLOR, INCREASE_COLOR, DECREASE_COLOR, "#bab0ac"])  # fmt: skip
-    base = alt.Chart(steps).encode(x=alt.X("step:N", title=None, sort=list(steps["step"]),
-                                           axis=alt.Axis(labelAngle=0, labelExpr="split(datum.label, ' ')")))
-    bars = base.mark_bar(size=46).encode(
-        y=alt.Y("low:Q", axis=fmt_currency_axis(currency, label="Change of cost", fmt=SMALL)), y2="high:Q",
-        color=alt.Color("kind:N", scale=colors, legend=None),
-        tooltip=["step:N", alt.Tooltip("amount:Q", title=f"Amount ({currency})", format=SMALL)])  # fmt: skip
-    labels = base.mark_text(dy=-8).encode(y="top:Q", text=alt.Text("amount:Q", format="+" + SMALL)).transform_calculate(
-        top="max(datum.low, datum.high)")
-    return alt.layer(bars, labels, title=title or "Change of cost: volume x tokens per request x price per token "
-                     "(+ mix, other)").properties(width=640)  # fmt: skip
+    steps = waterfall_steps([(COMPONENT_LABELS[c], amounts.get(c, 0.0)) for c in COMPONENTS], end="Change")
+    return plot_waterfall(steps, currency=currency, fmt="+" + SMALL, label="Change of cost",
+                          title=title or "Change of cost: volume x tokens per request x price per token (+ mix, other)")

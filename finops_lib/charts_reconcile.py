@@ -23,8 +23,6 @@ import altair as alt
 import pandas as pd
 
 from finops_lib.charts import (
-    DECREASE_COLOR,
-    INCREASE_COLOR,
     PALETTE,
     _as_dates,
     _by_total,
@@ -32,6 +30,7 @@ from finops_lib.charts import (
     currency_symbol,
     fmt_currency_axis,
 )
+from finops_lib.charts_waterfall import plot_waterfall, waterfall_steps
 
 __all__ = ["COLUMN_LABELS", "COMPONENT_LABELS", "fmt_money", "fmt_table", "plot_agreement", "plot_gap_components",
            "plot_gap_waterfall", "plot_invoiced_vs_estimated"]  # fmt: skip
@@ -53,7 +52,6 @@ COLUMN_LABELS: dict[str, str] = {
 }  # fmt: skip
 _MONEY = {"invoiced", "estimated", "gap", "unexplained", "worst_unexplained", *COMPONENT_LABELS}
 _PERCENT = {"gap_pct": "{:+.2%}", "token_coverage": "{:.2%}", "max_abs_gap_pct": "{:.4%}", "share_within": "{:.1%}"}
-TOTAL_COLOR = "#4e79a7"
 SERIES_COLORS = {"Invoiced": "#4e79a7", "Estimated": "#f28e2b"}
 _AXIS_DATE = {"day": ("yearmonthdate", "%d %b"), "month": ("yearmonth", "%b %Y")}
 
@@ -142,20 +140,6 @@ def plot_invoiced_vs_estimated(
     )  # fmt: skip
 
 
-def _steps(data: pd.DataFrame) -> pd.DataFrame:
-    start, end = (float(data["estimated"].iloc[0]), float(data["invoiced"].iloc[0])) if len(data) else (0.0, 0.0)
-    rows, level = [{"step": "Estimated", "low": 0.0, "high": start, "amount": start, "kind": "total"}], start
-    for component, label in COMPONENT_LABELS.items():
-        if component not in set(data["component"]):
-            continue
-        amount = float(data.loc[data["component"] == component, "amount"].sum())
-        kind = "increase" if amount > 0 else "decrease" if amount < 0 else "none"
-        rows.append({"step": label, "low": level, "high": level + amount, "amount": amount, "kind": kind})
-        level += amount
-    rows.append({"step": "Invoiced", "low": 0.0, "high": end, "amount": end, "kind": "total"})
-    return pd.DataFrame(rows)
-
-
 def plot_gap_waterfall(frame: pd.DataFrame, *, currency: str, title: str | None = None) -> alt.Chart:
     """Return a waterfall from the estimate to the invoice through the gap's components.
 
@@ -177,22 +161,12 @@ def plot_gap_waterfall(frame: pd.DataFrame, *, currency: str, title: str | None 
     """
     data = _floats(_checked(frame, ["component", "amount", "estimated", "invoiced"], chart="plot_gap_waterfall"),
                    ["amount", "estimated", "invoiced"])  # fmt: skip
-    steps = _steps(data)
-    order = steps["step"].tolist()
-    colors = alt.Scale(domain=["total", "increase", "decrease", "none"],
-                       range=[TOTAL_COLOR, INCREASE_COLOR, DECREASE_COLOR, "#bab0ac"])  # fmt: skip
-    base = alt.Chart(steps, title=title or "From estimate to invoice").encode(
-        x=alt.X("step:N", title=None, sort=order, axis=alt.Axis(labelAngle=0, labelExpr="split(datum.label, ' ')"))
-    )
-    bars = base.mark_bar(size=46).encode(
-        y=alt.Y("low:Q", axis=fmt_currency_axis(currency)), y2="high:Q",
-        color=alt.Color("kind:N", scale=colors, legend=None),
-        tooltip=[alt.Tooltip("step:N", title="Step"),
-                 alt.Tooltip("amount:Q", title=f"Amount ({currency})", format=",.2f")])  # fmt: skip
-    labels = base.mark_text(dy=-8, fontSize=11).encode(
-        y=alt.Y("label_y:Q"), text=alt.Text("amount:Q", format=",.2f")
-    ).transform_calculate(label_y="max(datum.low, datum.high)")  # fmt: skip
-    return alt.layer(bars, labels).properties(width=700)
+    start, end = (float(data["estimated"].iloc[0]), float(data["invoiced"].iloc[0])) if len(data) else (0.0, 0.0)
+    present = set(data["component"])
+    parts = [(label, float(data.loc[data["component"] == c, "amount"].sum()))
+             for c, label in COMPONENT_LABELS.items() if c in present]  # fmt: skip
+    steps = waterfall_steps(parts, start=("Estimated", start), end=("Invoiced", end))
+    return plot_waterfall(steps, currency=currency, title=title or "From estimate to invoice", width=700)
 
 
 def plot_gap_components(

@@ -29,3 +29,17 @@ def con():
     c = engine.memory()
     yield c
     c.disconnect()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium through playwright (skips when either is missing)."""
+    from browser_util import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"headless Chromium not installed at {CHROMIUM}")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -5,11 +5,10 @@ Full-page screenshots go to build/screenshots/ as artifacts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_util import CHROMIUM, CHROMIUM_ARGS, visit
+from browser_util import CHROMIUM, visit
 
 from finops_lib import report
 from finops_lib.errors import FinopsError
@@ -23,7 +22,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"headless Chromium not installed at {CHROMIUM}"),
 ]
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +36,6 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             notebooks=[FIXTURES / "report_fixture.ipynb", FIXTURES / "failing_fixture.ipynb"],
         )
     return out
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize(("name", "charts"), PAGES.items())

@@ -6,13 +6,13 @@ Expected values come from ``truth/events.csv`` and ``truth/daily_cost.csv`` read
 from __future__ import annotations
 
 import csv
-import json
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from nbrun import run_notebook
 
-from finops_lib import paths, report
+from finops_lib import paths
 
 NOTEBOOK = paths.NOTEBOOKS_DIR / "40_anomaly_review.ipynb"
 TRUTH = paths.SAMPLE_DIR / "truth"
@@ -25,15 +25,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    import papermill
-
     tmp = tmp_path_factory.mktemp("anomaly")
-    out = tmp / "out"
-    papermill.execute_notebook(str(NOTEBOOK), str(tmp / "executed.ipynb"), kernel_name=report.ensure_kernel(),
-                               parameters={"output_dir": str(out), "warehouse": str(tmp / "sample.duckdb"),
-                                           **NON_DEFAULT},
-                               progress_bar=False, cwd=str(tmp), execution_timeout=900)  # fmt: skip
-    return json.loads((out / "results.json").read_text(encoding="utf-8"))
+    return run_notebook(NOTEBOOK, tmp, timeout=900, warehouse=str(tmp / "sample.duckdb"), **NON_DEFAULT)
 
 
 def test_window_and_parameters_applied(results: dict) -> None:

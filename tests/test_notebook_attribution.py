@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from nbrun import run_notebook
 
-from finops_lib import paths, report
+from finops_lib import paths
 
 NOTEBOOK = paths.NOTEBOOKS_DIR / "10_cost_attribution.ipynb"
 SAMPLE = paths.SAMPLE_DIR
@@ -28,14 +29,7 @@ pytestmark = pytest.mark.slow
 
 def run(tmp: Path, warehouse: Path, **parameters: object) -> dict:
     """Execute the notebook into ``tmp`` and return the results.json it wrote."""
-    import papermill
-
-    out = tmp / "out"
-    papermill.execute_notebook(str(NOTEBOOK), str(tmp / "executed.ipynb"), kernel_name=report.ensure_kernel(),
-                               parameters={"output_dir": str(out), "warehouse": str(warehouse), "show_widgets": False,
-                                           **parameters},
-                               progress_bar=False, cwd=str(tmp), execution_timeout=600)  # fmt: skip
-    return json.loads((out / "results.json").read_text(encoding="utf-8"))
+    return run_notebook(NOTEBOOK, tmp, warehouse=str(warehouse), **{"show_widgets": False, **parameters})
 
 
 @pytest.fixture(scope="module")

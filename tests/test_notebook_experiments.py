@@ -12,8 +12,9 @@ import json
 from decimal import Decimal
 
 import pytest
+from nbrun import run_notebook
 
-from finops_lib import paths, report
+from finops_lib import paths
 
 NOTEBOOK = paths.NOTEBOOKS_DIR / "20_experiment_comparison.ipynb"
 SAMPLE = paths.SAMPLE_DIR
@@ -47,22 +48,18 @@ def raw() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory, raw: list[dict]) -> dict:
-    import papermill
-
     tmp = tmp_path_factory.mktemp("nb20")
     quality = tmp / "scores.csv"  # every v2-gpt-4o-mini request scored 1.0: it becomes the best per quality point
     with quality.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["request_id", "score"])
         writer.writerows([r["id"], "1.0"] for r in raw if r["variant"] == "v2-gpt-4o-mini")
-    params = {"output_dir": str(tmp / "out"), "warehouse": str(tmp / "sample.duckdb"), "experiment": EXPERIMENT,
+    params = {"warehouse": str(tmp / "sample.duckdb"), "experiment": EXPERIMENT,
               "baseline": "v1-gpt-4o-mini", "metric": "cost", "requests_per_day": 5000, "cache_hit_rate": 0.5,
               "batch_share": 0.5, "price_date": "2026-09-01", "projection_days": 31, "quality_file": str(quality),
               "change_date": "2026-08-24", "change_application": "code-assistant", "change_feature": "review",
               "window_days": 21, "n_boot": 500, "seed": 3, "show_widgets": False}  # fmt: skip
-    papermill.execute_notebook(str(NOTEBOOK), str(tmp / "executed.ipynb"), kernel_name=report.ensure_kernel(),
-                               parameters=params, progress_bar=False, cwd=str(tmp), execution_timeout=600)
-    return json.loads((tmp / "out" / "results.json").read_text(encoding="utf-8"))
+    return run_notebook(NOTEBOOK, tmp, **params)
 
 
 def test_variants_and_comparison(results: dict, raw: list[dict]) -> None:

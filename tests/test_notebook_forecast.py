@@ -6,13 +6,13 @@ October spend of the sample (``truth/daily_cost.csv`` and the chargeback series)
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from nbrun import run_notebook
 
-from finops_lib import paths, report
+from finops_lib import paths
 
 NOTEBOOK = paths.NOTEBOOKS_DIR / "30_spend_forecast.ipynb"
 NON_DEFAULT = {"dimension": "team", "series_filter": ["search", "sales", "marketing"], "horizon_days": 14,
@@ -22,13 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 def run(tmp: Path, warehouse: Path, **parameters: object) -> dict:
-    import papermill
-
-    out = tmp / "out"
-    papermill.execute_notebook(str(NOTEBOOK), str(tmp / "executed.ipynb"), kernel_name=report.ensure_kernel(),
-                               parameters={"output_dir": str(out), "warehouse": str(warehouse), **parameters},
-                               progress_bar=False, cwd=str(tmp), execution_timeout=900)  # fmt: skip
-    return json.loads((out / "results.json").read_text(encoding="utf-8"))
+    return run_notebook(NOTEBOOK, tmp, timeout=900, warehouse=str(warehouse), **parameters)
 
 
 @pytest.fixture(scope="module")

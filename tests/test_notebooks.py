@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from nbrun import run_notebook
 from rawfiles import raw_invoices
 
-from finops_lib import paths, report
+from finops_lib import paths
 from finops_lib.sources import detect_format
 
 NOTEBOOK = paths.NOTEBOOKS_DIR / "00_data_overview.ipynb"
@@ -31,13 +32,7 @@ pytestmark = pytest.mark.slow
 
 def run(tmp: Path, warehouse: Path, **parameters: object) -> dict:
     """Execute the overview notebook into ``tmp`` and return the results.json it wrote."""
-    import papermill
-
-    out = tmp / "out"
-    papermill.execute_notebook(str(NOTEBOOK), str(tmp / "executed.ipynb"), kernel_name=report.ensure_kernel(),
-                               parameters={"output_dir": str(out), "warehouse": str(warehouse), **parameters},
-                               progress_bar=False, cwd=str(tmp), execution_timeout=300)  # fmt: skip
-    return json.loads((out / "results.json").read_text(encoding="utf-8"))
+    return run_notebook(NOTEBOOK, tmp, timeout=300, warehouse=str(warehouse), **parameters)
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,10 @@ nothing from the network. Full-page screenshots go to build/screenshots/.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_util import CHROMIUM, CHROMIUM_ARGS, visit
+from browser_util import CHROMIUM, visit
 
 from finops_lib import report
 
@@ -22,7 +21,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"headless Chromium not installed at {CHROMIUM}"),
 ]
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +28,6 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("catalog_report")
     report.run_report(out_dir=out, notebooks=list(PAGES))
     return out
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize(("name", "charts"), PAGES.items())
