@@ -13,6 +13,7 @@ from finops_lib import paths
 from finops_lib.charts_reconcile import fmt_money
 from finops_lib.detect import DETECTORS, DIMENSIONS, METRICS, get_detector, resolve_min_impact
 from finops_lib.errors import ParameterError
+from finops_lib.explain_alerts import incident_summary
 
 __all__ = ["check_parameters", "default_key", "has_truth", "notebook_results", "pick_alert", "window"]
 
@@ -123,7 +124,8 @@ def notebook_results(alerts: pd.DataFrame, *, params: dict[str, Any], currency: 
     total = sum((v for v in alerts["change"]), start=0) if len(alerts) else 0
     headline = {"Anomalies": str(len(alerts)),
                 "High severity": str(int((alerts["severity"] == "high").sum())) if len(alerts) else "0",
-                f"Net change ({currency})": fmt_money(total, currency)}  # fmt: skip
+                f"Net change ({currency})": fmt_money(total, currency),
+                "Incidents": str(len(incident_summary(alerts)))}  # fmt: skip
     if evaluation:
         headline |= {"Recall": f"{evaluation['recall']:.0%}", "Precision": f"{evaluation['precision']:.0%}"}
     return {
@@ -147,6 +149,7 @@ def notebook_results(alerts: pd.DataFrame, *, params: dict[str, Any], currency: 
             "volume_unit": explanation.volume_unit,
             "components": {r.component: str(r.amount) for r in explanation.components.itertuples()},
         },
+        "incidents": incident_summary(alerts).astype(str).to_dict("records"),
         "evaluation": evaluation,
         "sweep": None if sweep is None else sweep.astype(str).to_dict("records"),
     }

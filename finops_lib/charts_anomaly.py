@@ -125,7 +125,7 @@ def plot_drilldown(drill: pd.DataFrame, *, currency: str, top: int = 6, skip: tu
 def fmt_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
     """Return the alert list for display: money with its currency, percentages, short columns."""
     cols = ["anomaly_id", "first_seen", "last_seen", "kind", "provider", "team", "application", "model", "change",
-            "change_pct", "driver", "cause", "severity"]  # fmt: skip
+            "change_pct", "driver", "cause", "severity", "incident"]  # fmt: skip
     out = alerts[[c for c in cols if c in alerts.columns]].copy()
     if out.empty:
         return out

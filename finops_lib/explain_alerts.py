@@ -25,9 +25,12 @@ from finops_lib.explain import (
     scope_of,
 )
 
-__all__ = ["ALERT_COLUMNS", "MERGE_GAP", "alert_table", "severity"]
+__all__ = ["ALERT_COLUMNS", "INCIDENT_MIN_ALERTS", "MERGE_GAP", "alert_table", "incident_summary", "incidents",
+           "severity"]
 
 MERGE_GAP = pd.Timedelta(days=3)
+#: Alerts of different owners with the same days and direction that make one incident (an outage, a shared cause).
+INCIDENT_MIN_ALERTS = 3
 PATH = ("provider", "team", "application")
 ALERT_COLUMNS: list[str] = [
     "anomaly_id",
@@ -51,6 +54,7 @@ ALERT_COLUMNS: list[str] = [
     "driver",
     "cause",
     "severity",
+    "incident",
     "explanation",
     "detected_in",
     "metrics",
@@ -259,4 +263,57 @@ def alert_table(
         rows.append(_row(facts, part, avoid_days, explain=explain, grain=grain, currency=currency, threshold=threshold))
     out = pd.DataFrame(rows).sort_values(["first_seen", "provider", "team", "application"]).reset_index(drop=True)
     out["anomaly_id"] = [f"A{i + 1:03d}" for i in range(len(out))]
-    return out[ALERT_COLUMNS]
+    return incidents(out)[ALERT_COLUMNS]
+
+
+def incidents(alerts: pd.DataFrame, *, min_alerts: int = INCIDENT_MIN_ALERTS) -> pd.DataFrame:
+    """Mark alerts that are one incident: at least ``min_alerts`` with the same first and last day and direction.
+
+    An upstream outage or a shared platform change shows in every owner's series on the same days; the alerts stay
+    (each owner sees its own), and share an ``incident`` id (``I01``...; empty for alerts on their own).
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"first_seen": ["2026-06-26"] * 3 + ["2026-07-01"], "last_seen": ["2026-06-26"] * 3
+    ...                   + ["2026-07-01"], "direction": ["drop"] * 3 + ["spike"]})
+    >>> incidents(a)["incident"].tolist()
+    ['I01', 'I01', 'I01', '']
+    """
+    out = alerts.copy()
+    out["incident"] = ""
+    if out.empty:
+        return out
+    keys = ["first_seen", "last_seen", "direction"]
+    sizes = out.groupby(keys)[keys[0]].transform("size")
+    big = out[sizes >= min_alerts]
+    numbers = {key: f"I{i + 1:02d}" for i, key in enumerate(sorted(big.groupby(keys).groups, key=str))}
+    out.loc[big.index, "incident"] = [numbers[tuple(r)] for r in big[keys].itertuples(index=False, name=None)]
+    return out
+
+
+def incident_summary(alerts: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per incident: days, direction, alerts, providers, teams, applications, total change.
+
+    Parameters
+    ----------
+    alerts : DataFrame
+        :func:`alert_table` (with its ``incident`` column).
+
+    Returns
+    -------
+    DataFrame
+        ``incident``, ``first_seen``, ``last_seen``, ``direction``, ``alerts``, ``providers``, ``teams``,
+        ``applications``, ``change`` (Decimal sum), ``currency``.
+    """
+    part = alerts[alerts["incident"] != ""] if "incident" in alerts.columns else alerts.iloc[:0]
+    cols = ["incident", "first_seen", "last_seen", "direction", "alerts", "providers", "teams", "applications",
+            "change", "currency"]  # fmt: skip
+    if part.empty:
+        return pd.DataFrame(columns=cols)
+    rows = [{"incident": inc, "first_seen": g["first_seen"].iloc[0], "last_seen": g["last_seen"].iloc[0],
+             "direction": g["direction"].iloc[0], "alerts": len(g),
+             **{name: ", ".join(sorted(set(g[col].astype(str)))) for name, col in
+                (("providers", "provider"), ("teams", "team"), ("applications", "application"))},
+             "change": sum(g["change"], start=type(g["change"].iloc[0])(0)), "currency": g["currency"].iloc[0]}
+            for inc, g in part.groupby("incident", sort=True)]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)

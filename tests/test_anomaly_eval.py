@@ -113,6 +113,14 @@ def test_acceptance_on_the_sample_with_default_settings(facts: pd.DataFrame) -> 
         team="sales", application="email-assistant", model="claude-opus-4-1-20250805", days=["2026-07-14", "2026-07-15"]
     )
     assert float(opus) == pytest.approx(float(expected), rel=1e-6)
+    # the E04 outage (one day, OpenAI and Anthropic, every direct team) is one incident, and nothing else is
+    from finops_lib.explain_alerts import incident_summary
+
+    outage = matched[matched["matched"] == "E04"]
+    assert len(outage) >= 3 and outage["incident"].nunique() == 1 and outage["incident"].iloc[0] != ""
+    (incident,) = incident_summary(matched).to_dict("records")
+    assert incident["alerts"] == len(outage) and incident["providers"] == "Anthropic, OpenAI"
+    assert incident["direction"] == "drop" and incident["change"] < 0
 
 
 @pytest.mark.slow
