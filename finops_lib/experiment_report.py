@@ -19,8 +19,13 @@ from ibis.backends import BaseBackend
 from finops_lib import experiment_sources, experiments
 from finops_lib.errors import ParameterError
 
-__all__ = ["VARIANT_LABELS", "change_data", "check_parameters", "fmt_variants", "load_requests", "pick_change",
-           "results"]
+__all__ = ["NO_EXPERIMENT", "VARIANT_LABELS", "change_data", "check_parameters", "compare", "fmt_changes",
+           "fmt_differences", "fmt_power", "fmt_projection", "fmt_variants", "load_requests", "log_currency",
+           "pick_change", "power_plan", "project", "results"]
+
+#: Said when no request carries an experiment id.
+NO_EXPERIMENT = ("no request carries an experiment id (x_ExperimentId): tag requests (LiteLLM metadata or request "
+                 "tags, Langfuse tags, OpenTelemetry attributes) or pass experiment_map")
 
 #: Display names of the :func:`finops_lib.experiments.variants` columns shown in the notebook.
 VARIANT_LABELS: dict[str, str] = {
@@ -56,6 +61,20 @@ def load_requests(con: BaseBackend, *, quality_file: str = "", experiment_map: s
     return t
 
 
+def log_currency(requests: ir.Table, default: str = "USD") -> str:
+    """Return the request logs' billing currency (the most common), ``default`` when there are no logs.
+
+    Raises
+    ------
+    ParameterError
+        When the logs hold several currencies (filter them first).
+    """
+    found = requests.BillingCurrency.value_counts().to_pandas().dropna()
+    if len(found) > 1:
+        raise ParameterError(f"the request logs hold several currencies {sorted(found.iloc[:, 0])}; filter them first")
+    return str(found.iloc[0, 0]) if len(found) else default
+
+
 def check_parameters(requests: ir.Table, *, experiment: str = "", baseline: str = "", metric: str = "cost",
                      price_date: str = "", cache_hit_rate: float = -1.0, batch_share: float = 0.0,
                      requests_per_day: float = 10_000) -> dict:  # fmt: skip
@@ -83,7 +102,9 @@ def check_parameters(requests: ir.Table, *, experiment: str = "", baseline: str 
     Returns
     -------
     dict
-        ``experiment``, ``start`` and ``end`` (its first and last day), ``baseline``, ``metric``,
+        ``experiment`` (None when no request carries one: the notebook then shows the before/after view only),
+        ``start`` and ``end`` (the experiment's, else the logs' first and last day, None without logs),
+        ``baseline``, ``metric``,
         ``price_date`` (date), ``cache_hit_rate`` (float or None),
         ``batch_share``, ``requests_per_day``, ``experiments`` (the :func:`finops_lib.experiments.variants`
         summary of every experiment).
@@ -91,36 +112,35 @@ def check_parameters(requests: ir.Table, *, experiment: str = "", baseline: str 
     Raises
     ------
     ParameterError
-        No experiment in the data, an unknown experiment, baseline or metric, or a value out of range.
+        An unknown experiment, baseline or metric, or a value out of range.
     """
     summary = experiments.variants(requests)
-    if summary.empty:
-        raise ParameterError("no request carries an experiment id (x_ExperimentId): tag requests (LiteLLM "
-                             "metadata, Langfuse tags, OTel attributes) or pass experiment_map")  # fmt: skip
     sizes = summary.groupby("experiment")["requests"].sum().sort_values(ascending=False)
-    experiment = experiment or str(sizes.index[0])
-    if experiment not in sizes.index:
+    if summary.empty and (experiment or baseline):
+        raise ParameterError(f"experiment {experiment or baseline!r} not found: {NO_EXPERIMENT}")
+    experiment = experiment or (str(sizes.index[0]) if len(sizes) else None)
+    if experiment is not None and experiment not in sizes.index:
         raise ParameterError(f"experiment {experiment!r} not found; experiments in the data: {list(sizes.index)}")
-    names = sorted(summary.loc[summary["experiment"] == experiment, "variant"])
-    baseline = baseline or names[0]
-    if baseline not in names:
+    names = sorted(summary.loc[summary["experiment"] == experiment, "variant"]) if experiment else []
+    baseline = baseline or (names[0] if names else None)
+    if names and baseline not in names:
         raise ParameterError(f"baseline {baseline!r} is not a variant of {experiment!r}: {names}")
     if metric not in experiments.METRICS:
         raise ParameterError(f"unknown metric {metric!r}; expected one of {sorted(experiments.METRICS)}")
     if cache_hit_rate > 1 or not 0 <= batch_share <= 1 or requests_per_day <= 0:
         raise ParameterError("cache_hit_rate must be at most 1 (negative: as logged), batch_share between 0 and 1, "
                              "requests_per_day positive")  # fmt: skip
-    exp = requests.filter(requests.x_ExperimentId == experiment)
+    exp = requests.filter(requests.x_ExperimentId == experiment) if experiment else requests
     span = exp.aggregate(start=exp.ChargePeriodStart.min(), end=exp.ChargePeriodStart.max()).to_pandas().iloc[0]
-    last = requests.ChargePeriodStart.max().to_pandas()
-    day = dt.date.fromisoformat(price_date) if price_date else pd.Timestamp(last).date()
-    return {"experiment": experiment, "start": span["start"].date(), "end": span["end"].date(), "baseline": baseline,
+    start, end = (None, None) if pd.isna(span["start"]) else (span["start"].date(), span["end"].date())
+    day = dt.date.fromisoformat(price_date) if price_date else (end or dt.datetime.now(dt.UTC).date())
+    return {"experiment": experiment, "start": start, "end": end, "baseline": baseline,
             "metric": metric, "price_date": day,
             "cache_hit_rate": None if cache_hit_rate < 0 else float(cache_hit_rate), "batch_share": batch_share,
             "requests_per_day": requests_per_day, "experiments": summary}  # fmt: skip
 
 
-def fmt_variants(summary: pd.DataFrame, *, currency: str) -> object:
+def fmt_variants(summary: pd.DataFrame | None, *, currency: str) -> object:
     """Return the variant summary as a labelled table (tokens rounded, costs with 6 decimals, rates in %).
 
     Parameters
@@ -134,6 +154,8 @@ def fmt_variants(summary: pd.DataFrame, *, currency: str) -> object:
     -------
     pandas Styler
     """
+    if summary is None:
+        return _said(f"No experiment: {NO_EXPERIMENT}.")
     cols = [c for c in VARIANT_LABELS if c in summary.columns and (not c.endswith("_per_request")
                                                                    or summary[c].fillna(0).any())]  # fmt: skip
     money = {"cost_mean", "cost_median", "cost_p95", "cost_per_success", "cost_per_quality"}
@@ -205,13 +227,101 @@ def pick_change(changes: pd.DataFrame, *, change_date: str = "", application: st
     return day, scope
 
 
+def compare(requests: ir.Table, params: dict, *, n_boot: int = 2000, seed: int = 0) -> experiments.Comparison | None:
+    """Return :func:`finops_lib.experiments.compare` for the checked parameters, None without an experiment."""
+    if not params["experiment"]:
+        return None
+    return experiments.compare(requests, params["experiment"], baseline=params["baseline"], metric=params["metric"],
+                               n_boot=n_boot, seed=seed)  # fmt: skip
+
+
+def power_plan(requests: ir.Table, params: dict) -> pd.DataFrame | None:
+    """Return the requests per arm that detect a 10% and a 5% difference, per variant; None without an experiment."""
+    if not params["experiment"]:
+        return None
+    plan = experiments.power(requests, params["experiment"], relative_effect=0.10, metric=params["metric"])
+    five = experiments.power(requests, params["experiment"], relative_effect=0.05, metric=params["metric"])
+    return plan.rename(columns={"n_per_arm": "n_per_arm_10pct"}).assign(n_per_arm_5pct=five["n_per_arm"])
+
+
+def project(requests: ir.Table, params: dict, *, days: int = 30, n_boot: int = 2000,
+            seed: int = 0) -> pd.DataFrame | None:  # fmt: skip
+    """Return the projection with its frontier (:mod:`finops_lib.projection`); None without an experiment."""
+    from finops_lib import projection
+
+    if not params["experiment"]:
+        return None
+    return projection.frontier(projection.project(
+        requests, params["experiment"], requests_per_day=params["requests_per_day"],
+        cache_hit_rate=params["cache_hit_rate"], batch_share=params["batch_share"], price_date=params["price_date"],
+        days=days, n_boot=n_boot, seed=seed))  # fmt: skip
+
+
+def _said(caption: str) -> object:
+    return pd.DataFrame().style.set_caption(caption)
+
+
+def fmt_differences(comparison: experiments.Comparison | None) -> object:
+    """Return the comparison table with percentages and p-values formatted (a caption only without one)."""
+    if comparison is None:
+        return _said(f"No comparison: {NO_EXPERIMENT}.")
+    cols = ["variant", "baseline", "n", "n_baseline", "mean", "mean_baseline", "rel_diff", "rel_ci_low",
+            "rel_ci_high", "p_welch", "p_mannwhitney", "p_holm", "significant"]  # fmt: skip
+    pct = dict.fromkeys(("rel_diff", "rel_ci_low", "rel_ci_high"), "{:+.1%}")
+    return comparison.table[cols].style.hide().format({**pct, "mean": "{:.6g}", "mean_baseline": "{:.6g}",
+                                                       **dict.fromkeys(("p_welch", "p_mannwhitney", "p_holm"), "{:.2g}")
+                                                       }).set_caption("Differences against the baseline")  # fmt: skip
+
+
+def fmt_power(plan: pd.DataFrame | None) -> object:
+    """Return the power-analysis table (a caption only without an experiment)."""
+    if plan is None:
+        return _said("No experiment to plan from.")
+    return plan.style.hide().format(precision=4).set_caption("Sample size per arm (power analysis)")
+
+
+def fmt_projection(projected: pd.DataFrame | None, params: dict) -> object:
+    """Return the projection table (a caption only without an experiment)."""
+    if projected is None:
+        return _said("No experiment to project.")
+    cols = ["variant", "model", "cost_per_request", "monthly_cost", "monthly_low", "monthly_high", "quality_mean",
+            "cost_per_quality_point", "on_frontier", "unpriced"]  # fmt: skip
+    caption = (f"Projection at {params['requests_per_day']:,} requests/day, prices of {params['price_date']}, "
+               f"{projected['currency'].iloc[0]}")  # fmt: skip
+    return projected[cols].style.hide().format(precision=2, thousands=",").format(
+        {"cost_per_request": "{:.6f}", "quality_mean": "{:.3f}"}).set_caption(caption)  # fmt: skip
+
+
+def fmt_changes(changes: pd.DataFrame, change: object = None) -> object:
+    """Return the largest shifts found, or with ``change`` (a BeforeAfter) its metrics table."""
+    if change is not None:
+        pct = dict.fromkeys(("rel_change", "rel_ci_low", "rel_ci_high"), "{:+.1%}")
+        return change.metrics.style.hide().format({"before": "{:,.6g}", "after": "{:,.6g}", "change": "{:+,.6g}",
+                                                   **pct, "p_welch": "{:.2g}"}).set_caption(
+            f"{change.days} days before and after {change.change_date}")  # fmt: skip
+    if changes.empty:
+        return _said("No group has enough days with requests to look for a change.")
+    return changes.head(5).style.hide().format({"before": "{:,.0f}", "after": "{:,.0f}", "ratio": "{:.3f}",
+                                                "t_stat": "{:.1f}", "p_value": "{:.2g}"}).set_caption(
+        "Largest shifts of input tokens per request")  # fmt: skip
+
+
+def _date_range(params: dict, change: object) -> list[str] | None:
+    """Return the experiment's days, else the before/after windows, else None."""
+    if params["start"] is not None:
+        return [str(params["start"]), str(params["end"])]
+    if change is not None:
+        return [str(change.window[0]), str(change.window[2] - dt.timedelta(days=1))]
+    return None
+
+
 def _records(frame: pd.DataFrame) -> list[dict]:
     """Rows as dicts of strings, missing values as None (JSON null, never NaN)."""
     return [{k: None if pd.isna(v) else str(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
-def results(params: dict, comparison: experiments.Comparison, projected: pd.DataFrame, changes: pd.DataFrame,
-            change: object) -> dict:  # fmt: skip
+def results(params: dict, comparison: experiments.Comparison | None, projected: pd.DataFrame | None,
+            changes: pd.DataFrame, change: object) -> dict:  # fmt: skip
     """Return the ``results.json`` payload: a headline for the report index and values for automated checks.
 
     Parameters
@@ -231,26 +341,33 @@ def results(params: dict, comparison: experiments.Comparison, projected: pd.Data
     -------
     dict
     """
-    v, last = comparison.variants, None
-    top = comparison.table.iloc[comparison.table["rel_diff"].abs().argmax()]
-    headline = {
-        "Experiment": f"{params['experiment']} ({len(v)} variants, {int(v['requests'].sum()):,} requests)",
-        "Largest difference": f"{top['variant']} {top['rel_diff'] * 100:+.1f}% {params['metric']} per request vs "
-                              f"{top['baseline']}",
-        "Cheapest per quality point": comparison.best_per_quality or "no quality scores",
-    }  # fmt: skip
+    last, headline = None, {"Experiment": "none tagged in the data"}
+    if comparison is not None:
+        v = comparison.variants
+        top = comparison.table.iloc[comparison.table["rel_diff"].abs().argmax()]
+        headline = {
+            "Experiment": f"{params['experiment']} ({len(v)} variants, {int(v['requests'].sum()):,} requests)",
+            "Largest difference": f"{top['variant']} {top['rel_diff'] * 100:+.1f}% {params['metric']} per request "
+                                  f"vs {top['baseline']}",
+            "Cheapest per quality point": comparison.best_per_quality or "no quality scores",
+        }  # fmt: skip
     if change is not None:
         m = change.metrics.set_index("metric").iloc[0]
-        headline["Change found"] = (f"{change.change_date}: {m.name.replace('_', ' ')} {m['rel_change'] * 100:+.1f}%")
+        cost = change.metrics.set_index("metric").loc["cost"]
+        headline["Change found"] = (f"{change.change_date}: {m.name.replace('_', ' ')} {m['rel_change'] * 100:+.1f}%,"
+                                    f" cost per day {cost['rel_change'] * 100:+.1f}%")
         last = {"change_date": str(change.change_date), "window": [str(d) for d in change.window],
                 "days": change.days, "metrics": _records(change.metrics), "verdict": change.verdict,
                 "decomposition": {r["component"]: str(r["amount"]) for r in change.decomposition.components.to_dict(
                     "records")}, "total_change": str(change.decomposition.total), "currency": change.currency}
     return {
         "headline": headline,
-        "date_range": [str(params["start"]), str(params["end"])],
+        "date_range": _date_range(params, change),
         "parameters": {k: str(val) for k, val in params.items() if k != "experiments"},
-        "variants": _records(v), "comparison": _records(comparison.table), "verdict": comparison.verdict,
-        "best_per_quality": comparison.best_per_quality, "projection": _records(projected),
+        "variants": _records(comparison.variants) if comparison else [],
+        "comparison": _records(comparison.table) if comparison else [],
+        "verdict": comparison.verdict if comparison else NO_EXPERIMENT,
+        "best_per_quality": comparison.best_per_quality if comparison else None,
+        "projection": _records(projected) if projected is not None else [],
         "changes": _records(changes), "before_after": last,
     }

@@ -279,7 +279,7 @@ def to_currency(
     Raises
     ------
     ParameterError
-        When a rate is missing for a row's pair and day.
+        When ``currency`` is not an ISO 4217 code, or a rate is missing for a row's pair and day.
 
     Examples
     --------
@@ -290,6 +290,8 @@ def to_currency(
     >>> out.BilledCost.execute().iloc[0], used["rate"].iloc[0]
     (Decimal('9.200000000000'), Decimal('0.92'))
     """
+    if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ParameterError(f"currency must be an ISO 4217 code such as 'USD', got {currency!r}")
     money = [c for c in (*COST_MONEY_COLUMNS, *REQUEST_MONEY_COLUMNS) if c in table.columns]
     j = _attach(table, rates, table.BillingCurrency, ibis.literal(currency), date_column)
     _raise_missing(j)

@@ -29,7 +29,7 @@ def test_parameters_are_checked() -> None:
                        "x_Status": "success", "x_ReportedCost": [1.0, 2.0], "x_EstimatedCost": [None, None],
                        "x_LatencyMs": 1.0, "x_QualityScore": 0.5, "x_InputUncachedTokens": 1,
                        "x_InputCacheReadTokens": 0, "x_InputCacheWrite5mTokens": 0, "x_InputCacheWrite1hTokens": 0,
-                       "x_OutputTokens": 1})  # fmt: skip
+                       "x_OutputTokens": 1, "BillingCurrency": "USD"})  # fmt: skip
     t = ibis.memtable(df)
     params = er.check_parameters(t)
     assert (params["experiment"], params["baseline"], params["price_date"]) == ("e", "a", dt.date(2026, 6, 1))
@@ -40,7 +40,14 @@ def test_parameters_are_checked() -> None:
         er.check_parameters(t, baseline="z")
     with pytest.raises(ParameterError, match="batch_share between 0 and 1"):
         er.check_parameters(t, batch_share=2)
-    with pytest.raises(ParameterError, match="no request carries an experiment id"):
-        er.check_parameters(ibis.memtable(df.assign(x_ExperimentId=None)))
+    untagged = ibis.memtable(df.assign(x_ExperimentId=None))
+    none = er.check_parameters(untagged)  # no experiment: the notebook shows the before/after view only
+    assert (none["experiment"], none["baseline"], none["start"]) == (None, None, dt.date(2026, 6, 1))
+    with pytest.raises(ParameterError, match="experiment 'x' not found: no request carries an experiment id"):
+        er.check_parameters(untagged, experiment="x")
+    assert er.log_currency(t) == "USD" and er.log_currency(ibis.memtable(df.iloc[:0])) == "USD"
+    assert er.log_currency(ibis.memtable(df.assign(BillingCurrency="EUR"))) == "EUR"
+    with pytest.raises(ParameterError, match="several currencies"):
+        er.log_currency(ibis.memtable(df.assign(BillingCurrency=["EUR", "USD"])))
     with pytest.raises(ParameterError, match="change_source must be"):
         er.change_data(None, t, source="nope")

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import ibis
+import pandas as pd
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -103,3 +104,12 @@ def test_there_and_back_is_identity_within_the_documented_rounding(amounts):
     got = back.order_by("x_RowHash").to_pandas().BilledCost.tolist()
     for original, returned in zip(amounts, got, strict=True):
         assert abs(returned - original) <= abs(original) * D("1e-12") + D("2e-12")
+
+
+def test_to_currency_refuses_a_currency_that_is_not_an_iso_code() -> None:
+    """A missing currency (NaN from an empty table) once reached the SQL as a float and failed deep in ibis."""
+    t = ibis.memtable(pd.DataFrame({"ChargePeriodStart": pd.to_datetime(["2026-06-01"], utc=True),
+                                    "BillingCurrency": ["USD"], "BilledCost": [Decimal("10")]}))  # fmt: skip
+    for bad in (float("nan"), None, "usd", "EURO"):
+        with pytest.raises(ParameterError, match="ISO 4217"):
+            fx.to_currency(t, bad, rates=fx.load_rates())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import shutil
 from decimal import Decimal
 
 import pytest
@@ -107,3 +108,29 @@ def test_before_after_of_the_prompt_change(results: dict) -> None:
     assert results["headline"]["Change found"].startswith("2026-08-24")
     truth = next(csv.DictReader((SAMPLE / "truth" / "experiments.csv").open()))
     assert results["date_range"] == [truth["start_date"], truth["end_date"]]  # the experiment's days
+
+
+@pytest.fixture(scope="module")
+def usage_only(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The notebook on a folder with the OpenAI API pages only (no gateway log, no experiment)."""
+    tmp = tmp_path_factory.mktemp("nb20_usage")
+    data = tmp / "data"
+    for folder in ("openai", "config"):
+        shutil.copytree(SAMPLE / folder, data / folder)
+    return run_notebook(NOTEBOOK, tmp, data_dir=str(data), warehouse=str(tmp / "w.duckdb"), show_widgets=False,
+                        change_date="2026-07-06", change_application="ad-copy-lab", window_days=14, n_boot=500)
+
+
+def test_without_experiments_the_before_after_still_runs(usage_only: dict) -> None:
+    assert usage_only["headline"]["Experiment"] == "none tagged in the data"
+    assert usage_only["comparison"] == [] and usage_only["projection"] == []
+    ba = usage_only["before_after"]
+    assert ba["window"] == ["2026-06-22", "2026-07-06", "2026-07-20"]
+    assert usage_only["date_range"] == ["2026-06-22", "2026-07-19"]
+    with (SAMPLE / "truth" / "daily_cost.csv").open() as handle:
+        truth = [r for r in csv.DictReader(handle) if r["application"] == "ad-copy-lab"]
+    before = sum(int(r["requests"]) for r in truth if "2026-06-22" <= r["date"] < "2026-07-06")
+    after = sum(int(r["requests"]) for r in truth if "2026-07-06" <= r["date"] < "2026-07-20")
+    requests = {m["metric"]: m for m in ba["metrics"]}["requests"]
+    assert float(requests["after"]) / float(requests["before"]) == pytest.approx(after / before, rel=1e-9)
+    assert Decimal(ba["decomposition"]["volume"]) > Decimal("0.99") * Decimal(ba["total_change"])
