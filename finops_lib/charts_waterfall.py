@@ -83,7 +83,7 @@ def plot_waterfall(steps: pd.DataFrame, *, currency: str, title: str, fmt: str =
         x=alt.X("step:N", title=None, sort=steps["step"].tolist(),
                 axis=alt.Axis(labelAngle=0, labelExpr="split(datum.label, ' ')")))  # fmt: skip
     bars = base.mark_bar(size=46).encode(
-        y=alt.Y("low:Q", axis=fmt_currency_axis(currency, label=label, fmt=fmt.replace(",.2f", ",.2~f"))),
+        y=alt.Y("low:Q", axis=fmt_currency_axis(currency, label=label, fmt=fmt.lstrip("+").replace(",.2f", ",.2~f"))),
         y2="high:Q", color=alt.Color("kind:N", scale=colors, legend=None),
         tooltip=[alt.Tooltip("step:N", title="Step"), alt.Tooltip("amount:Q", title=f"Amount ({currency})",
                                                                   format=fmt)])  # fmt: skip

@@ -52,6 +52,9 @@ def test_decomposition_waterfall_steps() -> None:
     assert [s["step"] for s in steps][-1] == "Change" and steps[-1]["high"] == 2.5
     assert [(s["low"], s["high"]) for s in steps[:3]] == [(0.0, 2.0), (2.0, 1.5), (1.5, 2.5)]
     assert [s["kind"] for s in steps[:3]] == ["increase", "decrease", "increase"]
+    bars, labels = spec["layer"]
+    assert labels["encoding"]["text"]["format"].startswith("+")  # labels are signed changes
+    assert "+" not in bars["encoding"]["y"]["axis"]["format"]  # the axis is not: $0.01, not $+0.01
 
 
 def test_differences_and_before_after_specs() -> None:
