@@ -379,5 +379,10 @@ def before_after(requests: ir.Table, change_date: str | dt.date, *, scope: Mappi
     decomp = decompose(*cells, keys=keys)
     logged = days["currency"].dropna()
     currency = str(logged.iloc[0]) if len(logged) else (currency or "USD")
-    return BeforeAfter(change, (start, change, end), span, metrics, d, decomp, currency,
-                       _verdict(metrics, decomp, metric, span, currency))
+    verdict = _verdict(metrics, decomp, metric, span, currency)
+    if facts:
+        window = requests[(requests["day"] >= pd.Timestamp(start)) & (requests["day"] < pd.Timestamp(end))]
+        left_out = bf.unmetered_cost(window, scope)
+        if left_out:
+            verdict += f" Cost of cells without a request count, left out: {float(left_out):,.2f} {currency}."
+    return BeforeAfter(change, (start, change, end), span, metrics, d, decomp, currency, verdict)

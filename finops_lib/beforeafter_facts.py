@@ -66,6 +66,8 @@ def metered(facts: pd.DataFrame, scope: Mapping[str, str | None] | None = None) 
         The facts columns; ``requests`` and ``failures`` are the cell-day's totals on each of its rows.
     """
     rows = _scoped(facts, scope)
+    if rows.empty:  # nothing in scope (pandas cannot transform an empty grouping)
+        return rows
     counts = rows.groupby(_CELL, dropna=False)[["requests", "failures"]].transform(lambda s: s.sum(min_count=1))
     rows = rows.assign(requests=counts["requests"], failures=counts["failures"])
     return rows[rows["requests"].fillna(0) > 0]

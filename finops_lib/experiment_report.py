@@ -133,7 +133,7 @@ def check_parameters(requests: ir.Table, *, experiment: str = "", baseline: str 
     exp = requests.filter(requests.x_ExperimentId == experiment) if experiment else requests
     span = exp.aggregate(start=exp.ChargePeriodStart.min(), end=exp.ChargePeriodStart.max()).to_pandas().iloc[0]
     start, end = (None, None) if pd.isna(span["start"]) else (span["start"].date(), span["end"].date())
-    last = requests.ChargePeriodStart.max().to_pandas()
+    last = requests.ChargePeriodStart.max().to_pandas() if experiment else span["end"]
     day = dt.date.fromisoformat(price_date) if price_date else (
         pd.Timestamp(last).date() if not pd.isna(last) else dt.datetime.now(dt.UTC).date())
     return {"experiment": experiment, "start": start, "end": end, "baseline": baseline,

@@ -19,6 +19,7 @@ import pytest
 
 from finops_lib import beforeafter as ba
 from finops_lib import ingest, paths
+from finops_lib.errors import ParameterError
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS
 
 TRUTH = paths.SAMPLE_DIR / "truth"
@@ -172,3 +173,27 @@ def test_usage_feed_launch_is_volume(facts: pd.DataFrame) -> None:
     assert res.decomposition.largest() == "volume" and float(res.decomposition.amount("volume")) > 0.99 * float(
         res.decomposition.total)
     assert m.loc["input_tokens_per_request", "rel_ci_low"] < 0 < m.loc["input_tokens_per_request", "rel_ci_high"]
+
+
+def test_unmetered_cost_is_what_metered_leaves_out() -> None:
+    from decimal import Decimal
+
+    from finops_lib import beforeafter_facts as bf
+
+    base = {"provider": "OpenAI", "sub_account": "p", "team": "t", "api_key": "k", "service_tier": "standard",
+            "context_tier": "standard", "failures": pd.NA, "source": "billing", "partial": False}  # fmt: skip
+    day = pd.Timestamp("2026-06-01")
+    facts = pd.DataFrame([
+        {**base, "day": day, "application": "a", "model": "m", "bucket": "input_uncached", "tokens": 100,
+         "cost": Decimal("1.5"), "requests": pd.NA},
+        {**base, "day": day, "application": "a", "model": "m", "bucket": "output", "tokens": 10,
+         "cost": Decimal("0.25"), "requests": 4},  # the cell's count sits on one row, as in usage feeds
+        {**base, "day": day, "application": "a", "model": "invoice-only", "bucket": "output", "tokens": 50,
+         "cost": Decimal("2.125"), "requests": pd.NA},
+    ]).astype({"requests": "Int64", "failures": "Int64"})  # nullable counts, as build_facts returns them
+    kept = bf.metered(facts, {"x_Application": "a"})
+    assert kept["model"].tolist() == ["m", "m"] and kept["requests"].tolist() == [4, 4]
+    assert bf.unmetered_cost(facts, {"x_Application": "a"}) == Decimal("2.125")
+    assert bf.unmetered_cost(facts, {"x_Application": "other"}) == 0
+    with pytest.raises(ParameterError, match="no requests"):  # an empty scope is said, not a pandas error
+        ba.before_after(facts, "2026-06-01", scope={"x_Application": "other"})
