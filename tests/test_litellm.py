@@ -117,3 +117,25 @@ def test_property_buckets_add_up_to_prompt_tokens(tmp_path_factory, calls):
                 "x_InputCacheWrite1hTokens", "x_OutputTokens"]].to_numpy().tolist()
     assert got == [list(c) for c in calls]
     assert rows.x_SourceRow.tolist() == list(range(2, len(calls) + 2))
+
+
+def test_out_of_range_spend_and_tokens_are_rejected_not_fatal(data_dir, tmp_path, read_small):
+    """Regression (found by the corruption property test): spend ``1e999`` is infinite as a double and
+    used to abort the whole load when cast to decimal; a token count beyond 1e15 overflowed likewise."""
+    lines = (data_dir / SMALL).read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    good = lines[1].split(",")
+    rows = [lines[0]]
+    for i, (column, value) in enumerate((("spend", "1e999"), ("spend", "nan"), ("prompt_tokens", "1e18"))):
+        row = list(good)
+        row[header.index("request_id")] = f"bad{i}"
+        row[header.index(column)] = value
+        rows.append(",".join(row))
+    path = tmp_path / "spend_logs.csv"
+    path.write_text("\n".join([*rows, lines[1]]) + "\n", encoding="utf-8")
+    info, loaded, rejects = read_small(path)
+    assert info["records_read"] == 4 and info["rows"] == 1
+    by_line = rejects.set_index("x_SourceRow")
+    assert by_line.loc[2, "x_Column"] == "spend" and "out of range" in by_line.loc[2, "x_Reason"]
+    assert by_line.loc[3, "x_Column"] == "spend"
+    assert by_line.loc[4, "x_Column"] == "prompt_tokens" and "implausibly large" in by_line.loc[4, "x_Reason"]

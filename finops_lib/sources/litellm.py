@@ -30,6 +30,7 @@ from ibis.backends import BaseBackend
 from finops_lib.errors import SourceError
 from finops_lib.models import canonical_model_sql, provider_sql
 from finops_lib.sources import REJECT_MARK, ReadResult, parquet_columns, register_source
+from finops_lib.sources._common import MAX_COUNT
 from finops_lib.sources._csv import read_csv_sql, stage_numbered
 from finops_lib.sources._sql import ident, quote
 
@@ -82,6 +83,11 @@ def _tag(keys: tuple[str, ...], custom: str) -> str:
     return f"nullif(coalesce({', '.join(meta)}, {tag}), '')"
 
 
+def _count(column: str) -> str:
+    """A count column, null when it cannot be cast (the row is rejected for it, the cast must not fail first)."""
+    return f"CASE WHEN isfinite({column}) AND {column} BETWEEN 0 AND {MAX_COUNT} THEN {column} END"
+
+
 def _select_sql(source: str, present: set[str], path: str) -> str:
     """One streaming SELECT from the raw CSV to ``requests`` rows (rejects marked inline)."""
     def col(name: str) -> str:
@@ -94,12 +100,18 @@ def _select_sql(source: str, present: set[str], path: str) -> str:
         "WHEN nullif(trim(model), '') IS NULL THEN 'model' || chr(31) || 'missing model'",
         "WHEN spend_raw IS NOT NULL AND n_spend IS NULL THEN 'spend' || chr(31) || 'not a number'",
         "WHEN n_spend < 0 THEN 'spend' || chr(31) || 'negative spend'",
+        "WHEN NOT isfinite(n_spend) OR n_spend >= 1e26 "
+        "THEN 'spend' || chr(31) || 'out of range (a money column holds magnitudes below 1e26)'",
         "WHEN n_prompt IS NULL THEN 'prompt_tokens' || chr(31) || 'not a number'",
         "WHEN n_prompt < 0 OR n_prompt <> floor(n_prompt) "
         "THEN 'prompt_tokens' || chr(31) || 'not a non-negative integer'",
+        f"WHEN NOT isfinite(n_prompt) OR n_prompt > {MAX_COUNT} "
+        "THEN 'prompt_tokens' || chr(31) || 'implausibly large (not a finite count up to 1e+15)'",
         "WHEN n_completion IS NULL THEN 'completion_tokens' || chr(31) || 'not a number'",
         "WHEN n_completion < 0 OR n_completion <> floor(n_completion) "
         "THEN 'completion_tokens' || chr(31) || 'not a non-negative integer'",
+        f"WHEN NOT isfinite(n_completion) OR n_completion > {MAX_COUNT} "
+        "THEN 'completion_tokens' || chr(31) || 'implausibly large (not a finite count up to 1e+15)'",
         "END",
     ])
     bad_value = ("CASE split_part(fault, chr(31), 1) WHEN 'request_id' THEN request_id WHEN 'startTime' "
@@ -138,7 +150,7 @@ WITH src AS (
              CASE WHEN s.usage_object.cache_creation_token_details IS NULL
                   THEN s.usage_object.cache_creation_input_tokens END, 0) AS b_w5m,
     coalesce(s.usage_object.cache_creation_token_details.ephemeral_1h_input_tokens, 0) AS b_w1h,
-    CAST(n_prompt AS BIGINT) AS prompt, CAST(n_completion AS BIGINT) AS completion,
+    CAST({_count('n_prompt')} AS BIGINT) AS prompt, CAST({_count('n_completion')} AS BIGINT) AS completion,
     try(json_extract_string(s.spend_logs_metadata, {custom_paths})) AS custom
   FROM parsed
 ), buckets AS (
@@ -159,7 +171,8 @@ SELECT
   least(s.usage_object.completion_tokens_details.reasoning_tokens, completion) AS x_OutputReasoningTokens,
   coalesce(n_duration, epoch_ms(t_end) - epoch_ms(t_start)) AS x_LatencyMs,
   CASE WHEN lower(status_raw) IN ('failure', 'failed', 'error') THEN 'failure' ELSE 'success' END AS x_Status,
-  CAST(round(n_spend, 12) AS DECIMAL(38, 12)) AS x_ReportedCost, 'USD' AS BillingCurrency,
+  CAST(round(CASE WHEN isfinite(n_spend) AND abs(n_spend) < 1e26 THEN n_spend END, 12) AS DECIMAL(38, 12))
+    AS x_ReportedCost, 'USD' AS BillingCurrency,
   api_key AS x_ApiKeyId,
   coalesce(nullif(end_user, ''), nullif(user_raw, ''), nullif(s.user_api_key_user_id, '')) AS x_UserId,
   coalesce({_tag(DIMENSION_KEYS['team'], 'custom')}, nullif(s.user_api_key_team_alias, ''), team_id) AS x_Team,
