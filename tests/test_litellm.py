@@ -133,7 +133,7 @@ def test_out_of_range_spend_and_tokens_are_rejected_not_fatal(data_dir, tmp_path
         rows.append(",".join(row))
     path = tmp_path / "spend_logs.csv"
     path.write_text("\n".join([*rows, lines[1]]) + "\n", encoding="utf-8")
-    info, loaded, rejects = read_small(path)
+    info, _, rejects = read_small(path)
     assert info["records_read"] == 4 and info["rows"] == 1
     by_line = rejects.set_index("x_SourceRow")
     assert by_line.loc[2, "x_Column"] == "spend" and "out of range" in by_line.loc[2, "x_Reason"]

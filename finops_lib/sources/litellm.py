@@ -84,7 +84,7 @@ def _tag(keys: tuple[str, ...], custom: str) -> str:
 
 
 def _count(column: str) -> str:
-    """A count column, null when it cannot be cast (the row is rejected for it, the cast must not fail first)."""
+    """Return a count column as SQL, null where it cannot be cast (the row is rejected; the cast must not fail)."""
     return f"CASE WHEN isfinite({column}) AND {column} BETWEEN 0 AND {MAX_COUNT} THEN {column} END"
 
 
