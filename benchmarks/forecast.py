@@ -14,8 +14,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from finops_lib import backtest as bt
-from finops_lib import calibrate
+from finops_lib.forecast import backtest as bt
+from finops_lib.forecast import calibrate
 
 
 def synthetic(n_series: int = 100, days: int = 180, seed: int = 1) -> dict[str, pd.Series]:

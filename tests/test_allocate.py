@@ -398,8 +398,8 @@ def test_showback_chargeback_coverage_and_hierarchy(result: allocation.Allocatio
 
 
 def test_attribution_charts(result: allocation.Allocation, rules: Rules) -> None:
-    from finops_lib import charts_attribution as ca
-    from finops_lib.charts import chart_spec
+    from finops_lib.views.attribution import charts as ca
+    from finops_lib.views.theme import chart_spec
 
     shape = allocation.hierarchy(result, levels=("business_unit", "team", "application"), currency="USD")
     spec = chart_spec(ca.plot_hierarchy(shape, currency="USD", top=2))
@@ -525,7 +525,7 @@ SAMPLE = paths.SAMPLE_DIR
 
 @pytest.fixture(scope="module")
 def sample_con(tmp_path_factory: pytest.TempPathFactory):
-    from finops_lib import ingest
+    from finops_lib.warehouse import ingest
 
     if not (SAMPLE / "config" / "allocation_rules.yaml").is_file():
         pytest.skip("the sample has no allocation rules (regenerate data/sample)")

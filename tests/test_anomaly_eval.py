@@ -1,4 +1,4 @@
-"""Tests of finops_lib.anomaly_eval: matching rules on constructed cases, and the acceptance on the sample.
+"""Tests of finops_lib.anomalies.evaluate: matching rules on constructed cases, and the acceptance on the sample.
 
 The sample figures are checked against ``truth/events.csv`` and ``truth/daily_cost.csv`` read directly.
 """
@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from finops_lib import anomaly_eval, paths
+from finops_lib import paths
+from finops_lib.anomalies import evaluate as anomaly_eval
 
 TRUTH = paths.SAMPLE_DIR / "truth"
 
@@ -71,8 +72,8 @@ def test_late_alert_is_not_found() -> None:
 
 @pytest.fixture(scope="module")
 def facts(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    from finops_lib.anomaly_facts import build_facts
-    from finops_lib.ingest import open_data
+    from finops_lib.facts.cells import build_facts
+    from finops_lib.warehouse.ingest import open_data
 
     con = open_data(warehouse=tmp_path_factory.mktemp("wh") / "sample.duckdb")
     try:
@@ -100,7 +101,7 @@ def test_acceptance_on_the_sample_with_default_settings(facts: pd.DataFrame) -> 
     drivers = dict(zip(truth["event_id"], truth["driver"], strict=True))
     assert (per_event["driver_found"] == per_event["event_id"].map(drivers)).mean() >= 0.9
     # every alert's decomposition adds up to its change exactly, and its ids are unique
-    from finops_lib.explain import explain_alert
+    from finops_lib.anomalies.explain import explain_alert
 
     for _, row in matched.iterrows():
         ex = explain_alert(facts, row)
@@ -114,7 +115,7 @@ def test_acceptance_on_the_sample_with_default_settings(facts: pd.DataFrame) -> 
     )
     assert float(opus) == pytest.approx(float(expected), rel=1e-6)
     # the E04 outage (one day, OpenAI and Anthropic, every direct team) is one incident, and nothing else is
-    from finops_lib.explain_alerts import incident_summary
+    from finops_lib.anomalies.alerts import incident_summary
 
     outage = matched[matched["matched"] == "E04"]
     assert len(outage) >= 3 and outage["incident"].nunique() == 1 and outage["incident"].iloc[0] != ""
@@ -141,7 +142,7 @@ def test_truth_file_is_where_the_evaluation_reads_it() -> None:
 def test_default_series_and_alert_are_the_largest_anomaly() -> None:
     from decimal import Decimal
 
-    from finops_lib import anomaly_review
+    from finops_lib.views.anomalies import page as anomaly_review
 
     alerts = pd.DataFrame({"anomaly_id": ["A1", "A2", "A3"], "change": [Decimal("5"), Decimal("-80"), Decimal("20")],
                            "detected_in": ["team=support:cost", "team=legal:cost; model=m:cost", "model=x:tokens"]})

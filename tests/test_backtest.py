@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from finops_lib import backtest as bt
-from finops_lib import forecast_report
-from finops_lib.forecast_baselines import Forecast
+from finops_lib.forecast import backtest as bt
+from finops_lib.forecast import choice as forecast_report
+from finops_lib.forecast.models import Forecast
 
 
 def window(actual: list[float], forecast: list[float], *, history: list[float] | None = None,
@@ -95,7 +95,7 @@ def test_short_history_falls_back_with_a_reason() -> None:
 
 
 def test_models_below_their_history_are_listed_not_dropped() -> None:
-    from finops_lib.forecast_baselines import MODELS, register_model, seasonal_naive
+    from finops_lib.forecast.models import MODELS, register_model, seasonal_naive
 
     register_model("needs_100", description="test model", min_history=100)(seasonal_naive)
     try:

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finops_lib import beforeafter as ba
-from finops_lib import ingest, paths
+from finops_lib import paths
 from finops_lib.errors import ParameterError
+from finops_lib.experiments import before_after as ba
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS
+from finops_lib.warehouse import ingest
 
 TRUTH = paths.SAMPLE_DIR / "truth"
 
@@ -142,7 +143,7 @@ def test_short_window_is_refused() -> None:
 
 @pytest.fixture(scope="module")
 def facts(sample_con) -> pd.DataFrame:
-    from finops_lib import anomaly_facts
+    from finops_lib.facts import cells as anomaly_facts
 
     return anomaly_facts.build_facts(sample_con)
 
@@ -178,7 +179,7 @@ def test_usage_feed_launch_is_volume(facts: pd.DataFrame) -> None:
 def test_unmetered_cost_is_what_metered_leaves_out() -> None:
     from decimal import Decimal
 
-    from finops_lib import beforeafter_facts as bf
+    from finops_lib.experiments import metered as bf
 
     base = {"provider": "OpenAI", "sub_account": "p", "team": "t", "api_key": "k", "service_tier": "standard",
             "context_tier": "standard", "failures": pd.NA, "source": "billing", "partial": False}  # fmt: skip

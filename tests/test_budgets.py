@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finops_lib import budgets
 from finops_lib.errors import ParameterError, SourceError
-from finops_lib.forecast_baselines import Forecast
+from finops_lib.forecast import budgets
+from finops_lib.forecast.models import Forecast
 
 DATA = Path(__file__).parent / "data"
 

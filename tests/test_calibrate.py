@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from finops_lib import backtest as bt
-from finops_lib import budgets, calibrate, forecast_report
-from finops_lib.forecast_baselines import Forecast
+from finops_lib.forecast import backtest as bt
+from finops_lib.forecast import budgets, calibrate
+from finops_lib.forecast import choice as forecast_report
+from finops_lib.forecast.models import Forecast
 
 Z80 = norm.ppf(0.9)  # half-width of a central 80 % normal interval, in standard deviations
 

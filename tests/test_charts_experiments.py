@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finops_lib import charts_experiments as ce
 from finops_lib.errors import SchemaError
+from finops_lib.views.experiments import charts as ce
 
 
 def layers(chart) -> list[dict]:
@@ -73,7 +73,7 @@ def test_differences_and_before_after_specs() -> None:
 
 def test_experiment_controls_draw_only_when_shown() -> None:
     from finops_lib.schema import REQUEST_TOKEN_COLUMNS
-    from finops_lib.widgets_experiments import make_experiment_controls
+    from finops_lib.views.experiments.widgets import make_experiment_controls
 
     rng = np.random.default_rng(1)
     n = 200
@@ -82,7 +82,7 @@ def test_experiment_controls_draw_only_when_shown() -> None:
                        "x_EstimatedCost": rng.random(n), "x_LatencyMs": rng.random(n) * 1000,
                        "x_QualityScore": rng.random(n),
                        **{c: rng.integers(0, 1000, n) for c in REQUEST_TOKEN_COLUMNS.values()}})  # fmt: skip
-    from finops_lib import experiments
+    from finops_lib.experiments import variants as experiments
 
     t = ibis.memtable(df)
     box = make_experiment_controls(t, experiments.variants(t), experiment="e", requests_per_day=1000,

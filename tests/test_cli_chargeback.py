@@ -6,8 +6,8 @@ from collections import defaultdict
 from decimal import Decimal
 
 from finops_lib import engine
-from finops_lib.cli import main
-from finops_lib.ingest import ingest
+from finops_lib.cli.main import main
+from finops_lib.warehouse.ingest import ingest
 
 
 def test_chargeback_csv_adds_up_to_the_invoices(tmp_path, data_dir, capsys):

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finops_lib.decompose import COMPONENTS, cells_from_requests, decompose
+from finops_lib.decompose import COMPONENTS, decompose
 from finops_lib.errors import ParameterError
+from finops_lib.facts.requests import cells_from_requests
 
 
 def frame(rows: list[tuple]) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""Tests of finops_lib.detect: the robust seasonal detector, series, money threshold, episodes, registry, CLI."""
+"""Tests of finops_lib.anomalies.detectors: the robust seasonal detector, series, money threshold, episodes,
+registry, CLI."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finops_lib import cli_anomalies, detect
-from finops_lib.anomalies import write_alerts
+from finops_lib.anomalies import detectors as detect
+from finops_lib.anomalies.run import write_alerts
+from finops_lib.cli import anomalies as cli_anomalies
 from finops_lib.errors import ParameterError
 
 WEEK = np.array([100.0, 100, 100, 100, 100, 20, 20])
@@ -105,7 +107,7 @@ def test_registry_and_unknown_or_unavailable_detectors(monkeypatch: pytest.Monke
     assert detect.DEFAULTS["detector"] == "robust_seasonal" and "forecast_interval" in detect.DETECTORS
     with pytest.raises(ParameterError, match="unknown detector"):
         detect.get_detector("crystal_ball")
-    import finops_lib.detect_forecast as df
+    import finops_lib.anomalies.forecast_band as df
 
     monkeypatch.setattr(df, "interval_function", lambda: None)
     with pytest.raises(ParameterError, match=r"forecast_interval.*unavailable"):
@@ -151,11 +153,11 @@ def test_cli_exit_code_three_when_anomalies_found(monkeypatch: pytest.MonkeyPatc
         def disconnect(self) -> None:
             seen["closed"] = True
 
-    monkeypatch.setattr("finops_lib.ingest.open_data", lambda *a, **k: Con())
-    monkeypatch.setattr("finops_lib.anomalies.detect_anomalies", lambda con, **kw: seen.update(kw) or found)
+    monkeypatch.setattr("finops_lib.warehouse.ingest.open_data", lambda *a, **k: Con())
+    monkeypatch.setattr("finops_lib.anomalies.run.detect_anomalies", lambda con, **kw: seen.update(kw) or found)
     assert args.func(args) == cli_anomalies.EXIT_ANOMALIES_FOUND == 3
     assert seen["since"] == "2026-07-01" and seen["closed"] and (tmp_path / "a.csv").is_file()
-    monkeypatch.setattr("finops_lib.anomalies.detect_anomalies", lambda con, **kw: found.iloc[:0])
+    monkeypatch.setattr("finops_lib.anomalies.run.detect_anomalies", lambda con, **kw: found.iloc[:0])
     assert args.func(args) == 0
     bad = parser.parse_args(["anomalies", "--out", str(tmp_path / "a.txt")])
     with pytest.raises(ParameterError):
@@ -165,7 +167,7 @@ def test_cli_exit_code_three_when_anomalies_found(monkeypatch: pytest.MonkeyPatc
 def test_anomaly_controls_build_without_a_front_end() -> None:
     import ipywidgets
 
-    from finops_lib.widgets_anomaly import make_anomaly_controls
+    from finops_lib.views.anomalies.widgets import make_anomaly_controls
 
     box = make_anomaly_controls(_facts({"a": list(weekly(8))}), dimension="team", sensitivity=5.0)
     assert isinstance(box, ipywidgets.VBox)

@@ -8,8 +8,8 @@ import ibis
 import pandas as pd
 import pytest
 
-from finops_lib import experiment_report as er
 from finops_lib.errors import ParameterError
+from finops_lib.views.experiments import page as er
 
 
 def test_pick_change_from_logs_and_from_facts() -> None:

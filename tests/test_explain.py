@@ -1,4 +1,4 @@
-"""Tests of finops_lib.explain: drill-down, exact decomposition of an anomaly, named causes."""
+"""Tests of finops_lib.anomalies.explain: drill-down, exact decomposition of an anomaly, named causes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finops_lib import explain
+from finops_lib.anomalies import explain
 
 DAY = pd.Timestamp("2026-03-30")  # a Monday; the baseline is the 4 Mondays before
 WEEKS = [1, 2, 3, 4]

@@ -13,7 +13,9 @@ import pytest
 
 from finops_lib import engine, paths
 from finops_lib.errors import FinopsError
-from finops_lib.focus_export import (
+from finops_lib.schema import COSTS
+from finops_lib.sources._common import records_table
+from finops_lib.warehouse.focus_export import (
     DEFAULT_VALIDATOR_VENV,
     FOCUS_COLUMNS,
     export_columns,
@@ -21,9 +23,7 @@ from finops_lib.focus_export import (
     run_validator,
     validator_failures,
 )
-from finops_lib.ingest import ensure_tables, ingest
-from finops_lib.schema import COSTS
-from finops_lib.sources._common import records_table
+from finops_lib.warehouse.ingest import ensure_tables, ingest
 
 DATA = Path(__file__).parent / "data"
 FOCUS_FIXTURES = ["focus.csv", "focus_1.0_sample.csv", "focus_1.3_aws.csv", "focus_azure.csv", "focus_details.csv"]

@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finops_lib import backtest as bt
 from finops_lib import forecast as fc
-from finops_lib import ingest, paths
+from finops_lib import paths
 from finops_lib.errors import ParameterError, SourceError
-from finops_lib.forecast_baselines import MODELS, Options, check_history, clean_history, outlier_mask
+from finops_lib.forecast import backtest as bt
+from finops_lib.forecast.models import MODELS, Options, check_history, clean_history, outlier_mask
+from finops_lib.warehouse import ingest
 
 DATA = Path(__file__).parent / "data"
 E05 = pd.Timestamp("2026-07-06")  # truth/events.csv: ad-copy-lab prototype -> production, volume x11

@@ -10,9 +10,11 @@ import ibis
 import pandas as pd
 import pytest
 
-from finops_lib import allocation, charts_attribution, kpis, schema
-from finops_lib.charts import chart_spec
+from finops_lib import allocation, schema
+from finops_lib.allocation import unit_economics as kpis
 from finops_lib.errors import ParameterError, SchemaError
+from finops_lib.views.attribution import charts as charts_attribution
+from finops_lib.views.theme import chart_spec
 
 D = Decimal
 M = 1_000_000

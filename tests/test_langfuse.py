@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from finops_lib.errors import SourceError
-from finops_lib.ingest import ingest, normalize
 from finops_lib.schema import validate
 from finops_lib.sources import SOURCES, detect_format, read_head
+from finops_lib.warehouse.ingest import ingest, normalize
 
 PAGE = "langfuse_observations_page.json"
 FORMAT = "langfuse_observations"

@@ -17,6 +17,7 @@ import pytest
 from nbrun import run_notebook
 
 from finops_lib import paths
+from finops_lib.views.attribution import widgets as attribution_widgets
 
 NOTEBOOK = paths.NOTEBOOKS_DIR / "10_cost_attribution.ipynb"
 SAMPLE = paths.SAMPLE_DIR
@@ -152,12 +153,12 @@ def test_bad_parameters_stop_with_a_clear_message(tmp_path: Path, warehouse: Pat
 
 
 def test_attribution_controls_mirror_the_parameters(warehouse: Path, defaults: tuple) -> None:
-    from finops_lib import allocation, engine, widgets
+    from finops_lib import allocation, engine
 
     con = engine.connect(warehouse=warehouse)
     try:
         rules = allocation.resolve_rules("", SAMPLE)
-        box = widgets.make_attribution_controls(con, rules, start_date=WINDOW[0], dimension="application",
+        box = attribution_widgets.make_attribution_controls(con, rules, start_date=WINDOW[0], dimension="application",
                                                 split_strategy="even", currency="EUR")  # fmt: skip
         controls, output = box.children
         values = {control.description: control.value for control in controls.children}

@@ -16,6 +16,7 @@ import pytest
 from nbrun import run_notebook
 
 from finops_lib import paths
+from finops_lib.views.reconciliation import widgets as reconciliation_widgets
 
 NOTEBOOK = paths.NOTEBOOKS_DIR / "50_reconciliation.ipynb"
 SAMPLE = paths.SAMPLE_DIR
@@ -130,11 +131,12 @@ def test_unknown_granularity_stops_with_a_clear_message(tmp_path: Path) -> None:
 
 
 def test_reconciliation_controls_mirror_the_parameters(warehouse: Path, results: dict) -> None:
-    from finops_lib import engine, prices, widgets
+    from finops_lib import engine
+    from finops_lib import pricing as prices
 
     con = engine.connect(warehouse=warehouse)
     try:
-        box = widgets.make_reconciliation_controls(
+        box = reconciliation_widgets.make_reconciliation_controls(
             con,
             prices.sample_catalog(),
             provider="Anthropic",

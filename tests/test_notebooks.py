@@ -20,6 +20,7 @@ from rawfiles import raw_invoices
 
 from finops_lib import paths
 from finops_lib.sources import detect_format
+from finops_lib.views.overview import widgets as overview_widgets
 
 NOTEBOOK = paths.NOTEBOOKS_DIR / "00_data_overview.ipynb"
 SAMPLE = paths.SAMPLE_DIR
@@ -152,11 +153,11 @@ def test_unknown_provider_lists_the_known_ones(tmp_path: Path, warehouse: Path, 
 
 
 def test_overview_controls_mirror_the_parameters(warehouse: Path, defaults: dict) -> None:
-    from finops_lib import engine, widgets
+    from finops_lib import engine
 
     con = engine.connect(warehouse=warehouse)
     try:
-        box = widgets.make_overview_controls(con, group_by="team", provider="OpenAI", start_date=WINDOW[0])
+        box = overview_widgets.make_overview_controls(con, group_by="team", provider="OpenAI", start_date=WINDOW[0])
         controls, output = box.children
         values = {control.description: control.value for control in controls.children}
         assert list(values) == ["From", "To", "Provider", "Group by", "Currency"]  # currency last

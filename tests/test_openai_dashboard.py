@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from finops_lib import engine
 from finops_lib.errors import FinopsError
-from finops_lib.ingest import ingest
 from finops_lib.schema import validate
 from finops_lib.sources import SOURCES, detect_format, get_source
+from finops_lib.warehouse.ingest import ingest
 
 OURS = {"openai_dashboard_costs", "openai_dashboard_activity"}
 DATA = Path(__file__).parent / "data"

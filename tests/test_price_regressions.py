@@ -12,7 +12,8 @@ from decimal import Decimal
 import pytest
 from test_prices import SHIPPED, requests_table
 
-from finops_lib import ingest, prices
+from finops_lib import pricing as prices
+from finops_lib.warehouse import ingest
 
 
 def cost(**request) -> Decimal | None:

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from finops_lib import fx, prices
+from finops_lib import fx
+from finops_lib import pricing as prices
 from finops_lib.errors import ParameterError, SchemaError
 from finops_lib.models import canonical_model
 from finops_lib.paths import SAMPLE_DIR
@@ -333,7 +334,8 @@ def test_estimate_keeps_the_input_columns_and_adds_details():
 
 @pytest.fixture(scope="module")
 def sample_con():
-    from finops_lib import engine, ingest
+    from finops_lib import engine
+    from finops_lib.warehouse import ingest
 
     con = engine.memory()
     ingest.ingest([SAMPLE_DIR / "litellm", SAMPLE_DIR / "openai", SAMPLE_DIR / "anthropic"], con=con)

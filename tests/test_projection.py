@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finops_lib import experiment_sources as es
-from finops_lib import paths, projection
+from finops_lib import paths
 from finops_lib.errors import SourceError
-from finops_lib.prices import load_catalog
+from finops_lib.experiments import inputs as es
+from finops_lib.experiments import projection
+from finops_lib.pricing import load_catalog
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS
 
 ZERO = {c: 0 for c in REQUEST_TOKEN_COLUMNS.values()}
@@ -73,7 +74,7 @@ def test_frontier() -> None:
 
 def test_sample_projection_matches_truth_prices(tmp_path_factory) -> None:
     """At the sample's own prices and mix the projection equals the truth's mean cost per request (+-3%)."""
-    from finops_lib import ingest
+    from finops_lib.warehouse import ingest
 
     con = ingest.open_data(warehouse=tmp_path_factory.mktemp("wh") / "s.duckdb")
     p = projection.project(con.table("requests"), "exp-answer-prompt-v2", requests_per_day=1, days=1,

@@ -20,10 +20,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from finops_lib import charts, charts_reconcile, fx, prices, reconcile
+from finops_lib import fx, reconcile
+from finops_lib import pricing as prices
 from finops_lib.errors import ParameterError
 from finops_lib.paths import SAMPLE_DIR
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS, TOKEN_BUCKETS
+from finops_lib.views import theme
+from finops_lib.views.reconciliation import charts as charts_reconcile
 
 D = Decimal
 DATA = Path(__file__).parent / "data"
@@ -340,7 +343,7 @@ def test_charts_take_the_reconciliation_frames():
         [{"amount": "5.40", "tokens": "3000000"}, {"x_Model": None, "x_TokenType": "non_token", "amount": "1"}],
         [{"input_uncached": 1_000_000}],
     )
-    spec = charts.chart_spec(charts_reconcile.plot_gap_waterfall(rec.components(), currency="EUR"))
+    spec = theme.chart_spec(charts_reconcile.plot_gap_waterfall(rec.components(), currency="EUR"))
     data = spec["datasets"][spec["layer"][0]["data"]["name"]] if "data" in spec["layer"][0] else \
         spec["datasets"][spec["data"]["name"]]  # fmt: skip
     assert [row["step"] for row in data] == ["Estimated", *charts_reconcile.COMPONENT_LABELS.values(), "Invoiced"]
@@ -348,14 +351,14 @@ def test_charts_take_the_reconciliation_frames():
     assert (
         data[-1]["high"] == pytest.approx(6.40) and spec["layer"][0]["encoding"]["y"]["axis"]["title"] == "Cost (EUR)"
     )
-    lines = charts.chart_spec(
+    lines = theme.chart_spec(
         charts_reconcile.plot_invoiced_vs_estimated(rec.summarize("month", by=()), currency="USD", granularity="month")
     )
     assert lines["encoding"]["color"]["scale"]["domain"] == ["Invoiced", "Estimated"]
     assert lines["encoding"]["x"]["field"] == "period" and lines["encoding"]["x"]["timeUnit"] == "yearmonth"
-    parts = charts.chart_spec(charts_reconcile.plot_gap_components(rec.components(granularity="day"), currency="USD"))
+    parts = theme.chart_spec(charts_reconcile.plot_gap_components(rec.components(granularity="day"), currency="USD"))
     assert parts["encoding"]["color"]["scale"]["domain"] == ["Volume", "Unmatched invoice", "Rate"]  # by size
-    agreement = charts.chart_spec(charts_reconcile.plot_agreement(rec.summarize("day", by=("ProviderName",))))
+    agreement = theme.chart_spec(charts_reconcile.plot_agreement(rec.summarize("day", by=("ProviderName",))))
     assert agreement["layer"][0]["encoding"]["y"]["axis"]["format"] == ".2%"
     table = charts_reconcile.fmt_table(rec.unexplained(), caption="x").to_html()
     assert "Largest component" in table and "Unmatched invoice" in table
@@ -366,7 +369,8 @@ def test_charts_take_the_reconciliation_frames():
 
 @pytest.fixture(scope="module")
 def sample():
-    from finops_lib import engine, ingest
+    from finops_lib import engine
+    from finops_lib.warehouse import ingest
 
     con = engine.memory()
     ingest.ingest([SAMPLE_DIR / "litellm", SAMPLE_DIR / "openai", SAMPLE_DIR / "anthropic"], con=con)

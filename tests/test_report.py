@@ -1,4 +1,4 @@
-"""Tests of finops_lib.report and finops_lib.htmlexport (plus the chart specs of finops_lib.charts).
+"""Tests of finops_lib.report (runner and HTML export) and finops_lib.views.offline (plus chart specs).
 
 The report runs twice per module over tiny fixture notebooks in tests/data/report/ (a few seconds each).
 """
@@ -14,8 +14,11 @@ import nbformat
 import pandas as pd
 import pytest
 
-from finops_lib import charts, htmlexport, report
+from finops_lib import report
 from finops_lib.errors import FinopsError, ParameterError
+from finops_lib.report import html as htmlexport
+from finops_lib.views import offline
+from finops_lib.views.overview import charts as overview_charts
 
 FIXTURES = Path(__file__).parent / "data" / "report"
 GOOD, FAILING = FIXTURES / "report_fixture.ipynb", FIXTURES / "failing_fixture.ipynb"
@@ -94,7 +97,7 @@ def test_pages_load_nothing_from_the_network(failed_run: tuple[Path, FinopsError
     for path in pages:
         text = path.read_text(encoding="utf-8")
         assert remote_loads(text) == [], path.name
-        assert htmlexport.network_references(text.replace(htmlexport.vega_bundle(), "")) == [], path.name
+        assert htmlexport.network_references(text.replace(offline.vega_bundle(), "")) == [], path.name
         assert "require.min.js" not in text and "MathJax" not in text.replace("mathjax", "")
 
 
@@ -235,8 +238,8 @@ def test_preprocessor_rewrites_charts_and_drops_noise() -> None:
 
 def test_offline_renderer_emits_spec_and_cdn_free_html() -> None:
     frame = pd.DataFrame({"source": ["a"], "start": ["2025-01-01"], "end": ["2025-01-02"], "rows": [3]})
-    chart = charts.plot_coverage(frame)
-    bundle = htmlexport.offline_mimebundle(chart.to_dict(), static_fallback=True)
+    chart = overview_charts.plot_coverage(frame)
+    bundle = offline.offline_mimebundle(chart.to_dict(), static_fallback=True)
     assert set(bundle) == {"application/vnd.vegalite.v6+json", "text/html", "text/plain"}
     assert "<svg" in bundle["text/html"] and "window.vegaEmbed" in bundle["text/html"]
     assert "cdn" not in bundle["text/html"] and remote_loads(bundle["text/html"]) == []

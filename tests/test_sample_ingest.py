@@ -12,8 +12,8 @@ import pytest
 from rawfiles import raw_invoices
 
 from finops_lib import engine, paths
-from finops_lib.ingest import ingest
 from finops_lib.sample.story import GW_OPENAI
+from finops_lib.warehouse.ingest import ingest
 
 SAMPLE = paths.SAMPLE_DIR
 

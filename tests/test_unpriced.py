@@ -2,8 +2,8 @@
 
 import json
 
-from finops_lib import engine, overview
-from finops_lib.ingest import ingest
+from finops_lib import engine, facts
+from finops_lib.warehouse.ingest import ingest
 
 
 def test_unknown_model_is_listed_with_its_tokens_and_has_no_money(tmp_path, data_dir):
@@ -16,7 +16,7 @@ def test_unknown_model_is_listed_with_its_tokens_and_has_no_money(tmp_path, data
     path.write_text(json.dumps(page))
     con = engine.memory()
     ingest([path], con=con)
-    everything = overview.unpriced_models(con)
+    everything = facts.unpriced_models(con)
     # The catalog publishes no batch cached-input rate for gpt-4o-mini: honestly unpriced too.
     assert set(everything.model) == {"gpt-99-preview", "gpt-4o-mini-2024-07-18"}
     assert everything[everything.model == "gpt-4o-mini-2024-07-18"][["bucket", "tier", "tokens"]].values.tolist() \

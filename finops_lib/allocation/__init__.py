@@ -1,23 +1,16 @@
-"""Attribution: who spends what, with allocation rules, shared-cost splits, showback and chargeback.
+"""Allocation: who spends what, shared pools split exactly, showback, chargeback and unit economics.
+
+The rules themselves (ownership rules, shared pools, the rules file, the owner of each row) live in
+:mod:`finops_lib.rules`; their names are re-exported here for the notebooks.
 
 Modules, by concern:
 
-``rules``
-    Rules as data: ownership rules, shared pools, teams, business metrics.
-``rulesfile``
-    The YAML rules file (``docs/allocation_rules.md``), checked node by node: errors name the line.
-``match``
-    Match fields (``sub_account``, ``api_key``, ``tags``, ``resource_group``...) compiled to engine conditions.
-``strategies``
-    The registry of shared-cost split strategies (even, fixed, proportional, metric).
-``attribute``
-    :func:`attribute`: owners of ``costs`` and ``requests`` rows, one engine expression.
-``engine``
+``allocator``
     :func:`allocate` (money or tokens to owners, shared pools split exactly) and :func:`conservation`.
 ``showback``
-    Showback and chargeback tables, allocation coverage, the unallocated cost ranked by raw key.
-``summary``
-    The attribution notebook's parameter checks and ``results.json``.
+    Showback and chargeback tables, allocation coverage, the hierarchy, the unallocated cost ranked by raw key.
+``unit_economics``
+    What a token, a request and an active user cost, by owner, model and period.
 
 Examples
 --------
@@ -26,28 +19,33 @@ Examples
 ['even', 'fixed', 'metric', 'proportional']
 """
 
-from finops_lib.allocation.attribute import attribute
-from finops_lib.allocation.engine import MEASURES, UNALLOCATED, Allocation, allocate, conservation
-from finops_lib.allocation.match import FIELDS, Condition, compile_conditions
-from finops_lib.allocation.rules import APPLIES_TO, OWNER_FIELDS, Metric, Rule, Rules, SharedRule
-from finops_lib.allocation.rulesfile import load_rules, parse_rules, read_metric
+from finops_lib.allocation.allocator import (
+    MEASURES,
+    SPLIT_STRATEGIES,
+    UNALLOCATED,
+    Allocation,
+    allocate,
+    conservation,
+)
 from finops_lib.allocation.showback import (
     HIERARCHY_LEVELS,
     KINDS,
-    RULES_FILE,
     chargeback,
     coverage,
-    find_rules,
     hierarchy,
     hierarchy_levels,
-    resolve_rules,
     showback,
     unallocated_keys,
     write_chargeback,
     write_chargeback_csv,
 )
-from finops_lib.allocation.strategies import STRATEGIES, Option, register_strategy
-from finops_lib.allocation.summary import SPLIT_STRATEGIES, check_parameters, notebook_results
+from finops_lib.allocation.unit_economics import unit_economics
+from finops_lib.rules.attribute import attribute
+from finops_lib.rules.match import FIELDS, Condition, compile_conditions
+from finops_lib.rules.model import APPLIES_TO, OWNER_FIELDS, Metric, Rule, Rules, SharedRule
+from finops_lib.rules.resolve import RULES_FILE, find_rules, resolve_rules
+from finops_lib.rules.rulesfile import load_rules, parse_rules, read_metric
+from finops_lib.rules.strategies import STRATEGIES, Option, register_strategy
 
 __all__ = [
     "APPLIES_TO",
@@ -70,7 +68,6 @@ __all__ = [
     "allocate",
     "attribute",
     "chargeback",
-    "check_parameters",
     "compile_conditions",
     "conservation",
     "coverage",
@@ -78,13 +75,13 @@ __all__ = [
     "hierarchy",
     "hierarchy_levels",
     "load_rules",
-    "notebook_results",
     "parse_rules",
     "read_metric",
     "register_strategy",
     "resolve_rules",
     "showback",
     "unallocated_keys",
+    "unit_economics",
     "write_chargeback",
     "write_chargeback_csv",
 ]

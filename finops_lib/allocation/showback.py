@@ -17,63 +17,30 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from finops_lib import overview, paths
-from finops_lib.allocation.attribute import attribute
-from finops_lib.allocation.engine import Allocation, _nulls, allocate
-from finops_lib.allocation.match import FIELDS, value_expr
-from finops_lib.allocation.rules import OWNER_FIELDS, Rules
-from finops_lib.allocation.rulesfile import load_rules
+from finops_lib import facts
+from finops_lib.allocation.allocator import Allocation, allocate, nulls_as_none
 from finops_lib.errors import ParameterError
-
-__all__ = ["HIERARCHY_LEVELS", "KINDS", "RULES_FILE", "chargeback", "coverage", "find_rules", "hierarchy",
-           "hierarchy_levels", "resolve_rules", "showback", "unallocated_keys", "write_chargeback",
-           "write_chargeback_csv"]  # fmt: skip
+from finops_lib.rules.attribute import attribute
+from finops_lib.rules.match import FIELDS, value_expr
+from finops_lib.rules.model import OWNER_FIELDS, Rules
+from finops_lib.rules.resolve import resolve_rules
 
 #: Allocation kinds, in the order tables and charts show them.
 KINDS: tuple[str, ...] = ("direct", "metered", "shared", "spread", "unallocated")
-#: Where a data folder keeps its rules (``config/`` folders are never ingested).
-RULES_FILE = Path("config") / "allocation_rules.yaml"
+
+
 #: Ownership keys proposed for mapping, most specific first (a row is credited to the first it has).
 KEY_FIELDS: tuple[str, ...] = ("resource_group", "sub_account", "user", "api_key", "resource", "service")
+
+
 NONE_LABEL = "(none)"
+
+
 _ZERO = Decimal(0)
 
 
 def _dsum(values: object) -> Decimal:
     return sum(values, _ZERO)  # type: ignore[call-overload]
-
-
-def find_rules(data_dir: str | Path | None = None) -> Path | None:
-    """Return ``<data_dir>/config/allocation_rules.yaml`` when it exists (default: the sample), else None."""
-    folder = Path(data_dir).expanduser() if data_dir else paths.SAMPLE_DIR
-    path = folder / RULES_FILE
-    return path if path.is_file() else None
-
-
-def resolve_rules(rules_file: str | Path | None = "", data_dir: str | Path | None = None) -> Rules:
-    """Return the rules a notebook or command asks for.
-
-    Parameters
-    ----------
-    rules_file
-        ``""`` or None: the data folder's ``config/allocation_rules.yaml`` when present, else tags only;
-        ``"none"``: tags only; otherwise a path (relative paths are taken from the project root).
-    data_dir
-        The data folder; default the committed sample.
-
-    Raises
-    ------
-    SourceError
-        When the file is missing or invalid (naming the line).
-    """
-    text = str(rules_file or "").strip()
-    if text.lower() == "none":
-        return Rules.default()
-    if not text:
-        found = find_rules(data_dir)
-        return load_rules(found) if found else Rules.default()
-    path = Path(text).expanduser()
-    return load_rules(path if path.is_absolute() else paths.PROJECT_ROOT / path)
 
 
 def _label(frame: pd.DataFrame, by: str) -> pd.Series:
@@ -199,7 +166,7 @@ def write_chargeback_csv(con: object, path: str | Path, *, rules_file: str | Pat
     Parameters
     ----------
     con
-        An open warehouse (:func:`finops_lib.ingest.open_data`), with ``costs`` and ``requests``.
+        An open warehouse (:func:`finops_lib.warehouse.ingest.open_data`), with ``costs`` and ``requests``.
     path
         Output CSV.
     rules_file, data_dir
@@ -294,7 +261,7 @@ def hierarchy(allocation: Allocation, *, levels: tuple[str, ...] = ("business_un
 
 
 def _unowned(costs: ir.Table, rules: Rules) -> ir.Table:
-    t = attribute(overview.money_rows(costs), rules)
+    t = attribute(facts.money_rows(costs), rules)
     spread = [i for i, s in enumerate(rules.shared) if s.applies_to == "untagged"]
     keep = t.x_Team.isnull() & (t.x_AllocationPool.isnull() | t.x_AllocationPool.isin(spread or [-1]))
     t = t.filter(keep)
@@ -319,13 +286,13 @@ def unallocated_keys(costs: ir.Table, rules: Rules | None = None, *, start_date:
         ``rule`` (a ``match`` for the rules file); at most ``top`` rows per currency, largest first.
     """
     rules = rules or Rules.default()
-    t = _unowned(overview.filter_costs(costs, start_date=start_date, end_date=end_date), rules)
+    t = _unowned(facts.filter_costs(costs, start_date=start_date, end_date=end_date), rules)
     key = ibis.cases(*[(t[name].notnull(), name) for name in KEY_FIELDS], else_=ibis.null("string"))
     value = ibis.coalesce(*[t[name] for name in KEY_FIELDS])
     t = t.mutate(key=key, value=value)
     agg = (t.group_by(["BillingCurrency", "ProviderName", "key", "value"])
            .aggregate(cost=t.BilledCost.sum(), rows=t.count(), name=t.sub_account_name.max()).to_pandas())
-    agg = _nulls(agg.rename(columns={"BillingCurrency": "currency", "ProviderName": "provider"}))
+    agg = nulls_as_none(agg.rename(columns={"BillingCurrency": "currency", "ProviderName": "provider"}))
     out = [row for _, part in agg.groupby("currency") for row in _rank(part, top)]
     columns = ["currency", "provider", "key", "value", "name", "cost", "rows", "share", "cumulative_share", "rule"]
     return pd.DataFrame(out, columns=columns)

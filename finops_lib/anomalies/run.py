@@ -1,0 +1,121 @@
+"""Detect, explain and list anomalies from a warehouse or a facts frame; write the alert list for a scheduler.
+
+:func:`detect_anomalies` is what ``finops anomalies`` and the anomaly notebook call: facts
+(:mod:`finops_lib.facts.cells`), scan (:func:`finops_lib.anomalies.detectors.scan`), episodes, then one explained
+alert per
+anomaly (:mod:`finops_lib.anomalies.alerts`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from finops_lib.anomalies.detectors import check_options, episodes, get_detector, scan
+from finops_lib.anomalies.series import DEFAULTS, Grain
+from finops_lib.errors import ParameterError
+
+__all__ = ["detect_anomalies", "grain_is_day", "run_detection", "write_alerts"]
+
+
+def detect_anomalies(
+    source: Any,
+    *,
+    detector: str = DEFAULTS["detector"],
+    sensitivity: float = DEFAULTS["sensitivity"],
+    min_impact: float | str | None = DEFAULTS["min_impact"],
+    currency: str = "USD",
+    since: str | None = None,
+    until: str | None = None,
+    grain: Grain = "day",
+    explain: bool = True,
+    data_dir: str | Path | None = None,
+) -> pd.DataFrame:
+    """Detect, explain and list anomalies: one row per anomaly (see :func:`finops_lib.anomalies.explain.alert_table`).
+
+    Parameters
+    ----------
+    source
+        An open warehouse (:func:`finops_lib.warehouse.ingest.open_data`) or a facts frame.
+    detector, sensitivity, min_impact, grain
+        See :func:`scan`.
+    currency
+        Money currency (warehouse input only).
+    since, until
+        ISO days: keep anomalies still going on at or after ``since``, and look at data up to ``until``.
+    explain
+        Add the drill-down, decomposition and named driver (slower).
+    data_dir
+        Data folder whose allocation rules name owners (warehouse input only).
+    """
+    _, alerts = run_detection(
+        source,
+        detector=detector,
+        sensitivity=sensitivity,
+        min_impact=min_impact,
+        currency=currency,
+        until=until,
+        grain=grain,
+        explain=explain,
+        data_dir=data_dir,
+    )
+    if since:
+        alerts = alerts[alerts["last_seen"] >= pd.Timestamp(since)].reset_index(drop=True)
+    return alerts
+
+
+def run_detection(
+    source: Any,
+    *,
+    detector: str = DEFAULTS["detector"],
+    sensitivity: float = DEFAULTS["sensitivity"],
+    min_impact: float | str | None = DEFAULTS["min_impact"],
+    currency: str = "USD",
+    until: str | None = None,
+    grain: Grain = "day",
+    explain: bool = True,
+    data_dir: str | Path | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Like :func:`detect_anomalies` (without ``since``), returning the scored points too: ``(points, alerts)``."""
+    from finops_lib.anomalies.alerts import alert_table
+    from finops_lib.facts.cells import build_facts, hourly_facts
+
+    check_options(sensitivity=sensitivity, grain=grain)
+    get_detector(detector)
+    if isinstance(source, pd.DataFrame):
+        facts = source
+    else:
+        build = hourly_facts if grain == "hour" else build_facts
+        facts = build(source, currency=currency, data_dir=data_dir)
+    if until:
+        facts = facts[facts["day"] < pd.Timestamp(until) + pd.Timedelta(days=1)]
+    points = scan(facts, detector=detector, sensitivity=sensitivity, min_impact=min_impact, grain=grain)
+    alerts = alert_table(facts, points, episodes(points, grain=grain), explain=explain, grain=grain, currency=currency)
+    return points, alerts.assign(detector=detector, sensitivity=float(sensitivity))
+
+
+def write_alerts(alerts: pd.DataFrame, path: str | Path) -> Path:
+    """Write the alert list to a ``.csv`` or ``.json`` file (money as text, dates ISO); return the path."""
+    target = Path(path).expanduser()
+    if target.suffix.lower() not in (".csv", ".json"):
+        raise ParameterError(f"alert file must end in .csv or .json, got {target.name!r}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    out = alerts.drop(columns=[c for c in ("detail", "drilldown", "components") if c in alerts.columns])
+    if target.suffix.lower() == ".csv":
+        out.to_csv(target, index=False, date_format="%Y-%m-%d")
+    else:
+        records = json.loads(out.to_json(orient="records", date_format="iso", default_handler=str))
+        for rec in records:
+            for key in ("first_seen", "last_seen"):
+                if isinstance(rec.get(key), str):
+                    rec[key] = rec[key][:10] if grain_is_day(rec[key]) else rec[key]
+        target.write_text(json.dumps(records, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return target
+
+
+def grain_is_day(stamp: str) -> bool:
+    """Return True when an ISO timestamp falls on midnight (a daily alert)."""
+    return stamp[11:19] in ("", "00:00:00")

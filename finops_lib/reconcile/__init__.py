@@ -1,0 +1,29 @@
+"""Reconciliation: estimated cost against the invoices, and why they differ.
+
+The estimate comes from request logs or usage feeds priced with the catalog; the gap is decomposed exactly
+(volume, rate, cache, tier, unpriced, unmatched).
+"""
+
+from finops_lib.reconcile.reconciliation import (
+    BASES,
+    COMPONENTS,
+    GRANULARITIES,
+    UNEXPLAINED,
+    Reconciliation,
+    check_parameters,
+    decompose,
+    net_effect,
+    reconcile,
+)
+
+__all__ = [
+    "BASES",
+    "COMPONENTS",
+    "GRANULARITIES",
+    "UNEXPLAINED",
+    "Reconciliation",
+    "check_parameters",
+    "decompose",
+    "net_effect",
+    "reconcile",
+]

@@ -1,0 +1,222 @@
+"""Offline HTML for executed notebooks: charts drawn with no network, the Vega bundle once per page.
+
+How it works
+------------
+1. In the kernel, :func:`finops_lib.views.theme.use_theme` enables the ``finops-offline`` Altair renderer
+   (:func:`offline_mimebundle`). Each chart output carries its Vega-Lite spec under Altair's
+   Vega-Lite mimetype, plus a ``text/html`` fallback: a ``<div>`` holding a static SVG (so the chart
+   shows in JupyterLab, VS Code or any viewer without JavaScript) and a small script that calls a
+   page-global ``vegaEmbed`` when one exists.
+2. On export, :class:`VegaOfflinePreprocessor` rewrites every output that has a Vega-Lite spec into
+   a bare ``<div>`` + script (no SVG, no CDN), drops stderr streams and widget views, and counts the
+   charts. :func:`export_notebook` then renders with ``templates/finops_notebook.html.j2`` (JupyterLab's
+   layout minus require.js, MathJax, Mermaid and the widget manager, all CDN-loaded) which inlines
+   ``vl_convert.javascript_bundle()`` once in ``<head>`` when the page has a chart.
+3. :func:`network_references` lists any ``http(s)://`` ``src``/``href`` the page would load; the
+   export refuses to write a page that has one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
+
+from finops_lib.errors import FinopsError
+from finops_lib.views.offline import embed_html, vega_bundle
+
+#: Cells carrying one of these tags are left out of the HTML (widgets do not work in static HTML).
+REMOVE_CELL_TAGS = frozenset({"widgets", "remove"})
+
+
+#: Cells carrying one of these tags show their output only, even with code shown.
+REMOVE_INPUT_TAGS = frozenset({"remove_input", "hide-input"})
+
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+_VEGALITE_MIME = re.compile(r"^application/vnd\.vegalite\.v\d+[.+]json$")
+
+
+_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+_CDN_VEGA = re.compile(r"cdn\.jsdelivr\.net/npm/vega|requirejs|require\.config", re.IGNORECASE)
+
+
+_NETWORK_ATTR = re.compile(
+    r"<(?:script|link|img|iframe|source|embed|video|audio)\b[^>]*?\b(?:src|href)\s*=\s*[\"']?\s*((?:https?:)?//[^\"'\s>]+)",
+    re.IGNORECASE,
+)
+
+
+_CSS_URL = re.compile(r"@import\s+(?:url\()?[\"']?((?:https?:)?//[^\"')\s]+)|url\(\s*[\"']?((?:https?:)?//[^\"')\s]+)")
+
+
+class VegaOfflinePreprocessor(Preprocessor):
+    """Rewrite chart outputs for an offline page; drop stderr streams and widget views.
+
+    Sets ``resources["finops"]["vega_charts"]`` to the number of charts on the page.
+    """
+
+    def preprocess(self, nb: nbformat.NotebookNode, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """Rewrite the outputs of every code cell (see the class docstring)."""
+        nb.metadata.pop("widgets", None)
+        charts = 0
+        for cell_index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            kept = []
+            for output_index, output in enumerate(cell.get("outputs", [])):
+                if output.output_type == "stream" and output.get("name") == "stderr":
+                    continue
+                data = output.get("data", {})
+                if output.output_type in {"display_data", "execute_result"}:
+                    if _WIDGET_MIME in data:
+                        self.log.warning("cell %d shows a widget; tag the cell 'widgets'", cell_index)
+                        continue
+                    spec_mime = next((mime for mime in data if _VEGALITE_MIME.match(mime)), None)
+                    if spec_mime is not None:
+                        element_id = f"finops-vega-{cell_index}-{output_index}"
+                        output.data = {
+                            spec_mime: data[spec_mime],
+                            "text/html": embed_html(data[spec_mime], element_id=element_id),
+                        }
+                        charts += 1
+                    elif _CDN_VEGA.search(str(data.get("text/html", ""))):
+                        text = "Chart omitted: it needs a CDN. Call finops_lib.views.theme.use_theme() before plotting."
+                        output.data = {"text/plain": text}
+                kept.append(output)
+            cell.outputs = kept
+        finops = resources.setdefault("finops", {})
+        finops["vega_charts"] = charts
+        # Inlined once in <head> by the template, only on pages that draw a chart.
+        finops["vega_bundle"] = vega_bundle() if charts else None
+        return nb, resources
+
+
+def network_references(page: str) -> list[str]:
+    """Return the ``http(s)://`` or ``//`` addresses a page would load (scripts, styles, images, CSS).
+
+    Links the reader may click (``<a href>``) are not loads and are not listed.
+
+    Examples
+    --------
+    >>> network_references('<script src="https://cdn.example/x.js"></script><a href="https://a.b">a</a>')
+    ['https://cdn.example/x.js']
+    """
+    found = [match.group(1) for match in _NETWORK_ATTR.finditer(page)]
+    found += [first or second for first, second in _CSS_URL.findall(page)]
+    return found
+
+
+def export_notebook(
+    notebook: Path | nbformat.NotebookNode,
+    html_path: Path,
+    *,
+    with_code: bool = False,
+    index_href: str | None = None,
+    failure: str | None = None,
+) -> Path:
+    """Render an executed notebook to a self-contained HTML page that loads nothing from the network.
+
+    Cells tagged ``widgets`` or ``remove`` are left out, stderr output is dropped, code is hidden
+    unless ``with_code``.
+
+    Parameters
+    ----------
+    notebook
+        Path of an executed ``.ipynb``, or the notebook itself.
+    html_path
+        The page to write (its folder is created).
+    with_code
+        Show code cells (the default shows outputs and markdown only).
+    index_href
+        Link back to the report index, shown at the top of the page.
+    failure
+        When the notebook failed: a short message shown in a banner at the top.
+
+    Returns
+    -------
+    Path
+        ``html_path``.
+
+    Raises
+    ------
+    FinopsError
+        If the page would still load something from the network.
+    """
+    nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, Path) else notebook
+    exporter = HTMLExporter(
+        extra_template_paths=[str(TEMPLATES_DIR)],
+        template_file="finops_notebook.html.j2",
+        exclude_input=not with_code,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(
+            remove_cell_tags=set(REMOVE_CELL_TAGS),
+            remove_input_tags=set(REMOVE_INPUT_TAGS),
+        ),
+        enabled=True,
+    )
+    exporter.register_preprocessor(VegaOfflinePreprocessor(), enabled=True)
+    finops = {"index_href": index_href, "failure": failure}
+    body, resources = exporter.from_notebook_node(
+        nb, resources={"finops": finops, "metadata": {"name": html_path.stem}}
+    )
+    remote = network_references(body.replace(vega_bundle(), "") if resources["finops"]["vega_charts"] else body)
+    if remote:
+        raise FinopsError(f"{html_path.name}: the page would load {remote[:3]} from the network")
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+def write_index(
+    path: Path,
+    *,
+    runs: Sequence[Any],
+    metadata: Mapping[str, Any],
+    title: str = "GenAI FinOps report",
+) -> Path:
+    """Write the report's self-contained index page (inline CSS, no script, no network).
+
+    Parameters
+    ----------
+    path
+        The page to write.
+    runs
+        :class:`finops_lib.report.runner.NotebookRun` objects, in report order.
+    metadata
+        Run metadata: ``data_dir``, ``date_range``, ``parameters``, ``started``, ``duration``,
+        ``version``, ``python``, ``kernel``, ``with_code``.
+    title
+        Page title.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    counts = {status: sum(run.status == status for run in runs) for status in ("ok", "failed", "missing")}
+    page = environment.get_template("report_index.html.j2").render(
+        title=title, runs=runs, metadata={"date_range": None, **metadata}, counts=counts
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -1,0 +1,45 @@
+"""Which rules a notebook or command uses: the data folder's rules file, a given file, or tags only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from finops_lib import paths
+from finops_lib.rules.model import Rules
+from finops_lib.rules.rulesfile import load_rules
+
+#: Where a data folder keeps its rules (``config/`` folders are never ingested).
+RULES_FILE = Path("config") / "allocation_rules.yaml"
+
+
+def find_rules(data_dir: str | Path | None = None) -> Path | None:
+    """Return ``<data_dir>/config/allocation_rules.yaml`` when it exists (default: the sample), else None."""
+    folder = Path(data_dir).expanduser() if data_dir else paths.SAMPLE_DIR
+    path = folder / RULES_FILE
+    return path if path.is_file() else None
+
+
+def resolve_rules(rules_file: str | Path | None = "", data_dir: str | Path | None = None) -> Rules:
+    """Return the rules a notebook or command asks for.
+
+    Parameters
+    ----------
+    rules_file
+        ``""`` or None: the data folder's ``config/allocation_rules.yaml`` when present, else tags only;
+        ``"none"``: tags only; otherwise a path (relative paths are taken from the project root).
+    data_dir
+        The data folder; default the committed sample.
+
+    Raises
+    ------
+    SourceError
+        When the file is missing or invalid (naming the line).
+    """
+    text = str(rules_file or "").strip()
+    if text.lower() == "none":
+        return Rules.default()
+    if not text:
+        found = find_rules(data_dir)
+        return load_rules(found) if found else Rules.default()
+    path = Path(text).expanduser()
+    return load_rules(path if path.is_absolute() else paths.PROJECT_ROOT / path)

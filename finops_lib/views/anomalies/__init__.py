@@ -1,0 +1,1 @@
+"""The anomaly review page (``notebooks/40_anomaly_review.ipynb``)."""

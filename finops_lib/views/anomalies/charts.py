@@ -1,0 +1,137 @@
+"""Charts and tables of the anomaly review: a series with its band and anomalies, the waterfall of one anomaly.
+
+Charts are specs (``plot_*() -> alt.Chart``), never displayed here; frames in, never mutated.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from finops_lib.views.theme import as_floats, check_frame, fmt_currency_axis, fmt_money
+from finops_lib.views.waterfall import plot_waterfall, waterfall_steps
+
+__all__ = ["COMPONENT_LABELS", "fmt_alerts", "plot_anomaly_series", "plot_decomposition_waterfall",
+           "plot_drilldown", "series_points"]  # fmt: skip
+
+COMPONENT_LABELS: dict[str, str] = {"volume": "Volume", "mix": "Mix", "tokens_per_request": "Tokens per unit",
+                                    "price": "Price per token", "other": "Other"}  # fmt: skip
+SPIKE_COLOR, DROP_COLOR, TOTAL_COLOR = "#d62728", "#2ca02c", "#4c78a8"
+_UNITS = {"cost": None, "tokens": "Tokens", "requests": "Requests"}
+
+
+def series_points(points: pd.DataFrame, *, dimension: str, key: str, metric: str = "cost",
+                  start_date: str = "", end_date: str = "") -> pd.DataFrame:  # fmt: skip
+    """Return one series of the scanned points, within the dates (inclusive, '' = open)."""
+    part = points[(points["dimension"] == dimension) & (points["key"] == key) & (points["metric"] == metric)]
+    if start_date:
+        part = part[part["day"] >= pd.Timestamp(start_date)]
+    if end_date:
+        part = part[part["day"] <= pd.Timestamp(end_date)]
+    return part.reset_index(drop=True)
+
+
+def plot_anomaly_series(points: pd.DataFrame, *, currency: str, metric: str = "cost", title: str | None = None,
+                        alerts: pd.DataFrame | None = None) -> alt.Chart:  # fmt: skip
+    """Return the actual series, the detector's expected value and band, and the reported points.
+
+    Parameters
+    ----------
+    points
+        One series of :func:`finops_lib.anomalies.detectors.scan` (:func:`series_points`): ``day``, ``actual``,
+        ``expected``,
+        ``lower``, ``upper``, ``score``, ``reported``.
+    currency
+        ISO 4217 code (cost series).
+    metric
+        ``cost``, ``tokens`` or ``requests``: the y axis.
+    title
+        Chart title.
+    alerts
+        Optional alert rows (``first_seen``, ``last_seen``, ``anomaly_id``) shaded behind the series.
+    """
+    cols = ["day", "actual", "expected", "lower", "upper", "score", "reported"]
+    data = check_frame(
+        points, cols, chart="plot_anomaly_series", nullable=["actual", "expected", "lower", "upper", "score"]
+    )
+    data["kind"] = ["spike" if r and s > 0 else "drop" if r else "" for r, s in zip(data["reported"], data["score"],
+                                                                                    strict=True)]  # fmt: skip
+    fmt = ",.4~g" if metric == "cost" and data["actual"].max() < 10 else ",.2~f"
+    axis = fmt_currency_axis(currency, fmt=fmt) if metric == "cost" else alt.Axis(title=_UNITS[metric], format="~s")
+    base = alt.Chart(data).encode(x=alt.X("day:T", title="Day (UTC)"))
+    band = base.mark_area(opacity=0.18, color=TOTAL_COLOR).encode(y=alt.Y("lower:Q", axis=axis), y2="upper:Q")
+    expected = base.mark_line(strokeDash=[4, 3], color="#888").encode(y="expected:Q")
+    tips = [alt.Tooltip("day:T", title="Day"), alt.Tooltip("actual:Q", format=",.2f"),
+            alt.Tooltip("expected:Q", format=",.2f"), alt.Tooltip("score:Q", format=".1f")]  # fmt: skip
+    actual = base.mark_line(color=TOTAL_COLOR).encode(y="actual:Q", tooltip=tips)
+    kinds = alt.Scale(domain=["spike", "drop"], range=[SPIKE_COLOR, DROP_COLOR])
+    marks = (
+        base.transform_filter("datum.kind != ''")
+        .mark_point(size=90, filled=True)
+        .encode(y="actual:Q", color=alt.Color("kind:N", title="Anomaly", scale=kinds))
+    )
+    layers = [band, expected, actual, marks]
+    if alerts is not None and len(alerts):
+        spans = alerts[["anomaly_id", "first_seen", "last_seen"]].copy()
+        spans["end"] = pd.to_datetime(spans["last_seen"]) + pd.Timedelta(hours=23)
+        layers.insert(0, alt.Chart(spans).mark_rect(opacity=0.08, color=SPIKE_COLOR).encode(
+            x="first_seen:T", x2="end:T", tooltip=["anomaly_id:N"]))  # fmt: skip
+    name = "Cost" if metric == "cost" else _UNITS[metric]
+    return alt.layer(*layers).properties(width=760, height=260, title=title or f"{name} per day, band and anomalies")
+
+
+def plot_decomposition_waterfall(components: pd.DataFrame, *, baseline: object, current: object, currency: str,
+                                 title: str | None = None) -> alt.Chart:  # fmt: skip
+    """Return the waterfall from the baseline cost to the anomaly's cost through volume, mix, tokens, price, other.
+
+    Parameters
+    ----------
+    components
+        ``component`` and ``amount`` (:attr:`finops_lib.anomalies.explain.Explanation.components`).
+    baseline, current
+        The baseline's and the anomaly's cost over the anomaly's days (numbers or Decimals).
+    currency
+        ISO 4217 code.
+    title
+        Chart title.
+    """
+    data = as_floats(check_frame(components, ["component", "amount"], chart="plot_decomposition_waterfall"), ["amount"])
+    parts = [(label, float(data.loc[data["component"] == c, "amount"].sum())) for c, label in COMPONENT_LABELS.items()]
+    steps = waterfall_steps(parts, start=("Baseline", float(baseline)), end=("Anomaly", float(current)))  # type: ignore[arg-type]
+    return plot_waterfall(steps, currency=currency, title=title or "From baseline to anomaly", increase=SPIKE_COLOR,
+                          decrease=DROP_COLOR, width=620).properties(height=280)
+
+
+def plot_drilldown(drill: pd.DataFrame, *, currency: str, top: int = 6, skip: tuple[str, ...] = (),
+                   title: str | None = None) -> alt.Chart:  # fmt: skip
+    """Return the change per value of each dimension (``dimension``, ``value``, ``change``), largest first.
+
+    ``skip`` leaves out dimensions (those the anomaly's scope already fixes).
+    """
+    data = as_floats(check_frame(drill, ["dimension", "value", "change"], chart="plot_drilldown"), ["change"])
+    data = data[~data["dimension"].isin(skip)]
+    data["size"] = data["change"].abs()
+    data = data.sort_values("size", ascending=False).groupby("dimension", sort=False).head(top)
+    data["value"] = data["value"].astype(str).str.slice(0, 32)
+    return alt.Chart(data, title=title or "Where the change is").mark_bar().encode(
+        x=alt.X("change:Q", axis=fmt_currency_axis(currency, label="Change")),
+        y=alt.Y("value:N", sort="-x", title=None),
+        row=alt.Row("dimension:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
+        color=alt.condition("datum.change > 0", alt.value(SPIKE_COLOR), alt.value(DROP_COLOR)),
+        tooltip=["dimension:N", "value:N", alt.Tooltip("change:Q", format=",.2f")],
+    ).resolve_scale(y="independent").properties(width=460)  # fmt: skip
+
+
+def fmt_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
+    """Return the alert list for display: money with its currency, percentages, short columns."""
+    cols = ["anomaly_id", "first_seen", "last_seen", "kind", "provider", "team", "application", "model", "change",
+            "change_pct", "driver", "cause", "severity", "incident"]  # fmt: skip
+    out = alerts[[c for c in cols if c in alerts.columns]].copy()
+    if out.empty:
+        return out
+    currency = alerts["currency"].iloc[0] if "currency" in alerts.columns else "USD"
+    out["change"] = out["change"].map(lambda v: fmt_money(v, currency))
+    out["change_pct"] = out["change_pct"].map(lambda v: "new" if abs(v) == float("inf") else f"{v:+.0%}")
+    for column in ("first_seen", "last_seen"):
+        out[column] = pd.to_datetime(out[column]).dt.strftime("%Y-%m-%d")
+    return out.reset_index(drop=True)

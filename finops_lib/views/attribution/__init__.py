@@ -1,0 +1,1 @@
+"""The cost attribution page (``notebooks/10_cost_attribution.ipynb``)."""

@@ -1,0 +1,1 @@
+"""The experiment comparison page (``notebooks/20_experiment_comparison.ipynb``)."""

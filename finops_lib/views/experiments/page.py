@@ -1,0 +1,378 @@
+"""Glue of the experiment notebook (``20_experiment_comparison``): parameters, request logs, results.
+
+Parameters are checked against the data; the request logs get mapped experiments and joined scores; the
+``results.json`` payload is assembled here.
+
+The analyses themselves live in :mod:`finops_lib.experiments.variants` (variants, statistics),
+:mod:`finops_lib.experiments.projection`
+and :mod:`finops_lib.experiments.before_after`; this module only resolves the notebook's literal parameters (empty
+means "the
+obvious default") and says clearly what is wrong with them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis.expr.types as ir
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from finops_lib.errors import ParameterError
+from finops_lib.experiments import inputs as experiment_sources
+from finops_lib.experiments import variants as experiments
+
+__all__ = ["NO_EXPERIMENT", "VARIANT_LABELS", "change_data", "check_parameters", "compare", "fmt_changes",
+           "fmt_differences", "fmt_power", "fmt_projection", "fmt_variants", "load_requests", "log_currency",
+           "pick_change", "power_plan", "project", "results"]
+
+#: Said when no request carries an experiment id.
+NO_EXPERIMENT = ("no request carries an experiment id (x_ExperimentId): tag requests (LiteLLM metadata or request "
+                 "tags, Langfuse tags, OpenTelemetry attributes) or pass experiment_map")
+
+#: Display names of the :func:`finops_lib.experiments.variants.variants` columns shown in the notebook.
+VARIANT_LABELS: dict[str, str] = {
+    "variant": "Variant", "requests": "Requests", "failure_rate": "Failures", "input_uncached_per_request":
+    "Uncached input / req", "input_cache_read_per_request": "Cache read / req", "input_cache_write_5m_per_request":
+    "Cache write 5m / req", "input_cache_write_1h_per_request": "Cache write 1h / req", "output_per_request":
+    "Output / req", "cost_mean": "Cost / req (mean)", "cost_median": "Median", "cost_p95": "p95",
+    "cost_per_success": "Cost / success",
+    "cache_hit_rate": "Cache hit rate", "latency_p50": "Latency p50 (ms)", "latency_p95": "Latency p95 (ms)",
+    "quality_mean": "Quality", "cost_per_quality": "Cost / quality point",
+}  # fmt: skip
+
+
+def load_requests(con: BaseBackend, *, quality_file: str = "", experiment_map: str = "") -> ir.Table:
+    """Return the ``requests`` table with experiments from a mapping file and scores from a scores file.
+
+    Parameters
+    ----------
+    con : ibis backend
+        The warehouse (:func:`finops_lib.warehouse.ingest.open_data`).
+    quality_file, experiment_map : str
+        CSV paths (:func:`finops_lib.experiments.inputs.read_quality`, ``read_experiment_map``); empty: none.
+
+    Returns
+    -------
+    ibis Table
+    """
+    t = con.table("requests")
+    if experiment_map:
+        t = experiment_sources.assign_experiments(t, experiment_sources.read_experiment_map(experiment_map))
+    if quality_file:
+        t = experiment_sources.join_quality(t, experiment_sources.read_quality(quality_file))
+    return t
+
+
+def log_currency(requests: ir.Table, default: str = "USD") -> str:
+    """Return the request logs' billing currency (the most common), ``default`` when there are no logs.
+
+    Raises
+    ------
+    ParameterError
+        When the logs hold several currencies (filter them first).
+    """
+    found = requests.BillingCurrency.value_counts().to_pandas().dropna()
+    if len(found) > 1:
+        raise ParameterError(f"the request logs hold several currencies {sorted(found.iloc[:, 0])}; filter them first")
+    return str(found.iloc[0, 0]) if len(found) else default
+
+
+def check_parameters(requests: ir.Table, *, experiment: str = "", baseline: str = "", metric: str = "cost",
+                     price_date: str = "", cache_hit_rate: float = -1.0, batch_share: float = 0.0,
+                     requests_per_day: float = 10_000) -> dict:  # fmt: skip
+    """Resolve and check the notebook's parameters.
+
+    Parameters
+    ----------
+    requests : ibis Table
+        :func:`load_requests`.
+    experiment : str
+        Experiment id; empty: the one with the most requests.
+    baseline : str
+        Baseline variant; empty: the first in sorted order.
+    metric : str
+        A key of :data:`finops_lib.experiments.variants.METRICS`.
+    price_date : str
+        ISO day of the projection's prices; empty: the last day with requests.
+    cache_hit_rate : float
+        Negative keeps each request's logged split; else 0 to 1.
+    batch_share : float
+        0 to 1.
+    requests_per_day : float
+        Projected volume, positive.
+
+    Returns
+    -------
+    dict
+        ``experiment`` (None when no request carries one: the notebook then shows the before/after view only),
+        ``start`` and ``end`` (the experiment's, else the logs' first and last day, None without logs),
+        ``baseline``, ``metric``,
+        ``price_date`` (date), ``cache_hit_rate`` (float or None),
+        ``batch_share``, ``requests_per_day``, ``experiments`` (the :func:`finops_lib.experiments.variants.variants`
+        summary of every experiment).
+
+    Raises
+    ------
+    ParameterError
+        An unknown experiment, baseline or metric, or a value out of range.
+    """
+    summary = experiments.variants(requests)
+    sizes = summary.groupby("experiment")["requests"].sum().sort_values(ascending=False)
+    if summary.empty and (experiment or baseline):
+        raise ParameterError(f"experiment {experiment or baseline!r} not found: {NO_EXPERIMENT}")
+    experiment = experiment or (str(sizes.index[0]) if len(sizes) else None)
+    if experiment is not None and experiment not in sizes.index:
+        raise ParameterError(f"experiment {experiment!r} not found; experiments in the data: {list(sizes.index)}")
+    names = sorted(summary.loc[summary["experiment"] == experiment, "variant"]) if experiment else []
+    baseline = baseline or (names[0] if names else None)
+    if names and baseline not in names:
+        raise ParameterError(f"baseline {baseline!r} is not a variant of {experiment!r}: {names}")
+    if metric not in experiments.METRICS:
+        raise ParameterError(f"unknown metric {metric!r}; expected one of {sorted(experiments.METRICS)}")
+    if cache_hit_rate > 1 or not 0 <= batch_share <= 1 or requests_per_day <= 0:
+        raise ParameterError("cache_hit_rate must be at most 1 (negative: as logged), batch_share between 0 and 1, "
+                             "requests_per_day positive")  # fmt: skip
+    exp = requests.filter(requests.x_ExperimentId == experiment) if experiment else requests
+    span = exp.aggregate(start=exp.ChargePeriodStart.min(), end=exp.ChargePeriodStart.max()).to_pandas().iloc[0]
+    start, end = (None, None) if pd.isna(span["start"]) else (span["start"].date(), span["end"].date())
+    last = requests.ChargePeriodStart.max().to_pandas() if experiment else span["end"]
+    day = dt.date.fromisoformat(price_date) if price_date else (
+        pd.Timestamp(last).date() if not pd.isna(last) else dt.datetime.now(dt.UTC).date())
+    return {"experiment": experiment, "start": start, "end": end, "baseline": baseline,
+            "metric": metric, "price_date": day,
+            "cache_hit_rate": None if cache_hit_rate < 0 else float(cache_hit_rate), "batch_share": batch_share,
+            "requests_per_day": requests_per_day, "experiments": summary}  # fmt: skip
+
+
+def fmt_variants(summary: pd.DataFrame | None, *, currency: str) -> object:
+    """Return the variant summary as a labelled table (tokens rounded, costs with 6 decimals, rates in %).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        :func:`finops_lib.experiments.variants.variants` of one experiment.
+    currency : str
+        Currency of the costs (caption).
+
+    Returns
+    -------
+    pandas Styler
+    """
+    if summary is None:
+        return _said(f"No experiment: {NO_EXPERIMENT}.")
+    cols = [c for c in VARIANT_LABELS if c in summary.columns and (not c.endswith("_per_request")
+                                                                   or summary[c].fillna(0).any())]  # fmt: skip
+    money = {"cost_mean", "cost_median", "cost_p95", "cost_per_success", "cost_per_quality"}
+    fmt = {c: "{:,.0f}" for c in cols if c.endswith("_per_request") or c.startswith("latency")}
+    fmt |= {c: "{:.6f}" for c in money}
+    fmt |= {"failure_rate": "{:.1%}", "cache_hit_rate": "{:.1%}", "quality_mean": "{:.3f}"}
+    return (summary[cols].rename(columns=VARIANT_LABELS).style.hide()
+            .format({VARIANT_LABELS[c]: f for c, f in fmt.items() if c in cols}, na_rep="n/a")
+            .set_caption(f"Per variant: tokens per request by bucket, cost per logged request in {currency}"))
+
+
+def change_data(con: BaseBackend, requests: ir.Table, *, source: str = "auto", currency: str = "USD",
+                data_dir: str | None = None) -> ir.Table | pd.DataFrame:  # fmt: skip
+    """Return what the before/after view reads: the request logs, or the daily cell facts of every source.
+
+    Parameters
+    ----------
+    con : ibis backend
+        The warehouse.
+    requests : ibis Table
+        :func:`load_requests`.
+    source : {"auto", "requests", "facts"}
+        ``auto``: the request logs when they hold at least 14 days, else the facts (usage feeds with request
+        counts, :mod:`finops_lib.experiments.metered`).
+    currency, data_dir
+        For the facts (:func:`finops_lib.facts.cells.build_facts`).
+
+    Returns
+    -------
+    ibis Table or DataFrame
+    """
+    if source not in ("auto", "requests", "facts"):
+        raise ParameterError(f"change_source must be auto, requests or facts, not {source!r}")
+    if source == "auto":
+        days = requests.ChargePeriodStart.date().nunique().to_pandas()
+        source = "requests" if days >= 14 else "facts"
+    if source == "requests":
+        return requests
+    from finops_lib.facts.cells import build_facts
+
+    return build_facts(con, currency=currency, data_dir=data_dir)
+
+
+def pick_change(changes: pd.DataFrame, *, change_date: str = "", application: str = "",
+                feature: str = "") -> tuple[str, dict]:  # fmt: skip
+    """Return the change day and scope of the before/after view: the parameters, else the largest change found.
+
+    Parameters
+    ----------
+    changes : DataFrame
+        :func:`finops_lib.experiments.before_after.find_changes` (request logs: application and feature; facts: team and
+        application).
+    change_date, application, feature : str
+        The notebook's parameters; empty means "as found".
+
+    Returns
+    -------
+    (str, dict)
+        ISO day (empty when nothing was found or given) and the scope (column -> value).
+    """
+    found = changes.iloc[0] if len(changes) else None
+    scope = {"x_Application": application or (str(found.get("x_Application", found.get("application", "")))
+                                              if found is not None else "")}  # fmt: skip
+    if "x_Feature" in changes.columns or feature:
+        scope["x_Feature"] = feature or (str(found["x_Feature"]) if found is not None else "")
+    elif "team" in changes.columns and found is not None and not application:
+        scope["x_Team"] = str(found["team"])
+    day = change_date or (str(found["change_date"]) if found is not None and pd.notna(found["change_date"]) else "")
+    return day, scope
+
+
+def compare(requests: ir.Table, params: dict, *, n_boot: int = 2000, seed: int = 0) -> experiments.Comparison | None:
+    """Return :func:`finops_lib.experiments.variants.compare` for the checked parameters, None without an experiment."""
+    if not params["experiment"]:
+        return None
+    return experiments.compare(requests, params["experiment"], baseline=params["baseline"], metric=params["metric"],
+                               n_boot=n_boot, seed=seed)  # fmt: skip
+
+
+def power_plan(requests: ir.Table, params: dict) -> pd.DataFrame | None:
+    """Return the requests per arm that detect a 10% and a 5% difference, per variant; None without an experiment."""
+    if not params["experiment"]:
+        return None
+    plan = experiments.power(requests, params["experiment"], relative_effect=0.10, metric=params["metric"])
+    five = experiments.power(requests, params["experiment"], relative_effect=0.05, metric=params["metric"])
+    return plan.rename(columns={"n_per_arm": "n_per_arm_10pct"}).assign(n_per_arm_5pct=five["n_per_arm"])
+
+
+def project(requests: ir.Table, params: dict, *, days: int = 30, n_boot: int = 2000,
+            seed: int = 0) -> pd.DataFrame | None:  # fmt: skip
+    """Return the projection with its frontier; None without an experiment."""
+    from finops_lib.experiments import projection
+
+    if not params["experiment"]:
+        return None
+    return projection.frontier(projection.project(
+        requests, params["experiment"], requests_per_day=params["requests_per_day"],
+        cache_hit_rate=params["cache_hit_rate"], batch_share=params["batch_share"], price_date=params["price_date"],
+        days=days, n_boot=n_boot, seed=seed))  # fmt: skip
+
+
+def _said(caption: str) -> object:
+    return pd.DataFrame().style.set_caption(caption)
+
+
+def fmt_differences(comparison: experiments.Comparison | None) -> object:
+    """Return the comparison table with percentages and p-values formatted (a caption only without one)."""
+    if comparison is None:
+        return _said(f"No comparison: {NO_EXPERIMENT}.")
+    cols = ["variant", "baseline", "n", "n_baseline", "mean", "mean_baseline", "rel_diff", "rel_ci_low",
+            "rel_ci_high", "p_welch", "p_mannwhitney", "p_holm", "significant"]  # fmt: skip
+    pct = dict.fromkeys(("rel_diff", "rel_ci_low", "rel_ci_high"), "{:+.1%}")
+    return comparison.table[cols].style.hide().format({**pct, "mean": "{:.6g}", "mean_baseline": "{:.6g}",
+                                                       **dict.fromkeys(("p_welch", "p_mannwhitney", "p_holm"), "{:.2g}")
+                                                       }).set_caption("Differences against the baseline")  # fmt: skip
+
+
+def fmt_power(plan: pd.DataFrame | None) -> object:
+    """Return the power-analysis table (a caption only without an experiment)."""
+    if plan is None:
+        return _said("No experiment to plan from.")
+    return plan.style.hide().format(precision=4).set_caption("Sample size per arm (power analysis)")
+
+
+def fmt_projection(projected: pd.DataFrame | None, params: dict) -> object:
+    """Return the projection table (a caption only without an experiment)."""
+    if projected is None:
+        return _said("No experiment to project.")
+    cols = ["variant", "model", "cost_per_request", "monthly_cost", "monthly_low", "monthly_high", "quality_mean",
+            "cost_per_quality_point", "on_frontier", "unpriced"]  # fmt: skip
+    caption = (f"Projection at {params['requests_per_day']:,} requests/day, prices of {params['price_date']}, "
+               f"{projected['currency'].iloc[0]}")  # fmt: skip
+    return projected[cols].style.hide().format(precision=2, thousands=",").format(
+        {"cost_per_request": "{:.6f}", "quality_mean": "{:.3f}"}).set_caption(caption)  # fmt: skip
+
+
+def fmt_changes(changes: pd.DataFrame, change: object = None) -> object:
+    """Return the largest shifts found, or with ``change`` (a BeforeAfter) its metrics table."""
+    if change is not None:
+        pct = dict.fromkeys(("rel_change", "rel_ci_low", "rel_ci_high"), "{:+.1%}")
+        return change.metrics.style.hide().format({"before": "{:,.6g}", "after": "{:,.6g}", "change": "{:+,.6g}",
+                                                   **pct, "p_welch": "{:.2g}"}).set_caption(
+            f"{change.days} days before and after {change.change_date}")  # fmt: skip
+    if changes.empty:
+        return _said("No group has enough days with requests to look for a change.")
+    return changes.head(5).style.hide().format({"before": "{:,.0f}", "after": "{:,.0f}", "ratio": "{:.3f}",
+                                                "t_stat": "{:.1f}", "p_value": "{:.2g}"}).set_caption(
+        "Largest shifts of input tokens per request")  # fmt: skip
+
+
+def _date_range(params: dict, change: object) -> list[str] | None:
+    """Return the experiment's days, else the before/after windows, else None."""
+    if params["start"] is not None:
+        return [str(params["start"]), str(params["end"])]
+    if change is not None:
+        return [str(change.window[0]), str(change.window[2] - dt.timedelta(days=1))]
+    return None
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts of strings, missing values as None (JSON null, never NaN)."""
+    return [{k: None if pd.isna(v) else str(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def results(params: dict, comparison: experiments.Comparison | None, projected: pd.DataFrame | None,
+            changes: pd.DataFrame, change: object) -> dict:  # fmt: skip
+    """Return the ``results.json`` payload: a headline for the report index and values for automated checks.
+
+    Parameters
+    ----------
+    params : dict
+        :func:`check_parameters`.
+    comparison : Comparison
+        :func:`finops_lib.experiments.variants.compare`.
+    projected : DataFrame
+        :func:`finops_lib.experiments.projection.frontier` of the projection.
+    changes : DataFrame
+        :func:`finops_lib.experiments.before_after.find_changes`.
+    change : BeforeAfter or None
+        :func:`finops_lib.experiments.before_after.before_after` of the chosen change.
+
+    Returns
+    -------
+    dict
+    """
+    last, headline = None, {"Experiment": "none tagged in the data"}
+    if comparison is not None:
+        v = comparison.variants
+        top = comparison.table.iloc[comparison.table["rel_diff"].abs().argmax()]
+        headline = {
+            "Experiment": f"{params['experiment']} ({len(v)} variants, {int(v['requests'].sum()):,} requests)",
+            "Largest difference": f"{top['variant']} {top['rel_diff'] * 100:+.1f}% {params['metric']} per request "
+                                  f"vs {top['baseline']}",
+            "Cheapest per quality point": comparison.best_per_quality or "no quality scores",
+        }  # fmt: skip
+    if change is not None:
+        m = change.metrics.set_index("metric").iloc[0]
+        cost = change.metrics.set_index("metric").loc["cost"]
+        headline["Change found"] = (f"{change.change_date}: {m.name.replace('_', ' ')} {m['rel_change'] * 100:+.1f}%,"
+                                    f" cost per day {cost['rel_change'] * 100:+.1f}%")
+        last = {"change_date": str(change.change_date), "window": [str(d) for d in change.window],
+                "days": change.days, "metrics": _records(change.metrics), "verdict": change.verdict,
+                "decomposition": {r["component"]: str(r["amount"]) for r in change.decomposition.components.to_dict(
+                    "records")}, "total_change": str(change.decomposition.total), "currency": change.currency}
+    return {
+        "headline": headline,
+        "date_range": _date_range(params, change),
+        "parameters": {k: str(val) for k, val in params.items() if k != "experiments"},
+        "variants": _records(comparison.variants) if comparison else [],
+        "comparison": _records(comparison.table) if comparison else [],
+        "verdict": comparison.verdict if comparison else NO_EXPERIMENT,
+        "best_per_quality": comparison.best_per_quality if comparison else None,
+        "projection": _records(projected) if projected is not None else [],
+        "changes": _records(changes), "before_after": last,
+    }

@@ -1,0 +1,1 @@
+"""The spend forecast page (``notebooks/30_spend_forecast.ipynb``)."""

@@ -1,0 +1,1 @@
+"""The data overview page (``notebooks/00_data_overview.ipynb``)."""

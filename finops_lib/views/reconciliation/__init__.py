@@ -1,0 +1,1 @@
+"""The reconciliation page (``notebooks/50_reconciliation.ipynb``)."""

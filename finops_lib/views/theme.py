@@ -1,0 +1,242 @@
+"""Altair charts of the workbench: one theme, currency-aware axes and ``plot_*`` builders.
+
+Every ``plot_*`` function takes a small, already aggregated tidy frame and returns an
+:class:`altair.Chart`; nothing is displayed here. :func:`use_theme` enables the workbench
+theme and the offline renderer (see :mod:`finops_lib.views.offline`), so a notebook calls it once
+after its imports.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from finops_lib import charts
+>>> frame = pd.DataFrame({"day": pd.to_datetime(["2025-01-01"] * 2), "team": ["a", "b"], "cost": [2.0, 5.0]})
+>>> chart = charts.plot_spend_over_time(frame, by="team", currency="EUR")
+>>> chart.to_dict()["encoding"]["color"]["scale"]["domain"]
+['b', 'a']
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+from finops_lib.errors import ParameterError, SchemaError
+from finops_lib.views import offline
+
+#: Name of the registered Altair theme.
+THEME_NAME = "finops"
+
+
+#: Largest frame a ``plot_*`` function accepts: charts are fed aggregated frames.
+MAX_ROWS = 5_000
+
+
+#: Categorical palette (Tableau 10: distinct hues, readable on white).
+PALETTE: tuple[str, ...] = (
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+)  # fmt: skip
+
+
+#: Increase (worse) and decrease (better) colours of cost changes.
+INCREASE_COLOR, DECREASE_COLOR = "#d1495b", "#2e7d5b"
+
+
+_FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+
+
+_CURRENCY_SYMBOLS = {
+    "EUR": "€",
+    "USD": "$",
+    "GBP": "£",
+    "JPY": "¥",
+    "CNY": "¥",
+    "INR": "₹",
+}
+
+
+DATE_FORMAT = "%Y-%m-%d"
+
+
+@alt.theme.register(THEME_NAME, enable=False)
+def _finops_theme() -> alt.theme.ThemeConfig:
+    """Return the workbench theme: report-page width, readable text, Tableau 10 palette."""
+    axis = {
+        "labelFontSize": 12,
+        "titleFontSize": 13,
+        "titleFontWeight": "normal",
+        "titlePadding": 8,
+    }
+    return alt.theme.ThemeConfig(
+        config={
+            "font": _FONT,
+            "background": "white",
+            "numberFormat": ",",
+            "view": {"continuousWidth": 640, "continuousHeight": 300, "stroke": None},
+            "title": {
+                "fontSize": 16,
+                "anchor": "start",
+                "offset": 12,
+                "subtitleFontSize": 12,
+            },
+            "axis": {
+                **axis,
+                "gridColor": "#e6e6e6",
+                "domainColor": "#888",
+                "tickColor": "#888",
+            },
+            "legend": {
+                "labelFontSize": 12,
+                "titleFontSize": 12,
+                "orient": "right",
+                "labelLimit": 220,
+            },
+            "range": {"category": list(PALETTE)},
+            "bar": {"continuousBandSize": 10},
+        }
+    )
+
+
+def enable_offline() -> None:
+    """Enable the workbench's offline Altair renderer (no CDN, page-global ``vegaEmbed``).
+
+    Charts then carry the Vega-Lite mimetype (drawn by JupyterLab itself) and a ``text/html``
+    fallback that calls the ``vegaEmbed`` which :mod:`finops_lib.views.offline` inlines once per page.
+    """
+    alt.renderers.register(offline.RENDERER_NAME, offline.offline_mimebundle)
+    alt.renderers.enable(offline.RENDERER_NAME)
+
+
+def use_theme(*, offline: bool = True) -> None:
+    """Enable the workbench theme and, by default, the offline renderer.
+
+    Parameters
+    ----------
+    offline
+        Also call :func:`enable_offline` (the default; needed for offline HTML reports).
+    """
+    alt.theme.enable(THEME_NAME)
+    if offline:
+        enable_offline()
+
+
+def currency_symbol(currency: str) -> str:
+    """Return the symbol shown before amounts of an ISO 4217 ``currency`` (``EUR`` -> ``€``).
+
+    Raises
+    ------
+    ParameterError
+        If ``currency`` is not a three-letter upper-case code.
+    """
+    if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ParameterError(f"currency must be an ISO 4217 code such as 'EUR', got {currency!r}")
+    return _CURRENCY_SYMBOLS.get(currency, f"{currency} ")
+
+
+def as_floats(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Return a copy of ``frame`` with ``columns`` (Decimal money, None for missing) as floats, NaN when missing."""
+    out = frame.copy()
+    for column in columns:
+        out[column] = pd.to_numeric(out[column].map(lambda v: None if v is None else float(v)), errors="coerce")
+    return out
+
+
+def fmt_money(amount: object, currency: str) -> str:
+    """Return ``amount`` as text with the currency symbol and thousands separators: ``−$1,234.50``.
+
+    Examples
+    --------
+    >>> fmt_money(Decimal("-162.375"), "USD"), fmt_money(0, "EUR")
+    ('−$162.38', '€0.00')
+    """
+    value = Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    return f"{'−' if value < 0 else ''}{currency_symbol(currency)}{abs(value):,.2f}"
+
+
+def fmt_currency_axis(currency: str, *, title: str | None = None, label: str = "Cost", fmt: str = ",.2~f") -> alt.Axis:
+    """Return an axis titled ``"Cost (EUR)"`` whose labels read ``€1,250`` or ``−€30``.
+
+    Parameters
+    ----------
+    currency
+        ISO 4217 code of the amounts.
+    title
+        Axis title; default ``f"{label} ({currency})"``.
+    label
+        What the amount is (``Cost``, ``Change`` ...), used in the default title.
+    fmt
+        d3 number format of the amounts (``",.4~g"`` for amounts of a few cents).
+
+    Returns
+    -------
+    alt.Axis
+        With ``format`` ``",.2~f"`` and a ``labelExpr`` that adds the currency symbol.
+
+    Examples
+    --------
+    >>> fmt_currency_axis("EUR").to_dict()["title"]
+    'Cost (EUR)'
+    """
+    symbol = json.dumps(currency_symbol(currency), ensure_ascii=False)
+    expr = f"(datum.value < 0 ? '−' : '') + {symbol} + format(abs(datum.value), '{fmt}')"
+    return alt.Axis(title=title or f"{label} ({currency})", format=fmt, labelExpr=expr)
+
+
+def check_frame(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    chart: str,
+    nullable: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Return a copy of ``frame`` after checking its columns and size (the input is never mutated)."""
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise SchemaError(chart, missing[0], f"missing column(s) {missing}; got {list(frame.columns)}")
+    if len(frame) > MAX_ROWS:
+        raise ParameterError(
+            f"{chart}: {len(frame):,} rows exceed the chart limit of {MAX_ROWS:,}; "
+            "aggregate the frame first (one row per day and group)"
+        )
+    out = frame.loc[:, list(columns)].copy()
+    for column in columns:
+        if column not in nullable and out[column].isna().any():
+            raise SchemaError(
+                chart,
+                column,
+                "contains missing values",
+                out.index[out[column].isna()][:5],
+            )
+    return out
+
+
+def as_dates(frame: pd.DataFrame, columns: Sequence[str], *, chart: str) -> pd.DataFrame:
+    """Return ``frame`` with ``columns`` parsed as dates (midnight timestamps)."""
+    out = frame.copy()
+    for column in columns:
+        try:
+            out[column] = pd.to_datetime(out[column]).dt.normalize()
+        except (TypeError, ValueError) as exc:
+            raise SchemaError(chart, column, f"not a date column: {exc}") from exc
+        if out[column].isna().any():
+            raise SchemaError(chart, column, "contains missing dates")
+    return out
+
+
+def by_total(frame: pd.DataFrame, by: str, value: str) -> list[str]:
+    """Return the groups of ``by`` ordered by their total ``value``, largest first, then by name."""
+    totals = frame.groupby(by, sort=False)[value].sum()
+    ranked = sorted(totals.items(), key=lambda item: (-float(item[1]), str(item[0])))
+    return [str(group) for group, _ in ranked]
+
+
+def chart_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    """Return the Vega-Lite spec of ``chart`` with the workbench theme applied (for tests and export)."""
+    with alt.theme.enable(THEME_NAME):
+        return chart.to_dict()
