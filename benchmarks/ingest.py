@@ -4,7 +4,7 @@ Generates (once, cached under ``benchmarks/out/``) a sample whose LiteLLM ``spen
 about ``--rows`` requests (default 10 million), then times, each in a fresh subprocess so peak
 memory (max RSS) is measured per approach:
 
-* ``finops``: :func:`finops_lib.warehouse.ingest.ingest` of the file into a new DuckDB warehouse: parse,
+* ``finops``: :func:`finops_lib.warehouse.ingestion.ingest` of the file into a new DuckDB warehouse: parse,
   validate, split tokens from the metadata JSON, reject bad rows, write ``requests`` to disk;
 * ``duckdb``: bare ``read_csv`` (``ignore_errors``: bad rows silently dropped) + ``GROUP BY`` (day, model);
 * ``pandas``: ``pandas.read_csv`` (the six columns needed) + ``groupby`` (day, model) on the same file;
@@ -51,7 +51,7 @@ def ensure_sample(rows: int) -> Path:
 
 def run_finops(path: Path) -> dict:
     from finops_lib import engine
-    from finops_lib.warehouse.ingest import ingest
+    from finops_lib.warehouse.ingestion import ingest
 
     wh = OUT / "bench_warehouse.duckdb"
     for f in (wh, wh.with_suffix(".duckdb.wal")):

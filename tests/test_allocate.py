@@ -525,7 +525,7 @@ SAMPLE = paths.SAMPLE_DIR
 
 @pytest.fixture(scope="module")
 def sample_con(tmp_path_factory: pytest.TempPathFactory):
-    from finops_lib.warehouse import ingest
+    from finops_lib.warehouse import ingestion as ingest
 
     if not (SAMPLE / "config" / "allocation_rules.yaml").is_file():
         pytest.skip("the sample has no allocation rules (regenerate data/sample)")

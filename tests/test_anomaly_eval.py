@@ -1,4 +1,4 @@
-"""Tests of finops_lib.anomalies.evaluate: matching rules on constructed cases, and the acceptance on the sample.
+"""Tests of finops_lib.anomalies.evaluation: matching rules on constructed cases, and the acceptance on the sample.
 
 The sample figures are checked against ``truth/events.csv`` and ``truth/daily_cost.csv`` read directly.
 """
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from finops_lib import paths
-from finops_lib.anomalies import evaluate as anomaly_eval
+from finops_lib.anomalies import evaluation as anomaly_eval
 
 TRUTH = paths.SAMPLE_DIR / "truth"
 
@@ -73,7 +73,7 @@ def test_late_alert_is_not_found() -> None:
 @pytest.fixture(scope="module")
 def facts(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     from finops_lib.facts.cells import build_facts
-    from finops_lib.warehouse.ingest import open_data
+    from finops_lib.warehouse.ingestion import open_data
 
     con = open_data(warehouse=tmp_path_factory.mktemp("wh") / "sample.duckdb")
     try:

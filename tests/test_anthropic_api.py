@@ -14,7 +14,7 @@ from finops_lib import engine, paths
 from finops_lib.errors import FinopsError
 from finops_lib.schema import validate
 from finops_lib.sources import SOURCES, detect_format, get_source
-from finops_lib.warehouse.ingest import ingest
+from finops_lib.warehouse.ingestion import ingest
 
 SAMPLE = paths.SAMPLE_DIR / "anthropic"
 OURS = {"anthropic_usage_report", "anthropic_cost_report"}

@@ -22,7 +22,7 @@ from finops_lib.schema import validate
 from finops_lib.sources import SOURCES, Window, detect_format, read_head
 from finops_lib.sources._cloud import parse_block
 from finops_lib.sources.aws_cur import CUR2, LEGACY, read_cur2, read_legacy, snake
-from finops_lib.warehouse.ingest import ingest
+from finops_lib.warehouse.ingestion import ingest
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = sorted((paths.SAMPLE_DIR / "aws" / "cur2").glob("*/*.csv.gz"))

@@ -19,7 +19,7 @@ from finops_lib.errors import SourceError
 from finops_lib.schema import validate
 from finops_lib.sources import SOURCES, Window, detect_format, read_head
 from finops_lib.sources.azure_costs import FORMAT, read
-from finops_lib.warehouse.ingest import ingest
+from finops_lib.warehouse.ingestion import ingest
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = sorted((paths.SAMPLE_DIR / "azure").glob("cost_details_*.csv.gz"))

@@ -19,9 +19,9 @@ import pytest
 
 from finops_lib import paths
 from finops_lib.errors import ParameterError
-from finops_lib.experiments import before_after as ba
+from finops_lib.experiments import changes as ba
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS
-from finops_lib.warehouse import ingest
+from finops_lib.warehouse import ingestion as ingest
 
 TRUTH = paths.SAMPLE_DIR / "truth"
 

@@ -82,7 +82,7 @@ def test_experiment_controls_draw_only_when_shown() -> None:
                        "x_EstimatedCost": rng.random(n), "x_LatencyMs": rng.random(n) * 1000,
                        "x_QualityScore": rng.random(n),
                        **{c: rng.integers(0, 1000, n) for c in REQUEST_TOKEN_COLUMNS.values()}})  # fmt: skip
-    from finops_lib.experiments import variants as experiments
+    from finops_lib.experiments import comparison as experiments
 
     t = ibis.memtable(df)
     box = make_experiment_controls(t, experiments.variants(t), experiment="e", requests_per_day=1000,

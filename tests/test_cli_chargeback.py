@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from finops_lib import engine
 from finops_lib.cli.main import main
-from finops_lib.warehouse.ingest import ingest
+from finops_lib.warehouse.ingestion import ingest
 
 
 def test_chargeback_csv_adds_up_to_the_invoices(tmp_path, data_dir, capsys):

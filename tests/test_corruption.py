@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from finops_lib import engine
 from finops_lib.sources import SOURCES, detect_format
-from finops_lib.warehouse.ingest import ingest
+from finops_lib.warehouse.ingestion import ingest
 
 DATA = Path(__file__).parent / "data"
 #: Formats registered at run time (user mappings, test formats) have no committed fixture.

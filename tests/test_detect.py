@@ -1,5 +1,4 @@
-"""Tests of finops_lib.anomalies.detectors: the robust seasonal detector, series, money threshold, episodes,
-registry, CLI."""
+"""Tests of finops_lib.anomalies.detectors: the robust seasonal detector, series, threshold, episodes, registry, CLI."""
 
 from __future__ import annotations
 
@@ -153,7 +152,7 @@ def test_cli_exit_code_three_when_anomalies_found(monkeypatch: pytest.MonkeyPatc
         def disconnect(self) -> None:
             seen["closed"] = True
 
-    monkeypatch.setattr("finops_lib.warehouse.ingest.open_data", lambda *a, **k: Con())
+    monkeypatch.setattr("finops_lib.warehouse.ingestion.open_data", lambda *a, **k: Con())
     monkeypatch.setattr("finops_lib.anomalies.run.detect_anomalies", lambda con, **kw: seen.update(kw) or found)
     assert args.func(args) == cli_anomalies.EXIT_ANOMALIES_FOUND == 3
     assert seen["since"] == "2026-07-01" and seen["closed"] and (tmp_path / "a.csv").is_file()

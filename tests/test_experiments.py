@@ -1,4 +1,4 @@
-"""Tests of finops_lib.experiments.variants: hand-computed summaries, statistics, A/A property, sample truth."""
+"""Tests of finops_lib.experiments.comparison: hand-computed summaries, statistics, A/A property, sample truth."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from scipy import stats
 
 from finops_lib import paths
 from finops_lib.errors import ParameterError
-from finops_lib.experiments import variants as x
+from finops_lib.experiments import comparison as x
 
 DATA = Path(__file__).parent / "data"
 
@@ -99,7 +99,7 @@ def test_power_frame(small):
 
 @pytest.fixture(scope="module")
 def sample_requests(tmp_path_factory):
-    from finops_lib.warehouse import ingest
+    from finops_lib.warehouse import ingestion as ingest
 
     con = ingest.open_data(None, warehouse=str(tmp_path_factory.mktemp("exp") / "wh.duckdb"))
     t = con.table("requests")

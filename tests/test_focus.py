@@ -18,7 +18,7 @@ from finops_lib import paths
 from finops_lib.errors import FinopsError, SourceError
 from finops_lib.schema import validate
 from finops_lib.sources import SOURCES, detect_format, focus, read_head
-from finops_lib.warehouse.ingest import ingest
+from finops_lib.warehouse.ingestion import ingest
 
 DATA = Path(__file__).parent / "data"
 FIXTURES = sorted(DATA.glob("focus*.csv"))

@@ -23,7 +23,7 @@ from finops_lib.warehouse.focus_export import (
     run_validator,
     validator_failures,
 )
-from finops_lib.warehouse.ingest import ensure_tables, ingest
+from finops_lib.warehouse.ingestion import ensure_tables, ingest
 
 DATA = Path(__file__).parent / "data"
 FOCUS_FIXTURES = ["focus.csv", "focus_1.0_sample.csv", "focus_1.3_aws.csv", "focus_azure.csv", "focus_details.csv"]

@@ -16,7 +16,7 @@ from finops_lib import paths
 from finops_lib.errors import ParameterError, SourceError
 from finops_lib.forecast import backtest as bt
 from finops_lib.forecast.models import MODELS, Options, check_history, clean_history, outlier_mask
-from finops_lib.warehouse import ingest
+from finops_lib.warehouse import ingestion as ingest
 
 DATA = Path(__file__).parent / "data"
 E05 = pd.Timestamp("2026-07-06")  # truth/events.csv: ad-copy-lab prototype -> production, volume x11

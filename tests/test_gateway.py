@@ -5,7 +5,7 @@ import pytest
 from finops_lib import engine
 from finops_lib.errors import ParameterError
 from finops_lib.facts.gateway import daily_reported_cost
-from finops_lib.warehouse.ingest import ingest
+from finops_lib.warehouse.ingestion import ingest
 
 
 def test_reported_cost_by_team_from_the_small_log(data_dir, tmp_path):

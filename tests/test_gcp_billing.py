@@ -18,7 +18,7 @@ from finops_lib.errors import SourceError
 from finops_lib.schema import validate
 from finops_lib.sources import SOURCES, detect_format, read_head
 from finops_lib.sources.gcp_billing import FORMAT, read_gcp_billing
-from finops_lib.warehouse.ingest import ingest
+from finops_lib.warehouse.ingestion import ingest
 
 DATA = Path(__file__).parent / "data"
 JSONL = DATA / "gcp_billing_export.jsonl"

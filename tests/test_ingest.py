@@ -5,7 +5,7 @@ import pytest
 
 from finops_lib import engine
 from finops_lib.cli.main import main
-from finops_lib.warehouse.ingest import ingest, normalize
+from finops_lib.warehouse.ingestion import ingest, normalize
 
 
 @pytest.fixture
@@ -227,7 +227,7 @@ def test_cli_says_how_many_rows_were_replaced(windowed_format, tmp_path, capsys)
 
 
 def test_old_warehouse_gains_newly_declared_columns(tmp_path, folder):
-    from finops_lib.warehouse.ingest import ensure_tables
+    from finops_lib.warehouse.ingestion import ensure_tables
 
     wh = tmp_path / "old.duckdb"
     con = engine.connect(warehouse=wh)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from finops_lib import allocation, schema
-from finops_lib.allocation import unit_economics as kpis
+from finops_lib.allocation import unit_costs as kpis
 from finops_lib.errors import ParameterError, SchemaError
 from finops_lib.views.attribution import charts as charts_attribution
 from finops_lib.views.theme import chart_spec

@@ -13,7 +13,7 @@ from finops_lib import engine
 from finops_lib.errors import FinopsError
 from finops_lib.schema import validate
 from finops_lib.sources import SOURCES, detect_format, get_source
-from finops_lib.warehouse.ingest import ingest
+from finops_lib.warehouse.ingestion import ingest
 
 OURS = {"openai_dashboard_costs", "openai_dashboard_activity"}
 DATA = Path(__file__).parent / "data"

@@ -13,7 +13,7 @@ import pytest
 from test_prices import SHIPPED, requests_table
 
 from finops_lib import pricing as prices
-from finops_lib.warehouse import ingest
+from finops_lib.warehouse import ingestion as ingest
 
 
 def cost(**request) -> Decimal | None:

@@ -335,7 +335,7 @@ def test_estimate_keeps_the_input_columns_and_adds_details():
 @pytest.fixture(scope="module")
 def sample_con():
     from finops_lib import engine
-    from finops_lib.warehouse import ingest
+    from finops_lib.warehouse import ingestion as ingest
 
     con = engine.memory()
     ingest.ingest([SAMPLE_DIR / "litellm", SAMPLE_DIR / "openai", SAMPLE_DIR / "anthropic"], con=con)

@@ -74,7 +74,7 @@ def test_frontier() -> None:
 
 def test_sample_projection_matches_truth_prices(tmp_path_factory) -> None:
     """At the sample's own prices and mix the projection equals the truth's mean cost per request (+-3%)."""
-    from finops_lib.warehouse import ingest
+    from finops_lib.warehouse import ingestion as ingest
 
     con = ingest.open_data(warehouse=tmp_path_factory.mktemp("wh") / "s.duckdb")
     p = projection.project(con.table("requests"), "exp-answer-prompt-v2", requests_per_day=1, days=1,

@@ -370,7 +370,7 @@ def test_charts_take_the_reconciliation_frames():
 @pytest.fixture(scope="module")
 def sample():
     from finops_lib import engine
-    from finops_lib.warehouse import ingest
+    from finops_lib.warehouse import ingestion as ingest
 
     con = engine.memory()
     ingest.ingest([SAMPLE_DIR / "litellm", SAMPLE_DIR / "openai", SAMPLE_DIR / "anthropic"], con=con)

@@ -17,6 +17,7 @@ import pytest
 from finops_lib import report
 from finops_lib.errors import FinopsError, ParameterError
 from finops_lib.report import html as htmlexport
+from finops_lib.report import runner
 from finops_lib.views import offline
 from finops_lib.views.overview import charts as overview_charts
 
@@ -161,7 +162,7 @@ def test_unknown_or_reserved_parameter_fails_before_running(tmp_path: Path) -> N
 def test_catalog_entries_without_a_notebook_are_listed_not_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     absent = report.NotebookEntry("10_cost_attribution.ipynb", "Cost attribution", "Who spends?", "Team leads",
                                   folder=tmp_path)  # fmt: skip
-    monkeypatch.setattr(report, "CATALOG", (absent,))
+    monkeypatch.setattr(runner, "CATALOG", (absent,))
     index = report.run_report(data_dir=tmp_path, out_dir=tmp_path / "out", kernel_name="python3")
     text = index.read_text(encoding="utf-8")
     assert "not available" in text and "Cost attribution" in text and "Who spends?" in text

@@ -13,7 +13,7 @@ from rawfiles import raw_invoices
 
 from finops_lib import engine, paths
 from finops_lib.sample.story import GW_OPENAI
-from finops_lib.warehouse.ingest import ingest
+from finops_lib.warehouse.ingestion import ingest
 
 SAMPLE = paths.SAMPLE_DIR
 

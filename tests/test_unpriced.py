@@ -3,7 +3,7 @@
 import json
 
 from finops_lib import engine, facts
-from finops_lib.warehouse.ingest import ingest
+from finops_lib.warehouse.ingestion import ingest
 
 
 def test_unknown_model_is_listed_with_its_tokens_and_has_no_money(tmp_path, data_dir):

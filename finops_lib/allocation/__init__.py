@@ -39,10 +39,10 @@ from finops_lib.allocation.showback import (
     write_chargeback,
     write_chargeback_csv,
 )
-from finops_lib.allocation.unit_economics import unit_economics
-from finops_lib.rules.attribute import attribute
+from finops_lib.allocation.unit_costs import unit_economics
 from finops_lib.rules.match import FIELDS, Condition, compile_conditions
 from finops_lib.rules.model import APPLIES_TO, OWNER_FIELDS, Metric, Rule, Rules, SharedRule
+from finops_lib.rules.owners import attribute
 from finops_lib.rules.resolve import RULES_FILE, find_rules, resolve_rules
 from finops_lib.rules.rulesfile import load_rules, parse_rules, read_metric
 from finops_lib.rules.strategies import STRATEGIES, Option, register_strategy

@@ -2,7 +2,7 @@
 
 Two steps:
 
-1. :func:`~finops_lib.rules.attribute.attribute` adds owner columns to the rows with one ``CASE`` per
+1. :func:`~finops_lib.rules.owners.attribute` adds owner columns to the rows with one ``CASE`` per
    owner field (first matching rule wins); it is an ibis expression, so it runs in the engine on any number
    of rows.
 2. :func:`allocate` takes the money rows (``facts.money_rows``: invoiced first per provider and day,
@@ -27,9 +27,9 @@ import pandas as pd
 
 from finops_lib import facts
 from finops_lib.errors import ParameterError
-from finops_lib.rules.attribute import OWNER_COLUMNS, attribute
 from finops_lib.rules.match import FIELDS, compile_conditions
 from finops_lib.rules.model import OWNER_FIELDS, Rules, SharedRule
+from finops_lib.rules.owners import OWNER_COLUMNS, attribute
 from finops_lib.rules.strategies import LEVELS, OWNER_KEYS, STRATEGIES
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS
 

@@ -20,9 +20,9 @@ import pandas as pd
 from finops_lib import facts
 from finops_lib.allocation.allocator import Allocation, allocate, nulls_as_none
 from finops_lib.errors import ParameterError
-from finops_lib.rules.attribute import attribute
 from finops_lib.rules.match import FIELDS, value_expr
 from finops_lib.rules.model import OWNER_FIELDS, Rules
+from finops_lib.rules.owners import attribute
 from finops_lib.rules.resolve import resolve_rules
 
 #: Allocation kinds, in the order tables and charts show them.
@@ -166,7 +166,7 @@ def write_chargeback_csv(con: object, path: str | Path, *, rules_file: str | Pat
     Parameters
     ----------
     con
-        An open warehouse (:func:`finops_lib.warehouse.ingest.open_data`), with ``costs`` and ``requests``.
+        An open warehouse (:func:`finops_lib.warehouse.ingestion.open_data`), with ``costs`` and ``requests``.
     path
         Output CSV.
     rules_file, data_dir

@@ -4,9 +4,8 @@ The series is forecast one week at a time from weekly origins (history: everythi
 already flagged replaced by their forecast, so an anomaly does not bend the next forecast), by a model of
 :data:`finops_lib.forecast.models.MODELS` (``ets`` by default: Holt-Winters on ``log1p``, damped trend, weekly
 seasonality). The model's 80 % interval gives the scale: ``sigma = (upper - forecast) / 1.2816`` above the point,
-``(forecast - lower) / 1.2816`` below it; a point is an outlier when it lies more than ``sensitivity`` such sigmas
-away. Each fit takes a fraction of a second, so :func:`finops_lib.anomalies.detectors.scan` runs this detector on the
-cost
+``(forecast - lower) / 1.2816`` below it; a point is an outlier when it lies more than ``sensitivity`` such sigmas away.
+Each fit takes a fraction of a second, so :func:`finops_lib.anomalies.detectors.scan` runs this detector on the cost
 series of the total, providers, teams and applications only (:data:`SCOPE`).
 """
 

@@ -1,9 +1,8 @@
 """Detect, explain and list anomalies from a warehouse or a facts frame; write the alert list for a scheduler.
 
 :func:`detect_anomalies` is what ``finops anomalies`` and the anomaly notebook call: facts
-(:mod:`finops_lib.facts.cells`), scan (:func:`finops_lib.anomalies.detectors.scan`), episodes, then one explained
-alert per
-anomaly (:mod:`finops_lib.anomalies.alerts`).
+(:mod:`finops_lib.facts.cells`), scan (:func:`finops_lib.anomalies.detectors.scan`), episodes, then one explained alert
+per anomaly (:mod:`finops_lib.anomalies.alerts`).
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ def detect_anomalies(
     Parameters
     ----------
     source
-        An open warehouse (:func:`finops_lib.warehouse.ingest.open_data`) or a facts frame.
+        An open warehouse (:func:`finops_lib.warehouse.ingestion.open_data`) or a facts frame.
     detector, sensitivity, min_impact, grain
         See :func:`scan`.
     currency

@@ -23,7 +23,7 @@ def cmd_anomalies(args: argparse.Namespace) -> int:
     from finops_lib.anomalies.detectors import DEFAULTS
     from finops_lib.anomalies.run import detect_anomalies, write_alerts
     from finops_lib.errors import ParameterError
-    from finops_lib.warehouse.ingest import open_data
+    from finops_lib.warehouse.ingestion import open_data
 
     if args.out and Path(args.out).suffix.lower() not in (".csv", ".json"):
         raise ParameterError(f"--out {args.out!r}: expected a .csv or .json file")

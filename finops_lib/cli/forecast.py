@@ -58,7 +58,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     from finops_lib.forecast import calibrate
     from finops_lib.forecast import choice as forecast_report
     from finops_lib.forecast.models import Options
-    from finops_lib.warehouse.ingest import open_data
+    from finops_lib.warehouse.ingestion import open_data
 
     out = Path(args.out)
     if out.suffix.lower() not in (".parquet", ".csv"):

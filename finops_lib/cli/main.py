@@ -44,7 +44,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Load files into the warehouse and print what happened to each."""
     from finops_lib import engine
-    from finops_lib.warehouse.ingest import ingest, summarize
+    from finops_lib.warehouse.ingestion import ingest, summarize
 
     _register_mappings(args.mapping)
     con = engine.connect(args.engine, warehouse=args.warehouse)
@@ -83,7 +83,7 @@ def _register_mappings(files: list[str] | None) -> None:
 
 def cmd_normalize(args: argparse.Namespace) -> int:
     """Convert files to Parquet without a warehouse."""
-    from finops_lib.warehouse.ingest import normalize
+    from finops_lib.warehouse.ingestion import normalize
 
     _register_mappings(args.mapping)
     info = normalize(args.paths, args.out, format=args.format, table=args.table)
@@ -108,7 +108,7 @@ def cmd_export_focus(args: argparse.Namespace) -> int:
     from finops_lib.warehouse.focus_export import export_focus, run_validator
 
     if args.data:
-        from finops_lib.warehouse.ingest import open_data
+        from finops_lib.warehouse.ingestion import open_data
 
         con = open_data(args.data, warehouse=args.warehouse)
     else:
@@ -142,7 +142,7 @@ def cmd_export_focus(args: argparse.Namespace) -> int:
 def cmd_chargeback(args: argparse.Namespace) -> int:
     """Allocate the data folder's cost with its rules and write the chargeback CSV for finance."""
     from finops_lib.allocation import write_chargeback_csv
-    from finops_lib.warehouse.ingest import open_data
+    from finops_lib.warehouse.ingestion import open_data
 
     con = open_data(args.data, warehouse=args.warehouse)
     try:

@@ -8,7 +8,7 @@ files), ``projection`` (production volume at catalog prices, frontier), ``before
 window comparison), ``metered`` (the before/after on usage feeds' metered cells).
 """
 
-from finops_lib.experiments.before_after import (
+from finops_lib.experiments.changes import (
     BeforeAfter,
     before_after,
     daily_requests,
@@ -16,15 +16,7 @@ from finops_lib.experiments.before_after import (
     find_changes,
     per_request_value,
 )
-from finops_lib.experiments.inputs import (
-    MATCH_COLUMNS,
-    assign_experiments,
-    join_quality,
-    read_experiment_map,
-    read_quality,
-)
-from finops_lib.experiments.projection import frontier, project
-from finops_lib.experiments.variants import (
+from finops_lib.experiments.comparison import (
     METRICS,
     Comparison,
     compare,
@@ -35,6 +27,14 @@ from finops_lib.experiments.variants import (
     sample_size,
     variants,
 )
+from finops_lib.experiments.inputs import (
+    MATCH_COLUMNS,
+    assign_experiments,
+    join_quality,
+    read_experiment_map,
+    read_quality,
+)
+from finops_lib.experiments.projection import frontier, project
 
 __all__ = [
     "MATCH_COLUMNS",

@@ -5,8 +5,8 @@ per request are only meaningful where both are known, so a before/after on facts
 cell-days (provider x account x team x application x model x key x tiers) that carry a request count. The
 cost of the other cells in scope is left out and reported (``unmetered_cost``), never mixed in.
 
-:func:`daily_facts` and :func:`cells_from_facts` give :func:`finops_lib.experiments.before_after.before_after` and
-:func:`finops_lib.experiments.before_after.find_changes` the same frames the request logs give them.
+:func:`daily_facts` and :func:`cells_from_facts` give :func:`finops_lib.experiments.changes.before_after` and
+:func:`finops_lib.experiments.changes.find_changes` the same frames the request logs give them.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Each provider's richest data is used once, never twice:
   names the team, application and key of every request and counts failures
   (:func:`finops_lib.facts.requests.cells_from_requests` splits each cell's logged cost over its token buckets).
 
-Owners come from :func:`finops_lib.rules.attribute.attribute` with the data folder's allocation rules.
+Owners come from :func:`finops_lib.rules.owners.attribute` with the data folder's allocation rules.
 Rows without a cost (unpriced tokens) keep ``cost`` missing: they count in token series, never as $0.
 """
 
@@ -96,7 +96,7 @@ def _cells(
 
 
 def _billing_facts(costs: ir.Table, rules: object, currency: str) -> pd.DataFrame:
-    from finops_lib.rules.attribute import attribute
+    from finops_lib.rules.owners import attribute
 
     converted, _ = facts.in_currency(costs, currency)
     pools = _gateway_pools(rules)
@@ -164,7 +164,7 @@ def _join(money: pd.DataFrame, tokens: pd.DataFrame) -> pd.DataFrame:
 
 
 def _gateway_table(con: BaseBackend, rules: object, currency: str) -> ir.Table | None:
-    from finops_lib.rules.attribute import attribute
+    from finops_lib.rules.owners import attribute
 
     if "requests" not in con.list_tables():
         return None
@@ -209,7 +209,7 @@ def build_facts(
     Parameters
     ----------
     con
-        The warehouse (:func:`finops_lib.warehouse.ingest.open_data`), with ``costs`` and optionally ``requests``.
+        The warehouse (:func:`finops_lib.warehouse.ingestion.open_data`), with ``costs`` and optionally ``requests``.
     currency
         Currency of ``cost`` (rows are converted at the charge day's rate).
     data_dir

@@ -59,13 +59,12 @@ def choose(backtest: Any, series: Mapping[str, pd.Series], *, model: str = "auto
            horizon: int = 30) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:  # fmt: skip
     """Return the accuracy table with a ``chosen`` column, the backtest's choice with reasons, and ``{series: model}``.
 
-    ``model="auto"`` takes the backtest's choice (:func:`finops_lib.forecast.backtest.choose_models`); any other
-    model name
-    is used for every series (the choice table still says what the backtest would have chosen).
+    ``model="auto"`` takes the backtest's choice (:func:`finops_lib.forecast.backtest.choose_models`); any other model
+    name is used for every series (the choice table still says what the backtest would have chosen).
 
     Examples
     --------
-    >>> from finops_lib import backtest as bt
+    >>> from finops_lib.forecast import backtest as bt
     >>> days = pd.date_range("2026-05-04", periods=84)
     >>> s = {"a": pd.Series(np.tile([9.0, 9, 9, 9, 9, 3, 3], 12), index=days)}
     >>> result = bt.backtest(s, horizon=14, models=("seasonal_naive", "drift"), n_origins=2, spacing=14, workers=1)

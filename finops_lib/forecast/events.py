@@ -82,7 +82,7 @@ def catalog_events(catalog: Any, *, start: str | date, end: str | date | None = 
 
     Examples
     --------
-    >>> from finops_lib import prices
+    >>> from finops_lib import pricing as prices
     >>> [e.name for e in catalog_events(prices.load_catalog(prices.SAMPLE_OVERLAY), start="2026-05-01")]
     ['Google gemini-2.5-flash output -25%']
     """

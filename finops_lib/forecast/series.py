@@ -27,7 +27,7 @@ def build_series(con: Any, *, by: str = "total", metric: Metric = "spend", curre
     Parameters
     ----------
     con
-        The warehouse (:func:`finops_lib.warehouse.ingest.open_data`).
+        The warehouse (:func:`finops_lib.warehouse.ingestion.open_data`).
     by
         One of :data:`DIMENSIONS`.
     metric

@@ -5,9 +5,16 @@ The estimate comes from request logs or usage feeds priced with the catalog; the
 """
 
 from finops_lib.reconcile.reconciliation import (
+    AI_CATEGORY,
     BASES,
+    CELL_COLUMNS,
     COMPONENTS,
     GRANULARITIES,
+    GROUP,
+    KEY,
+    LINE_FIELDS,
+    MONEY_COLUMNS,
+    NO_MODEL,
     UNEXPLAINED,
     Reconciliation,
     check_parameters,
@@ -17,9 +24,16 @@ from finops_lib.reconcile.reconciliation import (
 )
 
 __all__ = [
+    "AI_CATEGORY",
     "BASES",
+    "CELL_COLUMNS",
     "COMPONENTS",
     "GRANULARITIES",
+    "GROUP",
+    "KEY",
+    "LINE_FIELDS",
+    "MONEY_COLUMNS",
+    "NO_MODEL",
     "UNEXPLAINED",
     "Reconciliation",
     "check_parameters",

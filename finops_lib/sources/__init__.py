@@ -79,7 +79,7 @@ class ReadResult:
     inline_rejects
         True when rejected records travel inside ``costs``/``requests`` with an
         ``x_DataQualityFlags`` value starting with :data:`REJECT_MARK` (one pass over a big file);
-        :func:`finops_lib.warehouse.ingest.settle` moves them to ``rejects``.
+        :func:`finops_lib.warehouse.ingestion.settle` moves them to ``rejects``.
     csv_rejects
         Name of the engine table where DuckDB's CSV reader stored malformed lines, if any.
     windows

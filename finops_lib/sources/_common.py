@@ -109,8 +109,15 @@ def records_table(records: Iterable[Mapping[str, object]], table: str) -> ibis.T
 
 def reject(fmt: str, path: str, row: int, column: str, value: object, reason: str, target: str,
            locator: str | None = None) -> dict[str, object]:
-    """Return one rejects record (the value shown as text, truncated to 200 characters)."""
-    text = None if value is None else (value if isinstance(value, str) else json.dumps(value, default=str))
+    """Return one rejects record (the value shown as text, truncated to 200 characters).
+
+    A number read as Decimal (JSON readers parse floats that way) is shown as its text, ``3.5``, as the
+    file wrote it, not as the JSON string ``"3.5"``; objects and lists are shown as JSON.
+    """
+    if value is None or isinstance(value, str):
+        text = value
+    else:
+        text = str(value) if isinstance(value, Decimal) else json.dumps(value, default=str)
     return {
         "x_SourceFormat": fmt,
         "x_SourceFile": path,

@@ -2,7 +2,7 @@
 
 The header is read directly and the dialect fixed (comma, double quote, doubled-quote escape), so
 one malformed line can neither confuse a sniffer nor abort the load: DuckDB stores it in a reject
-table, which :func:`finops_lib.warehouse.ingest.settle` turns into ``rejects`` rows with their line numbers.
+table, which :func:`finops_lib.warehouse.ingestion.settle` turns into ``rejects`` rows with their line numbers.
 Line numbers count records (header = 1); they equal physical lines unless a quoted field spans
 lines.
 """

@@ -344,11 +344,20 @@ def _read(path: Path, fmt: str) -> ReadResult:
             rows.extend(builder(result, base, is_partial(begin, finish, width), begin))
         except ValueError as exc:
             column = _fault_column(str(exc))
-            value = result.get(column) if isinstance(result, dict) and column in result else None
+            value = _field(result, column)
             if column in ("start_time", "end_time"):
                 value = start if column == "start_time" else end
             rejects.append(reject(fmt, shown, ordinal, column, value, str(exc), "costs", locator))
     return ReadResult(fmt, shown, records_table(rows, "costs"), None, records_table(rejects, "rejects"), count)
+
+
+def _field(result: object, column: str) -> object:
+    """Return the value at a dotted field path of a result (``amount.value``), None when absent."""
+    for name in column.split("."):
+        if not isinstance(result, dict) or name not in result:
+            return None
+        result = result[name]
+    return result
 
 
 def _fault_column(message: str) -> str:

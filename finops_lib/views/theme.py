@@ -1,18 +1,16 @@
-"""Altair charts of the workbench: one theme, currency-aware axes and ``plot_*`` builders.
+"""The workbench's chart theme and formats: one Altair theme, currency symbols and axes, frame checks.
 
-Every ``plot_*`` function takes a small, already aggregated tidy frame and returns an
-:class:`altair.Chart`; nothing is displayed here. :func:`use_theme` enables the workbench
-theme and the offline renderer (see :mod:`finops_lib.views.offline`), so a notebook calls it once
-after its imports.
+Every ``plot_*`` function of the page packages takes a small, already aggregated tidy frame, checks it with
+:func:`check_frame` and returns an :class:`altair.Chart`; nothing is displayed here. :func:`use_theme` enables the
+workbench theme and the offline renderer (see :mod:`finops_lib.views.offline`), so a notebook calls it once after
+its imports.
 
 Examples
 --------
->>> import pandas as pd
->>> from finops_lib import charts
->>> frame = pd.DataFrame({"day": pd.to_datetime(["2025-01-01"] * 2), "team": ["a", "b"], "cost": [2.0, 5.0]})
->>> chart = charts.plot_spend_over_time(frame, by="team", currency="EUR")
->>> chart.to_dict()["encoding"]["color"]["scale"]["domain"]
-['b', 'a']
+>>> fmt_currency_axis("EUR").to_dict()["title"]
+'Cost (EUR)'
+>>> fmt_money(-162.375, "USD")
+'−$162.38'
 """
 
 from __future__ import annotations

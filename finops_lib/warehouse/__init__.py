@@ -4,7 +4,7 @@ This package and :mod:`finops_lib.facts` are the only places that read or write 
 """
 
 from finops_lib.warehouse.focus_export import export_focus, run_validator, validator_failures
-from finops_lib.warehouse.ingest import (
+from finops_lib.warehouse.ingestion import (
     FileResult,
     discover,
     ensure_tables,

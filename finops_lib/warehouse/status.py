@@ -107,7 +107,9 @@ def skipped_files(data_dir: str | Path | None = None) -> pd.DataFrame:
         Columns ``folder`` (first level under ``data_dir``), ``files`` and ``example`` (a file name).
     """
     from finops_lib.sources import detect_format
-    from finops_lib.warehouse.ingest import discover  # analyses sit above ingest; imported late to keep start-up light
+    from finops_lib.warehouse.ingestion import (
+        discover,  # analyses sit above ingest; imported late to keep start-up light
+    )
 
     root = Path(data_dir).expanduser().resolve() if data_dir else paths.SAMPLE_DIR
     rows = [(path.relative_to(root).parts[0] if len(path.relative_to(root).parts) > 1 else ".", path.name)

@@ -39,8 +39,7 @@ def plot_anomaly_series(points: pd.DataFrame, *, currency: str, metric: str = "c
     ----------
     points
         One series of :func:`finops_lib.anomalies.detectors.scan` (:func:`series_points`): ``day``, ``actual``,
-        ``expected``,
-        ``lower``, ``upper``, ``score``, ``reported``.
+        ``expected``, ``lower``, ``upper``, ``score``, ``reported``.
     currency
         ISO 4217 code (cost series).
     metric

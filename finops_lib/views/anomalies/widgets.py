@@ -1,9 +1,8 @@
 """Controls of the anomaly review notebook: detector, sensitivity, dimension, series, dates and the anomaly shown.
 
 Thin wiring only: every control is also a notebook parameter of the same name, and the views are drawn by
-:mod:`finops_lib.anomalies.run`, :mod:`finops_lib.anomalies.explain` and :mod:`finops_lib.views.anomalies.charts`
-(only once a front end
-shows the widget, as the other ``make_*_controls``).
+:mod:`finops_lib.anomalies.run`, :mod:`finops_lib.anomalies.explain` and :mod:`finops_lib.views.anomalies.charts` (only
+once a front end shows the widget, as the other ``make_*_controls``).
 """
 
 from __future__ import annotations

@@ -220,7 +220,7 @@ def plot_unallocated_keys(frame: pd.DataFrame, *, currency: str, title: str | No
     )  # fmt: skip
 
 
-#: KPI columns of :func:`finops_lib.allocation.unit_economics.unit_economics` and how they are labelled and formatted.
+#: KPI columns of :func:`finops_lib.allocation.unit_costs.unit_economics` and how they are labelled and formatted.
 UNIT_METRICS: dict[str, tuple[str, str]] = {
     "cost_per_1m_tokens": ("Cost per 1M tokens", "money"),
     "cost_per_1m_input": ("Cost per 1M input tokens", "money"),
@@ -240,7 +240,7 @@ def plot_unit_cost(frame: pd.DataFrame, *, by: str, metric: str = "cost_per_1m_t
     Parameters
     ----------
     frame
-        :func:`finops_lib.allocation.unit_economics.unit_economics` output: ``period``, ``<by>`` and ``metric``.
+        :func:`finops_lib.allocation.unit_costs.unit_economics` output: ``period``, ``<by>`` and ``metric``.
     by
         The group column.
     metric

@@ -26,7 +26,7 @@ def make_attribution_controls(
     Parameters
     ----------
     con
-        The warehouse (:func:`finops_lib.warehouse.ingest.open_data`).
+        The warehouse (:func:`finops_lib.warehouse.ingestion.open_data`).
     rules
         The :class:`finops_lib.allocation.Rules` of the notebook (before its ``split_strategy``).
     start_date, end_date, dimension, split_strategy, currency, top_n

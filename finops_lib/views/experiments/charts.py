@@ -87,7 +87,7 @@ def plot_differences(table: pd.DataFrame) -> alt.Chart:
     Parameters
     ----------
     table : DataFrame
-        :attr:`finops_lib.experiments.variants.Comparison.table`.
+        :attr:`finops_lib.experiments.comparison.Comparison.table`.
     """
     data = check_frame(table, ["variant", "baseline", "metric", "rel_diff", "rel_ci_low", "rel_ci_high", "significant"],
                     chart="plot_differences")  # fmt: skip
@@ -113,8 +113,7 @@ def plot_frontier(table: pd.DataFrame, *, currency: str) -> alt.Chart:
     ----------
     table : DataFrame
         :func:`finops_lib.experiments.projection.frontier` of a projection (``variant``, ``monthly_cost``,
-        ``monthly_low``,
-        ``monthly_high``, ``quality_mean``, ``on_frontier``).
+        ``monthly_low``, ``monthly_high``, ``quality_mean``, ``on_frontier``).
     currency : str
         ISO code of the projection.
     """
@@ -159,8 +158,7 @@ def plot_before_after(daily: pd.DataFrame, *, metric: str = "input_tokens_per_re
     Parameters
     ----------
     daily : DataFrame
-        :attr:`finops_lib.experiments.before_after.BeforeAfter.daily` with the metric's per-day value in a ``value``
-        column.
+        :attr:`finops_lib.experiments.changes.BeforeAfter.daily` with the metric's per-day value in a ``value`` column.
     metric : str
         Name shown in the title and axis.
     """
@@ -188,7 +186,7 @@ def plot_decomposition(components: pd.DataFrame, *, currency: str, title: str | 
     Parameters
     ----------
     components : DataFrame
-        ``component``, ``amount`` (e.g. :meth:`finops_lib.experiments.before_after.BeforeAfter.per_day` with ``per_day``
+        ``component``, ``amount`` (e.g. :meth:`finops_lib.experiments.changes.BeforeAfter.per_day` with ``per_day``
         renamed to ``amount``, or ``Decomposition.components``).
     currency : str
         ISO code of the amounts.

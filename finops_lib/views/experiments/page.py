@@ -3,11 +3,9 @@
 Parameters are checked against the data; the request logs get mapped experiments and joined scores; the
 ``results.json`` payload is assembled here.
 
-The analyses themselves live in :mod:`finops_lib.experiments.variants` (variants, statistics),
-:mod:`finops_lib.experiments.projection`
-and :mod:`finops_lib.experiments.before_after`; this module only resolves the notebook's literal parameters (empty
-means "the
-obvious default") and says clearly what is wrong with them.
+The analyses themselves live in :mod:`finops_lib.experiments.comparison` (variants, statistics),
+:mod:`finops_lib.experiments.projection` and :mod:`finops_lib.experiments.changes`; this module only resolves the
+notebook's literal parameters (empty means "the obvious default") and says clearly what is wrong with them.
 """
 
 from __future__ import annotations
@@ -19,8 +17,8 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from finops_lib.errors import ParameterError
+from finops_lib.experiments import comparison as experiments
 from finops_lib.experiments import inputs as experiment_sources
-from finops_lib.experiments import variants as experiments
 
 __all__ = ["NO_EXPERIMENT", "VARIANT_LABELS", "change_data", "check_parameters", "compare", "fmt_changes",
            "fmt_differences", "fmt_power", "fmt_projection", "fmt_variants", "load_requests", "log_currency",
@@ -30,7 +28,7 @@ __all__ = ["NO_EXPERIMENT", "VARIANT_LABELS", "change_data", "check_parameters",
 NO_EXPERIMENT = ("no request carries an experiment id (x_ExperimentId): tag requests (LiteLLM metadata or request "
                  "tags, Langfuse tags, OpenTelemetry attributes) or pass experiment_map")
 
-#: Display names of the :func:`finops_lib.experiments.variants.variants` columns shown in the notebook.
+#: Display names of the :func:`finops_lib.experiments.comparison.variants` columns shown in the notebook.
 VARIANT_LABELS: dict[str, str] = {
     "variant": "Variant", "requests": "Requests", "failure_rate": "Failures", "input_uncached_per_request":
     "Uncached input / req", "input_cache_read_per_request": "Cache read / req", "input_cache_write_5m_per_request":
@@ -48,7 +46,7 @@ def load_requests(con: BaseBackend, *, quality_file: str = "", experiment_map: s
     Parameters
     ----------
     con : ibis backend
-        The warehouse (:func:`finops_lib.warehouse.ingest.open_data`).
+        The warehouse (:func:`finops_lib.warehouse.ingestion.open_data`).
     quality_file, experiment_map : str
         CSV paths (:func:`finops_lib.experiments.inputs.read_quality`, ``read_experiment_map``); empty: none.
 
@@ -92,7 +90,7 @@ def check_parameters(requests: ir.Table, *, experiment: str = "", baseline: str 
     baseline : str
         Baseline variant; empty: the first in sorted order.
     metric : str
-        A key of :data:`finops_lib.experiments.variants.METRICS`.
+        A key of :data:`finops_lib.experiments.comparison.METRICS`.
     price_date : str
         ISO day of the projection's prices; empty: the last day with requests.
     cache_hit_rate : float
@@ -109,7 +107,7 @@ def check_parameters(requests: ir.Table, *, experiment: str = "", baseline: str 
         ``start`` and ``end`` (the experiment's, else the logs' first and last day, None without logs),
         ``baseline``, ``metric``,
         ``price_date`` (date), ``cache_hit_rate`` (float or None),
-        ``batch_share``, ``requests_per_day``, ``experiments`` (the :func:`finops_lib.experiments.variants.variants`
+        ``batch_share``, ``requests_per_day``, ``experiments`` (the :func:`finops_lib.experiments.comparison.variants`
         summary of every experiment).
 
     Raises
@@ -151,7 +149,7 @@ def fmt_variants(summary: pd.DataFrame | None, *, currency: str) -> object:
     Parameters
     ----------
     summary : DataFrame
-        :func:`finops_lib.experiments.variants.variants` of one experiment.
+        :func:`finops_lib.experiments.comparison.variants` of one experiment.
     currency : str
         Currency of the costs (caption).
 
@@ -211,7 +209,7 @@ def pick_change(changes: pd.DataFrame, *, change_date: str = "", application: st
     Parameters
     ----------
     changes : DataFrame
-        :func:`finops_lib.experiments.before_after.find_changes` (request logs: application and feature; facts: team and
+        :func:`finops_lib.experiments.changes.find_changes` (request logs: application and feature; facts: team and
         application).
     change_date, application, feature : str
         The notebook's parameters; empty means "as found".
@@ -233,7 +231,7 @@ def pick_change(changes: pd.DataFrame, *, change_date: str = "", application: st
 
 
 def compare(requests: ir.Table, params: dict, *, n_boot: int = 2000, seed: int = 0) -> experiments.Comparison | None:
-    """Return :func:`finops_lib.experiments.variants.compare` for the checked parameters, None without an experiment."""
+    """Return the variant comparison for the checked parameters, None without an experiment."""
     if not params["experiment"]:
         return None
     return experiments.compare(requests, params["experiment"], baseline=params["baseline"], metric=params["metric"],
@@ -334,13 +332,13 @@ def results(params: dict, comparison: experiments.Comparison | None, projected: 
     params : dict
         :func:`check_parameters`.
     comparison : Comparison
-        :func:`finops_lib.experiments.variants.compare`.
+        :func:`finops_lib.experiments.comparison.compare`.
     projected : DataFrame
         :func:`finops_lib.experiments.projection.frontier` of the projection.
     changes : DataFrame
-        :func:`finops_lib.experiments.before_after.find_changes`.
+        :func:`finops_lib.experiments.changes.find_changes`.
     change : BeforeAfter or None
-        :func:`finops_lib.experiments.before_after.before_after` of the chosen change.
+        :func:`finops_lib.experiments.changes.before_after` of the chosen change.
 
     Returns
     -------

@@ -10,8 +10,8 @@ import ipywidgets
 import pandas as pd
 from IPython.display import display
 
+from finops_lib.experiments import comparison as experiments
 from finops_lib.experiments import projection
-from finops_lib.experiments import variants as experiments
 from finops_lib.views.experiments import charts as charts_experiments
 
 __all__ = ["make_experiment_controls"]
@@ -28,7 +28,7 @@ def make_experiment_controls(requests: object, summary: pd.DataFrame, *, experim
     requests : ibis Table
         The request logs (:func:`finops_lib.views.experiments.page.load_requests`).
     summary : DataFrame
-        :func:`finops_lib.experiments.variants.variants` of every experiment (the experiment list).
+        :func:`finops_lib.experiments.comparison.variants` of every experiment (the experiment list).
     experiment, metric, requests_per_day, cache_hit_rate, batch_share, price_date, n_boot
         Initial values: the notebook parameters of the same names.
     currency : str

@@ -1,8 +1,7 @@
 """Forecast charts and tables: history with forecast band and budget, month burn-down, accuracy and risk tables.
 
-Same contract as :mod:`finops_lib.views.theme` (its theme, currency axes and frame checks are reused): each
-``plot_*`` takes a small frame from :mod:`finops_lib.forecast.backtest` or :mod:`finops_lib.forecast.budgets` and
-returns an
+Same contract as :mod:`finops_lib.views.theme` (its theme, currency axes and frame checks are reused): each ``plot_*``
+takes a small frame from :mod:`finops_lib.forecast.backtest` or :mod:`finops_lib.forecast.budgets` and returns an
 :class:`altair.Chart`; ``fmt_*`` return styled tables.
 
 Examples

@@ -23,7 +23,7 @@ def make_forecast_controls(con: Any, *, dimension: str = "team", series: str = "
     Parameters
     ----------
     con
-        The warehouse (:func:`finops_lib.warehouse.ingest.open_data`).
+        The warehouse (:func:`finops_lib.warehouse.ingestion.open_data`).
     dimension, series, horizon_days, model, metric, currency
         Initial values: the notebook parameters of the same names (``model="auto"`` backtests and chooses).
     data_dir

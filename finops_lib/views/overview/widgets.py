@@ -26,7 +26,7 @@ def make_overview_controls(
     Parameters
     ----------
     con
-        The warehouse (:func:`finops_lib.warehouse.ingest.open_data`).
+        The warehouse (:func:`finops_lib.warehouse.ingestion.open_data`).
     start_date, end_date, provider, group_by, currency, top_n
         Initial values: the notebook parameters of the same names. Empty dates start at the
         first and last day of the data.

@@ -28,7 +28,7 @@ def make_reconciliation_controls(
     Parameters
     ----------
     con
-        The warehouse (:func:`finops_lib.warehouse.ingest.open_data`).
+        The warehouse (:func:`finops_lib.warehouse.ingestion.open_data`).
     catalog, rates
         The notebook's price catalog (:func:`finops_lib.pricing.load_catalog`) and FX rates (None: shipped).
     provider, start_date, end_date, granularity, basis, currency, top_n

@@ -23,8 +23,9 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from finops_lib.allocation import OWNER_FIELDS, Rules, allocate
+from finops_lib.allocation.allocator import allocate
 from finops_lib.errors import ParameterError
+from finops_lib.rules.model import OWNER_FIELDS, Rules
 
 __all__ = ["BY", "FORMATS", "INPUT_BUCKETS", "SUMMARY_COLUMNS", "unit_economics"]
 
