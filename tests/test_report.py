@@ -1,4 +1,4 @@
-"""Tests of finops_lib.report (runner and HTML export) and finops_lib.views.offline (plus chart specs).
+"""Tests of finops_lib.report (runner and HTML export) and finops_lib.offline (plus chart specs).
 
 The report runs twice per module over tiny fixture notebooks in tests/data/report/ (a few seconds each).
 """
@@ -18,7 +18,7 @@ from finops_lib import report
 from finops_lib.errors import FinopsError, ParameterError
 from finops_lib.report import html as htmlexport
 from finops_lib.report import runner
-from finops_lib.views import offline
+from finops_lib import offline
 from finops_lib.views.overview import charts as overview_charts
 
 FIXTURES = Path(__file__).parent / "data" / "report"

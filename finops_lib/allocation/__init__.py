@@ -37,7 +37,6 @@ from finops_lib.allocation.showback import (
     showback,
     unallocated_keys,
     write_chargeback,
-    write_chargeback_csv,
 )
 from finops_lib.allocation.unit_costs import unit_economics
 from finops_lib.rules.match import FIELDS, Condition, compile_conditions
@@ -83,5 +82,4 @@ __all__ = [
     "unallocated_keys",
     "unit_economics",
     "write_chargeback",
-    "write_chargeback_csv",
 ]

@@ -1,22 +1,17 @@
-"""Allocate cost or tokens: rules applied in the engine, then shared pools split exactly.
+"""Allocate cost or tokens to owners: ownership from the rules, then shared pools split exactly.
 
-Two steps:
-
-1. :func:`~finops_lib.rules.owners.attribute` adds owner columns to the rows with one ``CASE`` per
-   owner field (first matching rule wins); it is an ibis expression, so it runs in the engine on any number
-   of rows.
-2. :func:`allocate` takes the money rows (``facts.money_rows``: invoiced first per provider and day,
-   never the same spend twice) or the token rows, aggregates them per period, currency, provider, model,
-   bucket and owner in the engine, and splits each shared pool cell by its strategy's weights in Python
-   with :class:`~decimal.Decimal` amounts. Each split gives its rounding remainder (at 12 decimal places)
-   to its largest part, so allocated totals equal input totals exactly, per period and currency.
+The facts (:class:`finops_lib.facts.Facts`) already carry each row's owners (the rules' first matching ownership
+rule, or the row's tags) and its shared pool, in one currency. :func:`allocate` takes their money rows (invoiced
+first per provider and day, never the same spend twice) or their token rows per period, provider, model, bucket
+and owner, and splits each shared pool cell by its strategy's weights in Python with :class:`~decimal.Decimal`
+amounts. Each split gives its rounding remainder (at 12 decimal places) to its largest part, so allocated totals
+equal input totals exactly, per period.
 """
 
 from __future__ import annotations
 
 import decimal
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from functools import cache
 from typing import Literal
@@ -25,11 +20,11 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from finops_lib import facts
 from finops_lib.errors import ParameterError
+from finops_lib.facts import Facts
 from finops_lib.rules.match import FIELDS, compile_conditions
 from finops_lib.rules.model import OWNER_FIELDS, Rules, SharedRule
-from finops_lib.rules.owners import OWNER_COLUMNS, attribute
+from finops_lib.rules.owners import OWNER_COLUMNS
 from finops_lib.rules.strategies import LEVELS, OWNER_KEYS, STRATEGIES
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS
 
@@ -40,12 +35,14 @@ UNALLOCATED = "(unallocated)"
 SPLIT_STRATEGIES: tuple[str, ...] = ("rules", "even", "proportional", "metric")
 Measure = Literal["cost", "tokens"]
 Period = Literal["month", "week", "day"]
-#: Amount columns of each measure -> the ``costs`` column summed (the first one drives ``basis: same``).
-MEASURES: dict[str, dict[str, str]] = {
-    "cost": {"cost": "BilledCost", "list_cost": "ListCost", "effective_cost": "EffectiveCost"},
-    "tokens": {"tokens": "ConsumedQuantity", "requests": "x_RequestCount"},
+#: Amount columns of each measure: facts measures (:data:`finops_lib.facts.MEASURES`); the first drives
+#: ``basis: same``.
+MEASURES: dict[str, tuple[str, ...]] = {
+    "cost": ("cost", "list_cost", "effective_cost"),
+    "tokens": ("tokens", "requests"),
 }
 _PERIOD_UNITS = {"month": "M", "week": "W", "day": "D"}
+_KEYS = ["provider", "model", "token_type", "service_tier", *OWNER_FIELDS, "allocation_rule", "allocation_pool"]
 _CELL = ["period", "month", "currency", "provider", "model", "token_type", "service_tier"]
 _MONEY = decimal.Context(prec=60)
 _PLACES = Decimal("1e-12")
@@ -67,6 +64,8 @@ class Allocation:
         measure's amount columns (:data:`MEASURES`, :class:`~decimal.Decimal`).
     inputs
         Input totals per ``month`` and ``currency`` (Decimal), for :func:`conservation`.
+    currency
+        The currency of every amount (the facts' currency).
     measure, period
         As passed to :func:`allocate`.
     rules
@@ -78,6 +77,7 @@ class Allocation:
     measure: str
     period: str
     rules: Rules = field(repr=False)
+    currency: str = "USD"
 
     @property
     def amounts(self) -> list[str]:
@@ -86,64 +86,60 @@ class Allocation:
 
 
 class _Context:
-    """Usage bases for the strategies: attributed rows are materialized once (``Table.cache``), bases per call.
+    """Usage bases for the strategies, from the facts; the request log is summed per owner once per allocation."""
 
-    Call :meth:`release` when done: it drops the engine's temporary tables.
-    """
-
-    def __init__(self, costs: ir.Table, requests: ir.Table | None, rules: Rules, unit: str, measure: str) -> None:
-        self.costs, self.requests, self.rules, self.unit, self.measure = costs, requests, rules, unit, measure
+    def __init__(self, facts: Facts, period: str, measure: str) -> None:
+        self.facts, self.rules, self.period, self.measure = facts, facts.rules, period, measure
         self.months: list[pd.Timestamp] = []
-        self._tables: dict[str, ir.Table] = {}
+        self._request_sums: ir.Table | None = None
         self.basis = cache(self._basis)  # type: ignore[method-assign]
 
-    def attributed(self, rows: Literal["money", "tokens"]) -> ir.Table:
-        """Money or token rows of ``costs`` with owner columns, materialized once."""
-        if rows not in self._tables:
-            base = facts.money_rows(self.costs) if rows == "money" else facts.token_rows(self.costs)
-            self._tables[rows] = attribute(base, self.rules).cache()
-        return self._tables[rows]
-
-    def release(self) -> None:
-        """Drop the temporary tables."""
-        for table in self._tables.values():
-            _release(table)
-        self._tables.clear()
-
     def _basis(self, *, source: str, basis: str, match: tuple, level: str, window: bool) -> pd.DataFrame:
+        owners = [OWNER_COLUMNS[name] for name in LEVELS[level]]
         if source == "requests":
             table = self._requests()
+            table = table.filter(table.x_Team.notnull() & compile_conditions(table, source, match))
+            keys = ([] if window else ["period"]) + (["currency"] if basis == "cost" else []) + owners
+            out = table.group_by(keys).aggregate(value=table[f"_{basis}"].sum().cast("float64")).to_pandas()
         else:
-            table = self.attributed("money" if basis == "cost" else "tokens")
-            table = table.filter(table.x_AllocationPool.isnull()).mutate(
-                _cost=table.BilledCost, _tokens=table.ConsumedQuantity, _requests=table.x_RequestCount,
-                period=table.ChargePeriodStart.truncate(self.unit))  # fmt: skip
-        table = table.filter(table.x_Team.notnull() & compile_conditions(table, source, match))
-        value = {"cost": "_cost", "tokens": "_tokens", "requests": "_requests"}[basis]
-        keys = ([] if window else ["period"]) + (["BillingCurrency"] if basis == "cost" else [])
-        keys += [OWNER_COLUMNS[name] for name in LEVELS[level]]
-        out = table.group_by(keys).aggregate(value=table[value].sum().cast("float64")).to_pandas()
-        out = out.rename(columns={"BillingCurrency": "currency", **{v: k for k, v in OWNER_COLUMNS.items()}})
+            out = self._costs_basis(basis, match, list(LEVELS[level]), window=window)
+        out = out.rename(columns={v: k for k, v in OWNER_COLUMNS.items()})
         if "period" in out.columns:
             out["period"] = _naive(out["period"])
         return nulls_as_none(out.dropna(subset=["value"]))
 
+    def _costs_basis(self, basis: str, match: tuple, owners: list[str], *, window: bool) -> pd.DataFrame:
+        """Sum a measure of the rows outside every pool per (period and) owner."""
+        time = [] if window else [self.period]
+        by = list(dict.fromkeys([*time, *owners, "team", "allocation_pool"]))
+        agg = self.facts.aggregate(basis, by=by, labels=False, match=match)
+        agg = agg[agg["allocation_pool"].isna() & agg["team"].notna()]
+        keys = [*time, *owners]
+        out = agg.groupby(keys, dropna=False, as_index=False)[basis].agg(lambda s: float(sum(s)))
+        out = out.rename(columns={basis: "value", **({self.period: "period"} if time else {})})
+        if basis == "cost":
+            out["currency"] = self.facts.currency
+        return out.rename(columns={k: OWNER_COLUMNS[k] for k in owners})
+
     def _requests(self) -> ir.Table:
-        """Attributed requests summed per period, owner and the columns basis conditions read (cached)."""
-        if self.requests is None:
-            raise ParameterError("a split uses source: requests, but no requests table was given")
-        if "requests" not in self._tables:
-            t = attribute(self.requests, self.rules, table_name="requests", pools=False)
+        """Attributed requests summed per period, owner and the columns basis conditions read (once)."""
+        if not self.facts.has_requests:
+            raise ParameterError("a split uses source: requests, but the warehouse has no request logs")
+        if self._request_sums is None:
+            t = self.facts.request_rows()
             tokens = sum((t[c].fill_null(0) for c in REQUEST_TOKEN_COLUMNS.values()), ibis.literal(0))
-            t = t.mutate(period=t.ChargePeriodStart.truncate(self.unit), _c=ibis.coalesce(t.x_ReportedCost,
-                         t.x_EstimatedCost), _t=tokens, _r=(t.x_Status == "success").cast("int64"))  # fmt: skip
+            t = t.mutate(period=t.ChargePeriodStart.truncate(_PERIOD_UNITS[self.period]),
+                         _c=ibis.coalesce(t.x_ReportedCost, t.x_EstimatedCost), _t=tokens,
+                         _r=(t.x_Status == "success").cast("int64"))  # fmt: skip
             used = {FIELDS[c.field].columns.get("requests") for s in self.rules.shared
                     for c in s.options.get("basis_match", ())} - {None}  # fmt: skip
             keys = ["period", "BillingCurrency", *(OWNER_COLUMNS[k] for k in OWNER_KEYS), *sorted(used)]
-            agg = t.group_by(list(dict.fromkeys(keys))).aggregate(_cost=t._c.sum(), _tokens=t._t.sum(),
-                                                                  _requests=t._r.sum())  # fmt: skip
-            self._tables["requests"] = agg.cache()
-        return self._tables["requests"]
+            agg = t.group_by(list(dict.fromkeys(keys))).aggregate(_cost=t._c.sum().cast("float64"),
+                                                                  _tokens=t._t.sum().cast("float64"),
+                                                                  _requests=t._r.sum().cast("float64"))  # fmt: skip
+            frame = agg.to_pandas().rename(columns={"BillingCurrency": "currency"})
+            self._request_sums = ibis.memtable(frame)
+        return self._request_sums
 
     def metric(self, name: str, *, window: bool) -> pd.DataFrame:
         frame = self.rules.metrics[name].frame
@@ -151,16 +147,6 @@ class _Context:
         if window:
             return frame.groupby("team", as_index=False)["value"].sum()
         return frame
-
-
-def _release(table: ir.Table) -> None:
-    """Drop a cached table; ibis 12 with sqlglot 30 renders ``DROP TABLE`` without the name, so fall back to SQL."""
-    name = table.get_name()
-    try:
-        table.release()
-    except Exception:  # the failed release already forgot the table: drop it by name
-        qualified = ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
-        table.get_backend().raw_sql(f"DROP TABLE IF EXISTS {qualified}")
 
 
 def _naive(values: pd.Series) -> pd.Series:
@@ -177,27 +163,16 @@ def nulls_as_none(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _rows(t: ir.Table, measure: str, unit: str) -> ir.Table:
-    amounts = {}
-    for name, column in MEASURES[measure].items():
-        value = t[column].cast("decimal(38, 12)")
-        if name in ("list_cost", "effective_cost"):
-            value = value.fill_null(t.BilledCost)
-        amounts[name] = value.fill_null(0)
-    return t.mutate(period=t.ChargePeriodStart.truncate(unit), month=t.ChargePeriodStart.truncate("M"), **amounts)
-
-
-def _aggregate(t: ir.Table, measure: str) -> pd.DataFrame:
-    keys = ["period", "month", "BillingCurrency", "ProviderName", "x_Model", "x_TokenType", "x_ServiceTier",
-            *OWNER_COLUMNS.values(), "x_AllocationRule", "x_AllocationPool"]  # fmt: skip
-    agg = t.group_by(keys).aggregate(**{name: t[name].sum() for name in MEASURES[measure]}).to_pandas()
-    agg = agg.rename(columns={"BillingCurrency": "currency", "ProviderName": "provider", "x_Model": "model",
-                              "x_TokenType": "token_type", "x_ServiceTier": "service_tier", "x_AllocationRule": "rule",
-                              "x_AllocationPool": "pool", **{v: k for k, v in OWNER_COLUMNS.items()}})  # fmt: skip
-    for col in ("period", "month"):
-        agg[col] = _naive(agg[col])
+def _aggregate(facts: Facts, measure: str, period: str) -> pd.DataFrame:
+    """Sum the measure's amounts per period, month, provider, model, bucket, tier, owner, rule and pool."""
+    time = [period, *(["month"] if period != "month" else [])]
+    agg = facts.aggregate(list(MEASURES[measure]), by=[*time, *_KEYS], labels=False)
+    agg = agg.rename(columns={period: "period", "allocation_rule": "rule", "allocation_pool": "pool"})
+    if period == "month":
+        agg["month"] = agg["period"]
+    agg.insert(2, "currency", facts.currency)
     for name in MEASURES[measure]:
-        agg[name] = [Decimal(0) if v is None or v != v else Decimal(v) for v in agg[name]]
+        agg[name] = [v if isinstance(v, Decimal) else Decimal(int(v)) for v in agg[name]]
     return nulls_as_none(agg)
 
 
@@ -259,26 +234,18 @@ def _split_pool(cells: pd.DataFrame, rule: SharedRule, ctx: _Context, amounts: l
     return out
 
 
-def allocate(costs: ir.Table, rules: Rules | None = None, *, requests: ir.Table | None = None,
-             start_date: str | date | None = None, end_date: str | date | None = None, period: Period = "month",
-             measure: Measure = "cost") -> Allocation:  # fmt: skip
+def allocate(facts: Facts, *, period: Period = "month", measure: Measure = "cost") -> Allocation:
     """Allocate cost (or tokens) to owners: direct by rules and tags, shared pools by their strategies.
 
     Parameters
     ----------
-    costs
-        The ``costs`` table.
-    rules
-        The rules; default :meth:`Rules.default` (tags only).
-    requests
-        The ``requests`` table, for splits measured on gateway requests (``source: requests``).
-    start_date, end_date
-        Inclusive UTC days; None means unbounded.
+    facts
+        The facts: window, currency, filters and the rules (:meth:`finops_lib.rules.Rules.with_strategy` to split
+        every pool one way).
     period
         Allocation period: ``month`` (default), ``week`` or ``day``. Pools are split per period.
     measure
-        ``cost`` (money rows: BilledCost, ListCost, EffectiveCost) or ``tokens`` (token rows: ConsumedQuantity
-        and x_RequestCount).
+        ``cost`` (money rows: cost, list cost, effective cost) or ``tokens`` (token rows: tokens and requests).
 
     Returns
     -------
@@ -287,26 +254,20 @@ def allocate(costs: ir.Table, rules: Rules | None = None, *, requests: ir.Table 
     Raises
     ------
     ParameterError
-        On an unknown period or measure, or a split needing a table that was not given.
+        On an unknown period or measure, or a split on request logs the warehouse does not have.
     """
     if period not in _PERIOD_UNITS:
         raise ParameterError(f"period must be one of {', '.join(_PERIOD_UNITS)}, got {period!r}")
     if measure not in MEASURES:
         raise ParameterError(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}")
-    rules = rules or Rules.default()
-    window = facts.filter_costs(costs, start_date=start_date, end_date=end_date)
-    reqs = facts.filter_costs(requests, start_date=start_date, end_date=end_date) if requests is not None else None
-    unit = _PERIOD_UNITS[period]
-    ctx = _Context(window, reqs, rules, unit, measure)
-    try:
-        rows = ctx.attributed("money" if measure == "cost" else "tokens")
-        agg = _aggregate(_rows(rows, measure, unit), measure)
+    rules = facts.rules
+    ctx = _Context(facts, period, measure)
+    amounts = list(MEASURES[measure])
+    with facts.pinned():
+        agg = _aggregate(facts, measure, period)
         ctx.months = sorted(agg["month"].unique())
-        amounts = list(MEASURES[measure])
         split = [row for index, cells in agg[agg["pool"].notna()].groupby("pool")
                  for row in _split_pool(cells, rules.shared[int(index)], ctx, amounts)]  # fmt: skip
-    finally:
-        ctx.release()
     direct = agg[agg["pool"].isna()].copy()
     direct["kind"] = ["direct" if team else "unallocated" for team in direct["team"]]
     direct = direct.assign(applies_to="", share=1.0)
@@ -316,7 +277,7 @@ def allocate(costs: ir.Table, rules: Rules | None = None, *, requests: ir.Table 
     frame = frame[_RESULT_COLUMNS + amounts].sort_values(["period", "currency", "provider", "team"], kind="stable")
     inputs = (agg.groupby(["month", "currency"], as_index=False)[amounts]
               .agg(lambda s: sum(s, Decimal(0))) if len(agg) else pd.DataFrame(columns=["month", "currency", *amounts]))
-    return Allocation(nulls_as_none(frame).reset_index(drop=True), inputs, measure, period, rules)
+    return Allocation(nulls_as_none(frame).reset_index(drop=True), inputs, measure, period, rules, facts.currency)
 
 
 _RESULT_COLUMNS = [*_CELL, *OWNER_FIELDS, "kind", "applies_to", "rule", "share"]

@@ -1,7 +1,7 @@
 """Outputs of an allocation: showback, chargeback CSV, coverage, hierarchy totals and the unallocated keys.
 
-Money stays :class:`~decimal.Decimal` in every table (shares and changes are floats) and is never summed
-across currencies: every table has a ``currency`` column.
+Money stays :class:`~decimal.Decimal` in every table (shares and changes are floats), in the allocation's one
+currency (every table keeps a ``currency`` column).
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import decimal
 import json
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,13 +16,11 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from finops_lib import facts
-from finops_lib.allocation.allocator import Allocation, allocate, nulls_as_none
+from finops_lib.allocation.allocator import Allocation, nulls_as_none
 from finops_lib.errors import ParameterError
+from finops_lib.facts import Facts
 from finops_lib.rules.match import FIELDS, value_expr
-from finops_lib.rules.model import OWNER_FIELDS, Rules
-from finops_lib.rules.owners import attribute
-from finops_lib.rules.resolve import resolve_rules
+from finops_lib.rules.model import OWNER_FIELDS
 
 #: Allocation kinds, in the order tables and charts show them.
 KINDS: tuple[str, ...] = ("direct", "metered", "shared", "spread", "unallocated")
@@ -95,17 +92,43 @@ def showback(allocation: Allocation, *, by: str = "team") -> pd.DataFrame:
     return wide.drop(columns="_order").reset_index(drop=True)
 
 
-def _round_lines(values: list[Decimal], places: Decimal) -> list[Decimal]:
-    """Round each value so the rounded lines add up to the rounded total (largest remainder)."""
+def round_to_total(values: list[Decimal], total: Decimal, places: Decimal) -> list[Decimal]:
+    """Round each value to ``places`` so the rounded values add up to ``total`` exactly (largest remainder).
+
+    ``total`` is itself a multiple of ``places`` within ``len(values) * places`` of the values' exact sum. Each value
+    moves by less than one ``places`` from its exact amount: the ones rounded the wrong way the most take the steps.
+
+    Examples
+    --------
+    >>> round_to_total([Decimal("0.335"), Decimal("0.335"), Decimal("0.33")], Decimal("1.00"), Decimal("0.01"))
+    [Decimal('0.33'), Decimal('0.34'), Decimal('0.33')]
+    """
     rounded = [v.quantize(places, decimal.ROUND_HALF_EVEN) for v in values]
-    if not values:
+    steps = int((total - _dsum(rounded)) / places)
+    if not values or not steps:
         return rounded
-    rest = _dsum(values).quantize(places, decimal.ROUND_HALF_EVEN) - _dsum(rounded)
-    steps = int(rest / places)
-    order = sorted(range(len(values)), key=lambda i: -abs(values[i] - rounded[i]))
+    # a step up goes to the values rounded down the most, a step down to those rounded up the most
+    order = sorted(range(len(values)), key=lambda i: (values[i] - rounded[i]) * (1 if steps > 0 else -1),
+                   reverse=True)  # fmt: skip
     for i in order[: abs(steps)]:
         rounded[i] += places if steps > 0 else -places
     return rounded
+
+
+def _rounded(lines: pd.DataFrame, places: Decimal) -> pd.DataFrame:
+    """Round the amounts so months add up to the rounded grand total and lines add up to their month."""
+    columns = ["direct", "shared", "unallocated"]
+    out = lines.copy()
+    months = out.groupby(["month", "currency"])[columns].agg(_dsum).apply(lambda r: _dsum(r), axis=1)
+    grand = _dsum(months).quantize(places, decimal.ROUND_HALF_EVEN)
+    targets = dict(zip(months.index, round_to_total(list(months), grand, places), strict=True))
+    for key, part in out.groupby(["month", "currency"]):
+        cells = [v for row in part[columns].itertuples(index=False) for v in row]
+        rounded = iter(round_to_total(cells, targets[key], places))
+        for index in part.index:
+            for column in columns:
+                out.at[index, column] = next(rounded)
+    return out
 
 
 def chargeback(allocation: Allocation, *, decimals: int | None = 2) -> pd.DataFrame:
@@ -116,8 +139,9 @@ def chargeback(allocation: Allocation, *, decimals: int | None = 2) -> pd.DataFr
     allocation
         A cost allocation.
     decimals
-        Round amounts to this many places so that lines add up to the rounded month total (largest
-        remainder); None keeps the exact amounts.
+        Round amounts to this many places (largest remainder) so that the months add up to the rounded grand
+        total, the lines of a month to that month's total (within one place of its exact total) and each line's
+        parts to its total; None keeps the exact amounts.
 
     Returns
     -------
@@ -137,9 +161,7 @@ def chargeback(allocation: Allocation, *, decimals: int | None = 2) -> pd.DataFr
         lambda v: _ZERO if v is None or v != v else v).reset_index()
     out.columns.name = None
     if decimals is not None:
-        places = Decimal(1).scaleb(-decimals)
-        for col in ("direct", "shared", "unallocated"):
-            out[col] = out.groupby(["month", "currency"])[col].transform(lambda s: _round_lines(list(s), places))
+        out = _rounded(out, Decimal(1).scaleb(-decimals))
     out["total"] = [d + s + u for d, s, u in zip(out["direct"], out["shared"], out["unallocated"], strict=True)]
     out["month"] = out["month"].dt.strftime("%Y-%m")
     return out.sort_values(["month", "currency", "business_unit", "team"]).reset_index(drop=True)
@@ -156,37 +178,6 @@ def write_chargeback(allocation: Allocation, path: str | Path, *, decimals: int 
         for row in frame.itertuples(index=False):
             writer.writerow([format(v, "f") if isinstance(v, Decimal) else v for v in row])
     return target
-
-
-def write_chargeback_csv(con: object, path: str | Path, *, rules_file: str | Path | None = "",
-                         data_dir: str | Path | None = None, start_date: str | date | None = None,
-                         end_date: str | date | None = None, decimals: int | None = 2) -> Path:  # fmt: skip
-    """Allocate a warehouse's cost with its rules and write the chargeback CSV (for ``finops chargeback``).
-
-    Parameters
-    ----------
-    con
-        An open warehouse (:func:`finops_lib.warehouse.ingestion.open_data`), with ``costs`` and ``requests``.
-    path
-        Output CSV.
-    rules_file, data_dir
-        As :func:`resolve_rules` (default: the data folder's ``config/allocation_rules.yaml``).
-    start_date, end_date
-        Inclusive UTC days.
-    decimals
-        Rounding of the amounts (None: exact).
-
-    Returns
-    -------
-    Path
-        The CSV written.
-    """
-    rules = resolve_rules(rules_file, data_dir)
-    tables = con.list_tables()  # type: ignore[attr-defined]
-    requests = con.table("requests") if "requests" in tables else None  # type: ignore[attr-defined]
-    result = allocate(con.table("costs"), rules, requests=requests, start_date=start_date,  # type: ignore[attr-defined]
-                      end_date=end_date)  # fmt: skip
-    return write_chargeback(result, path, decimals=decimals)
 
 
 def coverage(allocation: Allocation) -> pd.DataFrame:
@@ -260,33 +251,31 @@ def hierarchy(allocation: Allocation, *, levels: tuple[str, ...] = ("business_un
     return out.sort_values(["cost", *levels], ascending=[False, *[True] * len(levels)]).reset_index(drop=True)
 
 
-def _unowned(costs: ir.Table, rules: Rules) -> ir.Table:
-    t = attribute(facts.money_rows(costs), rules)
-    spread = [i for i, s in enumerate(rules.shared) if s.applies_to == "untagged"]
+def _unowned(facts: Facts) -> ir.Table:
+    t = facts.money_rows()
+    spread = [i for i, s in enumerate(facts.rules.shared) if s.applies_to == "untagged"]
     keep = t.x_Team.isnull() & (t.x_AllocationPool.isnull() | t.x_AllocationPool.isin(spread or [-1]))
     t = t.filter(keep)
     keys = {name: value_expr(t, "costs", FIELDS[name], None) for name in KEY_FIELDS}
     return t.mutate(**keys, sub_account_name=t.SubAccountName.cast("string").nullif(""))
 
 
-def unallocated_keys(costs: ir.Table, rules: Rules | None = None, *, start_date: str | date | None = None,
-                     end_date: str | date | None = None, top: int = 10) -> pd.DataFrame:  # fmt: skip
+def unallocated_keys(facts: Facts, *, top: int = 10) -> pd.DataFrame:
     """Rank the raw keys that would cover most of the unallocated cost if they were tagged or mapped.
 
-    Each unowned row is credited to its most specific ownership key: Azure resource group, then sub-account
-    (OpenAI project, Anthropic workspace, AWS account, Azure subscription, GCP project), user or IAM
-    principal, API key, resource, and the service as a last resort; keys are ranked by the cost they cover,
-    per currency.
+    Each unowned money row (no owner under the facts' rules) is credited to its most specific ownership key: Azure
+    resource group, then sub-account (OpenAI project, Anthropic workspace, AWS account, Azure subscription, GCP
+    project), user or IAM principal, API key, resource, and the service as a last resort; keys are ranked by the
+    cost they cover.
 
     Returns
     -------
     pandas.DataFrame
         ``currency``, ``provider``, ``key`` (a match field), ``value``, ``name`` (sub-account name when known),
-        ``cost`` (Decimal), ``rows``, ``share`` and ``cumulative_share`` (of the currency's unowned cost) and
-        ``rule`` (a ``match`` for the rules file); at most ``top`` rows per currency, largest first.
+        ``cost`` (Decimal), ``rows``, ``share`` and ``cumulative_share`` (of the unowned cost) and ``rule`` (a
+        ``match`` for the rules file); at most ``top`` rows, largest first.
     """
-    rules = rules or Rules.default()
-    t = _unowned(facts.filter_costs(costs, start_date=start_date, end_date=end_date), rules)
+    t = _unowned(facts)
     key = ibis.cases(*[(t[name].notnull(), name) for name in KEY_FIELDS], else_=ibis.null("string"))
     value = ibis.coalesce(*[t[name] for name in KEY_FIELDS])
     t = t.mutate(key=key, value=value)

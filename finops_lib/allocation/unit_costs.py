@@ -16,39 +16,22 @@ a feed that splits cost and tokens differently).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from decimal import Decimal
 
-import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from finops_lib.allocation.allocator import allocate
 from finops_lib.errors import ParameterError
+from finops_lib.facts import Facts
 from finops_lib.rules.model import OWNER_FIELDS, Rules
 
-__all__ = ["BY", "FORMATS", "INPUT_BUCKETS", "SUMMARY_COLUMNS", "unit_economics"]
+__all__ = ["BY", "INPUT_BUCKETS", "unit_economics"]
 
 #: Dimensions unit economics can be grouped by.
 BY: tuple[str, ...] = (*OWNER_FIELDS, "provider", "model", "service_tier")
 INPUT_BUCKETS: tuple[str, ...] = ("input_uncached", "input_cache_read", "input_cache_write_5m", "input_cache_write_1h")
 CACHE_BUCKETS: tuple[str, ...] = ("input_cache_read", "input_cache_write_5m", "input_cache_write_1h")
-#: The KPI columns a summary table shows (``metric_value`` and ``cost_per_metric`` when present).
-SUMMARY_COLUMNS: tuple[str, ...] = (
-    "cost", "cost_per_1m_tokens", "cost_per_1m_input", "cost_per_1m_output", "cost_per_request", "cache_hit_rate",
-    "cache_savings", "batch_share", "batch_savings", "output_input_ratio", "effective_to_list", "metric_value",
-    "cost_per_metric",
-)  # fmt: skip
-#: Display formats of the KPI columns (``Styler.format``).
-FORMATS: dict[str, str] = {
-    "cost": "{:,.2f}", "token_cost": "{:,.2f}", "list_cost": "{:,.2f}", "effective_cost": "{:,.2f}",
-    "tokens": "{:,.0f}", "input_tokens": "{:,.0f}", "output_tokens": "{:,.0f}", "cache_read_tokens": "{:,.0f}",
-    "cache_write_tokens": "{:,.0f}", "requests": "{:,.0f}", "cost_per_1m_tokens": "{:,.3f}",
-    "cost_per_1m_input": "{:,.3f}", "cost_per_1m_output": "{:,.3f}", "cost_per_request": "{:,.5f}",
-    "cache_hit_rate": "{:.1%}", "cache_savings": "{:,.2f}", "batch_share": "{:.1%}", "batch_savings": "{:,.2f}",
-    "output_input_ratio": "{:.3f}", "effective_to_list": "{:.1%}", "metric_value": "{:,.0f}",
-    "cost_per_metric": "{:,.2f}",
-}  # fmt: skip
 _CELL = ["provider", "model", "service_tier", "token_type"]
 _ZERO = Decimal(0)
 
@@ -139,24 +122,18 @@ def _metric(out: pd.DataFrame, rules: Rules, metric: str | pd.DataFrame, by: lis
     return out
 
 
-def unit_economics(costs: ir.Table, rules: Rules | None = None, *, requests: ir.Table | None = None,
-                   by: Sequence[str] = ("team",), period: str = "month", currency: str = "USD",
-                   start_date: str | date | None = None, end_date: str | date | None = None,
+def unit_economics(facts: Facts, *, by: Sequence[str] = ("team",), period: str = "month",
                    metric: str | pd.DataFrame | None = None) -> pd.DataFrame:  # fmt: skip
-    """Return unit economics per period and group, in one billing currency.
+    """Return unit economics per period and group, in the facts' currency.
 
     Parameters
     ----------
-    costs, rules, requests
-        As :func:`finops_lib.allocation.allocate`.
+    facts
+        The facts (window, currency, rules), as :func:`finops_lib.allocation.allocate`.
     by
         Grouping dimensions, any of :data:`BY` (``("team",)``, ``("model",)``, ``("team", "model")``...).
     period
         ``month``, ``week`` or ``day``.
-    currency
-        Billing currency of the money (tokens are taken from the rows billed in it too).
-    start_date, end_date
-        Inclusive UTC days.
     metric
         A business metric: the name of one declared in the rules (``active_users``) or a frame ``month,
         team, value``; adds ``metric_value`` and ``cost_per_metric`` (needs ``by=("team",)``, monthly).
@@ -181,10 +158,9 @@ def unit_economics(costs: ir.Table, rules: Rules | None = None, *, requests: ir.
     unknown = [b for b in by if b not in BY]
     if unknown or not by:
         raise ParameterError(f"by must name dimensions among {', '.join(BY)}; got {list(by)!r}")
-    kw = {"requests": requests, "start_date": start_date, "end_date": end_date, "period": period}
-    money = allocate(costs, rules, measure="cost", **kw).frame  # type: ignore[arg-type]
-    tokens = allocate(costs, rules, measure="tokens", **kw).frame  # type: ignore[arg-type]
-    money, tokens = money[money["currency"] == currency], tokens[tokens["currency"] == currency]
+    currency = facts.currency
+    money = allocate(facts, measure="cost", period=period).frame  # type: ignore[arg-type]
+    tokens = allocate(facts, measure="tokens", period=period).frame  # type: ignore[arg-type]
     columns = [*keys, "currency", "cost", "token_cost", "list_cost", "effective_cost", "tokens", "input_tokens",
                "output_tokens", "cache_read_tokens", "cache_write_tokens", "requests", "cost_per_1m_tokens",
                "cost_per_1m_input", "cost_per_1m_output", "cost_per_request", "cache_hit_rate", "cache_savings",
@@ -211,6 +187,6 @@ def unit_economics(costs: ir.Table, rules: Rules | None = None, *, requests: ir.
     for col in ("cache_savings", "batch_savings"):
         out[col] = out[col].astype(float) if col in out.columns else np.nan
     if metric is not None:
-        out = _metric(out, rules or Rules.default(), metric, list(by), period)
+        out = _metric(out, facts.rules, metric, list(by), period)
     columns += [c for c in ("metric_value", "cost_per_metric") if c in out.columns]
     return out[columns].sort_values(keys).reset_index(drop=True)

@@ -11,6 +11,7 @@ Modules: ``series`` (the series and the money threshold), ``detectors`` (the reg
 
 from finops_lib.anomalies.alerts import ALERT_COLUMNS, alert_table, incident_summary, incidents, severity
 from finops_lib.anomalies.detectors import DETECTORS, Detector, episodes, get_detector, register_detector, scan
+from finops_lib.anomalies.explain import Explanation, explain_alert
 from finops_lib.anomalies.run import detect_anomalies, grain_is_day, run_detection, write_alerts
 from finops_lib.anomalies.series import DEFAULTS, DIMENSIONS, METRICS, build_series, resolve_min_impact
 
@@ -21,10 +22,12 @@ __all__ = [
     "DIMENSIONS",
     "METRICS",
     "Detector",
+    "Explanation",
     "alert_table",
     "build_series",
     "detect_anomalies",
     "episodes",
+    "explain_alert",
     "get_detector",
     "grain_is_day",
     "incident_summary",

@@ -299,7 +299,7 @@ def scan(
                             "key": key,
                             "metric": metric,
                             "day": one["day"],
-                            "actual": one["value"],
+                            "actual": one["actual"],
                             **{c: res[c].to_numpy() for c in res.columns},
                             "impact": (one["value"].to_numpy() - res["expected"].to_numpy()) * unit,
                         }

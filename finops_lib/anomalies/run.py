@@ -1,27 +1,28 @@
-"""Detect, explain and list anomalies from a warehouse or a facts frame; write the alert list for a scheduler.
+"""Detect, explain and list anomalies from the facts or a cell frame; write the alert list for a scheduler.
 
-:func:`detect_anomalies` is what ``finops anomalies`` and the anomaly notebook call: facts
-(:mod:`finops_lib.facts.cells`), scan (:func:`finops_lib.anomalies.detectors.scan`), episodes, then one explained alert
-per anomaly (:mod:`finops_lib.anomalies.alerts`).
+:func:`detect_anomalies` is what ``finops anomalies`` and the anomaly notebook call: cell facts
+(:func:`finops_lib.facts.build_cells`), scan (:func:`finops_lib.anomalies.detectors.scan`), episodes, then one
+explained alert per anomaly (:mod:`finops_lib.anomalies.alerts`).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from finops_lib.anomalies.alerts import alert_table
 from finops_lib.anomalies.detectors import check_options, episodes, get_detector, scan
 from finops_lib.anomalies.series import DEFAULTS, Grain
 from finops_lib.errors import ParameterError
+from finops_lib.facts import Facts, build_cells
 
 __all__ = ["detect_anomalies", "grain_is_day", "run_detection", "write_alerts"]
 
 
 def detect_anomalies(
-    source: Any,
+    source: Facts | pd.DataFrame,
     *,
     detector: str = DEFAULTS["detector"],
     sensitivity: float = DEFAULTS["sensitivity"],
@@ -31,24 +32,22 @@ def detect_anomalies(
     until: str | None = None,
     grain: Grain = "day",
     explain: bool = True,
-    data_dir: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Detect, explain and list anomalies: one row per anomaly (see :func:`finops_lib.anomalies.explain.alert_table`).
+    """Detect, explain and list anomalies: one row per anomaly (see :func:`finops_lib.anomalies.alert_table`).
 
     Parameters
     ----------
     source
-        An open warehouse (:func:`finops_lib.warehouse.ingestion.open_data`) or a facts frame.
+        The facts (:class:`finops_lib.facts.Facts`: currency, window and the rules naming owners), or a cell frame
+        (:func:`finops_lib.facts.build_cells`).
     detector, sensitivity, min_impact, grain
         See :func:`scan`.
     currency
-        Money currency (warehouse input only).
+        Currency of a cell frame's money (the facts say their own).
     since, until
         ISO days: keep anomalies still going on at or after ``since``, and look at data up to ``until``.
     explain
         Add the drill-down, decomposition and named driver (slower).
-    data_dir
-        Data folder whose allocation rules name owners (warehouse input only).
     """
     _, alerts = run_detection(
         source,
@@ -59,7 +58,6 @@ def detect_anomalies(
         until=until,
         grain=grain,
         explain=explain,
-        data_dir=data_dir,
     )
     if since:
         alerts = alerts[alerts["last_seen"] >= pd.Timestamp(since)].reset_index(drop=True)
@@ -67,7 +65,7 @@ def detect_anomalies(
 
 
 def run_detection(
-    source: Any,
+    source: Facts | pd.DataFrame,
     *,
     detector: str = DEFAULTS["detector"],
     sensitivity: float = DEFAULTS["sensitivity"],
@@ -76,23 +74,18 @@ def run_detection(
     until: str | None = None,
     grain: Grain = "day",
     explain: bool = True,
-    data_dir: str | Path | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Like :func:`detect_anomalies` (without ``since``), returning the scored points too: ``(points, alerts)``."""
-    from finops_lib.anomalies.alerts import alert_table
-    from finops_lib.facts.cells import build_facts, hourly_facts
-
     check_options(sensitivity=sensitivity, grain=grain)
     get_detector(detector)
-    if isinstance(source, pd.DataFrame):
-        facts = source
+    if isinstance(source, Facts):
+        cells, currency = build_cells(source, grain=grain), source.currency
     else:
-        build = hourly_facts if grain == "hour" else build_facts
-        facts = build(source, currency=currency, data_dir=data_dir)
+        cells = source
     if until:
-        facts = facts[facts["day"] < pd.Timestamp(until) + pd.Timedelta(days=1)]
-    points = scan(facts, detector=detector, sensitivity=sensitivity, min_impact=min_impact, grain=grain)
-    alerts = alert_table(facts, points, episodes(points, grain=grain), explain=explain, grain=grain, currency=currency)
+        cells = cells[cells["day"] < pd.Timestamp(until) + pd.Timedelta(days=1)]
+    points = scan(cells, detector=detector, sensitivity=sensitivity, min_impact=min_impact, grain=grain)
+    alerts = alert_table(cells, points, episodes(points, grain=grain), explain=explain, grain=grain, currency=currency)
     return points, alerts.assign(detector=detector, sensitivity=float(sensitivity))
 
 

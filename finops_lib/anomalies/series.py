@@ -53,8 +53,10 @@ def build_series(facts: pd.DataFrame, *, dimension: str, metric: str, grain: Gra
     Returns
     -------
     pandas.DataFrame
-        ``key`` (the dimension value, ``total`` for the total), ``day``, ``value`` (0 on periods without rows;
-        a series whose source never reports the metric is left out), ``cost`` (float money of the same rows).
+        ``key`` (the dimension value, ``total`` for the total), ``day``, ``value`` (what the detectors judge: 0 on
+        periods without rows, NaN on days whose usage bucket is still filling; a series whose source never reports
+        the metric is left out), ``actual`` (the measured value, those days included) and ``cost`` (float money of
+        the same rows).
 
     Examples
     --------
@@ -90,14 +92,15 @@ def build_series(facts: pd.DataFrame, *, dimension: str, metric: str, grain: Gra
         value=("_value", "sum"), cost=("_cost", "sum"), partial=("_partial", "any")
     )
     if agg.empty:
-        return pd.DataFrame(columns=["key", "day", "value", "cost"])
-    agg.loc[agg["partial"], "value"] = np.nan
+        return pd.DataFrame(columns=["key", "day", "value", "actual", "cost"])
+    agg["actual"] = agg["value"]
+    agg.loc[agg["partial"], "value"] = np.nan  # a usage bucket still filling: measured, not judged
     agg = agg.drop(columns="partial")
     freq = "h" if grain == "hour" else "D"
     days = pd.date_range(facts["day"].min(), facts["day"].max(), freq=freq)
     full = pd.MultiIndex.from_product([sorted(agg["key"].unique()), days], names=["key", "day"])
     out = agg.set_index(["key", "day"]).reindex(full, fill_value=0.0).reset_index()
-    return out.astype({"value": float, "cost": float})
+    return out[["key", "day", "value", "actual", "cost"]].astype({"value": float, "actual": float, "cost": float})
 
 
 def resolve_min_impact(

@@ -1,51 +1,45 @@
 """The facts layer: the one place that decides which rows are money, tokens and requests, in which currency.
 
-Every page, widget, command and detector reads money, tokens and series through this package; nothing
-else queries the warehouse's raw tables.
+Every page, widget, command and detector reads money, tokens and series through a :class:`Facts`; nothing
+else opens the warehouse's tables. Modules:
+
+``model``
+    The declared measures and dimensions (names, units, tables, columns): the semantic model.
+``scope``
+    Which rows count: invoiced first per provider and day, estimates where no invoice, unpriced flagged.
+``layer``
+    :class:`Facts`: row sets, totals, aggregates and series in one currency, window, filter and set of rules.
+``cells``
+    Cell facts (day x provider x owner x model x key x bucket) for anomalies and before/after views.
+``requests``
+    Request logs as cells of a cost-change decomposition.
+``unpriced``
+    Models and buckets with tokens but no price.
 """
 
-from finops_lib.facts.cells import FACT_COLUMNS, UNKNOWN, build_facts, hourly_facts
-from finops_lib.facts.gateway import REQUEST_DIMENSIONS, daily_reported_cost
+from finops_lib.facts.cells import FACT_COLUMNS, UNKNOWN, build_cells, gateway_pools
+from finops_lib.facts.layer import Facts, open_facts
+from finops_lib.facts.model import DIMENSIONS, GRAINS, MEASURES, UNATTRIBUTED, Dimension, Measure
 from finops_lib.facts.requests import cells_from_requests
-from finops_lib.facts.rows import (
-    DIMENSIONS,
-    MISSING_LABELS,
-    UNATTRIBUTED,
-    date_range,
-    dimension_column,
-    filter_costs,
-    in_currency,
-    missing_label,
-    money_rows,
-    providers,
-    token_rows,
-)
-from finops_lib.facts.series import currency_totals, daily_spend, daily_tokens, top_groups, top_movers
+from finops_lib.facts.scope import MONEY_SCOPES, SCOPE_MEANINGS, TOKEN_SCOPES
 from finops_lib.facts.unpriced import unpriced_models
 
 __all__ = [
     "DIMENSIONS",
     "FACT_COLUMNS",
-    "MISSING_LABELS",
-    "REQUEST_DIMENSIONS",
+    "GRAINS",
+    "MEASURES",
+    "MONEY_SCOPES",
+    "SCOPE_MEANINGS",
+    "TOKEN_SCOPES",
     "UNATTRIBUTED",
     "UNKNOWN",
-    "build_facts",
+    "Dimension",
+    "Facts",
+    "Measure",
+    "build_cells",
     "cells_from_requests",
-    "currency_totals",
-    "daily_reported_cost",
-    "daily_spend",
-    "daily_tokens",
-    "date_range",
-    "dimension_column",
-    "filter_costs",
-    "hourly_facts",
-    "in_currency",
-    "missing_label",
-    "money_rows",
-    "providers",
-    "token_rows",
-    "top_groups",
-    "top_movers",
+    "gateway_pools",
+    "open_facts",
     "unpriced_models",
 ]

@@ -1,19 +1,21 @@
-"""The cell-day facts that anomaly detection and explanation read: one row per day x owner x model x key x bucket.
+"""Cell facts: one row per day (or hour) x provider x account x owner x model x key x token bucket x tiers.
 
-Each provider's richest data is used once, never twice:
+What anomaly detection, its explanations and the before/after view on usage feeds read. Each provider's richest
+data is used once, never twice, and the money adds up to :meth:`Facts.total` exactly:
 
-* **money** comes from the money rows of ``costs`` (:func:`finops_lib.facts.rows.money_rows`: invoiced first per
-  provider and day, priced estimates otherwise), converted to one currency at the charge day's rate;
-* **tokens** and **request counts** come from the token rows (:func:`finops_lib.facts.rows.token_rows`: usage feeds
-  first), joined to the money cells on day, provider, sub-account, model, bucket, service tier and context tier.
-  Feeds that carry tokens and money on the same row (AWS CUR, Azure, GCP) join to themselves. The API key is the
-  token feed's key (invoices seldom carry one); ``(unknown)`` otherwise;
-* **gateway traffic**: cost rows of the shared pools that the allocation rules split by gateway requests
-  (``source: requests``, e.g. the LiteLLM project and workspace) are replaced by the gateway log itself, which
-  names the team, application and key of every request and counts failures
-  (:func:`finops_lib.facts.requests.cells_from_requests` splits each cell's logged cost over its token buckets).
+* **money** comes from the facts' money rows (invoiced first per provider and day), already in the facts' currency;
+* **tokens** and **request counts** come from the token rows (usage feeds first), joined to the money cells on
+  day, provider, account, owner, model, bucket and tiers (feeds that carry tokens and money on one row, such as
+  AWS CUR, Azure or GCP, join to themselves). A cell's API key is the token feed's key with most tokens (invoices
+  seldom carry one); ``(unknown)`` otherwise;
+* **gateway traffic**: the rows of shared pools that the allocation rules split by gateway requests (``source:
+  requests``, such as the LiteLLM project and workspace) are described by the gateway log instead, which names the
+  team, application and key of every request and counts failures. Each (day, provider)'s invoiced pool money is
+  split over that day's gateway cells by their logged cost, exactly (remainder on the largest part), so the
+  money stays the invoice's. A pool day without gateway traffic keeps its invoice rows (owner ``(unknown)``);
+  gateway cells on a day without pool money carry tokens and requests but no cost.
 
-Owners come from :func:`finops_lib.rules.owners.attribute` with the data folder's allocation rules.
+Hourly cells come from the gateway log alone, at its logged cost (invoices are daily).
 Rows without a cost (unpriced tokens) keep ``cost`` missing: they count in token series, never as $0.
 """
 
@@ -21,114 +23,90 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
+from fractions import Fraction
+from typing import TYPE_CHECKING, Literal
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
-from ibis.backends import BaseBackend
 
-from finops_lib import facts
+from finops_lib.decompose import round_fraction
+from finops_lib.facts.requests import cells_from_requests
 
-__all__ = ["FACT_COLUMNS", "UNKNOWN", "build_facts", "hourly_facts"]
+if TYPE_CHECKING:  # pragma: no cover
+    from finops_lib.facts.layer import Facts
 
+__all__ = ["FACT_COLUMNS", "UNKNOWN", "build_cells", "gateway_pools"]
+
+Grain = Literal["day", "hour"]
 UNKNOWN = "(unknown)"
-#: Columns of the facts frame.
-FACT_COLUMNS: list[str] = [
-    "day",
-    "provider",
-    "sub_account",
-    "team",
-    "application",
-    "model",
-    "api_key",
-    "bucket",
-    "service_tier",
-    "context_tier",
-    "cost",
-    "tokens",
-    "requests",
-    "failures",
-    "source",
-    "partial",
-]
+#: Columns of a cell frame.
+FACT_COLUMNS: list[str] = ["day", "provider", "sub_account", "team", "application", "model", "api_key", "bucket",
+                           "service_tier", "context_tier", "cost", "tokens", "requests", "failures", "source",
+                           "partial"]  # fmt: skip
 _KEYS = ["day", "provider", "sub_account", "team", "application", "model", "bucket", "service_tier", "context_tier"]
-_COLUMNS = {
-    "provider": "ProviderName",
-    "sub_account": "SubAccountId",
-    "team": "x_Team",
-    "application": "x_Application",
-    "model": "x_Model",
-    "bucket": "x_TokenType",
-    "service_tier": "x_ServiceTier",
-    "context_tier": "x_ContextTier",
-    "api_key": "x_ApiKeyId",
-}
+_COLUMNS = {"provider": "ProviderName", "sub_account": "SubAccountId", "team": "x_Team",
+            "application": "x_Application", "model": "x_Model", "bucket": "x_TokenType",
+            "service_tier": "x_ServiceTier", "context_tier": "x_ContextTier", "api_key": "x_ApiKeyId"}  # fmt: skip
+_GATEWAY_KEYS = ["day", "provider", "sub_account", "team", "application", "model", "api_key", "service_tier",
+                 "context_tier"]  # fmt: skip
 
 
-def _rules(data_dir: str | Path | None, rules_file: str | None) -> object:
-    from finops_lib.rules.resolve import resolve_rules
-
-    return resolve_rules(rules_file or "", data_dir)
-
-
-def _gateway_pools(rules: object) -> list[int]:
-    return [i for i, s in enumerate(rules.shared) if s.options.get("source") == "requests"]  # type: ignore[attr-defined]
+def gateway_pools(facts: Facts) -> list[int]:
+    """Return the indexes of the shared pools that the rules split by the gateway's requests."""
+    return [i for i, s in enumerate(facts.rules.shared) if s.options.get("source") == "requests"]
 
 
 def _partial(t: ir.Table) -> ir.BooleanValue:
-    return t.x_DataQualityFlags.contains("partial_bucket").max()
+    if "x_DataQualityFlags" not in t.columns:
+        return ibis.literal(False).max()
+    return t.x_DataQualityFlags.fill_null("").contains("partial_bucket").max()
 
 
-def _cells(
-    rows: ir.Table, pools: list[int], values: dict[str, Callable[[ir.Table], ir.Value]], *, with_key: bool
-) -> pd.DataFrame:
-    rows = rows.filter(rows.x_AllocationPool.isnull() | ~rows.x_AllocationPool.isin(pools)) if pools else rows
-    cols = {k: rows[c].cast("string") for k, c in _COLUMNS.items() if with_key or k != "api_key"}
+def _cells(rows: ir.Table, pools: list[int], values: dict[str, Callable[[ir.Table], ir.Value]], *,
+           with_key: bool) -> pd.DataFrame:  # fmt: skip
+    cols = {k: (rows[c].cast("string") if c in rows.columns else ibis.null("string"))
+            for k, c in _COLUMNS.items() if with_key or k != "api_key"}  # fmt: skip
     cols["context_tier"] = cols["context_tier"].fill_null("standard")
-    grouped = rows.mutate(day=rows.ChargePeriodStart.date(), **cols)
-    keys = [*_KEYS, "api_key"] if with_key else _KEYS
+    in_pool = rows.x_AllocationPool.isin(pools).fill_null(False) if pools else ibis.literal(False)
+    grouped = rows.mutate(day=rows.ChargePeriodStart.date(), _gateway=in_pool, **cols)
+    keys = [*_KEYS, "_gateway", *(["api_key"] if with_key else [])]
     out = grouped.group_by(keys).aggregate(**{k: v(grouped) for k, v in values.items()}).to_pandas()
     for column in keys:
-        if column != "day":
+        if column not in ("day", "_gateway"):
             out[column] = out[column].astype(object).where(out[column].notna(), UNKNOWN).astype(str)
+    out["day"] = pd.to_datetime(out["day"])
     return out
 
 
-def _billing_facts(costs: ir.Table, rules: object, currency: str) -> pd.DataFrame:
-    from finops_lib.rules.owners import attribute
-
-    converted, _ = facts.in_currency(costs, currency)
-    pools = _gateway_pools(rules)
-    money = _cells(
-        attribute(facts.money_rows(converted), rules),
-        pools,
-        {"cost": lambda t: t.BilledCost.sum(), "partial_m": _partial},
-        with_key=False,
-    )
-    tokens = _cells(
-        attribute(facts.token_rows(costs), rules),
-        pools,
-        {
-            "tokens": lambda t: t.ConsumedQuantity.sum().cast("int64"),
-            "requests": lambda t: t.x_RequestCount.sum(),
-            "partial_t": _partial,
-        },
-        with_key=True,
-    )
+def _billing_cells(facts: Facts, pools: list[int], gateway_days: pd.DataFrame) -> pd.DataFrame:
+    money = _cells(facts.money_rows(), pools, {"cost": lambda t: t.BilledCost.sum(), "partial_m": _partial},
+                   with_key=False)  # fmt: skip
+    tokens = _cells(facts.token_rows(), pools, {
+        "tokens": lambda t: t.ConsumedQuantity.sum().cast("int64"),
+        "requests": lambda t: t.x_RequestCount.sum() if "x_RequestCount" in t.columns else ibis.null("int64"),
+        "partial_t": _partial,
+    }, with_key=True)  # fmt: skip
+    money, tokens = _drop_described(money, gateway_days), _drop_described(tokens, gateway_days)
     # One key per cell: the key with most tokens names it (invoices rarely split money by key).
-    tokens = tokens.sort_values("tokens", ascending=False)
+    tokens = tokens.sort_values("tokens", ascending=False, kind="stable")
     keyed = tokens.groupby(_KEYS, as_index=False).agg(
-        api_key=("api_key", "first"),
-        tokens=("tokens", "sum"),
-        requests=("requests", lambda s: s.sum(min_count=1)),
-        partial_t=("partial_t", "max"),
-    )
-    out = _join(money, keyed)
+        api_key=("api_key", "first"), tokens=("tokens", "sum"),
+        requests=("requests", lambda s: s.sum(min_count=1)), partial_t=("partial_t", "max"))  # fmt: skip
+    out = _join(money.drop(columns="_gateway"), keyed)
     out["partial"] = out.pop("partial_m").fillna(False).astype(bool) | out.pop("partial_t").fillna(False).astype(bool)
     out["api_key"] = out["api_key"].fillna(UNKNOWN)
     out["failures"] = pd.NA
     return out.assign(source="billing")
+
+
+def _drop_described(cells: pd.DataFrame, gateway_days: pd.DataFrame) -> pd.DataFrame:
+    """Drop the gateway pools' cells on the days the gateway log describes (it stands in for them)."""
+    if not cells["_gateway"].any():
+        return cells
+    seen = cells[["day", "provider"]].merge(gateway_days, on=["day", "provider"], how="left", indicator=True)
+    described = cells["_gateway"].to_numpy() & (seen["_merge"] == "both").to_numpy()
+    return cells[~described].reset_index(drop=True)
 
 
 def _join(money: pd.DataFrame, tokens: pd.DataFrame) -> pd.DataFrame:
@@ -141,136 +119,134 @@ def _join(money: pd.DataFrame, tokens: pd.DataFrame) -> pd.DataFrame:
     matched = exact[exact["_merge"] == "both"].drop(columns="_merge")
     reduced = [k for k in _KEYS if k not in ("service_tier", "context_tier")]
     first = {"service_tier": ("service_tier", "first"), "context_tier": ("context_tier", "first")}
-    left = (
-        exact[exact["_merge"] == "left_only"]
-        .groupby(reduced, as_index=False)
-        .agg(cost=("cost", lambda s: sum(s, Decimal(0))), partial_m=("partial_m", "max"), **first)
-    )
-    right = (
-        exact[exact["_merge"] == "right_only"]
-        .groupby(reduced, as_index=False)
-        .agg(
-            api_key=("api_key", "first"),
-            tokens=("tokens", "sum"),
-            requests=("requests", lambda s: s.sum(min_count=1)),
-            partial_t=("partial_t", "max"),
-            **{f"{k}_t": v for k, v in first.items()},
-        )
-    )
+    left = (exact[exact["_merge"] == "left_only"].groupby(reduced, as_index=False)
+            .agg(cost=("cost", lambda s: sum(s, Decimal(0))), partial_m=("partial_m", "max"), **first))  # fmt: skip
+    right = (exact[exact["_merge"] == "right_only"].groupby(reduced, as_index=False)
+             .agg(api_key=("api_key", "first"), tokens=("tokens", "sum"),
+                  requests=("requests", lambda s: s.sum(min_count=1)), partial_t=("partial_t", "max"),
+                  **{f"{k}_t": v for k, v in first.items()}))  # fmt: skip
     loose = left.merge(right, on=reduced, how="outer")
     for tier in ("service_tier", "context_tier"):
         loose[tier] = loose[tier].fillna(loose.pop(f"{tier}_t"))
     return pd.concat([matched, loose], ignore_index=True)
 
 
-def _gateway_table(con: BaseBackend, rules: object, currency: str) -> ir.Table | None:
-    from finops_lib.rules.owners import attribute
-
-    if "requests" not in con.list_tables():
+def _gateway_table(facts: Facts) -> ir.Table | None:
+    if not facts.has_requests or not gateway_pools(facts):
         return None
-    requests = con.table("requests")
-    if not _gateway_pools(rules) or requests.count().to_pyarrow().as_py() == 0:
+    t = facts.request_rows()
+    if t.count().to_pyarrow().as_py() == 0:
         return None
-    converted, _ = facts.in_currency(requests, currency)
-    t = attribute(converted, rules, table_name="requests", pools=False)
-    return t.mutate(
-        **{k: t[c].cast("string").fill_null(UNKNOWN) for k, c in _COLUMNS.items() if k not in ("bucket", "sub_account")}
-    )
+    owners = {k: t[c].cast("string").fill_null(UNKNOWN) for k, c in _COLUMNS.items()
+              if k not in ("bucket", "sub_account") and c in t.columns}  # fmt: skip
+    return t.mutate(**owners)
 
 
-def _gateway_facts(table: ir.Table, *, grain: str) -> pd.DataFrame:
-    from finops_lib.facts.requests import cells_from_requests
-
+def _gateway_cells(table: ir.Table, *, grain: Grain) -> pd.DataFrame:
     t = table.mutate(
         day=table.ChargePeriodStart.truncate("h" if grain == "hour" else "D").cast("timestamp"),
         sub_account=table.SubAccountId.cast("string").fill_null(UNKNOWN),
     )
-    keys = ["day", "provider", "sub_account", "team", "application", "model", "api_key", "service_tier", "context_tier"]
     span = t.aggregate(lo=t.ChargePeriodStart.min(), hi=t.ChargePeriodStart.max()).to_pandas().iloc[0]
-    cells = cells_from_requests(
-        t, start=span.lo.to_pydatetime(), end=span.hi.to_pydatetime() + pd.Timedelta(seconds=1), keys=keys
-    )
+    cells = cells_from_requests(t, start=span.lo.to_pydatetime(), end=span.hi.to_pydatetime() + pd.Timedelta(seconds=1),
+                                keys=_GATEWAY_KEYS)  # fmt: skip
     failed = t.filter(t.x_Status == "failure")
-    fails = failed.group_by(keys).aggregate(failures=failed.count()).to_pandas()
-    out = cells.drop(columns=["unpriced_requests"]).merge(fails, on=keys, how="left")
+    fails = failed.group_by(_GATEWAY_KEYS).aggregate(failures=failed.count()).to_pandas()
+    out = cells.drop(columns=["unpriced_requests"]).merge(fails, on=_GATEWAY_KEYS, how="left")
     out["failures"] = out["failures"].fillna(0).astype("int64")
     # Request counts sit on one row per cell (as x_RequestCount does in usage feeds), so sums stay right.
-    first = ~out.duplicated(keys)
+    first = ~out.duplicated(_GATEWAY_KEYS)
     out["requests"] = out["requests"].where(first, 0)
     out["failures"] = out["failures"].where(first, 0)
+    out["day"] = _naive(out["day"])
     return out.assign(source="gateway", partial=False)
 
 
-def build_facts(
-    con: BaseBackend, *, currency: str = "USD", data_dir: str | Path | None = None, rules_file: str | None = None
-) -> pd.DataFrame:
-    """Return the daily cell facts of a warehouse (see the module docstring for where each number comes from).
+def _pool_money(facts: Facts, pools: list[int]) -> pd.DataFrame:
+    rows = facts.money_rows()
+    rows = rows.filter(rows.x_AllocationPool.isin(pools))
+    out = (rows.group_by(day=rows.ChargePeriodStart.date(), provider=rows.ProviderName)
+           .aggregate(money=rows.BilledCost.sum()).to_pandas())  # fmt: skip
+    out["day"] = pd.to_datetime(out["day"])
+    return out
+
+
+def _split(cells: pd.DataFrame, money: pd.DataFrame) -> pd.DataFrame:
+    """Give each (day, provider)'s pool money to its gateway cells by logged cost, exactly."""
+    out = cells.merge(money, on=["day", "provider"], how="left")
+    costs: list[Decimal | None] = [None] * len(out)
+    for _, group in out.groupby(["day", "provider"], sort=False):
+        amount = group["money"].iloc[0]
+        if amount is None or (isinstance(amount, float) and pd.isna(amount)):
+            continue
+        logged = [Decimal(0) if v is None or pd.isna(v) else Decimal(v) for v in group["cost"]]
+        weights = logged if sum(logged) > 0 else [Decimal(int(v)) for v in group["tokens"]]
+        total = sum(weights)
+        if not total:
+            weights, total = [Decimal(1)] * len(group), Decimal(len(group))
+        parts = [round_fraction(Fraction(amount) * Fraction(w) / Fraction(total)) for w in weights]
+        largest = max(range(len(parts)), key=lambda i: (weights[i], -i))
+        parts[largest] += Decimal(amount) - sum(parts)
+        for position, part in zip(group.index, parts, strict=True):
+            costs[position] = part
+    return out.drop(columns="money").assign(cost=costs)
+
+
+def build_cells(facts: Facts, *, grain: Grain = "day") -> pd.DataFrame:
+    """Return the cell facts (see the module docstring).
 
     Parameters
     ----------
-    con
-        The warehouse (:func:`finops_lib.warehouse.ingestion.open_data`), with ``costs`` and optionally ``requests``.
-    currency
-        Currency of ``cost`` (rows are converted at the charge day's rate).
-    data_dir
-        Data folder whose ``config/allocation_rules.yaml`` names owners (default: the sample's).
-    rules_file
-        Explicit rules file (``"none"`` for tags only).
+    facts
+        The facts (:class:`finops_lib.facts.Facts`): currency, window, filters and the rules naming owners.
+    grain
+        ``day`` (every source) or ``hour`` (the gateway log only).
 
     Returns
     -------
     pandas.DataFrame
-        :data:`FACT_COLUMNS`: ``day`` (Timestamp), the owner and meter columns (text, ``(unknown)`` when
-        missing), ``cost`` (Decimal in ``currency``; missing when unpriced), ``tokens``, ``requests`` and
-        ``failures`` (nullable integers; missing when the source does not say), ``source`` (``billing`` or
-        ``gateway``).
+        :data:`FACT_COLUMNS`: ``day`` (Timestamp), the owner and meter columns (text, ``(unknown)`` when missing),
+        ``cost`` (Decimal in the facts' currency; missing when unpriced), ``tokens``, ``requests`` and ``failures``
+        (nullable integers; missing when the source does not say), ``source`` (``billing`` or ``gateway``),
+        ``partial`` (a usage bucket still filling).
     """
-    rules = _rules(data_dir, rules_file)
-    frames = [_billing_facts(con.table("costs"), rules, currency)]
-    gateway = _gateway_table(con, rules, currency)
+    if grain not in ("day", "hour"):
+        raise ValueError(f"grain must be day or hour, got {grain!r}")
+    gateway = _gateway_table(facts)
+    if grain == "hour":
+        return _finish(_gateway_cells(gateway, grain="hour")) if gateway is not None else _empty()
+    pools = gateway_pools(facts)
+    frames = []
+    days = pd.DataFrame(columns=["day", "provider"])
     if gateway is not None:
-        frames.append(_gateway_facts(gateway, grain="day"))
-    return _finish(pd.concat(frames, ignore_index=True))
+        cells = _gateway_cells(gateway, grain="day")
+        days = cells[["day", "provider"]].drop_duplicates()
+        frames.append(_split(cells, _pool_money(facts, pools)))
+    frames.insert(0, _billing_cells(facts, pools, days))
+    return _finish(pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames)
+                   else _empty())  # fmt: skip
 
 
-def hourly_facts(
-    con: BaseBackend, *, currency: str = "USD", data_dir: str | Path | None = None, rules_file: str | None = None
-) -> pd.DataFrame:
-    """Return hourly cell facts: the gateway log only (every other source is daily).
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame(columns=FACT_COLUMNS)
 
-    Same columns as :func:`build_facts`, with ``day`` holding the hour.
-    """
-    gateway = _gateway_table(con, _rules(data_dir, rules_file), currency)
-    if gateway is None:
-        return pd.DataFrame(columns=FACT_COLUMNS)
-    return _finish(_gateway_facts(gateway, grain="hour"))
+
+def _naive(values: pd.Series) -> pd.Series:
+    stamps = pd.to_datetime(values)
+    return stamps.dt.tz_convert(None) if stamps.dt.tz is not None else stamps
 
 
 def _finish(out: pd.DataFrame) -> pd.DataFrame:
     out = out.copy()
-    out["day"] = (
-        pd.to_datetime(out["day"]).dt.tz_localize(None)
-        if getattr(pd.to_datetime(out["day"]).dt, "tz", None)
-        else pd.to_datetime(out["day"])
-    )
-    out["cost"] = [None if pd.isna(v) else (v if isinstance(v, Decimal) else Decimal(str(v))) for v in out["cost"]]
+    out["day"] = _naive(out["day"]) if len(out) else pd.to_datetime(out["day"])
+    out["cost"] = [None if v is None or (not isinstance(v, Decimal) and pd.isna(v)) else
+                   (v if isinstance(v, Decimal) else Decimal(str(v))) for v in out["cost"]]  # fmt: skip
     for column in ("tokens", "requests", "failures"):
-        out[column] = (
-            pd.array(pd.to_numeric(out[column], errors="coerce"), dtype="Int64")
-            if column in out.columns
-            else pd.array([pd.NA] * len(out), dtype="Int64")
-        )
+        values = out[column] if column in out.columns else [pd.NA] * len(out)
+        out[column] = pd.array(pd.to_numeric(pd.Series(values, index=out.index), errors="coerce"), dtype="Int64")
     out["partial"] = out["partial"].fillna(False).astype(bool) if "partial" in out.columns else False
     for column in FACT_COLUMNS:
         if column not in out.columns:
             out[column] = pd.NA
-    return (
-        out[FACT_COLUMNS]
-        .sort_values(["day", "provider", "team", "application", "model", "bucket"], kind="stable")
-        .reset_index(drop=True)
-    )
-
-
-def table_facts(facts: pd.DataFrame) -> ir.Table:
-    """Return ``facts`` as an in-memory ibis table (for engine-side aggregation in notebooks)."""
-    return ibis.memtable(facts.assign(cost=facts["cost"].map(lambda v: None if v is None else float(v))))
+    return (out[FACT_COLUMNS].sort_values(["day", "provider", "team", "application", "model", "bucket"], kind="stable")
+            .reset_index(drop=True))  # fmt: skip

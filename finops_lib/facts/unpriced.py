@@ -1,42 +1,42 @@
-"""Models and token buckets with tokens but no catalog price (never counted as $0)."""
+"""Models and token buckets with tokens but no catalog price: flagged, left out of money, never shown as $0."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
-from ibis.backends import BaseBackend
+
+from finops_lib import pricing
+
+__all__ = ["unpriced_models"]
 
 
-def unpriced_models(con: BaseBackend, *, catalog: object = None) -> pd.DataFrame:
-    """Models and token buckets that have tokens but no price in the catalog, with their token counts.
+def unpriced_models(facts: Any, *, catalog: pricing.Catalog | None = None) -> pd.DataFrame:
+    """Return the models and token buckets of the facts' window that have tokens but no price in the catalog.
 
-    Usage-feed rows of ``costs`` and gateway/trace ``requests`` are priced with the catalog
-    (:func:`finops_lib.pricing.price_costs`, :func:`finops_lib.pricing.estimate_requests`); whatever stays
-    without a price is listed here. Such tokens are left out of every money total, never counted as $0.
+    Usage-feed rows and request logs are priced with the catalog (:func:`finops_lib.pricing.price_costs`,
+    :func:`finops_lib.pricing.estimate_requests`; catalog prices are converted to the facts' currency at each
+    day's rate); whatever stays without a price is listed, with its tokens. Such tokens are in no money total.
 
     Parameters
     ----------
-    con
-        The warehouse.
+    facts
+        The :class:`finops_lib.facts.Facts`.
     catalog
         A :class:`finops_lib.pricing.Catalog`; default the shipped catalog.
 
     Returns
     -------
     pandas.DataFrame
-        ``table, provider, model, bucket, tier, tokens, rows, first_day, last_day``; empty when every
-        token has a price.
+        ``table, provider, model, bucket, tier, tokens, rows, first_day, last_day``; empty when every token has a
+        price.
     """
-    from finops_lib import fx
-    from finops_lib import pricing as prices
-
-    catalog = catalog or prices.load_catalog()
-    rates = fx.load_rates()  # catalog prices in USD, rows billed in EUR: prices converted at the day's rate
-    frames = [
-        prices.unpriced_summary(prices.price_costs(con.table("costs"), catalog, rates=rates)).to_pandas()
-        .assign(table="costs"),
-        prices.unpriced_summary(prices.estimate_requests(con.table("requests"), catalog, rates=rates)).to_pandas()
-        .assign(table="requests"),
-    ]
+    catalog = catalog or pricing.load_catalog()
+    frames = [pricing.unpriced_summary(pricing.price_costs(facts.cost_rows(), catalog, rates=facts.rates))
+              .to_pandas().assign(table="costs")]  # fmt: skip
+    if facts.has_requests:
+        priced = pricing.estimate_requests(facts.request_rows(), catalog, rates=facts.rates)
+        frames.append(pricing.unpriced_summary(priced).to_pandas().assign(table="requests"))
     out = pd.concat(frames, ignore_index=True).rename(columns={
         "ProviderName": "provider", "x_Model": "model", "x_TokenType": "bucket", "x_ServiceTier": "tier"})
     out["tokens"] = out["tokens"].astype(float)

@@ -1,43 +1,44 @@
-"""Daily spend and token series to forecast, from the facts layer."""
+"""Daily spend and token series to forecast, read through the facts layer.
+
+**Spend** is the facts' ``cost`` (money rows: invoiced rows, priced estimates only where a provider has no
+invoice), in the facts' currency: what finance budgets. ``total``, ``provider`` and ``model`` series are the facts'
+daily series; ``team`` and ``application`` series are the chargeback view (:func:`finops_lib.allocation.allocate`
+per day with the facts' rules): direct cost by the ownership rules plus the shared pools' splits, so team series
+add up to the total exactly. **Tokens** use the facts' token rows the same way. Amounts are summed exactly per day
+and become floats only in the returned frame.
+"""
 
 from __future__ import annotations
 
-from datetime import date
-from pathlib import Path
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Literal
 
-import ibis
 import pandas as pd
 
-from finops_lib import facts
+from finops_lib.allocation import allocate
 from finops_lib.errors import ParameterError
+from finops_lib.facts import Facts
+
+__all__ = ["DIMENSIONS", "METRICS", "build_series", "series_map"]
 
 #: Dimensions a series can be built by.
 DIMENSIONS: tuple[str, ...] = ("total", "provider", "team", "application", "model")
-
-
+#: Metrics a series can measure -> the facts measure.
+METRICS: dict[str, str] = {"spend": "cost", "tokens": "tokens"}
 Metric = Literal["spend", "tokens"]
 
 
-def build_series(con: Any, *, by: str = "total", metric: Metric = "spend", currency: str = "USD",
-                 data_dir: str | Path | None = None, rules_file: str | Path | None = "",
-                 start_date: str | date | None = None, end_date: str | date | None = None) -> pd.DataFrame:  # fmt: skip
-    """Return daily series of spend (in ``currency``) or tokens per group of ``by``, zero days filled in.
+def build_series(facts: Facts, *, by: str = "total", metric: Metric = "spend") -> pd.DataFrame:
+    """Return daily series of spend (in the facts' currency) or tokens per group of ``by``, zero days filled in.
 
     Parameters
     ----------
-    con
-        The warehouse (:func:`finops_lib.warehouse.ingestion.open_data`).
+    facts
+        The facts (window, currency, rules).
     by
         One of :data:`DIMENSIONS`.
     metric
-        ``spend`` (invoiced money, see the module docstring) or ``tokens``.
-    currency
-        ISO 4217 code of the spend.
-    data_dir, rules_file
-        Where the allocation rules of ``team``/``application`` series come from (as ``finops chargeback``).
-    start_date, end_date
-        Inclusive UTC days; None means the whole data.
+        ``spend`` or ``tokens`` (see the module docstring).
 
     Returns
     -------
@@ -52,52 +53,33 @@ def build_series(con: Any, *, by: str = "total", metric: Metric = "spend", curre
     """
     if by not in DIMENSIONS:
         raise ParameterError(f"by must be one of {', '.join(DIMENSIONS)}; got {by!r}")
-    if metric not in ("spend", "tokens"):
-        raise ParameterError(f"metric must be spend or tokens; got {metric!r}")
-    costs = facts.filter_costs(con.table("costs"), start_date=start_date, end_date=end_date)
+    if metric not in METRICS:
+        raise ParameterError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
     if by in ("team", "application"):
-        agg = _allocated(con, costs, by=by, metric=metric, currency=currency, data_dir=data_dir, rules_file=rules_file)
+        agg = _allocated(facts, by=by, metric=metric)
     else:
-        agg = _engine_series(costs, by=by, metric=metric, currency=currency)
-    if agg.empty:
-        raise ParameterError(f"no {metric} in the data for the window {start_date or 'start'} to {end_date or 'end'}")
-    agg["day"] = pd.to_datetime(agg["day"]).dt.tz_localize(None).dt.normalize()
+        agg = facts.aggregate(METRICS[metric], by=["day", *([by] if by != "total" else [])])
+        agg = agg.rename(columns={METRICS[metric]: "value", by: "series"})
+        if by == "total":
+            agg["series"] = "total"
+    if agg.empty or not any(agg["value"]):
+        window = f"{facts.start_date or 'start'} to {facts.end_date or 'end'}"
+        raise ParameterError(f"no {metric} in the data for the window {window}")
+    agg["value"] = agg["value"].map(float)
+    agg["day"] = pd.to_datetime(agg["day"]).dt.normalize()
     days = pd.date_range(agg["day"].min(), agg["day"].max(), freq="D")
     grid = pd.MultiIndex.from_product([sorted(agg["series"].astype(str).unique()), days], names=["series", "day"])
     out = agg.groupby(["series", "day"])["value"].sum().reindex(grid, fill_value=0.0).reset_index()
     return out[["day", "series", "value"]].astype({"value": float})
 
 
-def _engine_series(costs: Any, *, by: str, metric: Metric, currency: str) -> pd.DataFrame:
-
-    if metric == "spend":
-        rows, _ = facts.in_currency(facts.money_rows(costs), currency)
-        value = "BilledCost"
-    else:
-        rows, value = facts.token_rows(costs), "ConsumedQuantity"
-    group = rows[facts.DIMENSIONS[by]].fill_null(facts.missing_label(by)) if by != "total" else None
-    rows = rows.mutate(day=rows.ChargePeriodStart.date(), series=group if group is not None else ibis.literal("total"))
-    agg = rows.group_by(["day", "series"]).aggregate(value=rows[value].sum().cast("float64")).to_pandas()
-    return agg
-
-
-def _allocated(con: Any, costs: Any, *, by: str, metric: Metric, currency: str, data_dir: str | Path | None,
-               rules_file: str | Path | None) -> pd.DataFrame:  # fmt: skip
-    from finops_lib import allocation, fx
-
-    rules = allocation.resolve_rules(rules_file, data_dir)
-    result = allocation.allocate(costs, rules, requests=con.table("requests"), period="day",
-                                 measure="cost" if metric == "spend" else "tokens")  # fmt: skip
+def _allocated(facts: Facts, *, by: str, metric: Metric) -> pd.DataFrame:
+    result = allocate(facts, period="day", measure="cost" if metric == "spend" else "tokens")
     frame = result.frame
     value = "cost" if metric == "spend" else "tokens"
-    out = pd.DataFrame({"day": pd.to_datetime(frame["period"]), "series": frame[by].fillna("(unallocated)")
-                        .astype(str), "value": frame[value].map(float)})  # fmt: skip
-    if metric == "spend":
-        rates = fx.load_rates()
-        pairs = frame[["currency"]].assign(day=out["day"]).drop_duplicates()
-        factor = {(c, d): float(fx.rate(rates, c, currency, d.date())[0]) for c, d in pairs.itertuples(index=False)}
-        out["value"] *= [factor[(c, d)] for c, d in zip(frame["currency"], out["day"], strict=True)]
-    return out
+    out = pd.DataFrame({"day": pd.to_datetime(frame["period"]), "series": frame[by].fillna("(unallocated)").astype(str),
+                        "value": frame[value]})  # fmt: skip
+    return out.groupby(["day", "series"], as_index=False)["value"].agg(lambda s: sum(s, Decimal(0)))
 
 
 def series_map(frame: pd.DataFrame) -> dict[str, pd.Series]:

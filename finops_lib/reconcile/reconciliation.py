@@ -1,8 +1,9 @@
 """Reconcile estimated cost with invoices: the gap per provider x model x day (or month), and why.
 
 The **estimate** is priced with the catalog from request logs (``basis="requests"``: gateway logs and
-traces) or from usage feeds (``basis="usage"``: estimated ``costs`` rows); the **invoice** is the
-``x_CostBasis = 'invoiced'`` rows of the billing sources (AI charges only). The **gap** is
+traces) or from usage feeds (``basis="usage"``: estimated ``costs`` rows); the **invoice** is the money rows of
+the facts (:class:`finops_lib.facts.Facts`: invoiced first per provider and day, priced estimates where a
+provider sends no invoice), so the invoiced total is the spend every page shows. The **gap** is
 ``invoiced - estimated``; its components add up to it exactly (Decimal arithmetic, 12 places):
 
 ``volume``
@@ -18,9 +19,12 @@ traces) or from usage feeds (``basis="usage"``: estimated ``costs`` rows); the *
 ``unpriced``
     The whole gap of lines whose model or bucket has no catalog price (estimates leave them out).
 ``unmatched_invoice``
-    Invoice lines with nothing to compare: no model, non-token charges (provisioned hours), credits.
+    AI invoice lines with nothing to compare: no model, non-token charges (provisioned hours), credits.
 ``unmatched_estimate``
     Estimated cost on a provider, model and day that the invoice does not have at all.
+``non_ai``
+    Charges of services that are not AI (compute, databases, networking) and carry no model: part of the spend,
+    outside what any request log sees, so never an unexplained gap.
 
 Rules
 -----
@@ -36,9 +40,8 @@ Rules
 * Within a model-day and direction (input, output), the net token difference is ``volume``, priced at
   the average catalog price of the side in excess; what only moves between buckets of a tier is
   ``cache`` and between tiers ``tier``. Matching tokens priced alike give 0 for all three.
-* Currencies are never mixed: amounts stay in their billing currency (the key includes it) unless
-  ``currency`` is given; then costs and requests are converted first with :func:`finops_lib.fx.to_currency`
-  at each charge day's rate. Catalog prices in another currency than a line's are converted at the same
+* Currencies are never mixed: the facts convert costs and requests to their currency at each charge day's
+  rate (or keep only the rows billed in it). Catalog prices in another currency are converted at the same
   day's rate. :attr:`Reconciliation.rates_used` lists every rate used, and for what.
 * The engine prices and aggregates the rows into lines (one per key, account and deployment); the
   decomposition then runs in Python on those few lines, in :class:`~decimal.Decimal`.
@@ -61,6 +64,7 @@ import pandas as pd
 
 from finops_lib import fx
 from finops_lib.errors import ParameterError
+from finops_lib.facts import MONEY_SCOPES, Facts
 from finops_lib.pricing import book
 from finops_lib.pricing.estimate import BUCKET_COST_COLUMNS, MONEY, TOKENS, estimate_requests, price_costs
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS, TOKEN_BUCKETS
@@ -70,7 +74,7 @@ Granularity = Literal["day", "month", "total"]
 BASES: tuple[str, ...] = ("requests", "usage")
 GRANULARITIES: tuple[str, ...] = ("day", "month")
 COMPONENTS: tuple[str, ...] = ("volume", "rate", "cache", "tier", "unpriced", "unmatched_invoice",
-                               "unmatched_estimate")  # fmt: skip
+                               "unmatched_estimate", "non_ai")  # fmt: skip
 #: Components without a known mechanism behind them: what the ranked list of unexplained gaps sums.
 UNEXPLAINED: tuple[str, ...] = ("rate", "unmatched_invoice", "unmatched_estimate")
 KEY: tuple[str, ...] = ("ProviderName", "model", "day", "BillingCurrency", "service_tier", "context_tier",
@@ -78,7 +82,8 @@ KEY: tuple[str, ...] = ("ProviderName", "model", "day", "BillingCurrency", "serv
 GROUP: tuple[str, ...] = KEY[:4]
 #: Money and token fields of one line (see :func:`decompose`).
 LINE_FIELDS: tuple[str, ...] = ("inv_priced", "inv_catalog", "inv_tokens", "inv_unpriced", "inv_unpriced_tokens",
-                                "inv_unmatched", "est_cost", "est_tokens", "est_unpriced_tokens")  # fmt: skip
+                                "inv_unmatched", "inv_non_ai", "est_cost", "est_tokens",
+                                "est_unpriced_tokens")  # fmt: skip
 AI_CATEGORY = "AI and Machine Learning"
 #: How :meth:`Reconciliation.summarize` shows invoice lines without a model (provisioned hours, fees).
 NO_MODEL = "(no model)"
@@ -90,14 +95,6 @@ _INPUT = frozenset(TOKEN_BUCKETS) - {"output"}
 
 
 # --- the engine side: lines from invoices, usage feeds and request logs ---------------------------
-
-
-def _window(t: ibis.Table, start: dt.date | None, end: dt.date | None, providers: Sequence[str] | None) -> ibis.Table:
-    day = t.ChargePeriodStart.date()
-    conds = [c for c in (start and day >= start, end and day <= end) if c is not None and c is not False]
-    if providers:
-        conds.append(t.ProviderName.isin(list(providers)))
-    return t.filter(*conds) if conds else t
 
 
 def _in_scope(t: ibis.Table, accounts: Sequence[str] | None) -> ibis.Table:
@@ -127,14 +124,18 @@ def _usage_rows(costs: ibis.Table) -> ibis.Table:
 
 
 def _invoice_lines(costs: ibis.Table, catalog: book.Catalog, rates: pd.DataFrame, column: str) -> ibis.Table:
-    """Invoice lines per key, account and deployment, with their tokens and the catalog cost of those tokens."""
-    inv = costs.filter((costs.x_CostBasis == "invoiced")
-                       & ((costs.ServiceCategory == AI_CATEGORY) | costs.x_Model.notnull()))  # fmt: skip
+    """Billed lines per key, account and deployment, with their tokens and the catalog cost of those tokens.
+
+    The billed side is every money row of the facts (invoiced first, estimates where a provider has no invoice), so
+    its total is the spend every page shows; lines of non-AI services without a model are the ``non_ai`` component.
+    """
+    inv = costs.filter(costs.x_MoneyScope.isin(list(MONEY_SCOPES)))
     inv = _keyed(inv, catalog, "x_Model", inv.x_TokenType)
-    sub = [*KEY, "account", "dep", "comparable"]
+    sub = [*KEY, "account", "dep", "comparable", "ai"]
     inv = inv.mutate(account=inv.SubAccountId.fill_null(""), dep=inv.x_DeploymentType,
                      comparable=(inv.ChargeCategory == "Usage") & inv.model.notnull()
-                     & inv.token_type.isin(list(TOKEN_BUCKETS)))  # fmt: skip
+                     & inv.token_type.isin(list(TOKEN_BUCKETS)),
+                     ai=((inv.ServiceCategory == AI_CATEGORY) | inv.model.notnull()).fill_null(False))  # fmt: skip
     inv = inv.group_by(sub).agg(amount=inv[column].cast(MONEY).sum(), qty=inv.ConsumedQuantity.cast(MONEY).sum(),
                                 rows=inv.count(), counted=inv.ConsumedQuantity.count())  # fmt: skip
     inv = inv.mutate(siblings=inv.rows.count().over(ibis.window(group_by=[*KEY, "account"])))
@@ -197,7 +198,7 @@ def _invoice_parts(r: dict) -> dict[str, object]:
     """Return the line fields one invoice sub-line contributes."""
     amount, qty, p1m = _dec(r["amount"]), r["qty"], r["p1m"]
     if not r["comparable"]:
-        return {"inv_unmatched": amount}
+        return {"inv_unmatched": amount} if r["ai"] else {"inv_non_ai": amount}
     if qty is not None and r["catalog"] is not None:
         return {"inv_priced": amount, "inv_tokens": qty, "inv_catalog": r["catalog"], "source": r["source"]}
     if qty is None and p1m is not None:
@@ -274,9 +275,10 @@ def _split(items: list[tuple[tuple, str, Decimal, Decimal]]) -> tuple[Decimal, D
 
 def _group(lines: list[dict]) -> dict[str, object]:
     out: dict[str, object] = dict.fromkeys(COMPONENTS, ZERO)
-    invoiced = sum((r["inv_priced"] + r["inv_unpriced"] + r["inv_unmatched"] for r in lines), ZERO)
+    invoiced = sum((r["inv_priced"] + r["inv_unpriced"] + r["inv_unmatched"] + r["inv_non_ai"] for r in lines), ZERO)
     estimated = sum((r["est_cost"] for r in lines), ZERO)
     out["unmatched_invoice"] = sum((r["inv_unmatched"] for r in lines), ZERO)
+    out["non_ai"] = sum((r["inv_non_ai"] for r in lines), ZERO)
     items = []
     matched = any(r["invoice_line"] for r in lines)
     if not matched:  # nothing to compare with: the estimate is unmatched (and so is any stray invoice money)
@@ -507,15 +509,6 @@ def _as_day(name: str, value: str | dt.date | None) -> dt.date | None:
         raise ParameterError(f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}") from None
 
 
-def _check_currencies(lines: pd.DataFrame) -> None:
-    counts = lines.groupby(["ProviderName", "model", "day"], dropna=False)["BillingCurrency"].nunique()
-    mixed = counts[counts > 1]
-    if len(mixed):
-        provider, model, day = mixed.index[0]
-        raise ParameterError(f"{provider} {model} on {day} is billed and estimated in different currencies: pass "
-                             "currency= (converted with finops_lib.fx) to compare them")  # fmt: skip
-
-
 def _catalog_rates(lines: pd.DataFrame, catalog: book.Catalog, rates: pd.DataFrame) -> list[pd.DataFrame]:
     """Return the rates that turned catalog prices into each line's currency (``rows_converted`` = days)."""
     out, priced = [], lines[(lines["inv_tokens"].map(bool) | lines["est_tokens"].map(bool)).astype(bool)]
@@ -537,27 +530,20 @@ def _rates_used(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def reconcile(
-    costs: ibis.Table,
-    requests: ibis.Table | None = None,
+    facts: Facts,
     *,
     catalog: book.Catalog | None = None,
     basis: Basis = "requests",
     accounts: Sequence[str] | None = None,
-    providers: Sequence[str] | None = None,
-    start_date: str | dt.date | None = None,
-    end_date: str | dt.date | None = None,
-    currency: str | None = None,
-    rates: pd.DataFrame | None = None,
     cost_column: str = "BilledCost",
 ) -> Reconciliation:
     """Compare the estimate (request logs or usage feeds, priced with the catalog) with the invoices.
 
     Parameters
     ----------
-    costs
-        The ``costs`` table: invoiced rows, and usage-feed rows (``x_CostBasis = 'estimated'``).
-    requests
-        The ``requests`` table (gateway logs, traces); required with ``basis="requests"``.
+    facts
+        The facts: window, provider filter and currency (amounts converted at each charge day's rate; catalog
+        prices in another currency converted at the same day's rate).
     catalog
         Price catalog; default the shipped one (:func:`finops_lib.pricing.load_catalog`).
     basis
@@ -565,12 +551,6 @@ def reconcile(
     accounts
         Restrict invoices and usage feeds to these ``SubAccountId`` / ``SubAccountName`` / ``x_ApiKeyId``
         values (e.g. the gateway's project and workspace); default all traffic.
-    providers, start_date, end_date
-        ``ProviderName`` values and UTC days (inclusive) to keep; default everything.
-    currency
-        Reporting currency; default none: amounts stay in their billing currencies.
-    rates
-        FX table (:func:`finops_lib.fx.load_rates`), default the shipped rates.
     cost_column
         The invoice's money column (``BilledCost``; ``EffectiveCost`` for amortized cost).
 
@@ -581,63 +561,58 @@ def reconcile(
     Raises
     ------
     ParameterError
-        On an unknown basis, missing requests, bad dates, a missing FX rate, or a provider/model/day in
-        several currencies without ``currency``.
+        On an unknown basis, missing request logs or a missing FX rate.
     """
     if basis not in BASES:
         raise ParameterError(f"basis must be one of {', '.join(BASES)}; got {basis!r}")
-    if basis == "requests" and requests is None:
-        raise ParameterError("basis='requests' needs the requests table")
+    if basis == "requests" and not facts.has_requests:
+        raise ParameterError("basis='requests' needs request logs (gateway or traces), and the warehouse has none")
     catalog = catalog if catalog is not None else book.load_catalog()
-    rates = rates if rates is not None else fx.load_rates()
-    start, end = _as_day("start_date", start_date), _as_day("end_date", end_date)
-    used: list[pd.DataFrame] = []
-    costs = _window(costs, start, end, providers)
-    if currency:
-        costs, rates_costs = fx.to_currency(costs, currency, rates=rates)
-        used.append(rates_costs.assign(applied_to="amounts (rows)"))
-    scoped = _in_scope(costs, accounts)
+    rates = facts.rates
+    used = [facts.rates_used().assign(applied_to="amounts (rows)")]
+    scoped = _in_scope(facts.cost_rows(), accounts)
     invoices = _invoice_lines(scoped, catalog, rates, cost_column).to_pyarrow().to_pylist()
     if basis == "requests":
-        req = _window(requests, start, end, providers)  # type: ignore[arg-type]
-        if currency:
-            req, rates_requests = fx.to_currency(req, currency, rates=rates)
-            used.append(rates_requests.assign(applied_to="amounts (rows)"))
-        rows = _request_lines(req, catalog, rates)
+        rows = _request_lines(facts.request_rows(), catalog, rates)
+        used.append(facts.rates_used("requests").assign(applied_to="amounts (rows)"))
     else:
         rows = _usage_lines(scoped, catalog, rates)
     lines = _lines(invoices, rows.to_pyarrow().to_pylist())
-    if not currency:
-        _check_currencies(lines)
     used += _catalog_rates(lines, catalog, rates)
-    return Reconciliation(lines, decompose(lines), basis, tuple(accounts or ()), currency or None,
+    return Reconciliation(lines, decompose(lines), basis, tuple(accounts or ()), facts.currency,
                           _rates_used(used), catalog.version)  # fmt: skip
 
 
 def check_parameters(
-    costs: ibis.Table,
+    facts: Facts,
     *,
     provider: str = "all",
     start_date: str | dt.date | None = None,
     end_date: str | dt.date | None = None,
     granularity: str = "day",
     basis: str = "requests",
-    currency: str = "",
 ) -> dict[str, object]:
     """Check the reconciliation notebook's parameters against the data; return them normalized.
+
+    Parameters
+    ----------
+    facts
+        The facts of the whole warehouse (the providers are looked up in them).
+    provider, start_date, end_date, granularity, basis
+        The notebook's parameters.
 
     Returns
     -------
     dict
-        ``provider`` (as spelled in the data, or ``all``), ``providers`` (list or None), ``start_date``,
-        ``end_date`` (dates or None), ``granularity``, ``basis``, ``currency`` (None = billing currencies).
+        ``provider`` (as spelled in the data, or ``all``), ``start_date``, ``end_date`` (ISO text or None),
+        ``granularity``, ``basis``.
 
     Raises
     ------
     ParameterError
-        On an unknown provider, granularity or basis, a malformed date or currency, or start after end.
+        On an unknown provider, granularity or basis, a malformed date, or start after end.
     """
-    known = sorted(str(p) for p in costs.select("ProviderName").distinct().to_pyarrow()["ProviderName"].to_pylist())
+    known = facts.values("provider")
     match = [p for p in known if p.lower() == (provider or "all").strip().lower()]
     if (provider or "all").strip().lower() != "all" and not match:
         raise ParameterError(f"unknown provider {provider!r}; the data has {', '.join(known) or 'none'} (or all)")
@@ -645,10 +620,8 @@ def check_parameters(
         raise ParameterError(f"granularity must be one of {', '.join(GRANULARITIES)}; got {granularity!r}")
     if basis not in BASES:
         raise ParameterError(f"basis must be one of {', '.join(BASES)}; got {basis!r}")
-    if currency and not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
-        raise ParameterError(f"currency must be an ISO 4217 code such as 'USD', got {currency!r}")
     start, end = _as_day("start_date", start_date), _as_day("end_date", end_date)
     if start and end and start > end:
         raise ParameterError(f"start_date {start} is after end_date {end}")
-    return {"provider": match[0] if match else "all", "providers": match or None, "start_date": start,
-            "end_date": end, "granularity": granularity, "basis": basis, "currency": currency or None}  # fmt: skip
+    return {"provider": match[0] if match else "all", "start_date": start and start.isoformat(),
+            "end_date": end and end.isoformat(), "granularity": granularity, "basis": basis}  # fmt: skip

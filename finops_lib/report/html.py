@@ -28,7 +28,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from finops_lib.errors import FinopsError
-from finops_lib.views.offline import embed_html, vega_bundle
+from finops_lib.offline import embed_html, vega_bundle
 
 #: Cells carrying one of these tags are left out of the HTML (widgets do not work in static HTML).
 REMOVE_CELL_TAGS = frozenset({"widgets", "remove"})

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 import finops_lib
+from finops_lib import offline
 from finops_lib.errors import FinopsError, ParameterError
 from finops_lib.params import coerce_parameter
 from finops_lib.paths import NOTEBOOKS_DIR, REPORTS_DIR, SAMPLE_DIR
 from finops_lib.report import html as htmlexport
-from finops_lib.views import offline
 
 __all__ = [
     "CATALOG",

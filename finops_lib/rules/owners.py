@@ -38,9 +38,10 @@ def _tag(table: ir.Table, keys: tuple[str, ...]) -> ir.StringValue:
 def _source_owner(table: ir.Table) -> dict[str, ir.StringValue]:
     """Owner values the row carries itself (loader columns and common tag keys)."""
     out = {name: table[col].cast("string").nullif("") for name, col in OWNER_COLUMNS.items() if col in table.columns}
-    for name, keys in TAG_KEYS.items():
+    for name in OWNER_FIELDS:
         if name not in out:
-            out[name] = _tag(table, keys) if "Tags" in table.columns else ibis.null("string")
+            keys = TAG_KEYS.get(name, ())
+            out[name] = _tag(table, keys) if keys and "Tags" in table.columns else ibis.null("string")
     return out
 
 

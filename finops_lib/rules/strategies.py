@@ -21,7 +21,6 @@ import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
     from finops_lib.rules.match import Condition
-    from finops_lib.rules.model import SharedRule
 
 __all__ = ["OWNER_KEYS", "STRATEGIES", "Option", "SplitContext", "Strategy", "register_strategy"]
 
@@ -62,6 +61,13 @@ class Option:
     description: str = ""
 
 
+class PoolRule(Protocol):
+    """What a strategy reads of a shared pool (:class:`finops_lib.rules.SharedRule` satisfies it)."""
+
+    name: str
+    options: Mapping[str, Any]
+
+
 class SplitContext(Protocol):
     """What a strategy may ask the allocator for (implemented in :mod:`finops_lib.allocation.allocator`)."""
 
@@ -75,7 +81,7 @@ class SplitContext(Protocol):
         """Return a business metric per team: ``[month,] team, value``."""
 
 
-StrategyFn = Callable[["SharedRule", SplitContext], pd.DataFrame]
+StrategyFn = Callable[[PoolRule, SplitContext], pd.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,7 @@ def register_strategy(name: str, *, options: Mapping[str, Option] | None = None,
     return wrap
 
 
-def _window(rule: SharedRule) -> bool:
+def _window(rule: PoolRule) -> bool:
     return rule.options.get("weights_over", "period") == "window"
 
 
@@ -137,7 +143,7 @@ def _frame(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 @register_strategy("even", description="Equal parts to `among`, or to every team with direct cost in the period.")
-def split_even(rule: SharedRule, ctx: SplitContext) -> pd.DataFrame:
+def split_even(rule: PoolRule, ctx: SplitContext) -> pd.DataFrame:
     """Return equal weights for the ``among`` teams, else for the teams with direct cost in each period."""
     among = rule.options.get("among")
     if among:
@@ -152,7 +158,7 @@ def split_even(rule: SharedRule, ctx: SplitContext) -> pd.DataFrame:
 @register_strategy("fixed", options={"weights": Option("weights", required=True,
                                                        description="team: weight (normalized to sum to 1).")},
                    description="Fixed weights per team, given in the rule.")  # fmt: skip
-def split_fixed(rule: SharedRule, ctx: SplitContext) -> pd.DataFrame:
+def split_fixed(rule: PoolRule, ctx: SplitContext) -> pd.DataFrame:
     """Return the rule's ``weights`` (team -> weight)."""
     weights = rule.options["weights"]
     return _frame(pd.DataFrame({"team": list(weights), "weight": [float(w) for w in weights.values()]}), [])
@@ -174,7 +180,7 @@ def split_fixed(rule: SharedRule, ctx: SplitContext) -> pd.DataFrame:
     },
     description="In proportion to each owner's measured usage (cost, tokens or requests) in the period.",
 )  # fmt: skip
-def split_proportional(rule: SharedRule, ctx: SplitContext) -> pd.DataFrame:
+def split_proportional(rule: PoolRule, ctx: SplitContext) -> pd.DataFrame:
     """Return weights proportional to each owner's usage; negative usage (credits) counts as zero."""
     opts = rule.options
     basis = opts.get("basis", "same")
@@ -192,7 +198,7 @@ def split_proportional(rule: SharedRule, ctx: SplitContext) -> pd.DataFrame:
                                                        description="Name of a business metric under `metrics`.")},
                    description="In proportion to a business metric per team and month (a CSV, e.g. active "
                    "users).")  # fmt: skip
-def split_metric(rule: SharedRule, ctx: SplitContext) -> pd.DataFrame:
+def split_metric(rule: PoolRule, ctx: SplitContext) -> pd.DataFrame:
     """Return weights proportional to the rule's business metric (per month, or summed over the window)."""
     window = _window(rule)
     frame = ctx.metric(rule.options["metric"], window=window)

@@ -2,7 +2,7 @@
 
 Every ``plot_*`` function of the page packages takes a small, already aggregated tidy frame, checks it with
 :func:`check_frame` and returns an :class:`altair.Chart`; nothing is displayed here. :func:`use_theme` enables the
-workbench theme and the offline renderer (see :mod:`finops_lib.views.offline`), so a notebook calls it once after
+workbench theme and the offline renderer (see :mod:`finops_lib.offline`), so a notebook calls it once after
 its imports.
 
 Examples
@@ -24,8 +24,8 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from finops_lib import offline
 from finops_lib.errors import ParameterError, SchemaError
-from finops_lib.views import offline
 
 #: Name of the registered Altair theme.
 THEME_NAME = "finops"
@@ -105,7 +105,7 @@ def enable_offline() -> None:
     """Enable the workbench's offline Altair renderer (no CDN, page-global ``vegaEmbed``).
 
     Charts then carry the Vega-Lite mimetype (drawn by JupyterLab itself) and a ``text/html``
-    fallback that calls the ``vegaEmbed`` which :mod:`finops_lib.views.offline` inlines once per page.
+    fallback that calls the ``vegaEmbed`` which :mod:`finops_lib.offline` inlines once per page.
     """
     alt.renderers.register(offline.RENDERER_NAME, offline.offline_mimebundle)
     alt.renderers.enable(offline.RENDERER_NAME)

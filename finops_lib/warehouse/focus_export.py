@@ -273,6 +273,8 @@ def export_focus(con: BaseBackend, out: str | Path, *, version: str = "1.2", tab
         raise FinopsError(f"{out}: the FOCUS export is written as .csv or .parquet")
     if getattr(con, "name", None) != "duckdb":
         raise FinopsError("the FOCUS export needs the DuckDB engine")
+    if table not in con.list_tables():
+        raise FinopsError(f"the warehouse holds no {table} table: run `finops ingest` first (or pass --data)")
     sql = focus_sql(table=table, version=version, text_times=suffix == ".csv")
     out.parent.mkdir(parents=True, exist_ok=True)
     target = str(out).replace("'", "''")

@@ -1,33 +1,31 @@
-"""Notebook support of the anomaly review (``notebooks/40_anomaly_review.ipynb``): parameters, choice, results."""
+"""The anomaly review page (``40_anomaly_review``): parameters, cells, the series shown, the chosen alert, results."""
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from ibis.backends import BaseBackend
 
-from finops_lib import paths
+from finops_lib import checks, paths
+from finops_lib.anomalies import run_detection
 from finops_lib.anomalies.alerts import incident_summary
 from finops_lib.anomalies.detectors import DETECTORS, DIMENSIONS, METRICS, get_detector, resolve_min_impact
+from finops_lib.anomalies.evaluation import load_events, score, sweep
+from finops_lib.anomalies.explain import largest_key
 from finops_lib.errors import ParameterError
+from finops_lib.facts import Facts, build_cells, open_facts
+from finops_lib.rules import resolve_rules
 from finops_lib.views.theme import fmt_money
 
-__all__ = ["check_parameters", "default_key", "has_truth", "notebook_results", "pick_alert", "window"]
+__all__ = ["check_parameters", "default_key", "detect", "evaluate", "has_truth", "in_series", "load", "pick_alert",
+           "results", "window"]  # fmt: skip
 
 
-def _day(name: str, value: str) -> str | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(str(value).strip()).isoformat()
-    except ValueError:
-        raise ParameterError(f"{name} must be an ISO date such as '2026-07-01' or empty, got {value!r}") from None
-
-
-def check_parameters(facts: pd.DataFrame, *, detector: str, sensitivity: float, min_impact: str | float,
+def check_parameters(cells: pd.DataFrame, *, detector: str, sensitivity: float, min_impact: str | float,
                      dimension: str, metric: str, start_date: str = "", end_date: str = "",
                      anomaly_index: int = 0) -> dict[str, Any]:  # fmt: skip
     """Check the notebook's parameters against the data; return them normalized (``min_impact`` in money).
@@ -38,22 +36,45 @@ def check_parameters(facts: pd.DataFrame, *, detector: str, sensitivity: float, 
         On an unknown detector (or one that cannot run here), dimension or metric, a sensitivity outside
         (0, 50], a malformed date, a start after the end, or an ``anomaly_index`` below -1.
     """
-    if detector not in DETECTORS:
-        raise ParameterError(f"unknown detector {detector!r}; choose one of {', '.join(DETECTORS)}")
-    get_detector(detector)
-    if dimension not in DIMENSIONS:
-        raise ParameterError(f"dimension must be one of {', '.join(DIMENSIONS)}, got {dimension!r}")
-    if metric not in METRICS:
-        raise ParameterError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    if not isinstance(sensitivity, int | float) or isinstance(sensitivity, bool) or not 0 < sensitivity <= 50:
-        raise ParameterError(f"sensitivity must be a number in (0, 50], got {sensitivity!r}")
-    first, last = _day("start_date", start_date), _day("end_date", end_date)
-    if first and last and first > last:
-        raise ParameterError(f"start_date {first} is after end_date {last}")
+    get_detector(checks.one_of("detector", detector, DETECTORS))
+    checks.one_of("dimension", dimension, DIMENSIONS)
+    checks.one_of("metric", metric, METRICS)
+    checks.number("sensitivity", sensitivity, low=0, high=50, low_open=True)
+    first, last = checks.window(start_date, end_date)
     if not isinstance(anomaly_index, int) or anomaly_index < -1:
         raise ParameterError(f"anomaly_index must be -1 (the largest) or a 0-based position, got {anomaly_index!r}")
     return {"detector": detector, "sensitivity": float(sensitivity), "dimension": dimension, "metric": metric,
-            "start_date": first, "end_date": last, "min_impact": resolve_min_impact(facts, min_impact)}  # fmt: skip
+            "start_date": first and first.isoformat(), "end_date": last and last.isoformat(),
+            "min_impact": resolve_min_impact(cells, min_impact)}  # fmt: skip
+
+
+def load(con: BaseBackend, *, data_dir: str | None = None, currency: str = "USD",
+         **parameters: Any) -> tuple[Facts, pd.DataFrame, dict[str, Any]]:  # fmt: skip
+    """Return the page's facts, their daily cells and the checked parameters.
+
+    Owners come from the data folder's allocation rules, as on every page; money is in ``currency``.
+    """
+    facts = open_facts(con, currency=checks.currency_code(currency), rules=resolve_rules("", data_dir))
+    cells = build_cells(facts)
+    return facts, cells, check_parameters(cells, **parameters)
+
+
+def detect(cells: pd.DataFrame, params: dict[str, Any], *, currency: str) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                                  pd.DataFrame]:  # fmt: skip
+    """Return the scored points, every alert up to ``end_date``, and the alerts of the window shown."""
+    points, alerts = run_detection(cells, detector=params["detector"], sensitivity=params["sensitivity"],
+                                   min_impact=params["min_impact"], until=params["end_date"],
+                                   currency=currency)  # fmt: skip
+    return points, alerts, window(alerts, start_date=params["start_date"], end_date=params["end_date"])
+
+
+def in_series(alerts: pd.DataFrame, *, dimension: str, key: str) -> pd.DataFrame:
+    """Return the alerts detected in the series ``dimension = key`` (any metric)."""
+    if alerts.empty:
+        return alerts
+    seen = alerts["detected_in"].astype(str).map(lambda text: any(
+        part.startswith(f"{dimension}={key}:") for part in text.split("; ")))  # fmt: skip
+    return alerts[seen]
 
 
 def window(alerts: pd.DataFrame, *, start_date: str | None, end_date: str | None) -> pd.DataFrame:
@@ -72,8 +93,6 @@ def default_key(alerts: pd.DataFrame, points: pd.DataFrame, dimension: str, metr
     Falls back to the series with the largest total (:func:`finops_lib.anomalies.explain.largest_key`) when no alert was
     detected in a series of that dimension and metric.
     """
-    from finops_lib.anomalies.explain import largest_key
-
     pattern = rf"(?:^|; ){re.escape(dimension)}=([^;]*):{re.escape(metric)}(?:;|$)"
     if not alerts.empty:
         keys = alerts["detected_in"].astype(str).str.extract(pattern)[0]
@@ -114,10 +133,31 @@ def has_truth(data_dir: str | Path | None) -> bool:
     return (folder / "truth" / "events.csv").is_file()
 
 
-def notebook_results(alerts: pd.DataFrame, *, params: dict[str, Any], currency: str, chosen: pd.Series | None,
-                     explanation: Any, evaluation: dict[str, Any] | None, sweep: pd.DataFrame | None,
-                     facts: pd.DataFrame) -> dict[str, Any]:  # fmt: skip
-    """Return the notebook's ``results.json`` content: headline, date range, alerts, the chosen one, evaluation."""
+def evaluate(alerts: pd.DataFrame, cells: pd.DataFrame, params: dict[str, Any], *, data_dir: str | None,
+             sensitivities: tuple[float, ...]) -> tuple[dict | None, pd.DataFrame | None, pd.DataFrame | None]:
+    """Score the alerts against the data folder's answer key, when it has one (the committed sample does).
+
+    Returns
+    -------
+    (dict or None, pandas.DataFrame or None, pandas.DataFrame or None)
+        The score summary, one row per injected event, and the sensitivity sweep; three Nones without an answer key.
+    """
+    if not has_truth(data_dir):
+        return None, None, None
+    events = load_events(data_dir or None)
+    summary, per_event = score(alerts, events, until=params["end_date"])
+    table = sweep(cells, detectors=(params["detector"],), sensitivities=tuple(sensitivities), data_dir=data_dir or None)
+    return summary, per_event, table
+
+
+def results(alerts: pd.DataFrame, *, params: dict[str, Any], currency: str, chosen: pd.Series | None,
+            explanation: Any, evaluation: dict[str, Any] | None, sweep: pd.DataFrame | None, cells: pd.DataFrame,
+            points: pd.DataFrame) -> dict[str, Any]:  # fmt: skip
+    """Return the notebook's ``results.json`` content: headline, date range, alerts, the chosen one, evaluation.
+
+    ``spend_total`` is the money of the cells the detectors scanned (exact), ``series_total`` the sum of the scanned
+    total cost series (to the cent): both are the facts' spend.
+    """
     shown = alerts.drop(columns=[c for c in ("scope_json",) if c in alerts.columns]).copy()
     for column in ("first_seen", "last_seen"):
         shown[column] = pd.to_datetime(shown[column]).dt.strftime("%Y-%m-%d")
@@ -130,7 +170,9 @@ def notebook_results(alerts: pd.DataFrame, *, params: dict[str, Any], currency: 
         headline |= {"Recall": f"{evaluation['recall']:.0%}", "Precision": f"{evaluation['precision']:.0%}"}
     return {
         "headline": headline,
-        "date_range": [facts["day"].min().date().isoformat(), facts["day"].max().date().isoformat()],
+        "date_range": [cells["day"].min().date().isoformat(), cells["day"].max().date().isoformat()],
+        "spend_total": str(sum((c for c in cells["cost"] if c is not None and not pd.isna(c)), Decimal(0))),
+        "series_total": f"{_total_series(points):.2f}",
         "parameters": {k: (v if isinstance(v, int | float) else str(v)) for k, v in params.items()},
         "alerts": shown.astype(str).to_dict("records"),
         "chosen": None
@@ -153,3 +195,8 @@ def notebook_results(alerts: pd.DataFrame, *, params: dict[str, Any], currency: 
         "evaluation": evaluation,
         "sweep": None if sweep is None else sweep.astype(str).to_dict("records"),
     }
+
+
+def _total_series(points: pd.DataFrame) -> float:
+    total = points[(points["dimension"] == "total") & (points["metric"] == "cost")]
+    return float(total["actual"].sum()) if len(total) else 0.0

@@ -1,48 +1,97 @@
-"""Notebook support for attribution: parameter checks and the ``results.json`` summary."""
+"""The cost attribution page (``10_cost_attribution``): parameters, facts, coverage and ``results.json``."""
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import ibis.expr.types as ir
 import pandas as pd
+from ibis.backends import BaseBackend
 
-from finops_lib.allocation.allocator import SPLIT_STRATEGIES, Allocation, conservation
-from finops_lib.allocation.showback import showback
-from finops_lib.errors import ParameterError
-from finops_lib.rules.model import OWNER_FIELDS
-from finops_lib.views.overview import page as overview_page
-from finops_lib.views.theme import currency_symbol
+from finops_lib import checks
+from finops_lib.allocation import SPLIT_STRATEGIES, Allocation, allocate, conservation, coverage, showback
+from finops_lib.facts import Facts, open_facts
+from finops_lib.rules import OWNER_FIELDS, resolve_rules
+from finops_lib.views.theme import fmt_money
 
-__all__ = ["SPLIT_STRATEGIES", "check_parameters", "notebook_results"]
+__all__ = ["UNIT_COLUMNS", "UNIT_FORMATS", "check_parameters", "coverage_table", "load", "results", "split"]
+
+#: The KPI columns a summary table shows (``metric_value`` and ``cost_per_metric`` when present).
+UNIT_COLUMNS: tuple[str, ...] = (
+    "cost", "cost_per_1m_tokens", "cost_per_1m_input", "cost_per_1m_output", "cost_per_request", "cache_hit_rate",
+    "cache_savings", "batch_share", "batch_savings", "output_input_ratio", "effective_to_list", "metric_value",
+    "cost_per_metric",
+)  # fmt: skip
+#: Display formats of the KPI columns (``Styler.format``).
+UNIT_FORMATS: dict[str, str] = {
+    "cost": "{:,.2f}", "token_cost": "{:,.2f}", "list_cost": "{:,.2f}", "effective_cost": "{:,.2f}",
+    "tokens": "{:,.0f}", "input_tokens": "{:,.0f}", "output_tokens": "{:,.0f}", "cache_read_tokens": "{:,.0f}",
+    "cache_write_tokens": "{:,.0f}", "requests": "{:,.0f}", "cost_per_1m_tokens": "{:,.3f}",
+    "cost_per_1m_input": "{:,.3f}", "cost_per_1m_output": "{:,.3f}", "cost_per_request": "{:,.5f}",
+    "cache_hit_rate": "{:.1%}", "cache_savings": "{:,.2f}", "batch_share": "{:.1%}", "batch_savings": "{:,.2f}",
+    "output_input_ratio": "{:.3f}", "effective_to_list": "{:.1%}", "metric_value": "{:,.0f}",
+    "cost_per_metric": "{:,.2f}",
+}  # fmt: skip
 
 
-def check_parameters(costs: ir.Table, *, dimension: str = "team", split_strategy: str = "rules",
-                     currency: str = "USD", start_date: str | date | None = None, end_date: str | date | None = None,
-                     top_n: int = 10) -> dict[str, Any]:  # fmt: skip
-    """Check the attribution notebook's parameters; return them normalized.
+def check_parameters(*, dimension: str = "team", split_strategy: str = "rules", start_date: str | None = None,
+                     end_date: str | None = None, top_n: int = 10) -> dict[str, Any]:  # fmt: skip
+    """Check the page's parameters; return them normalized.
 
     Raises
     ------
     ParameterError
-        On an unknown dimension or split strategy, a malformed date or currency, a start after the end, or a
-        non-positive ``top_n``.
+        On an unknown dimension or split strategy, a malformed date, a start after the end, or a non-positive
+        ``top_n``.
     """
-    if dimension not in OWNER_FIELDS:
-        raise ParameterError(f"dimension must be one of {', '.join(OWNER_FIELDS)}; got {dimension!r}")
-    if split_strategy not in SPLIT_STRATEGIES:
-        raise ParameterError(f"split_strategy must be one of {', '.join(SPLIT_STRATEGIES)}; "
-                             f"got {split_strategy!r}")
-    checked = overview_page.check_parameters(costs, group_by="team", currency=currency, start_date=start_date,
-                                        end_date=end_date, top_n=top_n)  # fmt: skip
-    return {"start_date": checked["start_date"], "end_date": checked["end_date"], "dimension": dimension,
-            "split_strategy": split_strategy, "currency": currency, "top_n": top_n}  # fmt: skip
+    checks.one_of("dimension", dimension, OWNER_FIELDS)
+    checks.one_of("split_strategy", split_strategy, SPLIT_STRATEGIES)
+    first, last = checks.window(start_date, end_date)
+    return {"start_date": first and first.isoformat(), "end_date": last and last.isoformat(), "dimension": dimension,
+            "split_strategy": split_strategy, "top_n": checks.positive_int("top_n", top_n)}  # fmt: skip
 
 
-def _money(value: Decimal, currency: str) -> str:
-    return f"{currency_symbol(currency)}{value:,.2f}"
+def load(con: BaseBackend, *, data_dir: str | None = None, rules_file: str = "", currency: str = "USD",
+         convert_currency: bool = True, **parameters: Any) -> tuple[Facts, dict[str, Any]]:  # fmt: skip
+    """Return the page's facts (window applied, the rules as read) and its checked parameters.
+
+    Parameters
+    ----------
+    con
+        The warehouse (:func:`finops_lib.warehouse.open_data`).
+    data_dir, rules_file
+        As :func:`finops_lib.rules.resolve_rules`: the data folder's ``config/allocation_rules.yaml`` when
+        ``rules_file`` is empty, ``none`` for tags only, else a file.
+    currency, convert_currency
+        The money's currency; convert other billing currencies at the charge day's rate, else show only the rows
+        billed in ``currency``.
+    **parameters
+        ``dimension``, ``split_strategy``, ``start_date``, ``end_date``, ``top_n`` (:func:`check_parameters`).
+
+    Raises
+    ------
+    ParameterError, SourceError
+        On a bad parameter, or a malformed rules file (naming its line).
+    """
+    filters = check_parameters(**parameters)
+    rules = resolve_rules(rules_file, data_dir)
+    rules.with_strategy(filters["split_strategy"])  # fails now, with the parameter's name, if the split cannot apply
+    facts = open_facts(con, currency=checks.currency_code(currency), rules=rules, convert=convert_currency,
+                       start_date=filters["start_date"], end_date=filters["end_date"])  # fmt: skip
+    return facts, {**filters, "currency": facts.currency}
+
+
+def split(facts: Facts, split_strategy: str) -> Facts:
+    """Return the facts whose rules split every shared pool (metered pools excepted) by ``split_strategy``."""
+    return facts.with_options(rules=facts.rules.with_strategy(split_strategy))
+
+
+def coverage_table(allocation: Allocation, facts: Facts) -> pd.DataFrame:
+    """Return :func:`finops_lib.allocation.coverage` with a ``tags only`` column: the coverage without any rules."""
+    cover = coverage(allocation)
+    baseline = coverage(allocate(facts.with_options(rules=None)))
+    return cover.merge(baseline[["currency", "provider", "coverage"]].rename(columns={"coverage": "tags only"}),
+                       on=["currency", "provider"], how="left")  # fmt: skip
 
 
 def _totals(frame: pd.DataFrame, keys: list[str], amount: str) -> dict[str, Any]:
@@ -56,53 +105,50 @@ def _totals(frame: pd.DataFrame, keys: list[str], amount: str) -> dict[str, Any]
     return out
 
 
-def notebook_results(allocation: Allocation, *, coverage: pd.DataFrame, unallocated: pd.DataFrame,
-                     filters: dict[str, Any],
-                     date_range: tuple[date | None, date | None]) -> dict[str, Any]:  # fmt: skip
-    """Return the ``results.json`` content of the attribution notebook.
+def results(allocation: Allocation, *, facts: Facts, filters: dict[str, Any], coverage: pd.DataFrame,
+            unallocated: pd.DataFrame) -> dict[str, Any]:  # fmt: skip
+    """Return the page's ``results.json``.
 
     Parameters
     ----------
     allocation
         The cost allocation shown.
-    coverage, unallocated
-        :func:`finops_lib.allocation.coverage` and :func:`finops_lib.allocation.unallocated_keys` of it.
+    facts
+        The page's facts.
     filters
-        The checked parameters (:func:`check_parameters`).
-    date_range
-        First and last charge day of the window.
+        :func:`check_parameters` (with the currency).
+    coverage, unallocated
+        :func:`coverage_table` and :func:`finops_lib.allocation.unallocated_keys` of it.
 
     Returns
     -------
     dict
-        ``headline`` (allocated cost, coverage, unallocated cost and top owner in ``currency``), ``date_range``,
-        ``filters``, ``rules`` (the file or ``(tags only)``), ``input_total`` and ``allocated_total`` (per
-        currency, exact text), ``max_relative_error`` (conservation), ``by_owner`` (currency -> owner -> total,
-        at the ``dimension`` level), ``by_kind`` (currency -> kind -> total), ``coverage`` (currency ->
-        provider -> share) and ``unallocated_keys`` (the top raw keys).
+        ``headline`` (allocated cost, coverage, unallocated cost and top owner), ``date_range``, ``filters``,
+        ``rules``, ``input_total`` and ``allocated_total`` (per currency, exact text), ``max_relative_error``
+        (conservation), ``by_owner`` (currency -> owner -> total at the ``dimension`` level), ``by_kind`` (currency
+        -> kind -> total), ``coverage`` (currency -> provider -> share) and ``unallocated_keys`` (the top raw keys).
     """
-    amount, currency, dimension = allocation.amounts[0], filters["currency"], filters["dimension"]
+    amount, currency, dimension = allocation.amounts[0], allocation.currency, filters["dimension"]
     frame = allocation.frame
     check = conservation(allocation)
-    inputs = allocation.inputs.groupby("currency")[amount].agg(lambda s: sum(s, Decimal(0)))
+    spent = sum(allocation.inputs[amount], Decimal(0))
     board = showback(allocation, by=dimension)
-    owners = board[board["currency"] == currency].groupby(dimension)["total"].agg(lambda s: sum(s, Decimal(0)))
-    spent = Decimal(inputs.get(currency, Decimal(0)))
-    unallocated_cost = sum(frame.loc[(frame["currency"] == currency) & (frame["kind"] == "unallocated"), amount],
-                           Decimal(0))  # fmt: skip
-    everything = coverage[(coverage["currency"] == currency) & (coverage["provider"] == "All providers")]
+    owners = board.groupby(dimension)["total"].agg(lambda s: sum(s, Decimal(0)))
+    unallocated_cost = sum(frame.loc[frame["kind"] == "unallocated", amount], Decimal(0))
+    everything = coverage[coverage["provider"] == "All providers"]
     top = max(owners.items(), key=lambda item: (item[1], item[0]))[0] if len(owners) else "none"
+    first, last = facts.date_range("money")
     return {
         "headline": {
-            f"Allocated ({currency})": _money(spent, currency),
+            f"Allocated ({currency})": fmt_money(spent, currency),
             "Attributed by rules": f"{float(everything['coverage'].iloc[0]):.1%}" if len(everything) else "n/a",
-            f"Unallocated ({currency})": _money(unallocated_cost, currency),
+            f"Unallocated ({currency})": fmt_money(unallocated_cost, currency),
             f"Top {dimension.replace('_', ' ')}": str(top),
         },
-        "date_range": [str(date_range[0]), str(date_range[1])] if date_range[0] else None,
+        "date_range": [str(first), str(last)] if first else None,
         "filters": filters,
         "rules": allocation.rules.source,
-        "input_total": {str(k): str(v) for k, v in inputs.items()},
+        "input_total": {currency: str(spent)},
         "allocated_total": _totals(frame, ["currency"], amount) if len(frame) else {},
         "max_relative_error": float(check["relative_error"].max()) if len(check) else 0.0,
         "by_owner": _totals(board, ["currency", dimension], "total") if len(board) else {},
@@ -111,4 +157,5 @@ def notebook_results(allocation: Allocation, *, coverage: pd.DataFrame, unalloca
                      for c, part in coverage.groupby("currency")},
         "unallocated_keys": [{"currency": r["currency"], "provider": r["provider"], "key": r["key"],
                               "value": r["value"], "cost": str(r["cost"])} for r in unallocated.to_dict("records")],
+        "facts": facts.describe(),
     }  # fmt: skip

@@ -1,82 +1,66 @@
-"""Controls of the attribution page: dates, dimension, split strategy and currency."""
+"""Controls of the attribution page: dates, dimension, split strategy and currency redraw its views."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
 import ipywidgets
-from ibis.backends import BaseBackend
-from IPython.display import display
 
-from finops_lib import facts
-from finops_lib.views.controls import parse_day
+from finops_lib.allocation import SPLIT_STRATEGIES, allocate, hierarchy, hierarchy_levels, showback
+from finops_lib.facts import Facts
+from finops_lib.rules import OWNER_FIELDS
+from finops_lib.views.attribution.charts import plot_hierarchy, plot_showback
+from finops_lib.views.controls import date_picker, dropdown, headline, lazy_view, parse_day
+from finops_lib.views.theme import fmt_money
+
+__all__ = ["make_attribution_controls"]
 
 
-def make_attribution_controls(
-    con: BaseBackend,
-    rules: object,
-    *,
-    start_date: str = "",
-    end_date: str = "",
-    dimension: str = "team",
-    split_strategy: str = "rules",
-    currency: str = "USD",
-    top_n: int = 10,
-) -> ipywidgets.Widget:
+def make_attribution_controls(facts: Facts, *, dimension: str = "team", split_strategy: str = "rules",
+                              top_n: int = 10) -> ipywidgets.Widget:  # fmt: skip
     """Return date, dimension, split-strategy and currency controls driving the attribution views.
 
     Parameters
     ----------
-    con
-        The warehouse (:func:`finops_lib.warehouse.ingestion.open_data`).
-    rules
-        The :class:`finops_lib.allocation.Rules` of the notebook (before its ``split_strategy``).
-    start_date, end_date, dimension, split_strategy, currency, top_n
-        Initial values: the notebook parameters of the same names.
+    facts
+        The page's facts (:func:`finops_lib.views.attribution.page.load`, rules as read): window and currency are
+        the controls' initial values, so the first view is the static page's.
+    dimension, split_strategy, top_n
+        The notebook parameters of the same names.
 
     Returns
     -------
     ipywidgets.Widget
-        A ``VBox``: a row of controls (currency last) above the hierarchy chart, the monthly showback chart
-        and the showback table it redraws (only once a front end shows it, as :func:`make_overview_controls`).
+        A ``VBox``: a row of controls (currency last) above the allocated total, the hierarchy chart, the monthly
+        showback chart and the showback table it redraws (only once a front end shows it).
     """
-    from finops_lib import allocation
-    from finops_lib.views.attribution import charts as charts_attribution
-
-    costs, requests = con.table("costs"), con.table("requests")
-    first, last = facts.date_range(costs)
-    currencies = facts.currency_totals(costs)["BillingCurrency"].tolist() or [currency]
-    layout = {"layout": ipywidgets.Layout(width="240px"), "style": {"description_width": "80px"}}
+    everything = facts.with_options(start_date=None, end_date=None)
+    first, last = everything.date_range("money")
+    currencies = sorted({*everything.currency_totals()["billing_currency"], facts.currency})
     controls = {
-        "start_date": ipywidgets.DatePicker(description="From", value=parse_day(start_date) or first, **layout),
-        "end_date": ipywidgets.DatePicker(description="To", value=parse_day(end_date) or last, **layout),
-        "dimension": ipywidgets.Dropdown(description="Dimension", options=list(allocation.OWNER_FIELDS),
-                                         value=dimension, **layout),
-        "split_strategy": ipywidgets.Dropdown(description="Split", options=list(allocation.SPLIT_STRATEGIES),
-                                              value=split_strategy, **layout),
-        "currency": ipywidgets.Dropdown(description="Currency", options=sorted({*currencies, currency}),
-                                        value=currency, **layout),
-    }  # fmt: skip
+        "start_date": date_picker("From", parse_day(facts.start_date) or first, width="240px"),
+        "end_date": date_picker("To", parse_day(facts.end_date) or last, width="240px"),
+        "dimension": dropdown("Dimension", list(OWNER_FIELDS), dimension, width="240px"),
+        "split_strategy": dropdown("Split", list(SPLIT_STRATEGIES), split_strategy, width="240px"),
+        "currency": dropdown("Currency", currencies, facts.currency, width="240px"),
+    }
 
-    output = ipywidgets.Output()
-    output._view_count = 0  # draw only when a front end shows the view (see the module docstring)
+    def draw(values: dict[str, Any]) -> Iterator[object]:
+        view = facts.with_options(start_date=values["start_date"], end_date=values["end_date"],
+                                  currency=values["currency"],
+                                  rules=facts.rules.with_strategy(values["split_strategy"]))  # fmt: skip
+        result = allocate(view)
+        by, currency = values["dimension"], values["currency"]
+        levels = hierarchy_levels(by)
+        board = showback(result, by=by)
+        allocated = sum(result.frame[result.amounts[0]], Decimal(0))
+        yield headline({f"Allocated ({currency})": fmt_money(allocated, currency), "Split": values["split_strategy"],
+                        "From": str(values["start_date"]), "To": str(values["end_date"])})  # fmt: skip
+        yield plot_hierarchy(hierarchy(result, levels=levels, currency=currency), levels=levels, currency=currency,
+                             top=top_n)  # fmt: skip
+        yield plot_showback(board, by=by, currency=currency, top=top_n)
+        yield board.drop(columns="currency")
 
-    def redraw(change: dict | None = None) -> None:
-        if not output._view_count or (change and change["name"] == "_view_count" and change["old"]):
-            return
-        values = {name: control.value for name, control in controls.items()}
-        result = allocation.allocate(costs, rules.with_strategy(values["split_strategy"]), requests=requests,
-                                     start_date=values["start_date"], end_date=values["end_date"])  # fmt: skip
-        levels = allocation.hierarchy_levels(values["dimension"])
-        shape = allocation.hierarchy(result, levels=levels, currency=values["currency"])
-        board = allocation.showback(result, by=values["dimension"])
-        board = board[board["currency"] == values["currency"]]
-        output.clear_output(wait=True)
-        with output:
-            display(charts_attribution.plot_hierarchy(shape, levels=levels, currency=values["currency"], top=top_n))
-            display(charts_attribution.plot_showback(board, by=values["dimension"], currency=values["currency"],
-                                                     top=top_n))  # fmt: skip
-            display(board.drop(columns="currency"))
-
-    for control in controls.values():
-        control.observe(redraw, names="value")
-    output.observe(redraw, names="_view_count")
-    return ipywidgets.VBox([ipywidgets.HBox(list(controls.values())), output])
+    return lazy_view(controls, draw)

@@ -11,18 +11,38 @@ notebook's literal parameters (empty means "the obvious default") and says clear
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
+from finops_lib import checks
 from finops_lib.errors import ParameterError
 from finops_lib.experiments import comparison as experiments
 from finops_lib.experiments import inputs as experiment_sources
+from finops_lib.experiments import projection
+from finops_lib.facts import Facts, build_cells, open_facts
+from finops_lib.rules import resolve_rules
 
-__all__ = ["NO_EXPERIMENT", "VARIANT_LABELS", "change_data", "check_parameters", "compare", "fmt_changes",
-           "fmt_differences", "fmt_power", "fmt_projection", "fmt_variants", "load_requests", "log_currency",
-           "pick_change", "power_plan", "project", "results"]
+__all__ = [
+    "NO_EXPERIMENT",
+    "VARIANT_LABELS",
+    "change_data",
+    "check_parameters",
+    "compare",
+    "fmt_changes",
+    "fmt_differences",
+    "fmt_power",
+    "fmt_projection",
+    "fmt_variants",
+    "load",
+    "load_requests",
+    "pick_change",
+    "power_plan",
+    "project",
+    "results",
+]
 
 #: Said when no request carries an experiment id.
 NO_EXPERIMENT = ("no request carries an experiment id (x_ExperimentId): tag requests (LiteLLM metadata or request "
@@ -40,13 +60,35 @@ VARIANT_LABELS: dict[str, str] = {
 }  # fmt: skip
 
 
-def load_requests(con: BaseBackend, *, quality_file: str = "", experiment_map: str = "") -> ir.Table:
-    """Return the ``requests`` table with experiments from a mapping file and scores from a scores file.
+def load(con: BaseBackend, *, data_dir: str | None = None, currency: str = "USD", quality_file: str = "",
+         experiment_map: str = "", **parameters: Any) -> tuple[Facts, ir.Table, dict]:  # fmt: skip
+    """Return the page's facts, the request logs with mapped experiments and joined scores, and the parameters.
 
     Parameters
     ----------
-    con : ibis backend
-        The warehouse (:func:`finops_lib.warehouse.ingestion.open_data`).
+    con
+        The warehouse (:func:`finops_lib.warehouse.open_data`).
+    data_dir
+        The data folder (its allocation rules name the requests' owners); None for the committed sample.
+    currency
+        Currency of every amount (logged costs are converted at each request's day rate).
+    quality_file, experiment_map
+        As :func:`load_requests`.
+    **parameters
+        As :func:`check_parameters`.
+    """
+    facts = open_facts(con, currency=checks.currency_code(currency), rules=resolve_rules("", data_dir))
+    requests = load_requests(facts, quality_file=quality_file, experiment_map=experiment_map)
+    return facts, requests, check_parameters(requests, **parameters)
+
+
+def load_requests(facts: Facts, *, quality_file: str = "", experiment_map: str = "") -> ir.Table:
+    """Return the facts' request rows with experiments from a mapping file and scores from a scores file.
+
+    Parameters
+    ----------
+    facts : Facts
+        The facts (their request logs, in their currency).
     quality_file, experiment_map : str
         CSV paths (:func:`finops_lib.experiments.inputs.read_quality`, ``read_experiment_map``); empty: none.
 
@@ -54,26 +96,12 @@ def load_requests(con: BaseBackend, *, quality_file: str = "", experiment_map: s
     -------
     ibis Table
     """
-    t = con.table("requests")
+    t = facts.request_rows()
     if experiment_map:
         t = experiment_sources.assign_experiments(t, experiment_sources.read_experiment_map(experiment_map))
     if quality_file:
         t = experiment_sources.join_quality(t, experiment_sources.read_quality(quality_file))
     return t
-
-
-def log_currency(requests: ir.Table, default: str = "USD") -> str:
-    """Return the request logs' billing currency (the most common), ``default`` when there are no logs.
-
-    Raises
-    ------
-    ParameterError
-        When the logs hold several currencies (filter them first).
-    """
-    found = requests.BillingCurrency.value_counts().to_pandas().dropna()
-    if len(found) > 1:
-        raise ParameterError(f"the request logs hold several currencies {sorted(found.iloc[:, 0])}; filter them first")
-    return str(found.iloc[0, 0]) if len(found) else default
 
 
 def check_parameters(requests: ir.Table, *, experiment: str = "", baseline: str = "", metric: str = "cost",
@@ -170,21 +198,18 @@ def fmt_variants(summary: pd.DataFrame | None, *, currency: str) -> object:
             .set_caption(f"Per variant: tokens per request by bucket, cost per logged request in {currency}"))
 
 
-def change_data(con: BaseBackend, requests: ir.Table, *, source: str = "auto", currency: str = "USD",
-                data_dir: str | None = None) -> ir.Table | pd.DataFrame:  # fmt: skip
+def change_data(facts: Facts, requests: ir.Table, *, source: str = "auto") -> ir.Table | pd.DataFrame:
     """Return what the before/after view reads: the request logs, or the daily cell facts of every source.
 
     Parameters
     ----------
-    con : ibis backend
-        The warehouse.
+    facts : Facts
+        The facts (their cells are read when the logs are too short).
     requests : ibis Table
         :func:`load_requests`.
     source : {"auto", "requests", "facts"}
-        ``auto``: the request logs when they hold at least 14 days, else the facts (usage feeds with request
+        ``auto``: the request logs when they hold at least 14 days, else the cell facts (usage feeds with request
         counts, :mod:`finops_lib.experiments.metered`).
-    currency, data_dir
-        For the facts (:func:`finops_lib.facts.cells.build_facts`).
 
     Returns
     -------
@@ -197,9 +222,7 @@ def change_data(con: BaseBackend, requests: ir.Table, *, source: str = "auto", c
         source = "requests" if days >= 14 else "facts"
     if source == "requests":
         return requests
-    from finops_lib.facts.cells import build_facts
-
-    return build_facts(con, currency=currency, data_dir=data_dir)
+    return build_cells(facts)
 
 
 def pick_change(changes: pd.DataFrame, *, change_date: str = "", application: str = "",
@@ -250,8 +273,6 @@ def power_plan(requests: ir.Table, params: dict) -> pd.DataFrame | None:
 def project(requests: ir.Table, params: dict, *, days: int = 30, n_boot: int = 2000,
             seed: int = 0) -> pd.DataFrame | None:  # fmt: skip
     """Return the projection with its frontier; None without an experiment."""
-    from finops_lib.experiments import projection
-
     if not params["experiment"]:
         return None
     return projection.frontier(projection.project(

@@ -6,13 +6,21 @@ parameter of the same name, and the view calls the same library functions as the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import ipywidgets
 import pandas as pd
-from IPython.display import display
 
 from finops_lib.experiments import comparison as experiments
 from finops_lib.experiments import projection
-from finops_lib.views.experiments import charts as charts_experiments
+from finops_lib.views.controls import dropdown, headline, lazy_view
+from finops_lib.views.experiments.charts import (
+    distribution_bins,
+    plot_cost_distribution,
+    plot_differences,
+    plot_frontier,
+)
 
 __all__ = ["make_experiment_controls"]
 
@@ -40,37 +48,27 @@ def make_experiment_controls(requests: object, summary: pd.DataFrame, *, experim
         A ``VBox``: the controls above the verdict, the differences chart, the distribution and the frontier.
     """
     names = sorted(summary["experiment"].unique())
-    layout = {"layout": ipywidgets.Layout(width="300px"), "style": {"description_width": "110px"}}
+    width = "300px"
     controls = {
-        "experiment": ipywidgets.Dropdown(description="Experiment", options=names, value=experiment, **layout),
-        "metric": ipywidgets.Dropdown(description="Metric", options=sorted(experiments.METRICS), value=metric,
-                                      **layout),
+        "experiment": dropdown("Experiment", names, experiment, width=width),
+        "metric": dropdown("Metric", sorted(experiments.METRICS), metric, width=width),
         "requests_per_day": ipywidgets.IntSlider(description="Requests/day", min=100, max=1_000_000, step=100,
-                                                 value=int(requests_per_day), **layout),
+                                                 value=int(requests_per_day), layout=ipywidgets.Layout(width=width)),
     }  # fmt: skip
-    output = ipywidgets.Output()
-    output._view_count = 0  # draw only when a front end shows the view (see finops_lib.views.controls)
 
-    def redraw(change: dict | None = None) -> None:
-        if not output._view_count or (change and change["name"] == "_view_count" and change["old"]):
-            return
-        v = {name: control.value for name, control in controls.items()}
+    def draw(v: dict[str, Any]) -> Iterator[object]:
         cmp_ = experiments.compare(requests, v["experiment"], metric=v["metric"], n_boot=n_boot)
         values = experiments.per_request(requests, v["experiment"], metric=v["metric"])
         money = currency if v["metric"].endswith("cost") else ""
         proj = projection.frontier(projection.project(
             requests, v["experiment"], requests_per_day=v["requests_per_day"], cache_hit_rate=cache_hit_rate,
             batch_share=batch_share, price_date=price_date, n_boot=n_boot))  # fmt: skip
-        output.clear_output(wait=True)
-        with output:
-            print(cmp_.verdict)
-            display(charts_experiments.plot_differences(cmp_.table))
-            display(charts_experiments.plot_cost_distribution(charts_experiments.distribution_bins(values),
-                                                              currency=money,
-                                                              label=f"{v['metric']} per request".capitalize()))
-            display(charts_experiments.plot_frontier(proj, currency=currency))
+        logged = summary.loc[summary["experiment"] == v["experiment"], "requests"].sum()
+        yield headline({"Experiment": str(v["experiment"]), "Requests logged": f"{int(logged):,}",
+                        "Verdict": cmp_.verdict})  # fmt: skip
+        yield plot_differences(cmp_.table)
+        yield plot_cost_distribution(distribution_bins(values), currency=money,
+                                     label=f"{v['metric']} per request".capitalize())  # fmt: skip
+        yield plot_frontier(proj, currency=currency)
 
-    for control in controls.values():
-        control.observe(redraw, names="value")
-    output.observe(redraw, names="_view_count")
-    return ipywidgets.VBox([ipywidgets.HBox(list(controls.values())), output])
+    return lazy_view(controls, draw)

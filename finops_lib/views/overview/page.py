@@ -1,99 +1,204 @@
-"""The data overview page (``00_data_overview``): parameter checks and spend totals."""
+"""The data overview page (``00_data_overview``): its parameters, its facts, its tables and its ``results.json``."""
 
 from __future__ import annotations
 
-import re
-from datetime import date
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
 
-import ibis.expr.types as ir
 import pandas as pd
+from ibis.backends import BaseBackend
 
-from finops_lib.errors import ParameterError
-from finops_lib.facts.rows import DIMENSIONS, providers
+from finops_lib import checks
+from finops_lib.facts import DIMENSIONS, SCOPE_MEANINGS, Facts, open_facts
+from finops_lib.rules import resolve_rules
+from finops_lib.views.theme import fmt_money
 
-_ISO_CURRENCY = re.compile(r"[A-Z]{3}")
+__all__ = ["GROUP_BY", "check_parameters", "load", "results", "scope_table", "spend_totals", "top_movers"]
 
-
-def _iso_day(name: str, value: str | date | None) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ParameterError(f"{name} must be an ISO date such as '2026-06-01' or empty, got {value!r}") from None
+#: Dimensions the page can group spend and tokens by.
+GROUP_BY: tuple[str, ...] = ("provider", "model", "team", "application", "environment", "service_tier",
+                             "token_type", "sub_account", "api_key", "service", "source_format")  # fmt: skip
 
 
-def check_parameters(
-    costs: ir.Table,
-    *,
-    group_by: str,
-    provider: str = "all",
-    currency: str = "USD",
-    start_date: str | date | None = None,
-    end_date: str | date | None = None,
-    top_n: int = 8,
-    movers_window_days: int = 7,
-) -> dict[str, object]:
-    """Check a notebook's overview parameters against the data; return them normalized.
+def check_parameters(facts: Facts, *, group_by: str, provider: str = "all", start_date: str | None = None,
+                     end_date: str | None = None, top_n: int = 8, movers_window_days: int = 7) -> dict[str, Any]:
+    """Check the page's parameters against the data; return them normalized.
 
-    Providers match case-insensitively and come back spelled as in the data. A currency that no
-    row is billed in is accepted (other notebooks of a report may need it); charts are then empty.
+    Providers match case-insensitively and come back spelled as in the data.
 
     Parameters
     ----------
-    costs
-        The ``costs`` table (unfiltered: providers are looked up in it).
-    group_by, provider, currency, start_date, end_date, top_n, movers_window_days
+    facts
+        The facts of the whole warehouse (the providers are looked up in them).
+    group_by, provider, start_date, end_date, top_n, movers_window_days
         The notebook parameters of the same names.
 
     Returns
     -------
     dict
-        ``start_date``/``end_date`` (ISO text or None), ``provider``, ``group_by``, ``currency``,
-        ``top_n``, ``movers_window_days``: the filters as applied.
+        ``start_date``/``end_date`` (ISO text or None), ``provider``, ``group_by``, ``currency``, ``top_n``,
+        ``movers_window_days``: the filters as applied.
 
     Raises
     ------
     ParameterError
-        On an unknown ``group_by`` or ``provider``, a malformed date or currency code, a start
-        after the end, or a non-positive ``top_n``/``movers_window_days``.
+        On an unknown ``group_by`` or ``provider``, a malformed date, a start after the end, or a non-positive
+        ``top_n``/``movers_window_days``.
     """
-    if group_by not in DIMENSIONS:
-        raise ParameterError(f"group_by must be one of {', '.join(DIMENSIONS)}; got {group_by!r}")
-    known = providers(costs)
-    wanted = (provider or "all").strip()
-    matches = [name for name in known if name.lower() == wanted.lower()]
-    if wanted.lower() != "all" and not matches:
-        raise ParameterError(f"unknown provider {provider!r}; the data has {', '.join(known) or 'no provider'} "
-                             "(or use 'all')")
-    if not isinstance(currency, str) or not _ISO_CURRENCY.fullmatch(currency):
-        raise ParameterError(f"currency must be an ISO 4217 code such as 'USD', got {currency!r}")
-    first, last = _iso_day("start_date", start_date), _iso_day("end_date", end_date)
-    if first and last and first > last:
-        raise ParameterError(f"start_date {first} is after end_date {last}")
-    for name, value in (("top_n", top_n), ("movers_window_days", movers_window_days)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ParameterError(f"{name} must be a positive integer, got {value!r}")
+    checks.one_of("group_by", group_by, GROUP_BY)
+    first, last = checks.window(start_date, end_date)
     return {"start_date": first and first.isoformat(), "end_date": last and last.isoformat(),
-            "provider": matches[0] if matches else "all", "group_by": group_by, "currency": currency,
-            "top_n": top_n, "movers_window_days": movers_window_days}
+            "provider": checks.match_name("provider", provider, facts.values("provider")), "group_by": group_by,
+            "currency": facts.currency, "top_n": checks.positive_int("top_n", top_n),
+            "movers_window_days": checks.positive_int("movers_window_days", movers_window_days)}  # fmt: skip
 
 
-def spend_totals(daily: pd.DataFrame, *, by: str) -> pd.DataFrame:
-    """Total and share of cost per group of a :func:`daily_spend` frame, largest first, ``Other`` last.
+def load(con: BaseBackend, *, data_dir: str | None = None, currency: str = "USD", convert_currency: bool = True,
+         **parameters: Any) -> tuple[Facts, dict[str, Any]]:  # fmt: skip
+    """Return the page's facts (window and provider applied) and its checked parameters.
+
+    Owners come from the data folder's allocation rules (``config/allocation_rules.yaml``), as on every page.
+
+    Parameters
+    ----------
+    con
+        The warehouse (:func:`finops_lib.warehouse.open_data`).
+    data_dir
+        The data folder (its rules file); None for the committed sample.
+    currency, convert_currency
+        The money's currency; convert other billing currencies at the charge day's rate, else show only the rows
+        billed in ``currency``.
+    **parameters
+        ``group_by``, ``provider``, ``start_date``, ``end_date``, ``top_n``, ``movers_window_days``
+        (:func:`check_parameters`).
+    """
+    everything = open_facts(con, currency=checks.currency_code(currency), rules=resolve_rules("", data_dir),
+                            convert=convert_currency)  # fmt: skip
+    filters = check_parameters(everything, **parameters)
+    facts = everything.with_options(start_date=filters["start_date"], end_date=filters["end_date"],
+                                    filters={"provider": filters["provider"]})  # fmt: skip
+    return facts, filters
+
+
+def spend_totals(facts: Facts, *, by: str, top: int = 8) -> pd.DataFrame:
+    """Return the exact spend and share per group of ``by``, largest first, the groups beyond ``top`` as ``Other``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``<by>``, ``cost`` (Decimal in the facts' currency), ``share`` (float), ``Other`` last.
+    """
+    totals = facts.aggregate("cost", by=[by])
+    totals = totals.assign(_order=totals["cost"].map(float)).sort_values(["_order", by], ascending=[False, True])
+    if len(totals) > top:
+        rest = totals.iloc[top:]
+        other = pd.DataFrame({by: ["Other"], "cost": [sum(rest["cost"], Decimal(0))], "_order": [0.0]})
+        totals = pd.concat([totals.iloc[:top], other], ignore_index=True)
+    grand = sum(totals["cost"], Decimal(0))
+    totals["share"] = [float(c / grand) if grand else 0.0 for c in totals["cost"]]
+    return totals.drop(columns="_order").reset_index(drop=True)
+
+
+def top_movers(daily: pd.DataFrame, *, by: str, window_days: int = 7, end_date: str | None = None,
+               top: int = 10) -> pd.DataFrame:  # fmt: skip
+    """Return the groups whose spend changed most between the last ``window_days`` and the window before.
+
+    Parameters
+    ----------
+    daily
+        Daily spend per group: ``day``, ``<by>``, ``cost`` (a :meth:`finops_lib.facts.Facts.series`).
+    by
+        The group column.
+    window_days
+        Days in each window.
+    end_date
+        Last day of the current window; default the last day of ``daily``.
+    top
+        Rows kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``<by>``, ``previous``, ``current``, ``change``, ``change_pct`` (a fraction: 0.25 is +25 %; NaN when the
+        previous window had no spend), sorted by absolute change, ``top`` rows.
 
     Examples
     --------
-    >>> daily = pd.DataFrame({"day": ["d1", "d2", "d1"], "team": ["a", "a", "Other"], "cost": [1.0, 2.0, 5.0]})
-    >>> spend_totals(daily, by="team")
-        team  cost  share
-    0      a   3.0  0.375
-    1  Other   5.0  0.625
+    >>> days = pd.to_datetime(["2026-06-01", "2026-06-02", "2026-06-01", "2026-06-02"])
+    >>> daily = pd.DataFrame({"day": days, "team": ["a", "a", "b", "b"], "cost": [1.0, 3.0, 2.0, 2.0]})
+    >>> top_movers(daily, by="team", window_days=1)
+      team  previous  current  change  change_pct
+    0    a       1.0      3.0     2.0         2.0
+    1    b       2.0      2.0     0.0         0.0
     """
-    totals = daily.groupby(by, as_index=False)["cost"].sum()
-    totals["share"] = totals["cost"] / totals["cost"].sum() if len(totals) else 0.0
-    totals["_other"] = totals[by] == "Other"
-    return (totals.sort_values(["_other", "cost", by], ascending=[True, False, True]).drop(columns="_other")
-            .reset_index(drop=True))
+    empty = pd.DataFrame(columns=[by, "previous", "current", "change", "change_pct"])
+    if daily.empty:
+        return empty
+    last = pd.Timestamp(end_date) if end_date else daily["day"].max()
+    current_start = last - timedelta(days=window_days - 1)
+    previous_start = current_start - timedelta(days=window_days)
+    part = daily[(daily["day"] >= previous_start) & (daily["day"] <= last)]
+    window = part["day"].map(lambda d: "current" if d >= current_start else "previous")
+    wide = part.assign(window=window).pivot_table(index=by, columns="window", values="cost", aggfunc="sum",
+                                                  fill_value=0.0)  # fmt: skip
+    wide = wide.reindex(columns=["previous", "current"], fill_value=0.0).astype(float)
+    wide["change"] = wide["current"] - wide["previous"]
+    wide["change_pct"] = wide["change"] / wide["previous"].where(wide["previous"] > 0)
+    order = wide["change"].abs().sort_values(ascending=False, kind="stable").index
+    return wide.reindex(order).head(top).reset_index().rename_axis(columns=None)
+
+
+def scope_table(facts: Facts) -> pd.DataFrame:
+    """Return how the total is made: per provider, the money of each scope (invoiced, estimated, left out).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``provider``, ``scope`` (``invoiced``, ``estimated``, ``superseded``, ``unpriced``), ``counted`` (bool),
+        ``rows``, ``cost`` (Decimal; None where the rows have no price), ``tokens`` and ``meaning``.
+    """
+    out = facts.scope_summary().rename(columns={"money_scope": "scope"})
+    out["counted"] = out["scope"].isin(["invoiced", "estimated"])
+    out["meaning"] = out["scope"].map(SCOPE_MEANINGS).fillna("")
+    return out[["provider", "scope", "counted", "rows", "cost", "tokens", "meaning"]]
+
+
+def results(facts: Facts, *, filters: dict[str, Any], sources: pd.DataFrame, unpriced: pd.DataFrame,
+            groups: pd.DataFrame) -> dict[str, Any]:  # fmt: skip
+    """Return the page's ``results.json``: the headline of the report index and values for automated checks.
+
+    Parameters
+    ----------
+    facts
+        The page's facts.
+    filters
+        :func:`check_parameters`.
+    sources
+        :func:`finops_lib.warehouse.sources` (one row per format and table).
+    unpriced
+        :func:`finops_lib.facts.unpriced_models`.
+    groups
+        :func:`spend_totals` by the page's ``group_by``.
+    """
+    currency = facts.currency
+    total = facts.total("cost")
+    per_format = sources.drop_duplicates("source")
+    models = facts.aggregate("cost", by=["model"])
+    models = models[models["model"] != DIMENSIONS["model"].missing]  # a model, not the charges without one
+    models = models.assign(_order=models["cost"].map(float)).sort_values(["_order", "model"], ascending=[False, True])
+    first, last = facts.date_range("money")
+    billed = facts.currency_totals()
+    return {
+        "headline": {f"Spend ({currency})": fmt_money(total, currency),
+                     "Sources loaded": str(len(per_format)),
+                     "Rows rejected": f"{int(per_format['rows_rejected'].sum()):,}",
+                     "Top model": str(models["model"].iloc[0]) if len(models) else "none"},
+        "date_range": [str(first), str(last)] if first else None,
+        "total_spend": {currency: str(total)},
+        "billed": {row.billing_currency: str(row.billed) for row in billed.itertuples()},
+        "unpriced": unpriced[["table", "provider", "model", "bucket", "tokens"]].to_dict("records"),
+        **{key: int(per_format[key].sum()) for key in ("rows_read", "rows_loaded", "rows_rejected")},
+        "group_by": filters["group_by"], "groups": groups[filters["group_by"]].tolist(), "filters": filters,
+        "facts": facts.describe(),
+    }  # fmt: skip

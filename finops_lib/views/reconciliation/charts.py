@@ -35,7 +35,7 @@ __all__ = ["COLUMN_LABELS", "COMPONENT_LABELS", "fmt_table", "plot_agreement", "
 #: Display names of the gap components, in waterfall order.
 COMPONENT_LABELS: dict[str, str] = {
     "volume": "Volume", "rate": "Rate", "cache": "Cache", "tier": "Tier", "unpriced": "Unpriced",
-    "unmatched_invoice": "Unmatched invoice", "unmatched_estimate": "Unmatched estimate",
+    "unmatched_invoice": "Unmatched invoice", "unmatched_estimate": "Unmatched estimate", "non_ai": "Non-AI services",
 }  # fmt: skip
 #: Display names of the reconciliation frames' columns (:func:`fmt_table`).
 COLUMN_LABELS: dict[str, str] = {

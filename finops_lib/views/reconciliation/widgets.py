@@ -1,84 +1,64 @@
-"""Controls of the reconciliation page: provider, dates, granularity and currency."""
+"""Controls of the reconciliation page: provider, dates, granularity and currency redraw its views."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import ipywidgets
-from ibis.backends import BaseBackend
-from IPython.display import display
 
-from finops_lib import facts
-from finops_lib.views.controls import parse_day
+from finops_lib import pricing
+from finops_lib.facts import Facts
+from finops_lib.reconcile import GRANULARITIES, reconcile
+from finops_lib.views.controls import date_picker, dropdown, headline, lazy_view, parse_day
+from finops_lib.views.reconciliation.charts import plot_gap_waterfall, plot_invoiced_vs_estimated
+from finops_lib.views.theme import fmt_money
+
+__all__ = ["make_reconciliation_controls"]
 
 
-def make_reconciliation_controls(
-    con: BaseBackend,
-    catalog: object,
-    *,
-    rates: object = None,
-    provider: str = "all",
-    start_date: str = "",
-    end_date: str = "",
-    granularity: str = "day",
-    basis: str = "requests",
-    currency: str = "USD",
-    top_n: int = 10,
-) -> ipywidgets.Widget:
+def make_reconciliation_controls(facts: Facts, catalog: pricing.Catalog, *, granularity: str = "day",
+                                 basis: str = "requests", top_n: int = 10) -> ipywidgets.Widget:  # fmt: skip
     """Return provider, period, granularity and currency controls driving the reconciliation views.
 
     Parameters
     ----------
-    con
-        The warehouse (:func:`finops_lib.warehouse.ingestion.open_data`).
-    catalog, rates
-        The notebook's price catalog (:func:`finops_lib.pricing.load_catalog`) and FX rates (None: shipped).
-    provider, start_date, end_date, granularity, basis, currency, top_n
-        Initial values: the notebook parameters of the same names (``basis`` is not a control).
+    facts
+        The page's facts (:func:`finops_lib.views.reconciliation.page.load`): window, provider and currency are the
+        controls' initial values, so the first view is the static page's.
+    catalog
+        The page's price catalog.
+    granularity, basis, top_n
+        The notebook parameters of the same names (``basis`` is not a control).
 
     Returns
     -------
     ipywidgets.Widget
-        A ``VBox``: a row of controls (currency last) above the invoiced-vs-estimated chart, the gap waterfall
-        and the ranked unexplained gaps it redraws (only once a front end shows it, as
-        :func:`make_overview_controls`).
+        A ``VBox``: a row of controls (currency last) above the invoiced and estimated totals, their chart over time,
+        the gap waterfall and the ranked unexplained gaps (only once a front end shows it).
     """
-    from finops_lib import reconcile
-    from finops_lib.views.reconciliation import charts as charts_reconcile
-
-    costs, requests = con.table("costs"), con.table("requests")
-    first, last = facts.date_range(costs)
-    providers = ["all", *facts.providers(costs)]
-    currencies = facts.currency_totals(costs)["BillingCurrency"].tolist() or [currency]
-    layout = {"layout": ipywidgets.Layout(width="220px"), "style": {"description_width": "80px"}}
+    everything = facts.with_options(start_date=None, end_date=None, filters={})
+    first, last = everything.date_range("money")
+    currencies = sorted({*everything.currency_totals()["billing_currency"], facts.currency})
     controls = {
-        "provider": ipywidgets.Dropdown(description="Provider", options=providers,
-                                        value=provider if provider in providers else "all", **layout),
-        "start_date": ipywidgets.DatePicker(description="From", value=parse_day(start_date) or first, **layout),
-        "end_date": ipywidgets.DatePicker(description="To", value=parse_day(end_date) or last, **layout),
-        "granularity": ipywidgets.Dropdown(description="Granularity", options=list(reconcile.GRANULARITIES),
-                                           value=granularity, **layout),
-        "currency": ipywidgets.Dropdown(description="Currency", options=sorted({*currencies, currency}),
-                                        value=currency, **layout),
+        "provider": dropdown("Provider", ["all", *everything.values("provider")],
+                             facts.filters.get("provider", ("all",))[0]),
+        "start_date": date_picker("From", parse_day(facts.start_date) or first),
+        "end_date": date_picker("To", parse_day(facts.end_date) or last),
+        "granularity": dropdown("Granularity", list(GRANULARITIES), granularity),
+        "currency": dropdown("Currency", currencies, facts.currency),
     }  # fmt: skip
 
-    output = ipywidgets.Output()
-    output._view_count = 0  # draw only when a front end shows the view (see the module docstring)
+    def draw(v: dict[str, Any]) -> Iterator[object]:
+        view = facts.with_options(start_date=v["start_date"], end_date=v["end_date"], currency=v["currency"],
+                                  filters={"provider": v["provider"]})  # fmt: skip
+        rec = reconcile(view, catalog=catalog, basis=basis)
+        total = rec.total()
+        yield headline({f"Invoiced ({v['currency']})": fmt_money(total["invoiced"], v["currency"]),
+                        f"Estimated ({basis})": fmt_money(total["estimated"], v["currency"])})  # fmt: skip
+        yield plot_invoiced_vs_estimated(rec.summarize(v["granularity"], by=()), currency=v["currency"],
+                                         granularity=v["granularity"])  # fmt: skip
+        yield plot_gap_waterfall(rec.components(), currency=v["currency"])
+        yield rec.unexplained(top=top_n, granularity=v["granularity"])
 
-    def redraw(change: dict | None = None) -> None:
-        if not output._view_count or (change and change["name"] == "_view_count" and change["old"]):
-            return
-        v = {name: control.value for name, control in controls.items()}
-        rec = reconcile.reconcile(costs, requests, catalog=catalog, basis=basis, currency=v["currency"], rates=rates,
-                                  providers=None if v["provider"] == "all" else [v["provider"]],
-                                  start_date=v["start_date"], end_date=v["end_date"])  # fmt: skip
-        output.clear_output(wait=True)
-        over_time = rec.summarize(v["granularity"], by=())
-        with output:
-            display(charts_reconcile.plot_invoiced_vs_estimated(over_time, currency=v["currency"],
-                                                                granularity=v["granularity"]))  # fmt: skip
-            display(charts_reconcile.plot_gap_waterfall(rec.components(), currency=v["currency"]))
-            display(rec.unexplained(top=top_n, granularity=v["granularity"]))
-
-    for control in controls.values():
-        control.observe(redraw, names="value")
-    output.observe(redraw, names="_view_count")
-    return ipywidgets.VBox([ipywidgets.HBox(list(controls.values())), output])
+    return lazy_view(controls, draw)

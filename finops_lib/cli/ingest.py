@@ -1,0 +1,38 @@
+"""``finops ingest``: load files or folders into the warehouse and say what happened to each."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from finops_lib import engine
+from finops_lib.cli.common import print_frame, register_mappings
+from finops_lib.warehouse import ingest, summarize
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load files into the warehouse and print what happened to each; exit 1 when a whole file failed."""
+    register_mappings(args.mapping)
+    con = engine.connect(args.engine, warehouse=args.warehouse)
+    try:
+        summary = ingest(args.paths, con=con, format=args.format)
+    finally:
+        con.disconnect()
+    if summary.empty:
+        print("no files found")
+        return 0
+    if args.verbose:
+        print_frame(summary[["path", "format", "status", "rows_read", "rows_loaded", "rows_rejected",
+                             "rows_replaced"]])  # fmt: skip
+        print()
+    print_frame(summarize(summary))
+    total = summary[["rows_read", "rows_loaded", "rows_rejected", "rows_replaced"]].sum()
+    print(f"\n{len(summary)} files: {int(total.rows_read)} rows read, {int(total.rows_loaded)} loaded, "
+          f"{int(total.rows_rejected)} rejected; {int(total.rows_replaced)} rows already in the warehouse "
+          "replaced by restated data")  # fmt: skip
+    if total.rows_rejected:
+        print("rejected records (file, line, column, reason): query the `rejects` table, or see the "
+              "data overview report")  # fmt: skip
+    for row in summary[summary.status == "failed"].itertuples():
+        print(f"FAILED {row.path}: {row.message}", file=sys.stderr)
+    return 1 if (summary.status == "failed").any() else 0

@@ -1,0 +1,158 @@
+"""The arguments of every ``finops`` command, declared in one place (importing no command module).
+
+Each subcommand sets ``command``: the module of :mod:`finops_lib.cli` whose ``run(args)`` carries it out, imported
+only when that command runs (so ``finops --help`` and ``finops ingest`` do not load papermill or Prophet).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from finops_lib import __version__, paths
+
+__all__ = ["build_parser"]
+
+#: Exit code of ``finops anomalies --fail-on-anomalies`` when at least one anomaly is reported.
+EXIT_ANOMALIES_FOUND = 3
+#: Forecast series dimensions (kept equal to ``finops_lib.forecast.DIMENSIONS`` by a test).
+FORECAST_DIMENSIONS: tuple[str, ...] = ("total", "provider", "team", "application", "model")
+
+
+def _engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--warehouse", help="warehouse folder or .duckdb file (default $FINOPS_WAREHOUSE or "
+                   "data/warehouse/)")  # fmt: skip
+    p.add_argument("--engine", help="ibis engine URL (default $FINOPS_ENGINE, else the DuckDB warehouse)")
+
+
+def _data_options(p: argparse.ArgumentParser, *, currency: bool = True) -> None:
+    p.add_argument("--data", default=str(paths.SAMPLE_DIR), help="data folder (default data/sample/)")
+    p.add_argument("--warehouse", help="warehouse file (default: one per data folder under build/)")
+    if currency:
+        p.add_argument("--currency", default="USD", help="currency of every amount, ISO 4217 (default USD); other "
+                       "billing currencies are converted at the charge day's rate")  # fmt: skip
+
+
+def _sample(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sample", help="write the fictional sample organisation's data in vendor formats")
+    p.add_argument("--out", required=True, help="target folder")
+    p.add_argument("--days", type=int, default=180, help="days of history (default 180)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7, the committed sample)")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply request volume (default 1)")
+    p.add_argument("--end-date", default="2026-10-31", help="last day, YYYY-MM-DD (default 2026-10-31)")
+    p.add_argument("--no-compress", action="store_true", help="write the LiteLLM logs as plain CSV")
+    p.set_defaults(command="sample")
+
+
+def _ingest(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ingest", help="load files or folders into the warehouse (format detected from content)")
+    p.add_argument("paths", nargs="+", help="files or folders")
+    p.add_argument("--format", help="force a source format (see `finops formats`)")
+    p.add_argument("-v", "--verbose", action="store_true", help="print one line per file")
+    p.add_argument("--mapping", action="append", help="YAML column mapping for an in-house CSV/Parquet format "
+                   "(repeatable; see finops_lib/sources/mappings/)")  # fmt: skip
+    _engine_options(p)
+    p.set_defaults(command="ingest")
+
+    p = sub.add_parser("normalize", help="convert files to a Parquet file of the schema, without a warehouse")
+    p.add_argument("paths", nargs="+", help="files or folders")
+    p.add_argument("--out", required=True, help="target .parquet file (rejects go to <name>.rejects.parquet)")
+    p.add_argument("--format", help="force a source format")
+    p.add_argument("--table", choices=("costs", "requests"), help="target table (default: the format's own)")
+    p.add_argument("--mapping", action="append", help="YAML column mapping for an in-house format (repeatable)")
+    p.set_defaults(command="normalize")
+
+
+def _report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="run every notebook and render the offline HTML report")
+    p.add_argument("--data", default=str(paths.SAMPLE_DIR), help="data folder (default data/sample/)")
+    p.add_argument("--out", default=str(paths.REPORTS_DIR / "latest"), help="output folder (default reports/latest/)")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="a notebook parameter shared by every notebook that declares it")  # fmt: skip
+    p.add_argument("--with-code", action="store_true", help="show the code cells in the HTML")
+    p.set_defaults(command="report")
+
+    p = sub.add_parser("export-focus", help="write the warehouse's charges as a FOCUS 1.2 dataset (CSV or Parquet)")
+    p.add_argument("--out", required=True, help="target .csv or .parquet file")
+    p.add_argument("--version", dest="focus_version", default="1.2", choices=("1.2",), help="FOCUS version (1.2)")
+    p.add_argument("--data", help="ingest this data folder first (into its own warehouse unless --warehouse)")
+    p.add_argument("--validate", action="store_true", help="run the FinOps Foundation's focus-validator on the file "
+                   "(installed by `make focus-validate`); exit 1 on a failed rule")  # fmt: skip
+    p.add_argument("--validator-venv", default=str(paths.BUILD_DIR / "focus-validator-venv"),
+                   help="virtual environment holding focus-validator (default build/focus-validator-venv)")
+    _engine_options(p)
+    p.set_defaults(command="export_focus")
+
+
+def _chargeback(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("chargeback", help="allocate spend with the allocation rules and write the chargeback CSV "
+                       "(month, currency, business unit, cost center, team: direct, shared, unallocated, total)")
+    _data_options(p)
+    p.add_argument("--out", required=True, help="target .csv file")
+    p.add_argument("--rules", default="", help="allocation rules YAML (default: <data>/config/allocation_rules.yaml "
+                   "when present, else tags only; 'none' forces tags only)")  # fmt: skip
+    p.add_argument("--start-date", help="first day, YYYY-MM-DD")
+    p.add_argument("--end-date", help="last day, YYYY-MM-DD")
+    p.add_argument("--only-billed-in-currency", action="store_true",
+                   help="allocate only the rows billed in --currency instead of converting the others")
+    p.set_defaults(command="chargeback")
+
+
+def _forecast(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("forecast", help="forecast daily spend or tokens per dimension, with backtested accuracy")
+    _data_options(p)
+    p.add_argument("--by", default="total", choices=FORECAST_DIMENSIONS, help="series dimension (default total)")
+    p.add_argument("--metric", default="spend", choices=("spend", "tokens"), help="spend (invoiced) or tokens")
+    p.add_argument("--horizon", type=int, default=30, help="days to forecast (default 30)")
+    p.add_argument("--backtest", action="store_true", help="backtest every model on rolling origins, choose per "
+                   "series, and write <stem>.accuracy.<ext>")  # fmt: skip
+    p.add_argument("--no-calibrate", dest="calibrate", action="store_false",
+                   help="with --backtest: keep the models' own intervals (no calibration on backtest errors)")
+    p.add_argument("--model", default="prophet", help="model without --backtest (default prophet)")
+    p.add_argument("--country", default="", help="public holidays of this country for Prophet (e.g. US)")
+    p.add_argument("--top", type=int, default=0, help="only the N largest series (default all)")
+    p.add_argument("--workers", type=int, default=2, help="processes fitting in parallel (default 2)")
+    p.add_argument("--out", required=True, help="target .parquet or .csv file")
+    p.set_defaults(command="forecast")
+
+
+def _anomalies(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "anomalies", help="detect spikes and drops of spend, tokens and requests and explain their driver",
+        description="Detect anomalies in daily (or hourly) cost, token and request series, total and per team, "
+        "application, model and API key; explain each one and write the alert list (CSV or JSON). Exit code 3 "
+        "with --fail-on-anomalies when at least one anomaly is reported, 2 on a parameter or data error.")
+    _data_options(p)
+    p.add_argument("--since", help="report anomalies that are still going on at or after this day, YYYY-MM-DD "
+                   "(the baseline uses the history before it)")  # fmt: skip
+    p.add_argument("--until", help="last day to consider, YYYY-MM-DD (default: the last day of data)")
+    p.add_argument("--detector", help="detector name (default robust_seasonal; see finops_lib.anomalies.DETECTORS)")
+    p.add_argument("--sensitivity", type=float,
+                   help="threshold in robust standard deviations (default 4; lower reports more)")
+    p.add_argument("--min-impact", type=float,
+                   help="minimum absolute daily impact in money, in the report currency, below which a deviation "
+                   "is not reported (default: 0.25%% of the median daily spend, at least 1)")  # fmt: skip
+    p.add_argument("--grain", default="day", choices=("day", "hour"), help="series grain (default day)")
+    p.add_argument("--no-explain", action="store_true", help="skip the driver explanation (faster)")
+    p.add_argument("--out", help="write the alert list to this .csv or .json file")
+    p.add_argument("--fail-on-anomalies", action="store_true",
+                   help=f"exit with code {EXIT_ANOMALIES_FOUND} when at least one anomaly is reported")
+    p.set_defaults(command="anomalies")
+
+
+def _tools(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("formats", help="list the registered source formats")
+    p.set_defaults(command="formats")
+    p = sub.add_parser("schema-doc", help="write docs/schema.md from finops_lib/schema.py")
+    p.add_argument("--out", default=str(paths.PROJECT_ROOT / "docs" / "schema.md"))
+    p.add_argument("--check", action="store_true", help="exit 1 when the file is stale")
+    p.set_defaults(command="schema_doc")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``finops``."""
+    parser = argparse.ArgumentParser(prog="finops", description="GenAI FinOps workbench.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="subcommand", required=True)
+    for add in (_sample, _ingest, _report, _chargeback, _forecast, _anomalies, _tools):
+        add(sub)
+    return parser
