@@ -1,20 +1,29 @@
-"""The analysis notebooks of the catalog in the real report on the sample, opened offline in headless Chromium.
+"""The whole catalog in the real report on the sample: every page opened offline in headless Chromium, and one
+set of numbers across the index and the pages.
 
-Each page must have run (status ok), draw at least its number of charts, log no console error and request
-nothing from the network. Full-page screenshots go to build/screenshots/.
+Each page must have run (status ok), draw at least its number of charts, log no console error and request nothing
+from the network. Full-page screenshots go to build/screenshots/. The period's spend on the index is the
+overview's spend, the attribution's allocated total, the reconciliation's invoiced total, the forecast's history
+and the anomaly review's series, to the cent.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from browser_util import CHROMIUM, visit
 
 from finops_lib import report
+from finops_lib.report.spend import period_spend
 
-#: Notebook -> charts its page draws on the sample with default parameters.
-PAGES = {"20_experiment_comparison": 6, "30_spend_forecast": 3, "40_anomaly_review": 3}
+#: Notebook -> charts its page draws at least, on the sample with default parameters.
+PAGES = {"00_data_overview": 7, "10_cost_attribution": 6, "20_experiment_comparison": 6, "30_spend_forecast": 3,
+         "40_anomaly_review": 3, "50_reconciliation": 6}  # fmt: skip
+CENT = Decimal("0.01")
 
 pytestmark = [
     pytest.mark.browser,
@@ -26,8 +35,12 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("catalog_report")
-    report.run_report(out_dir=out, notebooks=list(PAGES))
+    report.run_report(out_dir=out)
     return out
+
+
+def results(report_dir: Path, name: str) -> dict:
+    return json.loads((report_dir / name / "results.json").read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize(("name", "charts"), PAGES.items())
@@ -40,3 +53,23 @@ def test_catalog_page_renders_offline(report_dir: Path, browser: object, name: s
     assert len(seen.chart_sizes) >= charts
     assert all(size and size[0] > 0 and size[1] > 0 for size in seen.chart_sizes), seen.chart_sizes
     assert (report_dir / name / "results.json").is_file()
+
+
+def test_one_figure_for_the_period_on_the_index_and_every_page(report_dir: Path, browser: object) -> None:
+    from finops_lib import paths
+
+    spend = Decimal(period_spend(paths.SAMPLE_DIR, {})["total"])
+    text = f"${spend.quantize(CENT):,.2f}"
+    index = (report_dir / "index.html").read_text(encoding="utf-8")
+    assert re.search(rf"<dt>Spend \(USD\), 2026-05-05 to 2026-10-31</dt><dd>{re.escape(text)}</dd>", index)
+    seen = visit(browser, report_dir / "index.html", charts=0, screenshot="catalog_index")
+    assert seen.errors == [] and seen.network == []
+    overview, attribution = results(report_dir, "00_data_overview"), results(report_dir, "10_cost_attribution")
+    reconciliation, forecast = results(report_dir, "50_reconciliation"), results(report_dir, "30_spend_forecast")
+    anomalies = results(report_dir, "40_anomaly_review")
+    assert Decimal(overview["total_spend"]["USD"]) == spend and overview["headline"]["Spend (USD)"] == text
+    assert Decimal(attribution["input_total"]["USD"]) == Decimal(attribution["allocated_total"]["USD"]) == spend
+    assert attribution["headline"]["Allocated (USD)"] == text
+    assert Decimal(reconciliation["invoiced_total"]) == spend and reconciliation["headline"]["Invoiced (USD)"] == text
+    assert Decimal(forecast["actual_total"]) == spend and Decimal(forecast["actuals"]["total"]) == spend.quantize(CENT)
+    assert Decimal(anomalies["spend_total"]) == spend and Decimal(anomalies["series_total"]) == spend.quantize(CENT)

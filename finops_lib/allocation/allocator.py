@@ -89,7 +89,10 @@ class _Context:
     """Usage bases for the strategies, from the facts; the request log is summed per owner once per allocation."""
 
     def __init__(self, facts: Facts, period: str, measure: str) -> None:
-        self.facts, self.rules, self.period, self.measure = facts, facts.rules, period, measure
+        # Who uses a pool does not depend on the currency its usage was billed in: with ``convert=False`` the
+        # allocation keeps only the rows billed in the currency, but the bases see every row, converted.
+        self.facts = facts if facts.options.convert else facts.with_options(convert=True)
+        self.rules, self.period, self.measure = facts.rules, period, measure
         self.months: list[pd.Timestamp] = []
         self._request_sums: ir.Table | None = None
         self.basis = cache(self._basis)  # type: ignore[method-assign]

@@ -314,8 +314,8 @@ class Facts:
         if match:
             t = t.filter(compile_conditions(t, table_name, match))
         keys = {name: self._key(t, name, table_name=table_name, labels=labels) for name in by}
-        values = {m.name: _measure_expr(t, m) for m in specs}
         grouped = t.mutate(**keys) if keys else t
+        values = {m.name: _measure_expr(grouped, m) for m in specs}
         agg = grouped.group_by(list(keys)).aggregate(**values) if keys else grouped.aggregate(**values)
         return agg.to_pandas()
 
@@ -457,9 +457,11 @@ def open_facts(con: BaseBackend, **options: Any) -> Facts:
 
 
 def _measure_expr(t: ir.Table, m: Measure) -> ir.Value:
-    if m.column is None:
-        value = ibis.literal(1)
-    elif m.column == "*tokens":
+    if m.column is None:  # a count of rows (of the rows meeting ``where``)
+        if m.where is None:
+            return t.count().cast("int64")
+        return (t[m.where[0]] == m.where[1]).fill_null(False).cast("int64").sum()
+    if m.column == "*tokens":
         value = sum((t[c].fill_null(0) for c in REQUEST_TOKEN_COLUMNS.values()), ibis.literal(0))
     else:
         value = t[m.column]

@@ -30,6 +30,7 @@ from finops_lib.errors import FinopsError, ParameterError
 from finops_lib.params import coerce_parameter
 from finops_lib.paths import NOTEBOOKS_DIR, REPORTS_DIR, SAMPLE_DIR
 from finops_lib.report import html as htmlexport
+from finops_lib.report.spend import period_spend
 
 __all__ = [
     "CATALOG",
@@ -399,6 +400,7 @@ def run_report(
         "duration": f"{time.perf_counter() - clock:.1f} s",
         "parameters": shared,
         "with_code": with_code,
+        "spend": period_spend(data, shared),
     }
     index = htmlexport.write_index(out / "index.html", runs=runs, metadata=metadata)
     failed = [run for run in runs if run.status == "failed"]

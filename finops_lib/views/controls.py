@@ -67,21 +67,24 @@ def lazy_view(controls: dict[str, ipywidgets.Widget], draw: Callable[[dict[str, 
     Returns
     -------
     ipywidgets.VBox
-        ``children[0]`` the row of controls, ``children[1]`` the output. Every change of a control redraws.
+        ``children[0]`` the row of controls, ``children[1]`` the output; ``drawn`` lists what the output shows. Every
+        change of a control redraws.
     """
     output = ipywidgets.Output()
     output._view_count = 0  # the front end counts its views of the output: draw only when someone looks
+    box = ipywidgets.VBox([ipywidgets.HBox(list(controls.values())), output])
+    box.drawn = []  # what the view shows now, in order (read by tests and by callers embedding the view)
 
     def redraw(change: dict | None = None) -> None:
         if not output._view_count or (change and change["name"] == "_view_count" and change["old"]):
             return
-        shown = list(draw({name: control.value for name, control in controls.items()}))
+        box.drawn = list(draw({name: control.value for name, control in controls.items()}))
         output.clear_output(wait=True)
         with output:
-            for item in shown:
+            for item in box.drawn:
                 display(item)
 
     for control in controls.values():
         control.observe(redraw, names="value")
     output.observe(redraw, names="_view_count")
-    return ipywidgets.VBox([ipywidgets.HBox(list(controls.values())), output])
+    return box

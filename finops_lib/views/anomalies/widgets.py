@@ -92,4 +92,5 @@ def make_anomaly_controls(cells: pd.DataFrame, *, detector: str = "robust_season
     box = lazy_view(controls, draw)
     names = list(controls)
     rows = [ipywidgets.HBox([controls[n] for n in names[:4]]), ipywidgets.HBox([controls[n] for n in names[4:]])]
-    return ipywidgets.VBox([*rows, box.children[1]])
+    box.children = [*rows, box.children[1]]
+    return box
