@@ -334,3 +334,52 @@ def sum_money(table: ibis.Table, column: str, *, currency_column: str = "Billing
                              "first (finops_lib.fx.to_currency)")  # fmt: skip
     total = table[column].cast(MONEY).sum().to_pyarrow().as_py()
     return (Decimal(0) if total is None else Decimal(total)), (found[0] if found else "")
+
+
+# --- money as people read it -----------------------------------------------------------------------------
+
+#: Symbols shown before amounts; other currencies show their code.
+CURRENCY_SYMBOLS = {
+    "EUR": "€",
+    "USD": "$",
+    "GBP": "£",
+    "JPY": "¥",
+    "CNY": "¥",
+    "INR": "₹",
+}
+
+
+def currency_symbol(currency: str) -> str:
+    """Return the symbol shown before amounts of an ISO 4217 ``currency`` (``EUR`` -> ``€``).
+
+    Raises
+    ------
+    ParameterError
+        If ``currency`` is not a three-letter upper-case code.
+    """
+    if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ParameterError(f"currency must be an ISO 4217 code such as 'EUR', got {currency!r}")
+    return CURRENCY_SYMBOLS.get(currency, f"{currency} ")
+
+
+def fmt_money(amount: object, currency: str) -> str:
+    """Return ``amount`` as text with the currency symbol and thousands separators: ``−$1,234.50``.
+
+    Examples
+    --------
+    >>> fmt_money(Decimal("-162.375"), "USD"), fmt_money(0, "EUR")
+    ('−$162.38', '€0.00')
+    """
+    value = Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    return f"{'−' if value < 0 else ''}{currency_symbol(currency)}{abs(value):,.2f}"
+
+
+def dsum(values: object) -> Decimal:
+    """Return the exact sum of Decimal amounts, missing ones (None, NaN) left out.
+
+    Examples
+    --------
+    >>> dsum([Decimal("0.1"), None, Decimal("0.2"), float("nan")])
+    Decimal('0.3')
+    """
+    return sum((v for v in values if v is not None and v == v), Decimal(0))  # type: ignore[attr-defined]

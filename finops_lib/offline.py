@@ -7,8 +7,12 @@ import html
 import json
 import os
 import re
+import uuid
 from collections.abc import Mapping
 from typing import Any
+
+import altair as alt
+import vl_convert
 
 #: Name under which :func:`finops_lib.views.theme.enable_offline` registers the Altair renderer.
 RENDERER_NAME = "finops-offline"
@@ -27,8 +31,6 @@ _EMBED_OPTIONS = {
 @functools.cache
 def vega_bundle() -> str:
     """Return the Vega + Vega-Lite + vega-embed bundle of ``vl_convert``, safe to inline in ``<script>``."""
-    import vl_convert
-
     return vl_convert.javascript_bundle().replace("</script", "<\\/script")
 
 
@@ -83,15 +85,10 @@ def offline_mimebundle(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
     dict
         A mimebundle.
     """
-    import uuid
-
-    import altair as alt
-
     # Altair's own "application/vnd.vegalite.v6.json" fails nbformat validation (JSON values need "+json").
     mimetype = f"application/vnd.vegalite.{alt.SCHEMA_VERSION.split('.')[0]}+json"
     fallback = ""
     if metadata.get("static_fallback", os.environ.get(STATIC_CHARTS_ENV, "1") != "0"):
-        import vl_convert
 
         svg = vl_convert.vegalite_to_svg(spec)
         fallback = re.sub(r"^<\?xml[^>]*>\s*", "", svg)

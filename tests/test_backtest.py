@@ -25,15 +25,15 @@ def test_metrics_by_hand() -> None:
     # history: weekly changes |y_t - y_{t-7}| are all 2 -> MASE scale 2
     w = window([10.0, 0.0, 5.0], [12.0, 0.0, 4.0], history=[1.0] * 7 + [3.0] * 7, lower=[11.0, 0.0, 4.5],
                upper=[13.0, 1.0, 6.0])
-    assert bt.METRICS["mae"](w) == (1.0, "")
+    assert bt.ACCURACY_METRICS["mae"](w) == (1.0, "")
     # sMAPE terms: 200*2/22, 0 (both zero), 200*1/9
-    assert bt.METRICS["smape"](w)[0] == pytest.approx((400 / 22 + 200 / 9) / 3)
-    assert bt.METRICS["mase"](w) == (0.5, "")
-    assert bt.METRICS["coverage"](w)[0] == pytest.approx(2 / 3)
+    assert bt.ACCURACY_METRICS["smape"](w)[0] == pytest.approx((400 / 22 + 200 / 9) / 3)
+    assert bt.ACCURACY_METRICS["mase"](w) == (0.5, "")
+    assert bt.ACCURACY_METRICS["coverage"](w)[0] == pytest.approx(2 / 3)
 
 
 def test_mase_undefined_on_constant_history_is_stated() -> None:
-    value, note = bt.METRICS["mase"](window([1.0], [2.0], history=[5.0] * 14))
+    value, note = bt.ACCURACY_METRICS["mase"](window([1.0], [2.0], history=[5.0] * 14))
     assert np.isnan(value) and "constant" in note
 
 
@@ -53,7 +53,7 @@ def test_month_total_error_definition() -> None:
 @given(st.lists(st.floats(0, 1e6), min_size=1, max_size=20), st.lists(st.floats(0, 1e6), min_size=1, max_size=20))
 def test_smape_bounded_and_symmetric(a: list[float], f: list[float]) -> None:
     n = min(len(a), len(f))
-    one, two = bt.METRICS["smape"](window(a[:n], f[:n]))[0], bt.METRICS["smape"](window(f[:n], a[:n]))[0]
+    one, two = bt.ACCURACY_METRICS["smape"](window(a[:n], f[:n]))[0], bt.ACCURACY_METRICS["smape"](window(f[:n], a[:n]))[0]
     assert 0 <= one <= 200 + 1e-9 and one == pytest.approx(two)
 
 

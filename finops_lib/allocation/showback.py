@@ -19,6 +19,7 @@ import pandas as pd
 from finops_lib.allocation.allocator import Allocation, nulls_as_none
 from finops_lib.errors import ParameterError
 from finops_lib.facts import Facts
+from finops_lib.fx import dsum
 from finops_lib.rules.match import FIELDS, value_expr
 from finops_lib.rules.model import OWNER_FIELDS
 
@@ -36,8 +37,6 @@ NONE_LABEL = "(none)"
 _ZERO = Decimal(0)
 
 
-def _dsum(values: object) -> Decimal:
-    return sum(values, _ZERO)  # type: ignore[call-overload]
 
 
 def _label(frame: pd.DataFrame, by: str) -> pd.Series:
@@ -72,13 +71,13 @@ def showback(allocation: Allocation, *, by: str = "team") -> pd.DataFrame:
     """
     amount = allocation.amounts[0]
     frame = allocation.frame.assign(_by=lambda f: _label(f, by), _class=lambda f: _class(f["kind"]))
-    wide = (frame.groupby(["month", "currency", "_by", "_class"])[amount].agg(_dsum).unstack("_class")
+    wide = (frame.groupby(["month", "currency", "_by", "_class"])[amount].agg(dsum).unstack("_class")
             .reindex(columns=["direct", "shared", "unallocated"]) if len(frame) else
             pd.DataFrame(columns=["direct", "shared", "unallocated"]))  # fmt: skip
     wide = wide.map(lambda v: _ZERO if v is None or v != v else v).reset_index().rename(columns={"_by": by})
     wide.columns.name = None
     wide["total"] = [d + s + u for d, s, u in zip(wide["direct"], wide["shared"], wide["unallocated"], strict=True)]
-    month_total = wide.groupby(["month", "currency"])["total"].transform(_dsum)
+    month_total = wide.groupby(["month", "currency"])["total"].transform(dsum)
     wide["share"] = [float(t / m) if m else float("nan") for t, m in zip(wide["total"], month_total, strict=True)]
     wide = wide.sort_values(["currency", by, "month"]).reset_index(drop=True)
     prev = wide.groupby(["currency", by])["total"].shift(1)
@@ -104,7 +103,7 @@ def round_to_total(values: list[Decimal], total: Decimal, places: Decimal) -> li
     [Decimal('0.33'), Decimal('0.34'), Decimal('0.33')]
     """
     rounded = [v.quantize(places, decimal.ROUND_HALF_EVEN) for v in values]
-    steps = int((total - _dsum(rounded)) / places)
+    steps = int((total - dsum(rounded)) / places)
     if not values or not steps:
         return rounded
     # a step up goes to the values rounded down the most, a step down to those rounded up the most
@@ -119,8 +118,8 @@ def _rounded(lines: pd.DataFrame, places: Decimal) -> pd.DataFrame:
     """Round the amounts so months add up to the rounded grand total and lines add up to their month."""
     columns = ["direct", "shared", "unallocated"]
     out = lines.copy()
-    months = out.groupby(["month", "currency"])[columns].agg(_dsum).apply(lambda r: _dsum(r), axis=1)
-    grand = _dsum(months).quantize(places, decimal.ROUND_HALF_EVEN)
+    months = out.groupby(["month", "currency"])[columns].agg(dsum).apply(lambda r: dsum(r), axis=1)
+    grand = dsum(months).quantize(places, decimal.ROUND_HALF_EVEN)
     targets = dict(zip(months.index, round_to_total(list(months), grand, places), strict=True))
     for key, part in out.groupby(["month", "currency"]):
         cells = [v for row in part[columns].itertuples(index=False) for v in row]
@@ -154,7 +153,7 @@ def chargeback(allocation: Allocation, *, decimals: int | None = 2) -> pd.DataFr
     frame = allocation.frame.assign(_class=lambda f: _class(f["kind"]))
     for key in ("business_unit", "cost_center"):
         frame[key] = frame[key].where(frame[key].notna(), "")
-    grouped = frame.groupby([*keys, "_class"])[amount].agg(_dsum).unstack("_class") if len(frame) else None
+    grouped = frame.groupby([*keys, "_class"])[amount].agg(dsum).unstack("_class") if len(frame) else None
     if grouped is None:
         return pd.DataFrame(columns=[*keys, "direct", "shared", "unallocated", "total"])
     out = grouped.reindex(columns=["direct", "shared", "unallocated"]).map(
@@ -195,11 +194,11 @@ def coverage(allocation: Allocation) -> pd.DataFrame:
     frame = allocation.frame
     parts = [frame, frame.assign(provider="All providers")] if len(frame) else [frame]
     both = pd.concat(parts, ignore_index=True)
-    wide = (both.groupby(["currency", "provider", "kind"])[amount].agg(_dsum).unstack("kind")
+    wide = (both.groupby(["currency", "provider", "kind"])[amount].agg(dsum).unstack("kind")
             .reindex(columns=list(KINDS)) if len(both) else pd.DataFrame(columns=list(KINDS)))  # fmt: skip
     wide = wide.map(lambda v: _ZERO if v is None or v != v else v).reset_index()
     wide.columns.name = None
-    wide["total"] = wide[list(KINDS)].apply(lambda r: _dsum(r), axis=1) if len(wide) else []
+    wide["total"] = wide[list(KINDS)].apply(lambda r: dsum(r), axis=1) if len(wide) else []
     direct = wide["direct"] + wide["metered"] if len(wide) else []
     covered = direct + wide["shared"] if len(wide) else []
     wide["direct_share"] = [float(d / t) if t else float("nan") for d, t in zip(direct, wide["total"], strict=True)]
@@ -246,7 +245,7 @@ def hierarchy(allocation: Allocation, *, levels: tuple[str, ...] = ("business_un
     amount = allocation.amounts[0]
     frame = allocation.frame[allocation.frame["currency"] == currency]
     frame = frame.assign(**{lv: _label(frame, lv) for lv in levels}, kind=_class(frame["kind"]))
-    out = frame.groupby([*levels, "kind"], as_index=False)[amount].agg(_dsum)
+    out = frame.groupby([*levels, "kind"], as_index=False)[amount].agg(dsum)
     out["cost"] = out.pop(amount).map(float)
     return out.sort_values(["cost", *levels], ascending=[False, *[True] * len(levels)]).reset_index(drop=True)
 
@@ -288,7 +287,7 @@ def unallocated_keys(facts: Facts, *, top: int = 10) -> pd.DataFrame:
 
 
 def _rank(part: pd.DataFrame, top: int) -> list[dict]:
-    total = _dsum(part["cost"])
+    total = dsum(part["cost"])
     part = part.assign(_order=part["cost"].map(float)).sort_values(["_order", "provider", "value"],
                                                                      ascending=[False, True, True])  # fmt: skip
     out, done = [], _ZERO

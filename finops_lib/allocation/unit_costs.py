@@ -24,6 +24,7 @@ import pandas as pd
 from finops_lib.allocation.allocator import allocate
 from finops_lib.errors import ParameterError
 from finops_lib.facts import Facts
+from finops_lib.fx import dsum
 from finops_lib.rules.model import OWNER_FIELDS, Rules
 
 __all__ = ["BY", "INPUT_BUCKETS", "unit_economics"]
@@ -36,8 +37,6 @@ _CELL = ["provider", "model", "service_tier", "token_type"]
 _ZERO = Decimal(0)
 
 
-def _dsum(values: object) -> Decimal:
-    return sum(values, _ZERO)  # type: ignore[call-overload]
 
 
 def _ratio(num: pd.Series, den: pd.Series, scale: float = 1.0) -> pd.Series:
@@ -48,9 +47,9 @@ def _ratio(num: pd.Series, den: pd.Series, scale: float = 1.0) -> pd.Series:
 def _cells(money: pd.DataFrame, tokens: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Join cost and tokens at ``keys`` x provider, model, tier and bucket (floats), nulls as ''."""
     grain = [*keys, *(c for c in _CELL if c not in keys)]
-    m = money.assign(**{k: money[k].fillna("") for k in _CELL}).groupby(grain, dropna=False)["cost"].agg(_dsum)
+    m = money.assign(**{k: money[k].fillna("") for k in _CELL}).groupby(grain, dropna=False)["cost"].agg(dsum)
     t = tokens.assign(**{k: tokens[k].fillna("") for k in _CELL}).groupby(grain, dropna=False)[["tokens", "requests"]]
-    t = t.agg(_dsum)
+    t = t.agg(dsum)
     out = pd.concat([m.astype(float), t.astype(float)], axis=1).fillna(0.0).reset_index()
     return out
 
@@ -88,9 +87,9 @@ def _money(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         "output_cost": frame[frame["token_type"] == "output"],
         "batch_cost": frame[token & (frame["service_tier"] == "batch")],
     }
-    cols = {name: part.groupby(keys)["cost"].agg(_dsum).rename(name) for name, part in parts.items()}
-    cols["list_cost"] = frame.groupby(keys)["list_cost"].agg(_dsum)
-    cols["effective_cost"] = frame.groupby(keys)["effective_cost"].agg(_dsum)
+    cols = {name: part.groupby(keys)["cost"].agg(dsum).rename(name) for name, part in parts.items()}
+    cols["list_cost"] = frame.groupby(keys)["list_cost"].agg(dsum)
+    cols["effective_cost"] = frame.groupby(keys)["effective_cost"].agg(dsum)
     out = pd.concat(cols.values(), axis=1)
     return out.map(lambda v: _ZERO if v is None or v != v else v).reset_index()
 
@@ -100,7 +99,7 @@ def _tokens(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
                "output_tokens": frame["token_type"] == "output",
                "cache_read_tokens": frame["token_type"] == "input_cache_read",
                "cache_write_tokens": frame["token_type"].isin(CACHE_BUCKETS[1:])}  # fmt: skip
-    cols = [frame[mask].groupby(keys)["tokens"].agg(_dsum).astype(float).rename(name) for name, mask in buckets.items()]
+    cols = [frame[mask].groupby(keys)["tokens"].agg(dsum).astype(float).rename(name) for name, mask in buckets.items()]
     return pd.concat(cols, axis=1).fillna(0.0).reset_index()
 
 

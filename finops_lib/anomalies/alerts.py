@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 
 from finops_lib.anomalies.explain import (
-    _dsum,
     baseline_weeks,
     days_back,
     explain_anomaly,
     in_scope,
     scope_of,
 )
+from finops_lib.fx import dsum
 
 __all__ = ["ALERT_COLUMNS", "INCIDENT_MIN_ALERTS", "MERGE_GAP", "alert_table", "incident_summary", "incidents",
            "severity"]
@@ -213,8 +213,8 @@ def _row(
         }
     else:
         rows = in_scope(facts, scope)
-        current = _dsum(rows.loc[rows["day"].isin(days), "cost"])
-        baseline = _dsum(rows.loc[rows["day"].isin(days_back(days, weeks)), "cost"]) / Decimal(len(weeks) or 1)
+        current = dsum(rows.loc[rows["day"].isin(days), "cost"])
+        baseline = dsum(rows.loc[rows["day"].isin(days_back(days, weeks)), "cost"]) / Decimal(len(weeks) or 1)
         change = current - baseline
         row |= {
             "actual": current,

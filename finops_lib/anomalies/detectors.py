@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from finops_lib.anomalies.forecast_band import MODEL, forecast_band, interval_function
 from finops_lib.anomalies.series import (
     DEFAULTS,
     DIMENSIONS,
@@ -40,6 +41,7 @@ from finops_lib.anomalies.series import (
     unit_cost,
 )
 from finops_lib.errors import ParameterError
+from finops_lib.registry import Registry
 
 __all__ = [
     "DEFAULTS",
@@ -81,7 +83,7 @@ class Detector:
             raise ParameterError(f"detector {self.name!r} is unavailable: {problem}")
 
 
-DETECTORS: dict[str, Detector] = {}
+DETECTORS: Registry[Detector] = Registry("detector")
 
 
 def register_detector(
@@ -113,20 +115,13 @@ def register_detector(
     True
     >>> del DETECTORS["never"]
     """
-
-    def wrap(func: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
-        DETECTORS[name] = Detector(name, func, description, available or (lambda: None), dimensions, metrics)
-        return func
-
-    return wrap
+    return DETECTORS.register(name, make=lambda func: Detector(name, func, description, available or (lambda: None),
+                                                               dimensions, metrics))
 
 
 def get_detector(name: str) -> Detector:
     """Return the registered detector ``name`` (raises :class:`ParameterError` when unknown or unavailable)."""
-    try:
-        detector = DETECTORS[name]
-    except KeyError:
-        raise ParameterError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}") from None
+    detector = DETECTORS.lookup(name)
     detector.check()
     return detector
 
@@ -237,8 +232,6 @@ def robust_seasonal(
 
 
 def _forecast_problem() -> str | None:
-    from finops_lib.anomalies.forecast_band import MODEL, interval_function
-
     if interval_function() is None:
         return f"finops_lib.forecast (model {MODEL!r}) cannot be imported or is not registered; use robust_seasonal"
     return None
@@ -254,8 +247,6 @@ def _forecast_problem() -> str | None:
 )
 def forecast_interval(values: np.ndarray, *, sensitivity: float, **options: int) -> pd.DataFrame:
     """Flag points outside the forecast band (see :mod:`finops_lib.anomalies.forecast_band`)."""
-    from finops_lib.anomalies.forecast_band import forecast_band
-
     return forecast_band(values, sensitivity=sensitivity, **options)
 
 

@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 
 from finops_lib import paths
+from finops_lib.anomalies.detectors import DEFAULTS, DETECTORS
+from finops_lib.anomalies.run import detect_anomalies
 
 __all__ = ["PROVIDERS", "evaluate", "load_events", "match_alerts", "score", "sweep"]
 
@@ -190,9 +192,6 @@ def evaluate(
         The :func:`score` summary (with ``detector`` and ``sensitivity``), the per-event table, and the alerts
         with their ``matched`` events and ``match_role``.
     """
-    from finops_lib.anomalies.detectors import DEFAULTS
-    from finops_lib.anomalies.run import detect_anomalies
-
     sensitivity = DEFAULTS["sensitivity"] if sensitivity is None else sensitivity
     events = load_events(data_dir)
     alerts = detect_anomalies(facts, detector=detector, sensitivity=sensitivity, min_impact=min_impact, explain=explain)
@@ -212,8 +211,6 @@ def sweep(
 
     Unavailable detectors get one row with ``available = False`` and the reason in ``note``.
     """
-    from finops_lib.anomalies.detectors import DETECTORS
-
     rows = []
     for name in detectors:
         problem = DETECTORS[name].available() if name in DETECTORS else f"unknown detector {name!r}"

@@ -28,6 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from finops_lib.anomalies.detectors import DIMENSIONS
+from finops_lib.decompose import decompose
+from finops_lib.fx import dsum
+
 __all__ = [
     "COMPONENT_DRIVERS",
     "DRILL_DIMENSIONS",
@@ -63,8 +67,6 @@ INPUT_BUCKETS = ("input_uncached", "input_cache_read", "input_cache_write_5m", "
 _ZERO = Decimal(0)
 
 
-def _dsum(values: Any) -> Decimal:
-    return sum((v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))), _ZERO)
 
 
 def scope_of(dimension: str, key: str) -> dict[str, str]:
@@ -77,8 +79,6 @@ def scope_of(dimension: str, key: str) -> dict[str, str]:
     >>> scope_of("total", "total")
     {}
     """
-    from finops_lib.anomalies.detectors import DIMENSIONS
-
     cols = DIMENSIONS[dimension]
     if not cols:
         return {}
@@ -141,11 +141,11 @@ def drilldown(
     cur = rows[rows["day"].isin(days)]
     base = rows[rows["day"].isin(days_back(days, weeks))]
     k = Decimal(len(weeks) or 1)
-    total = _dsum(cur["cost"]) - _dsum(base["cost"]) / k
+    total = dsum(cur["cost"]) - dsum(base["cost"]) / k
     frames = []
     for dim in dimensions:
-        c = cur.groupby(dim)["cost"].agg(_dsum)
-        b = base.groupby(dim)["cost"].agg(_dsum) / k
+        c = cur.groupby(dim)["cost"].agg(dsum)
+        b = base.groupby(dim)["cost"].agg(dsum) / k
         both = pd.concat([c.rename("current"), b.rename("baseline")], axis=1).fillna(_ZERO)
         both["change"] = both["current"] - both["baseline"]
         both["share"] = [float(v / total) if total else np.nan for v in both["change"]]
@@ -163,7 +163,7 @@ def _cells(rows: pd.DataFrame, *, weight: int) -> pd.DataFrame:
         return pd.DataFrame(columns=[*keys, "bucket", "tokens", "cost", "requests"])
     grouped = priced.groupby([*keys, "bucket"], as_index=False).agg(
         tokens=("tokens", lambda s: int(s.fillna(0).sum())),
-        cost=("cost", _dsum),
+        cost=("cost", dsum),
         requests=("requests", lambda s: s.sum(min_count=1)),
     )
     per_cell = grouped.groupby(keys)["requests"].transform(lambda s: s.sum(min_count=1))
@@ -177,8 +177,8 @@ def _volume_unit(rows: pd.DataFrame) -> str:
     """Return ``requests`` when request counts cover at least 90 % of the token cost, else ``tokens``."""
     token_rows = rows[(rows["bucket"] != "non_token") & rows["cost"].notna()]
     counted = token_rows.groupby(list(CELL_KEYS))["requests"].transform(lambda s: s.notna().any() and s.sum() > 0)
-    total = _dsum(token_rows["cost"])
-    covered = _dsum(token_rows.loc[counted.astype(bool), "cost"]) if len(token_rows) else _ZERO
+    total = dsum(token_rows["cost"])
+    covered = dsum(token_rows.loc[counted.astype(bool), "cost"]) if len(token_rows) else _ZERO
     return "requests" if total and covered / total >= Decimal("0.9") else "tokens"
 
 
@@ -193,8 +193,6 @@ def decompose_anomaly(
         ``component``, ``amount`` (Decimal, per the observed change: the amounts add up to it exactly),
         ``share``; and the underlying :class:`~finops_lib.decompose.Decomposition` (amounts ``K`` times larger).
     """
-    from finops_lib.decompose import decompose
-
     rows = in_scope(facts, scope)
     k = len(weeks) or 1
     cur = rows[rows["day"].isin(days)]
@@ -215,8 +213,8 @@ def _stats(rows: pd.DataFrame, days_n: int) -> dict[str, float]:
     inputs = float(sum(tokens.get(b, 0.0) for b in INPUT_BUCKETS))
     req = float(rows["requests"].sum(min_count=1) or 0) if rows["requests"].notna().any() else np.nan
     fails = float(rows["failures"].sum(min_count=1) or 0) if rows["failures"].notna().any() else np.nan
-    cost = float(_dsum(rows["cost"]))
-    long_cost = float(_dsum(rows.loc[rows["context_tier"] == "long", "cost"]))
+    cost = float(dsum(rows["cost"]))
+    long_cost = float(dsum(rows.loc[rows["context_tier"] == "long", "cost"]))
     return {
         "requests": req / days_n,
         "failure_rate": _ratio(fails, req) if req == req else np.nan,
@@ -280,7 +278,7 @@ def name_cause(
         base.loc[base["cost"].map(lambda v: v is not None and v > 0), "model"]
     )
     if new_models and change:
-        new_cost = _dsum(cur.loc[cur["model"].isin(new_models), "cost"]) / days_n
+        new_cost = dsum(cur.loc[cur["model"].isin(new_models), "cost"]) / days_n
         if new_cost / abs(change / days_n) >= Decimal("0.5"):
             names = ", ".join(sorted(new_models))
             return "model mix", "new model", f"new model(s) {names}: {float(new_cost):,.2f} a day"
@@ -334,7 +332,7 @@ def explain_anomaly(
     cur = rows[rows["day"].isin(days)]
     base = rows[rows["day"].isin(days_back(days, weeks))]
     k = Decimal(len(weeks) or 1)
-    current, baseline = _dsum(cur["cost"]), _dsum(base["cost"]) / k
+    current, baseline = dsum(cur["cost"]), dsum(base["cost"]) / k
     change = current - baseline
     drill = drilldown(facts, scope=scope, days=days, weeks=weeks)
     comps, result = decompose_anomaly(facts, scope=scope, days=days, weeks=weeks)

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from finops_lib.forecast.models import MODELS, Options
+
 __all__ = ["MODEL", "SCOPE", "forecast_band", "interval_function"]
 
 MODEL = "ets"
@@ -26,12 +28,7 @@ _Z80 = 1.2816
 
 
 def interval_function() -> Callable[..., Any] | None:
-    """Return the forecasting module's fit function of :data:`MODEL`, or None when it is missing."""
-    try:
-        import finops_lib.forecast  # noqa: F401  (registers Prophet next to the baselines)
-        from finops_lib.forecast.models import MODELS
-    except ImportError:
-        return None
+    """Return the forecasting module's fit function of :data:`MODEL`, or None when it is not registered."""
     spec = MODELS.get(MODEL)
     return spec.fit if spec else None
 
@@ -44,8 +41,6 @@ def forecast_band(
     Returns the frame of :func:`finops_lib.anomalies.detectors.register_detector` (``shift`` is always False: the
     model adapts).
     """
-    from finops_lib.forecast.models import Options
-
     fit = interval_function()
     y = np.asarray(values, dtype=float)
     n = len(y)

@@ -17,13 +17,13 @@ from finops_lib.experiments.changes import (
     per_request_value,
 )
 from finops_lib.experiments.comparison import (
-    METRICS,
+    REQUEST_METRICS,
     Comparison,
     compare,
     compare_values,
     per_request,
     power,
-    register_metric,
+    register_request_metric,
     sample_size,
     variants,
 )
@@ -38,7 +38,7 @@ from finops_lib.experiments.projection import frontier, project
 
 __all__ = [
     "MATCH_COLUMNS",
-    "METRICS",
+    "REQUEST_METRICS",
     "BeforeAfter",
     "Comparison",
     "assign_experiments",
@@ -56,7 +56,7 @@ __all__ = [
     "project",
     "read_experiment_map",
     "read_quality",
-    "register_metric",
+    "register_request_metric",
     "sample_size",
     "variants",
 ]

@@ -23,10 +23,11 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestIndPower
 
 from finops_lib.errors import ParameterError
+from finops_lib.registry import Registry
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS
 
-__all__ = ["METRICS", "Comparison", "compare", "compare_values", "per_request", "power", "register_metric",
-           "sample_size", "variants"]
+__all__ = ["REQUEST_METRICS", "Comparison", "compare", "compare_values", "per_request", "power",
+           "register_request_metric", "sample_size", "variants"]
 
 TOKEN_COLUMNS: dict[str, str] = REQUEST_TOKEN_COLUMNS  # bucket -> requests column, declared once in the schema
 
@@ -41,10 +42,10 @@ class Metric:
 
 
 #: Registry of per-request metrics, by name.
-METRICS: dict[str, Metric] = {}
+REQUEST_METRICS: Registry[Metric] = Registry("request metric")
 
 
-def register_metric(name: str, label: str) -> Callable[[Callable], Callable]:
+def register_request_metric(name: str, label: str) -> Callable[[Callable], Callable]:
     """Register a per-request metric ``fn(table) -> numeric column`` under ``name``.
 
     Parameters
@@ -59,12 +60,7 @@ def register_metric(name: str, label: str) -> Callable[[Callable], Callable]:
     Callable
         The decorator.
     """
-
-    def deco(fn: Callable) -> Callable:
-        METRICS[name] = Metric(name, label, fn)
-        return fn
-
-    return deco
+    return REQUEST_METRICS.register(name, make=lambda fn: Metric(name, label, fn))
 
 
 def _cost(column: ir.NumericValue, status: ir.StringValue) -> ir.NumericValue:
@@ -72,28 +68,28 @@ def _cost(column: ir.NumericValue, status: ir.StringValue) -> ir.NumericValue:
     return ibis.cases((column.isnull() & (status == "failure"), 0), else_=column).cast("float64")
 
 
-@register_metric("cost", "cost")
+@register_request_metric("cost", "cost")
 def _metric_cost(t: ir.Table) -> ir.NumericValue:
     return _cost(t.x_ReportedCost, t.x_Status)
 
 
-@register_metric("estimated_cost", "estimated cost")
+@register_request_metric("estimated_cost", "estimated cost")
 def _metric_estimated(t: ir.Table) -> ir.NumericValue:
     return _cost(t.x_EstimatedCost, t.x_Status)
 
 
-@register_metric("tokens", "tokens")
+@register_request_metric("tokens", "tokens")
 def _metric_tokens(t: ir.Table) -> ir.NumericValue:
     cols = [t[c] for c in TOKEN_COLUMNS.values()]
     return sum(cols[1:], cols[0]).cast("float64")
 
 
-@register_metric("latency", "latency")
+@register_request_metric("latency", "latency")
 def _metric_latency(t: ir.Table) -> ir.NumericValue:
     return t.x_LatencyMs.cast("float64")
 
 
-@register_metric("quality", "quality")
+@register_request_metric("quality", "quality")
 def _metric_quality(t: ir.Table) -> ir.NumericValue:
     return t.x_QualityScore.cast("float64")
 
@@ -103,9 +99,7 @@ def _table(requests: ir.Table | pd.DataFrame) -> ir.Table:
 
 
 def _metric(name: str) -> Metric:
-    if name not in METRICS:
-        raise ParameterError(f"unknown metric {name!r}; expected one of {sorted(METRICS)}")
-    return METRICS[name]
+    return REQUEST_METRICS.lookup(name)
 
 
 def variants(requests: ir.Table | pd.DataFrame, *, experiment: str | None = None, cost: str = "cost") -> pd.DataFrame:
@@ -191,7 +185,7 @@ def per_request(requests: ir.Table | pd.DataFrame, experiment: str, *, metric: s
     experiment : str
         The ``x_ExperimentId``.
     metric : str
-        A key of :data:`METRICS`.
+        A key of :data:`REQUEST_METRICS`.
 
     Returns
     -------
@@ -317,7 +311,7 @@ def compare(requests: ir.Table | pd.DataFrame, experiment: str, *, baseline: str
     baseline : str, optional
         Baseline variant; by default the first variant in sorted order.
     metric : str
-        A key of :data:`METRICS`: ``cost`` (x_ReportedCost), ``estimated_cost``, ``tokens``, ``latency``,
+        A key of :data:`REQUEST_METRICS`: ``cost`` (x_ReportedCost), ``estimated_cost``, ``tokens``, ``latency``,
         ``quality``.
     n_boot : int
         Bootstrap resamples for the percentile confidence intervals.
@@ -395,7 +389,7 @@ def power(requests: ir.Table | pd.DataFrame, experiment: str, *, relative_effect
     relative_effect : float
         Smallest relative difference in the mean to detect (0.1 = 10%).
     metric : str
-        A key of :data:`METRICS`.
+        A key of :data:`REQUEST_METRICS`.
     alpha, power : float
         Significance level and power of the two-sided Welch/t test.
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from finops_lib.errors import ParameterError
+from finops_lib.pricing import load_catalog
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS
 
 __all__ = ["frontier", "project"]
@@ -114,8 +115,6 @@ def project(requests: ir.Table | pd.DataFrame, experiment: str, *, requests_per_
         (monthly cost over mean quality), ``unpriced`` (buckets without a price; then the costs are NaN),
         ``currency``, ``price_date``, ``requests_per_day``, ``cache_hit_rate``, ``batch_share``.
     """
-    from finops_lib.pricing import load_catalog
-
     if requests_per_day < 0 or not 0 <= batch_share <= 1 or days <= 0:
         raise ParameterError("requests_per_day >= 0, 0 <= batch_share <= 1 and days > 0 are required")
     catalog = catalog or load_catalog()

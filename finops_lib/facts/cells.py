@@ -24,17 +24,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
 from finops_lib.decompose import round_fraction
+from finops_lib.facts.layer import Facts
 from finops_lib.facts.requests import cells_from_requests
-
-if TYPE_CHECKING:  # pragma: no cover
-    from finops_lib.facts.layer import Facts
 
 __all__ = ["FACT_COLUMNS", "UNKNOWN", "build_cells", "gateway_pools"]
 

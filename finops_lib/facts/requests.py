@@ -12,6 +12,7 @@ import pandas as pd
 
 from finops_lib.decompose import NON_TOKEN, round_fraction
 from finops_lib.errors import ParameterError
+from finops_lib.pricing import BUCKET_COST_COLUMNS, estimate_requests
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS
 
 
@@ -52,8 +53,6 @@ def cells_from_requests(requests: ibis.Table, *, start: str | dt.date | dt.datet
     DataFrame
         ``keys...``, ``bucket``, ``tokens``, ``cost`` (Decimal), ``requests``, ``unpriced_requests``.
     """
-    from finops_lib.pricing import BUCKET_COST_COLUMNS, estimate_requests
-
     t = requests.filter((requests.ChargePeriodStart >= _bound(start)) & (requests.ChargePeriodStart < _bound(end)))
     if t.BillingCurrency.nunique().to_pandas() > 1:  # counted in the engine, not pulled row by row
         raise ParameterError("cells_from_requests needs one currency: filter BillingCurrency first")

@@ -4,8 +4,8 @@ A backtest origin is the last day of a simulated history: each model is fitted o
 and forecasts the next ``horizon`` days (and to the end of the month it started, for the month total). Origins
 are ``spacing`` days apart, the latest ``horizon`` days before the last day of data (:func:`rolling_origins`).
 
-Metrics (registry :data:`METRICS`, decorator :func:`register_metric`), per origin, over the first ``horizon``
-forecast days. Point metrics leave out anomaly days (1-3 day outliers of the whole series, as
+Metrics (registry :data:`ACCURACY_METRICS`, decorator :func:`register_accuracy_metric`), per origin, over the first
+``horizon`` forecast days. Point metrics leave out anomaly days (1-3 day outliers of the whole series, as
 :func:`finops_lib.forecast.models.outlier_mask` finds them; counted in ``anomaly_days``): no model can
 forecast a leaked key, and the FinOps Foundation's accuracy KPI is stated "when there are no anomalies". The
 month-total error keeps every day: it is what finance sees.
@@ -49,9 +49,22 @@ from finops_lib import forecast as fc
 from finops_lib.errors import ParameterError
 from finops_lib.forecast import calibrate as cb
 from finops_lib.forecast.models import MODELS, SEASON, Forecast, Options, check_history, outlier_mask
+from finops_lib.registry import Registry
 
-__all__ = ["BANDS", "DEFAULT_MODELS", "METRICS", "Backtest", "Window", "backtest", "choose_models", "finops_band",
-           "fit_forecasts", "month_total_error", "register_metric", "rolling_origins"]  # fmt: skip
+__all__ = [
+    "ACCURACY_METRICS",
+    "BANDS",
+    "DEFAULT_MODELS",
+    "Backtest",
+    "Window",
+    "backtest",
+    "choose_models",
+    "finops_band",
+    "fit_forecasts",
+    "month_total_error",
+    "register_accuracy_metric",
+    "rolling_origins",
+]  # fmt: skip
 
 DEFAULT_MODELS: tuple[str, ...] = ("seasonal_naive", "drift", "ets", "prophet", "prophet_multiplicative")
 #: FinOps variance bands of the month-total error (upper bound in percent, label).
@@ -91,27 +104,22 @@ class Window:
 
 Metric = Callable[[Window], tuple[float, str]]
 #: The registry of accuracy metrics: name -> function returning ``(value, note)`` (note empty when defined).
-METRICS: dict[str, Metric] = {}
+ACCURACY_METRICS: Registry[Metric] = Registry("accuracy metric")
 
 
-def register_metric(name: str) -> Callable[[Metric], Metric]:
+def register_accuracy_metric(name: str) -> Callable[[Metric], Metric]:
     """Register an accuracy metric ``(Window) -> (value, note)`` under ``name``."""
-
-    def wrap(fn: Metric) -> Metric:
-        METRICS[name] = fn
-        return fn
-
-    return wrap
+    return ACCURACY_METRICS.register(name)
 
 
-@register_metric("mae")
+@register_accuracy_metric("mae")
 def mae(w: Window) -> tuple[float, str]:
     """Mean absolute error."""
     actual, forecast = w.normal()
     return float(np.mean(np.abs(forecast["forecast"].to_numpy() - actual.to_numpy()))), ""
 
 
-@register_metric("smape")
+@register_accuracy_metric("smape")
 def smape(w: Window) -> tuple[float, str]:
     """Symmetric MAPE in percent; days where actual and forecast are both 0 count as 0.
 
@@ -130,7 +138,7 @@ def smape(w: Window) -> tuple[float, str]:
     return float(np.mean(terms)), ""
 
 
-@register_metric("mase")
+@register_accuracy_metric("mase")
 def mase(w: Window) -> tuple[float, str]:
     """MAE scaled by the history's in-sample weekly seasonal naive MAE (pairs of normal days)."""
     values = w.history.to_numpy()
@@ -144,7 +152,7 @@ def mase(w: Window) -> tuple[float, str]:
     return mae(w)[0] / scale, ""
 
 
-@register_metric("coverage")
+@register_accuracy_metric("coverage")
 def coverage(w: Window) -> tuple[float, str]:
     """Share of actuals inside the forecast interval."""
     actual, forecast = w.normal()
@@ -176,7 +184,7 @@ def month_total_error(series: pd.Series, history_end: pd.Timestamp, forecast: pd
     return 100 * (projected - actual) / actual, ""
 
 
-@register_metric("month_total_error_pct")
+@register_accuracy_metric("month_total_error_pct")
 def _month_total(w: Window) -> tuple[float, str]:
     return month_total_error(w.series, w.history.index[-1], w.full)
 
@@ -233,7 +241,7 @@ class Backtest:
     Attributes
     ----------
     errors
-        One row per series, model and origin: the metrics of :data:`METRICS`, ``band`` and ``note``.
+        One row per series, model and origin: the metrics of :data:`ACCURACY_METRICS`, ``band`` and ``note``.
     horizon
         Forecast days scored.
     residuals
@@ -315,10 +323,10 @@ def backtest(series: Mapping[str, pd.Series], *, horizon: int = 30, models: Sequ
     rows = [row for row, _ in scored]
     residuals = pd.concat([r for _, r in scored], ignore_index=True) if scored else \
         pd.DataFrame(columns=list(cb.RESIDUAL_COLUMNS))  # fmt: skip
-    frame = pd.DataFrame(rows + skipped, columns=["series", "model", "origin", *METRICS, "anomaly_days", "band",
-                                                  "note"])
+    columns = ["series", "model", "origin", *ACCURACY_METRICS, "anomaly_days", "band", "note"]
+    frame = pd.DataFrame(rows + skipped, columns=columns)
     frame["band"] = frame["month_total_error_pct"].astype(float).map(finops_band)
-    frame = frame.astype({m: float for m in METRICS})
+    frame = frame.astype({m: float for m in ACCURACY_METRICS})
     order = {name: i for i, name in enumerate(series)}
     frame = frame.sort_values(["series", "model", "origin"], key=lambda s: s.map(order) if s.name == "series" else s)
     return Backtest(frame.reset_index(drop=True), horizon, residuals, options.interval)
@@ -333,7 +341,7 @@ def _score(values: pd.Series, origin: pd.Timestamp, horizon: int, forecast: Fore
     row: dict[str, object] = {"series": name, "model": model, "origin": origin,
                               "anomaly_days": int(anomalies.reindex(frame.index, fill_value=False).sum())}
     notes = [forecast.note] if forecast.note else []
-    for metric, fn in METRICS.items():
+    for metric, fn in ACCURACY_METRICS.items():
         row[metric], note = fn(window)
         notes += [note] if note else []
     row["note"] = "; ".join(notes)

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from finops_lib import paths
 from finops_lib.errors import ParameterError, SourceError
 from finops_lib.forecast.models import Forecast
 
@@ -88,8 +89,6 @@ def load_budgets(budget_file: str | Path | None = "", data_dir: str | Path | Non
 
     The default ``data_dir`` is the committed sample. An explicit ``budget_file`` that does not exist raises.
     """
-    from finops_lib import paths
-
     if budget_file:
         return read_budgets(budget_file)
     candidate = Path(data_dir or paths.SAMPLE_DIR) / BUDGETS_FILE

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from finops_lib.forecast import backtest as bt
 from finops_lib.forecast.models import Forecast
 
 
@@ -72,8 +73,6 @@ def choose(backtest: Any, series: Mapping[str, pd.Series], *, model: str = "auto
     >>> chosen, accuracy["chosen"].tolist()
     ({'a': 'seasonal_naive'}, [False, True])
     """
-    from finops_lib.forecast import backtest as bt
-
     accuracy = backtest.accuracy()
     choice = bt.choose_models(accuracy, series, horizon=horizon)
     chosen = dict(zip(choice["series"], choice["model"], strict=True)) if model == "auto" else dict.fromkeys(series,

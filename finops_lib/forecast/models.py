@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from finops_lib.errors import ParameterError
+from finops_lib.registry import Registry
 
 __all__ = ["MODELS", "Forecast", "ModelSpec", "Options", "check_history", "clean_history", "register_model",
            "seasonal_naive_values"]  # fmt: skip
@@ -107,7 +108,7 @@ class ModelSpec:
 
 
 #: The registry of forecast models, by name.
-MODELS: dict[str, ModelSpec] = {}
+MODELS: Registry[ModelSpec] = Registry("forecast model")
 
 
 def register_model(name: str, *, description: str, min_history: int = 2 * SEASON) -> Callable[[Fitter], Fitter]:
@@ -131,12 +132,7 @@ def register_model(name: str, *, description: str, min_history: int = 2 * SEASON
     'always zero'
     >>> _ = MODELS.pop("zero")
     """
-
-    def wrap(fn: Fitter) -> Fitter:
-        MODELS[name] = ModelSpec(name, fn, description, min_history)
-        return fn
-
-    return wrap
+    return MODELS.register(name, make=lambda fn: ModelSpec(name, fn, description, min_history))
 
 
 def check_history(history: pd.Series, *, name: str = "series") -> pd.Series:

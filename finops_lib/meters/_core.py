@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from finops_lib.registry import Registry
+
 #: Longest string a parser looks at; anything longer is not a meter name.
 MAX_LENGTH = 400
 
@@ -53,7 +55,7 @@ class Meter:
 
 
 #: Vendor parsers, keyed by provider; each returns a parsed :class:`Meter` or None.
-PARSERS: dict[str, Callable[[str], Meter | None]] = {}
+PARSERS: Registry[Callable[[str], Meter | None]] = Registry("meter parser")
 
 #: Spellings accepted for ``provider`` besides the registry keys.
 PROVIDER_ALIASES: dict[str, str] = {
@@ -75,12 +77,7 @@ def register_meter(provider: str) -> Callable[[Callable[[str], Meter | None]], C
     Callable
         A decorator storing the parser in :data:`PARSERS` and returning it unchanged.
     """
-
-    def decorate(func: Callable[[str], Meter | None]) -> Callable[[str], Meter | None]:
-        PARSERS[provider] = func
-        return func
-
-    return decorate
+    return PARSERS.register(provider)
 
 
 def unparsed(raw: str) -> Meter:

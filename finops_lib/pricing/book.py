@@ -62,8 +62,8 @@ def _discount(entry: object, where: str) -> cat.Discount:
     if not pct.is_finite() or not Decimal(0) <= pct < 100:
         raise SchemaError("discounts", "discount_pct", f"{where}: percent must be in [0, 100)",
                           [entry.get("discount_pct")])  # fmt: skip
-    start = cat._date(str(entry.get("effective_from") or ""), "effective_from", where, required=False)
-    end = cat._date(str(entry.get("effective_to") or ""), "effective_to", where, required=False)
+    start = cat.parse_date(str(entry.get("effective_from") or ""), "effective_from", where, required=False)
+    end = cat.parse_date(str(entry.get("effective_to") or ""), "effective_to", where, required=False)
     return cat.Discount(str(entry["provider"]).strip(), str(entry.get("model") or "").strip().lower(), pct,
                         start, end, str(entry.get("note") or ""))  # fmt: skip
 
@@ -97,7 +97,7 @@ def _discount_rows(row: dict, discounts: list[cat.Discount]) -> list[dict]:
 def apply_discounts(frame: pd.DataFrame, discounts: list[cat.Discount]) -> pd.DataFrame:
     """Return ``frame`` with ``price_per_1m`` discounted (``list_price_per_1m`` unchanged); input not changed."""
     rows = [part for row in frame.to_dict("records") for part in _discount_rows(row, discounts)]
-    return cat._frame(rows)
+    return cat.catalog_frame(rows)
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,8 @@ def parse_price(text: str, *, where: str = "", column: str = "price_per_1m") -> 
     return value + Decimal(0)  # drops an exponent form such as 3E-6 -> 0.000003
 
 
-def _date(text: str, column: str, where: str, *, required: bool) -> dt.date | None:
+def parse_date(text: str, column: str, where: str, *, required: bool) -> dt.date | None:
+    """Return an ISO day of a catalog field; empty is None unless ``required`` (errors name the place)."""
     text = (text or "").strip()
     if not text:
         if required:
@@ -120,7 +121,8 @@ def _context(row: dict[str, str], where: str) -> tuple[str, int | None, str]:
     return tier, int(threshold_text), rule
 
 
-def _parse_row(row: dict[str, str], where: str) -> dict[str, object]:
+def parse_row(row: dict[str, str], where: str) -> dict[str, object]:
+    """Return one checked catalog row (``where`` names the file and line in errors)."""
     provider, model = (row.get("provider") or "").strip(), (row.get("model") or "").strip().lower()
     if not provider or not model:
         raise _fail("provider" if not provider else "model", where, "required", "")
@@ -128,8 +130,8 @@ def _parse_row(row: dict[str, str], where: str) -> dict[str, object]:
     currency = (row.get("currency") or "").strip()
     if not _CURRENCY.match(currency):
         raise _fail("currency", where, "not an upper-case ISO 4217 code", currency)
-    start = _date(row.get("effective_from", ""), "effective_from", where, required=True)
-    end = _date(row.get("effective_to", ""), "effective_to", where, required=False)
+    start = parse_date(row.get("effective_from", ""), "effective_from", where, required=True)
+    end = parse_date(row.get("effective_to", ""), "effective_to", where, required=False)
     if end is not None and start is not None and end <= start:
         raise _fail("effective_to", where, "effective_to (exclusive) must be after effective_from", str(end))
     price = parse_price(row.get("price_per_1m", ""), where=where)
@@ -144,7 +146,8 @@ def _parse_row(row: dict[str, str], where: str) -> dict[str, object]:
     }  # fmt: skip
 
 
-def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+def catalog_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """Return catalog rows as the catalog frame (its declared columns, in order)."""
     columns = [*CATALOG_COLUMNS, "list_price_per_1m"]
     frame = pd.DataFrame(rows, columns=columns, dtype=object)
     return frame.reset_index(drop=True)
@@ -170,8 +173,8 @@ def read_catalog_file(path: str | Path) -> pd.DataFrame:
         missing = [c for c in CATALOG_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise _fail(missing[0], str(path), "required column is missing", missing)
-        rows = [_parse_row(row, f"{path}, line {i}") for i, row in enumerate(reader, start=2)]
-    return _frame(rows)
+        rows = [parse_row(row, f"{path}, line {i}") for i, row in enumerate(reader, start=2)]
+    return catalog_frame(rows)
 
 
 def _versions(frame: pd.DataFrame) -> Iterable[tuple[tuple, pd.DataFrame]]:
@@ -256,7 +259,7 @@ def overlay(base: pd.DataFrame, user: pd.DataFrame) -> pd.DataFrame:
     for row in base.to_dict("records"):
         cuts = cover.get(tuple(row[k] for k in KEY))
         kept.extend(_subtract(row, cuts) if cuts else [row])
-    return _frame([*kept, *user.to_dict("records")])
+    return catalog_frame([*kept, *user.to_dict("records")])
 
 
 def read_aliases(path: str | Path) -> pd.DataFrame:
@@ -280,8 +283,8 @@ def read_aliases(path: str | Path) -> pd.DataFrame:
             if not alias or not model or alias == model:
                 raise _fail("alias", where, "alias and model are required and must differ", alias)
             rows.append({"provider": row["provider"].strip(), "alias": alias, "model": model,
-                         "effective_from": _date(row["effective_from"], "effective_from", where, required=True),
-                         "effective_to": _date(row["effective_to"], "effective_to", where, required=False),
+                         "effective_from": parse_date(row["effective_from"], "effective_from", where, required=True),
+                         "effective_to": parse_date(row["effective_to"], "effective_to", where, required=False),
                          "source": (row.get("source") or "").strip()})  # fmt: skip
     frame = pd.DataFrame(rows, columns=list(ALIAS_COLUMNS), dtype=object)
     for (provider, alias), group in frame.groupby(["provider", "alias"]):

@@ -163,5 +163,5 @@ def import_litellm(path: str | Path, *, effective_from: dt.date, source: str | N
                 skipped.append(f"{key}: {row['token_type']} {row['service_tier']} duplicates an earlier key")
                 continue
             rows[k] = row
-    parsed = [cat._parse_row(r, f"{path}, {r['model']}") for r in rows.values()]
-    return LiteLLMImport(cat.validate_catalog(cat._frame(parsed)), skipped)
+    parsed = [cat.parse_row(r, f"{path}, {r['model']}") for r in rows.values()]
+    return LiteLLMImport(cat.validate_catalog(cat.catalog_frame(parsed)), skipped)

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
+import papermill
+
 import finops_lib
 from finops_lib import offline
 from finops_lib.errors import FinopsError, ParameterError
@@ -225,8 +227,6 @@ def _plan(
     entries: Sequence[NotebookEntry], parameters: Mapping[str, Any], *, data_dir: Path, out_dir: Path
 ) -> dict[NotebookEntry, dict[str, Any]]:
     """Return the parameters each notebook gets; every check happens here, before anything runs."""
-    import papermill
-
     reserved = sorted(set(parameters) & set(RESERVED_PARAMETERS))
     if reserved:
         raise ParameterError(f"parameter(s) {reserved} are set by the report; use data_dir=/out_dir= (--data/--out)")
@@ -273,7 +273,6 @@ def _report_kernel_manager(log_file: IO[bytes]) -> type:
 def _run_one(
     entry: NotebookEntry, *, out_dir: Path, passed: dict[str, Any], with_code: bool, kernel: str
 ) -> NotebookRun:
-    import papermill
     from papermill.exceptions import PapermillExecutionError
 
     output_dir = out_dir / entry.stem

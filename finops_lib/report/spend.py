@@ -8,8 +8,8 @@ from typing import Any
 
 from finops_lib.errors import FinopsError
 from finops_lib.facts import open_facts
+from finops_lib.fx import fmt_money
 from finops_lib.rules import resolve_rules
-from finops_lib.views.theme import fmt_money
 from finops_lib.warehouse import open_data
 
 __all__ = ["period_spend"]

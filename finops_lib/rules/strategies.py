@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pandas as pd
 
+from finops_lib.registry import Registry
+
 if TYPE_CHECKING:  # pragma: no cover
     from finops_lib.rules.match import Condition
 
@@ -104,7 +106,7 @@ COMMON_OPTIONS: dict[str, Option] = {
 }  # fmt: skip
 
 #: Registered strategies by name.
-STRATEGIES: dict[str, Strategy] = {}
+STRATEGIES: Registry[Strategy] = Registry("split strategy")
 
 
 def register_strategy(name: str, *, options: Mapping[str, Option] | None = None,
@@ -120,12 +122,8 @@ def register_strategy(name: str, *, options: Mapping[str, Option] | None = None,
     description
         One line for the documentation.
     """
-
-    def wrap(fn: StrategyFn) -> StrategyFn:
-        STRATEGIES[name] = Strategy(name, fn, {**COMMON_OPTIONS, **(options or {})}, description)
-        return fn
-
-    return wrap
+    return STRATEGIES.register(name, make=lambda fn: Strategy(name, fn, {**COMMON_OPTIONS, **(options or {})},
+                                                              description))
 
 
 def _window(rule: PoolRule) -> bool:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pandas as pd
 
+from finops_lib.registry import Registry
 from finops_lib.sample._io import Manifest
 from finops_lib.sample.prices import TOKEN_TYPES, PriceBook
 from finops_lib.sample.simulate import Timeline
@@ -77,17 +78,12 @@ def dsum(values: object) -> Decimal:
 
 WriterFn = Callable[["World", Manifest], None]
 #: Registered vendor-format writers, run in registration order.
-WRITERS: dict[str, WriterFn] = {}
+WRITERS: Registry[WriterFn] = Registry("sample writer")
 
 
 def register_writer(name: str) -> Callable[[WriterFn], WriterFn]:
     """Register a function that writes one vendor's files from the :class:`World`."""
-
-    def wrap(fn: WriterFn) -> WriterFn:
-        WRITERS[name] = fn
-        return fn
-
-    return wrap
+    return WRITERS.register(name)
 
 
 def attach(frame: pd.DataFrame, *, provider: str | None = None) -> pd.DataFrame:

@@ -27,6 +27,7 @@ import ibis
 from ibis.backends import BaseBackend
 
 from finops_lib.errors import UnknownFormatError
+from finops_lib.registry import Registry
 
 HEAD_BYTES = 65536
 #: Prefix of ``x_DataQualityFlags`` on a row that is in fact a reject:
@@ -113,7 +114,7 @@ class Source:
     read: Reader
 
 
-SOURCES: dict[str, Source] = {}
+SOURCES: Registry[Source] = Registry("source format")
 
 
 def register_source(name: str, *, table: str, description: str, detect: Detector) -> Callable[[Reader], Reader]:
@@ -131,12 +132,7 @@ def register_source(name: str, *, table: str, description: str, detect: Detector
         Content detector: ``detect(path, head)`` with the decompressed head of the file as text
         (binary formats such as Parquet may open the file's metadata).
     """
-
-    def deco(read: Reader) -> Reader:
-        SOURCES[name] = Source(name, table, description, detect, read)
-        return read
-
-    return deco
+    return SOURCES.register(name, make=lambda read: Source(name, table, description, detect, read))
 
 
 def read_head(path: Path, size: int = HEAD_BYTES) -> str:

@@ -52,6 +52,7 @@ from ibis.backends import BaseBackend
 
 from finops_lib.errors import FinopsError, SourceError
 from finops_lib.models import canonical_model_sql, provider_name, provider_sql
+from finops_lib.registry import Registry
 from finops_lib.sources import REJECT_MARK, SOURCES, Detector, Reader, ReadResult, parquet_columns, register_source
 from finops_lib.sources._csv import read_csv_sql, stage_numbered
 from finops_lib.sources._mapping_yaml import COUNTS, Mapping, load_mapping
@@ -282,7 +283,7 @@ def _stem(path: Path) -> str:
 # --- registration -------------------------------------------------------------------------------
 
 #: Registered mappings by format name.
-MAPPINGS: dict[str, Mapping] = {}
+MAPPINGS: Registry[Mapping] = Registry("column mapping")
 
 
 def _header_names(path: Path, head: str) -> set[str]:

@@ -16,9 +16,7 @@ Examples
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import altair as alt
@@ -26,6 +24,7 @@ import pandas as pd
 
 from finops_lib import offline
 from finops_lib.errors import ParameterError, SchemaError
+from finops_lib.fx import currency_symbol
 
 #: Name of the registered Altair theme.
 THEME_NAME = "finops"
@@ -49,14 +48,6 @@ INCREASE_COLOR, DECREASE_COLOR = "#d1495b", "#2e7d5b"
 _FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 
 
-_CURRENCY_SYMBOLS = {
-    "EUR": "€",
-    "USD": "$",
-    "GBP": "£",
-    "JPY": "¥",
-    "CNY": "¥",
-    "INR": "₹",
-}
 
 
 DATE_FORMAT = "%Y-%m-%d"
@@ -124,37 +115,12 @@ def use_theme(*, offline: bool = True) -> None:
         enable_offline()
 
 
-def currency_symbol(currency: str) -> str:
-    """Return the symbol shown before amounts of an ISO 4217 ``currency`` (``EUR`` -> ``€``).
-
-    Raises
-    ------
-    ParameterError
-        If ``currency`` is not a three-letter upper-case code.
-    """
-    if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
-        raise ParameterError(f"currency must be an ISO 4217 code such as 'EUR', got {currency!r}")
-    return _CURRENCY_SYMBOLS.get(currency, f"{currency} ")
-
-
 def as_floats(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """Return a copy of ``frame`` with ``columns`` (Decimal money, None for missing) as floats, NaN when missing."""
     out = frame.copy()
     for column in columns:
         out[column] = pd.to_numeric(out[column].map(lambda v: None if v is None else float(v)), errors="coerce")
     return out
-
-
-def fmt_money(amount: object, currency: str) -> str:
-    """Return ``amount`` as text with the currency symbol and thousands separators: ``−$1,234.50``.
-
-    Examples
-    --------
-    >>> fmt_money(Decimal("-162.375"), "USD"), fmt_money(0, "EUR")
-    ('−$162.38', '€0.00')
-    """
-    value = Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
-    return f"{'−' if value < 0 else ''}{currency_symbol(currency)}{abs(value):,.2f}"
 
 
 def fmt_currency_axis(currency: str, *, title: str | None = None, label: str = "Cost", fmt: str = ",.2~f") -> alt.Axis:

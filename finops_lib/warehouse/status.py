@@ -10,6 +10,8 @@ from ibis.backends import BaseBackend
 
 from finops_lib import paths
 from finops_lib.schema import QUALITY_FLAGS, REQUEST_TOKEN_COLUMNS
+from finops_lib.sources import detect_format
+from finops_lib.warehouse.ingestion import discover
 
 
 def sources(con: BaseBackend) -> pd.DataFrame:
@@ -106,11 +108,6 @@ def skipped_files(data_dir: str | Path | None = None) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``folder`` (first level under ``data_dir``), ``files`` and ``example`` (a file name).
     """
-    from finops_lib.sources import detect_format
-    from finops_lib.warehouse.ingestion import (
-        discover,  # analyses sit above ingest; imported late to keep start-up light
-    )
-
     root = Path(data_dir).expanduser().resolve() if data_dir else paths.SAMPLE_DIR
     rows = [(path.relative_to(root).parts[0] if len(path.relative_to(root).parts) > 1 else ".", path.name)
             for path in discover([root]) if detect_format(path) is None]

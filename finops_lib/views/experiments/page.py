@@ -118,7 +118,7 @@ def check_parameters(requests: ir.Table, *, experiment: str = "", baseline: str 
     baseline : str
         Baseline variant; empty: the first in sorted order.
     metric : str
-        A key of :data:`finops_lib.experiments.comparison.METRICS`.
+        A key of :data:`finops_lib.experiments.comparison.REQUEST_METRICS`.
     price_date : str
         ISO day of the projection's prices; empty: the last day with requests.
     cache_hit_rate : float
@@ -154,8 +154,8 @@ def check_parameters(requests: ir.Table, *, experiment: str = "", baseline: str 
     baseline = baseline or (names[0] if names else None)
     if names and baseline not in names:
         raise ParameterError(f"baseline {baseline!r} is not a variant of {experiment!r}: {names}")
-    if metric not in experiments.METRICS:
-        raise ParameterError(f"unknown metric {metric!r}; expected one of {sorted(experiments.METRICS)}")
+    if metric not in experiments.REQUEST_METRICS:
+        raise ParameterError(f"unknown metric {metric!r}; expected one of {sorted(experiments.REQUEST_METRICS)}")
     if cache_hit_rate > 1 or not 0 <= batch_share <= 1 or requests_per_day <= 0:
         raise ParameterError("cache_hit_rate must be at most 1 (negative: as logged), batch_share between 0 and 1, "
                              "requests_per_day positive")  # fmt: skip

@@ -51,7 +51,7 @@ def make_experiment_controls(requests: object, summary: pd.DataFrame, *, experim
     width = "300px"
     controls = {
         "experiment": dropdown("Experiment", names, experiment, width=width),
-        "metric": dropdown("Metric", sorted(experiments.METRICS), metric, width=width),
+        "metric": dropdown("Metric", sorted(experiments.REQUEST_METRICS), metric, width=width),
         "requests_per_day": ipywidgets.IntSlider(description="Requests/day", min=100, max=1_000_000, step=100,
                                                  value=int(requests_per_day), layout=ipywidgets.Layout(width=width)),
     }  # fmt: skip
