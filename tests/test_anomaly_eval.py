@@ -14,6 +14,9 @@ import pytest
 
 from finops_lib import paths
 from finops_lib.anomalies import evaluation as anomaly_eval
+from finops_lib.facts import build_cells, open_facts
+from finops_lib.rules import resolve_rules
+from finops_lib.warehouse import open_data
 
 TRUTH = paths.SAMPLE_DIR / "truth"
 
@@ -72,12 +75,9 @@ def test_late_alert_is_not_found() -> None:
 
 @pytest.fixture(scope="module")
 def facts(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    from finops_lib.facts.cells import build_facts
-    from finops_lib.warehouse.ingestion import open_data
-
     con = open_data(warehouse=tmp_path_factory.mktemp("wh") / "sample.duckdb")
     try:
-        return build_facts(con)
+        return build_cells(open_facts(con, rules=resolve_rules("", None)))
     finally:
         con.disconnect()
 

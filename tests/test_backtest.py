@@ -53,7 +53,8 @@ def test_month_total_error_definition() -> None:
 @given(st.lists(st.floats(0, 1e6), min_size=1, max_size=20), st.lists(st.floats(0, 1e6), min_size=1, max_size=20))
 def test_smape_bounded_and_symmetric(a: list[float], f: list[float]) -> None:
     n = min(len(a), len(f))
-    one, two = bt.ACCURACY_METRICS["smape"](window(a[:n], f[:n]))[0], bt.ACCURACY_METRICS["smape"](window(f[:n], a[:n]))[0]
+    smape = bt.ACCURACY_METRICS["smape"]
+    one, two = smape(window(a[:n], f[:n]))[0], smape(window(f[:n], a[:n]))[0]
     assert 0 <= one <= 200 + 1e-9 and one == pytest.approx(two)
 
 

@@ -20,6 +20,8 @@ import pytest
 from finops_lib import paths
 from finops_lib.errors import ParameterError
 from finops_lib.experiments import changes as ba
+from finops_lib.facts import build_cells, open_facts
+from finops_lib.rules import resolve_rules
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS
 from finops_lib.warehouse import ingestion as ingest
 
@@ -143,18 +145,22 @@ def test_short_window_is_refused() -> None:
 
 @pytest.fixture(scope="module")
 def facts(sample_con) -> pd.DataFrame:
-    from finops_lib.facts import cells as anomaly_facts
-
-    return anomaly_facts.build_facts(sample_con)
+    return build_cells(open_facts(sample_con, rules=resolve_rules("", None)))
 
 
 def test_facts_and_request_logs_agree_on_the_prompt_change(requests: ibis.Table, facts: pd.DataFrame) -> None:
     scope_logs = {"x_Application": "code-assistant", "x_Model": "gpt-5-mini-2025-08-07"}
     from_logs = ba.before_after(requests, "2026-08-24", scope=scope_logs, n_boot=300)
     from_facts = ba.before_after(facts, "2026-08-24", scope=scope_logs, n_boot=300)
-    assert from_facts.decomposition.total == from_logs.decomposition.total
+    # The cells keep the invoice's money for gateway traffic (split over the gateway's cells by logged cost), so the
+    # change in cost agrees with the logs' within the gateway's agreement with the invoice (0.1 %, reconciliation);
+    # tokens and requests come from the log itself and agree exactly.
+    logged, invoiced = from_logs.decomposition.total, from_facts.decomposition.total
+    assert abs(invoiced - logged) <= Decimal("0.001") * abs(logged) and invoiced != 0
     m_logs, m_facts = (r.metrics.set_index("metric")[["before", "after"]] for r in (from_logs, from_facts))
-    pd.testing.assert_frame_equal(m_facts, m_logs, rtol=1e-9)
+    volume = [m for m in m_logs.index if "cost" not in m]
+    assert len(volume) >= 3
+    pd.testing.assert_frame_equal(m_facts.loc[volume], m_logs.loc[volume], rtol=1e-9)
     top = ba.find_changes(facts, by=("x_Application", "x_Model")).iloc[0]
     assert (top["application"], top["model"], str(top["change_date"])) == ("code-assistant", "gpt-5-mini-2025-08-07",
                                                                           "2026-08-24")  # fmt: skip

@@ -6,8 +6,8 @@ import altair as alt
 import pandas as pd
 import pytest
 
-from finops_lib.errors import ParameterError, SchemaError
 from finops_lib import offline
+from finops_lib.errors import ParameterError, SchemaError
 from finops_lib.views import theme
 from finops_lib.views.overview import charts as overview_charts
 

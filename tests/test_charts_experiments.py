@@ -8,6 +8,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from widgets_util import charts, headline, show
 
 from finops_lib.errors import SchemaError
 from finops_lib.views.experiments import charts as ce
@@ -82,6 +83,8 @@ def test_experiment_controls_draw_only_when_shown() -> None:
                        "x_EstimatedCost": rng.random(n), "x_LatencyMs": rng.random(n) * 1000,
                        "x_QualityScore": rng.random(n),
                        **{c: rng.integers(0, 1000, n) for c in REQUEST_TOKEN_COLUMNS.values()}})  # fmt: skip
+    # gpt-4o-mini has no cache-write price: no write tokens, so the projection is priced (never shown as $0)
+    df = df.assign(x_InputCacheWrite5mTokens=0, x_InputCacheWrite1hTokens=0)
     from finops_lib.experiments import comparison as experiments
 
     t = ibis.memtable(df)
@@ -89,6 +92,21 @@ def test_experiment_controls_draw_only_when_shown() -> None:
                                    price_date="2026-09-01", n_boot=100)  # fmt: skip
     controls, output = box.children
     assert [c.description for c in controls.children] == ["Experiment", "Metric", "Requests/day"]
-    assert output.outputs == ()
-    output._view_count = 1  # a front end shows it: the same library calls run without error
-    controls.children[1].value = "tokens"
+    assert output.outputs == () and box.drawn == []  # nothing drawn until a front end shows the view
+    drawn = show(box)
+    assert headline(drawn)["Experiment"] == "e" and headline(drawn)["Requests logged"] == "200"
+    titles = [c["title"] for c in charts(drawn)]
+    assert titles[0].startswith("Cost per request against a") and titles[1].startswith("Cost per request per variant")
+    assert titles[2].startswith("Cost-quality frontier")
+    controls.children[1].value = "tokens"  # metric: the differences and the distribution are of tokens
+    assert charts(box.drawn)[1]["title"].startswith("Tokens per request per variant")
+
+    def monthly(spec: dict) -> list[float]:
+        rows = [row for data in spec["datasets"].values() for row in data if "monthly_cost" in row]
+        return sorted(row["monthly_cost"] for row in rows)
+
+    before = monthly(charts(box.drawn)[2])
+    controls.children[2].value = 2000  # volume: the projected monthly cost doubles (same cost per request)
+    after = monthly(charts(box.drawn)[2])
+    costs = {"before": before, "after": after}
+    assert len(before) == 2 and [2 * b for b in costs["before"]] == pytest.approx(costs["after"], rel=1e-9)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pytest
+from widgets_util import charts, headline, show
 
 from finops_lib.anomalies import detectors as detect
 from finops_lib.anomalies.run import write_alerts
-from finops_lib.cli import anomalies as cli_anomalies
 from finops_lib.errors import ParameterError
 
 WEEK = np.array([100.0, 100, 100, 100, 100, 20, 20])
@@ -71,6 +70,10 @@ def _facts(values: dict[str, list[float]], start: str = "2026-01-05") -> pd.Data
             "requests": int(v),
             "failures": 0,
             "partial": False,
+            "sub_account": "s",
+            "service_tier": "standard",
+            "context_tier": "standard",
+            "source": "billing",
         }
         for team, series in values.items()
         for d, v in zip(days, series, strict=True)
@@ -131,44 +134,31 @@ def test_write_alerts_csv_and_json(tmp_path) -> None:
         write_alerts(alerts, tmp_path / "a.xlsx")
 
 
-def test_cli_exit_code_three_when_anomalies_found(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    parser = argparse.ArgumentParser()
-    cli_anomalies.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(
-        ["anomalies", "--since", "2026-07-01", "--out", str(tmp_path / "a.csv"), "--fail-on-anomalies"]
-    )
-    found = pd.DataFrame(
-        {
-            "anomaly_id": ["A001"],
-            "first_seen": [pd.Timestamp("2026-07-14")],
-            "last_seen": [pd.Timestamp("2026-07-15")],
-            "change": [Decimal("5")],
-            "change_pct": [0.5],
-        }
-    )
-    seen = {}
-
-    class Con:
-        def disconnect(self) -> None:
-            seen["closed"] = True
-
-    monkeypatch.setattr("finops_lib.warehouse.ingestion.open_data", lambda *a, **k: Con())
-    monkeypatch.setattr("finops_lib.anomalies.run.detect_anomalies", lambda con, **kw: seen.update(kw) or found)
-    assert args.func(args) == cli_anomalies.EXIT_ANOMALIES_FOUND == 3
-    assert seen["since"] == "2026-07-01" and seen["closed"] and (tmp_path / "a.csv").is_file()
-    monkeypatch.setattr("finops_lib.anomalies.run.detect_anomalies", lambda con, **kw: found.iloc[:0])
-    assert args.func(args) == 0
-    bad = parser.parse_args(["anomalies", "--out", str(tmp_path / "a.txt")])
-    with pytest.raises(ParameterError):
-        bad.func(bad)
-
-
-def test_anomaly_controls_build_without_a_front_end() -> None:
+def test_anomaly_controls_start_with_the_window_spend_and_redraw_on_every_change() -> None:
     import ipywidgets
 
     from finops_lib.views.anomalies.widgets import make_anomaly_controls
 
-    box = make_anomaly_controls(_facts({"a": list(weekly(8))}), dimension="team", sensitivity=5.0)
+    spiky = list(weekly(10))
+    spiky[60] *= 4  # one spike in team a, a quiet team b beside it
+    cells = _facts({"a": spiky, "b": list(weekly(10, seed=2))})
+    box = make_anomaly_controls(cells, dimension="team", sensitivity=5.0)
     assert isinstance(box, ipywidgets.VBox)
     values = {c.description: c.value for row in box.children[:2] for c in row.children}
     assert values["Sensitivity"] == 5.0 and values["Dimension"] == "team" and values["Detector"] == "robust_seasonal"
+    assert box.drawn == []  # nothing drawn until a front end shows the view
+    drawn = show(box)
+    spend = sum(cells["cost"], Decimal(0))
+    assert headline(drawn)["Spend (USD)"] == f"${spend:,.2f}"  # the cells' whole spend, to the cent
+    series = charts(drawn)[0]
+    assert series["title"].startswith("team a: cost per day")  # the series where the largest anomaly is
+    alerts = drawn[2]
+    assert len(alerts) == 1 and str(alerts["first_seen"].iloc[0]) == str(cells["day"].iloc[60].date())
+    controls = {c.description: c for row in box.children[:2] for c in row.children}
+    controls["Series"].value = "b"  # the quiet series: drawn, the alert list unchanged
+    assert charts(box.drawn)[0]["title"].startswith("team b: cost per day") and len(box.drawn[2]) == 1
+    controls["Sensitivity"].value = 8.0  # less sensitive: still the one large spike
+    assert len(box.drawn[2]) == 1
+    controls["From"].value = cells["day"].iloc[7].date()  # the window: the headline is the spend from day 8 on
+    later = sum(cells.loc[cells["day"] >= cells["day"].iloc[7], "cost"], Decimal(0))
+    assert headline(box.drawn)["Spend (USD)"] == f"${later:,.2f}"

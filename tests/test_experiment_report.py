@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import ibis
 import pandas as pd
 import pytest
 
+from finops_lib import fx
 from finops_lib.errors import ParameterError
+from finops_lib.facts import Facts
 from finops_lib.views.experiments import page as er
 
 
@@ -45,9 +48,19 @@ def test_parameters_are_checked() -> None:
     assert (none["experiment"], none["baseline"], none["start"]) == (None, None, dt.date(2026, 6, 1))
     with pytest.raises(ParameterError, match="experiment 'x' not found: no request carries an experiment id"):
         er.check_parameters(untagged, experiment="x")
-    assert er.log_currency(t) == "USD" and er.log_currency(ibis.memtable(df.iloc[:0])) == "USD"
-    assert er.log_currency(ibis.memtable(df.assign(BillingCurrency="EUR"))) == "EUR"
-    with pytest.raises(ParameterError, match="several currencies"):
-        er.log_currency(ibis.memtable(df.assign(BillingCurrency=["EUR", "USD"])))
     with pytest.raises(ParameterError, match="change_source must be"):
         er.change_data(None, t, source="nope")
+
+
+def test_request_logs_come_through_the_facts_in_the_page_currency(tmp_path) -> None:
+    """Logs billed in EUR are read in the page's currency, converted at each request's day rate (1.25 here)."""
+    rates = tmp_path / "fx.csv"
+    rates.write_text("from_currency,to_currency,rate,effective_from,effective_to,source\n"
+                     "EUR,USD,1.25,2026-01-01,,test\n", encoding="utf-8")
+    frame = pd.DataFrame({"ChargePeriodStart": pd.to_datetime(["2026-06-01", "2026-06-02"], utc=True),
+                          "ProviderName": "OpenAI", "x_ExperimentId": "e", "x_Variant": ["a", "b"],
+                          "BillingCurrency": "EUR", "x_ReportedCost": [Decimal("1.00"), Decimal("2.00")]})
+    facts = Facts(None, ibis.memtable(frame), currency="USD", rates=fx.load_rates(rates, shipped=False))
+    logs = er.load_requests(facts).order_by("ChargePeriodStart").to_pandas()
+    assert logs["x_ReportedCost"].tolist() == [Decimal("1.25"), Decimal("2.5")]
+    assert set(logs["BillingCurrency"]) == {"USD"} and set(logs["x_BillingCurrency"]) == {"EUR"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,10 @@ import pytest
 from finops_lib import forecast as fc
 from finops_lib import paths
 from finops_lib.errors import ParameterError, SourceError
+from finops_lib.facts import Facts, open_facts
 from finops_lib.forecast import backtest as bt
 from finops_lib.forecast.models import MODELS, Options, check_history, clean_history, outlier_mask
+from finops_lib.rules import resolve_rules
 from finops_lib.warehouse import ingestion as ingest
 
 DATA = Path(__file__).parent / "data"
@@ -97,12 +100,17 @@ def con(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def applications(con) -> pd.DataFrame:
-    return fc.build_series(con, by="application")
+def facts(con) -> Facts:
+    return open_facts(con, rules=resolve_rules("", paths.SAMPLE_DIR))
 
 
-def test_series_are_complete_and_teams_add_up_to_total(con, applications: pd.DataFrame) -> None:
-    total = fc.build_series(con, by="total")
+@pytest.fixture(scope="module")
+def applications(facts: Facts) -> pd.DataFrame:
+    return fc.build_series(facts, by="application")
+
+
+def test_series_are_complete_and_teams_add_up_to_total(facts: Facts, applications: pd.DataFrame) -> None:
+    total = fc.build_series(facts, by="total")
     assert len(total) == 180 and total["day"].is_monotonic_increasing
     counts = applications.groupby("series").size()
     assert (counts == 180).all()  # every day of every application, zero days explicit
@@ -111,6 +119,11 @@ def test_series_are_complete_and_teams_add_up_to_total(con, applications: pd.Dat
     assert np.allclose(per_day, total["value"].to_numpy(), rtol=1e-9, atol=1e-6)
     truth = pd.read_csv(paths.SAMPLE_DIR / "truth" / "daily_cost.csv")
     assert total["value"].sum() == pytest.approx(truth["cost_usd"].sum() + truth["credit"].fillna(0).sum(), rel=2e-3)
+    # the forecast's actuals are the facts' spend, to the cent, whichever dimension cuts them
+    exact = facts.total("cost").quantize(Decimal("0.01"))
+    for by in ("total", "provider", "team"):
+        frame = total if by == "total" else fc.build_series(facts, by=by)
+        assert Decimal(f"{frame['value'].sum():.2f}") == exact, by
 
 
 @pytest.mark.parametrize("name", ["ad-copy-lab"])

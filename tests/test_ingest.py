@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from finops_lib import engine
-from finops_lib.cli.main import main
+from finops_lib.cli import main
 from finops_lib.warehouse.ingestion import ingest, normalize
 
 

@@ -1,4 +1,7 @@
-"""Unit economics on a hand-made month: cost per 1M tokens, per request, per active user, cache and batch savings."""
+"""Unit economics on a hand-made month: cost per 1M tokens, per request, per active user, cache and batch savings.
+
+The rows are billed in USD; unit economics in EUR convert them at a test rate of 0.80 EUR per USD.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,10 @@ import ibis
 import pandas as pd
 import pytest
 
-from finops_lib import allocation, schema
+from finops_lib import allocation, fx, schema
 from finops_lib.allocation import unit_costs as kpis
 from finops_lib.errors import ParameterError, SchemaError
+from finops_lib.facts import Facts
 from finops_lib.views.attribution import charts as charts_attribution
 from finops_lib.views.theme import chart_spec
 
@@ -64,10 +68,12 @@ def costs() -> ibis.Table:
     return schema.conform(ibis.memtable(pd.DataFrame(records)), "costs")
 
 
+USERS = pd.DataFrame({"month": [pd.Timestamp("2026-01-01")] * 2, "team": ["a", "b"], "value": [5.0, 0.0]})
+
+
 @pytest.fixture(scope="module")
 def by_team() -> pd.DataFrame:
-    users = pd.DataFrame({"month": [pd.Timestamp("2026-01-01")] * 2, "team": ["a", "b"], "value": [5.0, 0.0]})
-    return kpis.unit_economics(costs(), None, by=("team",), metric=users).set_index("team")
+    return kpis.unit_economics(Facts(costs()), by=("team",), metric=USERS).set_index("team")
 
 
 def test_costs_tokens_and_prices_per_team(by_team: pd.DataFrame) -> None:
@@ -104,17 +110,43 @@ def test_metric_and_groups_without_a_reference_price(by_team: pd.DataFrame) -> N
 
 
 def test_by_model_and_errors() -> None:
-    table = costs()
-    models = kpis.unit_economics(table, by=("model",)).set_index("model")
+    facts = Facts(costs())
+    models = kpis.unit_economics(facts, by=("model",)).set_index("model")
     assert set(models.index) == {"m1", "m2", "(none)"}
     assert models.loc["m2", "cost_per_1m_tokens"] == pytest.approx(4.0)
-    both = kpis.unit_economics(table, by=("team", "model"))
-    assert len(both) == 3 and both["cost"].map(float).sum() == pytest.approx(294.75)
-    assert kpis.unit_economics(table, by=("team",), currency="EUR").empty
+    both = kpis.unit_economics(facts, by=("team", "model"))
+    assert len(both) == 3 and sum(both["cost"], D(0)) == D("294.75")
+    # nothing is billed in EUR: without conversion there is nothing to show
+    assert kpis.unit_economics(facts.with_options(currency="EUR", convert=False), by=("team",)).empty
     with pytest.raises(ParameterError, match="by must name dimensions"):
-        kpis.unit_economics(table, by=("colour",))
+        kpis.unit_economics(facts, by=("colour",))
     with pytest.raises(ParameterError, match="needs by=\\('team',\\)"):
-        kpis.unit_economics(table, allocation.load_rules(RULES), by=("model",), metric="active_users")
+        kpis.unit_economics(facts.with_options(rules=allocation.load_rules(RULES)), by=("model",),
+                            metric="active_users")  # fmt: skip
+
+
+def test_unit_economics_in_another_currency(tmp_path: Path) -> None:
+    path = tmp_path / "fx.csv"
+    path.write_text("from_currency,to_currency,rate,effective_from,effective_to,source\n"
+                    "USD,EUR,0.80,2026-01-01,,test rate\n", encoding="utf-8")  # fmt: skip
+    eur = kpis.unit_economics(Facts(costs(), currency="EUR", rates=fx.load_rates(path, shipped=False)),
+                              by=("team",), metric=USERS).set_index("team")  # fmt: skip
+    a, b = eur.loc["a"], eur.loc["b"]
+    assert set(eur["currency"]) == {"EUR"}
+    # every amount x 0.8: 286.75 -> 229.40, 276.75 -> 221.40, list 296.75 -> 237.40; b's 8 -> 6.40
+    assert (a["cost"], a["token_cost"], a["list_cost"], a["effective_cost"]) == (D("229.4"), D("221.4"),
+                                                                                D("237.4"), D("229.4"))  # fmt: skip
+    assert b["cost"] == D("6.4")
+    assert a["tokens"] == 51 * M and a["requests"] == 1000  # tokens and requests do not change
+    assert a["cost_per_1m_tokens"] == pytest.approx(221.4 / 51)
+    assert a["cost_per_request"] == pytest.approx(221.4 / 1000)
+    assert a["cost_per_metric"] == pytest.approx(229.4 / 5)
+    assert b["cost_per_1m_output"] == pytest.approx(3.2)
+    assert a["cache_savings"] == pytest.approx((27 - 0.75) * 0.8)
+    assert a["batch_savings"] == pytest.approx(90 * 0.8)
+    # ratios of two amounts do not depend on the currency
+    assert a["cache_hit_rate"] == pytest.approx(10 / 31) and a["batch_share"] == pytest.approx(90 / 276.75)
+    assert a["effective_to_list"] == pytest.approx(286.75 / 296.75)
 
 
 def test_unit_cost_chart(by_team: pd.DataFrame) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from nbrun import run_notebook
+from widgets_util import charts, headline, show
 
 from finops_lib import paths
 from finops_lib.views.attribution import widgets as attribution_widgets
@@ -73,32 +74,38 @@ def test_defaults_attribute_the_sample_like_its_truth(defaults: tuple[dict, Path
                                   "split_strategy": "rules", "currency": "USD", "top_n": 10}  # fmt: skip
     assert results["rules"] == str(SAMPLE / "config" / "allocation_rules.yaml")
     assert set(results["headline"]) == {"Allocated (USD)", "Attributed by rules", "Unallocated (USD)", "Top team"}
-    assert results["headline"]["Attributed by rules"] == "100.0%" and results["headline"]["Top team"] == "sales"
-    for currency in ("USD", "EUR"):
-        billed = sum(truth.loc[truth["billing_currency"] == currency, "net"], D(0))
-        assert abs(D(results["input_total"][currency]) - billed) < D("1e-6"), currency
-        assert results["allocated_total"][currency] == results["input_total"][currency]  # exact
-        expected = team_totals(truth, currency)
-        got = {team: D(v) for team, v in results["by_owner"][currency].items()}
-        assert set(got) == set(expected)
-        for team, value in expected.items():
-            assert abs(got[team] - value) <= D("0.005") * value, (currency, team, got[team], value)
-        assert results["coverage"][currency]["All providers"] >= 0.95
+    assert results["headline"]["Attributed by rules"] == "100.0%"
+    # one currency: the EUR invoices converted at the sample's rate (USD->EUR 0.92), so the allocated total is
+    # the overview's spend
+    usd = sum(truth.loc[truth["billing_currency"] == "USD", "net"], D(0))
+    eur = sum(truth.loc[truth["billing_currency"] == "EUR", "net"], D(0))
+    assert set(results["input_total"]) == {"USD"}
+    assert abs(D(results["input_total"]["USD"]) - (usd + eur / D("0.92"))) < D("1e-5")
+    assert results["allocated_total"]["USD"] == results["input_total"]["USD"]  # exact
+    expected = team_totals(truth, "USD")
+    for team, value in team_totals(truth, "EUR").items():
+        expected[team] = expected.get(team, D(0)) + value / D("0.92")
+    got = {team: D(v) for team, v in results["by_owner"]["USD"].items()}
+    assert set(got) == set(expected)
+    assert results["headline"]["Top team"] == max(expected, key=expected.get) == "search"  # with its PTU share
+    for team, value in expected.items():
+        assert abs(got[team] - value) <= D("0.005") * value, (team, got[team], value)
+    assert results["coverage"]["USD"]["All providers"] >= 0.95
     assert results["max_relative_error"] < 1e-9
     assert results["unallocated_keys"] == []
     assert set(results["by_kind"]["USD"]) == {"direct", "metered", "shared"}
     with (out / "chargeback.csv").open() as handle:
         lines = list(csv.DictReader(handle))
-    assert {line["business_unit"] for line in lines} == BUSINESS_UNITS
-    usd = sum(D(line["total"]) for line in lines if line["currency"] == "USD")
-    months = {line["month"] for line in lines}  # lines add up to each month's total rounded to the cent
-    assert abs(usd - D(results["input_total"]["USD"])) <= D("0.005") * len(months)
+    assert {line["business_unit"] for line in lines} == BUSINESS_UNITS and {line["currency"] for line in lines} == {
+        "USD"}
+    # the chargeback adds up to the allocated total rounded to the cent, exactly
+    assert sum(D(line["total"]) for line in lines) == D(results["input_total"]["USD"]).quantize(D("0.01"))
 
 
 def test_window_currency_dimension_and_even_split(tmp_path: Path, warehouse: Path, defaults: tuple,
                                                   truth: pd.DataFrame) -> None:  # fmt: skip
     results = run(tmp_path, warehouse, start_date=WINDOW[0], end_date=WINDOW[1], currency="EUR",
-                  dimension="business_unit", split_strategy="even", top_n=3)  # fmt: skip
+                  convert_currency=False, dimension="business_unit", split_strategy="even", top_n=3)  # fmt: skip
     assert results["date_range"] == list(WINDOW)
     assert results["filters"] == {"start_date": WINDOW[0], "end_date": WINDOW[1], "dimension": "business_unit",
                                   "split_strategy": "even", "currency": "EUR", "top_n": 3}  # fmt: skip
@@ -116,17 +123,17 @@ def test_window_currency_dimension_and_even_split(tmp_path: Path, warehouse: Pat
     assert results["headline"]["Allocated (EUR)"] == f"€{billed:,.2f}"
 
 
-def test_converted_to_one_currency(tmp_path: Path, warehouse: Path, defaults: tuple, truth: pd.DataFrame) -> None:
-    results = run(tmp_path, warehouse, convert_currency=True, currency="USD")
-    assert set(results["input_total"]) == {"USD"}  # the EUR invoices now in USD, at the sample's rate
+def test_without_conversion_only_the_rows_billed_in_the_currency(tmp_path: Path, warehouse: Path, defaults: tuple,
+                                                                   truth: pd.DataFrame) -> None:  # fmt: skip
+    results = run(tmp_path, warehouse, convert_currency=False, currency="USD")
     usd = sum(truth.loc[truth["billing_currency"] == "USD", "net"], D(0))
-    eur = sum(truth.loc[truth["billing_currency"] == "EUR", "net"], D(0))
-    assert abs(D(results["input_total"]["USD"]) - (usd + eur / D("0.92"))) < D("1e-5")
-    assert results["allocated_total"]["USD"] == results["input_total"]["USD"]  # conserved after conversion
+    assert set(results["input_total"]) == {"USD"}
+    assert abs(D(results["input_total"]["USD"]) - usd) < D("1e-6")  # the EUR invoices are left out, not converted
+    assert results["allocated_total"]["USD"] == results["input_total"]["USD"]
 
 
 def test_tags_only_ranks_the_raw_keys_to_map(tmp_path: Path, warehouse: Path, defaults: tuple) -> None:
-    results = run(tmp_path, warehouse, rules_file="none", top_n=3)
+    results = run(tmp_path, warehouse, rules_file="none", top_n=3, convert_currency=False)  # the USD invoices
     assert results["rules"] == "(tags only)"
     assert results["coverage"]["USD"]["All providers"] < 0.5
     usd = [key for key in results["unallocated_keys"] if key["currency"] == "USD"]
@@ -152,21 +159,33 @@ def test_bad_parameters_stop_with_a_clear_message(tmp_path: Path, warehouse: Pat
     assert not (tmp_path / "out" / "results.json").exists()
 
 
-def test_attribution_controls_mirror_the_parameters(warehouse: Path, defaults: tuple) -> None:
-    from finops_lib import allocation, engine
+def test_attribution_controls_start_as_the_page_and_redraw_on_every_change(warehouse: Path, defaults: tuple) -> None:
+    from finops_lib import engine
+    from finops_lib.views.attribution import page
 
+    results, _ = defaults
     con = engine.connect(warehouse=warehouse)
     try:
-        rules = allocation.resolve_rules("", SAMPLE)
-        box = attribution_widgets.make_attribution_controls(con, rules, start_date=WINDOW[0], dimension="application",
-                                                split_strategy="even", currency="EUR")  # fmt: skip
+        facts, _ = page.load(con, data_dir=str(SAMPLE), dimension="team")
+        box = attribution_widgets.make_attribution_controls(facts, dimension="team", split_strategy="rules")
         controls, output = box.children
         values = {control.description: control.value for control in controls.children}
         assert list(values) == ["From", "To", "Dimension", "Split", "Currency"]  # currency last
-        assert values["From"] == date.fromisoformat(WINDOW[0]) and values["Dimension"] == "application"
-        assert values["Split"] == "even" and values["Currency"] == "EUR"
-        assert output.outputs == ()  # nothing drawn until a front end shows the view
-        output._view_count = 1  # a front end displays it: the same library calls run without error
-        controls.children[2].value = "team"
+        assert values["Dimension"] == "team" and values["Split"] == "rules" and values["Currency"] == "USD"
+        assert output.outputs == () and box.drawn == []  # nothing drawn until a front end shows the view
+        drawn = show(box)
+        assert headline(drawn)["Allocated (USD)"] == results["headline"]["Allocated (USD)"]  # the static page's
+        _, showback = charts(drawn)
+        assert showback["encoding"]["color"]["field"] == "team"
+        controls.children[2].value = "application"  # dimension: the showback regroups, the total stays
+        assert charts(box.drawn)[1]["encoding"]["color"]["field"] == "application"
+        assert headline(box.drawn)["Allocated (USD)"] == results["headline"]["Allocated (USD)"]
+        controls.children[0].value = date.fromisoformat(WINDOW[0])  # window: July and August only
+        controls.children[1].value = date.fromisoformat(WINDOW[1])
+        assert headline(box.drawn)["From"] == WINDOW[0] and headline(box.drawn)["To"] == WINDOW[1]
+        window = D(headline(box.drawn)["Allocated (USD)"].strip("$").replace(",", ""))
+        assert 0 < window < D(results["input_total"]["USD"])
+        controls.children[3].value = "even"  # split: the total is conserved whatever the split
+        assert D(headline(box.drawn)["Allocated (USD)"].strip("$").replace(",", "")) == window
     finally:
         con.disconnect()

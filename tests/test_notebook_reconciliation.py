@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from nbrun import run_notebook
+from widgets_util import charts, headline, show
 
 from finops_lib import paths
 from finops_lib.views.reconciliation import widgets as reconciliation_widgets
@@ -74,9 +75,8 @@ def truth_gateway_anthropic() -> Decimal:
 
 def test_window_filters_and_headline(results: dict) -> None:
     assert results["date_range"] == list(WINDOW)
-    assert results["filters"] == {"provider": "Anthropic", "providers": "['Anthropic']", "start_date": WINDOW[0],
-                                  "end_date": WINDOW[1], "granularity": "month", "basis": "requests",
-                                  "currency": "EUR"}  # fmt: skip
+    assert results["filters"] == {"provider": "Anthropic", "start_date": WINDOW[0], "end_date": WINDOW[1],
+                                  "granularity": "month", "basis": "requests", "currency": "EUR"}  # fmt: skip
     assert set(results["headline"]) == {"Invoiced (EUR)", "Estimated (requests)", "Gap: volume", "Gap: rate",
                                         "Gateway days within ±0.1%"}  # fmt: skip
     assert results["headline"]["Gateway days within ±0.1%"] == "62 of 62"
@@ -89,6 +89,7 @@ def test_all_traffic_is_the_invoice_converted_and_its_gap_is_volume(results: dic
     assert list(all_traffic["by_provider"]) == ["Anthropic EUR"]
     row = {k: Decimal(v) for k, v in all_traffic["by_provider"]["Anthropic EUR"].items()}
     assert row["invoiced"] == anthropic_invoiced() * rate  # exact: 0.92 x cents/100 needs no rounding
+    assert Decimal(results["invoiced_total"]) == row["invoiced"]  # one provider: its invoice is the page's total
     assert results["headline"]["Invoiced (EUR)"] == f"€{row['invoiced']:,.2f}"
     assert row["gap"] == row["invoiced"] - row["estimated"] > row["invoiced"] * Decimal("0.95")
     assert row["volume"] == row["gap"]  # the gateway-coverage gap is volume, not rate
@@ -130,27 +131,28 @@ def test_unknown_granularity_stops_with_a_clear_message(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "results.json").exists()
 
 
-def test_reconciliation_controls_mirror_the_parameters(warehouse: Path, results: dict) -> None:
+def test_reconciliation_controls_start_as_the_page_and_redraw_on_every_change(warehouse: Path, results: dict) -> None:
     from finops_lib import engine
-    from finops_lib import pricing as prices
+    from finops_lib.views.reconciliation import page
 
     con = engine.connect(warehouse=warehouse)
     try:
-        box = reconciliation_widgets.make_reconciliation_controls(
-            con,
-            prices.sample_catalog(),
-            provider="Anthropic",
-            start_date=WINDOW[0],
-            end_date=WINDOW[1],
-            granularity="month",
-        )
+        facts, catalog, _ = page.load(con, currency="EUR", provider="anthropic", start_date=WINDOW[0],
+                                      end_date=WINDOW[1], granularity="month")  # fmt: skip
+        box = reconciliation_widgets.make_reconciliation_controls(facts, catalog, granularity="month")
         controls, output = box.children
         values = {control.description: control.value for control in controls.children}
         assert list(values) == ["Provider", "From", "To", "Granularity", "Currency"]  # currency last
         assert values["Provider"] == "Anthropic" and values["Granularity"] == "month"
-        assert values["From"] == date.fromisoformat(WINDOW[0]) and values["Currency"] == "USD"
-        assert output.outputs == ()  # nothing drawn until a front end shows the view
-        output._view_count = 1  # a front end displays it: the same library calls run without error
-        controls.children[3].value = "day"
+        assert values["From"] == date.fromisoformat(WINDOW[0]) and values["Currency"] == "EUR"
+        assert output.outputs == () and box.drawn == []  # nothing drawn until a front end shows the view
+        drawn = show(box)
+        assert headline(drawn)["Invoiced (EUR)"] == results["headline"]["Invoiced (EUR)"]  # the static page's
+        over_time = charts(drawn)[0]
+        assert over_time["encoding"]["x"]["timeUnit"] == "yearmonth"
+        controls.children[3].value = "day"  # granularity: the chart redraws per day
+        assert charts(box.drawn)[0]["encoding"]["x"]["timeUnit"] == "yearmonthdate"
+        controls.children[4].value = "USD"  # currency: the same invoices, in USD (no conversion needed)
+        assert headline(box.drawn)["Invoiced (USD)"] == f"${anthropic_invoiced():,.2f}"
     finally:
         con.disconnect()

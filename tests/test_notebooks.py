@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from nbrun import run_notebook
 from rawfiles import raw_invoices
+from widgets_util import charts, headline, show
 
 from finops_lib import paths
 from finops_lib.sources import detect_format
@@ -98,12 +99,12 @@ def test_defaults_cover_the_sample(defaults: dict) -> None:
     invoices = raw_invoices(SAMPLE)
     for currency in ("USD", "EUR"):
         expected = sum((v for (_, cur, _), v in invoices.items() if cur == currency), Decimal(0))
-        assert Decimal(defaults["total_cost"][currency]) == expected, currency
+        assert Decimal(defaults["billed"][currency]) == expected, currency
     # Shown in USD: the EUR invoices converted at the sample's rate (USD->EUR 0.92, so EUR->USD is its
     # inverse, rounded to 12 places: relative error below 1e-12 per row).
     usd = sum((v for (_, cur, _), v in invoices.items() if cur == "USD"), Decimal(0))
     eur = sum((v for (_, cur, _), v in invoices.items() if cur == "EUR"), Decimal(0))
-    shown = Decimal(defaults["shown_total"]["USD"])
+    shown = Decimal(defaults["total_spend"]["USD"])
     assert abs(shown - (usd + eur / Decimal("0.92"))) < Decimal("1e-6")
     assert headline["Spend (USD)"] == f"${shown:,.2f}"
     assert defaults["unpriced"] == []  # the shipped catalog prices every model and bucket of the sample
@@ -117,17 +118,20 @@ def test_defaults_cover_the_sample(defaults: dict) -> None:
 def test_provider_and_window_filter_the_invoiced_spend(window: dict) -> None:
     expected = openai_invoiced(*WINDOW)
     assert expected > 0
-    assert set(window["total_cost"]) == {"USD"}
-    assert Decimal(window["total_cost"]["USD"]) == expected  # exact: decimals end to end
+    assert set(window["billed"]) == {"USD"}
+    assert Decimal(window["billed"]["USD"]) == expected  # exact: decimals end to end
+    assert Decimal(window["total_spend"]["USD"]) == expected
     assert window["headline"]["Spend (USD)"] == f"${expected:,.2f}"
     assert window["date_range"] == list(WINDOW)
     assert window["group_by"] == "team"
     assert window["filters"] == {"start_date": WINDOW[0], "end_date": WINDOW[1], "currency": "USD"} | {
         key: value for key, value in NON_DEFAULT.items() if key not in {"start_date", "end_date", "show_widgets"}
     }
+    # teams come from the sample's allocation rules (OpenAI projects and keys); the gateway's project is a shared pool
     teams = {"support", "engineering", "search", "sales", "marketing", "data-science", "legal", "platform"}
     assert 1 <= len(window["groups"]) <= 3 + 1
-    assert set(window["groups"]) <= teams | {"(unattributed)", "Other"}
+    assert set(window["groups"]) <= teams | {"(shared: gateway-openai-traffic)", "(unattributed)", "Other"}
+    assert "(unattributed)" not in window["groups"][:1]  # the rules name the owner of the largest OpenAI spend
     read, bad = expected_rows()  # source counts describe the warehouse, not the window
     assert (window["rows_read"], window["rows_rejected"]) == (read, bad)
 
@@ -152,19 +156,33 @@ def test_unknown_provider_lists_the_known_ones(tmp_path: Path, warehouse: Path, 
     assert "unknown provider 'Acme'" in caught.value.evalue and "OpenAI" in caught.value.evalue
 
 
-def test_overview_controls_mirror_the_parameters(warehouse: Path, defaults: dict) -> None:
+def test_overview_controls_start_as_the_page_and_redraw_on_every_change(warehouse: Path, defaults: dict) -> None:
     from finops_lib import engine
+    from finops_lib.views.overview import page
 
     con = engine.connect(warehouse=warehouse)
     try:
-        box = overview_widgets.make_overview_controls(con, group_by="team", provider="OpenAI", start_date=WINDOW[0])
+        facts, _ = page.load(con, group_by="team", provider="OpenAI", start_date=WINDOW[0], end_date=WINDOW[1])
+        box = overview_widgets.make_overview_controls(facts, group_by="team", top_n=3)
         controls, output = box.children
         values = {control.description: control.value for control in controls.children}
         assert list(values) == ["From", "To", "Provider", "Group by", "Currency"]  # currency last
         assert values["From"] == date.fromisoformat(WINDOW[0]) and values["Group by"] == "team"
         assert values["Provider"] == "OpenAI" and values["Currency"] == "USD"
-        assert output.outputs == ()  # nothing drawn until a front end shows the view
-        output._view_count = 1  # a front end displays it: the same library calls run without error
-        controls.children[3].value = "application"
+        assert output.outputs == () and box.drawn == []  # nothing drawn until a front end shows the view
+        drawn = show(box)
+        assert headline(drawn)["Spend (USD)"] == f"${openai_invoiced(*WINDOW):,.2f}"  # the static page's figure
+        spend, tokens = charts(drawn)
+        assert spend["encoding"]["color"]["field"] == tokens["encoding"]["color"]["field"] == "team"
+        controls.children[3].value = "application"  # group by: both charts regroup
+        assert [c["encoding"]["color"]["field"] for c in charts(box.drawn)] == ["application", "application"]
+        controls.children[2].value = "all"  # provider: the headline becomes June's whole spend, EUR converted in
+        june = {cur: sum((v for (_, c, month), v in raw_invoices(SAMPLE).items() if c == cur and month == "2026-06"),
+                         Decimal(0)) for cur in ("USD", "EUR")}  # fmt: skip
+        shown = Decimal(headline(box.drawn)["Spend (USD)"].strip("$").replace(",", ""))
+        assert abs(shown - (june["USD"] + june["EUR"] / Decimal("0.92"))) <= Decimal("0.01")
+        controls.children[4].value = "EUR"  # currency: converted, not filtered
+        assert headline(box.drawn)["Spend (EUR)"].startswith("€")
+        assert charts(box.drawn)[0]["encoding"]["y"]["axis"]["title"] == "Cost (EUR)"
     finally:
         con.disconnect()

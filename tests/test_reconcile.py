@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from finops_lib import fx, reconcile
 from finops_lib import pricing as prices
 from finops_lib.errors import ParameterError
+from finops_lib.facts import Facts, open_facts
 from finops_lib.paths import SAMPLE_DIR
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS, TOKEN_BUCKETS
 from finops_lib.views import theme
@@ -85,8 +86,18 @@ def requests_table(rows: list[dict]) -> ibis.Table:
     return ibis.memtable(pa.Table.from_pylist(out, schema=schema))
 
 
+#: Keyword arguments of :func:`run` that are options of the facts rather than of :func:`reconcile.reconcile`.
+FACT_OPTIONS = ("currency", "rates", "start_date", "end_date", "filters", "convert")
+
+
+def facts_of(invoices: list[dict], logs: list[dict], **options: object) -> Facts:
+    """The facts of a small warehouse (``costs`` from ``invoices``, ``requests`` from ``logs`` or none)."""
+    return Facts(costs_table(invoices), requests_table(logs) if logs else None, **options)
+
+
 def run(invoices: list[dict], logs: list[dict], **kw: object) -> reconcile.Reconciliation:
-    return reconcile.reconcile(costs_table(invoices), requests_table(logs) if logs else None, catalog=CATALOG, **kw)
+    options = {k: kw.pop(k) for k in FACT_OPTIONS if k in kw}
+    return reconcile.reconcile(facts_of(invoices, logs, **options), catalog=CATALOG, **kw)
 
 
 def total(rec: reconcile.Reconciliation) -> dict:
@@ -115,6 +126,7 @@ def test_unseen_tokens_are_volume_and_a_lower_invoice_price_is_rate():
     # volume: 1.5M unseen input x 2/M + 250k unseen output x 8/M = 3.00 + 2.00; rate: 5.40 - 6.00
     assert (t["volume"], t["rate"]) == (D("5.00"), D("-0.60"))
     assert t["cache"] == t["tier"] == t["unpriced"] == t["unmatched_invoice"] == t["unmatched_estimate"] == 0
+    assert t["non_ai"] == 0
     assert (t["invoice_tokens"], t["estimated_tokens"]) == (D(3_500_000), D(1_750_000))
 
 
@@ -168,6 +180,7 @@ def test_lines_without_counterpart_are_unmatched_both_ways():
     rec = run(invoices, logs)
     t = total(rec)
     assert (t["unmatched_invoice"], t["unmatched_estimate"], t["volume"]) == (D("8.5"), D("-1.00"), 0)
+    assert t["non_ai"] == 0  # an AI line without a model (provisioned hours) stays unmatched, not non-AI
     assert t["gap"] == D("10") - D("1.5") + D("2.00") - D("3.00")
     ranked = rec.unexplained(top=5)
     assert ranked[["model", "periods", "cause"]].values.tolist() == [
@@ -175,6 +188,35 @@ def test_lines_without_counterpart_are_unmatched_both_ways():
         ["acme-1", 2, "unmatched_invoice"],
     ]
     assert ranked["unexplained"].tolist() == [D("10"), D("-2.5")]  # -1.5 credit, -1.00 estimate without invoice
+
+
+def test_invoiced_is_every_money_row_and_non_ai_charges_are_their_own_component():
+    # Behaviour changed by design: the invoiced side is every money row of the facts (the spend every page shows),
+    # so it includes non-AI services (their own component `non_ai`, never unexplained) and priced estimates on a
+    # provider-day without an invoice; estimates on a provider-day with an invoice stay out (superseded).
+    invoices = [
+        {"amount": "2.00", "tokens": "1000000"},  # 06-01 invoice: catalog 2.00, rate 0
+        {"x_CostBasis": "estimated", "amount": "2.10", "tokens": "1000000"},  # superseded by the 06-01 invoice
+        {"x_Model": None, "x_TokenType": "non_token", "x_ServiceTier": "provisioned", "amount": "10"},  # AI, no model
+        {"ProviderName": "AWS", "x_Model": None, "x_TokenType": "non_token", "ServiceCategory": "Compute",
+         "PricingUnit": "Hours", "SubAccountId": "123456789012", "amount": "12.34", "tokens": "24"},  # EC2 hours
+        {"x_CostBasis": "estimated", "amount": "1.00", "tokens": "500000", "day": "2026-06-02"},  # no invoice 06-02
+        {"amount": "0.80", "tokens": "500000", "BillingCurrency": "EUR", "day": "2026-06-03"},  # 1.00 USD at 1.25
+    ]  # fmt: skip
+    logs = [{"input_uncached": 1_000_000}]  # 06-01: 2.00
+    facts = facts_of(invoices, logs, rates=fx.load_rates(DATA / "reconcile_fx.csv", shipped=False))
+    rec = reconcile.reconcile(facts, catalog=CATALOG)
+    t = total(rec)
+    # 2.00 + 10 + 12.34 + 1.00 + 0.80 x 1.25 = 26.34 (the superseded 2.10 left out)
+    assert t["invoiced"] == facts.total("cost") == D("26.34")
+    assert t["non_ai"] == D("12.34")  # exactly the compute charge
+    assert (t["unmatched_invoice"], t["volume"], t["rate"]) == (D("10"), D("2.00"), 0)  # 06-02 and 06-03 unseen
+    assert t["gap"] == D("26.34") - D("2.00") == sum((t[c] for c in reconcile.COMPONENTS), D(0))
+    aws = rec.summarize("total", by=("ProviderName", "model")).set_index("ProviderName").loc["AWS"]
+    assert (aws["model"], aws["invoiced"], aws["non_ai"], aws["unexplained"]) == (reconcile.NO_MODEL, D("12.34"),
+                                                                                 D("12.34"), 0)  # fmt: skip
+    assert "AWS" not in set(rec.unexplained()["ProviderName"])
+    assert_adds_up(rec.cells)
 
 
 def test_invoice_without_quantity_takes_the_usage_feed_of_its_account():
@@ -217,26 +259,68 @@ def test_usage_basis_prices_the_usage_feed():
     assert (t["estimated"], t["rate"], t["volume"]) == (D("2.00"), D("0.20"), 0)
 
 
-def test_currencies_are_never_mixed_and_conversion_lists_its_rates():
-    invoices = [{"amount": "1.60", "tokens": "1000000", "BillingCurrency": "EUR"}]  # 1.60 EUR = 2.00 USD at 1.25
-    logs = [{"input_uncached": 1_000_000}]
-    with pytest.raises(ParameterError, match="different currencies"):
-        run(invoices, logs, rates=fx.load_rates(DATA / "reconcile_fx.csv", shipped=False))
-    rec = run(invoices, logs, currency="USD", rates=fx.load_rates(DATA / "reconcile_fx.csv", shipped=False))
-    assert total(rec)["gap"] == 0 and rec.currency == "USD"
-    used = rec.rates_used
-    assert used[["from_currency", "to_currency", "rate", "derivation", "exact", "rows_converted"]].values.tolist() == [
-        ["EUR", "USD", D("1.25"), "inverse", True, 1]
+def test_one_currency_per_reconciliation_only_its_rows_or_converted_at_the_dated_rate(tmp_path):
+    # Behaviour changed by design: a reconciliation is now always in the facts' one currency (the old API kept
+    # billing currencies side by side and refused to total them). Two dated rates, none on 06-03:
+    # 1 EUR = 1.25 USD on 06-01 (USD->EUR 0.8) and 1 EUR = 2 USD on 06-02 (USD->EUR 0.5).
+    path = tmp_path / "fx.csv"
+    path.write_text("from_currency,to_currency,rate,effective_from,effective_to,source\n"
+                    "USD,EUR,0.8,2026-01-01,2026-06-02,test: inverse 1.25 exact\n"
+                    "USD,EUR,0.5,2026-06-02,2026-06-03,test: inverse 2 exact\n", encoding="utf-8")  # fmt: skip
+    rates = fx.load_rates(path, shipped=False)
+    invoices = [
+        {"amount": "1.60", "tokens": "1000000", "BillingCurrency": "EUR"},  # 2.00 USD at 1.25 = catalog 1M x 2/M
+        {"x_TokenType": "output", "amount": "4.40", "tokens": "500000"},  # USD; catalog 500k x 8/M = 4.00
+        {"amount": "1.00", "tokens": "1000000", "BillingCurrency": "EUR", "day": "2026-06-02"},  # 2.00 USD at 2
     ]
-    assert set(rec.summarize("total")["BillingCurrency"]) == {"USD"}
-    in_eur = run(invoices, logs, currency="EUR", rates=fx.load_rates(DATA / "reconcile_fx.csv", shipped=False))
-    assert total(in_eur)["gap"] == 0 and total(in_eur)["estimated"] == D("1.60")  # 2.00 USD x 0.8
-    assert in_eur.rates_used[
-        ["from_currency", "to_currency", "rate", "applied_to", "rows_converted"]
-    ].values.tolist() == [
-        ["USD", "EUR", D("0.8"), "amounts (rows)", 1],
-        ["USD", "EUR", D("0.8"), "catalog prices (days)", 1],
-    ]
+    logs = [{"input_uncached": 1_000_000, "output": 500_000},  # 2.00 + 4.00 USD
+            {"input_uncached": 1_000_000, "day": "2026-06-02"}]  # 2.00 USD  # fmt: skip
+
+    # (a) convert=False: only the USD invoice (4.40) is reconciled; the logs are USD, so the whole estimate 8.00
+    # stays. 06-01: 1M logged input the kept invoice lacks is volume -2.00, output rate +0.40; 06-02 has no USD
+    # invoice at all: its estimate is unmatched (-2.00). Gap 4.40 - 8.00 = -3.60.
+    only_usd = run(invoices, logs, rates=rates, convert=False)
+    t = total(only_usd)
+    assert (t["invoiced"], t["estimated"], t["gap"]) == (D("4.40"), D("8.00"), D("-3.60"))
+    assert (t["volume"], t["rate"], t["unmatched_estimate"]) == (D("-2.00"), D("0.40"), D("-2.00"))
+    assert only_usd.currency == "USD" and only_usd.rates_used.empty
+    assert set(only_usd.summarize("total")["BillingCurrency"]) == {"USD"}
+    # in EUR without conversion: only the two EUR invoices (2.60 EUR), no log (they are USD), so the gap is the
+    # catalog value of their 2M tokens in EUR: 1M x 2/M x 0.8 + 1M x 2/M x 0.5 = 1.60 + 1.00, all volume
+    only_eur = total(run(invoices, logs, rates=rates, currency="EUR", convert=False))
+    assert (only_eur["invoiced"], only_eur["estimated"], only_eur["volume"]) == (D("2.60"), 0, D("2.60"))
+
+    # (b) converted to USD at each day's rate: 2.00 + 4.40 + 2.00 = 8.40 invoiced against 8.00; the gap is the
+    # output's rate (+0.40). Had 06-02 used 06-01's rate, its invoice would be 1.25 USD instead of 2.00.
+    usd = run(invoices, logs, rates=rates)
+    t = total(usd)
+    assert (t["invoiced"], t["estimated"], t["gap"], t["rate"], t["volume"]) == (D("8.40"), D("8.00"), D("0.40"),
+                                                                                  D("0.40"), 0)  # fmt: skip
+    days = usd.summarize("day", by=())
+    assert days["invoiced"].tolist() == [D("6.40"), D("2.00")] and days["gap"].tolist() == [D("0.40"), 0]
+    assert usd.currency == "USD" and set(usd.summarize("total")["BillingCurrency"]) == {"USD"}
+    assert usd.rates_used[["from_currency", "to_currency", "rate", "derivation", "exact", "applied_to",
+                           "rows_converted"]].values.tolist() == [
+        ["EUR", "USD", D("1.25"), "inverse", True, "amounts (rows)", 1],
+        ["EUR", "USD", D("2"), "inverse", True, "amounts (rows)", 1],
+    ]  # fmt: skip
+    # to EUR: the USD invoice 4.40 x 0.8 = 3.52, plus 1.60 + 1.00 EUR = 6.12; the USD catalog prices are converted
+    # the same way: (2.00 + 4.00) x 0.8 + 2.00 x 0.5 = 5.80. Gap 0.32 = rate 3.52 - 4.00 x 0.8.
+    eur = run(invoices, logs, rates=rates, currency="EUR")
+    t = total(eur)
+    assert (t["invoiced"], t["estimated"], t["gap"], t["rate"], t["volume"]) == (D("6.12"), D("5.80"), D("0.32"),
+                                                                                  D("0.32"), 0)  # fmt: skip
+    assert eur.rates_used[["from_currency", "to_currency", "rate", "applied_to", "rows_converted"]].values.tolist() \
+        == [["USD", "EUR", D("0.5"), "amounts (rows)", 1],  # the 06-02 log
+            ["USD", "EUR", D("0.5"), "catalog prices (days)", 1],
+            ["USD", "EUR", D("0.8"), "amounts (rows)", 2],  # the 06-01 USD invoice and log
+            ["USD", "EUR", D("0.8"), "catalog prices (days)", 1]]  # fmt: skip
+
+    # (c) a day without a rate is an error naming the pair and the day, never a silent 1:1 or a dropped row
+    late = [*invoices, {"amount": "1.00", "tokens": "500000", "BillingCurrency": "EUR", "day": "2026-06-03"}]
+    with pytest.raises(ParameterError, match=r"no exchange rate EUR->USD for 2026-06-03"):
+        run(late, logs, rates=rates)
+    assert total(run(late, logs, rates=rates, end_date="2026-06-02"))["invoiced"] == D("8.40")  # outside the window
 
 
 def test_month_granularity_sums_the_days():
@@ -248,17 +332,39 @@ def test_month_granularity_sums_the_days():
 
 
 def test_window_provider_and_parameter_checks():
-    costs = costs_table([{"amount": "2.00", "tokens": "1000000", "day": d} for d in ("2026-06-01", "2026-06-02")])
-    rec = reconcile.reconcile(costs, requests_table([{"input_uncached": 1}]), catalog=CATALOG, start_date="2026-06-02")
+    # providers, dates and currency are now options of the facts (filters={"provider": ...}, start_date, currency)
+    invoices = [{"amount": "2.00", "tokens": "1000000", "day": d} for d in ("2026-06-01", "2026-06-02")]
+    invoices.append({"ProviderName": "Zen", "x_Model": "zen-1", "amount": "7.00", "tokens": "1000000",
+                     "day": "2026-06-02"})  # fmt: skip
+    logs = [{"input_uncached": 1}]  # on 06-01: 1 token x 2/M
+    everything = total(run(invoices, logs))
+    assert (everything["invoiced"], everything["estimated"]) == (D("11.00"), D("0.000002"))
+    rec = run(invoices, logs, start_date="2026-06-02", filters={"provider": "Acme"})
     assert rec.date_range() == (dt.date(2026, 6, 2), dt.date(2026, 6, 2))
-    assert reconcile.check_parameters(costs, provider="acme", granularity="month")["providers"] == ["Acme"]
-    for bad, message in (({"provider": "Nope"}, "unknown provider 'Nope'"), ({"granularity": "week"}, "granularity"),
-                         ({"basis": "vibes"}, "basis"), ({"currency": "usd"}, "ISO 4217"),
+    assert set(rec.cells["ProviderName"]) == {"Acme"}
+    assert (total(rec)["invoiced"], total(rec)["estimated"]) == (D("2.00"), 0)  # Zen's 7.00 and the 06-01 log out
+    both = total(run(invoices, logs, start_date="2026-06-02", filters={"provider": ["Acme", "Zen"]}))
+    assert (both["invoiced"], both["unpriced"]) == (D("9.00"), D("7.00"))  # zen-1 has no catalog price
+
+    whole = facts_of(invoices, logs)
+    assert reconcile.check_parameters(whole, provider="acme", granularity="month") == {
+        "provider": "Acme", "start_date": None, "end_date": None, "granularity": "month",
+        "basis": "requests"}  # fmt: skip
+    assert reconcile.check_parameters(whole, provider="ZEN", start_date=dt.date(2026, 6, 1), end_date="2026-06-02",
+                                      basis="usage") == {
+        "provider": "Zen", "start_date": "2026-06-01", "end_date": "2026-06-02", "granularity": "day",
+        "basis": "usage"}  # fmt: skip
+    assert reconcile.check_parameters(whole, provider="All")["provider"] == "all"
+    for bad, message in (({"provider": "Nope"}, "unknown provider 'Nope'; the data has Acme, Zen"),
+                         ({"granularity": "week"}, "granularity"), ({"basis": "vibes"}, "basis"),
+                         ({"start_date": "2026-06-31"}, "ISO date"),
                          ({"start_date": "2026-07-01", "end_date": "2026-06-01"}, "after")):  # fmt: skip
         with pytest.raises(ParameterError, match=message):
-            reconcile.check_parameters(costs, **bad)
-    with pytest.raises(ParameterError, match="requests table"):
-        reconcile.reconcile(costs, catalog=CATALOG)
+            reconcile.check_parameters(whole, **bad)
+    with pytest.raises(ParameterError, match="ISO 4217"):  # the currency is checked by the facts now
+        facts_of(invoices, logs, currency="usd")
+    with pytest.raises(ParameterError, match="needs request logs"):
+        run(invoices, [])
 
 
 # ---------------------------------------------------------------- exact additivity
@@ -278,7 +384,8 @@ LINE = st.fixed_dictionaries({
     "BillingCurrency": st.sampled_from(["USD", "EUR"]), "service_tier": st.sampled_from(["standard", "batch"]),
     "context_tier": st.sampled_from(["standard", "long"]), "token_type": st.sampled_from(TOKEN_BUCKETS),
     "inv_priced": AMOUNT, "inv_catalog": AMOUNT, "inv_tokens": TOKENS, "inv_unpriced": AMOUNT,
-    "inv_unpriced_tokens": TOKENS, "inv_unmatched": AMOUNT, "est_cost": AMOUNT, "est_tokens": TOKENS,
+    "inv_unpriced_tokens": TOKENS, "inv_unmatched": AMOUNT, "inv_non_ai": AMOUNT, "est_cost": AMOUNT,
+    "est_tokens": TOKENS,
     "est_unpriced_tokens": TOKENS, "invoice_line": st.booleans(), "unpriced": st.booleans(),
     "quantity_source": st.sampled_from(["invoice", "usage", "implied", ""]),
 })  # fmt: skip
@@ -304,7 +411,7 @@ def test_a_partial_view_of_priced_traffic_is_only_volume(lines, tenths):
     share = D(tenths) / 10
     frame = pd.DataFrame(lines).drop_duplicates(subset=list(reconcile.KEY)).reset_index(drop=True)
     frame = frame.assign(inv_tokens=[abs(t) for t in frame["inv_tokens"]], inv_unpriced=D(0), inv_unmatched=D(0),
-                         est_unpriced_tokens=D(0), invoice_line=True, unpriced=False)  # fmt: skip
+                         inv_non_ai=D(0), est_unpriced_tokens=D(0), invoice_line=True, unpriced=False)  # fmt: skip
     frame = frame.assign(inv_catalog=frame["inv_priced"], est_tokens=[t * share for t in frame["inv_tokens"]],
                          est_cost=[c * share for c in frame["inv_priced"]])  # fmt: skip
     cells = reconcile.decompose(frame)
@@ -416,8 +523,7 @@ def truth_gateway() -> dict[tuple[str, str], Decimal]:
 @pytest.mark.slow
 def test_sample_gateway_keys_reconcile_within_a_tenth_of_a_percent_per_provider_and_day(sample):
     """Acceptance: for the traffic the gateway saw, the estimate reproduces the invoice within 0.1%."""
-    rec = reconcile.reconcile(sample.table("costs"), sample.table("requests"), catalog=prices.sample_catalog(),
-                              accounts=gateway_accounts())  # fmt: skip
+    rec = reconcile.reconcile(open_facts(sample), catalog=prices.sample_catalog(), accounts=gateway_accounts())
     assert_adds_up(rec.cells)
     days = rec.summarize("day", by=("ProviderName",))
     invoiced, truth = raw_invoices(gateway_accounts()), truth_gateway()
@@ -434,10 +540,13 @@ def test_sample_gateway_keys_reconcile_within_a_tenth_of_a_percent_per_provider_
 
 @pytest.mark.slow
 def test_sample_gateway_coverage_gap_is_volume_not_rate(sample):
-    rec = reconcile.reconcile(sample.table("costs"), sample.table("requests"), catalog=prices.sample_catalog())
+    facts = open_facts(sample)
+    rec = reconcile.reconcile(facts, catalog=prices.sample_catalog())
     assert_adds_up(rec.cells)
     s = rec.summarize("total", by=("ProviderName",)).set_index("ProviderName")
     invoiced = raw_invoices(None)
+    # the invoiced side is every money row: the spend the facts show, and here exactly the two vendors' invoices
+    assert rec.total()["invoiced"] == facts.total("cost") == sum(invoiced.values(), D(0))
     for provider in ("OpenAI", "Anthropic"):
         row = s.loc[provider]
         assert row["invoiced"] == sum((v for (p, _), v in invoiced.items() if p == provider), D(0))

@@ -14,11 +14,10 @@ import nbformat
 import pandas as pd
 import pytest
 
-from finops_lib import report
+from finops_lib import offline, report
 from finops_lib.errors import FinopsError, ParameterError
 from finops_lib.report import html as htmlexport
 from finops_lib.report import runner
-from finops_lib import offline
 from finops_lib.views.overview import charts as overview_charts
 
 FIXTURES = Path(__file__).parent / "data" / "report"

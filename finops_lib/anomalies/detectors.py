@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from finops_lib.anomalies.forecast_band import MODEL, forecast_band, interval_function
+from finops_lib.anomalies import forecast_band as band
 from finops_lib.anomalies.series import (
     DEFAULTS,
     DIMENSIONS,
@@ -232,8 +232,11 @@ def robust_seasonal(
 
 
 def _forecast_problem() -> str | None:
-    if interval_function() is None:
-        return f"finops_lib.forecast (model {MODEL!r}) cannot be imported or is not registered; use robust_seasonal"
+    if band.interval_function() is None:
+        return (
+            f"forecast model {band.MODEL!r} cannot be imported or is not "
+            "registered; use robust_seasonal"
+        )
     return None
 
 
@@ -247,7 +250,7 @@ def _forecast_problem() -> str | None:
 )
 def forecast_interval(values: np.ndarray, *, sensitivity: float, **options: int) -> pd.DataFrame:
     """Flag points outside the forecast band (see :mod:`finops_lib.anomalies.forecast_band`)."""
-    return forecast_band(values, sensitivity=sensitivity, **options)
+    return band.forecast_band(values, sensitivity=sensitivity, **options)
 
 
 def scan(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -21,18 +22,7 @@ from finops_lib.facts import Facts, build_cells
 __all__ = ["detect_anomalies", "grain_is_day", "run_detection", "write_alerts"]
 
 
-def detect_anomalies(
-    source: Facts | pd.DataFrame,
-    *,
-    detector: str = DEFAULTS["detector"],
-    sensitivity: float = DEFAULTS["sensitivity"],
-    min_impact: float | str | None = DEFAULTS["min_impact"],
-    currency: str = "USD",
-    since: str | None = None,
-    until: str | None = None,
-    grain: Grain = "day",
-    explain: bool = True,
-) -> pd.DataFrame:
+def detect_anomalies(source: Facts | pd.DataFrame, *, since: str | None = None, **options: Any) -> pd.DataFrame:
     """Detect, explain and list anomalies: one row per anomaly (see :func:`finops_lib.anomalies.alert_table`).
 
     Parameters
@@ -40,25 +30,13 @@ def detect_anomalies(
     source
         The facts (:class:`finops_lib.facts.Facts`: currency, window and the rules naming owners), or a cell frame
         (:func:`finops_lib.facts.build_cells`).
-    detector, sensitivity, min_impact, grain
-        See :func:`scan`.
-    currency
-        Currency of a cell frame's money (the facts say their own).
-    since, until
-        ISO days: keep anomalies still going on at or after ``since``, and look at data up to ``until``.
-    explain
-        Add the drill-down, decomposition and named driver (slower).
+    since
+        ISO day: keep the anomalies still going on at or after it (the baseline uses the history before it).
+    **options
+        As :func:`run_detection`: ``detector``, ``sensitivity``, ``min_impact``, ``currency`` (of a cell frame),
+        ``until``, ``grain``, ``explain``.
     """
-    _, alerts = run_detection(
-        source,
-        detector=detector,
-        sensitivity=sensitivity,
-        min_impact=min_impact,
-        currency=currency,
-        until=until,
-        grain=grain,
-        explain=explain,
-    )
+    _, alerts = run_detection(source, **options)
     if since:
         alerts = alerts[alerts["last_seen"] >= pd.Timestamp(since)].reset_index(drop=True)
     return alerts
@@ -75,7 +53,21 @@ def run_detection(
     grain: Grain = "day",
     explain: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Like :func:`detect_anomalies` (without ``since``), returning the scored points too: ``(points, alerts)``."""
+    """Detect and explain anomalies; return the scored points and the alert list: ``(points, alerts)``.
+
+    Parameters
+    ----------
+    source
+        The facts, or a cell frame (:func:`finops_lib.facts.build_cells`).
+    detector, sensitivity, min_impact, grain
+        See :func:`finops_lib.anomalies.scan`.
+    currency
+        Currency of a cell frame's money (the facts say their own).
+    until
+        ISO day: look at data up to it.
+    explain
+        Add the drill-down, decomposition and named driver (slower).
+    """
     check_options(sensitivity=sensitivity, grain=grain)
     get_detector(detector)
     if isinstance(source, Facts):

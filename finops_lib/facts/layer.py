@@ -44,7 +44,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from finops_lib import fx
+from finops_lib import checks, fx
 from finops_lib.errors import ParameterError
 from finops_lib.facts.model import DIMENSIONS, GRAINS, MEASURES, Measure, check_grain
 from finops_lib.facts.scope import MONEY_SCOPES, TOKEN_SCOPES, in_window, with_scopes
@@ -55,17 +55,6 @@ __all__ = ["Facts", "open_facts"]
 
 #: Text filter values that mean "no filter".
 _ANY = (None, "", "all")
-
-
-def _day(name: str, value: str | date | None) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ParameterError(f"{name} must be an ISO date such as '2026-06-01' or empty, got {value!r}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,11 +99,8 @@ class Facts:
                  start_date: str | date | None = None, end_date: str | date | None = None,
                  filters: Mapping[str, str | Sequence[str] | None] | None = None,
                  convert: bool = True) -> None:  # fmt: skip
-        if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha() or not currency.isupper():
-            raise ParameterError(f"currency must be an ISO 4217 code such as 'USD', got {currency!r}")
-        first, last = _day("start_date", start_date), _day("end_date", end_date)
-        if first and last and first > last:
-            raise ParameterError(f"start_date {first} is after end_date {last}")
+        currency = checks.currency_code(currency)
+        first, last = checks.window(start_date, end_date)
         kept = []
         for name, value in (filters or {}).items():
             DIMENSIONS.lookup(name)

@@ -34,16 +34,6 @@ from finops_lib.paths import NOTEBOOKS_DIR, REPORTS_DIR, SAMPLE_DIR
 from finops_lib.report import html as htmlexport
 from finops_lib.report.spend import period_spend
 
-__all__ = [
-    "CATALOG",
-    "KERNEL_NAME",
-    "NotebookEntry",
-    "NotebookRun",
-    "coerce_parameter",
-    "ensure_kernel",
-    "run_report",
-]
-
 log = logging.getLogger(__name__)
 
 #: Kernel spec the report runs notebooks with: the interpreter running the report.

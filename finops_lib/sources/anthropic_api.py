@@ -251,22 +251,8 @@ def _read(path: Path, fmt: str) -> ReadResult:
 def read_usage(path: Path, con: BaseBackend) -> ReadResult:
     """Read an Anthropic usage report file into ``costs`` rows (estimated basis, unpriced).
 
-    Parameters
-    ----------
-    path
-        A saved response page (``.json`` or ``.json.gz``), a list of buckets, or one bucket.
-    con
-        The engine (unused: rows are built in memory; report pages are small).
-
-    Returns
-    -------
-    ReadResult
-        A row per result and non-empty token bucket (output always) and per web-search count.
-
-    Raises
-    ------
-    SourceError
-        When the file is not readable JSON or holds no list of buckets.
+    Reads a saved response page (``.json`` or ``.json.gz``), a list of buckets, or one bucket. A reader of
+    :data:`finops_lib.sources.SOURCES`: ``read(path, con) -> ReadResult``.
     """
     return _read(Path(path), USAGE)
 
@@ -276,21 +262,7 @@ def read_usage(path: Path, con: BaseBackend) -> ReadResult:
 def read_costs(path: Path, con: BaseBackend) -> ReadResult:
     """Read an Anthropic cost report file into ``costs`` rows (invoiced basis, dollars).
 
-    Parameters
-    ----------
-    path
-        A saved response page (``.json`` or ``.json.gz``), a list of buckets, or one bucket.
-    con
-        The engine (unused).
-
-    Returns
-    -------
-    ReadResult
-        One ``costs`` row per bucket and result; ``amount`` cents divided by 100 exactly.
-
-    Raises
-    ------
-    SourceError
-        When the file is not readable JSON or holds no list of buckets.
+    Reads a saved response page (``.json`` or ``.json.gz``), a list of buckets, or one bucket. A reader of
+    :data:`finops_lib.sources.SOURCES`: ``read(path, con) -> ReadResult``.
     """
     return _read(Path(path), COSTS)

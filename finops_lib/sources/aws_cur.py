@@ -335,23 +335,8 @@ def _read(path: Path, con: BaseBackend, fmt: str) -> ReadResult:
 def read_cur2(path: Path, con: BaseBackend) -> ReadResult:
     """Read an AWS CUR 2.0 file (snake_case columns) into ``costs`` rows inside the engine.
 
-    Parameters
-    ----------
-    path
-        CSV (optionally gzip) or Parquet part of a CUR 2.0 export.
-    con
-        A DuckDB-backed ibis connection.
-
-    Returns
-    -------
-    ReadResult
-        ``costs`` with rejected records marked inline, the CSV reader's reject table, and one
-        :class:`~finops_lib.sources.Window` per billing period and payer.
-
-    Raises
-    ------
-    SourceError
-        When the file is not readable as a table or lacks a required column.
+    Reads cSV (optionally gzip) or Parquet part of a CUR 2.0 export. A reader of :data:`finops_lib.sources.SOURCES`:
+    ``read(path, con) -> ReadResult``.
     """
     return _read(path, con, CUR2)
 

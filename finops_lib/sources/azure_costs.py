@@ -356,23 +356,8 @@ FROM (SELECT * REPLACE ({_converted('p_list')} AS p_list, {_converted('p_contrac
 def read(path: Path, con: BaseBackend) -> ReadResult:
     """Read an Azure cost details export into ``costs`` rows inside the engine.
 
-    Parameters
-    ----------
-    path
-        CSV (optionally gzip) or Parquet cost details export (EA or MCA column names).
-    con
-        A DuckDB-backed ibis connection.
-
-    Returns
-    -------
-    ReadResult
-        ``costs`` with rejected records marked inline, the CSV reader's reject table, and one
-        :class:`~finops_lib.sources.Window` per billing period, billing account and subscription.
-
-    Raises
-    ------
-    SourceError
-        When the file is not readable as a table or lacks a required column.
+    Reads cSV (optionally gzip) or Parquet cost details export (EA or MCA column names). A reader of
+    :data:`finops_lib.sources.SOURCES`: ``read(path, con) -> ReadResult``.
     """
     path = Path(path)
     source, types, csv_rejects = text_source(con, path)

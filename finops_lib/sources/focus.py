@@ -175,23 +175,8 @@ def _windows(con: BaseBackend, path: Path, stage: str, names: list[str]) -> tupl
 def read(path: Path, con: BaseBackend) -> ReadResult:
     """Read a FOCUS file into ``costs`` rows inside the engine.
 
-    Parameters
-    ----------
-    path
-        FOCUS 1.0, 1.1, 1.2 or 1.3 cost and usage data (CSV, optionally gzip, or Parquet).
-    con
-        A DuckDB-backed ibis connection.
-
-    Returns
-    -------
-    ReadResult
-        ``costs`` rows (invoiced basis) with rejected records marked inline, the CSV reader's
-        reject table, and one restatement window per billing account and billing period.
-
-    Raises
-    ------
-    SourceError
-        When the file is not readable as a table or lacks a mandatory FOCUS column.
+    Reads fOCUS 1.0, 1.1, 1.2 or 1.3 cost and usage data (CSV, optionally gzip, or Parquet). A reader of
+    :data:`finops_lib.sources.SOURCES`: ``read(path, con) -> ReadResult``.
     """
     path = Path(path)
     try:

@@ -296,24 +296,8 @@ def _row(obs: Any, trace: dict[str, Any], ordinal: int, locator: str, path: str)
 def read(path: Path, con: BaseBackend) -> ReadResult:
     """Read a Langfuse observations export into ``requests`` rows, one per generation or embedding.
 
-    Parameters
-    ----------
-    path
-        JSON page, JSON array or JSONL file (optionally gzip) of observations, or of traces with
-        their observations.
-    con
-        The engine (unused: observations are parsed in memory).
-
-    Returns
-    -------
-    ReadResult
-        ``requests`` rows and ``rejects``; rows read = generation/embedding observations (plus
-        unreadable lines and elements).
-
-    Raises
-    ------
-    SourceError
-        When the file is not JSON at all.
+    Reads jSON page, JSON array or JSONL file (optionally gzip) of observations, or of traces with their
+    observations. A reader of :data:`finops_lib.sources.SOURCES`: ``read(path, con) -> ReadResult``.
     """
     path = Path(path)
     shown = str(path)

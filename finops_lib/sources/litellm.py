@@ -198,23 +198,8 @@ FROM buckets
 def read(path: Path, con: BaseBackend) -> ReadResult:
     """Read a LiteLLM SpendLogs file into ``requests`` rows in one streaming pass inside the engine.
 
-    Parameters
-    ----------
-    path
-        CSV (optionally gzip) or Parquet dump of ``LiteLLM_SpendLogs``.
-    con
-        A DuckDB-backed ibis connection.
-
-    Returns
-    -------
-    ReadResult
-        ``requests`` with rejected records marked inline (see ``ReadResult.inline_rejects``) and
-        the CSV reader's reject table; rows read are counted once the rows are evaluated.
-
-    Raises
-    ------
-    SourceError
-        When the file is not readable as a table or lacks a required column.
+    Reads cSV (optionally gzip) or Parquet dump of ``LiteLLM_SpendLogs``. A reader of
+    :data:`finops_lib.sources.SOURCES`: ``read(path, con) -> ReadResult``.
     """
     path = Path(path)
     csv_rejects = None

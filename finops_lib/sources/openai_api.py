@@ -370,12 +370,8 @@ def _fault_column(message: str) -> str:
 def read_usage(path: Path, con: BaseBackend) -> ReadResult:
     """Read an OpenAI Usage API response file into ``costs`` rows (estimated basis, unpriced).
 
-    Parameters
-    ----------
-    path
-        A saved response page or list of buckets.
-    con
-        The engine (unused: rows are built in memory; JSON pages are small).
+    Reads a saved response page or list of buckets. A reader of :data:`finops_lib.sources.SOURCES`: ``read(path,
+    con) -> ReadResult``.
     """
     return _read(Path(path), USAGE)
 

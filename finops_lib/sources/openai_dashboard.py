@@ -353,23 +353,8 @@ def _read(path: Path, fmt: str, measures: tuple[str, ...], builder: Callable[...
 def read_costs(path: Path, con: BaseBackend) -> ReadResult:
     """Read an OpenAI dashboard cost export into ``costs`` rows (invoiced basis).
 
-    Parameters
-    ----------
-    path
-        The exported CSV (optionally ``.csv.gz``).
-    con
-        The engine (unused: exports hold at most 60 days).
-
-    Returns
-    -------
-    ReadResult
-        One row per line, rejects with their line (header = 1), and one window per project.
-
-    Raises
-    ------
-    SourceError
-        When the file is not UTF-8 CSV, repeats a column, or lacks ``start_time``, ``amount_value``
-        or ``line_item``.
+    Reads the exported CSV (optionally ``.csv.gz``). A reader of :data:`finops_lib.sources.SOURCES`: ``read(path,
+    con) -> ReadResult``.
     """
     return _read(Path(path), COST_FORMAT, ("amount_value", "line_item"), _cost_rows)
 
@@ -379,23 +364,7 @@ def read_costs(path: Path, con: BaseBackend) -> ReadResult:
 def read_activity(path: Path, con: BaseBackend) -> ReadResult:
     """Read an OpenAI dashboard activity export into ``costs`` rows (estimated basis, unpriced).
 
-    Parameters
-    ----------
-    path
-        The exported CSV (optionally ``.csv.gz``).
-    con
-        The engine (unused).
-
-    Returns
-    -------
-    ReadResult
-        One row per line and non-empty token bucket (output always), rejects with their line, and
-        one window per project.
-
-    Raises
-    ------
-    SourceError
-        When the file is not UTF-8 CSV, repeats a column, or lacks ``start_time``, ``input_tokens``
-        or ``output_tokens``.
+    Reads the exported CSV (optionally ``.csv.gz``). A reader of :data:`finops_lib.sources.SOURCES`: ``read(path,
+    con) -> ReadResult``.
     """
     return _read(Path(path), ACTIVITY_FORMAT, ("input_tokens", "output_tokens"), _activity_rows)

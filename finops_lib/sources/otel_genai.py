@@ -202,22 +202,8 @@ def _detect(path: Path, head: str) -> bool:
 def read(path: Path, con: BaseBackend) -> ReadResult:
     """Read an OTLP JSON span export into ``requests`` rows, one per model-call span.
 
-    Parameters
-    ----------
-    path
-        OTLP/JSON file (optionally gzip): one export request, one per line, or flattened spans.
-    con
-        The engine (unused: spans are parsed in memory).
-
-    Returns
-    -------
-    ReadResult
-        ``requests`` rows and ``rejects``; rows read = model-call spans (plus unreadable lines).
-
-    Raises
-    ------
-    SourceError
-        When the file is not JSON at all.
+    Reads oTLP/JSON file (optionally gzip): one export request, one per line, or flattened spans. A reader of
+    :data:`finops_lib.sources.SOURCES`: ``read(path, con) -> ReadResult``.
     """
     path = Path(path)
     shown = str(path)

@@ -24,7 +24,26 @@ import pandas as pd
 
 from finops_lib import offline
 from finops_lib.errors import ParameterError, SchemaError
-from finops_lib.fx import currency_symbol
+from finops_lib.fx import currency_symbol, fmt_money
+
+__all__ = [
+    "DATE_FORMAT",
+    "DECREASE_COLOR",
+    "INCREASE_COLOR",
+    "MAX_ROWS",
+    "PALETTE",
+    "THEME_NAME",
+    "as_dates",
+    "as_floats",
+    "by_total",
+    "chart_spec",
+    "check_frame",
+    "currency_symbol",
+    "enable_offline",
+    "fmt_currency_axis",
+    "fmt_money",
+    "use_theme",
+]
 
 #: Name of the registered Altair theme.
 THEME_NAME = "finops"

@@ -1,0 +1,260 @@
+"""What the source contract suite knows about each registered format, read from its committed fixture.
+
+Each registered format ships one small fixture, ``tests/data/<format>.<ext>`` (``:`` written ``_``;
+the convention of ``tests/test_corruption.py``). For every format this module says, without the
+workbench:
+
+* which records the fixture holds (:attr:`Case.records`): record number -> raw record, numbered as
+  ``x_SourceRow`` numbers them (CSV: line, header = 1; JSON pages: ordinal of the result; JSON lines:
+  line), read with the stdlib ``csv`` and ``json`` modules;
+* optionally the amount each record carries (:attr:`Case.amount`), to compare with the loaded money;
+* one deterministic corruption of one record (:attr:`Case.corruption`) and the reject it must cause.
+
+A format registered without a case here fails ``test_every_format_has_one_fixture_and_a_case``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from finops_lib import paths
+from finops_lib.sources import SOURCES
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+SAMPLE = paths.SAMPLE_DIR
+#: Formats registered at run time by tests (``tests/test_ingest.py``) have no committed fixture.
+RUNTIME_PREFIXES = ("test_",)
+
+Records = dict[int, Any]
+
+
+def committed_formats() -> list[str]:
+    """Return the registered formats that must ship a fixture, sorted."""
+    return sorted(f for f in SOURCES if not f.startswith(RUNTIME_PREFIXES))
+
+
+def fixtures_of(fmt: str) -> list[Path]:
+    """Return every file of ``tests/data`` named as a fixture of ``fmt`` (the suite wants exactly one)."""
+    stem = fmt.replace(":", "_")
+    return sorted(p for p in DATA.iterdir() if p.is_file() and p.name.split(".", 1)[0] == stem)
+
+
+def fixture_path(fmt: str) -> Path:
+    """Return the one committed fixture of ``fmt``."""
+    found = fixtures_of(fmt)
+    assert len(found) == 1, f"{fmt}: expected one tests/data/{fmt.replace(':', '_')}.<ext>, found {found}"
+    return found[0]
+
+
+# --- raw records, read with the stdlib ------------------------------------------------------------------------
+
+
+def csv_records(path: Path, *, empty: Callable[[dict[str, str]], bool] | None = None) -> Records:
+    """Line -> record of a CSV file (line 1 is the header); ``empty`` marks lines that are not records."""
+    rows = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline=""))
+    return {line: row for line, row in enumerate(rows, start=2) if not (empty and empty(row))}
+
+
+def page_records(path: Path) -> Records:
+    """Ordinal -> result of a saved API page: every ``data[i].results[j]``, in order (ordinal 1 first)."""
+    buckets = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)["data"]
+    results = [r for bucket in buckets for r in bucket["results"]]
+    return dict(enumerate(results, start=1))
+
+
+def jsonl_records(path: Path) -> Records:
+    """Line -> object of a JSON-lines file (blank lines are not records)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {n: json.loads(text, parse_float=Decimal) for n, text in enumerate(lines, start=1) if text.strip()}
+
+
+def array_records(path: Path) -> Records:
+    """Ordinal -> element of a JSON array."""
+    return dict(enumerate(json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal), start=1))
+
+
+def otlp_records(path: Path) -> Records:
+    """Ordinal -> span of an OTLP/JSON export, for the spans carrying ``gen_ai.*`` attributes (model calls)."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    spans = [span for rs in doc["resourceSpans"] for ss in rs["scopeSpans"] for span in ss["spans"]
+             if any(a["key"].startswith("gen_ai.") for a in span.get("attributes", []))]
+    return dict(enumerate(spans, start=1))
+
+
+def _usage_free(*measures: str) -> Callable[[dict[str, str]], bool]:
+    """A dashboard export's day without usage: every measure empty (documented: not a record)."""
+    return lambda row: not any(row.get(m) for m in measures)
+
+
+# --- corruptions ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Corruption:
+    """One bad value put into one record, and the reject it must produce.
+
+    Attributes
+    ----------
+    apply
+        Bytes of the fixture -> bytes of the corrupted copy.
+    row
+        ``x_SourceRow`` of the corrupted record.
+    column
+        ``x_Column`` the reject must name.
+    reason
+        A fragment of ``x_Reason``.
+    value
+        ``x_Value`` the reject must show (the bad value as text).
+    """
+
+    apply: Callable[[bytes], bytes]
+    row: int
+    column: str
+    reason: str
+    value: str
+
+
+def replace_once(old: str, new: str) -> Callable[[bytes], bytes]:
+    """Corruption replacing the one occurrence of ``old`` (it must occur exactly once)."""
+    def apply(data: bytes) -> bytes:
+        assert data.count(old.encode()) == 1, f"{old!r} must occur exactly once in the fixture"
+        return data.replace(old.encode(), new.encode())
+
+    return apply
+
+
+def set_csv_field(line: int, column: str, value: str) -> Callable[[bytes], bytes]:
+    """Corruption setting ``column`` of the record on ``line`` (header = 1) of a CSV file to ``value``."""
+    def apply(data: bytes) -> bytes:
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+        rows[line - 1][rows[0].index(column)] = value
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        return out.getvalue().encode()
+
+    return apply
+
+
+# --- cases ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """What the suite knows about one format.
+
+    Attributes
+    ----------
+    records
+        Fixture -> {record number: raw record}, the records ``rows_read`` must count.
+    corruption
+        The one-record corruption of the rejects test.
+    amount
+        (raw record -> amount, loaded column): each loaded record's amount, summed over its rows, must
+        equal the raw one exactly; None when the format carries no money or no cheap raw amount.
+    """
+
+    records: Callable[[Path], Records]
+    corruption: Corruption
+    amount: tuple[Callable[[Any], Decimal], str] | None = None
+
+
+def _dec(value: object) -> Decimal:
+    return Decimal(str(value))
+
+
+CASES: dict[str, Case] = {
+    "anthropic_cost_report": Case(
+        page_records,
+        Corruption(replace_once('"amount":"250"', '"amount":"lots"'), 3, "amount", "not a decimal amount in cents",
+                   "lots"),
+        (lambda r: _dec(r["amount"]) / 100, "BilledCost"),  # cents
+    ),
+    "anthropic_usage_report": Case(
+        page_records,
+        Corruption(replace_once('"output_tokens":1200', '"output_tokens":-1200'), 2, "output_tokens",
+                   "non-negative integer", "-1200"),
+    ),
+    "aws_cur2": Case(
+        csv_records,
+        Corruption(set_csv_field(4, "line_item_unblended_cost", "1,5"), 4, "line_item_unblended_cost",
+                   "not a number", "1,5"),
+        (lambda r: _dec(r["line_item_unblended_cost"]), "BilledCost"),
+    ),
+    "aws_cur_legacy": Case(
+        csv_records,
+        Corruption(set_csv_field(3, "lineItem/UsageStartDate", "2026-02-30T00:00:00Z"), 3, "lineItem/UsageStartDate",
+                   "not a timestamp", "2026-02-30T00:00:00Z"),
+        (lambda r: _dec(r["lineItem/UnblendedCost"]), "BilledCost"),
+    ),
+    "azure_cost_details": Case(
+        csv_records,
+        Corruption(set_csv_field(5, "Date", "2026-03-02"), 5, "Date", "not a MM/dd/yyyy date", "2026-03-02"),
+        (lambda r: _dec(r["CostInBillingCurrency"]), "BilledCost"),
+    ),
+    "focus": Case(
+        csv_records,
+        Corruption(set_csv_field(3, "BilledCost", "3.00 USD"), 3, "BilledCost", "not a decimal number", "3.00 USD"),
+        (lambda r: _dec(r["BilledCost"]), "BilledCost"),
+    ),
+    "gcp_billing_export": Case(
+        jsonl_records,
+        Corruption(replace_once('"usage_start_time":"2026-05-01T00:00:00Z"', '"usage_start_time":"2026-05-01T25:00Z"'),
+                   3, "usage_start_time", "not a timestamp", "2026-05-01T25:00Z"),
+        (lambda r: _dec(r["cost"]) + sum((_dec(c["amount"]) for c in r["credits"]), Decimal(0)), "BilledCost"),
+    ),
+    "langfuse_observations": Case(
+        array_records,
+        Corruption(replace_once('"startTime": "2024-06-01T10:00:02.000Z"', '"startTime": "2024-13-01T10:00:02Z"'),
+                   2, "startTime", "not an ISO-8601 time", "2024-13-01T10:00:02Z"),
+        (lambda r: _dec(r["costDetails"]["total"]), "x_ReportedCost"),
+    ),
+    "litellm_spend_logs": Case(
+        csv_records,
+        Corruption(set_csv_field(4, "completion_tokens", "-500"), 4, "completion_tokens",
+                   "not a non-negative integer", "-500"),
+        (lambda r: _dec(r["spend"]), "x_ReportedCost"),
+    ),
+    "mapped:azure_llm_trace": Case(
+        csv_records,
+        Corruption(set_csv_field(3, "ContextTokens", "320 tokens"), 3, "ContextTokens", "not a number",
+                   "320 tokens"),
+    ),
+    "mapped:burstgpt": Case(
+        csv_records,
+        Corruption(set_csv_field(3, "Response tokens", "2.5"), 3, "Response tokens", "not a non-negative integer",
+                   "2.5"),
+    ),
+    "openai_costs": Case(
+        page_records,
+        Corruption(replace_once('"value":0.2,', '"value":"0.2 USD",'), 2, "amount.value", "not a number",
+                   "0.2 USD"),
+        (lambda r: _dec(r["amount"]["value"]), "BilledCost"),
+    ),
+    "openai_dashboard_activity": Case(
+        lambda p: csv_records(p, empty=_usage_free("model", "num_model_requests", "input_tokens", "output_tokens")),
+        Corruption(set_csv_field(3, "output_tokens", "300.5"), 3, "output_tokens", "fractional count", "300.5"),
+    ),
+    "openai_dashboard_costs": Case(
+        lambda p: csv_records(p, empty=_usage_free("amount_value", "line_item")),
+        Corruption(set_csv_field(4, "amount_value", "0.0072 USD"), 4, "amount_value", "not a decimal amount",
+                   "0.0072 USD"),
+        (lambda r: _dec(r["amount_value"]), "BilledCost"),
+    ),
+    "openai_usage": Case(
+        page_records,
+        Corruption(replace_once('"output_tokens":300,', '"output_tokens":3.5,'), 2, "output_tokens",
+                   "non-negative integer", "3.5"),
+    ),
+    "otel_genai": Case(
+        otlp_records,
+        Corruption(replace_once('"intValue": "50"', '"intValue": "fifty"'), 2, "gen_ai.usage.prompt_tokens",
+                   "not a non-negative integer", "fifty"),
+    ),
+}
