@@ -17,6 +17,7 @@ import duckdb
 import ibis
 
 from finops_lib import allocation, engine
+from finops_lib import rules as rulebook
 
 ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
 ROWS = int(ARGS[0]) if ARGS else 10_000_000
@@ -100,7 +101,7 @@ def main() -> None:
         build()
         print(f"built {ROWS:,} request rows in {time.perf_counter() - started:.1f} s")
     con = engine.connect(warehouse=PATH)
-    rules = allocation.parse_rules(RULES)
+    rules = rulebook.parse_rules(RULES)
     timings = []
     for _ in range(2):
         started = time.perf_counter()

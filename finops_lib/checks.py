@@ -105,3 +105,4 @@ def match_name(name: str, value: str | None, known: Iterable[str], *, any_word: 
             return candidate
     raise ParameterError(f"unknown {name} {value!r}; the data has {', '.join(names) or f'no {name}'} "
                          f"(or use '{any_word}')")  # fmt: skip
+

@@ -21,7 +21,6 @@ Rules
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import itertools
 import re
@@ -54,6 +53,10 @@ REQUEST_MONEY_COLUMNS: tuple[str, ...] = ("x_ReportedCost", "x_EstimatedCost")
 
 def _bad(column: str, where: str, problem: str, value: object) -> SchemaError:
     return SchemaError("fx_rates", column, f"{where}: {problem}", [value])
+
+
+def _missing(column: str, where: str) -> SchemaError:
+    return _bad(column, where, "required column is missing", column)
 
 
 def _parse(row: dict[str, str], where: str) -> dict[str, object]:
@@ -89,13 +92,7 @@ def read_rates(path: str | Path) -> pd.DataFrame:
     SchemaError
         Naming the file, line, column and value at fault.
     """
-    path = Path(path)
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in FX_COLUMNS[:5] if c not in (reader.fieldnames or [])]
-        if missing:
-            raise _bad(missing[0], str(path), "required column is missing", missing)
-        rows = [_parse(row, f"{path}, line {i}") for i, row in enumerate(reader, start=2)]
+    rows = paths.csv_rows(path, required=FX_COLUMNS[:5], parse=_parse, missing=_missing)
     return pd.DataFrame(rows, columns=list(FX_COLUMNS), dtype=object)
 
 

@@ -1,8 +1,10 @@
-"""Project folders, resolved from the package location (never the working directory)."""
+"""Project folders, resolved from the package location (never the working directory), and reading small config CSVs."""
 
 from __future__ import annotations
 
+import csv
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 #: Root of the source checkout (the folder holding ``pyproject.toml``).
@@ -29,3 +31,20 @@ def warehouse_dir() -> Path:
     """
     env = os.environ.get("FINOPS_WAREHOUSE")
     return Path(env).expanduser().resolve() if env else PROJECT_ROOT / "data" / "warehouse"
+
+
+def csv_rows(path: str | Path, *, required: Iterable[str], parse: Callable[[dict[str, str], str], dict],
+             missing: Callable[[str, str], Exception]) -> list[dict]:  # fmt: skip
+    """Read a small configuration CSV (rates, prices, aliases), checking every row on its own.
+
+    ``parse(row, where)`` receives each row with ``where`` = ``"<file>, line <n>"`` (the header is line 1) and
+    returns the parsed row, or raises an error naming that place; ``missing(column, file)`` builds the error
+    raised when the header lacks a required column.
+    """
+    path = Path(path)
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        absent = [c for c in required if c not in (reader.fieldnames or [])]
+        if absent:
+            raise missing(absent[0], str(path))
+        return [parse(row, f"{path}, line {i}") for i, row in enumerate(reader, start=2)]

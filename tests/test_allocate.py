@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from finops_lib import allocation, fx, paths, schema
-from finops_lib.allocation import Condition, Metric, Rule, Rules, SharedRule
+from finops_lib import rules as rulebook
+from finops_lib.rules import Condition, Metric, Rule, Rules, SharedRule
 from finops_lib.errors import ParameterError, SourceError
 from finops_lib.facts import Facts, open_facts
 
@@ -118,7 +119,7 @@ GATEWAY = [
 
 @pytest.fixture(scope="module")
 def rules() -> Rules:
-    return allocation.load_rules(RULES)
+    return rulebook.load_rules(RULES)
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +214,7 @@ def test_rules_file_is_read_with_teams_metrics_and_lines(rules: Rules) -> None:
 )  # fmt: skip
 def test_malformed_rules_name_the_line_and_the_problem(text: str, line: int, where: str | None, problem: str) -> None:
     with pytest.raises(SourceError) as caught:
-        allocation.parse_rules(text, source="rules.yaml", base_dir=DATA)
+        rulebook.parse_rules(text, source="rules.yaml", base_dir=DATA)
     error = caught.value
     assert (error.path, error.line, error.column) == ("rules.yaml", line, where)
     assert problem in str(error)
@@ -223,24 +224,24 @@ def test_malformed_rules_name_the_line_and_the_problem(text: str, line: int, whe
 def test_a_malformed_rules_file_names_its_path_and_line() -> None:
     path = DATA / "allocation_rules_malformed.yaml"
     with pytest.raises(SourceError) as caught:
-        allocation.load_rules(path)
+        rulebook.load_rules(path)
     assert str(caught.value) == (f"{path}, line 7, column 'rules[1].match.projet': unknown key 'projet'; expected one "
-                                 f"of {', '.join(allocation.FIELDS)}")  # fmt: skip
+                                 f"of {', '.join(rulebook.FIELDS)}")  # fmt: skip
     with pytest.raises(SourceError, match="rules file not found"):
-        allocation.load_rules(DATA / "allocation_no_such_file.yaml")
+        rulebook.load_rules(DATA / "allocation_no_such_file.yaml")
 
 
 def test_metric_csv_errors_name_the_line(tmp_path: Path) -> None:
     (tmp_path / "users.csv").write_text("month,team,users\n2026-01,a,3\n2026-1x,b,4\n")
     text = "version: 1\nmetrics:\n  users: {file: users.csv, column: users}\n"
     with pytest.raises(SourceError) as caught:
-        allocation.parse_rules(text, base_dir=tmp_path)
+        rulebook.parse_rules(text, base_dir=tmp_path)
     assert (caught.value.line, caught.value.column, caught.value.value) == (3, "month", "2026-1x")
     (tmp_path / "users.csv").write_text("month,team,users\n2026-01,a,many\n")
     with pytest.raises(SourceError, match="line 2, column 'users', value 'many': expected a number"):
-        allocation.parse_rules(text, base_dir=tmp_path)
+        rulebook.parse_rules(text, base_dir=tmp_path)
     with pytest.raises(SourceError, match=r"line 3, column 'metrics\.users\.file': metric file not found"):
-        allocation.parse_rules("version: 1\nmetrics:\n  users: {file: nope.csv}\n", base_dir=tmp_path)
+        rulebook.parse_rules("version: 1\nmetrics:\n  users: {file: nope.csv}\n", base_dir=tmp_path)
 
 
 def test_split_strategy_override_keeps_metered_pools(rules: Rules) -> None:
@@ -258,7 +259,7 @@ def test_split_strategy_override_keeps_metered_pools(rules: Rules) -> None:
 
 
 def test_attribution_first_match_wins_tags_win_and_dates_apply(rules: Rules) -> None:
-    rows = allocation.attribute(costs_table(GROUPED_SPEND), rules).to_pandas().set_index("x_RowHash")
+    rows = rulebook.attribute(costs_table(GROUPED_SPEND), rules).to_pandas().set_index("x_RowHash")
     assert rows.loc["h0", ["x_Team", "x_Application", "x_AllocationRule", "x_BusinessUnit", "x_CostCenter"]].tolist() \
         == ["alpha", "chat", "proj-a-alpha", "Products", "CC-1"]  # fmt: skip
     assert rows.loc["h1", ["x_Team", "x_AllocationRule"]].tolist() == ["beta", "proj-a-beta"]  # ownership change
@@ -276,9 +277,9 @@ def test_override_replaces_tags_and_tags_only_rules_use_the_common_keys() -> Non
     rows = costs_table(GROUPED_SPEND)
     text = ("version: 1\nrules:\n  - name: all-beta\n    match: {provider: Microsoft}\n    set: {team: omega}\n"
             "    override: true\n")  # fmt: skip
-    attributed = allocation.attribute(rows, allocation.parse_rules(text)).to_pandas().set_index("x_RowHash")
+    attributed = rulebook.attribute(rows, rulebook.parse_rules(text)).to_pandas().set_index("x_RowHash")
     assert attributed.loc[["h4", "h5"], "x_Team"].tolist() == ["omega", "omega"]
-    tags_only = allocation.attribute(rows).to_pandas().set_index("x_RowHash")
+    tags_only = rulebook.attribute(rows).to_pandas().set_index("x_RowHash")
     assert tags_only["x_Team"].dropna().to_dict() == {"h2": "gamma", "h4": "platform", "h5": "beta", "h7": "platform"}
     assert tags_only.loc["h5", "x_CostCenter"] == "CC-B"
 
@@ -306,10 +307,10 @@ rules:
     match: {tags: {key_alias: {present: true}}}
     set: {team: gamma}
 """
-    rows = allocation.attribute(reqs, allocation.parse_rules(text), table_name="requests").to_pandas()
+    rows = rulebook.attribute(reqs, rulebook.parse_rules(text), table_name="requests").to_pandas()
     assert rows["x_Team"].fillna("-").tolist() == ["alpha", "beta", "-"]
     with pytest.raises(ParameterError, match="'resource_group' is not available on the requests table"):
-        allocation.compile_conditions(reqs, "requests", (Condition("resource_group", "eq", ("rg",)),))
+        rulebook.compile_conditions(reqs, "requests", (Condition("resource_group", "eq", ("rg",)),))
 
 
 # --- allocation ----------------------------------------------------------------------------------
@@ -551,19 +552,19 @@ def test_unallocated_keys_rank_the_most_specific_key(facts: Facts) -> None:
 
 
 def test_resolve_rules(tmp_path: Path) -> None:
-    assert allocation.resolve_rules("none").rules == ()
-    assert allocation.resolve_rules("", tmp_path).source == "(tags only)"
+    assert rulebook.resolve_rules("none").rules == ()
+    assert rulebook.resolve_rules("", tmp_path).source == "(tags only)"
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "allocation_rules.yaml").write_text("version: 1\n")
-    assert allocation.resolve_rules("", tmp_path).source.endswith("allocation_rules.yaml")
-    assert allocation.resolve_rules(str(RULES)).rules[0].name == "proj-a-alpha"
+    assert rulebook.resolve_rules("", tmp_path).source.endswith("allocation_rules.yaml")
+    assert rulebook.resolve_rules(str(RULES)).rules[0].name == "proj-a-alpha"
 
 
 def test_docs_describe_every_field_strategy_and_option() -> None:
     text = (paths.PROJECT_ROOT / "docs" / "allocation_rules.md").read_text()
-    for name in [*allocation.FIELDS, *allocation.STRATEGIES, *allocation.APPLIES_TO, *allocation.OWNER_FIELDS]:
+    for name in [*rulebook.FIELDS, *rulebook.STRATEGIES, *rulebook.APPLIES_TO, *rulebook.OWNER_FIELDS]:
         assert f"`{name}`" in text, name
-    for strategy in allocation.STRATEGIES.values():
+    for strategy in rulebook.STRATEGIES.values():
         for option in strategy.options:
             assert f"`{option}" in text, option
 
@@ -682,7 +683,7 @@ def truth_by_team() -> dict[tuple[str, str], Decimal]:
 
 @pytest.mark.slow
 def test_sample_rules_cover_95_percent_and_match_the_truth_per_team(sample_con) -> None:
-    rules = allocation.load_rules(SAMPLE / "config" / "allocation_rules.yaml")
+    rules = rulebook.load_rules(SAMPLE / "config" / "allocation_rules.yaml")
     facts = open_facts(sample_con, rules=rules)
     expected = truth_by_team()
     for currency in ("USD", "EUR"):  # each billing currency alone, as the generator bills it

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from finops_lib import allocation, fx, schema
+from finops_lib import rules as rulebook
 from finops_lib.allocation import unit_costs as kpis
 from finops_lib.errors import ParameterError, SchemaError
 from finops_lib.facts import Facts
@@ -121,7 +122,7 @@ def test_by_model_and_errors() -> None:
     with pytest.raises(ParameterError, match="by must name dimensions"):
         kpis.unit_economics(facts, by=("colour",))
     with pytest.raises(ParameterError, match="needs by=\\('team',\\)"):
-        kpis.unit_economics(facts.with_options(rules=allocation.load_rules(RULES)), by=("model",),
+        kpis.unit_economics(facts.with_options(rules=rulebook.load_rules(RULES)), by=("model",),
                             metric="active_users")  # fmt: skip
 
 

@@ -1,7 +1,7 @@
 """Allocation: who spends what, shared pools split exactly, showback, chargeback and unit economics.
 
 The rules themselves (ownership rules, shared pools, the rules file, the owner of each row) live in
-:mod:`finops_lib.rules`; their names are re-exported here for the notebooks.
+:mod:`finops_lib.rules`; this package applies them to the facts.
 
 Modules, by concern:
 
@@ -15,8 +15,8 @@ Modules, by concern:
 Examples
 --------
 >>> from finops_lib import allocation
->>> sorted(allocation.STRATEGIES)
-['even', 'fixed', 'metric', 'proportional']
+>>> sorted(allocation.SPLIT_STRATEGIES)
+['even', 'metric', 'proportional', 'rules']
 """
 
 from finops_lib.allocation.allocator import (
@@ -39,45 +39,20 @@ from finops_lib.allocation.showback import (
     write_chargeback,
 )
 from finops_lib.allocation.unit_costs import unit_economics
-from finops_lib.rules.match import FIELDS, Condition, compile_conditions
-from finops_lib.rules.model import APPLIES_TO, OWNER_FIELDS, Metric, Rule, Rules, SharedRule
-from finops_lib.rules.owners import attribute
-from finops_lib.rules.resolve import RULES_FILE, find_rules, resolve_rules
-from finops_lib.rules.rulesfile import load_rules, parse_rules, read_metric
-from finops_lib.rules.strategies import STRATEGIES, Option, register_strategy
 
 __all__ = [
-    "APPLIES_TO",
-    "FIELDS",
     "HIERARCHY_LEVELS",
     "KINDS",
     "MEASURES",
-    "OWNER_FIELDS",
-    "RULES_FILE",
     "SPLIT_STRATEGIES",
-    "STRATEGIES",
     "UNALLOCATED",
     "Allocation",
-    "Condition",
-    "Metric",
-    "Option",
-    "Rule",
-    "Rules",
-    "SharedRule",
     "allocate",
-    "attribute",
     "chargeback",
-    "compile_conditions",
     "conservation",
     "coverage",
-    "find_rules",
     "hierarchy",
     "hierarchy_levels",
-    "load_rules",
-    "parse_rules",
-    "read_metric",
-    "register_strategy",
-    "resolve_rules",
     "showback",
     "unallocated_keys",
     "unit_economics",

@@ -58,6 +58,10 @@ def _fail(column: str, where: str, problem: str, value: object) -> SchemaError:
     return SchemaError("price_catalog", column, f"{where}: {problem}", [value])
 
 
+def _missing(column: str, where: str) -> SchemaError:
+    return _fail(column, where, "required column is missing", column)
+
+
 def parse_price(text: str, *, where: str = "", column: str = "price_per_1m") -> Decimal:
     """Return a positive price parsed exactly from its text.
 
@@ -167,13 +171,7 @@ def read_catalog_file(path: str | Path) -> pd.DataFrame:
     SchemaError
         Naming the file, line, column and value at fault.
     """
-    path = Path(path)
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in CATALOG_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise _fail(missing[0], str(path), "required column is missing", missing)
-        rows = [parse_row(row, f"{path}, line {i}") for i, row in enumerate(reader, start=2)]
+    rows = paths.csv_rows(path, required=CATALOG_COLUMNS, parse=parse_row, missing=_missing)
     return catalog_frame(rows)
 
 
@@ -262,6 +260,16 @@ def overlay(base: pd.DataFrame, user: pd.DataFrame) -> pd.DataFrame:
     return catalog_frame([*kept, *user.to_dict("records")])
 
 
+def _alias_row(row: dict[str, str], where: str) -> dict[str, object]:
+    alias, model = (row["alias"] or "").strip().lower(), (row["model"] or "").strip().lower()
+    if not alias or not model or alias == model:
+        raise _fail("alias", where, "alias and model are required and must differ", alias)
+    return {"provider": row["provider"].strip(), "alias": alias, "model": model,
+            "effective_from": parse_date(row["effective_from"], "effective_from", where, required=True),
+            "effective_to": parse_date(row["effective_to"], "effective_to", where, required=False),
+            "source": (row.get("source") or "").strip()}  # fmt: skip
+
+
 def read_aliases(path: str | Path) -> pd.DataFrame:
     """Read a model-alias CSV (``provider, alias, model, effective_from, effective_to, source``).
 
@@ -270,22 +278,7 @@ def read_aliases(path: str | Path) -> pd.DataFrame:
     SchemaError
         On a malformed row or overlapping ranges of one alias.
     """
-    path = Path(path)
-    rows = []
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in ALIAS_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise _fail(missing[0], str(path), "required column is missing", missing)
-        for i, row in enumerate(reader, start=2):
-            where = f"{path}, line {i}"
-            alias, model = (row["alias"] or "").strip().lower(), (row["model"] or "").strip().lower()
-            if not alias or not model or alias == model:
-                raise _fail("alias", where, "alias and model are required and must differ", alias)
-            rows.append({"provider": row["provider"].strip(), "alias": alias, "model": model,
-                         "effective_from": parse_date(row["effective_from"], "effective_from", where, required=True),
-                         "effective_to": parse_date(row["effective_to"], "effective_to", where, required=False),
-                         "source": (row.get("source") or "").strip()})  # fmt: skip
+    rows = paths.csv_rows(path, required=ALIAS_COLUMNS, parse=_alias_row, missing=_missing)
     frame = pd.DataFrame(rows, columns=list(ALIAS_COLUMNS), dtype=object)
     for (provider, alias), group in frame.groupby(["provider", "alias"]):
         spans = sorted(zip(group["effective_from"], group["effective_to"], strict=True))
