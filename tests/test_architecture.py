@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from finops_lib import paths
+from finops_lib.facts import DIMENSIONS, MEASURES
 
 PACKAGE = paths.PROJECT_ROOT / "finops_lib"
 MAX_LEVELS = 8
@@ -181,3 +182,16 @@ def test_notebooks_import_no_private_name_and_define_nothing() -> None:
         assert not [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)], notebook.name
         for imported, names, _ in _imports(tree):
             assert not [n for n in names if n.startswith("_")], (notebook.name, imported)
+
+
+def test_the_architecture_page_names_every_room_measure_and_dimension() -> None:
+    """docs/architecture.md is the map: it names every package and loose module, and the declared semantic model."""
+    page = (paths.PROJECT_ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    packages = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists())
+    loose = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
+    missing = [f"{p}/" for p in packages if f"`{p}/`" not in page] + [m for m in loose if f"`{m}`" not in page]
+    missing += [f"measure {m}" for m in MEASURES if f"`{m}`" not in page]
+    missing += [f"dimension {d}" for d in DIMENSIONS if f"`{d}`" not in page]
+    assert missing == [], f"docs/architecture.md does not name: {missing}"
+    pages = sorted(p.name for p in (PACKAGE / "views").iterdir() if (p / "page.py").exists())
+    assert all(f"`{p}`" in page for p in pages), pages

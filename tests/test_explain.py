@@ -151,3 +151,17 @@ def test_baseline_weeks_skip_anomalous_weeks_and_respect_the_start() -> None:
     assert explain.baseline_weeks(days, avoid=avoid, first_day=DAY - pd.Timedelta(weeks=8)) == [1, 3, 4, 5]
     assert explain.baseline_weeks(days, avoid=set(), first_day=DAY - pd.Timedelta(weeks=3)) == [1, 2]
     assert explain.baseline_weeks(days, avoid=set(), first_day=DAY) == []
+
+
+def test_each_component_of_an_anomaly_against_a_hand_worked_case() -> None:
+    # Each baseline Monday: 10 requests x 100 output tokens at 0.001 = 1.00. The anomaly day: 20 requests x 150
+    # tokens at 0.002 = 6.00. Change 5.00, by sequential substitution:
+    #   volume = (20 - 10) x 1.00 / 10                 = 1.00
+    #   mix    = 0 (one model)
+    #   tokens per request = 20 x (150 - 100) x 0.001  = 1.00
+    #   price  = 20 x 150 x (0.002 - 0.001)             = 3.00
+    ex = explain_day(facts([{"requests": 20, "tokens": 3000, "cost": "6"}], [{"requests": 10, "tokens": 1000}]))
+    parts = dict(zip(ex.components["component"], ex.components["amount"], strict=True))
+    assert parts == {"volume": Decimal(1), "mix": 0, "tokens_per_request": Decimal(1), "price": Decimal(3),
+                     "other": 0}  # fmt: skip
+    assert (ex.change, ex.baseline, ex.driver) == (Decimal(5), Decimal(1), "price")

@@ -29,6 +29,20 @@ from ibis.backends import BaseBackend
 from finops_lib.errors import UnknownFormatError
 from finops_lib.registry import Registry
 
+__all__ = [
+    "HEAD_BYTES",
+    "REJECT_MARK",
+    "SOURCES",
+    "ReadResult",
+    "Source",
+    "Window",
+    "detect_format",
+    "get_source",
+    "parquet_columns",
+    "read_head",
+    "register_source",
+]
+
 HEAD_BYTES = 65536
 #: Prefix of ``x_DataQualityFlags`` on a row that is in fact a reject:
 #: ``REJECT<US>column<US>reason<US>value`` (US = unit separator, chr(31)).
