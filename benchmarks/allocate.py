@@ -2,8 +2,9 @@
 
 Builds a synthetic warehouse (10M LiteLLM-like requests over 180 days, 20 teams, request tags and key aliases;
 daily gateway invoice rows for two providers, a hosting fee and direct spend), then times
-``allocation.allocate`` with rules that attribute requests by key alias and request tags and split the gateway
-invoices (metered, by cost) and the hosting fee (by successful requests) on the request log.
+``allocation.allocate`` on the facts (``finops_lib.facts.Facts``) with rules that attribute requests by key alias
+and request tags and split the gateway invoices (metered, by cost) and the hosting fee (by successful requests)
+on the request log.
 Usage: python benchmarks/allocate.py [rows] [warehouse.duckdb]
 """
 
@@ -18,6 +19,7 @@ import ibis
 
 from finops_lib import allocation, engine
 from finops_lib import rules as rulebook
+from finops_lib.facts import Facts
 
 ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
 ROWS = int(ARGS[0]) if ARGS else 10_000_000
@@ -105,7 +107,8 @@ def main() -> None:
     timings = []
     for _ in range(2):
         started = time.perf_counter()
-        result = allocation.allocate(con.table("costs"), rules, requests=con.table("requests"))
+        facts = Facts(con.table("costs"), con.table("requests"), currency="USD", rules=rules)
+        result = allocation.allocate(facts)
         timings.append(time.perf_counter() - started)
     check = allocation.conservation(result)
     teams = result.frame.groupby("team")["cost"].apply(lambda s: sum(s)).sort_values(ascending=False)

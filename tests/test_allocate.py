@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 
 from finops_lib import allocation, fx, paths, schema
 from finops_lib import rules as rulebook
-from finops_lib.rules import Condition, Metric, Rule, Rules, SharedRule
 from finops_lib.errors import ParameterError, SourceError
 from finops_lib.facts import Facts, open_facts
+from finops_lib.rules import Condition, Metric, Rule, Rules, SharedRule
 
 DATA = Path(__file__).parent / "data"
 RULES = DATA / "allocation_rules.yaml"

@@ -13,7 +13,7 @@ import ibis
 import pandas as pd
 import pytest
 
-from finops_lib import allocation, fx, schema
+from finops_lib import fx, schema
 from finops_lib import rules as rulebook
 from finops_lib.allocation import unit_costs as kpis
 from finops_lib.errors import ParameterError, SchemaError
