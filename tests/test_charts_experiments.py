@@ -54,7 +54,9 @@ def test_decomposition_waterfall_steps() -> None:
     assert [(s["low"], s["high"]) for s in steps[:3]] == [(0.0, 2.0), (2.0, 1.5), (1.5, 2.5)]
     assert [s["kind"] for s in steps[:3]] == ["increase", "decrease", "increase"]
     bars, labels = spec["layer"]
-    assert labels["encoding"]["text"]["format"].startswith("+")  # labels are signed changes
+    calc = {t["as"]: t["calculate"] for t in labels["transform"]}
+    assert labels["encoding"]["text"]["field"] == "label_text"  # labels are signed changes with the currency
+    assert "'+'" in calc["label_text"] and "'−'" in calc["label_text"] and '"$"' in calc["label_text"]
     assert "+" not in bars["encoding"]["y"]["axis"]["format"]  # the axis is not: $0.01, not $+0.01
 
 

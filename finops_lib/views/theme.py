@@ -42,6 +42,7 @@ __all__ = [
     "enable_offline",
     "fmt_currency_axis",
     "fmt_money",
+    "money_format",
     "use_theme",
 ]
 
@@ -140,6 +141,18 @@ def as_floats(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     for column in columns:
         out[column] = pd.to_numeric(out[column].map(lambda v: None if v is None else float(v)), errors="coerce")
     return out
+
+
+def money_format(values: Sequence[float] | pd.Series) -> str:
+    """Return the d3 format for amounts like ``values``: ``",.4~g"`` below 10 (cents show), else ``",.2~f"``.
+
+    Examples
+    --------
+    >>> money_format([0.0012, 0.003]), money_format([12.5, 3])
+    (',.4~g', ',.2~f')
+    """
+    finite = [abs(float(v)) for v in values if v is not None and v == v]
+    return ",.4~g" if finite and max(finite) < 10 else ",.2~f"
 
 
 def fmt_currency_axis(currency: str, *, title: str | None = None, label: str = "Cost", fmt: str = ",.2~f") -> alt.Axis:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from finops_lib.views.theme import as_floats, check_frame, fmt_currency_axis, fmt_money
+from finops_lib.views.theme import as_floats, check_frame, fmt_currency_axis, fmt_money, money_format
 from finops_lib.views.waterfall import plot_waterfall, waterfall_steps
 
 __all__ = ["COMPONENT_LABELS", "fmt_alerts", "plot_anomaly_series", "plot_decomposition_waterfall",
@@ -55,13 +55,17 @@ def plot_anomaly_series(points: pd.DataFrame, *, currency: str, metric: str = "c
     )
     data["kind"] = ["spike" if r and s > 0 else "drop" if r else "" for r, s in zip(data["reported"], data["score"],
                                                                                     strict=True)]  # fmt: skip
-    fmt = ",.4~g" if metric == "cost" and data["actual"].max() < 10 else ",.2~f"
+    fmt = money_format(data["actual"]) if metric == "cost" else ",.2~f"
     axis = fmt_currency_axis(currency, fmt=fmt) if metric == "cost" else alt.Axis(title=_UNITS[metric], format="~s")
     base = alt.Chart(data).encode(x=alt.X("day:T", title="Day (UTC)"))
     band = base.mark_area(opacity=0.18, color=TOTAL_COLOR).encode(y=alt.Y("lower:Q", axis=axis), y2="upper:Q")
     expected = base.mark_line(strokeDash=[4, 3], color="#888").encode(y="expected:Q")
-    tips = [alt.Tooltip("day:T", title="Day"), alt.Tooltip("actual:Q", format=",.2f"),
-            alt.Tooltip("expected:Q", format=",.2f"), alt.Tooltip("score:Q", format=".1f")]  # fmt: skip
+    unit = f"({currency})" if metric == "cost" else f"({_UNITS[metric].lower()})"
+    number = fmt if metric == "cost" else ",.0f"
+    tips = [alt.Tooltip("day:T", title="Day (UTC)", format="%Y-%m-%d"),
+            alt.Tooltip("actual:Q", title=f"Actual {unit}", format=number),
+            alt.Tooltip("expected:Q", title=f"Expected {unit}", format=number),
+            alt.Tooltip("score:Q", title="Anomaly score", format=".1f")]  # fmt: skip
     actual = base.mark_line(color=TOTAL_COLOR).encode(y="actual:Q", tooltip=tips)
     kinds = alt.Scale(domain=["spike", "drop"], range=[SPIKE_COLOR, DROP_COLOR])
     marks = (
@@ -72,9 +76,10 @@ def plot_anomaly_series(points: pd.DataFrame, *, currency: str, metric: str = "c
     layers = [band, expected, actual, marks]
     if alerts is not None and len(alerts):
         spans = alerts[["anomaly_id", "first_seen", "last_seen"]].copy()
-        spans["end"] = pd.to_datetime(spans["last_seen"]) + pd.Timedelta(hours=23)
+        spans["first_seen"] = pd.to_datetime(spans["first_seen"]).dt.normalize()
+        spans["end"] = pd.to_datetime(spans["last_seen"]).dt.normalize() + pd.Timedelta(days=1)  # the day's end
         layers.insert(0, alt.Chart(spans).mark_rect(opacity=0.08, color=SPIKE_COLOR).encode(
-            x="first_seen:T", x2="end:T", tooltip=["anomaly_id:N"]))  # fmt: skip
+            x="first_seen:T", x2="end:T", tooltip=[alt.Tooltip("anomaly_id:N", title="Anomaly")]))  # fmt: skip
     name = "Cost" if metric == "cost" else _UNITS[metric]
     return alt.layer(*layers).properties(width=760, height=260, title=title or f"{name} per day, band and anomalies")
 
@@ -117,7 +122,8 @@ def plot_drilldown(drill: pd.DataFrame, *, currency: str, top: int = 6, skip: tu
         y=alt.Y("value:N", sort="-x", title=None),
         row=alt.Row("dimension:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
         color=alt.condition("datum.change > 0", alt.value(SPIKE_COLOR), alt.value(DROP_COLOR)),
-        tooltip=["dimension:N", "value:N", alt.Tooltip("change:Q", format=",.2f")],
+        tooltip=[alt.Tooltip("dimension:N", title="Dimension"), alt.Tooltip("value:N", title="Value"),
+                 alt.Tooltip("change:Q", title=f"Change ({currency})", format="+,.2f")],
     ).resolve_scale(y="independent").properties(width=460)  # fmt: skip
 
 

@@ -21,7 +21,7 @@ import altair as alt
 import pandas as pd
 
 from finops_lib.errors import SchemaError
-from finops_lib.views.theme import PALETTE, as_floats, by_total, check_frame, fmt_currency_axis
+from finops_lib.views.theme import PALETTE, as_floats, by_total, check_frame, fmt_currency_axis, money_format
 
 __all__ = ["KIND_COLORS", "plot_coverage_by_provider", "plot_hierarchy", "plot_showback", "plot_unallocated_keys",
            "plot_unit_cost"]  # fmt: skip
@@ -268,9 +268,11 @@ def plot_unit_cost(frame: pd.DataFrame, *, by: str, metric: str = "cost_per_1m_t
     data = data.dropna(subset=[metric])
     ranked = by_total(data, by, "cost" if "cost" in data.columns else metric)[:top]
     data = data[data[by].isin(ranked)]
-    axis = (fmt_currency_axis(currency, title=f"{label} ({currency})") if kind == "money" else
+    money = kind == "money"
+    axis = (fmt_currency_axis(currency, title=f"{label} ({currency})", fmt=money_format(data[metric])) if money else
             alt.Axis(title=label, format=".0%" if kind == "share" else ",.2~f"))  # fmt: skip
-    fmt = ",.4f" if kind == "money" else (".1%" if kind == "share" else ",.3f")
+    fmt = ",.4f" if money else (".1%" if kind == "share" else ",.3f")
+    tip = f"{label} ({currency})" if money else label
     return (
         alt.Chart(data, title=title or f"{label.split(' (')[0]} by {_title(by).lower()}", width=560)
         .mark_line(point=True)
@@ -280,6 +282,6 @@ def plot_unit_cost(frame: pd.DataFrame, *, by: str, metric: str = "cost_per_1m_t
             color=alt.Color(f"{by}:N", title=_title(by), sort=ranked, scale=_scale(ranked)),
             tooltip=[alt.Tooltip("yearmonthdate(period):O", title="Period (start)", format="%Y-%m-%d"),
                      alt.Tooltip(f"{by}:N", title=_title(by)),
-                     alt.Tooltip(f"{metric}:Q", title=label, format=fmt)],
+                     alt.Tooltip(f"{metric}:Q", title=tip, format=fmt)],
         )
     )  # fmt: skip

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from finops_lib.decompose import COMPONENTS
-from finops_lib.views.theme import INCREASE_COLOR, check_frame, currency_symbol, fmt_currency_axis
+from finops_lib.views.theme import INCREASE_COLOR, as_floats, check_frame, fmt_currency_axis
 from finops_lib.views.waterfall import TOTAL_COLOR, plot_waterfall, waterfall_steps
 
 __all__ = ["distribution_bins", "plot_before_after", "plot_cost_distribution", "plot_decomposition",
@@ -71,13 +71,19 @@ def plot_cost_distribution(frame: pd.DataFrame, *, currency: str, label: str = "
     """
     data = check_frame(frame, ["variant", "value", "share", "mean"], chart="plot_cost_distribution")
     order = sorted(data["variant"].unique())
+    data = as_floats(data, ["value", "share", "mean"])
+    unit = f"{label} ({currency})" if currency else label
     axis = fmt_currency_axis(currency, label=label, fmt=SMALL) if currency else alt.Axis(title=label)
     color = alt.Color("variant:N", sort=order, title="Variant")
     lines = alt.Chart(data).mark_line(interpolate="step", strokeWidth=2).encode(
         x=alt.X("value:Q", axis=axis), y=alt.Y("share:Q", axis=alt.Axis(title="Share of requests", format=".0%")),
-        color=color, tooltip=["variant", alt.Tooltip("value:Q", format=SMALL), alt.Tooltip("share:Q", format=".1%")])
+        color=color, tooltip=[alt.Tooltip("variant:N", title="Variant"),
+                              alt.Tooltip("value:Q", title=unit, format=SMALL),
+                              alt.Tooltip("share:Q", title="Share of requests", format=".1%")])  # fmt: skip
     means = alt.Chart(data.drop_duplicates("variant")).mark_rule(strokeDash=[4, 3]).encode(
-        x="mean:Q", color=color, tooltip=["variant", alt.Tooltip("mean:Q", title="Mean", format=SMALL)])
+        x="mean:Q", color=color, tooltip=[alt.Tooltip("variant:N", title="Variant"),
+                                          alt.Tooltip("mean:Q", title=f"Mean {unit[0].lower()}{unit[1:]}",
+                                                      format=SMALL)])  # fmt: skip
     return alt.layer(lines, means, title=f"{label} per variant (dashed: mean)").properties(width=680, height=260)
 
 
@@ -99,8 +105,10 @@ def plot_differences(table: pd.DataFrame) -> alt.Chart:
     dots = alt.Chart(data).mark_point(filled=True, size=90).encode(
         x="rel_diff:Q", color=alt.Color("result:N", title="Result", scale=alt.Scale(
             domain=["significant (Holm)", "not significant"], range=[INCREASE_COLOR, "#9d9d9d"])),
-        tooltip=["variant", alt.Tooltip("rel_diff:Q", format="+.1%"), alt.Tooltip("rel_ci_low:Q", format="+.1%"),
-                 alt.Tooltip("rel_ci_high:Q", format="+.1%")], **enc)  # fmt: skip
+        tooltip=[alt.Tooltip("variant:N", title="Variant"),
+                 alt.Tooltip("rel_diff:Q", title=f"Difference vs {base}", format="+.1%"),
+                 alt.Tooltip("rel_ci_low:Q", title="95% CI low", format="+.1%"),
+                 alt.Tooltip("rel_ci_high:Q", title="95% CI high", format="+.1%")], **enc)  # fmt: skip
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#555").encode(x="x:Q")
     return alt.layer(bars, dots, zero, title=f"{metric.capitalize()} per request against {base}, 95% CI").properties(
         width=640)
@@ -119,6 +127,7 @@ def plot_frontier(table: pd.DataFrame, *, currency: str) -> alt.Chart:
     """
     data = check_frame(table, ["variant", "monthly_cost", "monthly_low", "monthly_high", "quality_mean", "on_frontier"],
                     chart="plot_frontier", nullable=["monthly_cost", "monthly_low", "monthly_high", "quality_mean"])
+    data = as_floats(data, ["monthly_cost", "monthly_low", "monthly_high", "quality_mean"])
     data = data.dropna(subset=["monthly_cost", "quality_mean"]).assign(
         status=lambda d: np.where(d["on_frontier"], "on the frontier", "dominated"))
     x = alt.X("monthly_cost:Q", axis=fmt_currency_axis(currency, label="Monthly cost"), scale=alt.Scale(zero=False))
@@ -129,7 +138,9 @@ def plot_frontier(table: pd.DataFrame, *, currency: str) -> alt.Chart:
     points = alt.Chart(data).mark_point(filled=True, size=110).encode(
         x=x, y=y, color=alt.Color("status:N", title=None, scale=alt.Scale(
             domain=["on the frontier", "dominated"], range=[TOTAL_COLOR, "#bab0ac"])),
-        tooltip=["variant", alt.Tooltip("monthly_cost:Q", format=",.2f"), alt.Tooltip("quality_mean:Q", format=".3f")])
+        tooltip=[alt.Tooltip("variant:N", title="Variant"),
+                 alt.Tooltip("monthly_cost:Q", title=f"Monthly cost ({currency})", format=",.2f"),
+                 alt.Tooltip("quality_mean:Q", title="Mean quality", format=".3f")])  # fmt: skip
     labels = alt.Chart(data).mark_text(dx=8, dy=-8, align="left").encode(x=x, y=y, text="variant:N")
     return alt.layer(line, err, points, labels, title="Cost-quality frontier: monthly cost at production volume "
                      "against mean quality").properties(width=640, height=320)  # fmt: skip
@@ -138,17 +149,21 @@ def plot_frontier(table: pd.DataFrame, *, currency: str) -> alt.Chart:
 def plot_projection(table: pd.DataFrame, *, currency: str) -> alt.Chart:
     """Return the projected monthly cost per variant with its 95% interval (unpriced variants left out)."""
     data = check_frame(table, ["variant", "monthly_cost", "monthly_low", "monthly_high", "requests_per_day"],
-                    chart="plot_projection", nullable=["monthly_cost", "monthly_low", "monthly_high"]).dropna()
+                    chart="plot_projection", nullable=["monthly_cost", "monthly_low", "monthly_high"])
+    data = as_floats(data, ["monthly_cost", "monthly_low", "monthly_high"]).dropna(
+        subset=["monthly_cost", "monthly_low", "monthly_high"])
     volume = int(table["requests_per_day"].iloc[0]) if len(table) else 0
     y = alt.Y("variant:N", sort=alt.EncodingSortField("monthly_cost", order="descending"), title="Variant")
     bars = alt.Chart(data).mark_bar(color=TOTAL_COLOR).encode(
         x=alt.X("monthly_cost:Q", axis=fmt_currency_axis(currency, label="Projected monthly cost")), y=y,
-        tooltip=["variant", alt.Tooltip("monthly_cost:Q", format=",.2f"), alt.Tooltip("monthly_low:Q", format=",.2f"),
-                 alt.Tooltip("monthly_high:Q", format=",.2f")])  # fmt: skip
+        tooltip=[alt.Tooltip("variant:N", title="Variant"),
+                 alt.Tooltip("monthly_cost:Q", title=f"Monthly cost ({currency})", format=",.2f"),
+                 alt.Tooltip("monthly_low:Q", title="95% CI low", format=",.2f"),
+                 alt.Tooltip("monthly_high:Q", title="95% CI high", format=",.2f")])  # fmt: skip
     err = alt.Chart(data).mark_rule(strokeWidth=2).encode(x="monthly_low:Q", x2="monthly_high:Q", y=y)
     text = alt.Chart(data).mark_text(align="left", dx=6).encode(
         x="monthly_high:Q", y=y, text=alt.Text("monthly_cost:Q", format=",.0f"))
-    title = f"Projected monthly cost at {volume:,} requests per day ({currency_symbol(currency).strip()}, 95% CI)"
+    title = f"Projected monthly cost at {volume:,} requests per day ({currency}, 95% CI)"
     return alt.layer(bars, err, text, title=title).properties(width=600)
 
 
@@ -173,8 +188,9 @@ def plot_before_after(daily: pd.DataFrame, *, metric: str = "input_tokens_per_re
     points = alt.Chart(data).mark_circle(size=45).encode(
         x=alt.X("date:T", title="Day (UTC)", axis=alt.Axis(format="%d %b")),
         y=alt.Y("value:Q", title=name.capitalize(), axis=alt.Axis(format=",.0f")),
-        color=color, tooltip=[alt.Tooltip("date:T", format="%Y-%m-%d"), alt.Tooltip("value:Q", format=",.0f"),
-                              "requests:Q"])  # fmt: skip
+        color=color, tooltip=[alt.Tooltip("date:T", title="Day (UTC)", format="%Y-%m-%d"),
+                              alt.Tooltip("value:Q", title=name.capitalize(), format=",.0f"),
+                              alt.Tooltip("requests:Q", title="Requests", format=",.0f")])  # fmt: skip
     rules = alt.Chart(levels).mark_rule(strokeWidth=3).encode(x="start:T", x2="end:T", y="level:Q", color=color)
     return alt.layer(points, rules, title=f"{name.capitalize()} per day, before and after the change (line: window "
                      "level, request-weighted)").properties(width=680, height=260)  # fmt: skip

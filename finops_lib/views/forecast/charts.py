@@ -47,10 +47,14 @@ _CHOICE_LABELS = {
 
 
 def _axis(currency: str | None, label: str) -> alt.Axis:
-    return fmt_currency_axis(currency, label=label) if currency else alt.Axis(title=f"{label} (tokens)", format="~s")
+    return fmt_currency_axis(currency, label=label) if currency else alt.Axis(title=label, format="~s")
 
 
-def _lines(data: pd.DataFrame, value: str, y_axis: alt.Axis, fmt: str) -> alt.Chart:
+def _unit(currency: str | None) -> str:
+    return f"({currency})" if currency else "(tokens)"
+
+
+def _lines(data: pd.DataFrame, value: str, y_axis: alt.Axis, fmt: str, title: str) -> alt.Chart:
     order = list(_SERIES)
     return alt.Chart(data).mark_line(strokeWidth=2).encode(
         x=alt.X("day:T", title="Date", axis=alt.Axis(format="%d %b", labelAngle=0)),
@@ -60,7 +64,7 @@ def _lines(data: pd.DataFrame, value: str, y_axis: alt.Axis, fmt: str) -> alt.Ch
         strokeDash=alt.StrokeDash("kind_label:N", sort=order, title=None,
                                   scale=alt.Scale(domain=order, range=[[1, 0], [6, 3]])),
         tooltip=[alt.Tooltip("day:T", title="Date", format="%Y-%m-%d"), alt.Tooltip("kind_label:N", title="Kind"),
-                 alt.Tooltip(f"{value}:Q", title="Value", format=fmt)],
+                 alt.Tooltip(f"{value}:Q", title=title, format=fmt)],
     )  # fmt: skip
 
 
@@ -101,9 +105,9 @@ def plot_forecast(table: pd.DataFrame, *, series: str, currency: str | None = "U
     band = alt.Chart(data[data["kind"] == "forecast"]).mark_area(opacity=0.25, color=FORECAST_COLOR).encode(
         x="day:T", y=alt.Y("lower:Q", axis=axis), y2="upper:Q",
         tooltip=[alt.Tooltip("day:T", title="Date", format="%Y-%m-%d"),
-                 alt.Tooltip("lower:Q", title="Interval low", format=fmt),
-                 alt.Tooltip("upper:Q", title="Interval high", format=fmt)])  # fmt: skip
-    layers = [band, _lines(data, "value", axis, fmt)]
+                 alt.Tooltip("lower:Q", title=f"80% interval low {_unit(currency)}", format=fmt),
+                 alt.Tooltip("upper:Q", title=f"80% interval high {_unit(currency)}", format=fmt)])  # fmt: skip
+    layers = [band, _lines(data, "value", axis, fmt, f"{label} per day {_unit(currency)}")]
     calibrated = "upper_raw" in data.columns and not np.allclose(
         data[["lower", "upper"]].to_numpy(float), data[["lower_raw", "upper_raw"]].to_numpy(float), equal_nan=True)
     if calibrated:
@@ -112,12 +116,12 @@ def plot_forecast(table: pd.DataFrame, *, series: str, currency: str | None = "U
         layers.append(alt.Chart(raw).mark_line(color=FORECAST_COLOR, strokeDash=[1, 2], strokeWidth=1.5).encode(
             x="day:T", y="raw:Q", detail="bound:N",
             tooltip=[alt.Tooltip("day:T", title="Date", format="%Y-%m-%d"),
-                     alt.Tooltip("raw:Q", title="Model's own bound", format=fmt)]))  # fmt: skip
+                     alt.Tooltip("raw:Q", title=f"Model's own bound {_unit(currency)}", format=fmt)]))  # fmt: skip
     if budget_per_day is not None:
-        rule = pd.DataFrame({"budget": [float(budget_per_day)], "label": ["Budget run rate"]})
+        rule = pd.DataFrame({"budget": [float(budget_per_day)]})
         layers.append(alt.Chart(rule).mark_rule(color=BUDGET_COLOR, strokeDash=[2, 2], strokeWidth=2).encode(
-            y="budget:Q", tooltip=[alt.Tooltip("label:N", title=""),
-                                   alt.Tooltip("budget:Q", title="Budget per day", format=fmt)]))  # fmt: skip
+            y="budget:Q", tooltip=[alt.Tooltip("budget:Q", title=f"Budget run rate per day {_unit(currency)}",
+                                               format=fmt)]))  # fmt: skip
     kind = "spend" if currency else "tokens"
     subtitle = ("Band: 80% prediction interval, calibrated on backtest errors; dotted: the model's own interval"
                 if calibrated else "Band: 80% prediction interval")  # fmt: skip
@@ -148,7 +152,7 @@ def plot_burn_down(frame: pd.DataFrame, *, currency: str, title: str | None = No
     axis = fmt_currency_axis(currency, label="Cumulative spend")
     band = alt.Chart(data[data["kind"] == "forecast"]).mark_area(opacity=0.25, color=FORECAST_COLOR).encode(
         x="day:T", y=alt.Y("lower:Q", axis=axis), y2="upper:Q")
-    layers = [band, _lines(data, "cumulative", axis, ",.2f")]
+    layers = [band, _lines(data, "cumulative", axis, ",.2f", f"Cumulative spend ({currency})")]
     if data["budget"].notna().any():
         rule = pd.DataFrame({"budget": [float(data["budget"].dropna().iloc[0])]})
         layers.append(alt.Chart(rule).mark_rule(color=BUDGET_COLOR, strokeWidth=2).encode(

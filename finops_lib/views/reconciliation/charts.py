@@ -68,6 +68,9 @@ def fmt_table(frame: pd.DataFrame, *, caption: str = "") -> pd.io.formats.style.
     return styled.relabel_index([COLUMN_LABELS.get(c, c) for c in data.columns], axis=1)
 
 
+_TIP_DATE = {"day": "%Y-%m-%d", "month": "%b %Y"}
+
+
 def _time_axis(granularity: str) -> tuple[str, alt.Axis]:
     unit, fmt = _AXIS_DATE.get(granularity, _AXIS_DATE["day"])
     return unit, alt.Axis(title="Month" if granularity == "month" else "Date", format=fmt, labelAngle=0)
@@ -112,7 +115,8 @@ def plot_invoiced_vs_estimated(
             y=alt.Y("sum(cost):Q", axis=fmt_currency_axis(currency), scale=alt.Scale(zero=True)),
             color=alt.Color("series:N", title="Series", sort=order,
                             scale=alt.Scale(domain=order, range=[SERIES_COLORS[s] for s in order])),
-            tooltip=[alt.Tooltip(f"{unit}(period):T", title="Period"), alt.Tooltip("series:N", title="Series"),
+            tooltip=[alt.Tooltip(f"{unit}(period):T", title="Period", format=_TIP_DATE.get(granularity, "%Y-%m-%d")),
+                     alt.Tooltip("series:N", title="Series"),
                      alt.Tooltip("sum(cost):Q", title=f"Cost ({currency})", format=",.2f")],
         )
     )  # fmt: skip
@@ -180,7 +184,8 @@ def plot_gap_components(
             y=alt.Y("sum(amount):Q", axis=fmt_currency_axis(currency, label="Gap")),
             color=alt.Color("component:N", title="Component", sort=order,
                             scale=alt.Scale(domain=order, range=[palette.get(c, PALETTE[-1]) for c in order])),
-            tooltip=[alt.Tooltip(f"{unit}(period):T", title="Period"), alt.Tooltip("component:N", title="Component"),
+            tooltip=[alt.Tooltip(f"{unit}(period):T", title="Period", format=_TIP_DATE.get(granularity, "%Y-%m-%d")),
+                     alt.Tooltip("component:N", title="Component"),
                      alt.Tooltip("sum(amount):Q", title=f"Amount ({currency})", format=",.2f")],
         )
     )  # fmt: skip
@@ -210,7 +215,8 @@ def plot_agreement(frame: pd.DataFrame, *, tolerance: float = 0.001, title: str 
         x=alt.X("yearmonthdate(period):T", axis=alt.Axis(title="Date", format="%d %b", labelAngle=0)),
         y=alt.Y("gap_pct:Q", axis=alt.Axis(title="Gap (% of invoice)", format=".2%")),
         color=alt.Color("ProviderName:N", title="Provider", sort=order),
-        tooltip=[alt.Tooltip("yearmonthdate(period):T", title="Date"), alt.Tooltip("ProviderName:N", title="Provider"),
+        tooltip=[alt.Tooltip("yearmonthdate(period):T", title="Date", format="%Y-%m-%d"),
+                 alt.Tooltip("ProviderName:N", title="Provider"),
                  alt.Tooltip("gap_pct:Q", title="Gap (%)", format="+.4%")])  # fmt: skip
     band = pd.DataFrame({"limit": [-tolerance, tolerance]})
     rules = alt.Chart(band).mark_rule(strokeDash=[4, 4], color="#888").encode(y="limit:Q")
