@@ -656,12 +656,12 @@ SAMPLE = paths.SAMPLE_DIR
 
 
 @pytest.fixture(scope="module")
-def sample_con(tmp_path_factory: pytest.TempPathFactory):
+def sample_con(sample_warehouse: Path):
     from finops_lib.warehouse import ingestion as ingest
 
     if not (SAMPLE / "config" / "allocation_rules.yaml").is_file():
         pytest.skip("the sample has no allocation rules (regenerate data/sample)")
-    con = ingest.open_data(SAMPLE, warehouse=tmp_path_factory.mktemp("alloc") / "sample.duckdb")
+    con = ingest.open_data(SAMPLE, warehouse=sample_warehouse)
     yield con
     con.disconnect()
 

@@ -74,8 +74,8 @@ def test_late_alert_is_not_found() -> None:
 
 
 @pytest.fixture(scope="module")
-def facts(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    con = open_data(warehouse=tmp_path_factory.mktemp("wh") / "sample.duckdb")
+def facts(sample_warehouse: Path) -> pd.DataFrame:
+    con = open_data(warehouse=sample_warehouse)
     try:
         return build_cells(open_facts(con, rules=resolve_rules("", None)))
     finally:

@@ -11,6 +11,7 @@ import datetime as dt
 import gzip
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import ibis
 import numpy as np
@@ -29,8 +30,8 @@ TRUTH = paths.SAMPLE_DIR / "truth"
 
 
 @pytest.fixture(scope="module")
-def sample_con(tmp_path_factory: pytest.TempPathFactory):
-    return ingest.open_data(warehouse=tmp_path_factory.mktemp("wh") / "sample.duckdb")
+def sample_con(sample_warehouse: Path):
+    return ingest.open_data(warehouse=sample_warehouse)
 
 
 @pytest.fixture(scope="module")

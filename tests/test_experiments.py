@@ -98,10 +98,10 @@ def test_power_frame(small):
 
 
 @pytest.fixture(scope="module")
-def sample_requests(tmp_path_factory):
+def sample_requests(sample_warehouse: Path):
     from finops_lib.warehouse import ingestion as ingest
 
-    con = ingest.open_data(None, warehouse=str(tmp_path_factory.mktemp("exp") / "wh.duckdb"))
+    con = ingest.open_data(None, warehouse=str(sample_warehouse))
     t = con.table("requests")
     df = t.filter(t.x_ExperimentId.notnull()).to_pandas()
     con.disconnect()

@@ -93,8 +93,8 @@ def test_parallel_equals_sequential() -> None:
 
 
 @pytest.fixture(scope="module")
-def con(tmp_path_factory: pytest.TempPathFactory):
-    connection = ingest.open_data(paths.SAMPLE_DIR, warehouse=tmp_path_factory.mktemp("wh") / "sample.duckdb")
+def con(sample_warehouse: Path):
+    connection = ingest.open_data(paths.SAMPLE_DIR, warehouse=sample_warehouse)
     yield connection
     connection.disconnect()
 

@@ -24,9 +24,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def results(tmp_path_factory: pytest.TempPathFactory, sample_warehouse: Path) -> dict:
     tmp = tmp_path_factory.mktemp("anomaly")
-    return run_notebook(NOTEBOOK, tmp, timeout=900, warehouse=str(tmp / "sample.duckdb"), **NON_DEFAULT)
+    return run_notebook(NOTEBOOK, tmp, timeout=900, warehouse=str(sample_warehouse), **NON_DEFAULT)
 
 
 def test_window_and_parameters_applied(results: dict) -> None:

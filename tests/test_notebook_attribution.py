@@ -35,16 +35,17 @@ def run(tmp: Path, warehouse: Path, **parameters: object) -> dict:
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def warehouse(sample_warehouse: Path) -> Path:
     if not (SAMPLE / "config" / "allocation_rules.yaml").is_file():
         pytest.skip("the sample has no allocation rules (regenerate data/sample)")
-    return tmp_path_factory.mktemp("warehouse") / "sample.duckdb"
+    return sample_warehouse
 
 
 @pytest.fixture(scope="module")
-def defaults(tmp_path_factory: pytest.TempPathFactory, warehouse: Path) -> tuple[dict, Path]:
-    tmp = tmp_path_factory.mktemp("defaults")
-    return run(tmp, warehouse), tmp / "out"
+def defaults(sample_report: Path) -> tuple[dict, Path]:
+    """The notebook's results and output folder with every default: its run in the session's report (conftest)."""
+    out = sample_report / NOTEBOOK.stem
+    return json.loads((out / "results.json").read_text(encoding="utf-8")), out
 
 
 @pytest.fixture(scope="module")

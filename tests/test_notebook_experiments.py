@@ -11,6 +11,7 @@ import gzip
 import json
 import shutil
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from nbrun import run_notebook
@@ -48,14 +49,14 @@ def raw() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory, raw: list[dict]) -> dict:
+def results(tmp_path_factory: pytest.TempPathFactory, raw: list[dict], sample_warehouse: Path) -> dict:
     tmp = tmp_path_factory.mktemp("nb20")
     quality = tmp / "scores.csv"  # every v2-gpt-4o-mini request scored 1.0: it becomes the best per quality point
     with quality.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["request_id", "score"])
         writer.writerows([r["id"], "1.0"] for r in raw if r["variant"] == "v2-gpt-4o-mini")
-    params = {"warehouse": str(tmp / "sample.duckdb"), "experiment": EXPERIMENT,
+    params = {"warehouse": str(sample_warehouse), "experiment": EXPERIMENT,
               "baseline": "v1-gpt-4o-mini", "metric": "cost", "requests_per_day": 5000, "cache_hit_rate": 0.5,
               "batch_share": 0.5, "price_date": "2026-09-01", "projection_days": 31, "quality_file": str(quality),
               "change_date": "2026-08-24", "change_application": "code-assistant", "change_feature": "review",

@@ -6,6 +6,7 @@ October spend of the sample (``truth/daily_cost.csv`` and the chargeback series)
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -28,13 +29,15 @@ def run(tmp: Path, warehouse: Path, **parameters: object) -> dict:
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("warehouse") / "sample.duckdb"
+def warehouse(sample_warehouse: Path) -> Path:
+    """The module's own copy of the ingested sample (conftest): concurrent runs elsewhere never lock it."""
+    return sample_warehouse
 
 
 @pytest.fixture(scope="module")
-def defaults(tmp_path_factory: pytest.TempPathFactory, warehouse: Path) -> dict:
-    return run(tmp_path_factory.mktemp("defaults"), warehouse, show_widgets=False)
+def defaults(sample_report: Path) -> dict:
+    """The notebook's results with every default: its run in the session's report (conftest)."""
+    return json.loads((sample_report / NOTEBOOK.stem / "results.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")

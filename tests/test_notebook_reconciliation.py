@@ -34,8 +34,9 @@ def run(tmp: Path, warehouse: Path, **parameters: object) -> dict:
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("warehouse") / "sample.duckdb"
+def warehouse(sample_warehouse: Path) -> Path:
+    """The module's own copy of the ingested sample (conftest): concurrent runs elsewhere never lock it."""
+    return sample_warehouse
 
 
 @pytest.fixture(scope="module")

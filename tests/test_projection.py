@@ -72,11 +72,11 @@ def test_frontier() -> None:
     assert f.to_dict() == {"a": True, "b": True, "c": False, "d": False}
 
 
-def test_sample_projection_matches_truth_prices(tmp_path_factory) -> None:
+def test_sample_projection_matches_truth_prices(sample_warehouse: Path) -> None:
     """At the sample's own prices and mix the projection equals the truth's mean cost per request (+-3%)."""
     from finops_lib.warehouse import ingestion as ingest
 
-    con = ingest.open_data(warehouse=tmp_path_factory.mktemp("wh") / "s.duckdb")
+    con = ingest.open_data(warehouse=sample_warehouse)
     p = projection.project(con.table("requests"), "exp-answer-prompt-v2", requests_per_day=1, days=1,
                            price_date="2026-09-01").set_index("variant")  # fmt: skip
     truth = pd.read_csv(paths.SAMPLE_DIR / "truth" / "experiments.csv").set_index("variant")

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from browser_util import CHROMIUM, visit
 
-from finops_lib import report
 from finops_lib.report.spend import period_spend
 
 #: Notebook -> charts its page draws at least, on the sample with default parameters.
@@ -33,10 +32,9 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("catalog_report")
-    report.run_report(out_dir=out)
-    return out
+def report_dir(sample_report: Path) -> Path:
+    """The report run once per session on the sample with its defaults (conftest)."""
+    return sample_report
 
 
 def results(report_dir: Path, name: str) -> dict:
