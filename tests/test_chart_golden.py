@@ -24,11 +24,9 @@ fails :func:`test_every_plot_function_has_a_case` until it has a case in :data:`
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
 import json
-import os
 import pkgutil
 import re
 from collections.abc import Callable
@@ -38,6 +36,7 @@ from types import ModuleType
 from typing import Any
 
 import altair as alt
+import golden_util as golden
 import numpy as np
 import pandas as pd
 import pytest
@@ -53,7 +52,7 @@ from finops_lib.views.reconciliation import charts as reconciliation
 from finops_lib.views.theme import chart_spec
 
 GOLDEN = Path(__file__).parent / "golden" / "charts"
-UPDATE_VAR = "FINOPS_UPDATE_GOLDEN"
+UPDATE_VAR = golden.UPDATE_VAR
 REGENERATE = f"{UPDATE_VAR}=1 .venv/bin/python -m pytest tests/test_chart_golden.py"
 #: Significant digits kept of every float in a spec (sums and ratios may differ in the last bits elsewhere).
 FLOAT_DIGITS = 12
@@ -336,39 +335,9 @@ def render(name: str) -> str:
 
 
 def check_golden(name: str, text: str, *, folder: Path = GOLDEN, update: bool | None = None) -> None:
-    """Compare ``text`` with ``folder/<name>.json``; with ``update`` (default ``$FINOPS_UPDATE_GOLDEN=1``) rewrite it.
-
-    Fails when the file differs or is missing, and also right after rewriting one (review the diff).
-    """
-    update = os.environ.get(UPDATE_VAR) == "1" if update is None else update
-    path = folder / f"{name}.json"
-    old = path.read_text(encoding="utf-8") if path.exists() else None
-    if old == text:
-        return
-    if update:
-        folder.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        pytest.fail(f"golden {path} {'created' if old is None else 'rewritten'}: review it "
-                    f"(git diff {path}), then rerun without {UPDATE_VAR}", pytrace=False)  # fmt: skip
-    if old is None:
-        pytest.fail(f"no golden file {path}: create it with {REGENERATE}", pytrace=False)
-    diff = difflib.unified_diff(old.splitlines(), text.splitlines(), "golden", "now", n=2, lineterm="")
-    pytest.fail(f"the chart spec of {name} changed; if intended, regenerate with {REGENERATE} and review the "
-                f"diff\n" + "\n".join(list(diff)[:60]), pytrace=False)  # fmt: skip
-
-
-def test_check_golden_fails_on_a_change_and_on_a_rewrite(tmp_path: Path) -> None:
-    with pytest.raises(pytest.fail.Exception, match="no golden file"):
-        check_golden("c", '{"a": 1}\n', update=False, folder=tmp_path)
-    with pytest.raises(pytest.fail.Exception, match="created"):
-        check_golden("c", '{"a": 1}\n', update=True, folder=tmp_path)
-    check_golden("c", '{"a": 1}\n', update=False, folder=tmp_path)  # now equal: passes
-    check_golden("c", '{"a": 1}\n', update=True, folder=tmp_path)  # nothing to rewrite: passes
-    with pytest.raises(pytest.fail.Exception, match=r'(?s)changed.*-\{"a": 1\}.*\+\{"a": 2\}'):
-        check_golden("c", '{"a": 2}\n', update=False, folder=tmp_path)
-    with pytest.raises(pytest.fail.Exception, match="rewritten"):
-        check_golden("c", '{"a": 2}\n', update=True, folder=tmp_path)
-    assert (tmp_path / "c.json").read_text(encoding="utf-8") == '{"a": 2}\n'
+    """Compare ``text`` with ``folder/<name>.json`` (see :func:`golden_util.check_golden`)."""
+    golden.check_golden(folder / f"{name}.json", text, what=f"the chart spec of {name}", regenerate=REGENERATE,
+                        update=update)  # fmt: skip
 
 
 def test_normalize_spec_renames_generated_names_in_order_of_use() -> None:

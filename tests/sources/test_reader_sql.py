@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import os
 import re
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import golden_util as golden
 import pytest
 from source_cases import fixture_path
 
@@ -43,7 +43,7 @@ from finops_lib.sources._focus_sql import select_sql as focus_select_sql
 from finops_lib.sources._sql import ident
 
 GOLDEN = Path(__file__).parent / "golden"
-UPDATE_VAR = "FINOPS_UPDATE_GOLDEN"
+UPDATE_VAR = golden.UPDATE_VAR
 FAKE_PATH = "/data/x.csv"
 #: Fixed relation names the SELECTs read from (in a real read: the staged or scanned file).
 RAW, STAGED, METERS, UNITS = "raw_text_rows", "staged_rows", "meter_lookup", "unit_lookup"
@@ -53,26 +53,11 @@ RAW, STAGED, METERS, UNITS = "raw_text_rows", "staged_rows", "meter_lookup", "un
 
 
 def check_golden(name: str, sql: str, *, folder: Path = GOLDEN, update: bool | None = None) -> None:
-    """Compare ``sql`` with ``folder/<name>.sql``; with ``update`` (default ``$FINOPS_UPDATE_GOLDEN=1``) rewrite it.
-
-    Fails when the file differs or is missing, and also right after rewriting one (review the diff).
-    """
-    update = os.environ.get(UPDATE_VAR) == "1" if update is None else update
-    path = folder / f"{name}.sql"
+    """Compare ``sql`` with ``folder/<name>.sql`` (see :func:`golden_util.check_golden`)."""
     text = f"-- Golden SQL ({name}), rendered by tests/sources/test_reader_sql.py: do not edit by hand.\n" \
            f"-- Regenerate: {UPDATE_VAR}=1 pytest tests/sources\n{sql.strip()}\n"
-    old = path.read_text(encoding="utf-8") if path.exists() else None
-    if old == text:
-        return
-    if update:
-        folder.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        pytest.fail(f"golden {path} {'created' if old is None else 'rewritten'}: review it "
-                    f"(git diff --word-diff {path}), then rerun without {UPDATE_VAR}", pytrace=False)
-    if old is None:
-        pytest.fail(f"no golden file {path}: create it with {UPDATE_VAR}=1 pytest tests/sources", pytrace=False)
-    pytest.fail(f"the SQL of {name} changed; if intended, regenerate with {UPDATE_VAR}=1 pytest tests/sources "
-                f"and review the diff\n{_changes(old, text)}", pytrace=False)
+    golden.check_golden(folder / f"{name}.sql", text, what=f"the SQL of {name}", update=update, changes=_changes,
+                        regenerate=f"{UPDATE_VAR}=1 pytest tests/sources")  # fmt: skip
 
 
 def _changes(old: str, new: str, *, width: int = 160, limit: int = 12) -> str:
@@ -92,18 +77,16 @@ def _changes(old: str, new: str, *, width: int = 160, limit: int = 12) -> str:
     return "\n".join(out[: 3 * limit])
 
 
-def test_check_golden_fails_on_a_change_and_on_a_rewrite(tmp_path):
-    with pytest.raises(pytest.fail.Exception, match="no golden file"):
-        check_golden("q", "SELECT 1", update=False, folder=tmp_path)
+def test_a_changed_select_shows_the_changed_line_near_its_first_difference(tmp_path):
+    long = "SELECT a, " + "x, " * 100
     with pytest.raises(pytest.fail.Exception, match="created"):
-        check_golden("q", "SELECT 1", update=True, folder=tmp_path)
-    check_golden("q", "SELECT 1", update=False, folder=tmp_path)  # now equal: passes
-    check_golden("q", "SELECT 1", update=True, folder=tmp_path)  # nothing to rewrite: passes
-    with pytest.raises(pytest.fail.Exception, match=r"(?s)changed.*- SELECT 1.*\+ SELECT 2"):
-        check_golden("q", "SELECT 2", update=False, folder=tmp_path)
-    with pytest.raises(pytest.fail.Exception, match="rewritten"):
-        check_golden("q", "SELECT 2", update=True, folder=tmp_path)
-    assert (tmp_path / "q.sql").read_text().endswith("SELECT 2\n")
+        check_golden("q", long + "1", update=True, folder=tmp_path)
+    assert (tmp_path / "q.sql").read_text().startswith("-- Golden SQL (q)")
+    check_golden("q", long + "1", update=False, folder=tmp_path)
+    # the SQL is line 3 of the file (after the two header lines); the line is cut 40 characters before the change
+    expected = r"(?s)the SQL of q changed.*line 3:\n- \.\.\. (x, ){13}1\n\+ \.\.\. (x, ){13}2$"
+    with pytest.raises(pytest.fail.Exception, match=expected):
+        check_golden("q", long + "2", update=False, folder=tmp_path)
 
 
 # --- 1. the SELECT each reader builds, for a fixed input ------------------------------------------------------
