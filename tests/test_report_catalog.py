@@ -4,11 +4,12 @@ set of numbers across the index and the pages.
 Each page must have run (status ok), draw at least its number of charts, log no console error and request nothing
 from the network. Full-page screenshots go to build/screenshots/. The period's spend on the index is the
 overview's spend, the attribution's allocated total, the reconciliation's invoiced total, the forecast's history
-and the anomaly review's series, to the cent.
+and the anomaly review's series, to the cent, and so is `finops chargeback` summed over its rows.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from decimal import Decimal
@@ -71,3 +72,19 @@ def test_one_figure_for_the_period_on_the_index_and_every_page(report_dir: Path,
     assert Decimal(reconciliation["invoiced_total"]) == spend and reconciliation["headline"]["Invoiced (USD)"] == text
     assert Decimal(forecast["actual_total"]) == spend and Decimal(forecast["actuals"]["total"]) == spend.quantize(CENT)
     assert Decimal(anomalies["spend_total"]) == spend and Decimal(anomalies["series_total"]) == spend.quantize(CENT)
+
+
+def test_finops_chargeback_of_the_sample_sums_to_the_index_figure(report_dir: Path, sample_warehouse: Path,
+                                                                  tmp_path: Path) -> None:  # fmt: skip
+    from finops_lib import paths
+    from finops_lib.cli import main
+
+    out = tmp_path / "chargeback.csv"
+    assert main(["chargeback", "--data", str(paths.SAMPLE_DIR), "--warehouse", str(sample_warehouse),
+                 "--out", str(out)]) == 0  # fmt: skip
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["currency"] for row in rows} == {"USD"}
+    index = (report_dir / "index.html").read_text(encoding="utf-8")
+    shown = re.search(r"<dt>Spend \(USD\), 2026-05-05 to 2026-10-31</dt><dd>\$([0-9,.]+)</dd>", index)
+    assert shown and sum(Decimal(row["total"]) for row in rows) == Decimal(shown.group(1).replace(",", ""))
