@@ -48,6 +48,7 @@ shared:
 
 
 def build() -> None:
+    PATH.parent.mkdir(parents=True, exist_ok=True)
     if PATH.exists():
         PATH.unlink()
     con = duckdb.connect(str(PATH))
