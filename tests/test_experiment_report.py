@@ -64,3 +64,19 @@ def test_request_logs_come_through_the_facts_in_the_page_currency(tmp_path) -> N
     logs = er.load_requests(facts).order_by("ChargePeriodStart").to_pandas()
     assert logs["x_ReportedCost"].tolist() == [Decimal("1.25"), Decimal("2.5")]
     assert set(logs["BillingCurrency"]) == {"USD"} and set(logs["x_BillingCurrency"]) == {"EUR"}
+
+
+def test_projection_table_shows_money_to_the_cent_and_an_unpriced_variant_as_a_dash() -> None:
+    projected = pd.DataFrame({
+        "variant": ["a", "b"], "model": ["OpenAI m", "OpenAI n"], "cost_per_request": [0.000473339, float("nan")],
+        "monthly_cost": [1234.5678, float("nan")], "monthly_low": [1200.004, float("nan")],
+        "monthly_high": [1300.996, float("nan")], "quality_mean": [0.72251, 0.8],
+        "cost_per_quality_point": [196.595408, float("nan")], "on_frontier": [True, False],
+        "unpriced": ["", "batch cache_read"], "currency": ["USD", "USD"],
+    })  # fmt: skip
+    html = er.fmt_projection(projected, {"requests_per_day": 10000, "price_date": "2026-09-01"}).to_html()
+    cells = [c.split(">")[-1] for c in html.split("</td>")[:-1]]
+    first = ["a", "OpenAI m", "0.000473", "1,234.57", "1,200.00", "1,301.00", "0.723", "196.60", "True", ""]
+    assert cells[:10] == first
+    assert cells[10:] == ["b", "OpenAI n", "-", "-", "-", "-", "0.800", "-", "False", "batch cache_read"]
+    assert "Projection at 10,000 requests/day, prices of 2026-09-01, USD" in html

@@ -312,8 +312,10 @@ def fmt_projection(projected: pd.DataFrame | None, params: dict) -> object:
             "cost_per_quality_point", "on_frontier", "unpriced"]  # fmt: skip
     caption = (f"Projection at {params['requests_per_day']:,} requests/day, prices of {params['price_date']}, "
                f"{projected['currency'].iloc[0]}")  # fmt: skip
-    return projected[cols].style.hide().format(precision=2, thousands=",").format(
-        {"cost_per_request": "{:.6f}", "quality_mean": "{:.3f}"}).set_caption(caption)  # fmt: skip
+    money = dict.fromkeys(("monthly_cost", "monthly_low", "monthly_high", "cost_per_quality_point"), "{:,.2f}")
+    # money may arrive as Decimal (object columns), which precision= alone leaves unformatted
+    return projected[cols].style.hide().format({**money, "cost_per_request": "{:.6f}", "quality_mean": "{:.3f}"},
+                                               na_rep="-").set_caption(caption)  # fmt: skip
 
 
 def fmt_changes(changes: pd.DataFrame, change: object = None) -> object:
