@@ -82,7 +82,9 @@ QUALITY_FLAGS: dict[str, str] = {
     "model_unknown": "The model could not be identified.",
     "meter_unparsed": "The SKU, meter or usage-type string could not be parsed; model and token type are not "
                       "guessed (the raw string is in SkuMeter).",
-    "unpriced": "No price is known for this model and bucket; excluded from money totals.",
+    "unpriced": "The source gives tokens without a cost; priced from the price catalog where it has the model and "
+                "bucket (an estimate, counted only where the provider sends no invoice), else left out of money "
+                "totals, never $0.",
 }
 
 #: Request-table token columns per bucket, plus the reasoning subset.
