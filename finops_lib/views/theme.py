@@ -42,6 +42,7 @@ __all__ = [
     "enable_offline",
     "fmt_currency_axis",
     "fmt_money",
+    "money_expr",
     "money_format",
     "use_theme",
 ]
@@ -179,9 +180,21 @@ def fmt_currency_axis(currency: str, *, title: str | None = None, label: str = "
     >>> fmt_currency_axis("EUR").to_dict()["title"]
     'Cost (EUR)'
     """
+    return alt.Axis(title=title or f"{label} ({currency})", format=fmt, labelExpr=money_expr(currency, "value", fmt))
+
+
+def money_expr(currency: str, field: str, fmt: str = ",.2~f") -> str:
+    """Return a Vega expression that writes ``datum[field]`` as money: ``€1,250``, ``−€30`` (a true minus).
+
+    For axis labels (``field="value"``) and text marks (a ``transform_calculate`` of the label).
+
+    Examples
+    --------
+    >>> print(money_expr("EUR", "x", ",.0f"))
+    (datum.x < 0 ? '−' : '') + "€" + format(abs(datum.x), ',.0f')
+    """
     symbol = json.dumps(currency_symbol(currency), ensure_ascii=False)
-    expr = f"(datum.value < 0 ? '−' : '') + {symbol} + format(abs(datum.value), '{fmt}')"
-    return alt.Axis(title=title or f"{label} ({currency})", format=fmt, labelExpr=expr)
+    return f"(datum.{field} < 0 ? '−' : '') + {symbol} + format(abs(datum.{field}), '{fmt}')"
 
 
 def check_frame(

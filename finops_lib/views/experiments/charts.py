@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from finops_lib.decompose import COMPONENTS
-from finops_lib.views.theme import INCREASE_COLOR, as_floats, check_frame, fmt_currency_axis
+from finops_lib.views.theme import INCREASE_COLOR, as_floats, check_frame, fmt_currency_axis, money_expr
 from finops_lib.views.waterfall import TOTAL_COLOR, plot_waterfall, waterfall_steps
 
 __all__ = ["distribution_bins", "plot_before_after", "plot_cost_distribution", "plot_decomposition",
@@ -161,8 +161,8 @@ def plot_projection(table: pd.DataFrame, *, currency: str) -> alt.Chart:
                  alt.Tooltip("monthly_low:Q", title="95% CI low", format=",.2f"),
                  alt.Tooltip("monthly_high:Q", title="95% CI high", format=",.2f")])  # fmt: skip
     err = alt.Chart(data).mark_rule(strokeWidth=2).encode(x="monthly_low:Q", x2="monthly_high:Q", y=y)
-    text = alt.Chart(data).mark_text(align="left", dx=6).encode(
-        x="monthly_high:Q", y=y, text=alt.Text("monthly_cost:Q", format=",.0f"))
+    text = alt.Chart(data).mark_text(align="left", dx=6).encode(x="monthly_high:Q", y=y, text="label:N")
+    text = text.transform_calculate(label=money_expr(currency, "monthly_cost", ",.0f"))
     title = f"Projected monthly cost at {volume:,} requests per day ({currency}, 95% CI)"
     return alt.layer(bars, err, text, title=title).properties(width=600)
 
