@@ -11,7 +11,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from finops_lib import engine, paths
 from finops_lib.errors import FinopsError
 from finops_lib.schema import COSTS
 from finops_lib.sources._common import records_table
@@ -212,13 +211,16 @@ def test_fixture_export_passes_the_focus_validator(fixture_con, tmp_path, suffix
 
 @needs_validator
 @pytest.mark.slow
-def test_sample_export_passes_the_focus_validator(tmp_path):
-    con = engine.connect(warehouse=tmp_path / "sample.duckdb")
-    try:
-        ingest([paths.SAMPLE_DIR], con=con)
-        info = export_focus(con, tmp_path / "sample.parquet")
-    finally:
-        con.disconnect()
-    assert info["rows"] > 0 and info["without_quantity"] == 0
-    failures, report = run_validator(tmp_path / "sample.parquet")
-    assert failures == [], report[-3000:]
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_sample_export_passes_the_focus_validator_through_the_command(sample_warehouse, tmp_path, capsys, suffix):
+    """``finops export-focus --validate`` on the ingested sample, as users run it: exit 0, every row written."""
+    from finops_lib.cli import main
+
+    out = tmp_path / f"sample_focus_1.2{suffix}"
+    status = main(["export-focus", "--warehouse", str(sample_warehouse), "--out", str(out), "--validate"])
+    printed = capsys.readouterr()
+    assert status == 0, printed.err[-3000:]
+    assert "no known quantity" not in printed.err  # every usage charge has its PricingQuantity
+    assert "no failed rule besides the InvoiceId nullability pair" in printed.out
+    rows = pq.read_table(out).num_rows if suffix == ".parquet" else sum(1 for _ in csv.DictReader(out.open()))
+    assert rows > 0 and f"wrote {rows} FOCUS 1.2 charge rows" in printed.out
