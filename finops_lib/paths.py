@@ -21,6 +21,34 @@ REPORTS_DIR: Path = PROJECT_ROOT / "reports"
 PACKAGE_DATA_DIR: Path = Path(__file__).resolve().parent / "data"
 
 
+def data_folder(data_dir: str | Path | None, warehouse: str | Path | None = None) -> str | None:
+    """Return the data folder a run reads, as an absolute path; the committed sample only when nothing is named.
+
+    An empty ``data_dir`` means the sample when no ``warehouse`` is named either (the demo default of the
+    notebooks and commands). With a warehouse of one's own and no folder the answer is None: the warehouse is
+    read as it is, and nothing of the sample (its files, rules, budgets, prices or answer key) reaches it.
+
+    Examples
+    --------
+    >>> data_folder("", None) == str(SAMPLE_DIR), data_folder("", "my.duckdb")
+    (True, None)
+    """
+    if data_dir:
+        return str(Path(data_dir).expanduser().resolve())
+    return None if warehouse else str(SAMPLE_DIR)
+
+
+def is_sample(data_dir: str | Path | None) -> bool:
+    """Return True when ``data_dir`` is the committed sample's folder (None is no folder, never the sample).
+
+    Examples
+    --------
+    >>> is_sample(SAMPLE_DIR), is_sample(None), is_sample(PROJECT_ROOT)
+    (True, False, False)
+    """
+    return bool(data_dir) and Path(data_dir).expanduser().resolve() == SAMPLE_DIR.resolve()
+
+
 def warehouse_dir() -> Path:
     """Return the warehouse folder: ``$FINOPS_WAREHOUSE`` or ``data/warehouse/``.
 

@@ -18,7 +18,8 @@ from finops_lib.facts import build_cells, open_facts
 from finops_lib.rules import resolve_rules
 from finops_lib.warehouse import open_data
 
-TRUTH = paths.SAMPLE_DIR / "truth"
+SAMPLE = paths.SAMPLE_DIR
+TRUTH = SAMPLE / "truth"
 
 
 def alert(aid, first, last, provider, team, application, driver="requests"):
@@ -34,7 +35,7 @@ def alert(aid, first, last, provider, team, application, driver="requests"):
 
 
 def test_matching_rules_on_constructed_alerts() -> None:
-    events = anomaly_eval.load_events()
+    events = anomaly_eval.load_events(SAMPLE)
     alerts = pd.DataFrame(
         [
             alert("A1", "2026-06-16", "2026-06-17", "Anthropic", "support", "support-chatbot"),  # E02, a day late
@@ -64,7 +65,7 @@ def test_matching_rules_on_constructed_alerts() -> None:
 
 
 def test_late_alert_is_not_found() -> None:
-    events = anomaly_eval.load_events()
+    events = anomaly_eval.load_events(SAMPLE)
     alerts = pd.DataFrame(
         [alert("A1", "2026-08-05", "2026-08-06", "Anthropic", "legal", "contract-review", driver="cache hit rate")]
     )
@@ -77,7 +78,7 @@ def test_late_alert_is_not_found() -> None:
 def facts(sample_warehouse: Path) -> pd.DataFrame:
     con = open_data(warehouse=sample_warehouse)
     try:
-        return build_cells(open_facts(con, rules=resolve_rules("", None)))
+        return build_cells(open_facts(con, rules=resolve_rules("", SAMPLE)))
     finally:
         con.disconnect()
 
@@ -91,7 +92,7 @@ def truth_cost(*, team: str, application: str, model: str, days: list[str]) -> D
 
 @pytest.mark.slow
 def test_acceptance_on_the_sample_with_default_settings(facts: pd.DataFrame) -> None:
-    summary, per_event, matched = anomaly_eval.evaluate(facts)
+    summary, per_event, matched = anomaly_eval.evaluate(facts, data_dir=SAMPLE)
     truth = pd.read_csv(TRUTH / "events.csv")
     injected = set(truth.loc[truth["kind"].str.startswith("anomaly_"), "event_id"])
     assert set(per_event["event_id"]) == injected == {"E02", "E06", "E08", "E11", "E13"}
@@ -126,7 +127,7 @@ def test_acceptance_on_the_sample_with_default_settings(facts: pd.DataFrame) -> 
 
 @pytest.mark.slow
 def test_precision_falls_and_recall_holds_as_sensitivity_drops(facts: pd.DataFrame) -> None:
-    table = anomaly_eval.sweep(facts, sensitivities=(3.0, 4.0, 6.0)).set_index("sensitivity")
+    table = anomaly_eval.sweep(facts, data_dir=SAMPLE, sensitivities=(3.0, 4.0, 6.0)).set_index("sensitivity")
     assert table.loc[3.0, "alerts"] > table.loc[4.0, "alerts"] >= table.loc[6.0, "alerts"]
     assert table.loc[3.0, "precision"] < table.loc[4.0, "precision"]
     assert (table["recall"] == 1.0).all()
@@ -134,7 +135,7 @@ def test_precision_falls_and_recall_holds_as_sensitivity_drops(facts: pd.DataFra
 
 def test_truth_file_is_where_the_evaluation_reads_it() -> None:
     assert Path(TRUTH / "events.csv").is_file()
-    events = anomaly_eval.load_events()
+    events = anomaly_eval.load_events(SAMPLE)
     assert events.set_index("event_id").loc["E04", "windows"] == [(pd.Timestamp("2026-06-26"),) * 2]
     assert events.set_index("event_id").loc["E01", "role"] == "background"
 

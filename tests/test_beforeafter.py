@@ -146,7 +146,7 @@ def test_short_window_is_refused() -> None:
 
 @pytest.fixture(scope="module")
 def facts(sample_con) -> pd.DataFrame:
-    return build_cells(open_facts(sample_con, rules=resolve_rules("", None)))
+    return build_cells(open_facts(sample_con, rules=resolve_rules("", paths.SAMPLE_DIR)))
 
 
 def test_facts_and_request_logs_agree_on_the_prompt_change(requests: ibis.Table, facts: pd.DataFrame) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from finops_lib import paths
 from finops_lib.errors import ParameterError, SourceError
 from finops_lib.forecast import budgets
 from finops_lib.forecast.models import Forecast
@@ -89,8 +90,13 @@ def test_read_budgets_errors_name_file_line_and_column(name: str, line: int, col
     assert info.value.line == line and info.value.column == column and name in str(info.value)
 
 
+def test_without_a_folder_no_budget_applies_not_even_the_samples(tmp_path) -> None:
+    assert budgets.load_budgets("", None).empty
+    assert budgets.load_budgets("", tmp_path).empty  # a folder without config/budgets.csv
+
+
 def test_sample_budgets_file() -> None:
-    table = budgets.load_budgets("", None)
+    table = budgets.load_budgets("", paths.SAMPLE_DIR)
     assert set(table["name"]) == {"search", "sales", "legal", "data-science", "support", "marketing", "engineering",
                                   "platform"}
     assert sorted(table["month"].unique())[0] == "2026-05" and sorted(table["month"].unique())[-1] == "2026-11"

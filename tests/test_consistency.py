@@ -84,7 +84,7 @@ def test_attribution_allocates_exactly_the_spend(con, data: Path, spend: Decimal
 
 
 def test_reconciliation_invoices_exactly_the_spend(con, data: Path, spend: Decimal) -> None:
-    facts, catalog, filters = reconciliation_page.load(con, data_dir=str(data), sample_prices=False, **WINDOW)
+    facts, catalog, filters = reconciliation_page.load(con, data_dir=str(data), **WINDOW)
     assert reconcile(facts, catalog=catalog, basis=filters["basis"]).total()["invoiced"] == spend
 
 
@@ -116,7 +116,7 @@ def test_every_widget_opens_on_the_spend(con, data: Path, spend: Decimal) -> Non
     facts, _ = attribution_page.load(con, data_dir=str(data), **WINDOW)
     drawn = show(make_attribution_controls(facts))
     assert cents(headline(drawn)["Allocated (USD)"]) == spend.quantize(CENT)
-    facts, catalog, _ = reconciliation_page.load(con, data_dir=str(data), sample_prices=False, **WINDOW)
+    facts, catalog, _ = reconciliation_page.load(con, data_dir=str(data), **WINDOW)
     drawn = show(make_reconciliation_controls(facts, catalog))
     assert cents(headline(drawn)["Invoiced (USD)"]) == spend.quantize(CENT)
     _, cells, _ = anomaly_page.load(con, data_dir=str(data), detector="robust_seasonal", sensitivity=4.0,

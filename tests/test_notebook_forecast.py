@@ -127,7 +127,7 @@ def test_forecast_controls_start_with_the_history_and_redraw_on_every_change(war
 
     con = engine.connect(warehouse=warehouse)
     try:
-        inputs = page.load(con, dimension="team")
+        inputs = page.load(con, data_dir=str(paths.SAMPLE_DIR), dimension="team")
         box = make_forecast_controls(inputs, dimension="team", series="search", horizon_days=7, model="seasonal_naive")
         controls = {c.description: c for c in box.children[0].children}
         assert list(controls) == ["Dimension", "Series", "Horizon", "Model"] and box.drawn == []

@@ -138,8 +138,8 @@ def test_reconciliation_controls_start_as_the_page_and_redraw_on_every_change(wa
 
     con = engine.connect(warehouse=warehouse)
     try:
-        facts, catalog, _ = page.load(con, currency="EUR", provider="anthropic", start_date=WINDOW[0],
-                                      end_date=WINDOW[1], granularity="month")  # fmt: skip
+        facts, catalog, _ = page.load(con, data_dir=str(SAMPLE), currency="EUR", provider="anthropic",
+                                      start_date=WINDOW[0], end_date=WINDOW[1], granularity="month")  # fmt: skip
         box = reconciliation_widgets.make_reconciliation_controls(facts, catalog, granularity="month")
         controls, output = box.children
         values = {control.description: control.value for control in controls.children}

@@ -163,7 +163,8 @@ def test_overview_controls_start_as_the_page_and_redraw_on_every_change(warehous
 
     con = engine.connect(warehouse=warehouse)
     try:
-        facts, _ = page.load(con, group_by="team", provider="OpenAI", start_date=WINDOW[0], end_date=WINDOW[1])
+        facts, _ = page.load(con, data_dir=str(SAMPLE), group_by="team", provider="OpenAI", start_date=WINDOW[0],
+                             end_date=WINDOW[1])
         box = overview_widgets.make_overview_controls(facts, group_by="team", top_n=3)
         controls, output = box.children
         values = {control.description: control.value for control in controls.children}

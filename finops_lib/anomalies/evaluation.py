@@ -1,4 +1,4 @@
-"""Score detectors against the sample's answer key (``truth/events.csv``): precision, recall, delay, driver.
+"""Score detectors against a data folder's answer key (``truth/events.csv``): precision, recall, delay, driver.
 
 How alerts and events are matched
 ---------------------------------
@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from finops_lib import paths
 from finops_lib.anomalies.detectors import DEFAULTS, DETECTORS
 from finops_lib.anomalies.run import detect_anomalies
+from finops_lib.errors import ParameterError
 
 __all__ = ["PROVIDERS", "evaluate", "load_events", "match_alerts", "score", "sweep"]
 
@@ -54,8 +54,8 @@ def _split(value: object) -> frozenset[str]:
     return frozenset(v for v in str(value).split(";") if v) if isinstance(value, str) else frozenset()
 
 
-def load_events(data_dir: str | Path | None = None) -> pd.DataFrame:
-    """Read ``truth/events.csv`` and add ``role`` and the windows alerts are matched on.
+def load_events(data_dir: str | Path) -> pd.DataFrame:
+    """Read ``<data_dir>/truth/events.csv`` (a generated folder's answer key) and add ``role`` and the match windows.
 
     Returns
     -------
@@ -64,8 +64,9 @@ def load_events(data_dir: str | Path | None = None) -> pd.DataFrame:
         in schema names), ``role`` (``anomaly``, ``change`` or ``background``) and ``windows`` (list of
         ``(start, end)`` Timestamps, inclusive).
     """
-    folder = Path(data_dir).expanduser() if data_dir else paths.SAMPLE_DIR
-    events = pd.read_csv(folder / "truth" / "events.csv", dtype=str, keep_default_na=False)
+    if not data_dir:
+        raise ParameterError("no data folder, so no answer key (truth/events.csv) to score against")
+    events = pd.read_csv(Path(data_dir).expanduser() / "truth" / "events.csv", dtype=str, keep_default_na=False)
     events["start_date"] = pd.to_datetime(events["start_date"])
     events["end_date"] = pd.to_datetime(events["end_date"])
     last = events["end_date"].max()
@@ -178,13 +179,13 @@ def score(alerts: pd.DataFrame, events: pd.DataFrame, *,
 def evaluate(
     facts: pd.DataFrame,
     *,
+    data_dir: str | Path,
     detector: str = "robust_seasonal",
     sensitivity: float | None = None,
     min_impact: float | str | None = "auto",
-    data_dir: str | Path | None = None,
     explain: bool = True,
 ) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
-    """Run one detector setting on ``facts`` and score it against the truth.
+    """Run one detector setting on ``facts`` and score it against ``data_dir``'s answer key.
 
     Returns
     -------
@@ -203,9 +204,9 @@ def evaluate(
 def sweep(
     facts: pd.DataFrame,
     *,
+    data_dir: str | Path,
     detectors: tuple[str, ...] = ("robust_seasonal",),
     sensitivities: tuple[float, ...] = (3.0, 4.0, 5.0, 6.0),
-    data_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """Precision, recall, delay and driver accuracy per detector and sensitivity (one row each).
 

@@ -6,7 +6,7 @@ import argparse
 
 import pandas as pd
 
-from finops_lib import checks
+from finops_lib import checks, paths
 from finops_lib.facts import Facts, open_facts
 from finops_lib.rules import resolve_rules
 from finops_lib.sources.mapped import register_mapping
@@ -30,11 +30,15 @@ def register_mappings(files: list[str] | None) -> None:
 def data_facts(args: argparse.Namespace, *, rules_file: str = "") -> tuple[object, Facts]:
     """Return the open warehouse of ``--data`` and its facts in ``--currency`` (window and rules as given).
 
+    Without ``--data`` the sample is read only when no ``--warehouse`` is named either; a warehouse of one's own
+    is read alone (its rules from ``--rules`` only).
+
     The warehouse stays open: the caller disconnects it when done.
     """
-    con = open_data(args.data, warehouse=args.warehouse)
+    folder = paths.data_folder(args.data, args.warehouse)
+    con = open_data(folder, warehouse=args.warehouse)
     options = {"currency": checks.currency_code(getattr(args, "currency", "USD"), name="--currency"),
-               "rules": resolve_rules(rules_file, args.data),
+               "rules": resolve_rules(rules_file, folder),
                "start_date": getattr(args, "start_date", None), "end_date": getattr(args, "end_date", None),
                "convert": not getattr(args, "only_billed_in_currency", False)}  # fmt: skip
     return con, open_facts(con, **options)

@@ -25,7 +25,8 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
 
 
 def _data_options(p: argparse.ArgumentParser, *, currency: bool = True) -> None:
-    p.add_argument("--data", default=str(paths.SAMPLE_DIR), help="data folder (default data/sample/)")
+    p.add_argument("--data", help="data folder (default data/sample/ when no --warehouse is given either; with only "
+                   "--warehouse, that warehouse is read alone: nothing of the sample reaches it)")  # fmt: skip
     p.add_argument("--warehouse", help="warehouse file (default: one per data folder under build/)")
     if currency:
         p.add_argument("--currency", default="USD", help="currency of every amount, ISO 4217 (default USD); other "
@@ -64,7 +65,7 @@ def _ingest(sub: argparse._SubParsersAction) -> None:
 
 def _report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="run every notebook and render the offline HTML report")
-    p.add_argument("--data", default=str(paths.SAMPLE_DIR), help="data folder (default data/sample/)")
+    p.add_argument("--data", help="data folder (default data/sample/, unless -p warehouse names your own)")
     p.add_argument("--out", default=str(paths.REPORTS_DIR / "latest"), help="output folder (default reports/latest/)")
     p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                    help="a notebook parameter shared by every notebook that declares it")  # fmt: skip

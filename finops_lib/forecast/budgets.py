@@ -35,7 +35,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from finops_lib import paths
 from finops_lib.errors import ParameterError, SourceError
 from finops_lib.forecast.models import Forecast
 
@@ -87,12 +86,13 @@ def read_budgets(path: str | Path) -> pd.DataFrame:
 def load_budgets(budget_file: str | Path | None = "", data_dir: str | Path | None = None) -> pd.DataFrame:
     """Read ``budget_file``, else ``<data_dir>/config/budgets.csv`` when it exists, else return no budgets.
 
-    The default ``data_dir`` is the committed sample. An explicit ``budget_file`` that does not exist raises.
+    Without ``data_dir`` (no folder) only an explicit file counts. An explicit ``budget_file`` that does not exist
+    raises.
     """
     if budget_file:
         return read_budgets(budget_file)
-    candidate = Path(data_dir or paths.SAMPLE_DIR) / BUDGETS_FILE
-    if candidate.is_file():
+    candidate = Path(data_dir) / BUDGETS_FILE if data_dir else None
+    if candidate is not None and candidate.is_file():
         return read_budgets(candidate)
     return pd.DataFrame(columns=[*BUDGET_COLUMNS, "note", "line"])
 

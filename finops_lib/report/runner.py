@@ -27,10 +27,10 @@ from typing import IO, Any, Literal
 import papermill
 
 import finops_lib
-from finops_lib import offline
+from finops_lib import offline, paths
 from finops_lib.errors import FinopsError, ParameterError
 from finops_lib.params import coerce_parameter
-from finops_lib.paths import NOTEBOOKS_DIR, REPORTS_DIR, SAMPLE_DIR
+from finops_lib.paths import NOTEBOOKS_DIR, REPORTS_DIR
 from finops_lib.report import html as htmlexport
 from finops_lib.report.spend import period_spend
 
@@ -214,7 +214,7 @@ def _select(
 
 
 def _plan(
-    entries: Sequence[NotebookEntry], parameters: Mapping[str, Any], *, data_dir: Path, out_dir: Path
+    entries: Sequence[NotebookEntry], parameters: Mapping[str, Any], *, data_dir: Path | None, out_dir: Path
 ) -> dict[NotebookEntry, dict[str, Any]]:
     """Return the parameters each notebook gets; every check happens here, before anything runs."""
     reserved = sorted(set(parameters) & set(RESERVED_PARAMETERS))
@@ -237,7 +237,7 @@ def _plan(
                                    default=str(names[name].get("default", "None")), name=name)
             for name, value in parameters.items() if name in names
         }  # fmt: skip
-        own = {"data_dir": data_dir, "output_dir": out_dir / entry.stem}
+        own = {"data_dir": data_dir or "", "output_dir": out_dir / entry.stem}
         plan[entry] = passed | {key: str(path) for key, path in own.items() if key in names}
     return plan
 
@@ -336,7 +336,8 @@ def run_report(
     Parameters
     ----------
     data_dir
-        Input data folder passed as ``data_dir``; default :data:`finops_lib.paths.SAMPLE_DIR`.
+        Input data folder passed as ``data_dir``; default the committed sample, unless the shared parameters
+        name a ``warehouse``: then that warehouse is read alone (no folder, nothing of the sample).
     out_dir
         Report folder; default ``reports/latest/``. It receives ``index.html``, ``NN_name.html``,
         ``notebooks/NN_name.ipynb`` (executed) and ``NN_name/`` (each notebook's ``output_dir``).
@@ -365,11 +366,12 @@ def run_report(
         After writing the whole report, when a notebook failed (listing the failures).
     """
     started, clock = datetime.now(UTC), time.perf_counter()
-    data = Path(data_dir).expanduser().resolve() if data_dir is not None else SAMPLE_DIR
-    out = Path(out_dir).expanduser().resolve() if out_dir is not None else REPORTS_DIR / "latest"
-    if not data.is_dir():
-        raise ParameterError(f"data folder not found: {data}")
     shared = dict(parameters or {})
+    folder = paths.data_folder(data_dir, shared.get("warehouse"))
+    data = Path(folder) if folder else None
+    out = Path(out_dir).expanduser().resolve() if out_dir is not None else REPORTS_DIR / "latest"
+    if data is not None and not data.is_dir():
+        raise ParameterError(f"data folder not found: {data}")
     entries, absent = _select(notebooks)
     plan = _plan(entries, shared, data_dir=data, out_dir=out)
     kernel = kernel_name or ensure_kernel()
@@ -380,7 +382,7 @@ def run_report(
     ]
     runs += [NotebookRun(replace(entry), "missing") for entry in absent]
     metadata = {
-        "data_dir": str(data),
+        "data_dir": str(data) if data else f"none (warehouse {shared['warehouse']} alone)",
         "date_range": _date_range(runs),
         "version": finops_lib.__version__,
         "python": f"{platform.python_version()} ({sys.executable})",

@@ -15,7 +15,7 @@ from finops_lib.warehouse import open_data
 __all__ = ["period_spend"]
 
 
-def period_spend(data_dir: Path, parameters: Mapping[str, Any]) -> dict[str, str]:
+def period_spend(data_dir: Path | None, parameters: Mapping[str, Any]) -> dict[str, str]:
     """Return the spend of the report's data and shared parameters (currency, window, provider).
 
     The same facts as every page: money rows invoiced first, in ``currency`` at each charge day's rate, owners from

@@ -13,9 +13,10 @@ RULES_FILE = Path("config") / "allocation_rules.yaml"
 
 
 def find_rules(data_dir: str | Path | None = None) -> Path | None:
-    """Return ``<data_dir>/config/allocation_rules.yaml`` when it exists (default: the sample), else None."""
-    folder = Path(data_dir).expanduser() if data_dir else paths.SAMPLE_DIR
-    path = folder / RULES_FILE
+    """Return ``<data_dir>/config/allocation_rules.yaml`` when it exists, else None (always None without a folder)."""
+    if not data_dir:
+        return None
+    path = Path(data_dir).expanduser() / RULES_FILE
     return path if path.is_file() else None
 
 
@@ -28,7 +29,7 @@ def resolve_rules(rules_file: str | Path | None = "", data_dir: str | Path | Non
         ``""`` or None: the data folder's ``config/allocation_rules.yaml`` when present, else tags only;
         ``"none"``: tags only; otherwise a path (relative paths are taken from the project root).
     data_dir
-        The data folder; default the committed sample.
+        The data folder whose rules apply; None: no folder, so no folder rules (never the sample's).
 
     Raises
     ------

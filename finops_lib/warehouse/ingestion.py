@@ -454,7 +454,8 @@ def open_data(data_dir: str | Path | None = None, *, warehouse: str | Path | Non
     Parameters
     ----------
     data_dir
-        Folder of exports; default the committed sample (``data/sample/``).
+        Folder of exports. Empty: the committed sample (``data/sample/``) when no ``warehouse`` is named
+        either; with a warehouse of your own, nothing is ingested (the sample never enters it).
     warehouse
         Warehouse folder or file; default a warehouse of its own for this data folder under
         ``build/warehouses/``, so sample data and your own exports never mix.
@@ -464,10 +465,11 @@ def open_data(data_dir: str | Path | None = None, *, warehouse: str | Path | Non
     ibis.backends.BaseBackend
         The connection, with the ``costs``, ``requests``, ``rejects`` and ``ingested_files`` tables.
     """
-    folder = Path(data_dir).expanduser().resolve() if data_dir else paths.SAMPLE_DIR
+    folder = paths.data_folder(data_dir, warehouse)
     if not warehouse:
         tag = hashlib.sha1(str(folder).encode()).hexdigest()[:8]
-        warehouse = paths.BUILD_DIR / "warehouses" / f"{folder.name}-{tag}.duckdb"
+        warehouse = paths.BUILD_DIR / "warehouses" / f"{Path(folder).name}-{tag}.duckdb"
     con = engine.connect(warehouse=warehouse)
-    ingest([folder], con=con)
+    if folder:
+        ingest([folder], con=con)
     return con

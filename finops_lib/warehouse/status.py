@@ -8,7 +8,6 @@ import ibis
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from finops_lib import paths
 from finops_lib.schema import QUALITY_FLAGS, REQUEST_TOKEN_COLUMNS
 from finops_lib.sources import detect_format
 from finops_lib.warehouse.ingestion import discover
@@ -108,7 +107,9 @@ def skipped_files(data_dir: str | Path | None = None) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``folder`` (first level under ``data_dir``), ``files`` and ``example`` (a file name).
     """
-    root = Path(data_dir).expanduser().resolve() if data_dir else paths.SAMPLE_DIR
+    if not data_dir:  # a warehouse read without its folder: no files to look at
+        return pd.DataFrame(columns=["folder", "files", "example"])
+    root = Path(data_dir).expanduser().resolve()
     rows = [(path.relative_to(root).parts[0] if len(path.relative_to(root).parts) > 1 else ".", path.name)
             for path in discover([root]) if detect_format(path) is None]
     frame = pd.DataFrame(rows, columns=["folder", "example"])

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from finops_lib import checks, paths
+from finops_lib import checks
 from finops_lib.anomalies import run_detection
 from finops_lib.anomalies.alerts import incident_summary
 from finops_lib.anomalies.detectors import DETECTORS, DIMENSIONS, METRICS, get_detector, resolve_min_impact
@@ -129,8 +129,7 @@ def pick_alert(alerts: pd.DataFrame, *, anomaly_index: int = -1, anomaly_id: str
 
 def has_truth(data_dir: str | Path | None) -> bool:
     """Return True when the data folder has an answer key (``truth/events.csv``), as the committed sample does."""
-    folder = Path(data_dir).expanduser() if data_dir else paths.SAMPLE_DIR
-    return (folder / "truth" / "events.csv").is_file()
+    return bool(data_dir) and (Path(data_dir).expanduser() / "truth" / "events.csv").is_file()
 
 
 def evaluate(alerts: pd.DataFrame, cells: pd.DataFrame, params: dict[str, Any], *, data_dir: str | None,
@@ -144,9 +143,9 @@ def evaluate(alerts: pd.DataFrame, cells: pd.DataFrame, params: dict[str, Any], 
     """
     if not has_truth(data_dir):
         return None, None, None
-    events = load_events(data_dir or None)
+    events = load_events(data_dir)
     summary, per_event = score(alerts, events, until=params["end_date"])
-    table = sweep(cells, detectors=(params["detector"],), sensitivities=tuple(sensitivities), data_dir=data_dir or None)
+    table = sweep(cells, detectors=(params["detector"],), sensitivities=tuple(sensitivities), data_dir=data_dir)
     return summary, per_event, table
 
 

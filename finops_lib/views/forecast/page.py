@@ -60,7 +60,7 @@ def load(con: BaseBackend, *, data_dir: str | None = None, dimension: str = "tea
     con
         The warehouse (:func:`finops_lib.warehouse.open_data`).
     data_dir
-        The data folder (its allocation rules, its ``config/budgets.csv``); None for the committed sample.
+        The data folder (its allocation rules, its ``config/budgets.csv``); None: a warehouse without its folder.
     dimension, metric, currency, as_of, series_filter, include_total, events_file, budget_file
         The notebook parameters of the same names.
     catalog_events_on
@@ -82,16 +82,12 @@ def load(con: BaseBackend, *, data_dir: str | None = None, dimension: str = "tea
         series = {"total": frame.groupby("day")["value"].sum().rename("total"), **series}
     events = read_events(events_file) if events_file else []
     if catalog_events_on:
-        overlay = [pricing.SAMPLE_OVERLAY] if _is_sample(data_dir) else []
+        overlay = [pricing.SAMPLE_OVERLAY] if paths.is_sample(data_dir) else []
         events += catalog_events(pricing.load_catalog(*overlay), start=frame["day"].min())
     table = budget_rules.load_budgets(budget_file, data_dir)
     if series_filter:
         table = table[table["name"].isin(series)]
     return Inputs(facts, frame, series, events, table)
-
-
-def _is_sample(data_dir: str | None) -> bool:
-    return not data_dir or paths.SAMPLE_DIR.resolve() == paths.PROJECT_ROOT.joinpath(data_dir).resolve()
 
 
 def budget_per_day(inputs: Inputs, *, dimension: str, name: str, month: pd.Period) -> float | None:

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from finops_lib import checks, fx, pricing
+from finops_lib import checks, fx, paths, pricing
 from finops_lib.facts import Facts, open_facts
 from finops_lib.reconcile import Reconciliation, check_parameters
 from finops_lib.rules import resolve_rules
@@ -18,7 +18,7 @@ __all__ = ["load", "results"]
 
 
 def load(con: BaseBackend, *, data_dir: str | None = None, currency: str = "USD", catalog_files: Sequence[str] = (),
-         sample_prices: bool = True, fx_files: Sequence[str] = (),
+         fx_files: Sequence[str] = (),
          **parameters: Any) -> tuple[Facts, pricing.Catalog, dict[str, Any]]:  # fmt: skip
     """Return the page's facts (window and provider applied), its price catalog and its checked parameters.
 
@@ -27,13 +27,12 @@ def load(con: BaseBackend, *, data_dir: str | None = None, currency: str = "USD"
     con
         The warehouse (:func:`finops_lib.warehouse.open_data`).
     data_dir
-        The data folder (its allocation rules); None for the committed sample.
+        The data folder (its allocation rules); None: a warehouse without its folder. Only the committed
+        sample's folder gets the sample world's fictional price change (E09) layered over the catalogs.
     currency
         Every amount is converted to it at the charge day's rate (catalog prices too).
     catalog_files, fx_files
         Price catalogs and exchange-rate files layered over the shipped ones.
-    sample_prices
-        Add the sample world's fictional price change (for the committed sample only).
     **parameters
         ``provider``, ``start_date``, ``end_date``, ``granularity``, ``basis``
         (:func:`finops_lib.reconcile.check_parameters`).
@@ -44,7 +43,7 @@ def load(con: BaseBackend, *, data_dir: str | None = None, currency: str = "USD"
     filters = check_parameters(everything, **parameters)
     facts = everything.with_options(start_date=filters["start_date"], end_date=filters["end_date"],
                                     filters={"provider": filters["provider"]})  # fmt: skip
-    overlay = [pricing.SAMPLE_OVERLAY] if sample_prices else []
+    overlay = [pricing.SAMPLE_OVERLAY] if paths.is_sample(data_dir) else []
     catalog = pricing.load_catalog(*overlay, *catalog_files)
     return facts, catalog, {**filters, "currency": facts.currency}
 
