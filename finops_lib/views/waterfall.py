@@ -9,13 +9,12 @@ Examples
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import altair as alt
 import pandas as pd
 
-from finops_lib.views.theme import DECREASE_COLOR, INCREASE_COLOR, currency_symbol, fmt_currency_axis
+from finops_lib.views.theme import DECREASE_COLOR, INCREASE_COLOR, fmt_currency_axis, money_expr
 
 __all__ = ["TOTAL_COLOR", "plot_waterfall", "waterfall_steps"]
 
@@ -88,9 +87,7 @@ def plot_waterfall(steps: pd.DataFrame, *, currency: str, title: str, fmt: str =
         y2="high:Q", color=alt.Color("kind:N", scale=colors, legend=None),
         tooltip=[alt.Tooltip("step:N", title="Step"), alt.Tooltip("amount:Q", title=f"Amount ({currency})",
                                                                   format=fmt)])  # fmt: skip
-    symbol, digits = json.dumps(currency_symbol(currency), ensure_ascii=False), fmt.lstrip("+")
-    sign = "(datum.amount < 0 ? '−' : " + ("datum.amount > 0 ? '+' : '')" if fmt.startswith("+") else "'')")
+    plus = "(datum.amount > 0 ? '+' : '') + " if fmt.startswith("+") else ""
     labels = base.mark_text(dy=-8, fontSize=11).encode(y="label_y:Q", text="label_text:N").transform_calculate(
-        label_y="max(datum.low, datum.high)",
-        label_text=f"{sign} + {symbol} + format(abs(datum.amount), '{digits}')")  # fmt: skip
+        label_y="max(datum.low, datum.high)", label_text=plus + money_expr(currency, "amount", fmt.lstrip("+")))
     return alt.layer(bars, labels).properties(width=width)
