@@ -231,6 +231,11 @@ CASES: dict[str, Case] = {
         Corruption(set_csv_field(3, "Response tokens", "2.5"), 3, "Response tokens", "not a non-negative integer",
                    "2.5"),
     ),
+    "oci_cost_report": Case(
+        csv_records,
+        Corruption(set_csv_field(3, "cost/myCost", "0,093075"), 3, "cost/myCost", "not a number", "0,093075"),
+        (lambda r: _dec(r["cost/myCost"]), "BilledCost"),
+    ),
     "openai_costs": Case(
         page_records,
         Corruption(replace_once('"value":0.2,', '"value":"0.2 USD",'), 2, "amount.value", "not a number",
