@@ -209,6 +209,12 @@ CASES: dict[str, Case] = {
                    3, "usage_start_time", "not a timestamp", "2026-05-01T25:00Z"),
         (lambda r: _dec(r["cost"]) + sum((_dec(c["amount"]) for c in r["credits"]), Decimal(0)), "BilledCost"),
     ),
+    "helicone_requests": Case(
+        lambda p: dict(enumerate(json.loads(p.read_text(encoding="utf-8"), parse_float=Decimal)["data"], start=1)),
+        Corruption(replace_once('"completion_tokens": 300,', '"completion_tokens": -300,'), 1, "completion_tokens",
+                   "not a non-negative integer", "-300"),
+        (lambda r: _dec(r["cost"]), "x_ReportedCost"),
+    ),
     "langfuse_observations": Case(
         array_records,
         Corruption(replace_once('"startTime": "2024-06-01T10:00:02.000Z"', '"startTime": "2024-13-01T10:00:02Z"'),
