@@ -68,6 +68,8 @@ CONTEXT_TIERS: tuple[str, ...] = ("standard", "long")
 #: regional; Bedrock cross-region inference profiles vs in-region).
 DEPLOYMENT_TYPES: tuple[str, ...] = ("global", "data_zone", "regional", "cross_region")
 COST_BASES: tuple[str, ...] = ("invoiced", "estimated")
+#: Cost datasets a provider may deliver side by side as separate exports of the same charges.
+COST_DATASETS: tuple[str, ...] = ("actual", "amortized")
 CHARGE_CATEGORIES: tuple[str, ...] = ("Usage", "Purchase", "Tax", "Credit", "Adjustment")
 REQUEST_STATUSES: tuple[str, ...] = ("success", "failure")
 
@@ -85,6 +87,13 @@ QUALITY_FLAGS: dict[str, str] = {
     "unpriced": "The source gives tokens without a cost; priced from the price catalog where it has the model and "
                 "bucket (an estimate, counted only where the provider sends no invoice), else left out of money "
                 "totals, never $0.",
+    "line_id_repeated": "Another record of the same file has the same documented line id (request id, span id, "
+                        "report bucket) but other amounts: both kept, since a key never merges rows that differ in "
+                        "money.",
+    "row_padded": "The record had fewer fields than the header; the missing trailing fields are optional and were "
+                  "read as empty.",
+    "python_literal": "A field meant to hold JSON held a Python literal (single quotes, None, True); it was parsed "
+                      "safely as a literal.",
 }
 
 #: Request-table token columns per bucket, plus the reasoning subset.
@@ -287,6 +296,11 @@ COSTS = Table(
         _x("x_RequestCount", "int64", False, "Model requests the row accounts for, when the source says."),
         _x("x_CostBasis", "string", True, "`invoiced` when the vendor billed the amount, `estimated` when the "
            "workbench priced tokens.", allowed=COST_BASES),
+        _x("x_CostDataset", "string", False, "Which of a provider's cost datasets the row comes from when the "
+           "provider delivers the same charges as several exports (Azure cost details: `actual` or `amortized`); "
+           "null when one file carries every cost basis in its own columns (FOCUS, CUR, the APIs). Where both "
+           "datasets cover a billing account, sub-account and billing period, billed figures come from `actual` "
+           "and EffectiveCost from `amortized` (`finops_lib.warehouse.datasets`).", allowed=COST_DATASETS),
         *_DIMENSIONS,
         _x("x_SourceExtra", "json", False, "JSON object of the source's columns that have no place in this schema "
            "(FOCUS vendor columns such as `x_UsageType`, newer FOCUS columns), keys as the source wrote them."),
@@ -358,10 +372,27 @@ INGESTED_FILES = Table(
         _x("x_RowsLoaded", "int64", True, "Records loaded (costs or requests rows produced)."),
         _x("x_RowsRejected", "int64", True, "Records rejected."),
         _x("x_IngestedAt", "datetime", True, "When the file was ingested, UTC."),
+        _x("x_DeliveredAt", "datetime", False, "When the vendor delivered the file (its stated export time, else "
+           "the file's modification time), UTC: where two files restate the same rows, the newer delivery wins."),
+        _x("x_RowsSuperseded", "int64", False, "Records of this file a newer delivery of the same rows restates "
+           "(kept out of the tables, counted here: read = loaded + rejected + superseded)."),
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (COSTS, REQUESTS, REJECTS, INGESTED_FILES)}
+INGESTED_WINDOWS = Table(
+    "ingested_windows",
+    "A slice of a source that an ingested file restates in full (a billing period of one account and dataset).",
+    (
+        _x("x_SourceFile", "string", True, "File that restates the window."),
+        _x("x_SourceFormat", "string", True, "Source format of the file."),
+        _x("x_WindowColumn", "string", True, "Timestamp column the bounds apply to."),
+        _x("x_WindowStart", "datetime", True, "Start of the window, UTC, inclusive."),
+        _x("x_WindowEnd", "datetime", True, "End of the window, UTC, exclusive."),
+        _x("x_WindowScope", "json", False, "Columns that must match too, as a JSON object (column -> value)."),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (COSTS, REQUESTS, REJECTS, INGESTED_FILES, INGESTED_WINDOWS)}
 
 
 def get_table(name: str) -> Table:

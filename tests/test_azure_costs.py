@@ -126,7 +126,8 @@ def test_ea_fixture_hand_computed(con):
     vm = rows[6]
     assert (vm["ServiceCategory"], vm["ServiceName"], vm["x_DataQualityFlags"], vm["Tags"]) == (
         "Other", "Virtual Machines", "", "{}")
-    assert result.windows == (Window(*MARCH, scope=(("BillingAccountId", "11112222"), ("SubAccountId", "aaaa-1111")),
+    assert result.windows == (Window(*MARCH, scope=(("BillingAccountId", "11112222"), ("SubAccountId", "aaaa-1111"),
+                                                                    ("x_CostDataset", "actual")),
                                      column="BillingPeriodStart"),)
     validate(result.costs, "costs")
 

@@ -43,7 +43,7 @@ def test_every_record_is_loaded_or_rejected_with_its_line(read_small):
     assert by_line.loc[5, "x_Column"] == "startTime" and by_line.loc[5, "x_Value"] == "yesterday"
     assert by_line.loc[6, "x_Column"] == "record" and "missing columns" in by_line.loc[6, "x_Reason"]
     assert by_line.loc[7, "x_Column"] == "spend" and by_line.loc[7, "x_Value"] == "abc"
-    assert by_line.loc[9, "x_Reason"] == "duplicate: same natural key as line 2 (kept)"
+    assert by_line.loc[9, "x_Reason"] == "duplicate: same request_id and amounts as line 2 (kept)"
     assert by_line.loc[10, "x_Column"] == "prompt_tokens" and by_line.loc[10, "x_Value"] == "12.5"
 
 

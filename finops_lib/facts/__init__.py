@@ -21,10 +21,11 @@ from finops_lib.facts.cells import FACT_COLUMNS, UNKNOWN, build_cells, gateway_p
 from finops_lib.facts.layer import Facts, open_facts
 from finops_lib.facts.model import DIMENSIONS, GRAINS, MEASURES, UNATTRIBUTED, Dimension, Measure
 from finops_lib.facts.requests import cells_from_requests
-from finops_lib.facts.scope import MONEY_SCOPES, SCOPE_MEANINGS, TOKEN_SCOPES
+from finops_lib.facts.scope import AI_SCOPE, MONEY_SCOPES, SCOPE_MEANINGS, TOKEN_SCOPES, in_ai_scope
 from finops_lib.facts.unpriced import unpriced_models
 
 __all__ = [
+    "AI_SCOPE",
     "DIMENSIONS",
     "FACT_COLUMNS",
     "GRAINS",
@@ -40,6 +41,7 @@ __all__ = [
     "build_cells",
     "cells_from_requests",
     "gateway_pools",
+    "in_ai_scope",
     "open_facts",
     "unpriced_models",
 ]

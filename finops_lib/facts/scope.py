@@ -12,6 +12,9 @@ APIs). To count nothing twice, per provider and UTC day:
   usage feed covers) or ``none`` (not a token row).
 
 These two columns are the whole rule; :data:`MONEY_SCOPES` and :data:`TOKEN_SCOPES` list the values that count.
+Before them, a provider's cost datasets delivered side by side (Azure actual and amortized exports of the same
+charges) are related once: billed figures and quantities from ``actual``, EffectiveCost from ``amortized``
+(:func:`finops_lib.warehouse.datasets.merge_cost_datasets`), so nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-__all__ = ["MONEY_SCOPES", "SCOPE_MEANINGS", "TOKEN_SCOPES", "in_window", "with_scopes"]
+from finops_lib.warehouse.datasets import merge_cost_datasets
+
+__all__ = ["AI_SCOPE", "GENAI_SUBCATEGORY", "MONEY_SCOPES", "SCOPE_MEANINGS", "TOKEN_SCOPES", "in_ai_scope",
+           "in_window", "with_scopes"]
 
 #: Money scopes that count in money totals.
 MONEY_SCOPES: tuple[str, ...] = ("invoiced", "estimated")
@@ -34,6 +40,31 @@ SCOPE_MEANINGS: dict[str, str] = {
     "superseded": "estimate on a provider-day that has an invoice: not counted (the invoice has the money)",
     "unpriced": "no price and no invoice: not counted, never shown as $0",
 }
+
+
+#: FOCUS 1.2 ServiceSubcategory of generative AI charges.
+GENAI_SUBCATEGORY = "Generative AI"
+#: The AI scope of reconciliation and the AI views, in words (pages and documentation quote it).
+AI_SCOPE = ("a charge is AI spend when it names a model, is a token bucket, or its FOCUS ServiceSubcategory is "
+            "'Generative AI'; the rest of the 'AI and Machine Learning' category (machine-learning compute, disks, "
+            "notebooks) is not")
+
+
+def in_ai_scope(table: ir.Table) -> ir.BooleanValue:
+    """Return whether each ``costs`` row is AI spend (see :data:`AI_SCOPE`; never null).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"x_Model": ["gpt-4o", None, None, None], "x_TokenType": ["output"] + ["non_token"] * 3,
+    ...     "ServiceCategory": ["AI and Machine Learning"] * 3 + ["Compute"],
+    ...     "ServiceSubcategory": [None, "Generative AI", "Machine Learning", None]})
+    >>> t = ibis.memtable(rows)
+    >>> t.select(ai=in_ai_scope(t)).to_pandas().ai.tolist()
+    [True, True, False, False]
+    """
+    token = table.x_TokenType.notnull() & (table.x_TokenType != "non_token")
+    return (table.x_Model.notnull() | token | (table.ServiceSubcategory == GENAI_SUBCATEGORY)).fill_null(False)
 
 
 def in_window(table: ir.Table, start_date: date | None, end_date: date | None) -> ir.Table:
@@ -70,6 +101,7 @@ def with_scopes(costs: ir.Table) -> ir.Table:
     ...     "x_MoneyScope", "x_TokenScope").to_pandas().values.tolist()  # doctest: +NORMALIZE_WHITESPACE
     [['invoiced', 'none'], ['superseded', 'usage'], ['superseded', 'usage'], ['estimated', 'usage']]
     """
+    costs = merge_cost_datasets(costs)
     day = costs.ChargePeriodStart.date()
     partition = {"group_by": [costs.ProviderName, day]}
     priced = costs.BilledCost.notnull()
@@ -83,7 +115,9 @@ def with_scopes(costs: ir.Table) -> ir.Table:
     )
     token = (costs.x_TokenType.notnull() & (costs.x_TokenType != "non_token") & costs.ConsumedQuantity.notnull())
     token = token.fill_null(False)
+    restated = costs.x_QuantityRestated  # an amortized row whose tokens the actual export counts
     usage = (costs.x_CostBasis == "estimated").fill_null(False)
     has_usage = _flag(token & usage).max().over(**partition) == 1
-    tokens = ibis.cases((~token, "none"), (usage, "usage"), (has_usage, "superseded"), else_="invoice")
-    return costs.mutate(x_MoneyScope=money, x_TokenScope=tokens)
+    tokens = ibis.cases((~token, "none"), (restated, "superseded"), (usage, "usage"), (has_usage, "superseded"),
+                        else_="invoice")
+    return costs.mutate(x_MoneyScope=money, x_TokenScope=tokens).drop("x_QuantityRestated")

@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.datatypes as dtypes
 import pandas as pd
 
-from finops_lib.facts import MONEY_SCOPES
+from finops_lib.facts import MONEY_SCOPES, in_ai_scope
 from finops_lib.pricing import book
 from finops_lib.pricing.estimate import BUCKET_COST_COLUMNS, MONEY, TOKENS, estimate_requests, price_costs
 from finops_lib.schema import REQUEST_TOKEN_COLUMNS, TOKEN_BUCKETS
@@ -31,6 +31,7 @@ GROUP: tuple[str, ...] = KEY[:4]
 LINE_FIELDS: tuple[str, ...] = ("inv_priced", "inv_catalog", "inv_tokens", "inv_unpriced", "inv_unpriced_tokens",
                                 "inv_unmatched", "inv_non_ai", "est_cost", "est_tokens",
                                 "est_unpriced_tokens")  # fmt: skip
+#: FOCUS ServiceCategory of AI and machine learning charges (wider than the AI scope: see ``facts.scope.AI_SCOPE``).
 AI_CATEGORY = "AI and Machine Learning"
 ZERO = Decimal(0)
 MILLION = Decimal(1_000_000)
@@ -79,7 +80,7 @@ def invoice_lines(costs: ibis.Table, catalog: book.Catalog, rates: pd.DataFrame,
     inv = inv.mutate(account=inv.SubAccountId.fill_null(""), dep=inv.x_DeploymentType,
                      comparable=(inv.ChargeCategory == "Usage") & inv.model.notnull()
                      & inv.token_type.isin(list(TOKEN_BUCKETS)),
-                     ai=((inv.ServiceCategory == AI_CATEGORY) | inv.model.notnull()).fill_null(False))  # fmt: skip
+                     ai=in_ai_scope(inv) | inv.model.notnull())  # fmt: skip
     inv = inv.group_by(sub).agg(amount=inv[column].cast(MONEY).sum(), qty=inv.ConsumedQuantity.cast(MONEY).sum(),
                                 rows=inv.count(), counted=inv.ConsumedQuantity.count())  # fmt: skip
     inv = inv.mutate(siblings=inv.rows.count().over(ibis.window(group_by=[*KEY, "account"])))

@@ -100,6 +100,10 @@ class ReadResult:
     windows
         Slices of the source this file restates in full (see :class:`Window`); empty when rows are
         only replaced one by one through their natural key (``x_RowHash``).
+    delivered_at
+        When the vendor produced the file, if the file or its manifest says (an export's run time);
+        None lets the file's modification time stand in. Where two files restate the same rows, the
+        newer delivery wins whatever the order they are ingested in.
     """
 
     format: str
@@ -111,6 +115,7 @@ class ReadResult:
     inline_rejects: bool = False
     csv_rejects: str | None = None
     windows: tuple[Window, ...] = field(default_factory=tuple)
+    delivered_at: datetime | None = None
 
 
 Reader = Callable[[Path, BaseBackend], ReadResult]
@@ -126,12 +131,15 @@ class Source:
     description: str
     detect: Detector
     read: Reader
+    line_id: str | None = None
 
 
 SOURCES: Registry[Source] = Registry("source format")
 
 
-def register_source(name: str, *, table: str, description: str, detect: Detector) -> Callable[[Reader], Reader]:
+def register_source(
+    name: str, *, table: str, description: str, detect: Detector, line_id: str | None = None
+) -> Callable[[Reader], Reader]:
     """Register a reader under ``name`` (decorator).
 
     Parameters
@@ -145,8 +153,16 @@ def register_source(name: str, *, table: str, description: str, detect: Detector
     detect
         Content detector: ``detect(path, head)`` with the decompressed head of the file as text
         (binary formats such as Parquet may open the file's metadata).
+    line_id
+        The field the vendor documents as a unique id of each record (LiteLLM ``request_id``, an
+        OpenTelemetry span id), when there is one; the reader's ``x_RowHash`` is then that id. Two
+        records of one file with the same id *and* the same content are one record delivered twice
+        (the second is rejected as a duplicate). Without a documented id, records identical in every
+        field are separate charges, each kept and counted (see
+        :func:`finops_lib.warehouse.ingestion.settle`). Records that differ in any field are never
+        merged either way.
     """
-    return SOURCES.register(name, make=lambda read: Source(name, table, description, detect, read))
+    return SOURCES.register(name, make=lambda read: Source(name, table, description, detect, read, line_id))
 
 
 def read_head(path: Path, size: int = HEAD_BYTES) -> str:

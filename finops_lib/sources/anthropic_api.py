@@ -246,7 +246,7 @@ def _read(path: Path, fmt: str) -> ReadResult:
     return ReadResult(fmt, shown, records_table(rows, "costs"), None, records_table(rejects, "rejects"), count)
 
 
-@register_source(USAGE, table="costs", detect=_detect_usage,
+@register_source(USAGE, table="costs", detect=_detect_usage, line_id="bucket and group-by values",
                  description="Anthropic Admin API usage reports (messages, analytics): tokens per bucket")
 def read_usage(path: Path, con: BaseBackend) -> ReadResult:
     """Read an Anthropic usage report file into ``costs`` rows (estimated basis, unpriced).
@@ -257,7 +257,7 @@ def read_usage(path: Path, con: BaseBackend) -> ReadResult:
     return _read(Path(path), USAGE)
 
 
-@register_source(COSTS, table="costs", detect=_detect_costs,
+@register_source(COSTS, table="costs", detect=_detect_costs, line_id="bucket and group-by values",
                  description="Anthropic Admin API cost reports (legacy, analytics): invoiced cents per day")
 def read_costs(path: Path, con: BaseBackend) -> ReadResult:
     """Read an Anthropic cost report file into ``costs`` rows (invoiced basis, dollars).

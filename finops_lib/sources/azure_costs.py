@@ -30,13 +30,21 @@ Quirks handled here (``reference/formats.md`` section 5):
   rows are billed at the negotiated price). Prices are converted by ``ExchangeRatePricingToBilling``
   when a pricing currency column says they are in another currency; without a usable price both
   fall back to the billed cost, and unit prices are only filled when no conversion is needed.
-* Actual vs amortized: the export does not say, so the file is classified from its rows
+* Actual vs amortized: the rows rarely say, so the file is classified from its rows
   (``x_SourceExtra.x_CostView``): ``amortized`` when commitment-covered usage carries cost or
   ``UnusedReservation``/``UnusedSavingsPlan`` rows exist; ``actual`` when covered usage is at zero or
   commitment purchases exist; else ``undetermined`` (pay-as-you-go only: both views are identical).
-  In an amortized file covered and unused rows have BilledCost 0 and commitment purchases EffectiveCost
-  0; in the other views EffectiveCost equals BilledCost. Load one view per month: both share keys and
-  windows, so the last one loaded wins.
+  An undetermined file takes the export's own word: the ``manifest.json`` Cost Management writes
+  beside each run (``exportConfig.type``: ``ActualCost``/``AmortizedCost``), else the file or folder
+  name (``amortized``, ``actual``), else ``actual``. In an amortized file covered and unused rows have
+  BilledCost 0 and commitment purchases EffectiveCost 0; in the other views EffectiveCost equals
+  BilledCost.
+* The two views are two datasets of the same charges (``x_CostDataset`` ``actual`` / ``amortized``),
+  loaded side by side and never replacing each other: windows are scoped by dataset, and the facts
+  take billed figures from ``actual`` and EffectiveCost from ``amortized`` where both cover a billing
+  account, subscription and billing period (:mod:`finops_lib.warehouse.datasets`). A file *restates*
+  another only when it is the same dataset, scope and billing period: the newer delivery wins
+  (``runInfo.submittedTime`` of the manifest, else the file's modification time).
 * ``ChargeType`` -> FOCUS: Usage, UnusedReservation, UnusedSavingsPlan -> Usage; Purchase; Tax;
   Refund -> Credit with ChargeClass Correction; Credit; RoundingAdjustment and others -> Adjustment.
 * A monthly export restates its month: one window per billing period, billing account and
@@ -45,6 +53,9 @@ Quirks handled here (``reference/formats.md`` section 5):
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ibis.backends import BaseBackend
@@ -107,8 +118,12 @@ CHARGE_TYPES: dict[str, tuple[str, str | None]] = {
 }  # fmt: skip
 FREQUENCIES = {"onetime": "One-Time", "recurring": "Recurring", "usagebased": "Usage-Based"}
 PRICING_MODELS = {"ondemand": "Standard", "reservation": "Committed", "savingsplan": "Committed", "spot": "Dynamic"}
-_AI_CATEGORIES = ("%openai%", "%cognitive%", "%foundry%", "%ai services%", "%machine learning%")
-_AI_SERVICES = ("microsoft.cognitiveservices", "microsoft.machinelearningservices")
+#: Generative AI: Azure OpenAI / Foundry Models / AI services meters (and any meter naming a model).
+_AI_CATEGORIES = ("%openai%", "%cognitive%", "%foundry%", "%ai services%")
+_AI_SERVICES = ("microsoft.cognitiveservices",)
+#: Machine learning that is not generative AI: Azure Machine Learning compute, disks, endpoints by the hour.
+_ML_SQL = ("(lower(coalesce(consumed_service, '')) = 'microsoft.machinelearningservices' "
+           "OR lower(coalesce(meter_category, '')) LIKE '%machine learning%')")
 _US_DATES = "['%m/%d/%Y', '%m/%d/%Y %H:%M:%S', '%m/%d/%Y %I:%M:%S %p']"
 
 
@@ -233,6 +248,52 @@ def _view(con: BaseBackend, staged: str) -> str:
     return "actual" if covered_zero or purchases else "undetermined"
 
 
+def _manifest(path: Path) -> dict:
+    """Return the Cost Management export manifest beside ``path`` (``manifest.json``), or an empty dict."""
+    for folder in (path.parent, path.parent.parent):
+        candidate = folder / "manifest.json"
+        if candidate.is_file():
+            try:
+                data = json.loads(candidate.read_text(encoding="utf-8-sig"))
+            except (OSError, ValueError):
+                return {}
+            return data if isinstance(data, dict) else {}
+    return {}
+
+
+def dataset_of(view: str, path: Path, manifest: dict) -> str:
+    """Return the cost dataset (``actual`` or ``amortized``) of a file whose rows say ``view``.
+
+    Examples
+    --------
+    >>> dataset_of("undetermined", Path("exports/DailyAmortizedCost/part_0.csv"), {})
+    'amortized'
+    >>> dataset_of("undetermined", Path("x.csv"), {"exportConfig": {"type": "AmortizedCost"}})
+    'amortized'
+    >>> dataset_of("actual", Path("amortized.csv"), {}), dataset_of("undetermined", Path("x.csv"), {})
+    ('actual', 'actual')
+    """
+    if view != "undetermined":
+        return view
+    stated = str((manifest.get("exportConfig") or {}).get("type", "")).lower()
+    if stated in ("actualcost", "amortizedcost"):
+        return stated.removesuffix("cost")
+    words = " ".join(part.lower() for part in path.parts[-3:])
+    if "amortiz" in words:
+        return "amortized"
+    return "actual"
+
+
+def delivered_at(manifest: dict) -> datetime | None:
+    """Return when Cost Management ran the export (``runInfo.submittedTime``), or None."""
+    text = (manifest.get("runInfo") or {}).get("submittedTime")
+    try:
+        stamp = datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+    return stamp.astimezone(UTC) if stamp and stamp.tzinfo else (stamp.replace(tzinfo=UTC) if stamp else None)
+
+
 _FX = "(CASE WHEN pricing_currency IS NULL OR upper(pricing_currency) = currency_code THEN 1 ELSE n_fx END)"
 
 
@@ -291,13 +352,14 @@ def _joined_sql(parsed: str, lookups: tuple[str, str]) -> str:
     return f"""SELECT p.*, m.model, m.token_type, m.service_tier AS m_tier, m.context_tier,
       m.deployment AS m_deployment, m.modality, m.region AS m_region, m.parsed, m.publisher AS m_publisher,
       m.details, u.words,
-      {per_block_sql('n_qty', 'u')} AS pq, {_IS_AI} AS is_ai
+      {per_block_sql('n_qty', 'u')} AS pq, {_IS_AI} AS is_ai, {_ML_SQL} AS is_ml
     FROM ({parsed}) p LEFT JOIN {lookups[0]} m ON m.k = p.meter_name LEFT JOIN {lookups[1]} u ON u.k = p.unit"""
 
 
-def _select_sql(parsed: str, lookups: tuple[str, str], view: str, labels: dict[str, str], path: str,
+def _select_sql(parsed: str, lookups: tuple[str, str], view: tuple[str, str], labels: dict[str, str], path: str,
                 us: bool) -> str:
-    """One SELECT from the parsed rows to ``costs`` rows (rejects marked inline)."""
+    """One SELECT from the parsed rows to ``costs`` rows (rejects marked inline); ``view`` is (view, dataset)."""
+    view, dataset = view
     usage = "(category = 'Usage' AND NOT unused)"
     deployment = ("CASE WHEN deployment_type ILIKE 'global%' THEN 'global' WHEN deployment_type ILIKE 'datazone%' "
                   "THEN 'data_zone' WHEN deployment_type IS NOT NULL THEN 'regional' END")
@@ -321,8 +383,8 @@ SELECT {_costs_sql(view)},
   CASE WHEN concat_ws(' ', product_name, meter_category, meter_subcategory) ILIKE '%openai%'
     OR m_publisher = 'OpenAI' THEN 'Azure OpenAI' ELSE coalesce(meter_category, consumed_service, 'Azure') END
     AS ServiceName,
-  CASE WHEN is_ai THEN {AI_SQL} ELSE 'Other' END AS ServiceCategory,
-  CASE WHEN is_ai THEN {GENAI_SQL} END AS ServiceSubcategory,
+  CASE WHEN is_ai OR is_ml THEN {AI_SQL} ELSE 'Other' END AS ServiceCategory,
+  CASE WHEN is_ai THEN {GENAI_SQL} WHEN is_ml THEN 'Machine Learning' END AS ServiceSubcategory,
   CASE WHEN {usage} THEN n_qty END AS ConsumedQuantity,
   CASE WHEN {usage} AND n_qty IS NOT NULL THEN CASE WHEN {_TOKEN} THEN 'Tokens'
     WHEN lower(words) IN ('hour', 'hours') THEN 'Hours' ELSE coalesce(nullif(words, ''), 'Units') END END
@@ -339,7 +401,7 @@ SELECT {_costs_sql(view)},
   coalesce(token_type, 'non_token') AS x_TokenType, modality AS x_Modality,
   CASE WHEN is_ai THEN coalesce(m_tier, {tier}) END AS x_ServiceTier, context_tier AS x_ContextTier,
   coalesce(m_deployment, CASE WHEN is_ai THEN {deployment} END) AS x_DeploymentType,
-  'invoiced' AS x_CostBasis, x_Team, x_Application, x_Feature, x_Environment,
+  'invoiced' AS x_CostBasis, {quote(dataset)} AS x_CostDataset, x_Team, x_Application, x_Feature, x_Environment,
   {extra} AS x_SourceExtra,
   '{FORMAT}' AS x_SourceFormat, {quote(path)} AS x_SourceFile, src_row AS x_SourceRow,
   {hash_sql(FORMAT, _KEY)} AS x_RowHash, {flags_sql(_faults(us), labels, unparsed)} AS x_DataQualityFlags
@@ -365,13 +427,15 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
     staged = stage(con, raw_sql, path)
     us = _us_dates(con, staged)
     parsed = _parsed_sql(staged, us, labels)
+    manifest = _manifest(path)
     view = _view(con, staged)
+    view = (view, dataset_of(view, path, manifest))
     lookups = (meter_table(con, distinct_values(con, staged, "meter_name"), "azure"),
                unit_table(con, distinct_values(con, staged, "unit")))
     final = stage(con, _select_sql(parsed, lookups, view, labels, str(path), us), path)
     for lookup in lookups:
         con.con.unregister(lookup)
-    windows = windows_from(con, final)
+    windows = tuple(replace(w, scope=(*w.scope, ("x_CostDataset", view[1]))) for w in windows_from(con, final))
     costs = conform(con.sql(f"SELECT * EXCLUDE (src_row) FROM {final}"), "costs")
     return ReadResult(FORMAT, str(path), costs, None, None, None, inline_rejects=True, csv_rejects=csv_rejects,
-                      windows=windows)
+                      windows=windows, delivered_at=delivered_at(manifest))

@@ -365,7 +365,7 @@ def _fault_column(message: str) -> str:
     return m.group(1) if m else "record"
 
 
-@register_source(USAGE, table="costs", detect=_detect_usage,
+@register_source(USAGE, table="costs", detect=_detect_usage, line_id="bucket and group-by values",
                  description="OpenAI Usage API pages (completions, embeddings, other endpoints): tokens per bucket")
 def read_usage(path: Path, con: BaseBackend) -> ReadResult:
     """Read an OpenAI Usage API response file into ``costs`` rows (estimated basis, unpriced).
@@ -376,7 +376,7 @@ def read_usage(path: Path, con: BaseBackend) -> ReadResult:
     return _read(Path(path), USAGE)
 
 
-@register_source(COSTS, table="costs", detect=_detect_costs,
+@register_source(COSTS, table="costs", detect=_detect_costs, line_id="bucket, project and line item",
                  description="OpenAI Costs API pages: invoiced amounts per day, project and line item")
 def read_costs(path: Path, con: BaseBackend) -> ReadResult:
     """Read an OpenAI Costs API response file into ``costs`` rows (invoiced basis)."""

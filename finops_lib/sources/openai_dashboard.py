@@ -348,7 +348,7 @@ def _read(path: Path, fmt: str, measures: tuple[str, ...], builder: Callable[...
                       len({r["x_SourceRow"] for r in rows}) + len(rejects), windows=_windows(rows, bounds))
 
 
-@register_source(COST_FORMAT, table="costs", detect=_detect_costs,
+@register_source(COST_FORMAT, table="costs", detect=_detect_costs, line_id="day, project and line item",
                  description="OpenAI dashboard cost export (CSV): invoiced amounts per day, project and line item")
 def read_costs(path: Path, con: BaseBackend) -> ReadResult:
     """Read an OpenAI dashboard cost export into ``costs`` rows (invoiced basis).
@@ -360,6 +360,7 @@ def read_costs(path: Path, con: BaseBackend) -> ReadResult:
 
 
 @register_source(ACTIVITY_FORMAT, table="costs", detect=_detect_activity,
+                 line_id="day, project, key, user and model",
                  description="OpenAI dashboard activity export (CSV): tokens per day, project, key, user and model")
 def read_activity(path: Path, con: BaseBackend) -> ReadResult:
     """Read an OpenAI dashboard activity export into ``costs`` rows (estimated basis, unpriced).

@@ -197,7 +197,7 @@ def _detect(path: Path, head: str) -> bool:
             and bool(re.search(r'"(span_id|spanId)"\s*:', head)) and '"usageDetails"' not in head)
 
 
-@register_source(FORMAT, table="requests", detect=_detect,
+@register_source(FORMAT, table="requests", detect=_detect, line_id="trace and span id",
                  description="OpenTelemetry GenAI spans (OTLP JSON / JSON lines export): one row per model call")
 def read(path: Path, con: BaseBackend) -> ReadResult:
     """Read an OTLP JSON span export into ``requests`` rows, one per model-call span.

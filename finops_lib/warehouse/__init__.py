@@ -3,6 +3,7 @@
 This package and :mod:`finops_lib.facts` are the only places that read or write the warehouse's tables.
 """
 
+from finops_lib.warehouse.datasets import merge_cost_datasets
 from finops_lib.warehouse.focus_export import export_focus, run_validator, validator_failures
 from finops_lib.warehouse.ingestion import (
     FileResult,
@@ -26,6 +27,7 @@ __all__ = [
     "file_sha256",
     "ingest",
     "ingest_file",
+    "merge_cost_datasets",
     "normalize",
     "open_data",
     "quality_flags",

@@ -54,6 +54,7 @@ from ibis.backends import BaseBackend
 from finops_lib import paths
 from finops_lib.errors import FinopsError
 from finops_lib.schema import COSTS
+from finops_lib.warehouse.datasets import merge_cost_datasets
 
 SUPPORTED_VERSIONS = ("1.2",)
 TOKENS_PER_BLOCK = 1_000_000
@@ -275,17 +276,21 @@ def export_focus(con: BaseBackend, out: str | Path, *, version: str = "1.2", tab
         raise FinopsError("the FOCUS export needs the DuckDB engine")
     if table not in con.list_tables():
         raise FinopsError(f"the warehouse holds no {table} table: run `finops ingest` first (or pass --data)")
-    sql = focus_sql(table=table, version=version, text_times=suffix == ".csv")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    target = str(out).replace("'", "''")
-    options = "FORMAT csv, HEADER true" if suffix == ".csv" else "FORMAT parquet, COMPRESSION zstd"
-    con.con.execute(f"COPY ({sql}) TO '{target}' ({options})")
-    stats = con.con.execute(
-        f"""SELECT count(*) FILTER (WHERE x_CostBasis = 'invoiced'), count(*) FILTER (WHERE x_CostBasis <> 'invoiced')
-            FROM "{table}" """).fetchone()
-    missing = con.con.execute(
-        f"SELECT count(*) FROM ({sql}) WHERE ChargeCategory IN ('Usage', 'Purchase') AND PricingQuantity IS NULL "
-        "AND ChargeClass IS NULL").fetchone()[0]
+    con.create_view("_focus_charges", merge_cost_datasets(con.table(table)), overwrite=True)
+    try:
+        sql = focus_sql(table="_focus_charges", version=version, text_times=suffix == ".csv")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        target = str(out).replace("'", "''")
+        options = "FORMAT csv, HEADER true" if suffix == ".csv" else "FORMAT parquet, COMPRESSION zstd"
+        con.con.execute(f"COPY ({sql}) TO '{target}' ({options})")
+        stats = con.con.execute(
+            f"""SELECT count(*) FILTER (WHERE x_CostBasis = 'invoiced'),
+                       count(*) FILTER (WHERE x_CostBasis <> 'invoiced') FROM "{table}" """).fetchone()
+        missing = con.con.execute(
+            f"SELECT count(*) FROM ({sql}) WHERE ChargeCategory IN ('Usage', 'Purchase') AND PricingQuantity IS NULL "
+            "AND ChargeClass IS NULL").fetchone()[0]
+    finally:
+        con.drop_view("_focus_charges", force=True)
     return {"path": str(out), "rows": int(stats[0]), "left_out": int(stats[1]), "without_quantity": int(missing),
             "version": version}
 

@@ -1,17 +1,21 @@
 """Many files -> one warehouse: detection, de-duplication, provenance and rejects.
 
-Every record read ends up in ``costs``/``requests`` or in ``rejects`` (read = loaded + rejected,
-per file, checked on every load). Re-ingesting never double counts, at three levels:
+Every record read ends up in ``costs``/``requests``, in ``rejects``, or restated by a newer delivery
+(read = loaded + rejected + superseded, per file, checked on every load). Re-ingesting never double
+counts, at four levels:
 
 1. a file whose bytes were already ingested (same SHA-256, any path) is skipped;
-2. a file at a path ingested before with other bytes (a restatement) replaces that file's rows;
+2. a file at a path ingested before with other bytes (a new version of the file) replaces that file's rows;
 3. a file that declares the windows it restates in full (a re-delivered billing period, a re-pulled
-   export window: :class:`~finops_lib.sources.Window`) replaces the rows of the same format, window
-   and scope that came from other files;
-4. a row whose natural key (``x_RowHash``) is already present from another file replaces it:
-   the last ingest wins.
+   export window: :class:`~finops_lib.sources.Window`) restates the rows of the same format, window
+   and scope (cost dataset included) from other files;
+4. a row whose natural key (``x_RowHash``, :mod:`finops_lib.warehouse.keys`) another file holds too
+   restates it. Keys never merge rows that differ in money; rows identical in every field are separate
+   charges unless the format documents a unique line id.
 
-Every replaced row is counted (``rows_replaced``), so a re-pull says what it superseded.
+In 3 and 4 the newer *delivery* wins (:mod:`finops_lib.warehouse.delivery`), not the later ingest, so
+the tables do not depend on the order files are ingested in. Every replaced row is counted
+(``rows_replaced`` on the newer file, ``rows_superseded`` on the older).
 
 Examples
 --------
@@ -30,13 +34,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import ibis
 import pandas as pd
 from ibis.backends import BaseBackend
 
 from finops_lib import engine, paths
 from finops_lib.errors import FinopsError, SourceError
 from finops_lib.schema import TABLES, conform
-from finops_lib.sources import REJECT_MARK, SOURCES, ReadResult, Source, Window, detect_format, get_source
+from finops_lib.sources import REJECT_MARK, SOURCES, ReadResult, Source, detect_format, get_source
+from finops_lib.warehouse import delivery, keys
 
 DATA_TABLES = ("costs", "requests")
 #: Files a folder walk never offers to the detectors (documentation, manifests, ground truth).
@@ -62,6 +68,7 @@ class FileResult:
     rows_loaded: int = 0
     rows_rejected: int = 0
     rows_replaced: int = 0
+    rows_superseded: int = 0
     message: str = ""
 
 
@@ -141,10 +148,17 @@ def _previous(con: BaseBackend, path: str, sha: str) -> tuple[str | None, str | 
     return (same_path[0] if same_path else None), (same_bytes[0] if same_bytes else None)
 
 
+def _newer_copy(con: BaseBackend, path: Path, twin: str) -> bool:
+    """Return whether ``path`` is a later delivery than ``twin``, an ingested file with the same bytes."""
+    (twin_at,) = con.con.execute("SELECT coalesce(x_DeliveredAt, x_IngestedAt) FROM ingested_files "
+                                 "WHERE x_SourceFile = ?", [twin]).fetchone()
+    return (delivery.delivered(path, None), str(path)) > (twin_at, twin)
+
+
 def _forget(con: BaseBackend, path: str) -> int:
     """Delete every trace of an earlier ingest of ``path``; return the data rows removed."""
     removed = 0
-    for table in (*DATA_TABLES, "rejects", "ingested_files"):
+    for table in (*DATA_TABLES, "rejects", "ingested_files", "ingested_windows"):
         count = _deleted(con, f'DELETE FROM "{table}" WHERE x_SourceFile = ?', [path])
         removed += count if table in DATA_TABLES else 0
     return removed
@@ -154,20 +168,6 @@ def _deleted(con: BaseBackend, sql: str, params: list) -> int:
     """Run a DELETE and return how many rows it removed."""
     row = con.con.execute(sql, params).fetchone()
     return int(row[0]) if row else 0
-
-
-def _replace_windows(con: BaseBackend, table: str, path: str, fmt: str, windows: tuple[Window, ...]) -> int:
-    """Delete rows of ``fmt`` from other files inside the windows ``path`` restates; return the count."""
-    removed = 0
-    for window in windows:
-        scope = "".join(f' AND "{column}" = ?' for column, _ in window.scope)
-        removed += _deleted(
-            con,
-            f'DELETE FROM "{table}" WHERE x_SourceFormat = ? AND x_SourceFile <> ? '
-            f'AND "{window.column}" >= ? AND "{window.column}" < ?{scope}',
-            [fmt, path, window.start, window.end, *(value for _, value in window.scope)],
-        )
-    return removed
 
 
 def _shift_lines(con: BaseBackend, table: str, path: str, csv_rejects: str) -> None:
@@ -228,7 +228,9 @@ def settle(con: BaseBackend, table: str, path: str, result: ReadResult, *, rejec
                         [table_kind(table), path, REJECT_MARK])
         con.con.execute(f'DELETE FROM "{table}" WHERE {where} AND starts_with(x_DataQualityFlags, ?)',
                         [path, REJECT_MARK])
-    _reject_duplicates(con, table, path, rejects)
+    line_id = SOURCES[result.format].line_id if result.format in SOURCES else None
+    if line_id:
+        keys.reject_duplicates(con, table, path, rejects, kind=table_kind(table), line_id=line_id)
     return int(parsed or 0) + malformed
 
 
@@ -237,65 +239,62 @@ def table_kind(table: str) -> str:
     return "requests" if "requests" in table else "costs"
 
 
-def _reject_duplicates(con: BaseBackend, table: str, path: str, rejects: str) -> None:
-    """Reject later records of a file whose rows repeat an earlier record's natural key."""
-    extra = _scalar(con, f'SELECT count(*) - count(DISTINCT x_RowHash) FROM "{table}" WHERE x_SourceFile = ?',
-                    [path])
-    if not extra:
-        return
-    con.con.execute(f"""CREATE OR REPLACE TEMP TABLE _dups AS
-        SELECT x_SourceRow AS row, min(first_row) AS first_row FROM (
-          SELECT x_SourceRow, min(x_SourceRow) OVER (PARTITION BY x_RowHash) AS first_row
-          FROM "{table}" WHERE x_SourceFile = ?) WHERE x_SourceRow > first_row GROUP BY x_SourceRow""", [path])
-    con.con.execute(f"""INSERT INTO "{rejects}" SELECT DISTINCT t.x_SourceFormat, t.x_SourceFile, t.x_SourceRow,
-        t.x_SourceLocator, 'record', NULL, 'duplicate: same natural key as line ' || d.first_row || ' (kept)', ?
-        FROM "{table}" t JOIN _dups d ON t.x_SourceRow = d.row WHERE t.x_SourceFile = ?""",
-                    [table_kind(table), path])
-    con.con.execute(f'DELETE FROM "{table}" WHERE x_SourceFile = ? AND x_SourceRow IN (SELECT row FROM _dups)',
-                    [path])
-    con.con.execute("DROP TABLE _dups")
+def insert_rows(con: BaseBackend, table: str, rows: ibis.Table, *, line_id: str | None) -> None:
+    """Insert a reader's rows into ``table``, with content keys unless the format documents a line id.
 
-
-def _store(con: BaseBackend, table: str, result: ReadResult, path: str) -> tuple[int, int, int]:
-    """Insert a reader's rows; settle them; older rows of its windows or keys lose.
-
-    Returns (records read, records loaded, older rows replaced).
+    See :mod:`finops_lib.warehouse.keys`.
     """
-    had_rows = bool(_scalar(con, f'SELECT count(*) > 0 FROM "{table}"'))
-    con.insert(table, conform(getattr(result, table), table))
+    expr = conform(rows, table_kind(table))
+    if line_id:
+        con.insert(table, expr)
+        return
+    con.create_view("_incoming", expr, overwrite=True)
+    try:
+        con.con.execute(f'INSERT INTO "{table}" BY NAME {keys.keyed_select_sql("_incoming", table)}')
+    finally:
+        con.drop_view("_incoming", force=True)
+
+
+def _store(con: BaseBackend, table: str, result: ReadResult, path: str, at: datetime) -> tuple[int, ...]:
+    """Insert a reader's rows and settle them; the newer delivery of any restated row wins.
+
+    Returns (records read, records loaded, older rows replaced, own records superseded).
+    """
+    insert_rows(con, table, getattr(result, table), line_id=SOURCES[result.format].line_id)
     read = settle(con, table, path, result)
-    replaced = 0
-    if had_rows:
-        replaced += _replace_windows(con, table, path, result.format, result.windows)
-        replaced += _deleted(
-            con, f'DELETE FROM "{table}" WHERE x_SourceFile <> ? AND x_RowHash IN '
-            f'(SELECT x_RowHash FROM "{table}" WHERE x_SourceFile = ?)', [path, path])
+    superseded = delivery.supersede(con, table, path, result.format, at)
+    replaced = delivery.replace_older(con, table, path, result.format, at, result.windows)
+    if replaced:
+        delivery.recount(con, table, path, result.format)
     loaded = int(_scalar(con, f'SELECT count(DISTINCT x_SourceRow) FROM "{table}" WHERE x_SourceFile = ?', [path]))
-    return read, loaded, replaced
+    return read, loaded, replaced, superseded
 
 
-def _load(con: BaseBackend, source: Source, path: Path, sha: str) -> tuple[int, int, int, int]:
+def _load(con: BaseBackend, source: Source, path: Path, sha: str) -> tuple[int, int, int, int, int]:
     shown = str(path)
     result: ReadResult = source.read(path, con)
-    read_counts, loaded, replaced = [], 0, 0
+    at = delivery.delivered(path, result.delivered_at)
+    read_counts, loaded, replaced, superseded = [], 0, 0, 0
     for table in DATA_TABLES:
         if getattr(result, table) is not None:
-            read, n, r = _store(con, table, result, shown)
+            read, n, r, s = _store(con, table, result, shown, at)
             read_counts.append(read)
-            loaded += n
-            replaced += r
+            loaded, replaced, superseded = loaded + n, replaced + r, superseded + s
     if result.rejects is not None:
         con.insert("rejects", conform(result.rejects, "rejects"))
     rejected = int(_scalar(con, "SELECT count(*) FROM rejects WHERE x_SourceFile = ?", [shown]))
     rows_read = result.rows_read if result.rows_read is not None else sum(read_counts)
-    if loaded + rejected != rows_read:
-        raise FinopsError(f"{shown}: read {rows_read} records but loaded {loaded} and rejected {rejected}; "
-                          "refusing to commit a load that loses rows")
+    if loaded + rejected + superseded != rows_read:
+        raise FinopsError(f"{shown}: read {rows_read} records but loaded {loaded}, rejected {rejected} and found "
+                          f"{superseded} restated by newer deliveries; refusing to commit a load that loses rows")
+    delivery.record_windows(con, shown, source.name, result.windows)
     con.con.execute(
-        "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [shown, sha, source.name, rows_read, loaded, rejected, datetime.now(UTC)],
+        "INSERT INTO ingested_files BY NAME SELECT ? AS x_SourceFile, ? AS x_FileSha256, ? AS x_SourceFormat, "
+        "? AS x_RowsRead, ? AS x_RowsLoaded, ? AS x_RowsRejected, ? AS x_IngestedAt, ? AS x_DeliveredAt, "
+        "? AS x_RowsSuperseded",
+        [shown, sha, source.name, rows_read, loaded, rejected, datetime.now(UTC), at, superseded],
     )
-    return rows_read, loaded, rejected, replaced
+    return rows_read, loaded, rejected, replaced, superseded
 
 
 def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> FileResult:
@@ -308,12 +307,14 @@ def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> F
     before, twin = _previous(con, shown, sha)
     if before == sha:
         return FileResult(shown, source.name, "unchanged", message="already ingested with the same content")
-    if twin is not None:
+    if twin is not None and not _newer_copy(con, path, twin):
         return FileResult(shown, source.name, "duplicate", message=f"same content already ingested from {twin}")
     con.con.execute("BEGIN TRANSACTION")
     try:
         earlier = _forget(con, shown) if before is not None else 0
-        read, loaded, rejected, replaced = _load(con, source, path, sha)
+        if twin is not None:  # the same bytes, delivered later: this copy stands for them (any ingest order)
+            earlier += _forget(con, twin)
+        read, loaded, rejected, replaced, superseded = _load(con, source, path, sha)
     except Exception as exc:
         con.con.execute("ROLLBACK")
         if isinstance(exc, SourceError):
@@ -321,7 +322,7 @@ def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> F
         raise
     con.con.execute("COMMIT")
     status = "replaced" if before is not None else "loaded"
-    return FileResult(shown, source.name, status, read, loaded, rejected, earlier + replaced)
+    return FileResult(shown, source.name, status, read, loaded, rejected, earlier + replaced, superseded)
 
 
 def ingest(
@@ -427,7 +428,7 @@ def normalize(
         expr = getattr(result, table)
         if expr is None:
             raise SourceError(path, f"format {source.name!r} produces no {table!r} rows")
-        con.insert(stage, conform(expr, table))
+        insert_rows(con, stage, expr, line_id=source.line_id)
         parsed = settle(con, stage, str(path), result, rejects=rejected_stage)
         if result.rejects is not None:
             con.insert(rejected_stage, conform(result.rejects, "rejects"))

@@ -10,6 +10,7 @@ from ibis.backends import BaseBackend
 
 from finops_lib.schema import QUALITY_FLAGS, REQUEST_TOKEN_COLUMNS
 from finops_lib.sources import detect_format
+from finops_lib.warehouse.datasets import merge_cost_datasets
 from finops_lib.warehouse.ingestion import discover
 
 
@@ -53,7 +54,8 @@ def _coverage(con: BaseBackend, table: str) -> pd.DataFrame:
     span["providers"] = span["providers"].map(lambda names: ", ".join(sorted(names)) if names is not None else "")
     span["invoiced"] = ""
     if table == "costs":
-        inv = t.filter(t.x_CostBasis == "invoiced")
+        merged = merge_cost_datasets(t)  # actual and amortized exports of the same charges count once
+        inv = merged.filter(merged.x_CostBasis == "invoiced")
         money = inv.group_by(["x_SourceFormat", "BillingCurrency"]).aggregate(cost=inv.BilledCost.sum()).to_pandas()
         text = (money.sort_values(["x_SourceFormat", "BillingCurrency"])
                 .assign(text=lambda f: f.BillingCurrency + " " + f.cost.map(lambda v: f"{float(v):,.2f}"))
