@@ -263,6 +263,11 @@ CASES: dict[str, Case] = {
         Corruption(replace_once('"output_tokens":300,', '"output_tokens":3.5,'), 2, "output_tokens",
                    "non-negative integer", "3.5"),
     ),
+    "openrouter_activity": Case(
+        csv_records,
+        Corruption(set_csv_field(3, "cost_total", "$0.021"), 3, "cost_total", "not a number", "$0.021"),
+        (lambda r: _dec(r["cost_total"]), "x_ReportedCost"),
+    ),
     "otel_genai": Case(
         otlp_records,
         Corruption(replace_once('"intValue": "50"', '"intValue": "fifty"'), 2, "gen_ai.usage.prompt_tokens",
