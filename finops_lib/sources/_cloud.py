@@ -16,6 +16,7 @@ import re
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from finops_lib.meters import parse_meter
 from finops_lib.schema import CONTEXT_TIERS, DEPLOYMENT_TYPES, SERVICE_TIERS, TOKEN_TYPES
 from finops_lib.sources import REJECT_MARK, Window, parquet_columns
 from finops_lib.sources._common import AI_CATEGORY, GENAI_SUBCATEGORY
-from finops_lib.sources._csv import read_csv_sql
+from finops_lib.sources._csv import MISSING, PADDED, execute_scan, json_text_sql, literal_used_sql, read_csv_sql
 from finops_lib.sources._sql import ident, quote
 
 AI_SQL = quote(AI_CATEGORY)
@@ -144,18 +145,26 @@ def dimensions_sql(entries: str) -> str:
         f"AS {column}" for column, keys in TAG_KEYS.items())
 
 
-def tag_set_sql(source: str, text: str, more: str | None = None) -> str:
+def tag_set_sql(source: str, text: str, more: str | None = None, *, literals: bool = False) -> str:
     """Return SQL of one row per distinct tag text (``tk``, ``mk``): validity, normalized Tags and dimensions.
 
     Tag JSON is parsed once per distinct value, not once per row. ``more`` is a second tag object
-    (AWS IAM principal tags) searched for dimensions after ``text``; join on ``tk`` and ``mk``.
+    (AWS IAM principal tags) searched for dimensions after ``text``; join on ``tk`` and ``mk``. With
+    ``literals``, a tag text written as a Python literal (``{'user:team': 'ml'}``) is read as JSON too,
+    and ``tags_literal`` says where (see :func:`finops_lib.sources._csv.json_text_sql`).
     """
     second = f"coalesce({more}, '')" if more else "''"
-    entries = f"list_concat({tag_entries_sql('tk')}, {tag_entries_sql('mk')})" if more else tag_entries_sql("tk")
-    return f"""SELECT tk, mk, coalesce(try(json_type(tk)) = 'OBJECT', false) AS tags_ok,
-        CASE WHEN try(json_type(tk)) = 'OBJECT' THEN CAST(try(json(tk)) AS VARCHAR) END AS tags_json,
-        {dimensions_sql(entries)}
-      FROM (SELECT DISTINCT {text} AS tk, {second} AS mk FROM {source})"""
+    tj, mj = ("tj", "mj") if literals else ("tk", "mk")
+    entries = f"list_concat({tag_entries_sql(tj)}, {tag_entries_sql(mj)})" if more else tag_entries_sql(tj)
+    rows, flag = f"SELECT DISTINCT {text} AS tk, {second} AS mk FROM {source}", ""
+    if literals:
+        rows = f"SELECT tk, mk, {json_text_sql('tk')} AS tj, {json_text_sql('mk')} AS mj FROM ({rows})"
+        used = f"{literal_used_sql('tk')} OR {literal_used_sql('mk')}" if more else literal_used_sql("tk")
+        flag = f"{used} AS tags_literal, "
+    return f"""SELECT tk, mk, coalesce(try(json_type({tj})) = 'OBJECT', false) AS tags_ok,
+        CASE WHEN try(json_type({tj})) = 'OBJECT' THEN CAST(try(json({tj})) AS VARCHAR) END AS tags_json,
+        {flag}{dimensions_sql(entries)}
+      FROM ({rows})"""
 
 
 def windows_from(con: BaseBackend, final: str) -> tuple[Window, ...]:
@@ -242,10 +251,14 @@ def unit_table(con: BaseBackend, values: list[str]) -> str:
     return _register(con, pa.Table.from_pylist(rows, schema=_UNIT_SCHEMA))
 
 
-def text_source(con: BaseBackend, path: Path) -> tuple[str, dict[str, str], str | None]:
+def text_source(
+    con: BaseBackend, path: Path, *, required: Callable[[str], bool] | None = None
+) -> tuple[str, dict[str, str], str | None]:
     """Return (SQL source, {column: text expression}, CSV reject table) for a CSV/CSV.gz or Parquet file.
 
     Parquet values are cast to text (maps, structs and lists to JSON text), so both variants share one reader.
+    With ``required`` (see :func:`finops_lib.sources._csv.read_csv_sql`), short CSV lines are padded and the
+    source also has the ``PADDED`` and ``MISSING`` columns (false and NULL for Parquet).
 
     Raises
     ------
@@ -258,7 +271,7 @@ def text_source(con: BaseBackend, path: Path) -> tuple[str, dict[str, str], str 
     except OSError as exc:
         raise SourceError(path, f"cannot open the file: {exc}") from exc
     if magic != b"PAR1":
-        source, names, rejects = read_csv_sql(path)
+        source, names, rejects = read_csv_sql(path, required=required)
         return source, {n: ident(n) for n in names}, rejects
     try:
         names = pq.read_schema(path).names
@@ -270,7 +283,10 @@ def text_source(con: BaseBackend, path: Path) -> tuple[str, dict[str, str], str 
     nested = ("MAP", "STRUCT", "UNION")
     types = {name: (f"to_json({ident(name)})::VARCHAR" if str(kind).startswith(nested) or str(kind).endswith("]")
                     else f"CAST({ident(name)} AS VARCHAR)") for name, kind, *_ in described}
-    return f"read_parquet({quote(str(path))})", types, None
+    source = f"read_parquet({quote(str(path))})"
+    if required is not None:
+        source = f"(SELECT *, false AS {PADDED}, NULL::VARCHAR AS {MISSING} FROM {source})"
+    return source, types, None
 
 
 def stage(con: BaseBackend, select_sql: str, path: Path) -> str:
@@ -284,7 +300,7 @@ def stage(con: BaseBackend, select_sql: str, path: Path) -> str:
     target = folder / "rows.parquet"
     try:
         con.con.execute("SET preserve_insertion_order = true")
-        con.con.execute(f"COPY ({select_sql}) TO {quote(str(target))} (FORMAT parquet, COMPRESSION zstd)")
+        execute_scan(con, f"COPY ({select_sql}) TO {quote(str(target))} (FORMAT parquet, COMPRESSION zstd)")
     except duckdb.Error as exc:
         raise SourceError(path, f"cannot read the file: {str(exc).splitlines()[0]}") from exc
     return (f"(SELECT * EXCLUDE (file_row_number), file_row_number + 2 AS src_row "

@@ -5,6 +5,18 @@ one malformed line can neither confuse a sniffer nor abort the load: DuckDB stor
 table, which :func:`finops_lib.warehouse.ingestion.settle` turns into ``rejects`` rows with their line numbers.
 Line numbers count records (header = 1); they equal physical lines unless a quoted field spans
 lines.
+
+Tolerances a reader opts into:
+
+* Short lines (:func:`read_csv_sql` with ``required``): a line with fewer fields than the header (a
+  trailing optional column missing, which pandas reads) is padded with nulls and marked (:data:`PADDED`,
+  flag :data:`PADDED_FLAG`), unless it ends before a column the reader cannot do without (money,
+  identity): :data:`MISSING` then names that column, for the reader to reject the row. Lines with too
+  many fields stay with DuckDB's rejects.
+* JSON cells written as Python literals (``[{'key': 'team', 'value': None}]``, a pandas dump of nested
+  values): :func:`json_text_sql` reads them as JSON inside the engine, only when the text is not JSON
+  already, and :func:`literal_used_sql` says when it did (flag :data:`LITERAL_FLAG`).
+* Null spellings: :func:`null_text_sql` reads ``NULL``, ``null``, ``None`` and empty cells as null.
 """
 
 from __future__ import annotations
@@ -15,14 +27,42 @@ import gzip
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import ibis
 from ibis.backends import BaseBackend
 
 from finops_lib.errors import SourceError
 from finops_lib.schema import conform
-from finops_lib.sources._sql import quote
+from finops_lib.sources._sql import ident, quote
+
+#: Column of a padded scan: true on a line that had fewer fields than the header.
+PADDED = "__csv_padded"
+#: Column of a padded scan: the first required column a short line ends before (NULL when none).
+MISSING = "__csv_missing"
+PADDED_FLAG = "row_padded"
+LITERAL_FLAG = "python_literal"
+#: Reason of the reject of a short line that lacks a required column.
+SHORT_REASON = "missing columns: the line ends before this required column"
+#: Cell texts read as null (besides the empty cell).
+NULL_TEXTS = ("NULL", "null", "None")
+#: A null string no cell holds: empty cells then read as '' and only the fields a line lacks as NULL.
+_NO_NULL = "\u2400finops:no-null\u2400"
+_PARALLEL, _SERIAL = "null_padding = true, parallel = true", "null_padding = true, parallel = false"
+_SERIAL_HINT = "does not support null_padding in conjunction with quoted new lines"
+#: Tokens of a Python literal: quoted strings, numbers, words (None, True, False), runs of other characters.
+_LITERAL_TOKENS = (r"""(?s)'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"""
+                   r"""|[A-Za-z_][A-Za-z_0-9]*|[^'"A-Za-z_0-9]+|.""")
+#: SQL of one token ``t`` in JSON: a single-quoted string double-quoted, None/True/False as null/true/false.
+_TOKEN_JSON = (
+    "CASE WHEN starts_with(t, '''') AND length(t) > 1 "
+    "THEN '\"' || replace(replace(t[2:-2], '\\''', ''''), '\"', '\\\"') || '\"' "
+    "WHEN starts_with(t, '\"') THEN replace(t, '\\''', '''') "
+    "WHEN t = 'None' THEN 'null' WHEN t = 'True' THEN 'true' WHEN t = 'False' THEN 'false' "
+    "WHEN regexp_full_match(t, '[A-Za-z_][A-Za-z_0-9]*') THEN '?' ELSE t END"  # nan, inf, names: not literals
+)
 
 
 def header(path: Path) -> list[str]:
@@ -46,16 +86,79 @@ def header(path: Path) -> list[str]:
     return [name if name.strip() else f"_unnamed_{i}" for i, name in enumerate(names, start=1)]
 
 
-def read_csv_sql(path: Path) -> tuple[str, list[str], str]:
-    """Return (table-function SQL reading every column as text, column names, reject table name)."""
+def read_csv_sql(path: Path, *, required: Callable[[str], bool] | None = None) -> tuple[str, list[str], str]:
+    """Return (SQL reading every column as text, column names, reject table name).
+
+    Parameters
+    ----------
+    path
+        The CSV (or ``.csv.gz``) file.
+    required
+        Opts into padding short lines; says which of the file's columns a line may not lack. The SQL then
+        also gives :data:`PADDED` and :data:`MISSING` per row, and is to be run through :func:`execute_scan`.
+        Without it, a short line is one of DuckDB's rejects (``missing columns``).
+    """
     names = header(path)
     token = uuid.uuid4().hex[:12]
     rejects, scan = f"_csv_rejects_{token}", f"_csv_scan_{token}"
     columns = ", ".join(f"{quote(n)}: 'VARCHAR'" for n in names)
+    padding = f", {_PARALLEL}, nullstr = {quote(_NO_NULL)}" if required else ""
     sql = (f"read_csv({quote(str(path))}, columns = {{{columns}}}, header = true, auto_detect = false, "
            f"delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
-           f"rejects_table = {quote(rejects)}, rejects_scan = {quote(scan)})")
-    return sql, names, rejects
+           f"rejects_table = {quote(rejects)}, rejects_scan = {quote(scan)}{padding})")
+    if required is None:
+        return sql, names, rejects
+    # No cell reads as NULL ('' when empty), so a NULL is a field the line did not have.
+    cells = ", ".join(f"nullif({ident(n)}, '') AS {ident(n)}" for n in names)
+    whens = " ".join(f"WHEN {ident(n)} IS NULL THEN {quote(n)}" for n in names if required(n))
+    missing = f"CASE {whens} END" if whens else "NULL::VARCHAR"
+    padded = f"(SELECT {cells}, {ident(names[-1])} IS NULL AS {PADDED}, {missing} AS {MISSING} FROM {sql})"
+    return padded, names, rejects
+
+
+def execute_scan(con: BaseBackend, statement: str) -> None:
+    """Execute a statement that reads a padded CSV scan (:func:`read_csv_sql` with ``required``).
+
+    DuckDB's parallel CSV scanner cannot pad the lines of a file whose quoted fields span lines; it stops
+    with an error, and the statement is run again on one thread. Lines it rejected before stopping are
+    stored twice; the rejects are read by distinct line.
+    """
+    try:
+        con.con.execute(statement)
+    except duckdb.Error as exc:
+        if _SERIAL_HINT not in str(exc):
+            raise
+        con.con.execute(statement.replace(_PARALLEL, _SERIAL))
+
+
+def null_text_sql(text: str) -> str:
+    """Return SQL of a trimmed text cell, NULL when empty or a null spelling (``NULL``, ``null``, ``None``)."""
+    spellings = ", ".join(quote(t) for t in ("", *NULL_TEXTS))
+    return f"CASE WHEN trim({text}) IN ({spellings}) THEN NULL ELSE trim({text}) END"
+
+
+def literal_json_sql(text: str) -> str:
+    r"""Return SQL reading a Python literal (``{'a': None, 'b': [True, -1.5]}``) as JSON text; NULL when not one.
+
+    Single-quoted strings become JSON strings and ``None``/``True``/``False`` become ``null``/``true``/
+    ``false``; numbers keep their digits. A text that is then no JSON (a tuple, a ``\x`` escape, a name,
+    a call) gives NULL, so the cell is rejected as before. Nothing is evaluated.
+    """
+    converted = (f"array_to_string(list_transform(regexp_extract_all({text}, {quote(_LITERAL_TOKENS)}), "
+                 f"t -> {_TOKEN_JSON}), '')")
+    return f"list_transform([{converted}], j -> CASE WHEN try(json(j)) IS NOT NULL THEN j END)[1]"
+
+
+def json_text_sql(text: str) -> str:
+    """Return SQL of a JSON cell as JSON text: the text when it is JSON, else its Python-literal reading, else NULL."""
+    return f"CASE WHEN try(json({text})) IS NOT NULL THEN {text} ELSE {literal_json_sql(text)} END"
+
+
+def literal_used_sql(text: str) -> str:
+    """Return SQL: whether :func:`json_text_sql` reads the cell as a Python literal (it is not JSON but one)."""
+    # A CASE, not AND: only the cells that are not JSON go through the literal reading.
+    return (f"CASE WHEN {text} IS NULL OR try(json({text})) IS NOT NULL THEN false "
+            f"ELSE {literal_json_sql(text)} IS NOT NULL END")
 
 
 def stage_numbered(con: BaseBackend, select_sql: str, table: str) -> ibis.Table:
@@ -79,7 +182,7 @@ def stage_numbered(con: BaseBackend, select_sql: str, table: str) -> ibis.Table:
     atexit.register(shutil.rmtree, folder, True)
     target = folder / "rows.parquet"
     con.con.execute("SET preserve_insertion_order = true")
-    con.con.execute(f"COPY ({select_sql}) TO {quote(str(target))} (FORMAT parquet, COMPRESSION zstd)")
+    execute_scan(con, f"COPY ({select_sql}) TO {quote(str(target))} (FORMAT parquet, COMPRESSION zstd)")
     staged = con.sql(f"SELECT * REPLACE (file_row_number + 2 AS x_SourceRow) "
                      f"FROM read_parquet({quote(str(target))}, file_row_number = true)")
     return conform(staged.drop("file_row_number"), table)

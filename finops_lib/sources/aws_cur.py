@@ -76,6 +76,16 @@ from finops_lib.sources._cloud import (
     unit_table,
     windows_from,
 )
+from finops_lib.sources._csv import (
+    LITERAL_FLAG,
+    MISSING,
+    PADDED,
+    PADDED_FLAG,
+    SHORT_REASON,
+    json_text_sql,
+    literal_used_sql,
+    null_text_sql,
+)
 from finops_lib.sources._sql import ident, quote
 
 CUR2 = "aws_cur2"
@@ -84,6 +94,9 @@ FAMILY = "aws_cur"
 REQUIRED = ("line_item_usage_start_date", "line_item_usage_end_date", "line_item_unblended_cost",
             "line_item_usage_type", "line_item_currency_code", "bill_payer_account_id",
             "bill_billing_period_start_date")
+#: Columns a short CSV line may not end before (money and identity); it may lack the others (padded, flagged).
+PAD_REQUIRED = (*REQUIRED, "line_item_net_unblended_cost", "pricing_public_on_demand_cost",
+                "line_item_line_item_type", "line_item_usage_account_id", "bill_billing_period_end_date")
 #: Canonical (CUR 2.0) columns the reader uses; others are ignored.
 COLUMNS = (
     *REQUIRED,
@@ -94,7 +107,7 @@ COLUMNS = (
     "line_item_line_item_description", "line_item_iam_principal", "product_servicecode", "product_region_code",
     "product_region", "product_product_name", "product_product_family", "product_sku", "pricing_unit",
     "pricing_public_on_demand_cost", "pricing_public_on_demand_rate", "pricing_term", "product", "resource_tags",
-    "cost_category", "tags",
+    "cost_category", "discount", "tags",
 )  # fmt: skip
 #: line_item_line_item_type -> (ChargeCategory, ChargeClass, ChargeFrequency, PricingCategory).
 LINE_ITEM_TYPES: dict[str, tuple[str, str | None, str | None, str | None]] = {
@@ -168,7 +181,7 @@ def _raw_select(source: str, types: dict[str, str], path: Path) -> tuple[str, di
     if tag_columns and "resource_tags" not in canonical:
         canonical["resource_tags"] = json_object_text([(k, f"nullif(trim({e}), '')") for k, e in tag_columns])
     cols = [f"{canonical.get(c, 'NULL::VARCHAR')} AS {c}" for c in COLUMNS]
-    return f"SELECT {', '.join(cols)} FROM {source}", labels
+    return f"SELECT {', '.join(cols)}, {PADDED}, {MISSING} FROM {source}", labels
 
 
 def _case(column: str, index: int, default: str | None) -> str:
@@ -205,23 +218,32 @@ _KEY = ("payer", "CAST(t_bp_start AS VARCHAR)", "line_item_usage_account_id", "l
 _EXTRA = ("identity_line_item_id", "bill_bill_type", "bill_invoice_id", "line_item_line_item_type",
           "line_item_product_code", "line_item_operation", "line_item_unblended_rate", "pricing_term",
           "product_product_family", "pricing_unit")
-_JSON_EXTRA = ("tags", "cost_category")
+_JSON_EXTRA = ("tags", "cost_category", "discount")
 _TAGS = "coalesce(src.resource_tags, '{}')"
-#: Only usage rows are meters; Tax or Credit lines without a usage type are not "unparsed".
-_UNPARSED = ("CASE WHEN is_bedrock AND category = 'Usage' AND line_item_usage_type IS NOT NULL "
-             "AND NOT coalesce(m.parsed, false) THEN 'meter_unparsed' ELSE '' END")
+#: Flags of a loaded row, sorted. Only usage rows are meters: Tax or Credit lines without a usage type are not
+#: "unparsed".
+_FLAGS = (f"concat_ws(',', CASE WHEN is_bedrock AND category = 'Usage' AND line_item_usage_type IS NOT NULL "
+          f"AND NOT coalesce(m.parsed, false) THEN 'meter_unparsed' END, "
+          f"CASE WHEN is_literal THEN '{LITERAL_FLAG}' END, CASE WHEN {PADDED} THEN '{PADDED_FLAG}' END)")
+_SHORT = f"{MISSING} || chr(31) || {quote(SHORT_REASON)}"
+#: Map columns kept in x_SourceExtra, read as JSON (or a Python literal).
+_MAPS = ("cost_category", "discount")
 
 
 def _parsed_sql(staged: str, labels: dict[str, str]) -> str:
     """Return SQL of the staged text rows with typed values (timestamps, decimals) and each row's fault."""
-    nulls = ", ".join(f"nullif(trim({ident(c)}), '') AS {ident(c)}" for c in COLUMNS)
+    nulls = ", ".join(f"{null_text_sql(ident(c))} AS {ident(c)}" for c in COLUMNS)
+    product = f"try(CAST({json_text_sql('pr')} AS JSON))"
+    maps = " OR ".join(literal_used_sql(c) for c in _MAPS)
     return f"""
-WITH src AS (SELECT src_row, {nulls} FROM {staged}),
-tagset AS ({tag_set_sql('src', _TAGS, "tags")}),
-products AS (SELECT pr, json_extract_string(try(CAST(nullif(pr, '') AS JSON)), '$.product_name') AS product_json
+WITH src AS (SELECT src_row, {nulls}, {PADDED}, {MISSING} FROM {staged}),
+tagset AS ({tag_set_sql('src', _TAGS, "tags", literals=True)}),
+products AS (SELECT pr, json_extract_string({product}, '$.product_name') AS product_json,
+    json_extract_string({product}, '$.region') AS product_map_region, {literal_used_sql('pr')} AS product_literal
   FROM (SELECT DISTINCT coalesce(product, '') AS pr FROM src)),
 typed AS (
   SELECT src.*, tagset.* EXCLUDE (tk, mk), coalesce(product_product_name, product_json) AS product_name,
+    product_map_region, coalesce(tags_literal OR product_literal OR {maps}, false) AS is_literal,
     TRY_CAST(line_item_usage_start_date AS TIMESTAMPTZ) AS t_start,
     TRY_CAST(line_item_usage_end_date AS TIMESTAMPTZ) AS t_end,
     TRY_CAST(bill_billing_period_start_date AS TIMESTAMPTZ) AS t_bp_start,
@@ -236,7 +258,7 @@ typed AS (
   FROM src LEFT JOIN tagset ON tagset.tk = {_TAGS} AND tagset.mk = coalesce(src.tags, '')
     LEFT JOIN products ON products.pr = coalesce(src.product, '')
 )
-SELECT *, {fault_sql(_FAULTS, labels)} AS fault FROM typed"""
+SELECT *, coalesce({_SHORT}, {fault_sql(_FAULTS, labels)}) AS fault FROM typed"""
 
 
 def _quantities_sql() -> str:
@@ -263,8 +285,8 @@ def _select_sql(staged: str, labels: dict[str, str], lookups: tuple[str, str], p
     is_ai = "(is_bedrock OR m.model IS NOT NULL)"
     service = ("coalesce(product_name, "
                "CASE WHEN is_bedrock THEN 'Amazon Bedrock' END, product_servicecode, line_item_product_code, 'AWS')")
-    extra = extra_sql([(c, c) for c in _EXTRA], [(c, f"CASE WHEN {c} <> '{{}}' THEN try(json({c})) END")
-                                                  for c in _JSON_EXTRA])
+    maps = [(c, f"CASE WHEN {c} <> '{{}}' THEN try(json({json_text_sql(c)})) END") for c in _JSON_EXTRA]
+    extra = extra_sql([(c, c) for c in _EXTRA], maps)
     return f"""
 WITH p AS ({_parsed_sql(staged, labels)})
 SELECT
@@ -282,7 +304,8 @@ SELECT
   CASE WHEN {is_ai} THEN {AI_SQL} ELSE 'Other' END AS ServiceCategory,
   CASE WHEN {is_ai} THEN {GENAI_SQL} END AS ServiceSubcategory,
   {_quantities_sql()},
-  line_item_resource_id AS ResourceId, coalesce(product_region_code, product_region, m.region) AS RegionId,
+  line_item_resource_id AS ResourceId,
+  coalesce(product_region_code, product_region, product_map_region, m.region) AS RegionId,
   product_sku AS SkuId, line_item_usage_type AS SkuMeter, m.details AS SkuPriceDetails,
   line_item_usage_account_id AS SubAccountId, line_item_usage_account_name AS SubAccountName,
   tags_json AS Tags,
@@ -293,7 +316,7 @@ SELECT
   x_Team, x_Application, x_Feature, x_Environment, {extra} AS x_SourceExtra,
   '{fmt}' AS x_SourceFormat, {quote(path)} AS x_SourceFile, src_row AS x_SourceRow,
   {hash_sql(FAMILY, _KEY)} AS x_RowHash,
-  {flags_sql(_FAULTS, labels, _UNPARSED)} AS x_DataQualityFlags
+  {flags_sql(_FAULTS, labels, _FLAGS)} AS x_DataQualityFlags
 FROM p LEFT JOIN {lookups[0]} m ON m.k = p.line_item_usage_type LEFT JOIN {lookups[1]} u ON u.k = p.pricing_unit
 """
 
@@ -313,7 +336,7 @@ def _sibling_parts(path: Path) -> bool:
 
 def _read(path: Path, con: BaseBackend, fmt: str) -> ReadResult:
     path = Path(path)
-    source, types, csv_rejects = text_source(con, path)
+    source, types, csv_rejects = text_source(con, path, required=lambda name: snake(name) in PAD_REQUIRED)
     raw_sql, labels = _raw_select(source, types, path)
     staged = stage(con, raw_sql, path)
     lookups = (meter_table(con, distinct_values(con, staged, "line_item_usage_type"), "aws"),
