@@ -39,6 +39,7 @@ Period = Literal["month", "week", "day"]
 #: ``basis: same``.
 MEASURES: dict[str, tuple[str, ...]] = {
     "cost": ("cost", "list_cost", "effective_cost"),
+    "charges": ("charges",),
     "tokens": ("tokens", "requests"),
 }
 _PERIOD_UNITS = {"month": "M", "week": "W", "day": "D"}

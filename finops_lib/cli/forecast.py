@@ -11,7 +11,7 @@ import pandas as pd
 from finops_lib.cli.common import data_facts
 from finops_lib.errors import ParameterError
 from finops_lib.forecast import backtest as bt
-from finops_lib.forecast import build_series, calibrate, series_map
+from finops_lib.forecast import build_series, calibrate, credits_by_day, forecastable, series_map
 from finops_lib.forecast.choice import choose, forecast_table
 from finops_lib.forecast.models import Options
 
@@ -33,9 +33,17 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--horizon must be a positive number of days, got {args.horizon}")
     con, facts = data_facts(args)
     try:
-        frame = build_series(facts, by=args.by, metric=args.metric)
+        frame, left_out = forecastable(build_series(facts, by=args.by, metric=args.metric))
+        credits = credits_by_day(facts) if args.metric == "spend" else None
     finally:
         con.disconnect()  # type: ignore[attr-defined]
+    if credits is not None and len(credits):
+        print(f"credits of {credits['credits'].sum():,.2f} {facts.currency} on {len(credits)} days are left out of "
+              "the spend series (one-off: not projected)", file=sys.stderr)  # fmt: skip
+    for row in left_out.itertuples():
+        print(f"series {row.series}: {row.reason}", file=sys.stderr)
+    if frame.empty:
+        raise ParameterError("no series to forecast: " + "; ".join(left_out["reason"]))
     series = series_map(frame)
     if args.top:
         series = dict(list(series.items())[:args.top])

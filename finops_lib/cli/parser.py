@@ -44,6 +44,19 @@ def _sample(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(command="sample")
 
 
+#: Exit codes of the commands that read a data folder (README, "Exit codes").
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
+EXIT_CODES = ("exit codes: 0 every file loaded (rows may still be rejected: see the rejects table); 1 a file "
+              "could not be read at all; 2 wrong arguments; 3 a file was skipped (no format recognises it), "
+              "unless --allow-skipped")
+
+
+def _allow_skipped(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-skipped", action="store_true", help="exit 0 even when files of the folder were "
+                   "skipped as unrecognised (they are still listed)")  # fmt: skip
+    p.epilog = EXIT_CODES
+
+
 def _ingest(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest", help="load files or folders into the warehouse (format detected from content)")
     p.add_argument("paths", nargs="+", help="files or folders")
@@ -51,6 +64,7 @@ def _ingest(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="print one line per file")
     p.add_argument("--mapping", action="append", help="YAML column mapping for an in-house CSV/Parquet format "
                    "(repeatable; see finops_lib/sources/mappings/)")  # fmt: skip
+    _allow_skipped(p)
     _engine_options(p)
     p.set_defaults(command="ingest")
 
@@ -70,6 +84,7 @@ def _report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                    help="a notebook parameter shared by every notebook that declares it")  # fmt: skip
     p.add_argument("--with-code", action="store_true", help="show the code cells in the HTML")
+    _allow_skipped(p)
     p.set_defaults(command="report")
 
     p = sub.add_parser("export-focus", help="write the warehouse's charges as a FOCUS 1.2 dataset (CSV or Parquet)")

@@ -1,9 +1,11 @@
 """Cell facts: one row per day (or hour) x provider x account x owner x model x key x token bucket x tiers.
 
 What anomaly detection, its explanations and the before/after view on usage feeds read. Each provider's richest
-data is used once, never twice, and the money adds up to :meth:`Facts.total` exactly:
+data is used once, never twice, and the money adds up to the facts' ``charges`` (:meth:`Facts.total`) exactly:
 
-* **money** comes from the facts' money rows (invoiced first per provider and day), already in the facts' currency;
+* **money** comes from the facts' money rows (invoiced first per provider and day), already in the facts' currency,
+  credits left out: a promotional credit or refund is a one-off, not a change in usage, and would read as a drop
+  (the facts' ``credits`` measure has them; the facts' cost is the cells' money plus the credits);
 * **tokens** and **request counts** come from the token rows (usage feeds first), joined to the money cells on
   day, provider, account, owner, model, bucket and tiers (feeds that carry tokens and money on one row, such as
   AWS CUR, Azure or GCP, join to themselves). A cell's API key is the token feed's key with most tokens (invoices
@@ -78,7 +80,9 @@ def _cells(rows: ir.Table, pools: list[int], values: dict[str, Callable[[ir.Tabl
 
 
 def _billing_cells(facts: Facts, pools: list[int], gateway_days: pd.DataFrame) -> pd.DataFrame:
-    money = _cells(facts.money_rows(), pools, {"cost": lambda t: t.BilledCost.sum(), "partial_m": _partial},
+    rows = facts.money_rows()
+    rows = rows.filter((rows.ChargeCategory != "Credit").fill_null(True))
+    money = _cells(rows, pools, {"cost": lambda t: t.BilledCost.sum(), "partial_m": _partial},
                    with_key=False)  # fmt: skip
     tokens = _cells(facts.token_rows(), pools, {
         "tokens": lambda t: t.ConsumedQuantity.sum().cast("int64"),
@@ -123,7 +127,11 @@ def _join(money: pd.DataFrame, tokens: pd.DataFrame) -> pd.DataFrame:
              .agg(api_key=("api_key", "first"), tokens=("tokens", "sum"),
                   requests=("requests", lambda s: s.sum(min_count=1)), partial_t=("partial_t", "max"),
                   **{f"{k}_t": v for k, v in first.items()}))  # fmt: skip
-    loose = left.merge(right, on=reduced, how="outer")
+    if left.empty or right.empty:  # an outer merge of empty frames fails on Arrow-typed keys: nothing to pair
+        loose = pd.concat([frame for frame in (left, right) if not frame.empty] or [left.iloc[:0]],
+                          ignore_index=True).reindex(columns=list(dict.fromkeys([*left.columns, *right.columns])))
+    else:
+        loose = left.merge(right, on=reduced, how="outer")
     for tier in ("service_tier", "context_tier"):
         loose[tier] = loose[tier].fillna(loose.pop(f"{tier}_t"))
     return pd.concat([matched, loose], ignore_index=True)

@@ -455,6 +455,8 @@ def _measure_expr(t: ir.Table, m: Measure) -> ir.Value:
             value = ibis.coalesce(value, t[m.fallback])
     if m.where is not None:
         value = ibis.ifelse(t[m.where[0]] == m.where[1], value, 0)
+    if m.unless is not None:
+        value = ibis.ifelse((t[m.unless[0]] == m.unless[1]).fill_null(False), 0, value)
     if m.money:
         return value.cast(fx.MONEY).sum()
     return value.sum().cast("int64")

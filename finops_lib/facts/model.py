@@ -60,6 +60,8 @@ class Measure:
         The column summed; ``None`` counts rows.
     where
         ``(column, value)``: only rows where the column equals the value (``failures`` counts failed requests).
+    unless
+        ``(column, value)``: leave out the rows where the column equals the value (null is not equal).
     fallback
         A column summed where ``column`` is null (``ListCost`` falls back to ``BilledCost``).
     description
@@ -74,6 +76,7 @@ class Measure:
     description: str
     where: tuple[str, str] | None = None
     fallback: str | None = None
+    unless: tuple[str, str] | None = None
 
     @property
     def money(self) -> bool:
@@ -135,6 +138,13 @@ def _measure(name: str, unit: str, table: str, rows: str, column: str | None, de
 _measure("cost", "money", "costs", "money", "BilledCost",
          "Spend: billed cost of the money rows (invoiced first per provider and day, priced estimates where no "
          "invoice), converted at the charge day's rate")  # fmt: skip
+_measure("charges", "money", "costs", "money", "BilledCost",
+         "Spend before credits: the billed cost of the money rows other than credits (FOCUS ChargeCategory Credit); "
+         "cost = charges + credits exactly. Forecasts model this series and show credits apart",
+         unless=("ChargeCategory", "Credit"))  # fmt: skip
+_measure("credits", "money", "costs", "money", "BilledCost",
+         "Credits: the billed cost (negative) of the money rows of ChargeCategory Credit (promotional credits, "
+         "refunds)", where=("ChargeCategory", "Credit"))  # fmt: skip
 _measure("list_cost", "money", "costs", "money", "ListCost", "List-price cost of the money rows (billed cost where "
          "the source gives none)", fallback="BilledCost")  # fmt: skip
 _measure("effective_cost", "money", "costs", "money", "EffectiveCost", "Effective (amortized) cost of the money "

@@ -10,7 +10,7 @@ from finops_lib.forecast.events import EVENT_KINDS, Event, apply_events, catalog
 from finops_lib.forecast.models import MODELS, Forecast, Options, register_model
 from finops_lib.forecast.parallel import Task, run_task, run_tasks
 from finops_lib.forecast.prophet import detect_level_shifts  # also registers the Prophet models
-from finops_lib.forecast.series import DIMENSIONS, build_series, series_map
+from finops_lib.forecast.series import DIMENSIONS, build_series, credits_by_day, forecastable, series_map
 
 __all__ = [
     "DIMENSIONS",
@@ -23,8 +23,10 @@ __all__ = [
     "apply_events",
     "build_series",
     "catalog_events",
+    "credits_by_day",
     "detect_level_shifts",
     "event_regressors",
+    "forecastable",
     "read_events",
     "register_model",
     "run_task",

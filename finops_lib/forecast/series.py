@@ -1,11 +1,16 @@
 """Daily spend and token series to forecast, read through the facts layer.
 
-**Spend** is the facts' ``cost`` (money rows: invoiced rows, priced estimates only where a provider has no
-invoice), in the facts' currency: what finance budgets. ``total``, ``provider`` and ``model`` series are the facts'
-daily series; ``team`` and ``application`` series are the chargeback view (:func:`finops_lib.allocation.allocate`
-per day with the facts' rules): direct cost by the ownership rules plus the shared pools' splits, so team series
-add up to the total exactly. **Tokens** use the facts' token rows the same way. Amounts are summed exactly per day
-and become floats only in the returned frame.
+**Spend** is the facts' ``charges``: the money rows (invoiced rows, priced estimates only where a provider has no
+invoice) other than credits, in the facts' currency: what usage and purchases cost, what finance budgets. Credits
+(promotional credits, refunds: FOCUS ChargeCategory ``Credit``) are one-off and would make a day's total negative:
+they are modelled apart (:func:`credits_by_day`, shown beside the forecast, never projected), so the facts' cost is
+the forecast's history plus the credits, exactly. A series that still has a negative day (corrections larger than
+the day's charges) is not forecast; :func:`forecastable` says which and why.
+
+``total``, ``provider`` and ``model`` series are the facts' daily series; ``team`` and ``application`` series are
+the chargeback view (:func:`finops_lib.allocation.allocate` per day with the facts' rules): direct cost by the
+ownership rules plus the shared pools' splits, so team series add up to the total exactly. **Tokens** use the facts'
+token rows the same way. Amounts are summed exactly per day and become floats only in the returned frame.
 """
 
 from __future__ import annotations
@@ -19,12 +24,12 @@ from finops_lib.allocation import allocate
 from finops_lib.errors import ParameterError
 from finops_lib.facts import Facts
 
-__all__ = ["DIMENSIONS", "METRICS", "build_series", "series_map"]
+__all__ = ["DIMENSIONS", "METRICS", "build_series", "credits_by_day", "forecastable", "series_map"]
 
 #: Dimensions a series can be built by.
 DIMENSIONS: tuple[str, ...] = ("total", "provider", "team", "application", "model")
 #: Metrics a series can measure -> the facts measure.
-METRICS: dict[str, str] = {"spend": "cost", "tokens": "tokens"}
+METRICS: dict[str, str] = {"spend": "charges", "tokens": "tokens"}
 Metric = Literal["spend", "tokens"]
 
 
@@ -74,9 +79,8 @@ def build_series(facts: Facts, *, by: str = "total", metric: Metric = "spend") -
 
 
 def _allocated(facts: Facts, *, by: str, metric: Metric) -> pd.DataFrame:
-    result = allocate(facts, period="day", measure="cost" if metric == "spend" else "tokens")
-    frame = result.frame
-    value = "cost" if metric == "spend" else "tokens"
+    value = METRICS[metric]
+    frame = allocate(facts, period="day", measure=value).frame
     out = pd.DataFrame({"day": pd.to_datetime(frame["period"]), "series": frame[by].fillna("(unallocated)").astype(str),
                         "value": frame[value]})  # fmt: skip
     return out.groupby(["day", "series"], as_index=False)["value"].agg(lambda s: sum(s, Decimal(0)))
@@ -86,3 +90,40 @@ def series_map(frame: pd.DataFrame) -> dict[str, pd.Series]:
     """Return ``{series name: daily values}`` from a :func:`build_series` frame, largest total first."""
     order = frame.groupby("series")["value"].sum().sort_values(ascending=False, kind="stable").index
     return {str(name): frame[frame["series"] == name].set_index("day")["value"].rename(str(name)) for name in order}
+
+
+def credits_by_day(facts: Facts) -> pd.DataFrame:
+    """Return the credits of the facts' window per day (``day``, ``credits``: negative floats), days with credits only.
+
+    They are left out of the spend series (see the module docstring) and shown beside the forecast.
+    """
+    frame = facts.aggregate("credits", by=["day"])
+    frame = frame[[value != 0 for value in frame["credits"]]]
+    return pd.DataFrame({"day": pd.to_datetime(frame["day"]).dt.normalize(),
+                         "credits": frame["credits"].map(float)}).reset_index(drop=True)
+
+
+def forecastable(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a :func:`build_series` frame into the series a model can fit and the ones it cannot, with why.
+
+    A series with a negative day (corrections or adjustments larger than the day's charges, credits being out of
+    the series already) is left out rather than clipped: its history does not say what usage cost.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        The kept rows of ``frame``; and ``series``, ``reason`` of each series left out.
+
+    Examples
+    --------
+    >>> days = pd.date_range("2026-06-01", periods=2)
+    >>> frame = pd.DataFrame({"day": list(days) * 2, "series": ["a", "a", "b", "b"], "value": [1.0, 2.0, 3.0, -1.0]})
+    >>> kept, left_out = forecastable(frame)
+    >>> sorted(kept["series"].unique()), left_out.values.tolist()
+    (['a'], [['b', 'a net negative day (-1.00 on 2026-06-02: adjustments larger than the charges): not forecast']])
+    """
+    negative = frame[frame["value"] < 0].sort_values(["series", "day"]).groupby("series").head(1)
+    reasons = [(row.series, f"a net negative day ({row.value:,.2f} on {row.day.date()}: adjustments larger than "
+                            "the charges): not forecast") for row in negative.itertuples()]  # fmt: skip
+    left_out = pd.DataFrame(reasons, columns=["series", "reason"])
+    return frame[~frame["series"].isin(left_out["series"])].reset_index(drop=True), left_out

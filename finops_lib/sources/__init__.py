@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import importlib
+import json
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ __all__ = [
     "Source",
     "Window",
     "detect_format",
+    "explain_unrecognised",
     "get_source",
     "parquet_columns",
     "read_head",
@@ -203,6 +205,63 @@ def detect_format(path: str | Path) -> Source | None:
         if source.detect(p, head):
             return source
     return None
+
+
+def explain_unrecognised(path: str | Path) -> str:
+    r"""Say what a file no format recognises looks like, and what to do about it (for skipped-file lists).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = Path(d) / "x.csv"
+    ...     _ = p.write_text("when,amount\n2026-05-01,3\n")
+    ...     print(explain_unrecognised(p))  # doctest: +NORMALIZE_WHITESPACE
+    CSV with 2 columns (when, amount), which no registered format reads; see `finops formats`, force one with
+    `finops ingest --format NAME` to see what it misses, or map the columns with a YAML mapping (`--mapping`)
+    """
+    p = Path(path)
+    hint = ("see `finops formats`, force one with `finops ingest --format NAME` to see what it misses, or map the "
+            "columns with a YAML mapping (`--mapping`)")
+    try:
+        size = p.stat().st_size
+        head = read_head(p)
+    except (OSError, EOFError) as exc:
+        return f"cannot be opened ({exc.__class__.__name__}: {exc})"
+    if size == 0:
+        return "empty file (0 bytes): nothing to load"
+    return f"{_shape(p, head)}, which no registered format reads; {hint}"
+
+
+def _names(names: list[str], limit: int = 8) -> str:
+    shown = ", ".join(str(n) for n in names[:limit])
+    return f"{shown}, ..." if len(names) > limit else shown
+
+
+def _shape(p: Path, head: str) -> str:
+    """Return what a file's head looks like: Parquet, JSON, JSON lines, CSV or other text."""
+    if head.startswith("PAR1"):
+        columns = parquet_columns(p)
+        return f"Parquet with {len(columns)} columns ({_names(columns)})" if columns else "unreadable Parquet"
+    if "\ufffd" in head[:4096] and not head.lstrip().startswith(("{", "[")):
+        return "binary content (not text, Parquet or gzip)"
+    text = head.lstrip("\ufeff").lstrip()
+    first = text.split("\n", 1)[0].strip()
+    if text.startswith(("{", "[")):
+        try:
+            value = json.loads(first) if first.endswith("}") and text.count("\n") > 0 else json.loads(text)
+        except ValueError:
+            return "JSON (only its first 64 KiB were looked at)"
+        kind = "JSON lines" if first.endswith("}") and text.count("\n") > 0 and text.startswith("{") else "JSON"
+        if isinstance(value, list):
+            keys = sorted({k for item in value[:20] if isinstance(item, dict) for k in item})
+            return f"{kind} array of {len(value)} items with keys ({_names(keys)})"
+        return f"{kind} object with keys ({_names(list(value))})"
+    for sep, label in ((",", "CSV"), ("\t", "tab-separated text"), (";", "semicolon-separated text")):
+        if sep in first:
+            names = [n.strip().strip('"') for n in first.split(sep)]
+            return f"{label} with {len(names)} columns ({_names(names)})"
+    return f"text starting {first[:60]!r}"
 
 
 def get_source(path: str | Path, format: str | None = None) -> Source:

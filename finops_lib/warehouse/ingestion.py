@@ -41,7 +41,15 @@ from ibis.backends import BaseBackend
 from finops_lib import engine, paths
 from finops_lib.errors import FinopsError, SourceError
 from finops_lib.schema import TABLES, conform
-from finops_lib.sources import REJECT_MARK, SOURCES, ReadResult, Source, detect_format, get_source
+from finops_lib.sources import (
+    REJECT_MARK,
+    SOURCES,
+    ReadResult,
+    Source,
+    detect_format,
+    explain_unrecognised,
+    get_source,
+)
 from finops_lib.warehouse import delivery, keys
 
 DATA_TABLES = ("costs", "requests")
@@ -302,7 +310,7 @@ def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> F
     shown = str(path)
     source = get_source(path, format) if format else detect_format(path)
     if source is None:
-        return FileResult(shown, None, "skipped", message="no registered format recognises this file")
+        return FileResult(shown, None, "skipped", message=explain_unrecognised(path))
     sha = file_sha256(path)
     before, twin = _previous(con, shown, sha)
     if before == sha:
@@ -374,11 +382,12 @@ def summarize(summary: pd.DataFrame) -> pd.DataFrame:
     """Totals per format and status (files, rows read, loaded, rejected) for the CLI and notebooks."""
     if summary.empty:
         return pd.DataFrame(columns=["format", "status", "files", "rows_read", "rows_loaded", "rows_rejected",
-                                     "rows_replaced"])
+                                     "rows_replaced", "rows_superseded"])
     out = (summary.fillna({"format": "(unrecognised)"})
            .groupby(["format", "status"], as_index=False)
            .agg(files=("path", "count"), rows_read=("rows_read", "sum"), rows_loaded=("rows_loaded", "sum"),
-                rows_rejected=("rows_rejected", "sum"), rows_replaced=("rows_replaced", "sum")))
+                rows_rejected=("rows_rejected", "sum"), rows_replaced=("rows_replaced", "sum"),
+                rows_superseded=("rows_superseded", "sum")))
     return out.sort_values(["format", "status"]).reset_index(drop=True)
 
 

@@ -9,9 +9,9 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from finops_lib.schema import QUALITY_FLAGS, REQUEST_TOKEN_COLUMNS
-from finops_lib.sources import detect_format
+from finops_lib.sources import detect_format, explain_unrecognised
 from finops_lib.warehouse.datasets import merge_cost_datasets
-from finops_lib.warehouse.ingestion import discover
+from finops_lib.warehouse.ingestion import discover, file_sha256
 
 
 def sources(con: BaseBackend) -> pd.DataFrame:
@@ -101,19 +101,39 @@ def quality_flags(con: BaseBackend) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
-def skipped_files(data_dir: str | Path | None = None) -> pd.DataFrame:
-    """Files of a data folder that no registered format recognises (ingest skips them), per folder.
+def skipped_files(data_dir: str | Path | None = None, con: BaseBackend | None = None) -> pd.DataFrame:
+    """Files of a data folder whose rows are in no table: unrecognised (skipped) or unreadable (failed), largest first.
+
+    Parameters
+    ----------
+    data_dir
+        The data folder; None (a warehouse read without its folder) lists nothing.
+    con
+        The warehouse the folder was ingested into: a file it recognises but the warehouse does not hold (and
+        no held file has its bytes) failed to load. Without it only unrecognised files are listed.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``folder`` (first level under ``data_dir``), ``files`` and ``example`` (a file name).
+        Columns ``file`` (path under ``data_dir``), ``status`` (``skipped`` or ``failed``), ``bytes`` and
+        ``reason`` (what the file looks like and what to do about it), sorted by size, largest first.
     """
-    if not data_dir:  # a warehouse read without its folder: no files to look at
-        return pd.DataFrame(columns=["folder", "files", "example"])
+    columns = ["file", "status", "bytes", "reason"]
+    if not data_dir:
+        return pd.DataFrame(columns=columns)
     root = Path(data_dir).expanduser().resolve()
-    rows = [(path.relative_to(root).parts[0] if len(path.relative_to(root).parts) > 1 else ".", path.name)
-            for path in discover([root]) if detect_format(path) is None]
-    frame = pd.DataFrame(rows, columns=["folder", "example"])
-    out = frame.groupby("folder", as_index=False).agg(files=("example", "count"), example=("example", "first"))
-    return out[["folder", "files", "example"]].sort_values("folder").reset_index(drop=True)
+    held: set[str] = set()
+    hashes: set[str] = set()
+    if con is not None and "ingested_files" in con.list_tables():
+        files = con.table("ingested_files").select("x_SourceFile", "x_FileSha256").to_pandas()
+        held, hashes = set(files.x_SourceFile), set(files.x_FileSha256)
+    rows = []
+    for path in discover([root]):
+        source = detect_format(path)
+        if source is None:
+            rows.append((str(path.relative_to(root)), "skipped", path.stat().st_size, explain_unrecognised(path)))
+        elif con is not None and str(path) not in held and file_sha256(path) not in hashes:
+            rows.append((str(path.relative_to(root)), "failed", path.stat().st_size,
+                         f"recognised as {source.name} but could not be read: `finops ingest {path.name}` says why"))
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values(["bytes", "file"], ascending=[False, True]).reset_index(drop=True)

@@ -16,6 +16,10 @@ once it ships ``tests/data/<format>.<ext>`` and a :class:`source_cases.Case`, an
 
 from __future__ import annotations
 
+import copy
+import csv
+import io
+import json
 import shutil
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -287,14 +291,73 @@ def test_ingesting_the_same_file_again_changes_nothing(normalized, warehouse):
     assert _counts(warehouse) == before
 
 
-def test_a_byte_copy_under_another_name_is_not_counted_twice(normalized, warehouse, tmp_path):
+def test_a_byte_copy_under_another_name_is_not_counted_twice(normalized, tmp_path):
+    warehouse = engine.memory()  # its own: the copy ends up holding the rows, which the other tests do not expect
+    ingest([normalized.path], con=warehouse)
     before = _counts(warehouse)
     copy = tmp_path / f"copy-of-{normalized.path.name}"
     shutil.copyfile(normalized.path, copy)
     result = ingest([copy], con=warehouse).iloc[0]
-    assert (result.status, result.rows_loaded) == ("duplicate", 0)
-    assert str(normalized.path) in result.message
+    # The copy is the later delivery (a newer modification time): it stands for the bytes, the original's rows go.
+    assert (result.status, result.rows_loaded, result.rows_replaced) == ("loaded", len(normalized.loaded),
+                                                                         normalized.rows.num_rows)
     assert _counts(warehouse) == before
+    again = ingest([normalized.path], con=warehouse).iloc[0]  # the older copy, offered again: a duplicate
+    assert (again.status, again.rows_loaded) == ("duplicate", 0) and str(copy) in again.message
+    assert _counts(warehouse) == before
+
+
+def _with_a_repeat(path: Path, fmt: str, record: int, target: Path) -> None:
+    """Write ``path`` with raw record ``record`` repeated once more (same file kind, every field equal)."""
+    raw = CASES[fmt].records(path)[record]
+    text = path.read_text(encoding="utf-8-sig")
+    if isinstance(raw, dict) and path.suffix == ".csv":
+        header = next(csv.reader(io.StringIO(text)))
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\n").writerow([raw.get(h, "") for h in header])
+        target.write_text(text.rstrip("\n") + "\n" + line.getvalue(), encoding="utf-8")
+        return
+    if path.suffix == ".jsonl":
+        lines = text.splitlines()
+        target.write_text("\n".join([*lines, lines[record - 1]]) + "\n", encoding="utf-8")
+        return
+    document = json.loads(text)
+    stack = [document]
+    while stack:  # the list holding the record: append a copy of it there
+        node = stack.pop()
+        items = node if isinstance(node, list) else list(node.values()) if isinstance(node, dict) else []
+        if isinstance(node, list):
+            for item in node:
+                if item == raw or json.loads(json.dumps(item), parse_float=Decimal) == raw:
+                    node.append(copy.deepcopy(item))
+                    target.write_text(json.dumps(document), encoding="utf-8")
+                    return
+        stack.extend(i for i in items if isinstance(i, (list, dict)))
+    pytest.skip(f"{fmt}: no list holding record {record} found to repeat it in")
+
+
+def test_a_repeated_record_is_two_charges_or_one_record_delivered_twice(normalized, tmp_path):
+    """Every format, one loaded record repeated verbatim: two charges, unless the format documents a line id."""
+    n = normalized
+    record = min(n.loaded)
+    target = tmp_path / n.path.name
+    _with_a_repeat(n.path, n.fmt, record, target)
+    con = engine.memory()
+    try:
+        before = ingest([n.path], con=con, format=n.fmt).iloc[0]
+        con2 = engine.memory()
+        after = ingest([target], con=con2, format=n.fmt).iloc[0]
+        reasons = con2.sql("SELECT x_Reason FROM rejects").to_pandas().x_Reason.tolist()
+        con2.disconnect()
+    finally:
+        con.disconnect()
+    assert after.rows_read == before.rows_read + 1
+    line_id = SOURCES[n.fmt].line_id
+    if line_id:
+        assert (after.rows_loaded, after.rows_rejected) == (before.rows_loaded, before.rows_rejected + 1)
+        assert any(r.startswith(f"duplicate: same {line_id} and amounts as line {record}") for r in reasons), reasons
+    else:
+        assert (after.rows_loaded, after.rows_rejected) == (before.rows_loaded + 1, before.rows_rejected)
 
 
 def test_a_redelivery_from_another_folder_replaces_rows(normalized, warehouse, tmp_path):

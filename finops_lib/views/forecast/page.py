@@ -12,13 +12,15 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from finops_lib import checks, paths, pricing
+from finops_lib.errors import ParameterError
 from finops_lib.facts import Facts, open_facts
 from finops_lib.forecast import budgets as budget_rules
 from finops_lib.forecast import calibrate
 from finops_lib.forecast.choice import chosen_rows
 from finops_lib.forecast.events import Event, catalog_events, read_events
 from finops_lib.forecast.models import Forecast
-from finops_lib.forecast.series import DIMENSIONS, METRICS, build_series, series_map
+from finops_lib.forecast.series import DIMENSIONS, METRICS, build_series, credits_by_day, forecastable, series_map
+from finops_lib.fx import fmt_money
 from finops_lib.rules import resolve_rules
 
 __all__ = ["Inputs", "budget_per_day", "budget_view", "load", "mase_summary", "results"]
@@ -33,6 +35,19 @@ class Inputs:
     series: dict[str, pd.Series]
     events: list[Event] = field(default_factory=list)
     budgets: pd.DataFrame = field(default_factory=pd.DataFrame)
+    left_out: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["series", "reason"]))
+    credits: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["day", "credits"]))
+
+    def note(self) -> str:
+        """Say what the series leave out: credits (not projected) and series that cannot be forecast."""
+        parts = []
+        if len(self.credits):
+            total = fmt_money(self.credits["credits"].sum(), self.facts.currency)
+            parts.append(f"Credits of {total} on {len(self.credits)} day{'s' if len(self.credits) > 1 else ''} "
+                         "are left out of the spend history (one-off: not projected); the facts' spend is the "
+                         "history plus the credits.")
+        parts += [f"Series {row.series}: {row.reason}." for row in self.left_out.itertuples()]
+        return " ".join(parts) or "Every series is forecast; the history holds no credits."
 
     @property
     def first(self) -> date:
@@ -76,7 +91,10 @@ def load(con: BaseBackend, *, data_dir: str | None = None, dimension: str = "tea
     checks.one_of("metric", metric, METRICS)
     end = checks.iso_day("as_of", as_of)
     facts = open_facts(con, currency=checks.currency_code(currency), rules=resolve_rules("", data_dir), end_date=end)
-    frame = build_series(facts, by=dimension, metric=metric)  # type: ignore[arg-type]
+    frame, left_out = forecastable(build_series(facts, by=dimension, metric=metric))  # type: ignore[arg-type]
+    if frame.empty:
+        raise ParameterError("no series to forecast: " + "; ".join(left_out["reason"]))
+    credits = credits_by_day(facts) if metric == "spend" else pd.DataFrame(columns=["day", "credits"])
     series = {k: v for k, v in series_map(frame).items() if not series_filter or k in series_filter}
     if include_total and dimension != "total":
         series = {"total": frame.groupby("day")["value"].sum().rename("total"), **series}
@@ -87,7 +105,7 @@ def load(con: BaseBackend, *, data_dir: str | None = None, dimension: str = "tea
     table = budget_rules.load_budgets(budget_file, data_dir)
     if series_filter:
         table = table[table["name"].isin(series)]
-    return Inputs(facts, frame, series, events, table)
+    return Inputs(facts, frame, series, events, table, left_out, credits)
 
 
 def budget_per_day(inputs: Inputs, *, dimension: str, name: str, month: pd.Period) -> float | None:

@@ -164,8 +164,33 @@ def scope_table(facts: Facts) -> pd.DataFrame:
     return out[["provider", "scope", "counted", "rows", "cost", "tokens", "meaning"]]
 
 
+def unloaded_headline(unloaded: pd.DataFrame) -> str:
+    """Return one sentence on the files of the folder in no figure (:func:`~finops_lib.warehouse.skipped_files`).
+
+    Examples
+    --------
+    >>> unloaded_headline(pd.DataFrame(columns=["file", "status", "bytes", "reason"]))
+    'Every file of the data folder is loaded.'
+    >>> print(unloaded_headline(pd.DataFrame({"file": ["a.csv", "b.json"], "status": ["skipped", "failed"],
+    ...                                       "bytes": [2_500_000, 1_000], "reason": ["", ""]})))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    2 files of the data folder (2.5 MB) are in no figure on these pages: 1 skipped (no format recognises it),
+    1 failed to load. Their money is missing until they are loaded.
+    """
+    if unloaded.empty:
+        return "Every file of the data folder is loaded."
+    counts = unloaded["status"].value_counts()
+    parts = [f"{counts['skipped']} skipped (no format recognises it)" if "skipped" in counts else "",
+             f"{counts['failed']} failed to load" if "failed" in counts else ""]
+    size = float(unloaded["bytes"].sum())
+    shown = f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size / 1e3:,.1f} kB"
+    return (f"{len(unloaded)} file{'s' if len(unloaded) > 1 else ''} of the data folder ({shown}) "
+            f"{'are' if len(unloaded) > 1 else 'is'} in no figure on these pages: {', '.join(p for p in parts if p)}. "
+            "Their money is missing until they are loaded.")
+
+
 def results(facts: Facts, *, filters: dict[str, Any], sources: pd.DataFrame, unpriced: pd.DataFrame,
-            groups: pd.DataFrame) -> dict[str, Any]:  # fmt: skip
+            groups: pd.DataFrame, unloaded: pd.DataFrame | None = None) -> dict[str, Any]:  # fmt: skip
     """Return the page's ``results.json``: the headline of the report index and values for automated checks.
 
     Parameters
@@ -180,8 +205,11 @@ def results(facts: Facts, *, filters: dict[str, Any], sources: pd.DataFrame, unp
         :func:`finops_lib.facts.unpriced_models`.
     groups
         :func:`spend_totals` by the page's ``group_by``.
+    unloaded
+        :func:`finops_lib.warehouse.skipped_files` of the data folder (None: not looked at).
     """
     currency = facts.currency
+    unloaded = unloaded if unloaded is not None else pd.DataFrame(columns=["file", "status", "bytes", "reason"])
     total = facts.total("cost")
     per_format = sources.drop_duplicates("source")
     models = facts.aggregate("cost", by=["model"])
@@ -193,7 +221,9 @@ def results(facts: Facts, *, filters: dict[str, Any], sources: pd.DataFrame, unp
         "headline": {f"Spend ({currency})": fmt_money(total, currency),
                      "Sources loaded": str(len(per_format)),
                      "Rows rejected": f"{int(per_format['rows_rejected'].sum()):,}",
-                     "Top model": str(models["model"].iloc[0]) if len(models) else "none"},
+                     "Top model": str(models["model"].iloc[0]) if len(models) else "none",
+                     **({"Files not loaded": f"{len(unloaded):,}"} if len(unloaded) else {})},
+        "files_not_loaded": unloaded[["file", "status", "bytes"]].to_dict("records"),
         "date_range": [str(first), str(last)] if first else None,
         "total_spend": {currency: str(total)},
         "billed": {row.billing_currency: str(row.billed) for row in billed.itertuples()},
