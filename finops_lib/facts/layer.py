@@ -182,7 +182,9 @@ class Facts:
         if self._costs is None:
             raise ParameterError("no costs table: the warehouse holds no billing or usage rows")
         windowed = in_window(self._costs, self.start_date, self.end_date)
-        return attribute(with_scopes(windowed), self.rules)
+        # Relating cost datasets takes a window over every row: only when more than one dataset is loaded.
+        datasets = "x_CostDataset" in self._costs.columns and int(self._costs.x_CostDataset.nunique().execute()) > 1
+        return attribute(with_scopes(windowed, datasets=datasets), self.rules)
 
     def cost_rows(self) -> ir.Table:
         """Every ``costs`` row of the window, with ``x_MoneyScope``, ``x_TokenScope``, owners, in the currency.

@@ -81,11 +81,11 @@ def _flag(value: ir.BooleanValue) -> ir.IntegerValue:
     return value.fill_null(False).cast("int8")
 
 
-def with_scopes(costs: ir.Table) -> ir.Table:
+def with_scopes(costs: ir.Table, *, datasets: bool = True) -> ir.Table:
     """Return ``costs`` with ``x_MoneyScope`` and ``x_TokenScope`` (see the module docstring).
 
     The scopes look at every row of a provider and day, so compute them before any filter other than the
-    window and the provider.
+    window and the provider. ``datasets=False`` skips relating cost datasets (when at most one is loaded).
 
     Examples
     --------
@@ -101,7 +101,7 @@ def with_scopes(costs: ir.Table) -> ir.Table:
     ...     "x_MoneyScope", "x_TokenScope").to_pandas().values.tolist()  # doctest: +NORMALIZE_WHITESPACE
     [['invoiced', 'none'], ['superseded', 'usage'], ['superseded', 'usage'], ['estimated', 'usage']]
     """
-    costs = merge_cost_datasets(costs)
+    costs = merge_cost_datasets(costs) if datasets else costs.mutate(x_QuantityRestated=ibis.literal(False))
     day = costs.ChargePeriodStart.date()
     partition = {"group_by": [costs.ProviderName, day]}
     priced = costs.BilledCost.notnull()
