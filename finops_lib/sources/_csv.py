@@ -16,19 +16,24 @@ Tolerances a reader opts into:
 * JSON cells written as Python literals (``[{'key': 'team', 'value': None}]``, a pandas dump of nested
   values): :func:`json_text_sql` reads them as JSON inside the engine, only when the text is not JSON
   already, and :func:`literal_used_sql` says when it did (flag :data:`LITERAL_FLAG`).
+  In Python, :func:`parse_json_text` does the same for readers that build rows in memory.
 * Null spellings: :func:`null_text_sql` reads ``NULL``, ``null``, ``None`` and empty cells as null.
 """
 
 from __future__ import annotations
 
+import ast
 import atexit
 import csv
 import gzip
+import json
 import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import ibis
@@ -159,6 +164,55 @@ def literal_used_sql(text: str) -> str:
     # A CASE, not AND: only the cells that are not JSON go through the literal reading.
     return (f"CASE WHEN {text} IS NULL OR try(json({text})) IS NOT NULL THEN false "
             f"ELSE {literal_json_sql(text)} IS NOT NULL END")
+
+
+def parse_json_text(text: str) -> tuple[Any, bool]:
+    """Return (value, whether it was a Python literal) of a JSON cell: JSON first, else a Python literal.
+
+    Numbers with a fraction or exponent are Decimal, read from their own digits (``-1.23`` is
+    ``Decimal('-1.23')``, never a float), as :func:`json.loads` with ``parse_float=Decimal`` reads JSON. A
+    Python literal may hold only dicts, lists, strings, numbers, ``None``, ``True`` and ``False``: it is
+    parsed, never evaluated.
+
+    Raises
+    ------
+    ValueError
+        When the text is neither.
+
+    Examples
+    --------
+    >>> parse_json_text("[{'name': 'Free tier', 'amount': -1.23, 'id': None}]")
+    ([{'name': 'Free tier', 'amount': Decimal('-1.23'), 'id': None}], True)
+    """
+    try:
+        return json.loads(text, parse_float=Decimal), False
+    except json.JSONDecodeError:
+        pass
+    source = text.strip()
+    try:
+        return _literal(ast.parse(source, mode="eval").body, source), True
+    except (SyntaxError, RecursionError) as exc:
+        raise ValueError(f"neither JSON nor a Python literal: {exc}") from None
+
+
+def _literal(node: ast.AST, source: str) -> Any:
+    """Return the value of a literal's syntax tree (numbers as Decimal of their text); ValueError otherwise."""
+    if isinstance(node, ast.Dict) and all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.keys):
+        return {k.value: _literal(v, source) for k, v in zip(node.keys, node.values, strict=True)}
+    if isinstance(node, ast.List):
+        return [_literal(v, source) for v in node.elts]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        value = _literal(node.operand, source)
+        if isinstance(value, Decimal | int) and not isinstance(value, bool):
+            return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.Constant):
+        if node.value is None or isinstance(node.value, str | bool):
+            return node.value
+        if isinstance(node.value, int):
+            return node.value
+        if isinstance(node.value, float):  # its own digits, not the float's
+            return Decimal(ast.get_source_segment(source, node) or "")
+    raise ValueError(f"not a JSON-like Python literal: {ast.dump(node)[:80]}")
 
 
 def stage_numbered(con: BaseBackend, select_sql: str, table: str) -> ibis.Table:

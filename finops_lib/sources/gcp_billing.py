@@ -22,6 +22,10 @@ Quirks handled here:
 * ``usage.amount`` / ``usage.unit`` is the consumed quantity (``count`` of a token SKU = Tokens),
   ``usage.amount_in_pricing_units`` / ``usage.pricing_unit`` the pricing one (``1000000 count`` = ``1M Tokens``).
 * ``cost_type``: ``regular`` -> Usage, ``tax`` -> Tax, ``adjustment`` / ``rounding error`` -> Adjustment.
+* A flattened CSV may write ``labels``, ``project.labels``, ``system_labels``, ``credits`` and ``adjustment_info``
+  as Python literals instead of JSON (``[{'key': 'team', 'value': 'ml'}]``, ``None``, ``True``: a pandas dump of
+  the query result); they are parsed as literals (never evaluated; amounts Decimal from their digits) and the row
+  is flagged ``python_literal``. ``NULL``, ``null`` and ``None`` cells are null.
 
 Restatements: the export is append-only. Late usage and corrections arrive as *new* rows (a later
 ``export_time``, or ``cost_type = adjustment``) that add to earlier ones; exported rows are not rewritten, so a
@@ -62,6 +66,7 @@ from finops_lib.sources._common import (
     reject,
     row_hash,
 )
+from finops_lib.sources._csv import LITERAL_FLAG, NULL_TEXTS, parse_json_text
 from finops_lib.sources._records import bad_text, records
 
 FORMAT = "gcp_billing_export"
@@ -83,6 +88,8 @@ _QUANTUM = Decimal("1e-12")
 _TEXT_COLUMNS = frozenset(c.name for t in ("costs", "rejects") for c in get_table(t).columns
                           if c.dtype in ("string", "json"))  # fmt: skip
 _SKU_COLUMNS = ("sku.description", "sku_description")
+#: Fields holding nested values, which a flattened CSV writes as JSON text (or Python literals).
+_NESTED = ("labels", "project.labels", "system_labels", "credits", "adjustment_info")
 _JSON_MARKS = (re.compile(r'"usage_start_time"\s*:'), re.compile(r'"cost"\s*:'),
                re.compile(r'"sku(?:\.description|_description)?"\s*:'))  # fmt: skip
 
@@ -139,6 +146,22 @@ def _json_field(value: Any, column: str) -> Any:
         except json.JSONDecodeError:
             raise Fault(column, value, f"{column!r} is not valid JSON") from None
     return value
+
+
+def _parsed(rec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Return the record with null spellings as None and nested fields' text parsed; and whether a literal was."""
+    out = {k: None if isinstance(v, str) and v.strip() in NULL_TEXTS else v for k, v in rec.items()}
+    literal = False
+    for path in _NESTED:
+        for key in dict.fromkeys((path, path.replace(".", "_"))):
+            value = out.get(key)
+            if isinstance(value, str) and value.strip():
+                try:
+                    out[key], used = parse_json_text(value)
+                except ValueError:
+                    raise Fault(path, value, f"{path!r} is not valid JSON") from None  # nor a Python literal
+                literal = literal or used
+    return out, literal
 
 
 def _labels(rec: dict[str, Any], column: str) -> dict[str, str]:
@@ -278,6 +301,7 @@ def build_row(rec: dict[str, Any], shown: str, ordinal: int, locator: str | None
     """
     if not isinstance(rec, dict):
         raise Fault("record", rec, "record is not a JSON object")
+    rec, literal = _parsed(rec)
     sku = str(_get(rec, "sku.description") or "").strip()
     if not sku:
         raise Fault("sku.description", _get(rec, "sku.description"), "required field 'sku.description' is missing")
@@ -307,6 +331,7 @@ def build_row(rec: dict[str, Any], shown: str, ordinal: int, locator: str | None
     for name in ("SkuId", "SubAccountId", "SubAccountName", "RegionId", "ResourceId", "ResourceName"):
         base[name] = base[name] if base[name] not in ("", [], {}) else None
     base["x_RowHash"] = _natural_key(rec, base, labels, listed)
+    base["x_DataQualityFlags"] = flags(*base["x_DataQualityFlags"].split(","), LITERAL_FLAG if literal else None)
     return base
 
 

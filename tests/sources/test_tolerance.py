@@ -24,6 +24,7 @@ from finops_lib.sources._csv import SHORT_REASON, json_text_sql, literal_used_sq
 from finops_lib.warehouse.ingestion import ingest
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "tolerance"
+D = Decimal
 
 
 def _costs(con, columns: str) -> list[tuple]:
@@ -159,3 +160,26 @@ def test_python_literals_read_as_json_in_sql(text, json, literal):
         f"SELECT {json_text_sql('x')}, {literal_used_sql('x')} FROM (SELECT ?::VARCHAR AS x)", [text]
     ).fetchone()
     assert got == (json, literal)
+
+
+def test_gcp_csv_with_python_literal_labels_and_credits_nets_each_row_exactly(con):
+    path = DATA / "gcp_billing_python_literals.csv"
+    assert detect_format(path).name == "gcp_billing_export"  # a byte order mark before the header
+    summary = ingest([path], con=con).iloc[0]
+    assert (summary.rows_read, summary.rows_loaded, summary.rows_rejected) == (6, 4, 2)
+    rows = _costs(con, "BilledCost, ContractedCost, ListCost, x_DataQualityFlags, Tags, x_Team")
+    assert rows == [
+        (2, D("1.25"), D("1.25"), D("1.25"), "", '{"team": "ml"}', "ml"),
+        # cost 2.5 + credit -1.23 (a Python list of dicts, None in it)
+        (3, D("1.27"), D("2.5"), D("2.5"), "python_literal", '{"env": "", "team": "ml"}', "ml"),
+        # cost 0.3 + credits -0.1 and -1e-12 (exact: no float on the way); project and system labels as literals
+        (4, D("0.199999999999"), D("0.3"), D("0.3"), "python_literal",
+         '{"goog-resource-type": "vertex", "team": "search"}', "search"),
+        # labels None, project labels NULL, credits empty, cost_at_list NULL: all optional, all null
+        (5, D("0.75"), D("0.75"), D("0.75"), "", None, None),
+    ]  # fmt: skip
+    assert sum(r[1] for r in rows) == D("3.469999999999")
+    assert _rejects(con) == [
+        (6, "credits", "[{'name': 'x', 'amount': float('nan')}]", "'credits' is not valid JSON"),  # a call: no literal
+        (7, "cost", None, "required field 'cost' is missing"),  # cost written None
+    ]
