@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 
 from finops_lib.sources import REJECT_MARK
+from finops_lib.sources._csv import LITERAL_FLAG, MISSING, PADDED, PADDED_FLAG, SHORT_REASON, literal_json_sql
 from finops_lib.sources._sql import decimal_sql, ident, quote, timestamp_sql
 
 PROVIDER_COLUMNS = ("ServiceProviderName", "ProviderName", "InvoiceIssuerName", "PublisherName")
@@ -50,6 +51,21 @@ def _json_object_sql(text: str, *, wrap: bool) -> str:
         return plain
     wrapped = f"'{{' || {text} || '}}'"
     return f"coalesce({plain}, CASE WHEN json_type(try(json({wrapped}))) = 'OBJECT' THEN {wrapped} END)"
+
+
+def _literal_object_sql(text: str) -> str:
+    """Return SQL: a Python dict literal (``{'team': 'ml'}``) in ``text`` as JSON object text, else NULL."""
+    return (f"list_transform([{literal_json_sql(text)}], j -> CASE WHEN json_type(try(json(j))) = 'OBJECT' "
+            "THEN j END)[1]")
+
+
+def _object_sql(text: str, *, wrap: bool) -> tuple[str, str]:
+    """Return SQL of (a JSON object cell as JSON text, whether it was read as a Python literal)."""
+    json_text = _json_object_sql(text, wrap=wrap)
+    value = f"CASE WHEN {text} IS NULL THEN NULL ELSE coalesce({json_text}, {_literal_object_sql(text)}) END"
+    used = (f"CASE WHEN {text} IS NULL OR {json_text} IS NOT NULL THEN false "
+            f"ELSE {_literal_object_sql(text)} IS NOT NULL END")
+    return value, used
 
 
 def _enum_sql(column: str, values: tuple[str, ...]) -> str:
@@ -93,6 +109,8 @@ def values_sql(names: list[str]) -> str:
     provider = f"coalesce({', '.join(col(c) for c in PROVIDER_COLUMNS)})"
     meter = (f"CASE WHEN __hint = 'aws' THEN coalesce({col('x_UsageType')}, {col('SkuMeter')}) "
              f"ELSE coalesce({col('SkuMeter')}, {col('x_SkuMeterName')}) END")
+    tags, tags_literal = _object_sql(col("Tags"), wrap=True)
+    details, details_literal = _object_sql(col("SkuPriceDetails"), wrap=False)
     parts = [f"{decimal_sql(col(c))} AS __{c}" for c in (*MONEY, *QUANTITIES)]
     parts += [f"{timestamp_sql(col(c))} AS __{c}" for c in TIMES]
     parts += [f"{_enum_sql(col(c), values)} AS __{c}" for c, values in ENUMS.items()]
@@ -100,8 +118,9 @@ def values_sql(names: list[str]) -> str:
     parts += [
         f"upper(trim({col('BillingCurrency')})) AS __currency",
         f"{provider} AS __provider",
-        f"{_json_object_sql(col('Tags'), wrap=True)} AS __tags",
-        f"{_json_object_sql(col('SkuPriceDetails'), wrap=False)} AS __details",
+        f"{tags} AS __tags",
+        f"{details} AS __details",
+        f"{tags_literal} OR {details_literal} AS __literal",
         f"{_hint_sql(provider, col('x_UsageType'))} AS __hint",
         f"md5(to_json(list_value({', '.join(key)}))) AS __key",
     ]
@@ -179,14 +198,16 @@ def select_sql(stage: str, names: list[str], meters: str, path: str, fmt: str) -
     """Return the SELECT from the staged raw rows to ``costs`` rows of format ``fmt`` (rejects marked inline)."""
     col = present_column(names)
     checks = _faults(names)
-    fault = "CASE " + " ".join(f"WHEN {cond} THEN {quote(c)} || {_US} || {quote(why)}"
-                               for cond, c, why in checks) + " END"
+    short = f"WHEN {MISSING} IS NOT NULL THEN {MISSING} || {_US} || {quote(SHORT_REASON)} "
+    fault = "CASE " + short + " ".join(f"WHEN {cond} THEN {quote(c)} || {_US} || {quote(why)}"
+                                       for cond, c, why in checks) + " END"
     bad_value = "CASE split_part(__fault, chr(31), 1) " + " ".join(
         f"WHEN {quote(c)} THEN {col(c)}" for c in dict.fromkeys(c for _, c, _ in checks)) + " END"
     flags = ("concat_ws(',', CASE WHEN __ttl_assumed THEN 'cache_ttl_assumed' END, "  # sorted by name
              "CASE WHEN __ai AND __meter IS NOT NULL AND NOT coalesce(__parsed, false) THEN 'meter_unparsed' END, "
              "CASE WHEN x_TokenType <> 'non_token' AND __model IS NULL AND coalesce(__parsed, __meter IS NULL) "
-             "THEN 'model_unknown' END)")
+             f"THEN 'model_unknown' END, CASE WHEN __literal THEN '{LITERAL_FLAG}' END, "
+             f"CASE WHEN {PADDED} THEN '{PADDED_FLAG}' END)")
     ai = lambda c: f"CASE WHEN __ai THEN {c} END"  # noqa: E731 - meter fields only on AI rows
     return f"""
 WITH v AS (

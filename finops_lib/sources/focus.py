@@ -6,7 +6,11 @@ pandas; only the distinct meter strings of AI rows go through Python
 
 Quirks handled here (``reference/formats.md`` sections 1, 4.3 and 5):
 
-* Nulls written as the literal string ``NULL`` (the FOCUS sample data) or as empty fields.
+* Nulls written as the literal string ``NULL`` (the FOCUS sample data), ``None`` or as empty fields.
+* A CSV line that lacks trailing optional columns is padded with nulls and flagged ``row_padded``; one that
+  ends before a mandatory or money column (:data:`PAD_REQUIRED`) is rejected, naming that column.
+* ``Tags`` and ``SkuPriceDetails`` written as Python dict literals (``{'team': 'ml'}``) are read as JSON
+  objects, the row flagged ``python_literal``.
 * Timestamps as ISO ``2026-05-01T00:00:00Z`` or ``2024-09-18 22:00:00`` (no zone: UTC).
 * The version is told by the columns present (:func:`focus_version`): 1.3 replaces
   ``ProviderName`` by ``ServiceProviderName`` (``HostProviderName`` beside it); a file without
@@ -51,8 +55,8 @@ from finops_lib.errors import SourceError
 from finops_lib.meters import parse_meter
 from finops_lib.schema import conform
 from finops_lib.sources import ReadResult, Window, parquet_columns, register_source
-from finops_lib.sources._csv import read_csv_sql
-from finops_lib.sources._focus_sql import PROVIDER_COLUMNS, present_column, select_sql, values_sql
+from finops_lib.sources._csv import MISSING, PADDED, execute_scan, read_csv_sql
+from finops_lib.sources._focus_sql import MONEY, PROVIDER_COLUMNS, present_column, select_sql, values_sql
 from finops_lib.sources._sql import ident, quote, timestamp_sql
 
 FORMAT = "focus"
@@ -67,6 +71,8 @@ VERSION_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("BilledCost", "BillingAccountId", "BillingCurrency", "BillingPeriodStart", "BillingPeriodEnd",
             "ChargeCategory", "ChargePeriodStart", "ChargePeriodEnd", "ServiceCategory", "ServiceName")
+#: Columns a short CSV line may not end before (mandatory, money, provider, correction, sub-account).
+PAD_REQUIRED = frozenset((*REQUIRED, *MONEY, *PROVIDER_COLUMNS[:2], "ChargeClass", "SubAccountId"))
 _MULTIPART = re.compile(r"(?i)(part[-_]?\d+|[-_]\d{4,}\.)")
 METER_FIELDS = ("model", "token_type", "service_tier", "context_tier", "deployment", "modality", "region")
 
@@ -106,7 +112,7 @@ def _source(path: Path) -> tuple[str, list[str], str | None]:
     with path.open("rb") as fh:
         parquet = fh.read(4) == b"PAR1"
     if not parquet:
-        sql, names, rejects = read_csv_sql(path)
+        sql, names, rejects = read_csv_sql(path, required=PAD_REQUIRED.__contains__)
         return sql, names, rejects
     try:
         import pyarrow.parquet as pq
@@ -118,7 +124,8 @@ def _source(path: Path) -> tuple[str, list[str], str | None]:
         raise SourceError(path, "the Parquet schema repeats a column name")
     cols = [f"CAST({'to_json(' + ident(f.name) + ')' if pa.types.is_nested(f.type) else ident(f.name)} "
             f"AS VARCHAR) AS {ident(f.name)}" for f in schema]
-    return f"(SELECT {', '.join(cols)} FROM read_parquet({quote(str(path))}))", list(schema.names), None
+    pads = f"false AS {PADDED}, NULL::VARCHAR AS {MISSING}"
+    return f"(SELECT {', '.join(cols)}, {pads} FROM read_parquet({quote(str(path))}))", list(schema.names), None
 
 
 def _stage(con: BaseBackend, source: str, names: list[str]) -> str:
@@ -131,10 +138,11 @@ def _stage(con: BaseBackend, source: str, names: list[str]) -> str:
     folder = Path(tempfile.mkdtemp(prefix="finops_focus_"))
     atexit.register(shutil.rmtree, folder, True)
     target = folder / "raw.parquet"
-    cols = ", ".join(f"CASE WHEN upper(trim({ident(n)})) IN ('', 'NULL') THEN NULL ELSE {ident(n)} END "
+    cols = ", ".join(f"CASE WHEN upper(trim({ident(n)})) IN ('', 'NULL', 'NONE') THEN NULL ELSE {ident(n)} END "
                      f"AS {ident(n)}" for n in names)
     con.con.execute("SET preserve_insertion_order = true")
-    con.con.execute(f"COPY (SELECT {cols} FROM {source}) TO {quote(str(target))} (FORMAT parquet)")
+    execute_scan(con, f"COPY (SELECT {cols}, {PADDED}, {MISSING} FROM {source}) TO {quote(str(target))} "
+                      "(FORMAT parquet)")
     return (f"(SELECT * EXCLUDE (file_row_number), file_row_number + 2 AS __line "
             f"FROM read_parquet({quote(str(target))}, file_row_number = true))")
 

@@ -183,3 +183,17 @@ def test_gcp_csv_with_python_literal_labels_and_credits_nets_each_row_exactly(co
         (6, "credits", "[{'name': 'x', 'amount': float('nan')}]", "'credits' is not valid JSON"),  # a call: no literal
         (7, "cost", None, "required field 'cost' is missing"),  # cost written None
     ]
+
+
+def test_focus_short_lines_python_literal_tags_and_none_cells(con):
+    summary = ingest([DATA / "focus_short_rows_literal_tags.csv"], con=con).iloc[0]
+    assert (summary.format, summary.rows_read, summary.rows_loaded, summary.rows_rejected) == ("focus", 5, 4, 1)
+    rows = _costs(con, "BilledCost, EffectiveCost, ResourceId, Tags, x_Team, x_DataQualityFlags")
+    assert rows == [
+        (2, D("10"), D("9"), "vm-1", '{"team": "ml"}', "ml", ""),
+        (3, D("5"), D("5"), "vm-2", '{"team": "search", "env": null}', "search", "python_literal"),
+        (4, D("2"), D("2"), None, None, None, "row_padded"),  # no ResourceId, no Tags: optional
+        (6, D("1"), D("1"), None, None, None, ""),  # ResourceId written None
+    ]
+    assert sum(r[1] for r in rows) == D("18")
+    assert _rejects(con) == [(5, "BillingPeriodStart", None, SHORT_REASON)]
