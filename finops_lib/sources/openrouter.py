@@ -13,15 +13,15 @@ moderation_latency, generation_time, finish_reason, tokens_prompt, tokens_comple
 native_tokens_completion, native_tokens_reasoning, native_tokens_cached, origin, usage, is_byok,
 native_finish_reason, external_user, api_type``).
 
-Why ``requests`` and not ``costs`` (the decision): ``cost_total`` / ``total_cost`` is exactly what OpenRouter
-debits from the account's prepaid credits for the generation (USD), so it is more than a gateway estimate; but it is
-not an invoice line. OpenRouter invoices the credit *purchases* (with its fee), which this export does not contain,
-and gives one total per generation with no split by token bucket. Loading the debits as invoiced ``costs`` would
-either double count against a credit-purchase invoice or invent a per-bucket split of the money. So each
-generation is a request: its tokens by bucket, latency and status, and the debit as ``x_ReportedCost``, with
-``ProviderName`` = ``OpenRouter`` (the party that bills; the upstream ``provider_name`` is kept in Tags), so that no
-upstream provider's own invoice ever supersedes these calls. Facts that want OpenRouter spend as money read it from
-the reported cost of this format (an open point for the facts layer, not decided here).
+Why ``requests`` *and* ``costs`` (the decision): ``cost_total`` / ``total_cost`` is exactly what OpenRouter debits
+from the account's prepaid credits for the generation (USD): the money the organisation spends, final, not a
+gateway's estimate. OpenRouter's invoices are the credit *purchases* (top-ups, with its fee), which these exports do
+not contain and the workbench does not load; so the debits are the spend. Each generation is a request (its tokens
+by bucket, latency, status, the debit as ``x_ReportedCost``) and, when it carries a debit, one invoiced ``costs``
+row of that amount (``non_token``: OpenRouter gives one total per generation, never a split by token bucket, so
+none is invented), with ``ProviderName`` = ``OpenRouter`` (the party that bills; the upstream ``provider_name`` is
+kept in Tags), so no upstream provider's own invoice ever supersedes these calls. Load credit-purchase invoices
+beside them and the money would count twice: they are not read here.
 
 Quirks handled here:
 
@@ -45,7 +45,7 @@ Quirks handled here:
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,16 @@ from ibis.backends import BaseBackend
 from finops_lib.errors import SourceError
 from finops_lib.models import canonical_model
 from finops_lib.sources import ReadResult, read_head, register_source
-from finops_lib.sources._common import Fault, flags, records_table, reject, row_hash
+from finops_lib.sources._common import (
+    ACCOUNT_UNKNOWN,
+    AI_CATEGORY,
+    GENAI_SUBCATEGORY,
+    Fault,
+    flags,
+    records_table,
+    reject,
+    row_hash,
+)
 from finops_lib.sources._genai import exact_amount, plausible, read_documents, scalar_text, tags_json, token_count
 from finops_lib.sources._records import csv_records
 
@@ -176,6 +185,32 @@ def build_row(rec: Any, shown: str, ordinal: int, locator: str | None) -> dict[s
     }  # fmt: skip
 
 
+def charge_row(request: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the invoiced ``costs`` row of a generation's debit (None when it carries no cost)."""
+    cost = request["x_ReportedCost"]
+    if cost is None:
+        return None
+    day = request["ChargePeriodStart"].replace(hour=0, minute=0, second=0, microsecond=0)
+    month = day.replace(day=1)
+    following = (month.replace(year=month.year + 1, month=1) if month.month == 12
+                 else month.replace(month=month.month + 1))  # fmt: skip
+    return {
+        "BilledCost": cost, "EffectiveCost": cost, "ListCost": cost, "ContractedCost": cost, "BillingCurrency": "USD",
+        "BillingAccountId": ACCOUNT_UNKNOWN, "BillingPeriodStart": month, "BillingPeriodEnd": following,
+        "ChargeCategory": "Usage", "ChargeFrequency": "Usage-Based", "PricingCategory": "Standard",
+        "ChargeDescription": f"OpenRouter generation {request['x_RequestId']}", "ChargePeriodStart": day,
+        "ChargePeriodEnd": day + timedelta(days=1), "InvoiceIssuerName": "OpenRouter", "ProviderName": "OpenRouter",
+        "PublisherName": "OpenRouter", "ServiceName": "OpenRouter", "ServiceCategory": AI_CATEGORY,
+        "ServiceSubcategory": GENAI_SUBCATEGORY, "SubAccountId": request["x_ApiKeyId"], "x_Model": request["x_Model"],
+        "x_ModelRaw": request["x_ModelRaw"], "x_TokenType": "non_token", "x_RequestCount": 1,
+        "x_CostBasis": "invoiced", "x_ApiKeyId": request["x_ApiKeyId"], "x_UserId": request["x_UserId"],
+        "x_Application": request["x_Application"], "Tags": request["Tags"], "x_SourceFormat": FORMAT,
+        "x_SourceFile": request["x_SourceFile"], "x_SourceRow": request["x_SourceRow"],
+        "x_SourceLocator": request["x_SourceLocator"], "x_RowHash": row_hash(FORMAT, request["x_RequestId"], "debit"),
+        "x_DataQualityFlags": "",
+    }  # fmt: skip
+
+
 def _json_records(path: Path) -> list[tuple[int, str | None, Any]]:
     """Return (ordinal or line, locator, record or Fault) of one response, an array of them, or JSON lines."""
     documents, several = read_documents(path)
@@ -198,7 +233,7 @@ def _require(path: Path, names: list[str], line: int | None) -> None:
 
 @register_source(FORMAT, table="requests", detect=_detect, line_id="generation id",
                  description="OpenRouter activity export (activity page CSV, /api/v1/generation JSON): one row per "
-                             "generation, the credits it cost as reported cost")  # fmt: skip
+                             "generation, the credits it debits as invoiced spend")  # fmt: skip
 def read(path: Path, con: BaseBackend) -> ReadResult:
     """Read an OpenRouter activity export into ``requests`` rows, one per generation; bad records go to rejects.
 
@@ -220,4 +255,6 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
         except Fault as fault:
             rejects.append(reject(FORMAT, shown, ordinal, fault.column, fault.value, fault.reason, "requests",
                                   locator))  # fmt: skip
-    return ReadResult(FORMAT, shown, None, records_table(rows, "requests"), records_table(rejects, "rejects"), count)
+    charges = [c for c in map(charge_row, rows) if c is not None]
+    return ReadResult(FORMAT, shown, records_table(charges, "costs"), records_table(rows, "requests"),
+                      records_table(rejects, "rejects"), count)

@@ -109,17 +109,18 @@ def replace_older(con: BaseBackend, table: str, path: str, fmt: str, at: datetim
     return removed
 
 
-def recount(con: BaseBackend, table: str, path: str, fmt: str) -> None:
+def recount(con: BaseBackend, path: str, fmt: str) -> None:
     """Bring the loaded and superseded counts of ``fmt``'s other files up to date after ``path`` restated rows.
 
     ``ingested_files`` then always says what each file holds now: read = loaded + rejected + superseded.
     """
+    held = " UNION ".join(f'SELECT x_SourceFile, x_SourceRow FROM "{t}" WHERE x_SourceFormat = ?'
+                          for t in ("costs", "requests"))  # fmt: skip
     con.con.execute(f"""UPDATE ingested_files SET
-        x_RowsLoaded = coalesce((SELECT count(DISTINCT t.x_SourceRow) FROM "{table}" t
-                                 WHERE t.x_SourceFile = ingested_files.x_SourceFile), 0),
-        x_RowsSuperseded = x_RowsRead - x_RowsRejected - coalesce((SELECT count(DISTINCT t.x_SourceRow) FROM "{table}" t
-                                 WHERE t.x_SourceFile = ingested_files.x_SourceFile), 0)
-        WHERE x_SourceFormat = ? AND x_SourceFile <> ?""", [fmt, path])
+        x_RowsLoaded = coalesce(h.n, 0), x_RowsSuperseded = x_RowsRead - x_RowsRejected - coalesce(h.n, 0)
+        FROM (SELECT f.x_SourceFile AS file, (SELECT count(*) FROM ({held}) r WHERE r.x_SourceFile = f.x_SourceFile)
+              AS n FROM ingested_files f WHERE f.x_SourceFormat = ? AND f.x_SourceFile <> ?) h
+        WHERE ingested_files.x_SourceFile = h.file""", [fmt, fmt, fmt, path])
 
 
 def _records(con: BaseBackend, table: str, path: str) -> int:

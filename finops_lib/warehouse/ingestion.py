@@ -263,31 +263,33 @@ def insert_rows(con: BaseBackend, table: str, rows: ibis.Table, *, line_id: str 
         con.drop_view("_incoming", force=True)
 
 
-def _store(con: BaseBackend, table: str, result: ReadResult, path: str, at: datetime) -> tuple[int, ...]:
-    """Insert a reader's rows and settle them; the newer delivery of any restated row wins.
-
-    Returns (records read, records loaded, older rows replaced, own records superseded).
-    """
-    insert_rows(con, table, getattr(result, table), line_id=SOURCES[result.format].line_id)
-    read = settle(con, table, path, result)
-    superseded = delivery.supersede(con, table, path, result.format, at)
-    replaced = delivery.replace_older(con, table, path, result.format, at, result.windows)
-    if replaced:
-        delivery.recount(con, table, path, result.format)
-    loaded = int(_scalar(con, f'SELECT count(DISTINCT x_SourceRow) FROM "{table}" WHERE x_SourceFile = ?', [path]))
-    return read, loaded, replaced, superseded
+def _records(con: BaseBackend, path: str) -> int:
+    """Return the records of ``path`` held in the data tables (a record may fill both ``costs`` and ``requests``)."""
+    union = " UNION ".join(f'SELECT x_SourceRow FROM "{t}" WHERE x_SourceFile = ?' for t in DATA_TABLES)
+    return int(_scalar(con, f"SELECT count(*) FROM ({union})", [path] * len(DATA_TABLES)))
 
 
 def _load(con: BaseBackend, source: Source, path: Path, sha: str) -> tuple[int, int, int, int, int]:
+    """Insert a reader's rows and settle them; the newer delivery of any restated row wins.
+
+    Returns (records read, loaded, rejected, older rows replaced, own records superseded).
+    """
     shown = str(path)
     result: ReadResult = source.read(path, con)
     at = delivery.delivered(path, result.delivered_at)
-    read_counts, loaded, replaced, superseded = [], 0, 0, 0
-    for table in DATA_TABLES:
-        if getattr(result, table) is not None:
-            read, n, r, s = _store(con, table, result, shown, at)
-            read_counts.append(read)
-            loaded, replaced, superseded = loaded + n, replaced + r, superseded + s
+    tables = [t for t in DATA_TABLES if getattr(result, t) is not None]
+    others = {t: bool(_scalar(con, f'SELECT count(*) > 0 FROM "{t}" WHERE x_SourceFile <> ?', [shown]))
+              for t in tables}  # fmt: skip
+    read_counts = []
+    for table in tables:
+        insert_rows(con, table, getattr(result, table), line_id=source.line_id)
+        read_counts.append(settle(con, table, shown, result))
+    kept, replaced = _records(con, shown), 0
+    for table in (t for t in tables if others[t]):  # rows of other files may restate these, or be restated
+        delivery.supersede(con, table, shown, result.format, at)
+        replaced += delivery.replace_older(con, table, shown, result.format, at, result.windows)
+    loaded = _records(con, shown)
+    superseded = kept - loaded
     if result.rejects is not None:
         con.insert("rejects", conform(result.rejects, "rejects"))
     rejected = int(_scalar(con, "SELECT count(*) FROM rejects WHERE x_SourceFile = ?", [shown]))
@@ -295,6 +297,8 @@ def _load(con: BaseBackend, source: Source, path: Path, sha: str) -> tuple[int, 
     if loaded + rejected + superseded != rows_read:
         raise FinopsError(f"{shown}: read {rows_read} records but loaded {loaded}, rejected {rejected} and found "
                           f"{superseded} restated by newer deliveries; refusing to commit a load that loses rows")
+    if replaced:
+        delivery.recount(con, shown, result.format)
     delivery.record_windows(con, shown, source.name, result.windows)
     con.con.execute(
         "INSERT INTO ingested_files BY NAME SELECT ? AS x_SourceFile, ? AS x_FileSha256, ? AS x_SourceFormat, "

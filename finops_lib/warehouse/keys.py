@@ -97,7 +97,9 @@ def reject_duplicates(con: BaseBackend, table: str, path: str, rejects: str, *, 
     con.con.execute(f"""INSERT INTO "{rejects}" SELECT DISTINCT t.x_SourceFormat, t.x_SourceFile, t.x_SourceRow,
         t.x_SourceLocator, 'record', NULL,
         'duplicate: same ' || ? || ' and amounts as line ' || d.first_row || ' (kept)', ?
-        FROM "{table}" t JOIN _dups d ON t.x_SourceRow = d.row WHERE t.x_SourceFile = ?""", [line_id, kind, path])
+        FROM "{table}" t JOIN _dups d ON t.x_SourceRow = d.row WHERE t.x_SourceFile = ?
+        AND NOT EXISTS (SELECT 1 FROM "{rejects}" r WHERE r.x_SourceFile = t.x_SourceFile
+                        AND r.x_SourceRow = t.x_SourceRow)""", [line_id, kind, path])  # one reject per record
     con.con.execute(f'DELETE FROM "{table}" WHERE {where} AND x_SourceRow IN (SELECT row FROM _dups)', [path])
     # What is left with a repeated key differs in its amounts: kept, and said so.
     con.con.execute(f"""UPDATE "{table}" SET x_DataQualityFlags = array_to_string(list_sort(list_distinct(

@@ -12,7 +12,9 @@ import pytest
 from source_cases import DATA
 
 from finops_lib import engine
+from finops_lib.facts import open_facts
 from finops_lib.sources import SOURCES, detect_format
+from finops_lib.warehouse import ingest
 
 FIXTURE = DATA / "openrouter_activity.csv"
 FMT = "openrouter_activity"
@@ -169,3 +171,17 @@ def test_bad_records_are_rejected_with_column_value_and_reason(tmp_path):
         (5, "generation_time_ms", "fast", "not a number of milliseconds"),
         (6, "record", "gen-x,2026-05-04 07:39:00,0.1", "expected 24 fields, found 3"),
     }
+
+
+def test_the_debits_are_invoiced_spend_once(tmp_path):
+    """Each generation's debit is an invoiced costs row (the spend), and its request row carries the same amount."""
+    with (DATA / "openrouter_activity.csv").open(newline="") as fh:
+        debits = [Decimal(r["cost_total"]) for r in csv.DictReader(fh)]
+    con = engine.memory()
+    summary = ingest([DATA / "openrouter_activity.csv"], con=con).iloc[0]
+    assert (summary.rows_read, summary.rows_loaded, summary.rows_rejected) == (4, 4, 0)  # a record fills both tables
+    facts = open_facts(con, currency="USD")
+    assert facts.total("cost") == sum(debits) == Decimal("0.0212346")
+    assert facts.total("reported_cost") == sum(debits)
+    providers = con.sql("SELECT DISTINCT ProviderName, x_CostBasis, x_TokenType FROM costs").to_pandas()
+    assert providers.values.tolist() == [["OpenRouter", "invoiced", "non_token"]]
