@@ -199,11 +199,37 @@ def _snapshot(con) -> dict[str, pd.DataFrame]:
     return out
 
 
+#: Our folder of the real-export quirks: cost bases side by side, rows differing only in money, a credit, short CUR
+#: rows, Python-literal GCP lists, FOCUS short rows and literal tags, CUR 2.0 Bedrock maps, an OCI cost report.
+QUIRK_FILES = [*sorted(p for p in QUIRKS.iterdir() if p.is_file()),
+               *sorted(p for p in (QUIRKS.parent / "tolerance").iterdir() if p.is_file()),
+               QUIRKS.parent / "oci_cost_report.csv"]  # fmt: skip
+
+
+def _csv_records(path: Path) -> int:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        return sum(1 for row in csv.reader(fh) if row) - 1
+
+
+def test_every_row_of_the_quirks_folder_is_accounted_for(tmp_path) -> None:
+    files = _copy(QUIRK_FILES, tmp_path)
+    con = engine.memory()
+    summary = ingest(files, con=con)
+    assert set(summary.status) == {"loaded"}, summary[["path", "status", "message"]]
+    for row in summary.itertuples():
+        assert row.rows_read == _csv_records(Path(row.path)), row.path
+        assert row.rows_read == row.rows_loaded + row.rows_rejected + row.rows_superseded, row.path
+    rejects = con.sql("SELECT x_SourceFile, x_SourceRow, x_Column, x_Reason FROM rejects").to_pandas()
+    assert len(rejects) == summary.rows_rejected.sum() and rejects.x_Reason.str.len().min() > 5
+    flags = ",".join(con.sql("SELECT x_DataQualityFlags FROM costs").to_pandas().x_DataQualityFlags.fillna(""))
+    assert {"row_padded", "python_literal"} <= set(flags.split(","))
+
+
 @pytest.fixture(scope="module")
 def quirk_folder(tmp_path_factory) -> list[Path]:
     """The quirks folder plus a newer delivery of the actual export, with fixed modification times."""
     folder = tmp_path_factory.mktemp("quirks")
-    files = _copy(sorted(p for p in QUIRKS.iterdir() if p.is_file()), folder)
+    files = _copy(QUIRK_FILES, folder)
     restated = folder / "restated" / ACTUAL.name
     restated.parent.mkdir()
     rows = ACTUAL.read_text().splitlines()

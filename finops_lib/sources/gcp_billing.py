@@ -35,7 +35,8 @@ labels, cost type, invoice month, credit ids, adjustment, price tier, consumptio
 re-pulled row replaces its copy from any file or container, a late row is added, never dropped. No
 :class:`~finops_lib.sources.Window` is declared: an incremental pull (rows exported since the last one) overlaps
 the usage days of earlier pulls without restating them, and a usage-day or invoice-month window would delete
-those rows. Two rows of one file with the same key are a duplicate pull: the later one is rejected.
+those rows. The export documents no line id, so two rows of one file identical in every field are two charges
+(:mod:`finops_lib.warehouse.keys`); rows that differ in any field, money included, are never merged.
 """
 
 from __future__ import annotations
