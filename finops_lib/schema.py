@@ -300,7 +300,7 @@ COSTS = Table(
            "provider delivers the same charges as several exports (Azure cost details: `actual` or `amortized`); "
            "null when one file carries every cost basis in its own columns (FOCUS, CUR, the APIs). Where both "
            "datasets cover a billing account, sub-account and billing period, billed figures come from `actual` "
-           "and EffectiveCost from `amortized` (`finops_lib.warehouse.datasets`).", allowed=COST_DATASETS),
+           "and EffectiveCost from `amortized` (`finops_lib.cost_datasets`).", allowed=COST_DATASETS),
         *_DIMENSIONS,
         _x("x_SourceExtra", "json", False, "JSON object of the source's columns that have no place in this schema "
            "(FOCUS vendor columns such as `x_UsageType`, newer FOCUS columns), keys as the source wrote them."),

@@ -417,7 +417,7 @@ def test_window_and_parameters(facts: Facts) -> None:
     assert sum(jan.frame["cost"], D(0)) == D("350") and set(jan.frame["month"]) == {JAN}
     with pytest.raises(ParameterError, match="period must be one of month, week, day"):
         allocation.allocate(facts, period="year")  # type: ignore[arg-type]
-    with pytest.raises(ParameterError, match="measure must be one of cost, tokens"):
+    with pytest.raises(ParameterError, match="measure must be one of cost, charges, tokens"):
         allocation.allocate(facts, measure="users")  # type: ignore[arg-type]
     daily = allocation.allocate(facts, period="day")
     check = allocation.conservation(daily)

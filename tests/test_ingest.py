@@ -111,9 +111,11 @@ def test_normalize_writes_rows_and_rejects(data_dir, tmp_path):
 
 
 def test_cli_ingest_prints_counts(folder, tmp_path, capsys):
-    assert main(["ingest", str(folder), "--warehouse", str(tmp_path / "wh")]) == 0
-    out = capsys.readouterr().out
-    assert "21 rows read, 13 loaded, 8 rejected" in out
+    assert main(["ingest", str(folder), "--warehouse", str(tmp_path / "wh")]) == 3  # notes.txt is skipped
+    captured = capsys.readouterr()
+    assert "21 rows read, 13 loaded, 8 rejected" in captured.out
+    assert f"SKIPPED {folder / 'notes.txt'}: text starting 'not data either'" in captured.err
+    assert main(["ingest", str(folder), "--warehouse", str(tmp_path / "wh"), "--allow-skipped"]) == 0
 
 
 def test_cli_reports_unknown_format_cleanly(tmp_path, capsys):

@@ -464,7 +464,8 @@ def test_charts_take_the_reconciliation_frames():
     assert lines["encoding"]["color"]["scale"]["domain"] == ["Invoiced", "Estimated"]
     assert lines["encoding"]["x"]["field"] == "period" and lines["encoding"]["x"]["timeUnit"] == "yearmonth"
     parts = theme.chart_spec(charts_reconcile.plot_gap_components(rec.components(granularity="day"), currency="USD"))
-    assert parts["encoding"]["color"]["scale"]["domain"] == ["Volume", "Unmatched invoice", "Rate"]  # by size
+    # by size; the 1.00 line without a model, bucket or Generative AI subcategory is outside the AI scope
+    assert parts["encoding"]["color"]["scale"]["domain"] == ["Volume", "Non-AI services", "Rate"]
     agreement = theme.chart_spec(charts_reconcile.plot_agreement(rec.summarize("day", by=("ProviderName",))))
     assert agreement["layer"][0]["encoding"]["y"]["axis"]["format"] == ".2%"
     table = charts_reconcile.fmt_table(rec.unexplained(), caption="x").to_html()

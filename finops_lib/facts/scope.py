@@ -14,7 +14,7 @@ APIs). To count nothing twice, per provider and UTC day:
 These two columns are the whole rule; :data:`MONEY_SCOPES` and :data:`TOKEN_SCOPES` list the values that count.
 Before them, a provider's cost datasets delivered side by side (Azure actual and amortized exports of the same
 charges) are related once: billed figures and quantities from ``actual``, EffectiveCost from ``amortized``
-(:func:`finops_lib.warehouse.datasets.merge_cost_datasets`), so nothing is counted twice.
+(:func:`finops_lib.cost_datasets.merge_cost_datasets`), so nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from finops_lib.warehouse.datasets import merge_cost_datasets
+from finops_lib.cost_datasets import merge_cost_datasets
 
 __all__ = ["AI_SCOPE", "GENAI_SUBCATEGORY", "MONEY_SCOPES", "SCOPE_MEANINGS", "TOKEN_SCOPES", "in_ai_scope",
            "in_window", "with_scopes"]
@@ -45,9 +45,9 @@ SCOPE_MEANINGS: dict[str, str] = {
 #: FOCUS 1.2 ServiceSubcategory of generative AI charges.
 GENAI_SUBCATEGORY = "Generative AI"
 #: The AI scope of reconciliation and the AI views, in words (pages and documentation quote it).
-AI_SCOPE = ("a charge is AI spend when it names a model, is a token bucket, or its FOCUS ServiceSubcategory is "
-            "'Generative AI'; the rest of the 'AI and Machine Learning' category (machine-learning compute, disks, "
-            "notebooks) is not")
+AI_SCOPE = ("a charge is AI spend when it names a model, is a token bucket, is provisioned model capacity "
+            "(service tier 'provisioned'), or its FOCUS ServiceSubcategory is 'Generative AI'; the rest of the 'AI and "
+            "Machine Learning' category (machine-learning compute, disks, notebooks) is not")
 
 
 def in_ai_scope(table: ir.Table) -> ir.BooleanValue:
@@ -63,8 +63,14 @@ def in_ai_scope(table: ir.Table) -> ir.BooleanValue:
     >>> t.select(ai=in_ai_scope(t)).to_pandas().ai.tolist()
     [True, True, False, False]
     """
-    token = table.x_TokenType.notnull() & (table.x_TokenType != "non_token")
-    return (table.x_Model.notnull() | token | (table.ServiceSubcategory == GENAI_SUBCATEGORY)).fill_null(False)
+    ai = table.x_Model.notnull()
+    if "x_TokenType" in table.columns:
+        ai = ai | (table.x_TokenType.notnull() & (table.x_TokenType != "non_token"))
+    if "ServiceSubcategory" in table.columns:
+        ai = ai | (table.ServiceSubcategory == GENAI_SUBCATEGORY)
+    if "x_ServiceTier" in table.columns:
+        ai = ai | (table.x_ServiceTier == "provisioned")
+    return ai.fill_null(False)
 
 
 def in_window(table: ir.Table, start_date: date | None, end_date: date | None) -> ir.Table:

@@ -42,7 +42,7 @@ Quirks handled here (``reference/formats.md`` section 5):
 * The two views are two datasets of the same charges (``x_CostDataset`` ``actual`` / ``amortized``),
   loaded side by side and never replacing each other: windows are scoped by dataset, and the facts
   take billed figures from ``actual`` and EffectiveCost from ``amortized`` where both cover a billing
-  account, subscription and billing period (:mod:`finops_lib.warehouse.datasets`). A file *restates*
+  account, subscription and billing period (:mod:`finops_lib.cost_datasets`). A file *restates*
   another only when it is the same dataset, scope and billing period: the newer delivery wins
   (``runInfo.submittedTime`` of the manifest, else the file's modification time).
 * ``ChargeType`` -> FOCUS: Usage, UnusedReservation, UnusedSavingsPlan -> Usage; Purchase; Tax;

@@ -3,7 +3,7 @@
 This package and :mod:`finops_lib.facts` are the only places that read or write the warehouse's tables.
 """
 
-from finops_lib.warehouse.datasets import merge_cost_datasets
+from finops_lib.cost_datasets import merge_cost_datasets
 from finops_lib.warehouse.focus_export import export_focus, run_validator, validator_failures
 from finops_lib.warehouse.ingestion import (
     FileResult,

@@ -52,9 +52,9 @@ import duckdb
 from ibis.backends import BaseBackend
 
 from finops_lib import paths
+from finops_lib.cost_datasets import merge_cost_datasets
 from finops_lib.errors import FinopsError
 from finops_lib.schema import COSTS
-from finops_lib.warehouse.datasets import merge_cost_datasets
 
 SUPPORTED_VERSIONS = ("1.2",)
 TOKENS_PER_BLOCK = 1_000_000
