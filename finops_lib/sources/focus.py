@@ -11,6 +11,9 @@ Quirks handled here (``reference/formats.md`` sections 1, 4.3 and 5):
   ends before a mandatory or money column (:data:`PAD_REQUIRED`) is rejected, naming that column.
 * ``Tags`` and ``SkuPriceDetails`` written as Python dict literals (``{'team': 'ml'}``) are read as JSON
   objects, the row flagged ``python_literal``.
+* FOCUS 1.0-preview names (:data:`PREVIEW_NAMES`: ``Provider``, ``Publisher``, ``InvoiceIssuer``, ``Region``,
+  ``UsageQuantity``, ``UsageUnit``), as Oracle's OCI FOCUS reports write them, are read as their 1.0 columns;
+  ``ChargeSubcategory`` and the ``oci_*`` columns are kept in ``x_SourceExtra``.
 * Timestamps as ISO ``2026-05-01T00:00:00Z`` or ``2024-09-18 22:00:00`` (no zone: UTC).
 * The version is told by the columns present (:func:`focus_version`): 1.3 replaces
   ``ProviderName`` by ``ServiceProviderName`` (``HostProviderName`` beside it); a file without
@@ -91,9 +94,23 @@ def focus_version(columns: set[str] | list[str]) -> str:
     return max((v for v, cols in VERSION_COLUMNS.items() if present & set(cols)), default="1.0")
 
 
+#: FOCUS 1.0-preview (0.5) names -> 1.0 names, read as the 1.0 column when the file lacks it (Oracle's OCI FOCUS
+#: reports still write ``Provider``, ``Publisher``, ``InvoiceIssuer``, ``Region``, ``UsageQuantity``, ``UsageUnit``).
+PREVIEW_NAMES: dict[str, str] = {
+    "Provider": "ProviderName", "Publisher": "PublisherName", "InvoiceIssuer": "InvoiceIssuerName",
+    "Region": "RegionId", "UsageQuantity": "ConsumedQuantity", "UsageUnit": "ConsumedUnit",
+}  # fmt: skip
+
+
+def _renamed(names: list[str]) -> dict[str, str]:
+    """Return the preview columns of ``names`` to read under their 1.0 name (where the file lacks that name)."""
+    present = set(names)
+    return {old: new for old, new in PREVIEW_NAMES.items() if old in present and new not in present}
+
+
 def _is_focus(names: set[str]) -> bool:
     return {"BilledCost", "ChargePeriodStart", "BillingCurrency", "BillingPeriodStart"} <= names \
-        and bool(names & {"ProviderName", "ServiceProviderName"})
+        and bool(names & {"ProviderName", "ServiceProviderName", "Provider"})
 
 
 def _detect(path: Path, head: str) -> bool:
@@ -112,7 +129,11 @@ def _source(path: Path) -> tuple[str, list[str], str | None]:
     with path.open("rb") as fh:
         parquet = fh.read(4) == b"PAR1"
     if not parquet:
-        sql, names, rejects = read_csv_sql(path, required=PAD_REQUIRED.__contains__)
+        sql, names, rejects = read_csv_sql(path, required=lambda n: PREVIEW_NAMES.get(n, n) in PAD_REQUIRED)
+        renamed = _renamed(names)
+        if renamed:
+            sql = f"(SELECT * RENAME ({', '.join(f'{ident(a)} AS {ident(b)}' for a, b in renamed.items())}) FROM {sql})"
+            names = [renamed.get(n, n) for n in names]
         return sql, names, rejects
     try:
         import pyarrow.parquet as pq
@@ -122,10 +143,12 @@ def _source(path: Path) -> tuple[str, list[str], str | None]:
         raise SourceError(path, f"not a readable Parquet file: {exc}") from exc
     if len(set(schema.names)) != len(schema.names):
         raise SourceError(path, "the Parquet schema repeats a column name")
+    renamed = _renamed(list(schema.names))
     cols = [f"CAST({'to_json(' + ident(f.name) + ')' if pa.types.is_nested(f.type) else ident(f.name)} "
-            f"AS VARCHAR) AS {ident(f.name)}" for f in schema]
+            f"AS VARCHAR) AS {ident(renamed.get(f.name, f.name))}" for f in schema]
     pads = f"false AS {PADDED}, NULL::VARCHAR AS {MISSING}"
-    return f"(SELECT {', '.join(cols)}, {pads} FROM read_parquet({quote(str(path))}))", list(schema.names), None
+    names = [renamed.get(n, n) for n in schema.names]
+    return f"(SELECT {', '.join(cols)}, {pads} FROM read_parquet({quote(str(path))}))", names, None
 
 
 def _stage(con: BaseBackend, source: str, names: list[str]) -> str:

@@ -252,12 +252,8 @@ def test_the_oci_reader_does_not_take_an_oci_focus_report(oci_focus):
     assert not SOURCES[FMT].detect(oci_focus, head)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="focus.py requires ProviderName (or ServiceProviderName); OCI FOCUS reports "
-    "write the 1.0-preview names Provider/Publisher/InvoiceIssuer/Region",
-)
 def test_an_oci_focus_report_is_detected_and_read_by_the_focus_reader(oci_focus):
+    """OCI writes the FOCUS 1.0-preview names (Provider, Publisher, InvoiceIssuer, Region, UsageQuantity)."""
     assert detect_format(oci_focus).name == "focus"
     con = engine.memory()
     try:
