@@ -259,3 +259,23 @@ def test_detection_accepts_only_cost_details(real_dir):
             assert not SOURCES[FORMAT].detect(path, read_head(path)), path.name
     focus = "BilledCost,BillingCurrency,ChargePeriodStart,SkuMeter,x_SkuMeterCategory,ConsumedQuantity\n"
     assert not SOURCES[FORMAT].detect(DATA / "focus.csv", focus)
+
+
+# --- sloppy exports ---------------------------------------------------------------------------------------------
+
+
+def test_short_lines_are_padded_or_rejected_and_python_literal_tags_read(con):
+    """Line 3 lacks only optional trailing fields (padded), line 4 ends before its cost (rejected, naming it)."""
+    path = DATA / "tolerance" / "azure_short_rows_literal_tags.csv"
+    summary = ingest([path], con=con).iloc[0]
+    assert (summary.rows_read, summary.rows_loaded, summary.rows_rejected) == (4, 3, 1)
+    rows = con.sql("SELECT x_SourceRow, BilledCost, x_Team, x_Environment, x_DataQualityFlags FROM costs "
+                   f"WHERE x_SourceFile = '{path}' ORDER BY x_SourceRow").to_pandas()
+    assert rows.fillna({"x_Team": "-", "x_Environment": "-"}).values.tolist() == [
+        [2, Decimal("0.15"), "chat", "prod", "python_literal"],
+        [3, Decimal("0.12"), "-", "-", "row_padded"],
+        [5, Decimal("0.075"), "chat", "-", ""],
+    ]
+    reject = con.sql(f"SELECT x_SourceRow, x_Column, x_Reason FROM rejects WHERE x_SourceFile = '{path}'").to_pandas()
+    assert reject.values.tolist() == [[4, "CostInBillingCurrency",
+                                       "missing columns: the line ends before this required column"]]

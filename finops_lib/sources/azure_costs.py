@@ -23,7 +23,10 @@ Quirks handled here (``reference/formats.md`` section 5):
   ``...Provisioned...``) fills deployment and tier only where the meter says nothing. PTU meters
   (``Provisioned Managed Unit``, ``1 Hour``) are ``non_token`` rows of the provisioned tier.
 * ``Tags`` is a JSON object body without its braces (``"env": "prod","team": "ai"``): wrapped;
-  dimension keys are matched case-insensitively.
+  dimension keys are matched case-insensitively. Tags written as a Python literal (``{'team': 'ai'}``) are
+  read as JSON, the row flagged ``python_literal``.
+* A CSV line that lacks trailing optional fields is padded with nulls and flagged ``row_padded``; one that ends
+  before a money or identity field (:data:`PAD_REQUIRED`) is rejected, naming that column.
 * Money is in the billing currency (EUR in the sample). BilledCost is ``CostInBillingCurrency``;
   ListCost is ``PaygCostInBillingCurrency``, else ``PayGPrice`` x PricingQuantity; ContractedCost is
   ``UnitPrice`` x PricingQuantity on commitment-covered usage (the billed cost elsewhere: on-demand
@@ -82,6 +85,7 @@ from finops_lib.sources._cloud import (
     unit_table,
     windows_from,
 )
+from finops_lib.sources._csv import LITERAL_FLAG, MISSING, PADDED, PADDED_FLAG, SHORT_REASON
 from finops_lib.sources._sql import quote
 
 FORMAT = "azure_cost_details"
@@ -109,6 +113,14 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "publisher": ("publishername",), "partner": ("partnername",),
 }  # fmt: skip
 REQUIRED = ("date", "cost", "currency", "meter_name")
+#: A CSV line that ends before one of these (money, identity, what the charge is) is rejected; a line that lacks
+#: only later, optional fields (tags, additional info, names) is padded with nulls and flagged ``row_padded``.
+PAD_REQUIRED = (*REQUIRED, "billing_account_id", "billing_profile_id", "subscription_id", "charge_type",
+                "pricing_model", "quantity", "unit", "bp_start", "bp_end")
+
+
+def _pad_required(name: str) -> bool:
+    return any(name.strip().lower() in ALIASES[key] for key in PAD_REQUIRED)
 _ACCOUNTS = ("billing_account_id", "billing_profile_id", "subscription_id")
 #: ChargeType (lower case) -> (ChargeCategory, ChargeClass); blank is Usage, anything else Adjustment.
 CHARGE_TYPES: dict[str, tuple[str, str | None]] = {
@@ -158,7 +170,7 @@ def _raw_select(source: str, types: dict[str, str], path: Path) -> tuple[str, di
     if account is None:
         raise SourceError(path, "no billing account, billing profile or subscription column", column="BillingAccountId")
     cols = [f"{types[found[c]] if c in found else 'NULL::VARCHAR'} AS {c}" for c in ALIASES]
-    return f"SELECT {', '.join(cols)} FROM {source}", {**found, "billing_account_id": account}
+    return f"SELECT {', '.join(cols)}, {PADDED}, {MISSING} FROM {source}", {**found, "billing_account_id": account}
 
 
 def _date_sql(column: str, us: bool) -> str:
@@ -202,8 +214,8 @@ def _parsed_sql(staged: str, us: bool, labels: dict[str, str]) -> str:
     category = _case("charge_type", {k: v[0] for k, v in CHARGE_TYPES.items()},
                      "CASE WHEN charge_type IS NULL THEN 'Usage' ELSE 'Adjustment' END")
     return f"""
-WITH src AS (SELECT src_row, {nulls} FROM {staged}),
-tagset AS ({tag_set_sql('src', _WRAPPED)}),
+WITH src AS (SELECT src_row, {nulls}, {PADDED}, {MISSING} FROM {staged}),
+tagset AS ({tag_set_sql('src', _WRAPPED, literals=True)}),
 infoset AS (SELECT ai, json_extract_string(info_json, '$.DeploymentType') AS deployment_type, info_json
   FROM (SELECT ai, try(json(nullif(ai, ''))) AS info_json FROM (SELECT DISTINCT coalesce(additional_info, '') AS ai
   FROM src))),
@@ -221,7 +233,8 @@ typed AS (
   FROM src LEFT JOIN tagset ON tagset.tk = {_WRAPPED}
     LEFT JOIN infoset ON infoset.ai = coalesce(src.additional_info, '')
 )
-SELECT *, {fault_sql(_faults(us), labels)} AS fault FROM typed"""
+SELECT *, coalesce({MISSING} || chr(31) || {quote(SHORT_REASON)}, {fault_sql(_faults(us), labels)}) AS fault
+FROM typed"""
 
 
 def _us_dates(con: BaseBackend, staged: str) -> bool:
@@ -367,8 +380,9 @@ def _select_sql(parsed: str, lookups: tuple[str, str], view: tuple[str, str], la
             "WHEN deployment_type ILIKE '%batch%' THEN 'batch' END")
     extra = extra_sql([(k, c) for k, c in _EXTRA] + [("x_CostView", quote(view))],
                       [("AdditionalInfo", "info_json")])
-    unparsed = ("CASE WHEN is_ai AND category = 'Usage' AND NOT coalesce(parsed, false) THEN 'meter_unparsed' "
-                "ELSE '' END")
+    unparsed = ("concat_ws(',', CASE WHEN is_ai AND category = 'Usage' AND NOT coalesce(parsed, false) "
+                f"THEN 'meter_unparsed' END, CASE WHEN tags_literal THEN '{LITERAL_FLAG}' END, "
+                f"CASE WHEN {PADDED} THEN '{PADDED_FLAG}' END)")  # sorted by name
     return f"""
 SELECT {_costs_sql(view)},
   account AS BillingAccountId, coalesce(billing_account_name, billing_profile_name) AS BillingAccountName,
@@ -422,7 +436,7 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
     :data:`finops_lib.sources.SOURCES`: ``read(path, con) -> ReadResult``.
     """
     path = Path(path)
-    source, types, csv_rejects = text_source(con, path)
+    source, types, csv_rejects = text_source(con, path, required=_pad_required)
     raw_sql, labels = _raw_select(source, types, path)
     staged = stage(con, raw_sql, path)
     us = _us_dates(con, staged)
