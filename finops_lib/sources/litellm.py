@@ -29,9 +29,11 @@ from ibis.backends import BaseBackend
 
 from finops_lib.errors import SourceError
 from finops_lib.models import canonical_model_sql, provider_sql
-from finops_lib.sources import REJECT_MARK, ReadResult, parquet_columns, register_source
-from finops_lib.sources._common import MAX_COUNT
+from finops_lib.schema import conform
+from finops_lib.sources import REJECT_MARK, ReadResult, parquet_columns, read_head, register_source
+from finops_lib.sources._common import MAX_COUNT, records_table
 from finops_lib.sources._csv import read_csv_sql, stage_numbered
+from finops_lib.sources._litellm_json import COLUMNS, LOCATOR, ROW, is_json, stage
 from finops_lib.sources._sql import ident, quote
 
 FORMAT = "litellm_spend_logs"
@@ -66,11 +68,17 @@ CUSTOM_KEYS = [k for keys in DIMENSION_KEYS.values() for k in keys] + ["quality_
 ASYNC_CALLS = ", ".join(f"'{c}'" for c in ("completion", "embedding", "text_completion", "image_generation",
                                            "transcription", "speech", "moderation", "rerank", "responses"))
 _HEADER = re.compile(r"^\ufeff?.*\brequest_id\b.*\bstartTime\b.*$", re.M)
+_JSON_KEY = re.compile(r'"([A-Za-z_]+)"\s*:')
 
 
 def _detect(path: Path, head: str) -> bool:
     if head.startswith("PAR1"):
         return set(REQUIRED) <= set(parquet_columns(path) or ())
+    if is_json(head):
+        keys = set(_JSON_KEY.findall(head))
+        row = {"request_id", "startTime", "spend", "prompt_tokens"} <= keys and "request_created_at" not in keys
+        payload = {"id", "response_cost", "startTime", "prompt_tokens", "model_map_information"} <= keys
+        return row or payload
     first = head.split("\n", 1)[0]
     return bool(_HEADER.match(first)) and "spend" in first and "prompt_tokens" in first
 
@@ -88,8 +96,12 @@ def _count(column: str) -> str:
     return f"CASE WHEN isfinite({column}) AND {column} BETWEEN 0 AND {MAX_COUNT} THEN {column} END"
 
 
-def _select_sql(source: str, present: set[str], path: str) -> str:
-    """One streaming SELECT from the raw CSV to ``requests`` rows (rejects marked inline)."""
+def _select_sql(source: str, present: set[str], path: str, *, numbered: bool = False) -> str:
+    """One streaming SELECT from the raw text columns to ``requests`` rows (rejects marked inline).
+
+    ``numbered``: the source carries each record's number and locator (staged JSON); otherwise the rows
+    are numbered by their position afterwards (CSV, Parquet).
+    """
     def col(name: str) -> str:
         return ident(name) if name in present else "NULL::VARCHAR"
 
@@ -122,6 +134,8 @@ def _select_sql(source: str, present: set[str], path: str) -> str:
              "CASE WHEN n_spend IS NULL THEN 'reported_cost_missing' END, "
              "CASE WHEN meta_bad THEN 'token_subfields_missing' END)")
     custom_paths = "[" + ", ".join(quote(f"$.{k}") for k in CUSTOM_KEYS) + "]"
+    passed = f", {ROW}, {LOCATOR}" if numbered else ""
+    number = f"{ROW} AS x_SourceRow, {LOCATOR} AS x_SourceLocator" if numbered else "NULL::BIGINT AS x_SourceRow"
     return f"""
 WITH src AS (
   SELECT {col('request_id')} AS request_id, {col('startTime')} AS start_raw, {col('endTime')} AS end_raw,
@@ -131,7 +145,7 @@ WITH src AS (
          {col('model_group')} AS model_group, {col('custom_llm_provider')} AS provider_raw,
          {col('user')} AS user_raw, {col('end_user')} AS end_user, {col('metadata')} AS metadata,
          {col('request_tags')} AS request_tags, nullif({col('team_id')}, '') AS team_id,
-         nullif({col('session_id')}, '') AS session_id, {col('status')} AS status_raw
+         nullif({col('session_id')}, '') AS session_id, {col('status')} AS status_raw{passed}
   FROM {source}
 ), parsed AS (
   SELECT *,
@@ -185,7 +199,7 @@ SELECT
   session_id AS x_SessionId,
   json_object('request_tags', tags, 'key_alias', s.user_api_key_alias, 'team_alias', s.user_api_key_team_alias,
               'team_id', team_id, 'model_group', model_group, 'spend_logs_metadata', s.spend_logs_metadata) AS Tags,
-  '{FORMAT}' AS x_SourceFormat, {quote(path)} AS x_SourceFile, NULL::BIGINT AS x_SourceRow,
+  '{FORMAT}' AS x_SourceFormat, {quote(path)} AS x_SourceFile, {number},
   md5('{FORMAT}' || chr(31) || request_id) AS x_RowHash,
   CASE WHEN fault IS NOT NULL THEN '{REJECT_MARK}' || fault || chr(31) || coalesce(left({bad_value}, 200), '')
        ELSE {flags} END AS x_DataQualityFlags
@@ -193,21 +207,27 @@ FROM buckets
 """
 
 
-@register_source(FORMAT, table="requests", detect=_detect,
-                 description="LiteLLM proxy LiteLLM_SpendLogs dump (CSV, CSV.gz or Parquet): one row per request")
+@register_source(FORMAT, table="requests", detect=_detect, line_id="request_id",
+                 description="LiteLLM proxy LiteLLM_SpendLogs rows: a dump (CSV, CSV.gz or Parquet), the /spend/logs "
+                             "API (JSON array or v2 page), JSON lines or one JSON object (bucket and Pub/Sub "
+                             "loggers, StandardLoggingPayload too): one row per request")
 def read(path: Path, con: BaseBackend) -> ReadResult:
-    """Read a LiteLLM SpendLogs file into ``requests`` rows in one streaming pass inside the engine.
+    """Read a LiteLLM spend-log file into ``requests`` rows inside the engine.
 
-    Reads cSV (optionally gzip) or Parquet dump of ``LiteLLM_SpendLogs``. A reader of
+    Reads a CSV (optionally gzip) or Parquet dump of ``LiteLLM_SpendLogs`` in one streaming pass, or the
+    same rows as JSON (see :mod:`finops_lib.sources._litellm_json`). A reader of
     :data:`finops_lib.sources.SOURCES`: ``read(path, con) -> ReadResult``.
     """
     path = Path(path)
+    if path.suffix != ".parquet" and _json_file(path):
+        return _read_json(path, con)
     csv_rejects = None
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
+        columns = parquet_columns(path)
+        if columns is None:
+            raise SourceError(path, "not a readable Parquet file")
         source = f"(SELECT COLUMNS(*)::VARCHAR FROM read_parquet({quote(str(path))}))"
-        present = set(pq.read_schema(path).names)
+        present = set(columns)
     else:
         source, names, csv_rejects = read_csv_sql(path)
         present = set(names)
@@ -216,3 +236,19 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
         raise SourceError(path, f"required LiteLLM column(s) missing: {', '.join(missing)}", column=missing[0])
     requests = stage_numbered(con, _select_sql(source, present, str(path)), "requests")
     return ReadResult(FORMAT, str(path), None, requests, None, None, inline_rejects=True, csv_rejects=csv_rejects)
+
+
+def _json_file(path: Path) -> bool:
+    """Whether the file holds JSON (by content; an unreadable file is left to the CSV reader's error)."""
+    try:
+        return is_json(read_head(path, 4096))
+    except (OSError, EOFError):
+        return False
+
+
+def _read_json(path: Path, con: BaseBackend) -> ReadResult:
+    """Stage the JSON records as the CSV path's text columns, then run the same SELECT on them."""
+    table, count, rejects = stage(con, path, REQUIRED, FORMAT)
+    requests = conform(con.sql(_select_sql(table, set(COLUMNS), str(path), numbered=True)), "requests")
+    return ReadResult(FORMAT, str(path), None, requests, records_table(rejects, "rejects") if rejects else None,
+                      count, inline_rejects=True)
