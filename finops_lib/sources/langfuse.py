@@ -42,6 +42,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -50,7 +51,7 @@ from typing import Any
 from ibis.backends import BaseBackend
 
 from finops_lib.models import canonical_model
-from finops_lib.sources import ReadResult, register_source
+from finops_lib.sources import ReadResult, read_head, register_source
 from finops_lib.sources._common import Fault, flags, records_table, reject, row_hash
 from finops_lib.sources._genai import (
     TIERS,
@@ -65,21 +66,46 @@ from finops_lib.sources._genai import (
     tags_json,
     token_count,
 )
+from finops_lib.sources._langfuse_csv import is_observations_csv, observation, require
+from finops_lib.sources._records import records
 
 FORMAT = "langfuse_observations"
+#: Why a trace summary (a trace listing observation ids only) is rejected instead of loaded.
+TRACE_REASON = ("trace summary without its observations (GET /api/public/traces): its totalCost is the sum of "
+                "model calls this file does not hold, with no tokens or model; not loaded, since it would count "
+                "that cost again once the observations are loaded: export the observations instead")
 MODEL_TYPES = {"GENERATION", "EMBEDDING"}
 PROVIDER_KEYS = ("provider", "ls_provider", "gen_ai.provider.name", "gen_ai.system", "custom_llm_provider")
 SCORE_NAMES = {"quality", "quality_score", "quality-score"}
 #: Trace fields an observation inherits when it has none of its own.
 TRACE_FIELDS = ("userId", "sessionId", "tags", "environment", "release", "metadata", "scores", "projectId")
 _DIRECT = ("userId", "sessionId", "projectId")
+#: Flat usage fields read when ``usageDetails`` and ``usage`` are absent: the UI export's, the legacy API's.
+FLAT_USAGE = ("inputUsage", "outputUsage", "totalUsage")
+LEGACY_USAGE = ("promptTokens", "completionTokens", "totalTokens")
+
+
+@dataclass(frozen=True)
+class TraceSummary:
+    """A trace of ``GET /api/public/traces``: observation ids and a total cost, no model calls."""
+
+    trace: dict[str, Any]
+
+    def shown(self) -> str:
+        """Return what the summary holds, for the reject's value."""
+        ids = self.trace.get("observations") or []
+        return f"trace {self.trace.get('id')}: {len(ids)} observation ids, totalCost {self.trace.get('totalCost')}"
 
 
 def _detect(path: Path, head: str) -> bool:
+    if not head.lstrip("\ufeff \t\r\n").startswith(("{", "[")):
+        return is_observations_csv(head)
     if '"resourceSpans"' in head or re.search(r'"(spanId|span_id)"\s*:', head):
         return False
-    return (bool(re.search(r'"traceId"\s*:', head)) and bool(re.search(r'"startTime"\s*:\s*"', head))
-            and (bool(re.search(r'"type"\s*:\s*"[A-Z_]+"', head)) or '"usageDetails"' in head))
+    traces = ('"observations"' in head and bool(re.search(r'"timestamp"\s*:\s*"', head))
+              and bool(re.search(r'"(htmlPath|totalCost)"\s*:', head)))
+    return traces or (bool(re.search(r'"traceId"\s*:', head)) and bool(re.search(r'"startTime"\s*:\s*"', head))
+                      and (bool(re.search(r'"type"\s*:\s*"[A-Z_]+"', head)) or '"usageDetails"' in head))
 
 
 def _is_record(item: Any) -> bool:
@@ -101,8 +127,11 @@ def _observations(value: Any, where: str, trace: dict[str, Any]) -> Iterator[tup
     elif isinstance(value, dict) and isinstance(value.get("observations"), list) and "traceId" not in value:
         context = {k: value[k] for k in TRACE_FIELDS if value.get(k) is not None}
         sep = "." if where and not where.endswith(" ") else ""
-        for i, item in enumerate(value["observations"]):
-            if isinstance(item, dict) and _is_record(item):  # observation ids (strings) are not records
+        full = [(i, item) for i, item in enumerate(value["observations"]) if isinstance(item, dict)]
+        if not full:  # a trace listing observation ids only (GET /api/public/traces): a summary
+            yield where or "$", TraceSummary(value), trace
+        for i, item in full:
+            if _is_record(item):
                 yield f"{where}{sep}observations[{i}]", item, context
     elif _is_record(value):
         yield where or "$", value, trace
@@ -143,8 +172,11 @@ def _usage(obs: dict[str, Any]) -> tuple[dict[str, Any], str]:
     legacy = obs.get("usage")
     if isinstance(legacy, dict) and str(legacy.get("unit") or "TOKENS").upper() == "TOKENS":
         return {k: legacy[k] for k in ("input", "output", "total") if legacy.get(k) is not None}, "usage"
-    flat = {"input": obs.get("promptTokens"), "output": obs.get("completionTokens"), "total": obs.get("totalTokens")}
-    return {k: v for k, v in flat.items() if v is not None}, "promptTokens"
+    for names in (FLAT_USAGE, LEGACY_USAGE):  # the UI export's flattened columns, the legacy fields
+        flat = {k: obs[k] for k in names if obs.get(k) is not None}
+        if flat:
+            return flat, ""
+    return {}, ""
 
 
 def _sums(usage: dict[str, Any], field: str) -> tuple[dict[str, int], int | None]:
@@ -153,19 +185,22 @@ def _sums(usage: dict[str, Any], field: str) -> tuple[dict[str, int], int | None
     for key, value in usage.items():
         if value is None:
             continue
-        if str(key).lower() in ("total", "total_tokens"):
-            total = token_count(value, f"{field}.{key}")
+        column = f"{field}.{key}" if field else str(key)
+        if str(key).lower() in ("total", "total_tokens", "totaltokens", "totalusage"):
+            total = token_count(value, column)
             continue
         kind = _kind(str(key))
         if kind is not None:
-            sums[kind] += token_count(value, f"{field}.{key}")
+            sums[kind] += token_count(value, column)
     return sums, total
 
 
 def _buckets(obs: dict[str, Any]) -> tuple[dict[str, int | None], set[str]]:
     """Split an observation's usage into the disjoint request token columns; return (columns, flags)."""
-    sums, total = _sums(*_usage(obs))
-    marks: set[str] = set()
+    usage, field = _usage(obs)
+    sums, total = _sums(usage, field)
+    # The UI export's inputUsage sums every input* key, cache included: the split is unknown.
+    marks: set[str] = {"token_subfields_missing"} if "inputUsage" in usage else set()
     if sums["write_5m"] or sums["write_1h"]:
         sums["write"] = 0  # a generic key then repeats the TTL-specific ones
     elif sums["write"]:
@@ -253,7 +288,9 @@ def _dimensions(obs: dict[str, Any], trace: dict[str, Any]) -> tuple[dict[str, A
     return dims, tags
 
 
-def _row(obs: Any, trace: dict[str, Any], ordinal: int, locator: str, path: str) -> dict[str, Any]:
+def _row(obs: Any, trace: dict[str, Any], ordinal: int, locator: str | None, path: str) -> dict[str, Any]:
+    if isinstance(obs, TraceSummary):
+        raise Fault("observations", obs.shown(), TRACE_REASON)
     if not isinstance(obs, dict):
         raise Fault("record", obs, "record is not a JSON object")
     request_id = obs.get("id")
@@ -290,16 +327,19 @@ def _row(obs: Any, trace: dict[str, Any], ordinal: int, locator: str, path: str)
     }
 
 
-@register_source(FORMAT, table="requests", detect=_detect,
-                 description="Langfuse observations export (public API JSON page, array or JSONL): one row per "
-                             "generation")
+@register_source(FORMAT, table="requests", detect=_detect, line_id="observation id",
+                 description="Langfuse observations: public API JSON (v1 or v2 page, array, JSONL, traces with "
+                             "their observations) or the UI's CSV export: one row per generation")
 def read(path: Path, con: BaseBackend) -> ReadResult:
     """Read a Langfuse observations export into ``requests`` rows, one per generation or embedding.
 
-    Reads jSON page, JSON array or JSONL file (optionally gzip) of observations, or of traces with their
-    observations. A reader of :data:`finops_lib.sources.SOURCES`: ``read(path, con) -> ReadResult``.
+    Reads a JSON page, JSON array or JSONL file (optionally gzip) of observations, or of traces with their
+    observations, or the UI's CSV export. A reader of :data:`finops_lib.sources.SOURCES`:
+    ``read(path, con) -> ReadResult``.
     """
     path = Path(path)
+    if not _json_file(path):
+        return _read_csv(path)
     shown = str(path)
     documents, several = read_documents(path)
     rows, rejects = [], []
@@ -319,3 +359,31 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
                                       locator.rstrip(": ")))
     return ReadResult(FORMAT, shown, None, records_table(rows, "requests"), records_table(rejects, "rejects"),
                       ordinal)
+
+
+def _json_file(path: Path) -> bool:
+    """Whether the file holds JSON (by content); a file that cannot be opened is left to the JSON reader's error."""
+    try:
+        return read_head(path, 4096).lstrip("\ufeff \t\r\n").startswith(("{", "["))
+    except (OSError, EOFError):
+        return True
+
+
+def _read_csv(path: Path) -> ReadResult:
+    """Read the UI's CSV export: one line per observation (header = line 1), records numbered by line."""
+    shown = str(path)
+    rows, rejects = [], []
+    count, typed = 0, None
+    for line, _, record in records(path, require):
+        try:
+            if isinstance(record, Fault):
+                raise record
+            typed = "type" in record if typed is None else typed
+            obs = observation(record, typed=typed)
+            if not _is_record(obs):
+                continue  # trace structure (SPAN, EVENT...), as in the JSON export
+            rows.append(_row(obs, {}, line, None, shown))
+        except Fault as fault:
+            rejects.append(reject(FORMAT, shown, line, fault.column, fault.value, fault.reason, "requests"))
+        count += 1
+    return ReadResult(FORMAT, shown, None, records_table(rows, "requests"), records_table(rejects, "rejects"), count)

@@ -182,7 +182,8 @@ SELECT
   CASE WHEN semantics_old THEN prompt ELSE prompt - b_read - b_w5m - b_w1h END AS x_InputUncachedTokens,
   b_read AS x_InputCacheReadTokens, b_w5m AS x_InputCacheWrite5mTokens, b_w1h AS x_InputCacheWrite1hTokens,
   completion AS x_OutputTokens,
-  least(s.usage_object.completion_tokens_details.reasoning_tokens, completion) AS x_OutputReasoningTokens,
+  CASE WHEN s.usage_object.completion_tokens_details.reasoning_tokens IS NOT NULL
+       THEN least(s.usage_object.completion_tokens_details.reasoning_tokens, completion) END AS x_OutputReasoningTokens,
   coalesce(n_duration, epoch_ms(t_end) - epoch_ms(t_start)) AS x_LatencyMs,
   CASE WHEN lower(status_raw) IN ('failure', 'failed', 'error') THEN 'failure' ELSE 'success' END AS x_Status,
   CAST(round(CASE WHEN isfinite(n_spend) AND abs(n_spend) < 1e26 THEN n_spend END, 12) AS DECIMAL(38, 12))
