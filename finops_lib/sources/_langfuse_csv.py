@@ -41,18 +41,41 @@ from finops_lib.sources._common import Fault
 #: Columns a Langfuse observations CSV must have.
 REQUIRED = ("id", "traceId", "startTime")
 #: Columns of which an observations export has at least one (usage, cost or model).
-MARKERS = ("usageDetails", "costDetails", "inputUsage", "promptTokens", "totalCost", "calculatedTotalCost",
-           "totalCostInUSD", "model", "providedModelName")
+MARKERS = (
+    "usageDetails",
+    "costDetails",
+    "inputUsage",
+    "promptTokens",
+    "totalCost",
+    "calculatedTotalCost",
+    "totalCostInUSD",
+    "model",
+    "providedModelName",
+)
 #: Columns holding JSON text (objects or arrays) in the export.
-JSON_COLUMNS = ("usageDetails", "costDetails", "providedUsageDetails", "providedCostDetails", "metadata",
-                "modelParameters", "traceTags", "tags", "scores")
+JSON_COLUMNS = (
+    "usageDetails",
+    "costDetails",
+    "providedUsageDetails",
+    "providedCostDetails",
+    "metadata",
+    "modelParameters",
+    "traceTags",
+    "tags",
+    "scores",
+)
 #: Cost columns written as numbers, possibly formatted (``$0.00123``); older names mapped to current ones.
-COST_COLUMNS = {"inputCost": "inputCost", "outputCost": "outputCost", "totalCost": "totalCost",
-                "calculatedTotalCost": "calculatedTotalCost", "inputCostInUSD": "inputCost",
-                "outputCostInUSD": "outputCost", "totalCostInUSD": "totalCost"}
+COST_COLUMNS = {
+    "inputCost": "inputCost",
+    "outputCost": "outputCost",
+    "totalCost": "totalCost",
+    "calculatedTotalCost": "calculatedTotalCost",
+    "inputCostInUSD": "inputCost",
+    "outputCostInUSD": "outputCost",
+    "totalCostInUSD": "totalCost",
+}
 #: Columns not carried over (latency in export-specific units; message content).
-DROPPED = ("latency", "latencyInMilliSeconds", "latencyPerToken", "latencyPerTokenInMilliSeconds", "input",
-           "output")
+DROPPED = ("latency", "latencyInMilliSeconds", "latencyPerToken", "latencyPerTokenInMilliSeconds", "input", "output")
 _MONEY_TEXT = re.compile(r"^\s*\$?\s*([-+]?[\d,]*\.?\d+(?:[eE][-+]?\d+)?)\s*$")
 
 
@@ -72,8 +95,9 @@ def require(path: Path, names: list[str], line: int | None) -> None:
     """Raise :class:`SourceError` when a CSV header lacks a column every observation needs."""
     missing = [c for c in REQUIRED if c not in names]
     if missing:
-        raise SourceError(path, f"required Langfuse column(s) missing: {', '.join(missing)}", line=line,
-                          column=missing[0])
+        raise SourceError(
+            path, f"required Langfuse column(s) missing: {', '.join(missing)}", line=line, column=missing[0]
+        )
     if not set(names) & set(MARKERS):
         raise SourceError(path, f"no usage, cost or model column (one of {', '.join(MARKERS)})", line=line)
 

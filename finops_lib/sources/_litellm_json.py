@@ -39,16 +39,38 @@ from finops_lib.sources._genai import read_documents
 from finops_lib.sources._sql import ident
 
 #: SpendLogs columns the reader's SQL reads (the CSV path stages the same names as text).
-COLUMNS = ("request_id", "startTime", "endTime", "model", "spend", "prompt_tokens", "completion_tokens",
-           "request_duration_ms", "call_type", "api_key", "model_group", "custom_llm_provider", "user", "end_user",
-           "metadata", "request_tags", "team_id", "session_id", "status")
+COLUMNS = (
+    "request_id",
+    "startTime",
+    "endTime",
+    "model",
+    "spend",
+    "prompt_tokens",
+    "completion_tokens",
+    "request_duration_ms",
+    "call_type",
+    "api_key",
+    "model_group",
+    "custom_llm_provider",
+    "user",
+    "end_user",
+    "metadata",
+    "request_tags",
+    "team_id",
+    "session_id",
+    "status",
+)
 #: Staged columns carrying each record's number and place (not SpendLogs columns).
 ROW, LOCATOR = "__row", "__locator"
 #: ``StandardLoggingPayload`` field -> SpendLogs column, for the fields whose names differ.
 PAYLOAD_FIELDS = {"id": "request_id", "response_cost": "spend", "trace_id": "session_id"}
 #: SpendLogs column -> ``StandardLoggingPayload.metadata`` key, for the columns held there.
-PAYLOAD_METADATA = {"api_key": "user_api_key_hash", "user": "user_api_key_user_id",
-                    "team_id": "user_api_key_team_id", "organization_id": "user_api_key_org_id"}
+PAYLOAD_METADATA = {
+    "api_key": "user_api_key_hash",
+    "user": "user_api_key_user_id",
+    "team_id": "user_api_key_team_id",
+    "organization_id": "user_api_key_org_id",
+}
 _TIMES = ("startTime", "endTime")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -181,15 +203,21 @@ def stage(con: BaseBackend, path: Path, required: tuple[str, ...], fmt: str) -> 
     absent = [c for c in required if c not in seen]
     if absent and any(not isinstance(v, Fault) for _, _, v in found):
         number, where, _ = found[0]
-        raise SourceError(path, f"required LiteLLM field(s) missing in every record: {', '.join(absent)} "
-                                f"(first record: {where}, record {number})", line=number, column=absent[0])
+        raise SourceError(
+            path,
+            f"required LiteLLM field(s) missing in every record: {', '.join(absent)} "
+            f"(first record: {where}, record {number})",
+            line=number,
+            column=absent[0],
+        )
     return _table(con, rows), len(found), rejects
 
 
 def _table(con: BaseBackend, rows: list[dict[str, Any]]) -> str:
     """Create a temporary table of the staged rows (text columns, record number, locator); return its name."""
-    schema = pa.schema([*(pa.field(c, pa.string()) for c in COLUMNS), pa.field(ROW, pa.int64()),
-                        pa.field(LOCATOR, pa.string())])
+    schema = pa.schema(
+        [*(pa.field(c, pa.string()) for c in COLUMNS), pa.field(ROW, pa.int64()), pa.field(LOCATOR, pa.string())]
+    )
     arrow = pa.table({f.name: pa.array([r[f.name] for r in rows], type=f.type) for f in schema}, schema=schema)
     name = f"_litellm_json_{uuid.uuid4().hex[:12]}"
     view = f"{name}_arrow"

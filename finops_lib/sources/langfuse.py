@@ -1,9 +1,18 @@
-"""Langfuse observations export (public API JSON, JSON lines): one ``requests`` row per generation.
+"""Langfuse observations export (public API JSON, JSON lines, the UI's CSV): one ``requests`` row per generation.
 
-Accepts what a client saves from ``GET /api/public/observations`` (v1, or v2 with ``projectId``,
-``userId``, ``sessionId``): a page ``{"data": [...], "meta": {...}}``, a bare JSON array, one
-observation per line (JSONL), and traces with their full observations (``GET /api/public/traces/{id}``:
-``{"id", "userId", "sessionId", "tags", "scores", "observations": [{...}]}``, alone, in a list or a page).
+Accepts what a client saves from ``GET /api/public/observations`` (v1) or ``GET /api/public/v2/observations``
+(v2: ``projectId``, ``userId``, ``sessionId``, ``providedModelName``, ``totalCost``, a cursor page): a page
+``{"data": [...], "meta": {...}}``, a bare JSON array, one observation per line (JSONL), and traces with
+their full observations (``GET /api/public/traces/{id}``: ``{"id", "userId", "sessionId", "tags", "scores",
+"observations": [{...}]}``, alone, in a list or a page); and the UI's CSV export of the observations or
+generations table (:mod:`finops_lib.sources._langfuse_csv`; ``x_SourceRow`` is then the CSV line).
+
+Traces list (``GET /api/public/traces``): each trace lists observation *ids* and a ``totalCost`` that is the
+sum of those observations' costs, with no tokens and no model. Decision: such a trace summary is a record of
+this format and is **rejected** (column ``observations``, the reason saying so), not loaded: a request row for
+it would hold no model call, count one request for a trace of any number of calls, and count its cost a second
+time once its observations are loaded (their ids differ, so no key could merge them). Export the observations
+instead; nothing of the traces list is silently skipped.
 
 What a record is: an observation of type ``GENERATION`` or ``EMBEDDING`` (the two types Langfuse
 tracks usage and cost on), or an observation without a ``type`` that carries usage or a model.
@@ -27,8 +36,10 @@ Quirks handled here (``reference/formats.md`` section 8.2):
 * When ``total`` is given and equals the sum *minus* the cache keys, the integration reported
   ``input`` including cache: the cache is taken out of it (flag ``cache_semantics_inferred``); when it
   equals the sum minus reasoning, ``output`` already included reasoning.
-* Deprecated ``usage`` (``{input, output, total, unit}``, token units only) and the legacy
-  ``promptTokens``/``completionTokens`` fields are read when ``usageDetails`` is absent.
+* Deprecated ``usage`` (``{input, output, total, unit}``, token units only), then the UI export's
+  flattened ``inputUsage``/``outputUsage``/``totalUsage`` (``inputUsage`` sums every ``input*`` key, cache
+  included: flag ``token_subfields_missing``), then the legacy ``promptTokens``/``completionTokens`` fields are
+  read when ``usageDetails`` is absent or empty; a bad count is rejected naming its own column.
 * ``costDetails`` values are USD (JSON numbers, parsed exactly): ``x_ReportedCost`` is ``total``, else the
   sum of the other keys, else ``calculatedTotalCost``/``totalCost``; none is flagged ``reported_cost_missing``.
 * ``level = ERROR`` means failure. ``environment = "default"`` is Langfuse's placeholder, not an environment.
@@ -56,7 +67,6 @@ from finops_lib.sources._common import Fault, flags, records_table, reject, row_
 from finops_lib.sources._genai import (
     TIERS,
     dimensions,
-    exact_amount,
     normalized_keys,
     plausible,
     provider_for,
@@ -64,25 +74,24 @@ from finops_lib.sources._genai import (
     read_documents,
     small_tags,
     tags_json,
-    token_count,
 )
 from finops_lib.sources._langfuse_csv import is_observations_csv, observation, require
+from finops_lib.sources._langfuse_usage import reported_cost, usage_buckets
 from finops_lib.sources._records import records
 
 FORMAT = "langfuse_observations"
 #: Why a trace summary (a trace listing observation ids only) is rejected instead of loaded.
-TRACE_REASON = ("trace summary without its observations (GET /api/public/traces): its totalCost is the sum of "
-                "model calls this file does not hold, with no tokens or model; not loaded, since it would count "
-                "that cost again once the observations are loaded: export the observations instead")
+TRACE_REASON = (
+    "trace summary without its observations (GET /api/public/traces): its totalCost is the sum of "
+    "model calls this file does not hold, with no tokens or model; not loaded, since it would count "
+    "that cost again once the observations are loaded: export the observations instead"
+)
 MODEL_TYPES = {"GENERATION", "EMBEDDING"}
 PROVIDER_KEYS = ("provider", "ls_provider", "gen_ai.provider.name", "gen_ai.system", "custom_llm_provider")
 SCORE_NAMES = {"quality", "quality_score", "quality-score"}
 #: Trace fields an observation inherits when it has none of its own.
 TRACE_FIELDS = ("userId", "sessionId", "tags", "environment", "release", "metadata", "scores", "projectId")
 _DIRECT = ("userId", "sessionId", "projectId")
-#: Flat usage fields read when ``usageDetails`` and ``usage`` are absent: the UI export's, the legacy API's.
-FLAT_USAGE = ("inputUsage", "outputUsage", "totalUsage")
-LEGACY_USAGE = ("promptTokens", "completionTokens", "totalTokens")
 
 
 @dataclass(frozen=True)
@@ -102,10 +111,16 @@ def _detect(path: Path, head: str) -> bool:
         return is_observations_csv(head)
     if '"resourceSpans"' in head or re.search(r'"(spanId|span_id)"\s*:', head):
         return False
-    traces = ('"observations"' in head and bool(re.search(r'"timestamp"\s*:\s*"', head))
-              and bool(re.search(r'"(htmlPath|totalCost)"\s*:', head)))
-    return traces or (bool(re.search(r'"traceId"\s*:', head)) and bool(re.search(r'"startTime"\s*:\s*"', head))
-                      and (bool(re.search(r'"type"\s*:\s*"[A-Z_]+"', head)) or '"usageDetails"' in head))
+    traces = (
+        '"observations"' in head
+        and bool(re.search(r'"timestamp"\s*:\s*"', head))
+        and bool(re.search(r'"(htmlPath|totalCost)"\s*:', head))
+    )
+    return traces or (
+        bool(re.search(r'"traceId"\s*:', head))
+        and bool(re.search(r'"startTime"\s*:\s*"', head))
+        and (bool(re.search(r'"type"\s*:\s*"[A-Z_]+"', head)) or '"usageDetails"' in head)
+    )
 
 
 def _is_record(item: Any) -> bool:
@@ -148,97 +163,6 @@ def _time(value: object, column: str) -> datetime:
     raise Fault(column, value, "not an ISO-8601 time")
 
 
-def _kind(key: str) -> str | None:
-    """Return the bucket of a usage key: read, write, write_5m, write_1h, reasoning, output, input or None."""
-    k = key.lower()
-    if "cache" in k or "ephemeral" in k:
-        if any(w in k for w in ("creation", "write", "ephemeral")):
-            return "write_1h" if "1h" in k else "write_5m" if "5m" in k else "write"
-        return "read"
-    if "reasoning" in k or "thinking" in k:
-        return "reasoning"
-    if "output" in k or "completion" in k:
-        return "output"
-    if "input" in k or "prompt" in k:
-        return "input"
-    return None
-
-
-def _usage(obs: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """Return the usage map of an observation and the field it came from."""
-    details = obs.get("usageDetails")
-    if isinstance(details, dict) and details:
-        return details, "usageDetails"
-    legacy = obs.get("usage")
-    if isinstance(legacy, dict) and str(legacy.get("unit") or "TOKENS").upper() == "TOKENS":
-        return {k: legacy[k] for k in ("input", "output", "total") if legacy.get(k) is not None}, "usage"
-    for names in (FLAT_USAGE, LEGACY_USAGE):  # the UI export's flattened columns, the legacy fields
-        flat = {k: obs[k] for k in names if obs.get(k) is not None}
-        if flat:
-            return flat, ""
-    return {}, ""
-
-
-def _sums(usage: dict[str, Any], field: str) -> tuple[dict[str, int], int | None]:
-    sums = {"input": 0, "read": 0, "write": 0, "write_5m": 0, "write_1h": 0, "output": 0, "reasoning": 0}
-    total = None
-    for key, value in usage.items():
-        if value is None:
-            continue
-        column = f"{field}.{key}" if field else str(key)
-        if str(key).lower() in ("total", "total_tokens", "totaltokens", "totalusage"):
-            total = token_count(value, column)
-            continue
-        kind = _kind(str(key))
-        if kind is not None:
-            sums[kind] += token_count(value, column)
-    return sums, total
-
-
-def _buckets(obs: dict[str, Any]) -> tuple[dict[str, int | None], set[str]]:
-    """Split an observation's usage into the disjoint request token columns; return (columns, flags)."""
-    usage, field = _usage(obs)
-    sums, total = _sums(usage, field)
-    # The UI export's inputUsage sums every input* key, cache included: the split is unknown.
-    marks: set[str] = {"token_subfields_missing"} if "inputUsage" in usage else set()
-    if sums["write_5m"] or sums["write_1h"]:
-        sums["write"] = 0  # a generic key then repeats the TTL-specific ones
-    elif sums["write"]:
-        marks.add("cache_ttl_assumed")
-    cache = sums["read"] + sums["write"] + sums["write_5m"] + sums["write_1h"]
-    everything = sum(sums.values())
-    input_has_cache = total is not None and cache and total in (everything - cache,
-                                                                everything - cache - sums["reasoning"])
-    output_has_reasoning = total is not None and sums["reasoning"] and total in (
-        everything - sums["reasoning"], everything - cache - sums["reasoning"])
-    uncached = sums["input"]
-    if input_has_cache and uncached >= cache:
-        uncached -= cache
-        marks.add("cache_semantics_inferred")
-    output = sums["output"] if output_has_reasoning else sums["output"] + sums["reasoning"]
-    reasoning = min(sums["reasoning"], output) if sums["reasoning"] else None
-    return {"x_InputUncachedTokens": uncached, "x_InputCacheReadTokens": sums["read"],
-            "x_InputCacheWrite5mTokens": sums["write"] + sums["write_5m"],
-            "x_InputCacheWrite1hTokens": sums["write_1h"], "x_OutputTokens": output,
-            "x_OutputReasoningTokens": reasoning}, marks
-
-
-def _cost(obs: dict[str, Any]) -> Decimal | None:
-    details = obs.get("costDetails")
-    if isinstance(details, dict) and details:
-        if details.get("total") is not None:
-            return exact_amount(details["total"], "costDetails.total")
-        parts = [exact_amount(v, f"costDetails.{k}") for k, v in details.items() if v is not None]
-        return sum(parts, Decimal(0)) if parts else None
-    for key in ("calculatedTotalCost", "totalCost"):
-        if obs.get(key) is not None:
-            return exact_amount(obs[key], key)
-    legacy = obs.get("usage")
-    if isinstance(legacy, dict) and legacy.get("totalCost") is not None:
-        return exact_amount(legacy["totalCost"], "usage.totalCost")
-    return None
-
-
 def _as_dict(value: object) -> dict[str, Any]:
     """Return an object field (also when the API returned it as JSON text), else an empty dict."""
     if isinstance(value, str) and value.strip().startswith("{"):
@@ -279,9 +203,23 @@ def _dimensions(obs: dict[str, Any], trace: dict[str, Any]) -> tuple[dict[str, A
             keys[key] = merged[field]
     dims = dimensions(keys)
     dims["x_QualityScore"] = quality_score(keys) if quality_score(keys) is not None else _score(merged.get("scores"))
-    tags = {k: merged[k] for k in ("traceId", "name", "level", "statusMessage", "environment", "version", "release",
-                                   "promptName", "promptVersion", "usagePricingTierName", "modelId")
-            if merged.get(k) is not None}
+    tags = {
+        k: merged[k]
+        for k in (
+            "traceId",
+            "name",
+            "level",
+            "statusMessage",
+            "environment",
+            "version",
+            "release",
+            "promptName",
+            "promptVersion",
+            "usagePricingTierName",
+            "modelId",
+        )
+        if merged.get(k) is not None
+    }
     tags.update({k: merged[k] for k in ("tags", "usageDetails", "costDetails") if merged.get(k)})
     if metadata:
         tags["metadata"] = small_tags(metadata)
@@ -300,8 +238,8 @@ def _row(obs: Any, trace: dict[str, Any], ordinal: int, locator: str | None, pat
     end = None if obs.get("endTime") is None else _time(obs["endTime"], "endTime")
     if end is not None and end < start:
         raise Fault("endTime", obs["endTime"], "observation ends before it starts")
-    buckets, marks = _buckets(obs)
-    cost = _cost(obs)
+    buckets, marks = usage_buckets(obs)
+    cost = reported_cost(obs)
     model_raw = next((str(obs[k]) for k in ("model", "providedModelName") if obs.get(k)), None)
     model = canonical_model(model_raw)
     dims, tags = _dimensions(obs, trace)
@@ -309,27 +247,48 @@ def _row(obs: Any, trace: dict[str, Any], ordinal: int, locator: str | None, pat
     provider = next((metadata[k] for k in PROVIDER_KEYS if metadata.get(k)), None)
     tier = str(metadata.get("service_tier") or params.get("service_tier") or "").lower()
     latency = obs.get("latency")
-    latency_ms = ((end - start).total_seconds() * 1000 if end is not None
-                  else float(latency) * 1000 if isinstance(latency, int | float | Decimal)
-                  and not isinstance(latency, bool) else None)
+    latency_ms = (
+        (end - start).total_seconds() * 1000
+        if end is not None
+        else float(latency) * 1000
+        if isinstance(latency, int | float | Decimal) and not isinstance(latency, bool)
+        else None
+    )
     return {
-        **buckets, **dims,
-        "x_RequestId": str(request_id), "ChargePeriodStart": start, "ChargePeriodEnd": end,
+        **buckets,
+        **dims,
+        "x_RequestId": str(request_id),
+        "ChargePeriodStart": start,
+        "ChargePeriodEnd": end,
         "ProviderName": provider_for(provider, model),
-        "x_Model": model, "x_ModelRaw": model_raw, "x_Operation": str(obs.get("type") or "generation").lower(),
-        "x_ServiceTier": TIERS.get(tier), "x_LatencyMs": latency_ms,
+        "x_Model": model,
+        "x_ModelRaw": model_raw,
+        "x_Operation": str(obs.get("type") or "generation").lower(),
+        "x_ServiceTier": TIERS.get(tier),
+        "x_LatencyMs": latency_ms,
         "x_Status": "failure" if str(obs.get("level") or "").upper() == "ERROR" else "success",
-        "x_ReportedCost": cost, "BillingCurrency": "USD", "Tags": tags_json(tags),
-        "x_SourceFormat": FORMAT, "x_SourceFile": path, "x_SourceRow": ordinal, "x_SourceLocator": locator,
+        "x_ReportedCost": cost,
+        "BillingCurrency": "USD",
+        "Tags": tags_json(tags),
+        "x_SourceFormat": FORMAT,
+        "x_SourceFile": path,
+        "x_SourceRow": ordinal,
+        "x_SourceLocator": locator,
         "x_RowHash": row_hash(FORMAT, str(request_id)),
-        "x_DataQualityFlags": flags(*marks, None if model else "model_unknown",
-                                    "reported_cost_missing" if cost is None else None),
+        "x_DataQualityFlags": flags(
+            *marks, None if model else "model_unknown", "reported_cost_missing" if cost is None else None
+        ),
     }
 
 
-@register_source(FORMAT, table="requests", detect=_detect, line_id="observation id",
-                 description="Langfuse observations: public API JSON (v1 or v2 page, array, JSONL, traces with "
-                             "their observations) or the UI's CSV export: one row per generation")
+@register_source(
+    FORMAT,
+    table="requests",
+    detect=_detect,
+    line_id="observation id",
+    description="Langfuse observations: public API JSON (v1 or v2 page, array, JSONL, traces with "
+    "their observations) or the UI's CSV export: one row per generation",
+)
 def read(path: Path, con: BaseBackend) -> ReadResult:
     """Read a Langfuse observations export into ``requests`` rows, one per generation or embedding.
 
@@ -346,8 +305,11 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
     ordinal = 0
     for doc in documents:
         prefix = f"line {doc.line}" if several else ""
-        found = ([(prefix, None, {})] if doc.error is not None
-                 else _observations(doc.value, f"{prefix}: " if prefix else "", {}))
+        found = (
+            [(prefix, None, {})]
+            if doc.error is not None
+            else _observations(doc.value, f"{prefix}: " if prefix else "", {})
+        )
         for locator, obs, trace in found:
             ordinal += 1
             try:
@@ -355,10 +317,19 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
                     raise Fault("record", None, doc.error)
                 rows.append(_row(obs, trace, ordinal, locator.rstrip(": "), shown))
             except Fault as fault:
-                rejects.append(reject(FORMAT, shown, ordinal, fault.column, fault.value, fault.reason, "requests",
-                                      locator.rstrip(": ")))
-    return ReadResult(FORMAT, shown, None, records_table(rows, "requests"), records_table(rejects, "rejects"),
-                      ordinal)
+                rejects.append(
+                    reject(
+                        FORMAT,
+                        shown,
+                        ordinal,
+                        fault.column,
+                        fault.value,
+                        fault.reason,
+                        "requests",
+                        locator.rstrip(": "),
+                    )
+                )
+    return ReadResult(FORMAT, shown, None, records_table(rows, "requests"), records_table(rejects, "rejects"), ordinal)
 
 
 def _json_file(path: Path) -> bool:
@@ -367,6 +338,13 @@ def _json_file(path: Path) -> bool:
         return read_head(path, 4096).lstrip("\ufeff \t\r\n").startswith(("{", "["))
     except (OSError, EOFError):
         return True
+
+
+def _text(value: object) -> object:
+    """Return a reject's value storable as UTF-8 (the CSV records keep undecodable bytes as lone surrogates)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value
 
 
 def _read_csv(path: Path) -> ReadResult:
@@ -384,6 +362,6 @@ def _read_csv(path: Path) -> ReadResult:
                 continue  # trace structure (SPAN, EVENT...), as in the JSON export
             rows.append(_row(obs, {}, line, None, shown))
         except Fault as fault:
-            rejects.append(reject(FORMAT, shown, line, fault.column, fault.value, fault.reason, "requests"))
+            rejects.append(reject(FORMAT, shown, line, fault.column, _text(fault.value), fault.reason, "requests"))
         count += 1
     return ReadResult(FORMAT, shown, None, records_table(rows, "requests"), records_table(rejects, "rejects"), count)

@@ -1,6 +1,17 @@
-"""LiteLLM proxy ``LiteLLM_SpendLogs``: one row per request (CSV dump, plain or gzip, or Parquet).
+"""LiteLLM proxy ``LiteLLM_SpendLogs``: one row per request, from a dump or from LiteLLM's JSON outputs.
 
-Read entirely inside the engine (DuckDB SQL), so ten million rows stream without pandas.
+Containers read (detected by content): a CSV dump, plain or gzip, or Parquet, read entirely inside the
+engine (DuckDB SQL), so ten million rows stream without pandas; and the same rows as JSON: the proxy's
+``GET /spend/logs`` array, the ``/spend/logs/v2`` (and ``/ui``) page ``{"data", "total", "page",
+"page_size", "total_pages"}``, JSON lines, and a single object (the GCS/S3 bucket and Pub/Sub loggers, which
+may write LiteLLM's ``StandardLoggingPayload`` instead: mapped to the row's names, see
+:mod:`finops_lib.sources._litellm_json`), plain or gzip. JSON records are staged as the CSV path's text columns
+(objects and arrays as their JSON text) and go through the same SQL, so the same records give the same rows.
+``x_SourceRow`` is the CSV line (header = 1), the JSON-lines line, or the ordinal of an array or page element,
+and ``x_SourceLocator`` says where a JSON record is (``data[3]``, ``[3]``, ``line 7``, ``$``). A JSON record
+lacking a required field (``request_id``, ``startTime``, ``model``, ``spend``, ``prompt_tokens``,
+``completion_tokens``; null is not lacking), an element that is not an object and a line that is not JSON
+are rejected; a file whose records all lack one fails, naming the first record and the field.
 
 Quirks handled here (``reference/formats.md`` section 7):
 
@@ -12,11 +23,15 @@ Quirks handled here (``reference/formats.md`` section 7):
   smaller than its cache parts, the row was logged by a version that excluded them, so
   ``prompt_tokens`` is taken as the uncached bucket and the row is flagged
   ``cache_semantics_inferred``.
+* In JSON, ``metadata`` and ``request_tags`` may be real objects and arrays or JSON text, ``startTime``
+  ISO-8601 with or without a zone (none: UTC) or Unix seconds (``StandardLoggingPayload``), counts and
+  spend integers or floats, and optional fields absent.
 * ``request_tags`` is a JSON array of strings stored as text; ``key:value`` tags fill the
   team/app/feature/environment/experiment/variant dimensions. ``metadata.spend_logs_metadata``
   carries custom fields (experiment, variant, quality score).
 * ``spend`` is a float in USD (rounded to 12 decimal places once, at load).
 * Counts may be written as floats (``59200.0``); a fractional or negative count is rejected.
+* ``completion_tokens_details.reasoning_tokens`` absent: the reasoning subset is unknown (null), not all output.
 """
 
 from __future__ import annotations
@@ -39,20 +54,25 @@ from finops_lib.sources._sql import ident, quote
 FORMAT = "litellm_spend_logs"
 REQUIRED = ("request_id", "startTime", "model", "spend", "prompt_tokens", "completion_tokens")
 #: What is read from ``metadata`` (one JSON parse per row, into a typed struct).
-META_SPEC = json.dumps({
-    "usage_object": {
-        "cache_read_input_tokens": "BIGINT",
-        "prompt_tokens_details": {"cached_tokens": "BIGINT"},
-        "cache_creation_input_tokens": "BIGINT",
-        "cache_creation_token_details": {"ephemeral_5m_input_tokens": "BIGINT", "ephemeral_1h_input_tokens": "BIGINT"},
-        "completion_tokens_details": {"reasoning_tokens": "BIGINT"},
-    },
-    "user_api_key_alias": "VARCHAR",
-    "user_api_key_team_alias": "VARCHAR",
-    "user_api_key_user_id": "VARCHAR",
-    "service_tier": "VARCHAR",
-    "spend_logs_metadata": "JSON",
-})
+META_SPEC = json.dumps(
+    {
+        "usage_object": {
+            "cache_read_input_tokens": "BIGINT",
+            "prompt_tokens_details": {"cached_tokens": "BIGINT"},
+            "cache_creation_input_tokens": "BIGINT",
+            "cache_creation_token_details": {
+                "ephemeral_5m_input_tokens": "BIGINT",
+                "ephemeral_1h_input_tokens": "BIGINT",
+            },
+            "completion_tokens_details": {"reasoning_tokens": "BIGINT"},
+        },
+        "user_api_key_alias": "VARCHAR",
+        "user_api_key_team_alias": "VARCHAR",
+        "user_api_key_user_id": "VARCHAR",
+        "service_tier": "VARCHAR",
+        "spend_logs_metadata": "JSON",
+    }
+)
 #: Keys looked for in ``spend_logs_metadata`` and in ``key:value`` request tags, per dimension.
 DIMENSION_KEYS = {
     "team": ("team",),
@@ -65,8 +85,20 @@ DIMENSION_KEYS = {
 CUSTOM_KEYS = [k for keys in DIMENSION_KEYS.values() for k in keys] + ["quality_score"]
 #: LiteLLM's async call types are the sync names with an ``a`` prefix (``acompletion``). Tested with
 #: ``list_contains``, not ``IN``: DuckDB plans a long ``IN`` list as a join, which may reorder rows.
-ASYNC_CALLS = ", ".join(f"'{c}'" for c in ("completion", "embedding", "text_completion", "image_generation",
-                                           "transcription", "speech", "moderation", "rerank", "responses"))
+ASYNC_CALLS = ", ".join(
+    f"'{c}'"
+    for c in (
+        "completion",
+        "embedding",
+        "text_completion",
+        "image_generation",
+        "transcription",
+        "speech",
+        "moderation",
+        "rerank",
+        "responses",
+    )
+)
 _HEADER = re.compile(r"^\ufeff?.*\brequest_id\b.*\bstartTime\b.*$", re.M)
 _JSON_KEY = re.compile(r'"([A-Za-z_]+)"\s*:')
 
@@ -102,50 +134,57 @@ def _select_sql(source: str, present: set[str], path: str, *, numbered: bool = F
     ``numbered``: the source carries each record's number and locator (staged JSON); otherwise the rows
     are numbered by their position afterwards (CSV, Parquet).
     """
+
     def col(name: str) -> str:
         return ident(name) if name in present else "NULL::VARCHAR"
 
-    fault = " ".join([
-        "CASE",
-        "WHEN nullif(trim(request_id), '') IS NULL THEN 'request_id' || chr(31) || 'missing request id'",
-        "WHEN t_start IS NULL THEN 'startTime' || chr(31) || 'not an ISO-8601 timestamp'",
-        "WHEN nullif(trim(model), '') IS NULL THEN 'model' || chr(31) || 'missing model'",
-        "WHEN spend_raw IS NOT NULL AND n_spend IS NULL THEN 'spend' || chr(31) || 'not a number'",
-        "WHEN n_spend < 0 THEN 'spend' || chr(31) || 'negative spend'",
-        "WHEN NOT isfinite(n_spend) OR n_spend >= 1e26 "
-        "THEN 'spend' || chr(31) || 'out of range (a money column holds magnitudes below 1e26)'",
-        "WHEN n_prompt IS NULL THEN 'prompt_tokens' || chr(31) || 'not a number'",
-        "WHEN n_prompt < 0 OR n_prompt <> floor(n_prompt) "
-        "THEN 'prompt_tokens' || chr(31) || 'not a non-negative integer'",
-        f"WHEN NOT isfinite(n_prompt) OR n_prompt > {MAX_COUNT} "
-        "THEN 'prompt_tokens' || chr(31) || 'implausibly large (not a finite count up to 1e+15)'",
-        "WHEN n_completion IS NULL THEN 'completion_tokens' || chr(31) || 'not a number'",
-        "WHEN n_completion < 0 OR n_completion <> floor(n_completion) "
-        "THEN 'completion_tokens' || chr(31) || 'not a non-negative integer'",
-        f"WHEN NOT isfinite(n_completion) OR n_completion > {MAX_COUNT} "
-        "THEN 'completion_tokens' || chr(31) || 'implausibly large (not a finite count up to 1e+15)'",
-        "END",
-    ])
-    bad_value = ("CASE split_part(fault, chr(31), 1) WHEN 'request_id' THEN request_id WHEN 'startTime' "
-                 "THEN start_raw WHEN 'model' THEN model WHEN 'spend' THEN spend_raw WHEN 'prompt_tokens' "
-                 "THEN prompt_raw WHEN 'completion_tokens' THEN completion_raw END")
-    flags = ("concat_ws(',', CASE WHEN semantics_old THEN 'cache_semantics_inferred' END, "
-             "CASE WHEN ttl_assumed THEN 'cache_ttl_assumed' END, "
-             "CASE WHEN n_spend IS NULL THEN 'reported_cost_missing' END, "
-             "CASE WHEN meta_bad THEN 'token_subfields_missing' END)")
+    fault = " ".join(
+        [
+            "CASE",
+            "WHEN nullif(trim(request_id), '') IS NULL THEN 'request_id' || chr(31) || 'missing request id'",
+            "WHEN t_start IS NULL THEN 'startTime' || chr(31) || 'not an ISO-8601 timestamp'",
+            "WHEN nullif(trim(model), '') IS NULL THEN 'model' || chr(31) || 'missing model'",
+            "WHEN spend_raw IS NOT NULL AND n_spend IS NULL THEN 'spend' || chr(31) || 'not a number'",
+            "WHEN n_spend < 0 THEN 'spend' || chr(31) || 'negative spend'",
+            "WHEN NOT isfinite(n_spend) OR n_spend >= 1e26 "
+            "THEN 'spend' || chr(31) || 'out of range (a money column holds magnitudes below 1e26)'",
+            "WHEN n_prompt IS NULL THEN 'prompt_tokens' || chr(31) || 'not a number'",
+            "WHEN n_prompt < 0 OR n_prompt <> floor(n_prompt) "
+            "THEN 'prompt_tokens' || chr(31) || 'not a non-negative integer'",
+            f"WHEN NOT isfinite(n_prompt) OR n_prompt > {MAX_COUNT} "
+            "THEN 'prompt_tokens' || chr(31) || 'implausibly large (not a finite count up to 1e+15)'",
+            "WHEN n_completion IS NULL THEN 'completion_tokens' || chr(31) || 'not a number'",
+            "WHEN n_completion < 0 OR n_completion <> floor(n_completion) "
+            "THEN 'completion_tokens' || chr(31) || 'not a non-negative integer'",
+            f"WHEN NOT isfinite(n_completion) OR n_completion > {MAX_COUNT} "
+            "THEN 'completion_tokens' || chr(31) || 'implausibly large (not a finite count up to 1e+15)'",
+            "END",
+        ]
+    )
+    bad_value = (
+        "CASE split_part(fault, chr(31), 1) WHEN 'request_id' THEN request_id WHEN 'startTime' "
+        "THEN start_raw WHEN 'model' THEN model WHEN 'spend' THEN spend_raw WHEN 'prompt_tokens' "
+        "THEN prompt_raw WHEN 'completion_tokens' THEN completion_raw END"
+    )
+    flags = (
+        "concat_ws(',', CASE WHEN semantics_old THEN 'cache_semantics_inferred' END, "
+        "CASE WHEN ttl_assumed THEN 'cache_ttl_assumed' END, "
+        "CASE WHEN n_spend IS NULL THEN 'reported_cost_missing' END, "
+        "CASE WHEN meta_bad THEN 'token_subfields_missing' END)"
+    )
     custom_paths = "[" + ", ".join(quote(f"$.{k}") for k in CUSTOM_KEYS) + "]"
     passed = f", {ROW}, {LOCATOR}" if numbered else ""
     number = f"{ROW} AS x_SourceRow, {LOCATOR} AS x_SourceLocator" if numbered else "NULL::BIGINT AS x_SourceRow"
     return f"""
 WITH src AS (
-  SELECT {col('request_id')} AS request_id, {col('startTime')} AS start_raw, {col('endTime')} AS end_raw,
-         {col('model')} AS model, {col('spend')} AS spend_raw, {col('prompt_tokens')} AS prompt_raw,
-         {col('completion_tokens')} AS completion_raw, {col('request_duration_ms')} AS duration_raw,
-         {col('call_type')} AS call_type, nullif({col('api_key')}, '') AS api_key,
-         {col('model_group')} AS model_group, {col('custom_llm_provider')} AS provider_raw,
-         {col('user')} AS user_raw, {col('end_user')} AS end_user, {col('metadata')} AS metadata,
-         {col('request_tags')} AS request_tags, nullif({col('team_id')}, '') AS team_id,
-         nullif({col('session_id')}, '') AS session_id, {col('status')} AS status_raw{passed}
+  SELECT {col("request_id")} AS request_id, {col("startTime")} AS start_raw, {col("endTime")} AS end_raw,
+         {col("model")} AS model, {col("spend")} AS spend_raw, {col("prompt_tokens")} AS prompt_raw,
+         {col("completion_tokens")} AS completion_raw, {col("request_duration_ms")} AS duration_raw,
+         {col("call_type")} AS call_type, nullif({col("api_key")}, '') AS api_key,
+         {col("model_group")} AS model_group, {col("custom_llm_provider")} AS provider_raw,
+         {col("user")} AS user_raw, {col("end_user")} AS end_user, {col("metadata")} AS metadata,
+         {col("request_tags")} AS request_tags, nullif({col("team_id")}, '') AS team_id,
+         nullif({col("session_id")}, '') AS session_id, {col("status")} AS status_raw{passed}
   FROM {source}
 ), parsed AS (
   SELECT *,
@@ -164,7 +203,7 @@ WITH src AS (
              CASE WHEN s.usage_object.cache_creation_token_details IS NULL
                   THEN s.usage_object.cache_creation_input_tokens END, 0) AS b_w5m,
     coalesce(s.usage_object.cache_creation_token_details.ephemeral_1h_input_tokens, 0) AS b_w1h,
-    CAST({_count('n_prompt')} AS BIGINT) AS prompt, CAST({_count('n_completion')} AS BIGINT) AS completion,
+    CAST({_count("n_prompt")} AS BIGINT) AS prompt, CAST({_count("n_completion")} AS BIGINT) AS completion,
     try(json_extract_string(s.spend_logs_metadata, {custom_paths})) AS custom
   FROM parsed
 ), buckets AS (
@@ -190,12 +229,12 @@ SELECT
     AS x_ReportedCost, 'USD' AS BillingCurrency,
   api_key AS x_ApiKeyId,
   coalesce(nullif(end_user, ''), nullif(user_raw, ''), nullif(s.user_api_key_user_id, '')) AS x_UserId,
-  coalesce({_tag(DIMENSION_KEYS['team'], 'custom')}, nullif(s.user_api_key_team_alias, ''), team_id) AS x_Team,
-  {_tag(DIMENSION_KEYS['app'], 'custom')} AS x_Application,
-  {_tag(DIMENSION_KEYS['feature'], 'custom')} AS x_Feature,
-  {_tag(DIMENSION_KEYS['env'], 'custom')} AS x_Environment,
-  {_tag(DIMENSION_KEYS['experiment'], 'custom')} AS x_ExperimentId,
-  {_tag(DIMENSION_KEYS['variant'], 'custom')} AS x_Variant,
+  coalesce({_tag(DIMENSION_KEYS["team"], "custom")}, nullif(s.user_api_key_team_alias, ''), team_id) AS x_Team,
+  {_tag(DIMENSION_KEYS["app"], "custom")} AS x_Application,
+  {_tag(DIMENSION_KEYS["feature"], "custom")} AS x_Feature,
+  {_tag(DIMENSION_KEYS["env"], "custom")} AS x_Environment,
+  {_tag(DIMENSION_KEYS["experiment"], "custom")} AS x_ExperimentId,
+  {_tag(DIMENSION_KEYS["variant"], "custom")} AS x_Variant,
   TRY_CAST(custom[{len(CUSTOM_KEYS)}] AS DOUBLE) AS x_QualityScore,
   session_id AS x_SessionId,
   json_object('request_tags', tags, 'key_alias', s.user_api_key_alias, 'team_alias', s.user_api_key_team_alias,
@@ -208,10 +247,15 @@ FROM buckets
 """
 
 
-@register_source(FORMAT, table="requests", detect=_detect, line_id="request_id",
-                 description="LiteLLM proxy LiteLLM_SpendLogs rows: a dump (CSV, CSV.gz or Parquet), the /spend/logs "
-                             "API (JSON array or v2 page), JSON lines or one JSON object (bucket and Pub/Sub "
-                             "loggers, StandardLoggingPayload too): one row per request")
+@register_source(
+    FORMAT,
+    table="requests",
+    detect=_detect,
+    line_id="request_id",
+    description="LiteLLM proxy LiteLLM_SpendLogs rows: a dump (CSV, CSV.gz or Parquet), the /spend/logs "
+    "API (JSON array or v2 page), JSON lines or one JSON object (bucket and Pub/Sub "
+    "loggers, StandardLoggingPayload too): one row per request",
+)
 def read(path: Path, con: BaseBackend) -> ReadResult:
     """Read a LiteLLM spend-log file into ``requests`` rows inside the engine.
 
@@ -251,5 +295,12 @@ def _read_json(path: Path, con: BaseBackend) -> ReadResult:
     """Stage the JSON records as the CSV path's text columns, then run the same SELECT on them."""
     table, count, rejects = stage(con, path, REQUIRED, FORMAT)
     requests = conform(con.sql(_select_sql(table, set(COLUMNS), str(path), numbered=True)), "requests")
-    return ReadResult(FORMAT, str(path), None, requests, records_table(rejects, "rejects") if rejects else None,
-                      count, inline_rejects=True)
+    return ReadResult(
+        FORMAT,
+        str(path),
+        None,
+        requests,
+        records_table(rejects, "rejects") if rejects else None,
+        count,
+        inline_rejects=True,
+    )
