@@ -203,10 +203,13 @@ def _snapshot(con) -> dict[str, pd.DataFrame]:
 #: rows, Python-literal GCP lists, FOCUS short rows and literal tags, CUR 2.0 Bedrock maps, an OCI cost report.
 QUIRK_FILES = [*sorted(p for p in QUIRKS.iterdir() if p.is_file()),
                *sorted(p for p in (QUIRKS.parent / "tolerance").iterdir() if p.is_file()),
-               QUIRKS.parent / "oci_cost_report.csv"]  # fmt: skip
+               QUIRKS.parent / "oci_cost_report.csv", QUIRKS.parent / "litellm_spend_logs_api.json"]  # fmt: skip
 
 
-def _csv_records(path: Path) -> int:
+def _records_in(path: Path) -> int:
+    """Records of a CSV file (lines after the header, by the csv module) or of a JSON array."""
+    if path.suffix == ".json":
+        return len(json.loads(path.read_text(encoding="utf-8")))
     with path.open(newline="", encoding="utf-8-sig") as fh:
         return sum(1 for row in csv.reader(fh) if row) - 1
 
@@ -217,7 +220,7 @@ def test_every_row_of_the_quirks_folder_is_accounted_for(tmp_path) -> None:
     summary = ingest(files, con=con)
     assert set(summary.status) == {"loaded"}, summary[["path", "status", "message"]]
     for row in summary.itertuples():
-        assert row.rows_read == _csv_records(Path(row.path)), row.path
+        assert row.rows_read == _records_in(Path(row.path)), row.path
         assert row.rows_read == row.rows_loaded + row.rows_rejected + row.rows_superseded, row.path
     rejects = con.sql("SELECT x_SourceFile, x_SourceRow, x_Column, x_Reason FROM rejects").to_pandas()
     assert len(rejects) == summary.rows_rejected.sum() and rejects.x_Reason.str.len().min() > 5

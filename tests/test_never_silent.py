@@ -105,3 +105,13 @@ def test_no_test_file_is_skipped_without_a_reason() -> None:
         if detect_format(path) is None:
             reason = explain_unrecognised(path)
             assert (len(reason) > 30 and "no registered format" in reason) or reason.startswith("empty"), path
+
+
+def test_undecodable_bytes_in_a_record_are_a_reject_not_a_crash(tmp_path) -> None:
+    path = tmp_path / "gcp.csv"
+    path.write_bytes(b"billing_account_id,service.description,sku.description,usage_start_time,usage_end_time,cost,"
+                     b"currency\nA,Vertex AI,x,2026-05-01 00:00:00 UTC,2026-05-01 01:00:00 UTC,1\xff2,USD\n")
+    con = engine.memory()
+    result = ingest([path], con=con, format="gcp_billing_export").iloc[0]
+    assert (result.status, result.rows_read, result.rows_rejected) == ("loaded", 1, 1)
+    assert "?" in con.sql("SELECT x_Value FROM rejects").to_pandas().x_Value[0]

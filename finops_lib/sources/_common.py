@@ -109,15 +109,23 @@ def records_table(records: Iterable[Mapping[str, object]], table: str) -> ibis.T
 
 def reject(fmt: str, path: str, row: int, column: str, value: object, reason: str, target: str,
            locator: str | None = None) -> dict[str, object]:
-    """Return one rejects record (the value shown as text, truncated to 200 characters).
+    r"""Return one rejects record (the value shown as text, truncated to 200 characters).
 
     A number read as Decimal (JSON readers parse floats that way) is shown as its text, ``3.5``, as the
-    file wrote it, not as the JSON string ``"3.5"``; objects and lists are shown as JSON.
+    file wrote it, not as the JSON string ``"3.5"``; objects and lists are shown as JSON. Characters that
+    cannot be written as UTF-8 (undecodable bytes kept as surrogates) are shown as ``?``.
+
+    Examples
+    --------
+    >>> reject("f", "p", 3, "cost", "\udcff12", "not a number", "costs")["x_Value"]
+    '?12'
     """
     if value is None or isinstance(value, str):
         text = value
     else:
         text = str(value) if isinstance(value, Decimal) else json.dumps(value, default=str)
+    if text is not None:  # bytes a reader could not decode (lone surrogates) must not crash the load
+        text = text.encode("utf-8", "replace").decode("utf-8")
     return {
         "x_SourceFormat": fmt,
         "x_SourceFile": path,
