@@ -11,14 +11,14 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from finops_lib.errors import SourceError
 from finops_lib.sources import read_head
-from finops_lib.sources._common import Fault
+from finops_lib.sources._common import Fault, reject
 
 #: (line or ordinal, locator, record or Fault).
 Record = tuple[int, str | None, Any]
@@ -119,3 +119,37 @@ def records(path: Path, require: Require) -> Iterator[Record]:
     if head.lstrip("\ufeff \t\r\n").startswith(("{", "[")):
         return json_records(path, head)
     return csv_records(path, require)
+
+
+def build_rows(found: Iterable[Record], build: Callable[[Any, int, str | None], dict[str, Any]], *, fmt: str,
+               path: str, table: str = "requests") -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """Build a row from each record; a :class:`Fault` (yielded or raised by ``build``) becomes a reject.
+
+    ``build(record, line or ordinal, locator)`` returns the row. Returns (rows, rejects, records read).
+    """
+    rows, rejects, count = [], [], 0
+    for ordinal, locator, rec in found:
+        count += 1
+        try:
+            if isinstance(rec, Fault):
+                raise rec
+            rows.append(build(rec, ordinal, locator))
+        except Fault as fault:
+            rejects.append(reject(fmt, path, ordinal, fault.column, fault.value, fault.reason, table, locator))
+    return rows, rejects, count
+
+
+def export_records(path: Path, *, required: tuple[str, ...], what: str,
+                   json_records: Callable[[Path], Iterable[Record]]) -> tuple[Iterable[Record], bool]:
+    """Return the records of an export written as CSV or JSON (told by its first byte), and whether it is CSV.
+
+    A CSV must name every ``required`` column (else :class:`SourceError` naming the first missing one and "the
+    required ``what`` column"); JSON goes to ``json_records``.
+    """
+    def require(path: Path, names: list[str], line: int | None) -> None:
+        for column in required:
+            if column not in names:
+                raise SourceError(path, f"required {what} column is missing", line=line, column=column)
+
+    is_csv = not read_head(path, 64).lstrip("\ufeff \t\r\n").startswith(("{", "["))
+    return (csv_records(path, require) if is_csv else json_records(path)), is_csv

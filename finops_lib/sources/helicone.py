@@ -51,10 +51,9 @@ from typing import Any
 
 from ibis.backends import BaseBackend
 
-from finops_lib.errors import SourceError
 from finops_lib.models import canonical_model
-from finops_lib.sources import ReadResult, read_head, register_source
-from finops_lib.sources._common import Fault, flags, records_table, reject, row_hash
+from finops_lib.sources import ReadResult, register_source
+from finops_lib.sources._common import Fault, flags, records_table, row_hash
 from finops_lib.sources._genai import (
     dimensions,
     exact_amount,
@@ -68,7 +67,7 @@ from finops_lib.sources._genai import (
     tags_json,
     token_count,
 )
-from finops_lib.sources._records import csv_records
+from finops_lib.sources._records import build_rows, export_records
 
 FORMAT = "helicone_requests"
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
@@ -259,12 +258,6 @@ def _json_records(path: Path) -> list[tuple[int, str | None, Any]]:
     return out
 
 
-def _require(path: Path, names: list[str], line: int | None) -> None:
-    for column in CSV_REQUIRED:
-        if column not in names:
-            raise SourceError(path, "required Helicone export column is missing", line=line, column=column)
-
-
 @register_source(FORMAT, table="requests", detect=_detect, line_id="request_id",
                  description="Helicone request export (REST API JSON, @helicone/export JSON, JSONL or CSV): one row "
                              "per request")  # fmt: skip
@@ -276,16 +269,7 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
     """
     path = Path(path)
     shown = str(path)
-    is_csv = not read_head(path, 64).lstrip("\ufeff \t\r\n").startswith(("{", "["))
-    found = csv_records(path, _require) if is_csv else _json_records(path)
-    rows, rejects = [], []
-    count = 0
-    for ordinal, locator, rec in found:
-        count += 1
-        try:
-            if isinstance(rec, Fault):
-                raise rec
-            rows.append(build_row(rec, shown, ordinal, locator, is_csv))
-        except Fault as fault:
-            rejects.append(reject(FORMAT, shown, ordinal, fault.column, fault.value, fault.reason, "requests", locator))
+    found, is_csv = export_records(path, required=CSV_REQUIRED, what="Helicone export", json_records=_json_records)
+    rows, rejects, count = build_rows(found, lambda rec, n, where: build_row(rec, shown, n, where, is_csv),
+                                      fmt=FORMAT, path=shown)  # fmt: skip
     return ReadResult(FORMAT, shown, None, records_table(rows, "requests"), records_table(rejects, "rejects"), count)

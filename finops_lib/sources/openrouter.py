@@ -51,9 +51,8 @@ from typing import Any
 
 from ibis.backends import BaseBackend
 
-from finops_lib.errors import SourceError
 from finops_lib.models import canonical_model
-from finops_lib.sources import ReadResult, read_head, register_source
+from finops_lib.sources import ReadResult, register_source
 from finops_lib.sources._common import (
     ACCOUNT_UNKNOWN,
     AI_CATEGORY,
@@ -61,11 +60,10 @@ from finops_lib.sources._common import (
     Fault,
     flags,
     records_table,
-    reject,
     row_hash,
 )
 from finops_lib.sources._genai import exact_amount, plausible, read_documents, scalar_text, tags_json, token_count
-from finops_lib.sources._records import csv_records
+from finops_lib.sources._records import build_rows, export_records
 
 FORMAT = "openrouter_activity"
 CSV_REQUIRED = ("generation_id", "created_at", "cost_total", "model_permaslug")
@@ -225,12 +223,6 @@ def _json_records(path: Path) -> list[tuple[int, str | None, Any]]:
     return out
 
 
-def _require(path: Path, names: list[str], line: int | None) -> None:
-    for column in CSV_REQUIRED:
-        if column not in names:
-            raise SourceError(path, "required OpenRouter activity column is missing", line=line, column=column)
-
-
 @register_source(FORMAT, table="requests", detect=_detect, line_id="generation id",
                  description="OpenRouter activity export (activity page CSV, /api/v1/generation JSON): one row per "
                              "generation, the credits it debits as invoiced spend")  # fmt: skip
@@ -242,19 +234,9 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
     """
     path = Path(path)
     shown = str(path)
-    is_csv = not read_head(path, 64).lstrip("\ufeff \t\r\n").startswith(("{", "["))
-    found = csv_records(path, _require) if is_csv else _json_records(path)
-    rows, rejects = [], []
-    count = 0
-    for ordinal, locator, rec in found:
-        count += 1
-        try:
-            if isinstance(rec, Fault):
-                raise rec
-            rows.append(build_row(rec, shown, ordinal, locator))
-        except Fault as fault:
-            rejects.append(reject(FORMAT, shown, ordinal, fault.column, fault.value, fault.reason, "requests",
-                                  locator))  # fmt: skip
+    found, _ = export_records(path, required=CSV_REQUIRED, what="OpenRouter activity", json_records=_json_records)
+    rows, rejects, count = build_rows(found, lambda rec, n, where: build_row(rec, shown, n, where), fmt=FORMAT,
+                                      path=shown)  # fmt: skip
     charges = [c for c in map(charge_row, rows) if c is not None]
     return ReadResult(FORMAT, shown, records_table(charges, "costs"), records_table(rows, "requests"),
                       records_table(rejects, "rejects"), count)

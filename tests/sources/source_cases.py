@@ -24,8 +24,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from finops_lib import paths
+from finops_lib import engine, paths
 from finops_lib.sources import SOURCES
+from finops_lib.warehouse import ingest
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SAMPLE = paths.SAMPLE_DIR
@@ -274,3 +275,16 @@ CASES: dict[str, Case] = {
                    "not a non-negative integer", "fifty"),
     ),
 }
+
+
+def assert_reingest_changes_nothing(path: Path) -> None:
+    """Ingest ``path`` twice into one warehouse: the second time is ``unchanged`` and adds no row or reject."""
+    con = engine.memory()
+    try:
+        first = ingest([path], con=con).iloc[0]
+        counts = [con.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("requests", "rejects")]
+        again = ingest([path], con=con).iloc[0]
+        after = [con.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("requests", "rejects")]
+    finally:
+        con.disconnect()
+    assert first.status == "loaded" and (again.status, again.rows_loaded) == ("unchanged", 0) and after == counts

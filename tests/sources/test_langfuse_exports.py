@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from source_cases import assert_reingest_changes_nothing
 
 from finops_lib import engine
 from finops_lib.errors import SourceError
@@ -169,15 +170,7 @@ def test_a_csv_without_the_identity_columns_names_them(tmp_path, con):
 
 @pytest.mark.parametrize("name", [UI, LEGACY, TRACES, V2])
 def test_ingesting_the_same_export_again_changes_nothing(name):
-    con = engine.memory()
-    try:
-        first = ingest([DATA / name], con=con).iloc[0]
-        counts = [con.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("requests", "rejects")]
-        again = ingest([DATA / name], con=con).iloc[0]
-        after = [con.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("requests", "rejects")]
-    finally:
-        con.disconnect()
-    assert first.status == "loaded" and (again.status, again.rows_loaded) == ("unchanged", 0) and after == counts
+    assert_reingest_changes_nothing(DATA / name)
 
 
 def _corrupt_csv(data: bytes, draw) -> bytes:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from source_cases import assert_reingest_changes_nothing
 
 from finops_lib import engine
 from finops_lib.errors import SourceError
@@ -268,15 +269,7 @@ def test_a_cut_json_array_fails_as_a_whole(tmp_path):
 
 @pytest.mark.parametrize("name", [API, PAGE, PAYLOADS])
 def test_ingesting_the_same_json_file_again_changes_nothing(name):
-    con = engine.memory()
-    try:
-        first = ingest([DATA / name], con=con).iloc[0]
-        counts = [con.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("requests", "rejects")]
-        again = ingest([DATA / name], con=con).iloc[0]
-        after = [con.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("requests", "rejects")]
-    finally:
-        con.disconnect()
-    assert first.status == "loaded" and (again.status, again.rows_loaded) == ("unchanged", 0) and after == counts
+    assert_reingest_changes_nothing(DATA / name)
 
 
 # --- corrupt JSON: only SourceError, and every record accounted for ------------------------------------------------
