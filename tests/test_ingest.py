@@ -5,7 +5,7 @@ import pytest
 
 from finops_lib import engine
 from finops_lib.cli import main
-from finops_lib.warehouse.ingestion import ingest, normalize
+from finops_lib.warehouse import ingest, normalize
 
 
 @pytest.fixture

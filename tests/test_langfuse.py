@@ -8,7 +8,7 @@ import pytest
 from finops_lib.errors import SourceError
 from finops_lib.schema import validate
 from finops_lib.sources import SOURCES, detect_format, read_head
-from finops_lib.warehouse.ingestion import ingest, normalize
+from finops_lib.warehouse import ingest, normalize
 
 PAGE = "langfuse_observations_page.json"
 FORMAT = "langfuse_observations"

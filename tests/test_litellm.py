@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from finops_lib.errors import SourceError
 from finops_lib.sources import detect_format, get_source
-from finops_lib.warehouse.ingestion import normalize
+from finops_lib.warehouse import normalize
 
 SMALL = "litellm_spend_logs_small.csv"
 

@@ -13,7 +13,7 @@ from finops_lib import paths
 from finops_lib.errors import SourceError
 from finops_lib.schema import validate
 from finops_lib.sources import SOURCES, detect_format, mapped, read_head
-from finops_lib.warehouse.ingestion import ingest, normalize
+from finops_lib.warehouse import ingest, normalize
 
 BURST = "mapped_burstgpt_sample.csv"
 BUCKETS = ["x_InputUncachedTokens", "x_InputCacheReadTokens", "x_InputCacheWrite5mTokens",

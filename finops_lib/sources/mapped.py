@@ -366,7 +366,10 @@ def register_mapping(path: str | Path) -> str:
     if (known is not None and known.path.resolve() != m.path.resolve()) or (known is None and m.format in SOURCES):
         raise SourceError(m.path, f"format {m.format!r} is already registered"
                           + (f" from {known.path}" if known else ""), column="name")
-    register_source(m.format, table="requests", description=m.description, detect=_detector(m))(_reader(m))
+    # The request id column, or the file stem and line where the mapping has none, identifies a record: a line id.
+    line_id = "request id" if m.source("x_RequestId") is not None else "file stem and line"
+    register_source(m.format, table="requests", description=m.description, detect=_detector(m),
+                    line_id=line_id)(_reader(m))  # fmt: skip
     MAPPINGS[m.format] = m
     return m.format
 

@@ -12,11 +12,11 @@ from finops_lib.warehouse.ingestion import (
     file_sha256,
     ingest,
     ingest_file,
-    normalize,
     open_data,
     settle,
     summarize,
 )
+from finops_lib.warehouse.normalize import normalize
 from finops_lib.warehouse.status import quality_flags, rejects_summary, skipped_files, sources
 
 __all__ = [

@@ -35,7 +35,8 @@ from source_cases import CASES, DATA, SAMPLE, committed_formats, fixture_path, f
 from finops_lib import engine
 from finops_lib.schema import QUALITY_FLAGS, REQUEST_TOKEN_COLUMNS, TABLES, TOKEN_TYPES, validate
 from finops_lib.sources import REJECT_MARK, SOURCES, detect_format, read_head
-from finops_lib.warehouse.ingestion import DATA_TABLES, ingest, normalize
+from finops_lib.warehouse import normalize
+from finops_lib.warehouse.ingestion import DATA_TABLES, ingest
 
 FORMATS = committed_formats()
 TWELVE_PLACES = Decimal("1e-12")
@@ -353,7 +354,7 @@ def test_a_repeated_record_is_two_charges_or_one_record_delivered_twice(normaliz
         con.disconnect()
     assert after.rows_read == before.rows_read + 1
     line_id = SOURCES[n.fmt].line_id
-    if line_id:
+    if line_id and line_id != "file stem and line":  # a made-up id of stem and line never repeats in a file
         assert (after.rows_loaded, after.rows_rejected) == (before.rows_loaded, before.rows_rejected + 1)
         assert any(r.startswith(f"duplicate: same {line_id} and amounts as line {record}") for r in reasons), reasons
     else:
