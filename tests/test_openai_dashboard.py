@@ -1,6 +1,7 @@
 import functools
 import gzip
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -288,6 +289,7 @@ def test_same_usage_from_the_usage_api_and_the_export_is_counted_once(data_dir, 
                                         "results": [result]}]}
     api = tmp_path / "usage_page.json"
     api.write_text(json.dumps(page))
+    os.utime(api, (1_000_000_000, 1_000_000_000))  # pulled long before the export was downloaded: the export wins
     con = engine.memory()
     ingest([api], con=con)
     ingest([data_dir / "openai_dashboard_activity.csv"], con=con)
