@@ -19,6 +19,7 @@ from __future__ import annotations
 from finops_lib.pricing.book import (
     Catalog,
     apply_discounts,
+    catalog_for,
     load_catalog,
     read_discounts,
     sample_catalog,
@@ -56,6 +57,7 @@ __all__ = [
     "Discount",
     "LiteLLMImport",
     "apply_discounts",
+    "catalog_for",
     "check_catalog",
     "estimate_requests",
     "import_litellm",

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
+from finops_lib import paths
 from finops_lib.errors import ParameterError, SchemaError
 from finops_lib.pricing import catalog as cat
 from finops_lib.schema import TOKEN_BUCKETS
@@ -251,9 +252,27 @@ def _usable_aliases(prices: pd.DataFrame, aliases: pd.DataFrame, *, strict: bool
     return kept
 
 
+def catalog_for(data_dir: str | Path | None, *user_files: str | Path) -> Catalog:
+    """Return the catalog a data folder is priced with: shipped prices, then ``user_files``.
+
+    The sample world's fictional price change (:data:`~finops_lib.pricing.catalog.SAMPLE_OVERLAY`) is layered
+    for the committed sample's own folder only (:func:`finops_lib.paths.is_sample`): never for a user's folder,
+    nor for a warehouse read without its folder (None).
+
+    Examples
+    --------
+    >>> str(cat.SAMPLE_OVERLAY) in map(str, catalog_for(paths.SAMPLE_DIR).origin)
+    True
+    >>> any(str(cat.SAMPLE_OVERLAY) == str(o) for o in (*catalog_for(None).origin, *catalog_for("/my/exports").origin))
+    False
+    """
+    overlay = [cat.SAMPLE_OVERLAY] if paths.is_sample(data_dir) else []
+    return load_catalog(*overlay, *user_files)
+
+
 def sample_catalog() -> Catalog:
-    """Return the catalog of the sample world: shipped prices plus the sample's own (fictional) price change."""
-    return load_catalog(cat.SAMPLE_OVERLAY)
+    """Return the catalog of the committed sample (:func:`catalog_for` its folder), for tests and demos."""
+    return catalog_for(paths.SAMPLE_DIR)
 
 
 def _per_token(price: Decimal | None) -> Decimal | None:

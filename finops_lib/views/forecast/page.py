@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from finops_lib import checks, paths, pricing
+from finops_lib import checks, pricing
 from finops_lib.errors import ParameterError
 from finops_lib.facts import Facts, open_facts
 from finops_lib.forecast import budgets as budget_rules
@@ -100,8 +100,7 @@ def load(con: BaseBackend, *, data_dir: str | None = None, dimension: str = "tea
         series = {"total": frame.groupby("day")["value"].sum().rename("total"), **series}
     events = read_events(events_file) if events_file else []
     if catalog_events_on:
-        overlay = [pricing.SAMPLE_OVERLAY] if paths.is_sample(data_dir) else []
-        events += catalog_events(pricing.load_catalog(*overlay), start=frame["day"].min())
+        events += catalog_events(pricing.catalog_for(data_dir), start=frame["day"].min())
     table = budget_rules.load_budgets(budget_file, data_dir)
     if series_filter:
         table = table[table["name"].isin(series)]

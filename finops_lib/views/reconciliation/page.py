@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from finops_lib import checks, fx, paths, pricing
+from finops_lib import checks, fx, pricing
 from finops_lib.facts import Facts, open_facts
 from finops_lib.reconcile import Reconciliation, check_parameters
 from finops_lib.rules import resolve_rules
@@ -43,8 +43,7 @@ def load(con: BaseBackend, *, data_dir: str | None = None, currency: str = "USD"
     filters = check_parameters(everything, **parameters)
     facts = everything.with_options(start_date=filters["start_date"], end_date=filters["end_date"],
                                     filters={"provider": filters["provider"]})  # fmt: skip
-    overlay = [pricing.SAMPLE_OVERLAY] if paths.is_sample(data_dir) else []
-    catalog = pricing.load_catalog(*overlay, *catalog_files)
+    catalog = pricing.catalog_for(data_dir, *catalog_files)
     return facts, catalog, {**filters, "currency": facts.currency}
 
 
