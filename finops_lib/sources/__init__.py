@@ -248,11 +248,12 @@ def _shape(p: Path, head: str) -> str:
     text = head.lstrip("\ufeff").lstrip()
     first = text.split("\n", 1)[0].strip()
     if text.startswith(("{", "[")):
+        per_line = first.startswith("{") and first.endswith("}") and len(text.strip().splitlines()) > 1
         try:
-            value = json.loads(first) if first.endswith("}") and text.count("\n") > 0 else json.loads(text)
+            value = json.loads(first if per_line else text)
         except ValueError:
             return "JSON (only its first 64 KiB were looked at)"
-        kind = "JSON lines" if first.endswith("}") and text.count("\n") > 0 and text.startswith("{") else "JSON"
+        kind = "JSON lines" if per_line else "JSON"
         if isinstance(value, list):
             keys = sorted({k for item in value[:20] if isinstance(item, dict) for k in item})
             return f"{kind} array of {len(value)} items with keys ({_names(keys)})"

@@ -12,7 +12,7 @@ import gzip
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -171,6 +171,18 @@ def plausible(ts: datetime, column: str, value: object) -> datetime:
     if not 1970 <= ts.year < 2200:
         raise Fault(column, value, "outside the years 1970-2199")
     return ts
+
+
+def iso_time(value: object, column: str) -> datetime:
+    """Return an ISO-8601 time as UTC (a zone-less time is UTC), or raise :class:`Fault` naming ``column``."""
+    if isinstance(value, str) and value.strip():
+        try:
+            ts = datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        else:
+            return plausible(ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC), column, value)
+    raise Fault(column, value, "not an ISO-8601 time")
 
 
 def normalized_keys(*sources: dict[str, Any]) -> dict[str, Any]:

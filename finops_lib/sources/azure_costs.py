@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from ibis.backends import BaseBackend
@@ -298,13 +298,12 @@ def dataset_of(view: str, path: Path, manifest: dict) -> str:
 
 
 def delivered_at(manifest: dict) -> datetime | None:
-    """Return when Cost Management ran the export (``runInfo.submittedTime``), or None."""
+    """Return when Cost Management ran the export (``runInfo.submittedTime``; zone-less is UTC), or None."""
     text = (manifest.get("runInfo") or {}).get("submittedTime")
     try:
-        stamp = datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
     except ValueError:
         return None
-    return stamp.astimezone(UTC) if stamp and stamp.tzinfo else (stamp.replace(tzinfo=UTC) if stamp else None)
 
 
 _FX = "(CASE WHEN pricing_currency IS NULL OR upper(pricing_currency) = currency_code THEN 1 ELSE n_fx END)"

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +56,8 @@ from finops_lib.sources._common import Fault, flags, records_table, row_hash
 from finops_lib.sources._genai import (
     dimensions,
     exact_amount,
+    iso_time,
     normalized_keys,
-    plausible,
     provider_for,
     quality_score,
     read_documents,
@@ -95,17 +94,6 @@ def _detect(path: Path, head: str) -> bool:
         )
     first = text.split("\n", 1)[0]
     return all(f"{name}" in first for name in (*CSV_REQUIRED, "request_properties"))
-
-
-def _time(value: object, column: str) -> datetime:
-    if isinstance(value, str) and value.strip():
-        try:
-            ts = datetime.fromisoformat(value.strip())
-        except ValueError:
-            pass
-        else:
-            return plausible(ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC), column, value)
-    raise Fault(column, value, "not an ISO-8601 time")
 
 
 def _count(rec: dict[str, Any], column: str) -> int:
@@ -217,8 +205,8 @@ def build_row(rec: Any, shown: str, ordinal: int, locator: str | None, csv: bool
     request_id = scalar_text(rec.get("request_id")) or scalar_text(rec.get("response_id"))
     if request_id is None:
         raise Fault("request_id", rec.get("request_id"), "missing request id")
-    start = _time(rec.get("request_created_at"), "request_created_at")
-    end = _time(rec["response_created_at"], "response_created_at") if scalar_text(rec.get("response_created_at")) \
+    start = iso_time(rec.get("request_created_at"), "request_created_at")
+    end = iso_time(rec["response_created_at"], "response_created_at") if scalar_text(rec.get("response_created_at")) \
         else None  # fmt: skip
     if end is not None and end < start:
         end = None  # a response logged before its request: Helicone's clock, not a fault; the end is unknown

@@ -54,7 +54,6 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -67,8 +66,8 @@ from finops_lib.sources._common import Fault, flags, records_table, reject, row_
 from finops_lib.sources._genai import (
     TIERS,
     dimensions,
+    iso_time,
     normalized_keys,
-    plausible,
     provider_for,
     quality_score,
     read_documents,
@@ -152,17 +151,6 @@ def _observations(value: Any, where: str, trace: dict[str, Any]) -> Iterator[tup
         yield where or "$", value, trace
 
 
-def _time(value: object, column: str) -> datetime:
-    if isinstance(value, str):
-        try:
-            ts = datetime.fromisoformat(value.strip())
-        except ValueError:
-            pass
-        else:
-            return plausible(ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC), column, value)
-    raise Fault(column, value, "not an ISO-8601 time")
-
-
 def _as_dict(value: object) -> dict[str, Any]:
     """Return an object field (also when the API returned it as JSON text), else an empty dict."""
     if isinstance(value, str) and value.strip().startswith("{"):
@@ -234,8 +222,8 @@ def _row(obs: Any, trace: dict[str, Any], ordinal: int, locator: str | None, pat
     request_id = obs.get("id")
     if not isinstance(request_id, str | int) or not str(request_id).strip():
         raise Fault("id", request_id, "missing observation id")
-    start = _time(obs.get("startTime"), "startTime")
-    end = None if obs.get("endTime") is None else _time(obs["endTime"], "endTime")
+    start = iso_time(obs.get("startTime"), "startTime")
+    end = None if obs.get("endTime") is None else iso_time(obs["endTime"], "endTime")
     if end is not None and end < start:
         raise Fault("endTime", obs["endTime"], "observation ends before it starts")
     buckets, marks = usage_buckets(obs)

@@ -42,7 +42,7 @@ def delivered(path: Path, stated: datetime | None) -> datetime:
     '2026-05-01T00:00:00+00:00'
     """
     if stated is not None:
-        return stated.astimezone(UTC) if stated.tzinfo else stated.replace(tzinfo=UTC)
+        return _utc(stated)
     return datetime.fromtimestamp(path.stat().st_mtime_ns / 1e9, tz=UTC)
 
 
@@ -77,6 +77,7 @@ def newer_windows(con: BaseBackend, path: str, fmt: str, at: datetime) -> list[W
 
 
 def _utc(value: datetime) -> datetime:
+    """Return the time in UTC (a zone-less time is UTC)."""
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -84,15 +85,13 @@ def _newer_files_sql() -> str:
     return f"SELECT x_SourceFile FROM ingested_files WHERE x_SourceFile <> ? AND {_ORDER} > (?::TIMESTAMPTZ, ?)"
 
 
-def supersede(con: BaseBackend, table: str, path: str, fmt: str, at: datetime) -> int:
-    """Remove rows of ``path`` that newer deliveries restate; return the records removed entirely."""
-    before = _records(con, table, path)
+def supersede(con: BaseBackend, table: str, path: str, fmt: str, at: datetime) -> None:
+    """Remove rows of ``path`` that newer deliveries restate (the caller counts the records it lost)."""
     for window in newer_windows(con, path, fmt, at):
         where, params = _window_where(window)
         con.con.execute(f'DELETE FROM "{table}" WHERE x_SourceFile = ? AND {where}', [path, *params])
     con.con.execute(f"""DELETE FROM "{table}" WHERE x_SourceFile = ? AND x_RowHash IN (
         SELECT x_RowHash FROM "{table}" WHERE x_SourceFile IN ({_newer_files_sql()}))""", [path, path, at, path])
-    return before - _records(con, table, path)
 
 
 def replace_older(con: BaseBackend, table: str, path: str, fmt: str, at: datetime,
@@ -121,8 +120,3 @@ def recount(con: BaseBackend, path: str, fmt: str) -> None:
         FROM (SELECT f.x_SourceFile AS file, (SELECT count(*) FROM ({held}) r WHERE r.x_SourceFile = f.x_SourceFile)
               AS n FROM ingested_files f WHERE f.x_SourceFormat = ? AND f.x_SourceFile <> ?) h
         WHERE ingested_files.x_SourceFile = h.file""", [fmt, fmt, fmt, path])
-
-
-def _records(con: BaseBackend, table: str, path: str) -> int:
-    return int(con.con.execute(f'SELECT count(DISTINCT x_SourceRow) FROM "{table}" WHERE x_SourceFile = ?',
-                               [path]).fetchone()[0])

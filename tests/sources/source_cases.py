@@ -288,3 +288,15 @@ def assert_reingest_changes_nothing(path: Path) -> None:
     finally:
         con.disconnect()
     assert first.status == "loaded" and (again.status, again.rows_loaded) == ("unchanged", 0) and after == counts
+
+
+def read_rows(path: Path, fmt: str, table: str = "requests") -> tuple[dict[int, dict], list[dict]]:
+    """Read ``path`` with the ``fmt`` reader alone: (rows of ``table`` by record number, rejects)."""
+    con = engine.memory()
+    try:
+        result = SOURCES[fmt].read(path, con)
+        rows = getattr(result, table).to_pyarrow().to_pylist()
+        rejects = result.rejects.to_pyarrow().to_pylist()
+    finally:
+        con.disconnect()
+    return {r["x_SourceRow"]: r for r in rows}, rejects

@@ -7,11 +7,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from source_cases import DATA
+from source_cases import DATA, read_rows
 
-from finops_lib import engine
 from finops_lib.errors import SourceError
-from finops_lib.sources import SOURCES, detect_format
+from finops_lib.sources import detect_format
 
 FIXTURE = DATA / "helicone_requests.json"
 FMT = "helicone_requests"
@@ -22,14 +21,7 @@ CSV_HEADER = (
 
 
 def _read(path: Path) -> tuple[dict[int, dict], list[dict]]:
-    con = engine.memory()
-    try:
-        result = SOURCES[FMT].read(path, con)
-        rows = result.requests.to_pyarrow().to_pylist()
-        rejects = result.rejects.to_pyarrow().to_pylist()
-    finally:
-        con.disconnect()
-    return {r["x_SourceRow"]: r for r in rows}, rejects
+    return read_rows(path, FMT, "requests")
 
 
 def _raw() -> list[dict]:

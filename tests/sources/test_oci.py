@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from source_cases import DATA
+from source_cases import DATA, read_rows
 
 from finops_lib import engine
 from finops_lib.sources import SOURCES, detect_format
@@ -23,14 +23,7 @@ FMT = "oci_cost_report"
 
 
 def _read(path: Path) -> tuple[dict[int, dict], list[dict]]:
-    con = engine.memory()
-    try:
-        result = SOURCES[FMT].read(path, con)
-        rows = result.costs.to_pyarrow().to_pylist()
-        rejects = result.rejects.to_pyarrow().to_pylist()
-    finally:
-        con.disconnect()
-    return {r["x_SourceRow"]: r for r in rows}, rejects
+    return read_rows(path, FMT, "costs")
 
 
 def _raw() -> dict[int, dict[str, str]]:

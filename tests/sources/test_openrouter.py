@@ -9,11 +9,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from source_cases import DATA
+from source_cases import DATA, read_rows
 
 from finops_lib import engine
 from finops_lib.facts import open_facts
-from finops_lib.sources import SOURCES, detect_format
+from finops_lib.sources import detect_format
 from finops_lib.warehouse import ingest
 
 FIXTURE = DATA / "openrouter_activity.csv"
@@ -55,14 +55,7 @@ GENERATION = {
 
 
 def _read(path: Path) -> tuple[dict[int, dict], list[dict]]:
-    con = engine.memory()
-    try:
-        result = SOURCES[FMT].read(path, con)
-        rows = result.requests.to_pyarrow().to_pylist()
-        rejects = result.rejects.to_pyarrow().to_pylist()
-    finally:
-        con.disconnect()
-    return {r["x_SourceRow"]: r for r in rows}, rejects
+    return read_rows(path, FMT, "requests")
 
 
 def _raw() -> dict[int, dict[str, str]]:

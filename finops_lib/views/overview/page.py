@@ -223,7 +223,7 @@ def results(facts: Facts, *, filters: dict[str, Any], sources: pd.DataFrame, unp
                      "Rows rejected": f"{int(per_format['rows_rejected'].sum()):,}",
                      "Top model": str(models["model"].iloc[0]) if len(models) else "none",
                      **({"Files not loaded": f"{len(unloaded):,}"} if len(unloaded) else {})},
-        "files_not_loaded": unloaded[["file", "status", "bytes"]].to_dict("records"),
+        "files_not_loaded": unloaded[["file", "status", "bytes", "reason"]].to_dict("records"),
         "date_range": [str(first), str(last)] if first else None,
         "total_spend": {currency: str(total)},
         "billed": {row.billing_currency: str(row.billed) for row in billed.itertuples()},
