@@ -45,7 +45,7 @@ Quirks handled here:
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ from finops_lib.sources._common import (
     records_table,
     row_hash,
 )
-from finops_lib.sources._genai import exact_amount, plausible, read_documents, scalar_text, tags_json, token_count
+from finops_lib.sources._genai import exact_amount, iso_time, read_documents, scalar_text, tags_json, token_count
 from finops_lib.sources._records import build_rows, export_records
 
 FORMAT = "openrouter_activity"
@@ -112,18 +112,6 @@ def _count(rec: dict[str, Any], field: str) -> int:
     return 0 if value is None else token_count(value, _column(rec, field))
 
 
-def _time(rec: dict[str, Any]) -> datetime:
-    value = rec.get("created_at")
-    if isinstance(value, str) and value.strip():
-        try:
-            ts = datetime.fromisoformat(value.strip())
-        except ValueError:
-            pass
-        else:
-            return plausible(ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC), "created_at", value)
-    raise Fault("created_at", value, "not an ISO-8601 time")
-
-
 def _buckets(rec: dict[str, Any]) -> tuple[dict[str, int | None], set[str]]:
     prompt, cached = _count(rec, "prompt"), _count(rec, "cached")
     completion, reasoning = _count(rec, "completion"), _count(rec, "reasoning")
@@ -162,7 +150,7 @@ def build_row(rec: Any, shown: str, ordinal: int, locator: str | None) -> dict[s
     generation = scalar_text(_get(rec, "id"))
     if generation is None:
         raise Fault(_column(rec, "id"), None, "missing generation id")
-    start = _time(rec)
+    start = iso_time(rec.get("created_at"), "created_at")
     buckets, marks = _buckets(rec)
     cost = None if _get(rec, "cost") is None else exact_amount(_get(rec, "cost"), _column(rec, "cost"))
     raw_model = scalar_text(_get(rec, "model"))
