@@ -83,3 +83,11 @@ class EngineError(FinopsError):
 
 class ParameterError(FinopsError):
     """A notebook, report or CLI parameter has an unusable value."""
+
+
+class NotEnoughData(ParameterError):
+    """The data cannot answer the question asked: too short, empty, or without the measure needed.
+
+    The message says what is needed and what the data holds ("forecasts need 28 days of history; this folder has
+    12"). Pages catch it and show the message where the chart or table would be; commands exit 2 with it.
+    """

@@ -21,7 +21,7 @@ from typing import Literal
 import pandas as pd
 
 from finops_lib.allocation import allocate
-from finops_lib.errors import ParameterError
+from finops_lib.errors import NotEnoughData, ParameterError
 from finops_lib.facts import Facts
 
 __all__ = ["DIMENSIONS", "METRICS", "build_series", "credits_by_day", "forecastable", "series_map"]
@@ -54,7 +54,9 @@ def build_series(facts: Facts, *, by: str = "total", metric: Metric = "spend") -
     Raises
     ------
     ParameterError
-        On an unknown ``by`` or ``metric``, or no data in the window.
+        On an unknown ``by`` or ``metric``.
+    NotEnoughData
+        With no data in the window.
     """
     if by not in DIMENSIONS:
         raise ParameterError(f"by must be one of {', '.join(DIMENSIONS)}; got {by!r}")
@@ -69,7 +71,7 @@ def build_series(facts: Facts, *, by: str = "total", metric: Metric = "spend") -
             agg["series"] = "total"
     if agg.empty or not any(agg["value"]):
         window = f"{facts.start_date or 'start'} to {facts.end_date or 'end'}"
-        raise ParameterError(f"no {metric} in the data for the window {window}")
+        raise NotEnoughData(f"no {metric} in the data for the window {window}")
     agg["value"] = agg["value"].map(float)
     agg["day"] = pd.to_datetime(agg["day"]).dt.normalize()
     days = pd.date_range(agg["day"].min(), agg["day"].max(), freq="D")

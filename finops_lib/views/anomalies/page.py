@@ -19,10 +19,14 @@ from finops_lib.anomalies.explain import largest_key
 from finops_lib.errors import ParameterError
 from finops_lib.facts import Facts, build_cells, open_facts
 from finops_lib.rules import resolve_rules
+from finops_lib.views.notice import Notice, stack
 from finops_lib.views.theme import fmt_money
 
-__all__ = ["check_parameters", "default_key", "detect", "evaluate", "has_truth", "in_series", "load", "pick_alert",
-           "results", "window"]  # fmt: skip
+__all__ = ["MIN_HISTORY_DAYS", "check_parameters", "default_key", "detect", "evaluate", "evaluation_view", "findings",
+           "has_truth", "in_series", "load", "pick_alert", "ranked", "results", "shortage", "window"]  # fmt: skip
+
+#: Days of history below which no anomaly is looked for: two of each weekday, for a baseline to compare with.
+MIN_HISTORY_DAYS = 14
 
 
 def check_parameters(cells: pd.DataFrame, *, detector: str, sensitivity: float, min_impact: str | float,
@@ -59,12 +63,70 @@ def load(con: BaseBackend, *, data_dir: str | None = None, currency: str = "USD"
     return facts, cells, check_parameters(cells, **parameters)
 
 
+def shortage(facts: Facts, cells: pd.DataFrame) -> str:
+    """Return why anomalies cannot be looked for in this data ('' when they can): no cells, or too few days."""
+    if cells.empty:
+        if facts.has_requests and facts.total("cost") == 0:
+            return ("Anomaly review needs billing data (an invoice, cost or usage export): this data has request logs "
+                    "only, whose cost is an estimate (see the reconciliation page).")  # fmt: skip
+        return "Anomaly review needs daily cost, token or request data: none is loaded for this window."
+    days = (cells["day"].max() - cells["day"].min()).days + 1
+    if days < MIN_HISTORY_DAYS:
+        return (f"Anomaly detection needs {MIN_HISTORY_DAYS} days of history (two of each weekday as a baseline); "
+                f"this data has {days} ({cells['day'].min():%Y-%m-%d} to {cells['day'].max():%Y-%m-%d}).")
+    return ""
+
+
+def ranked(alerts: pd.DataFrame) -> pd.DataFrame:
+    """Return the alerts largest money at stake first (absolute change; ties by first day)."""
+    if alerts.empty:
+        return alerts
+    stake = alerts["change"].map(lambda v: abs(float(v)))
+    order = alerts.assign(_stake=stake).sort_values(["_stake", "first_seen"], ascending=[False, True], kind="stable")
+    return order.drop(columns="_stake").reset_index(drop=True)
+
+
+def findings(alerts: pd.DataFrame, *, currency: str, problem: str = "", top: int = 3) -> str:
+    """Return the page's answer: how many anomalies, the money at stake, the largest ones with their driver.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"anomaly_id": ["A1"], "change": [120.5], "change_pct": [0.6], "first_seen": ["2026-06-01"],
+    ...                   "last_seen": ["2026-06-02"], "scope": ["team=search"], "driver": ["requests"],
+    ...                   "cause": ["retry storm"], "severity": ["high"]})
+    >>> print(findings(a, currency="USD"))
+    1 anomaly (1 high severity), $120.50 of spend at stake. Largest: A1, team=search, +$120.50 (+60%) from 2026-06-01 to 2026-06-02, driven by requests (retry storm).
+    """  # noqa: E501
+    if problem:
+        return problem
+    if alerts.empty:
+        return "No anomaly: every series stayed within its usual weekly pattern in this window."
+    stake = sum(abs(float(v)) for v in alerts["change"])
+    high = int((alerts["severity"] == "high").sum())
+    parts = [f"{len(alerts)} anomal{'y' if len(alerts) == 1 else 'ies'} ({high} high severity), "
+             f"{fmt_money(stake, currency)} of spend at stake."]  # fmt: skip
+    lines = []
+    for row in ranked(alerts).head(top).itertuples():
+        pct = "new" if abs(float(row.change_pct)) == float("inf") else f"{float(row.change_pct):+.0%}"
+        sign = "+" if float(row.change) >= 0 else ""
+        why = f"{row.driver} ({row.cause})" if getattr(row, "cause", "") else str(row.driver)
+        lines.append(f"{row.anomaly_id}, {row.scope}, {sign}{fmt_money(row.change, currency)} ({pct}) from "
+                     f"{pd.Timestamp(row.first_seen):%Y-%m-%d} to {pd.Timestamp(row.last_seen):%Y-%m-%d}, "
+                     f"driven by {why}")  # fmt: skip
+    parts.append("Largest: " + "; ".join(lines) + ".")
+    return " ".join(parts)
+
+
 def detect(cells: pd.DataFrame, params: dict[str, Any], *, currency: str) -> tuple[pd.DataFrame, pd.DataFrame,
                                                                                   pd.DataFrame]:  # fmt: skip
-    """Return the scored points, every alert up to ``end_date``, and the alerts of the window shown."""
+    """Return the scored points, every alert up to ``end_date``, and the alerts of the window shown.
+
+    The alerts are ranked by money at stake (:func:`ranked`).
+    """
     points, alerts = run_detection(cells, detector=params["detector"], sensitivity=params["sensitivity"],
                                    min_impact=params["min_impact"], until=params["end_date"],
                                    currency=currency)  # fmt: skip
+    alerts = ranked(alerts)
     return points, alerts, window(alerts, start_date=params["start_date"], end_date=params["end_date"])
 
 
@@ -132,70 +194,91 @@ def has_truth(data_dir: str | Path | None) -> bool:
     return bool(data_dir) and (Path(data_dir).expanduser() / "truth" / "events.csv").is_file()
 
 
-def evaluate(alerts: pd.DataFrame, cells: pd.DataFrame, params: dict[str, Any], *, data_dir: str | None,
-             sensitivities: tuple[float, ...]) -> tuple[dict | None, pd.DataFrame | None, pd.DataFrame | None]:
-    """Score the alerts against the data folder's answer key, when it has one (the committed sample does).
+def evaluate(review: Any, *, data_dir: str | None,
+             sensitivities: tuple[float, ...] = ()) -> tuple[dict | None, pd.DataFrame | None, pd.DataFrame | None]:
+    """Score the page's alerts against the data folder's answer key, when it has one (the committed sample does).
+
+    ``review`` is :func:`finops_lib.views.anomalies.sections.review`. The sweep runs the detector again over the
+    whole period at each of ``sensitivities`` (none: no sweep; each costs a full scan).
 
     Returns
     -------
     (dict or None, pandas.DataFrame or None, pandas.DataFrame or None)
-        The score summary, one row per injected event, and the sensitivity sweep; three Nones without an answer key.
+        The score summary, one row per injected event, and the sweep (None when not asked); three Nones without an
+        answer key or without a scan.
     """
-    if not has_truth(data_dir):
+    if not has_truth(data_dir) or review.problem:
         return None, None, None
     events = load_events(data_dir)
-    summary, per_event = score(alerts, events, until=params["end_date"])
-    table = sweep(cells, detectors=(params["detector"],), sensitivities=tuple(sensitivities), data_dir=data_dir)
+    summary, per_event = score(review.alerts, events, until=review.params["end_date"])
+    table = sweep(review.cells, detectors=(review.params["detector"],), sensitivities=tuple(sensitivities),
+                  data_dir=data_dir) if sensitivities else None  # fmt: skip
     return summary, per_event, table
 
 
-def results(alerts: pd.DataFrame, *, params: dict[str, Any], currency: str, chosen: pd.Series | None,
-            explanation: Any, evaluation: dict[str, Any] | None, sweep: pd.DataFrame | None, cells: pd.DataFrame,
-            points: pd.DataFrame) -> dict[str, Any]:  # fmt: skip
-    """Return the notebook's ``results.json`` content: headline, date range, alerts, the chosen one, evaluation.
+def evaluation_view(evaluation: dict | None, per_event: pd.DataFrame | None, table: pd.DataFrame | None) -> Any:
+    """Return the evaluation's sentence, per-event table and sweep, or a sentence when there is no answer key."""
+    if evaluation is None:
+        return Notice("No answer key (truth/events.csv) in this data folder: the alerts are not scored. Only the "
+                      "generated sample has one.")  # fmt: skip
+    sentence = Notice(f"Against the answer key: recall {evaluation['recall']:.0%}, precision "
+                      f"{evaluation['precision']:.0%} at this run's sensitivity.")
+    parts = [sentence, per_event.style.hide()]
+    if table is not None:
+        parts.append(table.style.hide())
+    return stack(*parts)
 
-    ``spend_total`` is the money of the cells the detectors scanned (exact), ``series_total`` the sum of the scanned
-    total cost series (to the cent): both are the facts' spend.
+
+def results(review: Any, *, evaluation: dict[str, Any] | None, sweep: pd.DataFrame | None) -> dict[str, Any]:
+    """Return the notebook's ``results.json`` content: headline, findings, alerts, the chosen one, evaluation.
+
+    ``review`` is :func:`finops_lib.views.anomalies.sections.review`. The headline leads with what happened and
+    what it cost (anomalies, money at stake, the largest one); the evaluation against an answer key stays out of
+    it. ``spend_total`` is the money of the cells the detectors scanned (exact), ``series_total`` the sum of the
+    scanned total cost series (to the cent): both are the facts' spend.
     """
+    alerts, cells, currency, chosen = review.shown, review.cells, review.currency, review.chosen
     shown = alerts.drop(columns=[c for c in ("scope_json",) if c in alerts.columns]).copy()
     for column in ("first_seen", "last_seen"):
-        shown[column] = pd.to_datetime(shown[column]).dt.strftime("%Y-%m-%d")
-    total = sum((v for v in alerts["change"]), start=0) if len(alerts) else 0
-    headline = {"Anomalies": str(len(alerts)),
-                "High severity": str(int((alerts["severity"] == "high").sum())) if len(alerts) else "0",
-                f"Net change ({currency})": fmt_money(total, currency),
-                "Incidents": str(len(incident_summary(alerts)))}  # fmt: skip
-    if evaluation:
-        headline |= {"Recall": f"{evaluation['recall']:.0%}", "Precision": f"{evaluation['precision']:.0%}"}
+        if column in shown.columns:
+            shown[column] = pd.to_datetime(shown[column]).dt.strftime("%Y-%m-%d")
+    if review.problem:
+        headline = {"Anomalies": review.problem}
+    else:
+        stake = sum(abs(float(v)) for v in alerts["change"]) if len(alerts) else 0.0
+        headline = {"Anomalies": str(len(alerts)), f"Money at stake ({currency})": fmt_money(stake, currency),
+                    "High severity": str(int((alerts["severity"] == "high").sum())) if len(alerts) else "0",
+                    "Incidents": str(len(incident_summary(alerts))) if len(alerts) else "0"}  # fmt: skip
+        if len(alerts):
+            top = alerts.iloc[0]
+            headline["Largest"] = (f"{top['anomaly_id']}, {top['scope']}: {fmt_money(top['change'], currency)} "
+                                   f"({top['driver']})")  # fmt: skip
+    explanation = review.explained
     return {
         "headline": headline,
-        "date_range": [cells["day"].min().date().isoformat(), cells["day"].max().date().isoformat()],
-        "spend_total": str(sum((c for c in cells["cost"] if c is not None and not pd.isna(c)), Decimal(0))),
-        "series_total": f"{_total_series(points):.2f}",
-        "parameters": {k: (v if isinstance(v, int | float) else str(v)) for k, v in params.items()},
+        "findings": findings(alerts, currency=currency, problem=review.problem),
+        "date_range": [cells["day"].min().date().isoformat(), cells["day"].max().date().isoformat()]
+        if len(cells) else [],
+        "spend_total": str(sum((c for c in cells["cost"] if c is not None and not pd.isna(c)), Decimal(0)))
+        if len(cells) else "0",
+        "series_total": f"{_total_series(review.points):.2f}",
+        "parameters": {k: (v if isinstance(v, int | float) else str(v)) for k, v in review.params.items()},
         "alerts": shown.astype(str).to_dict("records"),
-        "chosen": None
-        if chosen is None
-        else {
+        "chosen": None if chosen is None else {
             k: v.strftime("%Y-%m-%d") if isinstance(v, pd.Timestamp) else str(v)
-            for k, v in chosen.items()
-            if k != "scope_json"
-        },
-        "decomposition": None
-        if explanation is None
-        else {
-            "change": str(explanation.change),
-            "baseline": str(explanation.baseline),
-            "current": str(explanation.current),
-            "volume_unit": explanation.volume_unit,
-            "components": {r.component: str(r.amount) for r in explanation.components.itertuples()},
-        },
-        "incidents": incident_summary(alerts).astype(str).to_dict("records"),
+            for k, v in chosen.items() if k != "scope_json"},
+        "decomposition": None if explanation is None else {
+            "change": str(explanation.change), "baseline": str(explanation.baseline),
+            "current": str(explanation.current), "volume_unit": explanation.volume_unit,
+            "components": {r.component: str(r.amount) for r in explanation.components.itertuples()}},
+        "incidents": incident_summary(alerts).astype(str).to_dict("records") if len(alerts) else [],
         "evaluation": evaluation,
         "sweep": None if sweep is None else sweep.astype(str).to_dict("records"),
-    }
+    }  # fmt: skip
 
 
 def _total_series(points: pd.DataFrame) -> float:
+    if points.empty:
+        return 0.0
     total = points[(points["dimension"] == "total") & (points["metric"] == "cost")]
     return float(total["actual"].sum()) if len(total) else 0.0

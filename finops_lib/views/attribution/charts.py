@@ -21,6 +21,7 @@ import altair as alt
 import pandas as pd
 
 from finops_lib.errors import SchemaError
+from finops_lib.views.notice import when_empty
 from finops_lib.views.theme import PALETTE, as_floats, by_total, check_frame, fmt_currency_axis, money_format
 
 __all__ = ["KIND_COLORS", "plot_coverage_by_provider", "plot_hierarchy", "plot_showback", "plot_unallocated_keys",
@@ -56,6 +57,7 @@ def _scale(legend: list[str]) -> alt.Scale:
     return alt.Scale(domain=legend, range=colours)
 
 
+@when_empty("No allocated cost in this window: nothing to break down by owner.")
 def plot_hierarchy(frame: pd.DataFrame, *, levels: Sequence[str] = ("business_unit", "team", "application"),
                    currency: str, top: int = 10, title: str | None = None) -> alt.Chart:  # fmt: skip
     """Return horizontal bars of cost per owner path, stacked by the last level.
@@ -111,6 +113,7 @@ def plot_hierarchy(frame: pd.DataFrame, *, levels: Sequence[str] = ("business_un
     )  # fmt: skip
 
 
+@when_empty("No allocated cost in this window: no showback to chart.")
 def plot_showback(frame: pd.DataFrame, *, by: str = "team", currency: str, top: int = 10,
                   title: str | None = None) -> alt.Chart:  # fmt: skip
     """Return monthly stacked bars of total allocated cost (direct plus shared) per owner.
@@ -149,6 +152,7 @@ def plot_showback(frame: pd.DataFrame, *, by: str = "team", currency: str, top: 
     )  # fmt: skip
 
 
+@when_empty("No cost in this window: no allocation coverage to chart.")
 def plot_coverage_by_provider(frame: pd.DataFrame, *, currency: str, title: str | None = None) -> alt.Chart:
     """Return 100% stacked bars per provider: the share of cost by allocation kind, in one currency.
 
@@ -186,6 +190,7 @@ def plot_coverage_by_provider(frame: pd.DataFrame, *, currency: str, title: str 
     )  # fmt: skip
 
 
+@when_empty("No unallocated cost: every amount has an owner.")
 def plot_unallocated_keys(frame: pd.DataFrame, *, currency: str, title: str | None = None) -> alt.Chart:
     """Return horizontal bars of the unallocated cost each raw key would cover, largest on top.
 
@@ -233,6 +238,7 @@ UNIT_METRICS: dict[str, tuple[str, str]] = {
 }
 
 
+@when_empty("No unit costs: no tokens or requests with a cost in this window.")
 def plot_unit_cost(frame: pd.DataFrame, *, by: str, metric: str = "cost_per_1m_tokens", currency: str,
                    top: int = 8, title: str | None = None) -> alt.Chart:  # fmt: skip
     """Return one line per group of a unit-economics KPI over periods.

@@ -14,7 +14,8 @@ from finops_lib.facts import Facts, open_facts
 from finops_lib.rules import OWNER_FIELDS, resolve_rules
 from finops_lib.views.theme import fmt_money
 
-__all__ = ["UNIT_COLUMNS", "UNIT_FORMATS", "check_parameters", "coverage_table", "load", "results", "split"]
+__all__ = ["UNIT_COLUMNS", "UNIT_FORMATS", "check_parameters", "coverage_table", "findings", "load", "results",
+           "split"]
 
 #: The KPI columns a summary table shows (``metric_value`` and ``cost_per_metric`` when present).
 UNIT_COLUMNS: tuple[str, ...] = (
@@ -94,6 +95,35 @@ def coverage_table(allocation: Allocation, facts: Facts) -> pd.DataFrame:
                        on=["currency", "provider"], how="left")  # fmt: skip
 
 
+def findings(a: Any) -> str:
+    """Return the page's answer: allocated total, top owners, coverage, unallocated cost (or what is missing).
+
+    ``a`` is :func:`finops_lib.views.attribution.sections.attribute`.
+    """
+    if a.problem:
+        return a.problem
+    amount = a.result.amounts[0]
+    total = sum(a.result.inputs[amount], Decimal(0))
+    owners = a.board.groupby(a.dimension)["total"].agg(lambda s: sum(s, Decimal(0))).sort_values(ascending=False)
+    label = a.dimension.replace("_", " ")
+    top = [f"{name} {fmt_money(value, a.currency)} ({float(value / total):.0%})" for name, value in
+           owners.head(3).items()] if total else []  # fmt: skip
+    frame = a.result.frame
+    unallocated = sum(frame.loc[frame["kind"] == "unallocated", amount], Decimal(0))
+    first, last = a.facts.date_range("money")
+    parts = [f"{fmt_money(total, a.currency)} allocated from {first} to {last}"
+             + (f"; the largest {label}s: {', '.join(top)}." if len(owners) > 1 else
+                f", all to one {label}: {owners.index[0]}." if len(owners) else ".")]  # fmt: skip
+    everything = a.cover[a.cover["provider"] == "All providers"]
+    if len(everything):
+        parts.append(f"{float(everything['coverage'].iloc[0]):.0%} of it is attributed by the data's own tags and "
+                     f"keys or the rules.")
+    parts.append(f"{fmt_money(unallocated, a.currency)} has no owner." if unallocated else "Every amount has an owner.")
+    if a.facts.rules.source in ("", "none", None) or not a.facts.rules.rules:
+        parts.append("No allocation rules file: owners come from tags only (add config/allocation_rules.yaml).")
+    return " ".join(parts)
+
+
 def _totals(frame: pd.DataFrame, keys: list[str], amount: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, part in frame.groupby(keys):
@@ -105,20 +135,16 @@ def _totals(frame: pd.DataFrame, keys: list[str], amount: str) -> dict[str, Any]
     return out
 
 
-def results(allocation: Allocation, *, facts: Facts, filters: dict[str, Any], coverage: pd.DataFrame,
-            unallocated: pd.DataFrame) -> dict[str, Any]:  # fmt: skip
+def results(attribution: Any, *, filters: dict[str, Any]) -> dict[str, Any]:
     """Return the page's ``results.json``.
 
     Parameters
     ----------
-    allocation
-        The cost allocation shown.
-    facts
-        The page's facts.
+    attribution
+        :func:`finops_lib.views.attribution.sections.attribute`: the allocation shown, its facts, coverage and
+        unallocated keys (or the problem that left nothing to allocate).
     filters
         :func:`check_parameters` (with the currency).
-    coverage, unallocated
-        :func:`coverage_table` and :func:`finops_lib.allocation.unallocated_keys` of it.
 
     Returns
     -------
@@ -128,7 +154,14 @@ def results(allocation: Allocation, *, facts: Facts, filters: dict[str, Any], co
         (conservation), ``by_owner`` (currency -> owner -> total at the ``dimension`` level), ``by_kind`` (currency
         -> kind -> total), ``coverage`` (currency -> provider -> share) and ``unallocated_keys`` (the top raw keys).
     """
-    amount, currency, dimension = allocation.amounts[0], allocation.currency, filters["dimension"]
+    facts, dimension = attribution.facts, filters["dimension"]
+    if attribution.problem:
+        return {"headline": {"Attribution": attribution.problem}, "findings": attribution.problem,
+                "date_range": None, "filters": filters, "rules": facts.rules.source, "input_total": {},
+                "allocated_total": {}, "max_relative_error": 0.0, "by_owner": {}, "by_kind": {}, "coverage": {},
+                "unallocated_keys": [], "facts": facts.describe()}  # fmt: skip
+    allocation, coverage, unallocated = attribution.result, attribution.cover, attribution.unallocated
+    amount, currency = allocation.amounts[0], allocation.currency
     frame = allocation.frame
     check = conservation(allocation)
     spent = sum(allocation.inputs[amount], Decimal(0))
@@ -145,6 +178,7 @@ def results(allocation: Allocation, *, facts: Facts, filters: dict[str, Any], co
             f"Unallocated ({currency})": fmt_money(unallocated_cost, currency),
             f"Top {dimension.replace('_', ' ')}": str(top),
         },
+        "findings": findings(attribution),
         "date_range": [str(first), str(last)] if first else None,
         "filters": filters,
         "rules": allocation.rules.source,

@@ -226,7 +226,7 @@ def change_data(facts: Facts, requests: ir.Table, *, source: str = "auto") -> ir
 
 
 def pick_change(changes: pd.DataFrame, *, change_date: str = "", application: str = "",
-                feature: str = "") -> tuple[str, dict]:  # fmt: skip
+                feature: str = "") -> tuple[str, dict[str, str | None]]:  # fmt: skip
     """Return the change day and scope of the before/after view: the parameters, else the largest change found.
 
     Parameters
@@ -243,12 +243,16 @@ def pick_change(changes: pd.DataFrame, *, change_date: str = "", application: st
         ISO day (empty when nothing was found or given) and the scope (column -> value).
     """
     found = changes.iloc[0] if len(changes) else None
-    scope = {"x_Application": application or (str(found.get("x_Application", found.get("application", "")))
-                                              if found is not None else "")}  # fmt: skip
+
+    def value(column: str, fallback: str = "") -> str | None:  # a missing value matches rows without one
+        got = found.get(column, found.get(fallback, "")) if found is not None else ""
+        return None if got is None or (not isinstance(got, str) and pd.isna(got)) else str(got)
+
+    scope: dict[str, str | None] = {"x_Application": application or value("x_Application", "application")}
     if "x_Feature" in changes.columns or feature:
-        scope["x_Feature"] = feature or (str(found["x_Feature"]) if found is not None else "")
+        scope["x_Feature"] = feature or value("x_Feature")
     elif "team" in changes.columns and found is not None and not application:
-        scope["x_Team"] = str(found["team"])
+        scope["x_Team"] = value("team")
     day = change_date or (str(found["change_date"]) if found is not None and pd.notna(found["change_date"]) else "")
     return day, scope
 
