@@ -8,6 +8,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from finops_lib.views.notice import when_empty
 from finops_lib.views.theme import as_floats, check_frame, fmt_currency_axis, fmt_money, money_format
 from finops_lib.views.waterfall import plot_waterfall, waterfall_steps
 
@@ -84,6 +85,7 @@ def plot_anomaly_series(points: pd.DataFrame, *, currency: str, metric: str = "c
     return alt.layer(*layers).properties(width=760, height=260, title=title or f"{name} per day, band and anomalies")
 
 
+@when_empty("No decomposition for this anomaly.")
 def plot_decomposition_waterfall(components: pd.DataFrame, *, baseline: object, current: object, currency: str,
                                  title: str | None = None) -> alt.Chart:  # fmt: skip
     """Return the waterfall from the baseline cost to the anomaly's cost through volume, mix, tokens, price, other.
@@ -106,6 +108,7 @@ def plot_decomposition_waterfall(components: pd.DataFrame, *, baseline: object, 
                           decrease=DROP_COLOR, width=620).properties(height=280)
 
 
+@when_empty("No drill-down for this anomaly.")
 def plot_drilldown(drill: pd.DataFrame, *, currency: str, top: int = 6, skip: tuple[str, ...] = (),
                    title: str | None = None) -> alt.Chart:  # fmt: skip
     """Return the change per value of each dimension (``dimension``, ``value``, ``change``), largest first.

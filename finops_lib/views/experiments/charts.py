@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from finops_lib.decompose import COMPONENTS
+from finops_lib.views.notice import when_empty
 from finops_lib.views.theme import INCREASE_COLOR, as_floats, check_frame, fmt_currency_axis, money_expr
 from finops_lib.views.waterfall import TOTAL_COLOR, plot_waterfall, waterfall_steps
 
@@ -57,6 +58,7 @@ def distribution_bins(values: dict[str, np.ndarray], *, bins: int = 40) -> pd.Da
     return pd.DataFrame(rows)
 
 
+@when_empty("No requests with a cost: no distribution to chart.")
 def plot_cost_distribution(frame: pd.DataFrame, *, currency: str, label: str = "Cost per request") -> alt.Chart:
     """Return the distribution of a per-request value per variant, with each variant's mean as a rule.
 
@@ -87,6 +89,7 @@ def plot_cost_distribution(frame: pd.DataFrame, *, currency: str, label: str = "
     return alt.layer(lines, means, title=f"{label} per variant (dashed: mean)").properties(width=680, height=260)
 
 
+@when_empty("No variant to compare with the baseline.")
 def plot_differences(table: pd.DataFrame) -> alt.Chart:
     """Return each variant's relative difference from the baseline with its 95% interval.
 
@@ -114,6 +117,7 @@ def plot_differences(table: pd.DataFrame) -> alt.Chart:
         width=640)
 
 
+@when_empty("No variant with a cost and a quality score: no frontier to chart.")
 def plot_frontier(table: pd.DataFrame, *, currency: str) -> alt.Chart:
     """Return monthly cost against mean quality per variant, the frontier drawn through the undominated ones.
 
@@ -146,6 +150,7 @@ def plot_frontier(table: pd.DataFrame, *, currency: str) -> alt.Chart:
                      "against mean quality").properties(width=640, height=320)  # fmt: skip
 
 
+@when_empty("No projection: no variant to project.")
 def plot_projection(table: pd.DataFrame, *, currency: str) -> alt.Chart:
     """Return the projected monthly cost per variant with its 95% interval (unpriced variants left out)."""
     data = check_frame(table, ["variant", "monthly_cost", "monthly_low", "monthly_high", "requests_per_day"],
@@ -167,6 +172,7 @@ def plot_projection(table: pd.DataFrame, *, currency: str) -> alt.Chart:
     return alt.layer(bars, err, text, title=title).properties(width=600)
 
 
+@when_empty("No change to chart: no requests before and after a change.")
 def plot_before_after(daily: pd.DataFrame, *, metric: str = "input_tokens_per_request") -> alt.Chart:
     """Return the daily per-request value around a change, each window's level as a rule.
 
@@ -196,6 +202,7 @@ def plot_before_after(daily: pd.DataFrame, *, metric: str = "input_tokens_per_re
                      "level, request-weighted)").properties(width=680, height=260)  # fmt: skip
 
 
+@when_empty("No change to decompose.")
 def plot_decomposition(components: pd.DataFrame, *, currency: str, title: str | None = None) -> alt.Chart:
     """Return a waterfall from 0 to the change of cost through volume, mix, tokens per request, price and other.
 

@@ -21,6 +21,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from finops_lib.views.notice import when_empty
 from finops_lib.views.theme import check_frame, fmt_currency_axis
 
 __all__ = ["fmt_accuracy", "fmt_budget_risk", "fmt_choice", "plot_burn_down", "plot_forecast"]
@@ -130,6 +131,7 @@ def plot_forecast(table: pd.DataFrame, *, series: str, currency: str | None = "U
         title=alt.Title(title or f"{series}: daily {kind} and forecast", subtitle=subtitle), width=680)
 
 
+@when_empty("No burn-down: no budget of this month has a forecast.")
 def plot_burn_down(frame: pd.DataFrame, *, currency: str, title: str | None = None) -> alt.Chart:
     """Return the month's cumulative spend (actual, then forecast with its band) against the budget.
 

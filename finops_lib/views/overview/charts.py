@@ -6,6 +6,7 @@ import altair as alt
 import pandas as pd
 
 from finops_lib.errors import SchemaError
+from finops_lib.views.notice import when_empty
 from finops_lib.views.theme import (
     DATE_FORMAT,
     DECREASE_COLOR,
@@ -48,6 +49,7 @@ def _stacked_by_day(
     )  # fmt: skip
 
 
+@when_empty("No spend in this window: nothing to chart over time.")
 def plot_spend_over_time(frame: pd.DataFrame, *, by: str, currency: str, title: str | None = None) -> alt.Chart:
     """Return stacked daily cost bars per group, legend sorted by total cost, largest first.
 
@@ -85,6 +87,7 @@ def plot_spend_over_time(frame: pd.DataFrame, *, by: str, currency: str, title: 
     )
 
 
+@when_empty("No tokens in this window: nothing to chart over time.")
 def plot_tokens_over_time(frame: pd.DataFrame, *, by: str, title: str | None = None) -> alt.Chart:
     """Return stacked daily token bars per group, in millions, legend sorted by total tokens.
 
@@ -119,6 +122,7 @@ def plot_tokens_over_time(frame: pd.DataFrame, *, by: str, title: str | None = N
     )
 
 
+@when_empty("No material movers: no owner's spend changed enough between the two periods to show.")
 def plot_top_movers(frame: pd.DataFrame, *, by: str, currency: str, title: str | None = None) -> alt.Chart:
     """Return diverging horizontal bars of the cost change per group, largest increase on top.
 
@@ -169,6 +173,7 @@ def plot_top_movers(frame: pd.DataFrame, *, by: str, currency: str, title: str |
     )
 
 
+@when_empty("No coverage to chart: nothing is loaded for this window.")
 def plot_coverage(frame: pd.DataFrame, *, title: str | None = None) -> alt.Chart:
     """Return a Gantt-like bar per source spanning the days it covers (end day included).
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from finops_lib.views.notice import when_empty
 from finops_lib.views.theme import (
     PALETTE,
     as_dates,
@@ -76,6 +77,7 @@ def _time_axis(granularity: str) -> tuple[str, alt.Axis]:
     return unit, alt.Axis(title="Month" if granularity == "month" else "Date", format=fmt, labelAngle=0)
 
 
+@when_empty("Nothing to compare: this window has no invoiced or estimated cost side by side.")
 def plot_invoiced_vs_estimated(
     frame: pd.DataFrame, *, currency: str, granularity: str = "day", title: str | None = None
 ) -> alt.Chart:
@@ -122,6 +124,7 @@ def plot_invoiced_vs_estimated(
     )  # fmt: skip
 
 
+@when_empty("No gap to break down: the invoice and the estimate have no line in common in this window.")
 def plot_gap_waterfall(frame: pd.DataFrame, *, currency: str, title: str | None = None) -> alt.Chart:
     """Return a waterfall from the estimate to the invoice through the gap's components.
 
@@ -151,6 +154,7 @@ def plot_gap_waterfall(frame: pd.DataFrame, *, currency: str, title: str | None 
     return plot_waterfall(steps, currency=currency, title=title or "From estimate to invoice", width=700)
 
 
+@when_empty("No gap components to chart in this window.")
 def plot_gap_components(
     frame: pd.DataFrame, *, currency: str, granularity: str = "day", title: str | None = None
 ) -> alt.Chart:
@@ -191,6 +195,7 @@ def plot_gap_components(
     )  # fmt: skip
 
 
+@when_empty("No agreement to chart: no day has both an invoice and an estimate.")
 def plot_agreement(frame: pd.DataFrame, *, tolerance: float = 0.001, title: str | None = None) -> alt.Chart:
     """Return the daily gap in percent of the invoice per provider, with the ``tolerance`` band.
 
