@@ -172,22 +172,21 @@ def test_unpriced_bucket_is_its_own_component_never_zero_cost():
     assert listed["estimated_tokens"].iloc[0] == D(1_000_000)
 
 
-def test_lines_without_counterpart_are_unmatched_both_ways():
+def test_lines_without_counterpart_are_unmatched_both_ways_and_capacity_is_its_own_component():
     invoices = [{"x_Model": None, "x_TokenType": "non_token", "x_ServiceTier": "provisioned", "amount": "10"},
                 {"x_TokenType": "output", "ChargeCategory": "Credit", "amount": "-1.5"},
                 {"amount": "2.00", "tokens": "1000000"}]  # fmt: skip
     logs = [{"input_uncached": 1_000_000}, {"input_uncached": 500_000, "day": "2026-06-02"}]  # no invoice on 06-02
     rec = run(invoices, logs)
     t = total(rec)
-    assert (t["unmatched_invoice"], t["unmatched_estimate"], t["volume"]) == (D("8.5"), D("-1.00"), 0)
-    assert t["non_ai"] == 0  # an AI line without a model (provisioned hours) stays unmatched, not non-AI
+    # provisioned hours are capacity (a known fixed cost), the credit without a model is unmatched
+    assert (t["capacity"], t["unmatched_invoice"], t["unmatched_estimate"], t["volume"]) == (
+        D("10"), D("-1.5"), D("-1.00"), 0)
+    assert t["non_ai"] == 0  # an AI line without a model is AI spend, never non-AI
     assert t["gap"] == D("10") - D("1.5") + D("2.00") - D("3.00")
-    ranked = rec.unexplained(top=5)
-    assert ranked[["model", "periods", "cause"]].values.tolist() == [
-        [reconcile.NO_MODEL, 1, "unmatched_invoice"],
-        ["acme-1", 2, "unmatched_invoice"],
-    ]
-    assert ranked["unexplained"].tolist() == [D("10"), D("-2.5")]  # -1.5 credit, -1.00 estimate without invoice
+    ranked = rec.unexplained(top=5)  # capacity is explained: only the credit and the estimate without invoice
+    assert ranked[["model", "periods", "cause"]].values.tolist() == [["acme-1", 2, "unmatched_invoice"]]
+    assert ranked["unexplained"].tolist() == [D("-2.5")]  # -1.5 credit, -1.00 estimate without invoice
 
 
 def test_invoiced_is_every_money_row_and_non_ai_charges_are_their_own_component():
@@ -210,7 +209,7 @@ def test_invoiced_is_every_money_row_and_non_ai_charges_are_their_own_component(
     # 2.00 + 10 + 12.34 + 1.00 + 0.80 x 1.25 = 26.34 (the superseded 2.10 left out)
     assert t["invoiced"] == facts.total("cost") == D("26.34")
     assert t["non_ai"] == D("12.34")  # exactly the compute charge
-    assert (t["unmatched_invoice"], t["volume"], t["rate"]) == (D("10"), D("2.00"), 0)  # 06-02 and 06-03 unseen
+    assert (t["capacity"], t["unmatched_invoice"], t["volume"], t["rate"]) == (D("10"), 0, D("2.00"), 0)  # 06-02/03
     assert t["gap"] == D("26.34") - D("2.00") == sum((t[c] for c in reconcile.COMPONENTS), D(0))
     aws = rec.summarize("total", by=("ProviderName", "model")).set_index("ProviderName").loc["AWS"]
     assert (aws["model"], aws["invoiced"], aws["non_ai"], aws["unexplained"]) == (reconcile.NO_MODEL, D("12.34"),
@@ -384,8 +383,8 @@ LINE = st.fixed_dictionaries({
     "BillingCurrency": st.sampled_from(["USD", "EUR"]), "service_tier": st.sampled_from(["standard", "batch"]),
     "context_tier": st.sampled_from(["standard", "long"]), "token_type": st.sampled_from(TOKEN_BUCKETS),
     "inv_priced": AMOUNT, "inv_catalog": AMOUNT, "inv_tokens": TOKENS, "inv_unpriced": AMOUNT,
-    "inv_unpriced_tokens": TOKENS, "inv_unmatched": AMOUNT, "inv_non_ai": AMOUNT, "est_cost": AMOUNT,
-    "est_tokens": TOKENS,
+    "inv_unpriced_tokens": TOKENS, "inv_unmatched": AMOUNT, "inv_capacity": AMOUNT, "inv_non_ai": AMOUNT,
+    "est_cost": AMOUNT, "est_tokens": TOKENS,
     "est_unpriced_tokens": TOKENS, "invoice_line": st.booleans(), "unpriced": st.booleans(),
     "quantity_source": st.sampled_from(["invoice", "usage", "implied", ""]),
 })  # fmt: skip
@@ -411,7 +410,8 @@ def test_a_partial_view_of_priced_traffic_is_only_volume(lines, tenths):
     share = D(tenths) / 10
     frame = pd.DataFrame(lines).drop_duplicates(subset=list(reconcile.KEY)).reset_index(drop=True)
     frame = frame.assign(inv_tokens=[abs(t) for t in frame["inv_tokens"]], inv_unpriced=D(0), inv_unmatched=D(0),
-                         inv_non_ai=D(0), est_unpriced_tokens=D(0), invoice_line=True, unpriced=False)  # fmt: skip
+                         inv_capacity=D(0), inv_non_ai=D(0), est_unpriced_tokens=D(0), invoice_line=True,
+                         unpriced=False)  # fmt: skip
     frame = frame.assign(inv_catalog=frame["inv_priced"], est_tokens=[t * share for t in frame["inv_tokens"]],
                          est_cost=[c * share for c in frame["inv_priced"]])  # fmt: skip
     cells = reconcile.decompose(frame)

@@ -17,7 +17,7 @@ import pandas as pd
 from finops_lib.reconcile.lines import GROUP
 from finops_lib.schema import TOKEN_BUCKETS
 
-COMPONENTS: tuple[str, ...] = ("volume", "rate", "cache", "tier", "unpriced", "unmatched_invoice",
+COMPONENTS: tuple[str, ...] = ("volume", "rate", "cache", "tier", "capacity", "unpriced", "unmatched_invoice",
                                "unmatched_estimate", "non_ai")  # fmt: skip
 #: Components without a known mechanism behind them: what the ranked list of unexplained gaps sums.
 UNEXPLAINED: tuple[str, ...] = ("rate", "unmatched_invoice", "unmatched_estimate")
@@ -73,9 +73,11 @@ def _split(items: list[tuple[tuple, str, Decimal, Decimal]]) -> tuple[Decimal, D
 
 def _group(lines: list[dict]) -> dict[str, object]:
     out: dict[str, object] = dict.fromkeys(COMPONENTS, ZERO)
-    invoiced = sum((r["inv_priced"] + r["inv_unpriced"] + r["inv_unmatched"] + r["inv_non_ai"] for r in lines), ZERO)
+    invoiced = sum((r["inv_priced"] + r["inv_unpriced"] + r["inv_unmatched"] + r["inv_capacity"] + r["inv_non_ai"]
+                    for r in lines), ZERO)  # fmt: skip
     estimated = sum((r["est_cost"] for r in lines), ZERO)
     out["unmatched_invoice"] = sum((r["inv_unmatched"] for r in lines), ZERO)
+    out["capacity"] = sum((r["inv_capacity"] for r in lines), ZERO)
     out["non_ai"] = sum((r["inv_non_ai"] for r in lines), ZERO)
     items = []
     matched = any(r["invoice_line"] for r in lines)

@@ -29,7 +29,7 @@ KEY: tuple[str, ...] = ("ProviderName", "model", "day", "BillingCurrency", "serv
 GROUP: tuple[str, ...] = KEY[:4]
 #: Money and token fields of one line (see :func:`finops_lib.reconcile.components.decompose`).
 LINE_FIELDS: tuple[str, ...] = ("inv_priced", "inv_catalog", "inv_tokens", "inv_unpriced", "inv_unpriced_tokens",
-                                "inv_unmatched", "inv_non_ai", "est_cost", "est_tokens",
+                                "inv_unmatched", "inv_capacity", "inv_non_ai", "est_cost", "est_tokens",
                                 "est_unpriced_tokens")  # fmt: skip
 #: FOCUS ServiceCategory of AI and machine learning charges (wider than the AI scope: see ``facts.scope.AI_SCOPE``).
 AI_CATEGORY = "AI and Machine Learning"
@@ -141,7 +141,9 @@ def _invoice_parts(r: dict) -> dict[str, object]:
     """Return the line fields one invoice sub-line contributes."""
     amount, qty, p1m = _dec(r["amount"]), r["qty"], r["p1m"]
     if not r["comparable"]:
-        return {"inv_unmatched": amount} if r["ai"] else {"inv_non_ai": amount}
+        if not r["ai"]:
+            return {"inv_non_ai": amount}
+        return {"inv_capacity": amount} if r["service_tier"] == "provisioned" else {"inv_unmatched": amount}
     if qty is not None and r["catalog"] is not None:
         return {"inv_priced": amount, "inv_tokens": qty, "inv_catalog": r["catalog"], "source": r["source"]}
     if qty is None and p1m is not None:

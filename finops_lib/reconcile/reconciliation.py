@@ -16,10 +16,14 @@ provider sends no invoice), so the invoiced total is the spend every page shows.
     input, 5-minute against 1-hour writes), at the price difference.
 ``tier``
     Tokens billed at another service or context tier than the estimate has (batch, priority, flex, long).
+``capacity``
+    Provisioned model capacity (Azure PTUs, Bedrock provisioned throughput, Vertex provisioned throughput: service
+    tier ``provisioned``) billed by the hour whatever traffic it served: a known fixed cost no request estimate
+    prices, never an unexplained gap.
 ``unpriced``
     The whole gap of lines whose model or bucket has no catalog price (estimates leave them out).
 ``unmatched_invoice``
-    AI invoice lines with nothing to compare: no model, non-token charges (provisioned hours), credits.
+    AI invoice lines with nothing to compare: no model or no token bucket (other than provisioned capacity), credits.
 ``unmatched_estimate``
     Estimated cost on a provider, model and day that the invoice does not have at all.
 ``non_ai``

@@ -35,7 +35,8 @@ __all__ = ["COLUMN_LABELS", "COMPONENT_LABELS", "fmt_table", "plot_agreement", "
 
 #: Display names of the gap components, in waterfall order.
 COMPONENT_LABELS: dict[str, str] = {
-    "volume": "Volume", "rate": "Rate", "cache": "Cache", "tier": "Tier", "unpriced": "Unpriced",
+    "volume": "Volume", "rate": "Rate", "cache": "Cache", "tier": "Tier", "capacity": "Provisioned capacity",
+    "unpriced": "Unpriced",
     "unmatched_invoice": "Unmatched invoice", "unmatched_estimate": "Unmatched estimate", "non_ai": "Non-AI services",
 }  # fmt: skip
 #: Display names of the reconciliation frames' columns (:func:`fmt_table`).
