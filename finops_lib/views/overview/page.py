@@ -14,7 +14,13 @@ from finops_lib.facts import DIMENSIONS, SCOPE_MEANINGS, Facts, open_facts
 from finops_lib.rules import resolve_rules
 from finops_lib.views.theme import fmt_money
 
-__all__ = ["GROUP_BY", "check_parameters", "load", "results", "scope_table", "spend_totals", "top_movers"]
+__all__ = ["GROUP_BY", "MATERIAL_PCT", "MATERIAL_SHARE", "check_parameters", "findings", "load", "period_change",
+           "results", "scope_table", "spend_totals", "top_movers"]
+
+#: A mover is material when its spend changed by at least this fraction of its previous window ...
+MATERIAL_PCT = 0.10
+#: ... and by at least this share of the whole spend of the current window.
+MATERIAL_SHARE = 0.01
 
 #: Dimensions the page can group spend and tokens by.
 GROUP_BY: tuple[str, ...] = ("provider", "model", "team", "application", "environment", "service_tier",
@@ -101,7 +107,7 @@ def spend_totals(facts: Facts, *, by: str, top: int = 8) -> pd.DataFrame:
 
 
 def top_movers(daily: pd.DataFrame, *, by: str, window_days: int = 7, end_date: str | None = None,
-               top: int = 10) -> pd.DataFrame:  # fmt: skip
+               top: int = 10, material: bool = False) -> pd.DataFrame:  # fmt: skip
     """Return the groups whose spend changed most between the last ``window_days`` and the window before.
 
     Parameters
@@ -116,6 +122,9 @@ def top_movers(daily: pd.DataFrame, *, by: str, window_days: int = 7, end_date: 
         Last day of the current window; default the last day of ``daily``.
     top
         Rows kept.
+    material
+        Keep only material moves: at least :data:`MATERIAL_PCT` of the group's previous spend (or new spend) and
+        at least :data:`MATERIAL_SHARE` of the whole current window's spend.
 
     Returns
     -------
@@ -145,8 +154,73 @@ def top_movers(daily: pd.DataFrame, *, by: str, window_days: int = 7, end_date: 
     wide = wide.reindex(columns=["previous", "current"], fill_value=0.0).astype(float)
     wide["change"] = wide["current"] - wide["previous"]
     wide["change_pct"] = wide["change"] / wide["previous"].where(wide["previous"] > 0)
+    if material:
+        pct = wide["change_pct"].abs().fillna(float("inf"))
+        wide = wide[(pct >= MATERIAL_PCT) & (wide["change"].abs() >= MATERIAL_SHARE * wide["current"].sum())]
     order = wide["change"].abs().sort_values(ascending=False, kind="stable").index
     return wide.reindex(order).head(top).reset_index().rename_axis(columns=None)
+
+
+def period_change(facts: Facts, *, days: int = 30) -> dict[str, Any]:
+    """Return the spend of the last ``days`` days of the window and of the ``days`` before (exact, Decimal).
+
+    Returns
+    -------
+    dict
+        ``days``, ``current``, ``previous`` (None when the data does not reach back two periods), ``change_pct``
+        (None without a previous period or when it had no spend), ``start``/``end`` of the current period.
+    """
+    daily = facts.aggregate("cost", by=["day"])
+    if daily.empty:
+        return {"days": days, "current": Decimal(0), "previous": None, "change_pct": None, "start": None, "end": None}
+    day = pd.to_datetime(daily["day"])
+    last = day.max()
+    start = last - timedelta(days=days - 1)
+    current = sum(daily.loc[day >= start, "cost"], Decimal(0))
+    previous = None
+    if day.min() <= start - timedelta(days=days):
+        previous = sum(daily.loc[(day < start) & (day >= start - timedelta(days=days)), "cost"], Decimal(0))
+    pct = float(current / previous - 1) if previous else None
+    return {"days": days, "current": current, "previous": previous, "change_pct": pct, "start": start.date(),
+            "end": last.date()}
+
+
+def findings(facts: Facts, *, by: str, window_days: int = 7, days: int = 30, unloaded: int = 0,
+             unpriced: int = 0) -> str:  # fmt: skip
+    """Return the page's answer: the spend and its window, the last ``days`` against the ones before, the material
+    movers of ``by`` over the last ``window_days``, and what is missing from the total."""  # noqa: D205, D209
+    currency, total = facts.currency, facts.total("cost")
+    first, last = facts.date_range("money")
+    if first is None:
+        return "No spend is loaded for this window: the data holds no invoice, cost or usage export with money."
+    span = (last - first).days + 1
+    converted = [c for c in facts.currency_totals()["billing_currency"] if c != currency]
+    parts = [f"Spend is {fmt_money(total, currency)} from {first} to {last} ({span} day{'s' if span > 1 else ''})"
+             + (f", {', '.join(converted)} converted to {currency} at each charge day's rate." if converted else ".")]
+    period = period_change(facts, days=days)
+    if period["previous"] is None:
+        parts.append(f"The last {days} days: {fmt_money(period['current'], currency)} (the data does not reach "
+                     f"back {2 * days} days, so there is no earlier period to compare with).")  # fmt: skip
+    elif period["change_pct"] is None:
+        parts.append(f"The last {days} days: {fmt_money(period['current'], currency)}, against no spend before.")
+    else:
+        parts.append(f"The last {days} days: {fmt_money(period['current'], currency)}, {period['change_pct']:+.1%} "
+                     f"against the {days} days before ({fmt_money(period['previous'], currency)}).")
+    movers = top_movers(facts.series("cost", by=by), by=by, window_days=window_days, top=3, material=True)
+    if len(movers):
+        moved = [f"{row[by]} {'+' if row['change'] >= 0 else ''}{fmt_money(row['change'], currency)} "
+                 + (f"({row['change_pct']:+.0%})" if pd.notna(row["change_pct"]) else "(new)")
+                 for _, row in movers.iterrows()]  # fmt: skip
+        parts.append(f"Material movers by {by} over the last {window_days} days: {'; '.join(moved)}.")
+    else:
+        parts.append(f"No {by} moved materially over the last {window_days} days (at least {MATERIAL_PCT:.0%} and "
+                     f"{MATERIAL_SHARE:.0%} of spend).")
+    if unpriced:
+        parts.append(f"{unpriced} model and token-bucket combination(s) have tokens but no price: that usage is in "
+                     "no total (listed under Data quality).")
+    if unloaded:
+        parts.append(f"{unloaded} file(s) of the folder are not loaded: their money is missing (see below).")
+    return " ".join(parts)
 
 
 def scope_table(facts: Facts) -> pd.DataFrame:
@@ -219,10 +293,14 @@ def results(facts: Facts, *, filters: dict[str, Any], sources: pd.DataFrame, unp
     billed = facts.currency_totals()
     return {
         "headline": {f"Spend ({currency})": fmt_money(total, currency),
+                     **_period_headline(facts),
                      "Sources loaded": str(len(per_format)),
                      "Rows rejected": f"{int(per_format['rows_rejected'].sum()):,}",
                      "Top model": str(models["model"].iloc[0]) if len(models) else "none",
                      **({"Files not loaded": f"{len(unloaded):,}"} if len(unloaded) else {})},
+        "findings": findings(facts, by=filters["group_by"], window_days=filters["movers_window_days"],
+                             unloaded=len(unloaded), unpriced=len(unpriced)),
+        "period": {k: (str(v) if v is not None else None) for k, v in period_change(facts).items()},
         "files_not_loaded": unloaded[["file", "status", "bytes", "reason"]].to_dict("records"),
         "date_range": [str(first), str(last)] if first else None,
         "total_spend": {currency: str(total)},
@@ -232,3 +310,11 @@ def results(facts: Facts, *, filters: dict[str, Any], sources: pd.DataFrame, unp
         "group_by": filters["group_by"], "groups": groups[filters["group_by"]].tolist(), "filters": filters,
         "facts": facts.describe(),
     }  # fmt: skip
+
+
+def _period_headline(facts: Facts, days: int = 30) -> dict[str, str]:
+    period = period_change(facts, days=days)
+    if period["change_pct"] is None:
+        return {}
+    return {f"Last {days} days vs previous": f"{fmt_money(period['current'], facts.currency)} "
+            f"({period['change_pct']:+.1%})"}  # fmt: skip
