@@ -29,9 +29,19 @@ _EMBED_OPTIONS = {
 
 
 @functools.cache
+def vega_script() -> str:
+    """Return the Vega + Vega-Lite + vega-embed bundle of ``vl_convert`` as a classic script (about 0.9 MB).
+
+    It defines the page-global ``vegaEmbed`` that :func:`embed_html` calls; a report writes it once to
+    ``assets/vega.js``.
+    """
+    return vl_convert.javascript_bundle()
+
+
+@functools.cache
 def vega_bundle() -> str:
-    """Return the Vega + Vega-Lite + vega-embed bundle of ``vl_convert``, safe to inline in ``<script>``."""
-    return vl_convert.javascript_bundle().replace("</script", "<\\/script")
+    """Return :func:`vega_script` made safe to inline in ``<script>`` (a standalone page)."""
+    return vega_script().replace("</script", "<\\/script")
 
 
 def _script_json(value: object) -> str:

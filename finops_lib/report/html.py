@@ -1,4 +1,4 @@
-"""Offline HTML for executed notebooks: charts drawn with no network, the Vega bundle once per page.
+"""Offline HTML for executed notebooks: charts drawn with no network, one Vega bundle and one stylesheet per report.
 
 How it works
 ------------
@@ -10,14 +10,19 @@ How it works
 2. On export, :class:`VegaOfflinePreprocessor` rewrites every output that has a Vega-Lite spec into
    a bare ``<div>`` + script (no SVG, no CDN), drops stderr streams and widget views, and counts the
    charts. :func:`export_notebook` then renders with ``templates/finops_notebook.html.j2`` (JupyterLab's
-   layout minus require.js, MathJax, Mermaid and the widget manager, all CDN-loaded) which inlines
-   ``vl_convert.javascript_bundle()`` once in ``<head>`` when the page has a chart.
-3. :func:`network_references` lists any ``http(s)://`` ``src``/``href`` the page would load; the
+   layout minus require.js, MathJax, Mermaid and the widget manager, all CDN-loaded).
+3. In a report folder the pages share ``assets/report.css`` (JupyterLab's stylesheet, the code highlighting
+   and the report's own rules: :func:`report_css`) and ``assets/vega.js`` (``vl_convert.javascript_bundle()``),
+   written once by :func:`write_assets` and linked by relative paths, so the folder opens from ``file://`` and
+   from any copy of it. A standalone page (no ``assets_href``) inlines the same stylesheet, and the bundle once in
+   ``<head>`` when it has a chart.
+4. :func:`network_references` lists any ``http(s)://`` ``src``/``href`` the page would load; the
    export refuses to write a page that has one.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,7 +34,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from finops_lib.errors import FinopsError
-from finops_lib.offline import embed_html, vega_bundle
+from finops_lib.offline import embed_html, vega_bundle, vega_script
 
 #: Cells carrying one of these tags are left out of the HTML (widgets do not work in static HTML).
 REMOVE_CELL_TAGS = frozenset({"widgets", "remove"})
@@ -40,6 +45,10 @@ REMOVE_INPUT_TAGS = frozenset({"remove_input", "hide-input"})
 
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+#: The folder of a report holding the files its pages share, and those files.
+ASSETS_DIR, REPORT_CSS, VEGA_JS = "assets", "report.css", "vega.js"
 
 
 _VEGALITE_MIME = re.compile(r"^application/vnd\.vegalite\.v\d+[.+]json$")
@@ -55,6 +64,9 @@ _NETWORK_ATTR = re.compile(
     r"<(?:script|link|img|iframe|source|embed|video|audio)\b[^>]*?\b(?:src|href)\s*=\s*[\"']?\s*((?:https?:)?//[^\"'\s>]+)",
     re.IGNORECASE,
 )
+
+
+_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.IGNORECASE | re.DOTALL)
 
 
 _CSS_URL = re.compile(r"@import\s+(?:url\()?[\"']?((?:https?:)?//[^\"')\s]+)|url\(\s*[\"']?((?:https?:)?//[^\"')\s]+)")
@@ -97,8 +109,8 @@ class VegaOfflinePreprocessor(Preprocessor):
             cell.outputs = kept
         finops = resources.setdefault("finops", {})
         finops["vega_charts"] = charts
-        # Inlined once in <head> by the template, only on pages that draw a chart.
-        finops["vega_bundle"] = vega_bundle() if charts else None
+        # Inlined once in <head> by the template, only on standalone pages that draw a chart.
+        finops["vega_bundle"] = vega_bundle() if charts and not finops.get("assets_href") else None
         return nb, resources
 
 
@@ -117,6 +129,25 @@ def network_references(page: str) -> list[str]:
     return found
 
 
+def _exporter(*, with_code: bool) -> HTMLExporter:
+    exporter = HTMLExporter(
+        extra_template_paths=[str(TEMPLATES_DIR)],
+        template_file="finops_notebook.html.j2",
+        exclude_input=not with_code,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(
+            remove_cell_tags=set(REMOVE_CELL_TAGS),
+            remove_input_tags=set(REMOVE_INPUT_TAGS),
+        ),
+        enabled=True,
+    )
+    exporter.register_preprocessor(VegaOfflinePreprocessor(), enabled=True)
+    return exporter
+
+
 def export_notebook(
     notebook: Path | nbformat.NotebookNode,
     html_path: Path,
@@ -124,8 +155,9 @@ def export_notebook(
     with_code: bool = False,
     index_href: str | None = None,
     failure: str | None = None,
+    assets_href: str | None = None,
 ) -> Path:
-    """Render an executed notebook to a self-contained HTML page that loads nothing from the network.
+    """Render an executed notebook to an HTML page that loads nothing from the network.
 
     Cells tagged ``widgets`` or ``remove`` are left out, stderr output is dropped, code is hidden
     unless ``with_code``.
@@ -142,6 +174,10 @@ def export_notebook(
         Link back to the report index, shown at the top of the page.
     failure
         When the notebook failed: a short message shown in a banner at the top.
+    assets_href
+        Relative address of a folder holding :func:`write_assets`' files (``"assets"`` in a report): the page
+        links its stylesheet and, when it has charts, the Vega bundle there. None: a standalone page that
+        inlines both.
 
     Returns
     -------
@@ -154,31 +190,53 @@ def export_notebook(
         If the page would still load something from the network.
     """
     nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, Path) else notebook
-    exporter = HTMLExporter(
-        extra_template_paths=[str(TEMPLATES_DIR)],
-        template_file="finops_notebook.html.j2",
-        exclude_input=not with_code,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-    )
-    exporter.register_preprocessor(
-        TagRemovePreprocessor(
-            remove_cell_tags=set(REMOVE_CELL_TAGS),
-            remove_input_tags=set(REMOVE_INPUT_TAGS),
-        ),
-        enabled=True,
-    )
-    exporter.register_preprocessor(VegaOfflinePreprocessor(), enabled=True)
-    finops = {"index_href": index_href, "failure": failure}
-    body, resources = exporter.from_notebook_node(
+    finops = {"index_href": index_href, "failure": failure, "assets_href": assets_href}
+    body, resources = _exporter(with_code=with_code).from_notebook_node(
         nb, resources={"finops": finops, "metadata": {"name": html_path.stem}}
     )
-    remote = network_references(body.replace(vega_bundle(), "") if resources["finops"]["vega_charts"] else body)
+    inlined = resources["finops"]["vega_bundle"]
+    remote = network_references(body.replace(inlined, "") if inlined else body)
     if remote:
         raise FinopsError(f"{html_path.name}: the page would load {remote[:3]} from the network")
     html_path.parent.mkdir(parents=True, exist_ok=True)
     html_path.write_text(body, encoding="utf-8")
     return html_path
+
+
+@functools.cache
+def report_css() -> str:
+    """Return the stylesheet of a report page: what a standalone page inlines, as one file.
+
+    JupyterLab's light theme and layout (nbconvert's ``lab`` template), the code highlighting and the report's
+    own rules (``templates/finops_page.css``), in the order a standalone page has them.
+    """
+    body, _ = _exporter(with_code=True).from_notebook_node(
+        nbformat.v4.new_notebook(), resources={"finops": {}, "metadata": {"name": "report"}}
+    )
+    head = body.split("</head>", 1)[0]
+    return "\n".join(block.strip("\n") for block in _STYLE.findall(head)) + "\n"
+
+
+def write_assets(folder: Path) -> Path:
+    """Write the files the pages of a report share into ``folder/assets/`` and return that folder.
+
+    ``report.css`` (:func:`report_css`) and ``vega.js`` (the Vega + Vega-Lite + vega-embed bundle), each once
+    for the whole report; pages exported with ``assets_href="assets"`` link them by relative paths.
+
+    Raises
+    ------
+    FinopsError
+        If the stylesheet would load something from the network.
+    """
+    css = report_css()
+    remote = network_references(f"<style>{css}</style>")
+    if remote:
+        raise FinopsError(f"{REPORT_CSS}: the stylesheet would load {remote[:3]} from the network")
+    assets = folder / ASSETS_DIR
+    assets.mkdir(parents=True, exist_ok=True)
+    (assets / REPORT_CSS).write_text(css, encoding="utf-8")
+    (assets / VEGA_JS).write_text(vega_script(), encoding="utf-8")
+    return assets
 
 
 def write_index(
