@@ -1,7 +1,11 @@
-"""What the warehouse holds: sources loaded, coverage, rejects, quality flags, skipped files."""
+"""What the warehouse holds: sources loaded, coverage, ingest times, rejects, quality flags, skipped files.
+
+Read-only summaries: nothing here writes to the warehouse.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import ibis
@@ -62,6 +66,58 @@ def _coverage(con: BaseBackend, table: str) -> pd.DataFrame:
                 .groupby("x_SourceFormat")["text"].agg("; ".join))
         span["invoiced"] = span["x_SourceFormat"].map(text).fillna("")
     return span.assign(table=table)
+
+
+def ingested_count(con: BaseBackend) -> int:
+    """Return how many files the warehouse holds (0 for a new or empty warehouse, which has no tables yet)."""
+    if "ingested_files" not in con.list_tables():
+        return 0
+    return int(con.table("ingested_files").count().to_pyarrow().as_py())
+
+
+def ingest_times(con: BaseBackend) -> pd.DataFrame:
+    """Return per source format the files held and when they were first and last ingested.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``source``, ``files``, ``first_ingest`` and ``last_ingest`` (UTC timestamps), sorted by source; empty
+        when nothing is ingested.
+    """
+    columns = ["source", "files", "first_ingest", "last_ingest"]
+    if not ingested_count(con):
+        return pd.DataFrame(columns=columns)
+    t = con.table("ingested_files")
+    out = t.group_by("x_SourceFormat").aggregate(files=t.count(), first_ingest=t.x_IngestedAt.min(),
+                                                 last_ingest=t.x_IngestedAt.max()).to_pandas()  # fmt: skip
+    return out.rename(columns={"x_SourceFormat": "source"})[columns].sort_values("source").reset_index(drop=True)
+
+
+def rejects_by_reason(con: BaseBackend, *, files: Iterable[str] | None = None) -> pd.DataFrame:
+    """Count rejected records per file and reason (every reject, no limit), most frequent first.
+
+    Parameters
+    ----------
+    con
+        The warehouse.
+    files
+        Only these source files (``x_SourceFile``, as ingested); None: every file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``source``, ``path`` (the file as ingested), ``reason``, ``rows``, ``first_line``.
+    """
+    columns = ["source", "path", "reason", "rows", "first_line"]
+    if "rejects" not in con.list_tables():
+        return pd.DataFrame(columns=columns)
+    r = con.table("rejects")
+    if files is not None:
+        r = r.filter(r.x_SourceFile.isin(list(files)))
+    out = (r.group_by(["x_SourceFormat", "x_SourceFile", "x_Reason"])
+           .aggregate(rows=r.count(), first_line=r.x_SourceRow.min()).to_pandas())  # fmt: skip
+    out = out.rename(columns={"x_SourceFormat": "source", "x_SourceFile": "path", "x_Reason": "reason"})[columns]
+    return out.sort_values(["rows", "path", "reason"], ascending=[False, True, True]).reset_index(drop=True)
 
 
 def rejects_summary(con: BaseBackend, *, limit: int = 20) -> pd.DataFrame:
