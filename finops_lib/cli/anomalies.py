@@ -21,7 +21,7 @@ from finops_lib.errors import ParameterError
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the detector on the data folder and write the alert list; return the exit code."""
+    """Run the detector on the workspace and write the alert list; return the exit code."""
     if args.out and Path(args.out).suffix.lower() not in (".csv", ".json"):
         raise ParameterError(f"--out {args.out!r}: expected a .csv or .json file")
     con, facts = data_facts(args)

@@ -1,4 +1,4 @@
-"""``finops chargeback``: allocate the data folder's spend with its rules and write the chargeback CSV."""
+"""``finops chargeback``: allocate the workspace's spend with its rules and write the chargeback CSV."""
 
 from __future__ import annotations
 

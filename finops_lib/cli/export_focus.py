@@ -1,18 +1,17 @@
-"""``finops export-focus``: write the warehouse's charges as a FOCUS 1.2 dataset, optionally validated."""
+"""``finops export-focus``: write the workspace's charges as a FOCUS 1.2 dataset, optionally validated."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from finops_lib import engine
-from finops_lib.warehouse import export_focus, open_data, run_validator
+from finops_lib.cli.common import open_workspace
+from finops_lib.warehouse import export_focus, run_validator
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the warehouse's charges as a FOCUS dataset; optionally run the FinOps Foundation validator."""
-    con = open_data(args.data, warehouse=args.warehouse) if args.data else engine.connect(args.engine,
-                                                                                          warehouse=args.warehouse)
+    con, _ = open_workspace(args, writable=True)  # the export writes a view
     try:
         info = export_focus(con, args.out, version=args.focus_version)
     finally:

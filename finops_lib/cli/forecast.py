@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from finops_lib.cli.common import data_facts
+from finops_lib.cli.common import data_facts, resolve_workspace
 from finops_lib.errors import ParameterError
+from finops_lib.forecast import Event, build_series, calibrate, credits_by_day, forecastable, read_events, series_map
 from finops_lib.forecast import backtest as bt
-from finops_lib.forecast import build_series, calibrate, credits_by_day, forecastable, series_map
 from finops_lib.forecast.choice import choose, forecast_table
 from finops_lib.forecast.models import Options
 
@@ -24,6 +24,22 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(path, index=False)
 
 
+#: Known events of the workspace (``docs/config.md``): launches and price changes.
+EVENTS_FILE = "events.csv"
+
+
+def _events(args: argparse.Namespace) -> list[Event]:
+    """Return ``--events`` (``none``: no events), else the workspace's ``config/events.csv`` when present."""
+    if str(args.events).lower() == "none":
+        return []
+    path = Path(args.events).expanduser() if args.events else resolve_workspace(args).config_file(EVENTS_FILE)
+    if path is None:
+        return []
+    events = read_events(path)
+    print(f"{len(events)} known events from {path}", file=sys.stderr)
+    return events
+
+
 def run(args: argparse.Namespace) -> int:
     """Build the series, optionally backtest and choose models, forecast and write the files."""
     out = Path(args.out)
@@ -31,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--out must end in .parquet or .csv, got {out.name!r}")
     if args.horizon < 1:
         raise ParameterError(f"--horizon must be a positive number of days, got {args.horizon}")
+    events = _events(args)
     con, facts = data_facts(args)
     try:
         frame, left_out = forecastable(build_series(facts, by=args.by, metric=args.metric))
@@ -51,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     models: dict[str, str] | str = args.model
     calibration = None
     if args.backtest:
-        result = bt.backtest(series, horizon=args.horizon, options=options, workers=args.workers, progress=True)
+        result = bt.backtest(series, horizon=args.horizon, options=options, events=events, workers=args.workers,
+                             progress=True)  # fmt: skip
         accuracy, choice, models = choose(result, series, horizon=args.horizon)
         accuracy = accuracy.merge(choice[["series", "reason"]], on="series", how="left")
         calibration = calibrate.calibrate(result, models) if args.calibrate else None
@@ -59,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
         _write(accuracy, target)
         print(f"accuracy of {accuracy['model'].nunique()} models on {len(series)} series written to {target}",
               file=sys.stderr)  # fmt: skip
-    forecasts = bt.fit_forecasts(series, models, horizon=args.horizon, options=options, workers=args.workers,
-                                 progress=True, calibration=calibration)  # fmt: skip
+    forecasts = bt.fit_forecasts(series, models, horizon=args.horizon, options=options, events=events,
+                                 workers=args.workers, progress=True, calibration=calibration)  # fmt: skip
     table = forecast_table(series, forecasts, horizon=args.horizon)
     table.insert(0, "metric", args.metric)
     table.insert(1, "unit", facts.currency if args.metric == "spend" else "tokens")
