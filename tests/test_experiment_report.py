@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import ibis
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -13,15 +14,24 @@ from finops_lib import fx
 from finops_lib.errors import ParameterError
 from finops_lib.facts import Facts
 from finops_lib.views.experiments import page as er
+from finops_lib.views.experiments import tables
 
 
 def test_pick_change_from_logs_and_from_facts() -> None:
     logs = pd.DataFrame({"x_Application": ["a", "b"], "x_Feature": ["f", "g"],
-                         "change_date": [dt.date(2026, 8, 24), None]})  # fmt: skip
+                         "change_date": [dt.date(2026, 8, 24), None], "ratio": [1.38, np.nan],
+                         "p_value": [1e-9, np.nan]})  # fmt: skip
     assert er.pick_change(logs) == ("2026-08-24", {"x_Application": "a", "x_Feature": "f"})
+    # a shift that is not real (p >= 0.05, or under 5 %) is not "found": nothing is measured by default
+    assert er.pick_change(logs.assign(p_value=[0.2, np.nan])) == ("", {"x_Application": "", "x_Feature": ""})
+    assert er.pick_change(logs.assign(ratio=[1.01, np.nan])) == ("", {"x_Application": "", "x_Feature": ""})
+    # a feature missing from the logs is no feature filter (never the text 'nan')
+    missing = logs.assign(x_Feature=[None, "g"])
+    assert er.pick_change(missing) == ("2026-08-24", {"x_Application": "a", "x_Feature": None})
     assert er.pick_change(logs, change_date="2026-09-01", application="b", feature="g") == (
         "2026-09-01", {"x_Application": "b", "x_Feature": "g"})
-    facts = pd.DataFrame({"team": ["eng"], "application": ["a"], "change_date": [dt.date(2026, 7, 6)]})
+    facts = pd.DataFrame({"team": ["eng"], "application": ["a"], "change_date": [dt.date(2026, 7, 6)],
+                          "ratio": [0.8], "p_value": [0.001]})  # fmt: skip
     assert er.pick_change(facts) == ("2026-07-06", {"x_Application": "a", "x_Team": "eng"})
     assert er.pick_change(facts.iloc[:0]) == ("", {"x_Application": ""})
 
@@ -74,9 +84,12 @@ def test_projection_table_shows_money_to_the_cent_and_an_unpriced_variant_as_a_d
         "cost_per_quality_point": [196.595408, float("nan")], "on_frontier": [True, False],
         "unpriced": ["", "batch cache_read"], "currency": ["USD", "USD"],
     })  # fmt: skip
-    html = er.fmt_projection(projected, {"requests_per_day": 10000, "price_date": "2026-09-01"}).to_html()
+    html = tables.fmt_projection(projected, {"requests_per_day": 10000, "price_date": "2026-09-01"}).to_html()
     cells = [c.split(">")[-1] for c in html.split("</td>")[:-1]]
-    first = ["a", "OpenAI m", "0.000473", "1,234.57", "1,200.00", "1,301.00", "0.723", "196.60", "True", ""]
+    # a unit cost keeps four significant digits; money two decimals with separators; booleans as yes/no
+    first = ["a", "OpenAI m", "$0.0004733", "$1,234.57", "$1,200.00", "$1,301.00", "0.723", "$196.60", "yes", ""]
     assert cells[:10] == first
-    assert cells[10:] == ["b", "OpenAI n", "-", "-", "-", "-", "0.800", "-", "False", "batch cache_read"]
+    assert cells[10:] == ["b", "OpenAI n", "-", "-", "-", "-", "0.800", "-", "no", "batch cache_read"]
+    assert ">Cost / request</th>" in html and "cost_per_request" not in html  # display labels, not column names
+    assert 'class="blank' not in html and "row_heading" not in html  # no index column
     assert "Projection at 10,000 requests/day, prices of 2026-09-01, USD" in html

@@ -31,11 +31,6 @@ __all__ = [
     "change_data",
     "check_parameters",
     "compare",
-    "fmt_changes",
-    "fmt_differences",
-    "fmt_power",
-    "fmt_projection",
-    "fmt_variants",
     "load",
     "load_requests",
     "pick_change",
@@ -171,33 +166,6 @@ def check_parameters(requests: ir.Table, *, experiment: str = "", baseline: str 
             "requests_per_day": requests_per_day, "experiments": summary}  # fmt: skip
 
 
-def fmt_variants(summary: pd.DataFrame | None, *, currency: str) -> object:
-    """Return the variant summary as a labelled table (tokens rounded, costs with 6 decimals, rates in %).
-
-    Parameters
-    ----------
-    summary : DataFrame
-        :func:`finops_lib.experiments.comparison.variants` of one experiment.
-    currency : str
-        Currency of the costs (caption).
-
-    Returns
-    -------
-    pandas Styler
-    """
-    if summary is None:
-        return _said(f"No experiment: {NO_EXPERIMENT}.")
-    cols = [c for c in VARIANT_LABELS if c in summary.columns and (not c.endswith("_per_request")
-                                                                   or summary[c].fillna(0).any())]  # fmt: skip
-    money = {"cost_mean", "cost_median", "cost_p95", "cost_per_success", "cost_per_quality"}
-    fmt = {c: "{:,.0f}" for c in cols if c.endswith("_per_request") or c.startswith("latency")}
-    fmt |= {c: "{:.6f}" for c in money}
-    fmt |= {"failure_rate": "{:.1%}", "cache_hit_rate": "{:.1%}", "quality_mean": "{:.3f}"}
-    return (summary[cols].rename(columns=VARIANT_LABELS).style.hide()
-            .format({VARIANT_LABELS[c]: f for c, f in fmt.items() if c in cols}, na_rep="n/a")
-            .set_caption(f"Per variant: tokens per request by bucket, cost per logged request in {currency}"))
-
-
 def change_data(facts: Facts, requests: ir.Table, *, source: str = "auto") -> ir.Table | pd.DataFrame:
     """Return what the before/after view reads: the request logs, or the daily cell facts of every source.
 
@@ -227,7 +195,9 @@ def change_data(facts: Facts, requests: ir.Table, *, source: str = "auto") -> ir
 
 def pick_change(changes: pd.DataFrame, *, change_date: str = "", application: str = "",
                 feature: str = "") -> tuple[str, dict[str, str | None]]:  # fmt: skip
-    """Return the change day and scope of the before/after view: the parameters, else the largest change found.
+    """Return the change day and scope of the before/after view: the parameters, else the largest real change found.
+
+    A found change is real when its Welch p-value is below 0.05 and tokens per request moved by at least 5 %.
 
     Parameters
     ----------
@@ -242,7 +212,8 @@ def pick_change(changes: pd.DataFrame, *, change_date: str = "", application: st
     (str, dict)
         ISO day (empty when nothing was found or given) and the scope (column -> value).
     """
-    found = changes.iloc[0] if len(changes) else None
+    real = changes[(changes["p_value"] < 0.05) & ((changes["ratio"] - 1).abs() >= 0.05)] if len(changes) else changes
+    found = real.iloc[0] if len(real) else None  # only a real shift (p < 0.05, at least 5 %) is "found"
 
     def value(column: str, fallback: str = "") -> str | None:  # a missing value matches rows without one
         got = found.get(column, found.get(fallback, "")) if found is not None else ""
@@ -283,57 +254,6 @@ def project(requests: ir.Table, params: dict, *, days: int = 30, n_boot: int = 2
         requests, params["experiment"], requests_per_day=params["requests_per_day"],
         cache_hit_rate=params["cache_hit_rate"], batch_share=params["batch_share"], price_date=params["price_date"],
         days=days, n_boot=n_boot, seed=seed))  # fmt: skip
-
-
-def _said(caption: str) -> object:
-    return pd.DataFrame().style.set_caption(caption)
-
-
-def fmt_differences(comparison: experiments.Comparison | None) -> object:
-    """Return the comparison table with percentages and p-values formatted (a caption only without one)."""
-    if comparison is None:
-        return _said(f"No comparison: {NO_EXPERIMENT}.")
-    cols = ["variant", "baseline", "n", "n_baseline", "mean", "mean_baseline", "rel_diff", "rel_ci_low",
-            "rel_ci_high", "p_welch", "p_mannwhitney", "p_holm", "significant"]  # fmt: skip
-    pct = dict.fromkeys(("rel_diff", "rel_ci_low", "rel_ci_high"), "{:+.1%}")
-    return comparison.table[cols].style.hide().format({**pct, "mean": "{:.6g}", "mean_baseline": "{:.6g}",
-                                                       **dict.fromkeys(("p_welch", "p_mannwhitney", "p_holm"), "{:.2g}")
-                                                       }).set_caption("Differences against the baseline")  # fmt: skip
-
-
-def fmt_power(plan: pd.DataFrame | None) -> object:
-    """Return the power-analysis table (a caption only without an experiment)."""
-    if plan is None:
-        return _said("No experiment to plan from.")
-    return plan.style.hide().format(precision=4).set_caption("Sample size per arm (power analysis)")
-
-
-def fmt_projection(projected: pd.DataFrame | None, params: dict) -> object:
-    """Return the projection table (a caption only without an experiment)."""
-    if projected is None:
-        return _said("No experiment to project.")
-    cols = ["variant", "model", "cost_per_request", "monthly_cost", "monthly_low", "monthly_high", "quality_mean",
-            "cost_per_quality_point", "on_frontier", "unpriced"]  # fmt: skip
-    caption = (f"Projection at {params['requests_per_day']:,} requests/day, prices of {params['price_date']}, "
-               f"{projected['currency'].iloc[0]}")  # fmt: skip
-    money = dict.fromkeys(("monthly_cost", "monthly_low", "monthly_high", "cost_per_quality_point"), "{:,.2f}")
-    # money may arrive as Decimal (object columns), which precision= alone leaves unformatted
-    return projected[cols].style.hide().format({**money, "cost_per_request": "{:.6f}", "quality_mean": "{:.3f}"},
-                                               na_rep="-").set_caption(caption)  # fmt: skip
-
-
-def fmt_changes(changes: pd.DataFrame, change: object = None) -> object:
-    """Return the largest shifts found, or with ``change`` (a BeforeAfter) its metrics table."""
-    if change is not None:
-        pct = dict.fromkeys(("rel_change", "rel_ci_low", "rel_ci_high"), "{:+.1%}")
-        return change.metrics.style.hide().format({"before": "{:,.6g}", "after": "{:,.6g}", "change": "{:+,.6g}",
-                                                   **pct, "p_welch": "{:.2g}"}).set_caption(
-            f"{change.days} days before and after {change.change_date}")  # fmt: skip
-    if changes.empty:
-        return _said("No group has enough days with requests to look for a change.")
-    return changes.head(5).style.hide().format({"before": "{:,.0f}", "after": "{:,.0f}", "ratio": "{:.3f}",
-                                                "t_stat": "{:.1f}", "p_value": "{:.2g}"}).set_caption(
-        "Largest shifts of input tokens per request")  # fmt: skip
 
 
 def _date_range(params: dict, change: object) -> list[str] | None:

@@ -1,0 +1,121 @@
+"""Tables for people: labelled columns, money, percentages, p-values and dates formatted, no index, no raw values.
+
+Every table a page shows goes through :func:`fmt_table` (or a page's own ``fmt_*`` built on it): column names become
+display labels, money gets thousands separators and two decimals (unit costs four significant digits), shares
+become percentages, p-values read ``< 0.001`` instead of ``1.9e-39``, booleans read yes/no, missing values a dash,
+and dicts or lists are written out as ``key=value`` text. Nothing shows a pandas index.
+
+Examples
+--------
+>>> print(fmt_p(1.9e-39), fmt_p(0.0), fmt_p(0.0432), fmt_p(float("nan")))
+< 0.001 < 0.001 0.043 -
+>>> print(fmt_unit_money(0.000655318, "USD"), fmt_unit_money(12.5, "EUR"))
+$0.0006553 €12.50
+>>> print(fmt_value({"team": "search", "app": "qa"}), fmt_value(True), fmt_value(None))
+team=search, app=qa yes -
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from finops_lib.fx import currency_symbol, fmt_money
+
+__all__ = ["fmt_p", "fmt_table", "fmt_unit_money", "fmt_value"]
+
+
+def fmt_p(value: Any) -> str:
+    """Return a p-value for people: ``< 0.001`` below a thousandth, else three decimals; a dash when missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    value = float(value)
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def fmt_unit_money(value: Any, currency: str) -> str:
+    """Return a unit cost (per request, per token, per point): two decimals from 1 up, else four significant digits."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    amount = float(value)
+    if abs(amount) >= 1 or amount == 0:
+        return fmt_money(amount, currency)
+    sign = "−" if amount < 0 else ""
+    return f"{sign}{currency_symbol(currency)}{abs(amount):.4g}"
+
+
+def fmt_value(value: Any) -> str:
+    """Return any cell as text for people: dicts and lists spelled out, booleans yes/no, missing a dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={fmt_value(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple | set):
+        return ", ".join(fmt_value(v) for v in value)
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d") if value == value.normalize() else value.strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def fmt_table(frame: pd.DataFrame, *, labels: Mapping[str, str] | None = None, currency: str = "USD",
+              money: Sequence[str] = (), unit_money: Sequence[str] = (), pct: Sequence[str] = (),
+              signed_pct: Sequence[str] = (), p_values: Sequence[str] = (), counts: Sequence[str] = (),
+              numbers: Mapping[str, str] | None = None, caption: str = "",
+              ) -> pd.io.formats.style.Styler:  # fmt: skip
+    """Return ``frame`` styled for people (see the module docstring); columns not named are shown as text.
+
+    Parameters
+    ----------
+    frame
+        The table (its index is dropped).
+    labels
+        Column -> display label; other columns get their name with underscores as spaces, capitalised.
+    currency
+        Currency of the ``money`` and ``unit_money`` columns.
+    money, unit_money, pct, signed_pct, p_values, counts
+        Columns formatted as money (two decimals), unit costs, shares (``12.5%``), changes (``+12.5%``), p-values,
+        counts (thousands separators).
+    numbers
+        Column -> a ``str.format`` pattern for other numeric columns (``{:.2f}``).
+    caption
+        The table's caption.
+    """
+    data = frame.reset_index(drop=True).copy()
+    formats: dict[str, Any] = {}
+    for column in data.columns:
+        if column in money:
+            formats[column] = lambda v: "-" if _missing(v) else fmt_money(v, currency)
+        elif column in unit_money:
+            formats[column] = lambda v: fmt_unit_money(v, currency)
+        elif column in pct:
+            formats[column] = lambda v: "-" if _missing(v) else f"{float(v):.1%}"
+        elif column in signed_pct:
+            formats[column] = lambda v: "-" if _missing(v) else ("new" if math.isinf(float(v)) else f"{float(v):+.1%}")
+        elif column in p_values:
+            formats[column] = fmt_p
+        elif column in counts:
+            formats[column] = lambda v: "-" if _missing(v) else f"{float(v):,.0f}"
+        elif numbers and column in numbers:
+            formats[column] = lambda v, f=numbers[column]: "-" if _missing(v) else f.format(float(v))
+        else:
+            formats[column] = fmt_value
+    names = {c: (labels or {}).get(c, str(c).replace("_", " ").strip().capitalize()) for c in data.columns}
+    styled = data.style.format(formats).hide().set_caption(caption)
+    return styled.relabel_index([names[c] for c in data.columns], axis=1)
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NaT:
+        return True
+    if isinstance(value, Decimal):
+        return value.is_nan()
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False
