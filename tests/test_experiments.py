@@ -151,3 +151,27 @@ def test_aa_false_positive_rate(sample_requests):
     split = one.assign(x_ExperimentId="aa", x_Variant=np.where(rng.random(len(one)) < 0.5, "A", "B"))
     row = x.compare(split, "aa").table.iloc[0]
     assert row.rel_ci_low < 0 < row.rel_ci_high
+
+
+def test_holm_matches_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(3)
+    values = {v: rng.lognormal(mu, 1.0, 40) for v, mu in zip("abcdef", (0, 0.05, 0.1, 0.4, 0.4, 0.9), strict=True)}
+    t = x.compare_values(values, n_boot=50)
+    np.testing.assert_allclose(t.p_holm, multipletests(t.p_welch.to_numpy(), method="holm")[1])
+    tied = x.compare_values({"a": values["a"], "b": values["d"], "c": values["d"]}, n_boot=50)
+    np.testing.assert_allclose(tied.p_holm, multipletests(tied.p_welch.to_numpy(), method="holm")[1])
+
+
+def test_compare_fast_on_large_arms():
+    # the experiments page compares a few variants with n_boot=2000: the resampling is the cost (CPU time, not
+    # wall time, so that a busy machine does not fail the test)
+    import time
+
+    rng = np.random.default_rng(4)
+    values = {v: rng.lognormal(0.0, 1.5, 5000) for v in "abcd"}
+    start = time.process_time()
+    table = x.compare_values(values, n_boot=2000)
+    assert time.process_time() - start < 2.0
+    assert (table.rel_ci_low < table.rel_diff).all() and (table.rel_diff < table.rel_ci_high).all()

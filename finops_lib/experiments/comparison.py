@@ -7,10 +7,35 @@ request; quality is the mean over requests that carry a score.
 
 Per-variant summaries are an ibis aggregation; the statistics (bootstrap, Welch, Mann-Whitney, Holm, power)
 run on the per-request values of one experiment pulled into numpy, which is small (one row per request).
+
+Intervals: ``diff`` and ``rel_diff`` carry 95% *symmetric bootstrap-t* intervals. Each arm is resampled
+``n_boot`` times (the baseline once for all variants) and ``t* = |est* - est| / se*``: for ``diff`` with the
+Welch standard error, for ``rel_diff`` on ``log(mean_a / mean_b)`` with the delta-method standard error
+``sqrt(var_a / (n_a mean_a**2) + var_b / (n_b mean_b**2))``. The interval is ``est +- q se``, ``q`` the 95th
+percentile of ``t*``, mapped back by ``exp(x) - 1`` for ``rel_diff``. Per-request costs are heavy-tailed and the
+percentile bootstrap used before covered too little there; BCa and the equal-tailed bootstrap-t did worse
+(0.87 and 0.91 at sigma 2). Coverage of the ``rel_diff`` interval over 1,000 simulated experiments per row
+(lognormal arms of equal sigma, ``n_boot`` 2000; median width in brackets; tests/test_bootstrap_coverage.py
+runs a smaller version)::
+
+    costs            n per arm   percentile (before)   bootstrap-t
+    lognormal 0.9       300         0.947 (0.35)        0.956 (0.36)
+    lognormal 1.5       300         0.935 (0.76)        0.951 (0.84)
+    lognormal 2.0       200         0.930 (1.48)        0.957 (1.93)
+    lognormal 0.5        25         0.936 (0.56)        0.955 (0.61)
+    lognormal 1.0        25         0.934 (1.53)        0.960 (1.82)
+    lognormal 2.0        30         0.901 (3.18)        0.940 (5.58)
+    uniform              20         0.931 (0.23)        0.950 (0.25)
+
+A true difference of +20% gives the same coverage: the interval follows a rescaled arm exactly. With tails
+that heavy a few intervals are very wide (at sigma 2 and n 200, 6% reach past +1,000%): a handful of requests
+then decide the mean. The ``diff`` interval covers 0.95 to 0.995 (0.90 to 0.95 before). Intervals are NaN with
+fewer than 3 values in an arm, with both arms constant, and for ``rel_diff`` when a mean is not positive.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,7 +44,6 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestIndPower
 
 from finops_lib.errors import ParameterError
@@ -194,11 +218,58 @@ def per_request(requests: ir.Table | pd.DataFrame, experiment: str, *, metric: s
     return _values(requests, experiment, _metric(metric))
 
 
-def _bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap means of arm ``a`` (variant) and ``b`` (baseline), resampled independently."""
-    ma = a[rng.integers(0, a.size, size=(n_boot, a.size))].mean(axis=1)
-    mb = b[rng.integers(0, b.size, size=(n_boot, b.size))].mean(axis=1)
-    return ma, mb
+#: Level of the ``diff`` and ``rel`` intervals (the verdict says "95% CI").
+CI_LEVEL = 0.95
+_CHUNK = 1 << 22  # resampled values held at once (32 MB of float64), whatever the arm's size
+
+
+def _resample(x: np.ndarray, n_boot: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Means and variances (ddof=1) of ``n_boot`` bootstrap resamples of ``x``; empty below 3 values."""
+    if x.size < 3:
+        return np.empty(0), np.empty(0)
+    c = x - x.mean()  # centred, so that the sum of squares does not cancel catastrophically
+    s1, s2 = np.empty(n_boot), np.empty(n_boot)
+    step = max(1, _CHUNK // x.size)
+    for i in range(0, n_boot, step):
+        r = c[rng.integers(0, x.size, size=(min(step, n_boot - i), x.size))]
+        rows = slice(i, i + r.shape[0])
+        s1[rows], s2[rows] = r.sum(axis=1), np.einsum("ij,ij->i", r, r)
+    m = s1 / x.size
+    return x.mean() + m, np.maximum(s2 - x.size * m * m, 0.0) / (x.size - 1)
+
+
+def _symmetric_t(est: float, se: float, boot: np.ndarray, boot_se: np.ndarray) -> tuple[float, float]:
+    """Symmetric bootstrap-t interval ``est +- q * se``, ``q`` the CI_LEVEL order statistic of ``|t*|``."""
+    t = np.abs(boot - est) / boot_se
+    t[np.isnan(t)] = np.inf  # a resample without spread (or with a zero mean) counts as extreme
+    k = min(t.size, int(np.ceil((t.size + 1) * CI_LEVEL))) - 1
+    q = float(np.partition(t, k)[k])
+    if not (np.isfinite(q) and np.isfinite(se) and se > 0):
+        return np.nan, np.nan
+    return est - q * se, est + q * se
+
+
+Resamples = tuple[np.ndarray, np.ndarray]  # bootstrap means and variances of one arm (see _resample)
+
+
+def _intervals(a: np.ndarray, b: np.ndarray, boot_a: Resamples, boot_b: Resamples) -> dict[str, float]:
+    """CI_LEVEL intervals of ``mean(a) - mean(b)`` and ``mean(a) / mean(b) - 1``; NaN where undefined."""
+    out = dict.fromkeys(("diff_ci_low", "diff_ci_high", "rel_ci_low", "rel_ci_high"), np.nan)
+    if min(boot_a[0].size, boot_b[0].size) == 0 or np.ptp(a) == np.ptp(b) == 0:
+        return out
+    (na, ma, va), (nb, mb, vb) = ((x.size, x.mean(), x.var(ddof=1)) for x in (a, b))
+    (bma, bva), (bmb, bvb) = boot_a, boot_b
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        se, boot_se = np.sqrt(va / na + vb / nb), np.sqrt(bva / na + bvb / nb)  # Welch
+        out["diff_ci_low"], out["diff_ci_high"] = _symmetric_t(ma - mb, se, bma - bmb, boot_se)
+        if ma > 0 and mb > 0:  # the log of the ratio of means, studentized by the delta method
+            se = np.sqrt(va / (na * ma**2) + vb / (nb * mb**2))
+            boot_se = np.sqrt(bva / (na * bma**2) + bvb / (nb * bmb**2))
+            low, high = _symmetric_t(np.log(ma / mb), se, np.log(bma / bmb), boot_se)
+            out["rel_ci_low"], out["rel_ci_high"] = np.expm1(low), np.expm1(high)
+    if not np.isfinite(out["rel_ci_high"]):  # exp overflowed: an interval without an upper end says nothing
+        out["rel_ci_low"] = out["rel_ci_high"] = np.nan
+    return {k: float(v) for k, v in out.items()}
 
 
 def _pct(x: float) -> str:
@@ -211,11 +282,15 @@ def _p_text(p: float) -> str:
 
 def _verdict(row: dict, metric: Metric, alpha: float) -> str:
     rel = row["rel_diff"]
+    if not np.isfinite(rel):
+        base = f"{row['baseline']}, whose mean {metric.label} is {row['mean_baseline']:.6g}"
+        return f"{row['variant']} has no relative difference with {base}"
     if metric.name.endswith("cost"):
         what = f"costs {_pct(rel)} {'more' if rel >= 0 else 'less'} per request than"
     else:
         what = f"has {_pct(rel)} {'more' if rel >= 0 else 'less'} {metric.label} per request than"
-    ci = f"95% CI {row['rel_ci_low'] * 100:.1f}% to {row['rel_ci_high'] * 100:.1f}%"
+    low, high = row["rel_ci_low"], row["rel_ci_high"]
+    ci = f"95% CI {low * 100:.1f}% to {high * 100:.1f}%" if np.isfinite([low, high]).all() else "95% CI not available"
     sig = "significant" if row["p_holm"] < alpha else "not significant"
     return f"{row['variant']} {what} {row['baseline']}, {ci}; {sig} (Holm-adjusted {_p_text(row['p_holm'])})"
 
@@ -242,19 +317,36 @@ class Comparison:
     verdict: str
 
 
-def _compare_one(a: np.ndarray, b: np.ndarray, n_boot: int, rng: np.random.Generator) -> dict:
-    ma, mb = _bootstrap(a, b, n_boot, rng)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        diff, rel = ma - mb, ma / mb - 1
-    mean_a, mean_b = float(a.mean()), float(b.mean())
-    welch = stats.ttest_ind(a, b, equal_var=False).pvalue if a.size > 1 and b.size > 1 else np.nan
-    mwu = stats.mannwhitneyu(a, b, alternative="two-sided").pvalue
+def _p_values(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Welch and Mann-Whitney p-values; 1.0 where a test is undefined (too few or identical values)."""
+    with warnings.catch_warnings():  # scipy warns on identical values and tiny samples: the NaN says it
+        warnings.simplefilter("ignore", RuntimeWarning)
+        welch = stats.ttest_ind(a, b, equal_var=False).pvalue if min(a.size, b.size) > 1 else np.nan
+        mwu = stats.mannwhitneyu(a, b, alternative="two-sided").pvalue if min(a.size, b.size) > 0 else np.nan
+    return tuple(float(p) if np.isfinite(p) else 1.0 for p in (welch, mwu))
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values: statsmodels' ``multipletests(p, method="holm")[1]``.
+
+    Written out because statsmodels runs ``gc.collect()`` on every Holm call (0.2 s in a large session).
+    """
+    order = np.argsort(p, kind="stable")
+    out = np.empty(p.size)
+    out[order] = np.minimum(1.0, np.maximum.accumulate(p[order] * np.arange(p.size, 0, -1)))
+    return out
+
+
+def _compare_one(a: np.ndarray, b: np.ndarray, boot_a: Resamples, boot_b: Resamples) -> dict:
+    mean_a, mean_b = (float(x.mean()) if x.size else np.nan for x in (a, b))
+    ci = _intervals(a, b, boot_a, boot_b)
+    p_welch, p_mwu = _p_values(a, b)
     return {
         "n": a.size, "n_baseline": b.size, "mean": mean_a, "mean_baseline": mean_b, "diff": mean_a - mean_b,
-        "diff_ci_low": float(np.percentile(diff, 2.5)), "diff_ci_high": float(np.percentile(diff, 97.5)),
+        "diff_ci_low": ci["diff_ci_low"], "diff_ci_high": ci["diff_ci_high"],
         "rel_diff": mean_a / mean_b - 1 if mean_b else np.nan,
-        "rel_ci_low": float(np.percentile(rel, 2.5)), "rel_ci_high": float(np.percentile(rel, 97.5)),
-        "p_welch": float(welch) if np.isfinite(welch) else 1.0, "p_mannwhitney": float(mwu),
+        "rel_ci_low": ci["rel_ci_low"], "rel_ci_high": ci["rel_ci_high"],
+        "p_welch": p_welch, "p_mannwhitney": p_mwu,
     }  # fmt: skip
 
 
@@ -287,12 +379,12 @@ def compare_values(values: dict[str, np.ndarray], *, baseline: str | None = None
     if not others:
         raise ParameterError("an experiment needs at least two variants")
     rng = np.random.default_rng(seed)
+    boot_b = _resample(values[baseline], n_boot, rng)  # drawn once: every comparison reuses it
     rows = [{"variant": v, "baseline": baseline, "metric": metric,
-             **_compare_one(values[v], values[baseline], n_boot, rng)} for v in others]  # fmt: skip
+             **_compare_one(values[v], values[baseline], _resample(values[v], n_boot, rng), boot_b)}
+            for v in others]  # fmt: skip
     table = pd.DataFrame(rows)
-    # One comparison needs no correction (and multipletests runs a slow gc.collect on every call).
-    pw = table["p_welch"].to_numpy()
-    table["p_holm"] = multipletests(pw, method="holm")[1] if pw.size > 1 else pw
+    table["p_holm"] = _holm(table["p_welch"].to_numpy())
     table["significant"] = table["p_holm"] < alpha
     table["verdict"] = [_verdict(r, m, alpha) for r in table.to_dict("records")]
     return table
@@ -314,7 +406,7 @@ def compare(requests: ir.Table | pd.DataFrame, experiment: str, *, baseline: str
         A key of :data:`REQUEST_METRICS`: ``cost`` (x_ReportedCost), ``estimated_cost``, ``tokens``, ``latency``,
         ``quality``.
     n_boot : int
-        Bootstrap resamples for the percentile confidence intervals.
+        Bootstrap resamples of each arm for the confidence intervals (symmetric bootstrap-t, see the module).
     seed : int
         Seed of the numpy generator (results are reproducible).
     alpha : float
@@ -325,7 +417,8 @@ def compare(requests: ir.Table | pd.DataFrame, experiment: str, *, baseline: str
     Comparison
         ``table`` columns: ``experiment``, ``variant``, ``baseline``, ``metric``, ``n``, ``n_baseline``,
         ``mean``, ``mean_baseline``, ``diff``, ``diff_ci_low``, ``diff_ci_high``, ``rel_diff``, ``rel_ci_low``,
-        ``rel_ci_high`` (relative difference of means and its 95% bootstrap interval), ``p_welch``,
+        ``rel_ci_high`` (difference and relative difference of means with their 95% intervals, NaN where
+        undefined: fewer than 3 values in an arm, both arms constant, or a mean <= 0 for ``rel``), ``p_welch``,
         ``p_mannwhitney``, ``p_holm`` (Welch p adjusted by Holm over the variants), ``significant``, ``verdict``.
 
     Raises
