@@ -103,7 +103,8 @@ class Workspace:
         """One line naming the warehouse read."""
         if self.warehouse is None:
             return f"the sample's own warehouse under {paths.BUILD_DIR / 'warehouses'} (demo: --data {self.data})"
-        return str(self.warehouse)
+        url = self.engine_url or os.environ.get("FINOPS_ENGINE")
+        return f"{url} (config beside {self.warehouse})" if url else str(self.warehouse)
 
 
 def resolve_workspace(args: argparse.Namespace) -> Workspace:
@@ -208,6 +209,7 @@ def _record(log: Path, summary: pd.DataFrame) -> None:
                                "fix": fix_for(row.status, row.message), "at": now}  # fmt: skip
         else:
             files.pop(row.path, None)
+    log.parent.mkdir(parents=True, exist_ok=True)  # with $FINOPS_ENGINE the warehouse file's folder may not exist
     log.write_text(json.dumps({"files": files}, indent=1, sort_keys=True), encoding="utf-8")
 
 
