@@ -25,8 +25,14 @@ from typing import Any
 import pandas as pd
 
 from finops_lib.fx import currency_symbol, fmt_money
+from finops_lib.views.notice import Notice
 
-__all__ = ["fmt_p", "fmt_table", "fmt_unit_money", "fmt_value"]
+__all__ = ["fmt_p", "fmt_rates", "fmt_table", "fmt_unit_money", "fmt_value"]
+
+#: Display labels of the exchange-rate tables (``Facts.rates_used``).
+RATE_LABELS = {"from_currency": "From", "to_currency": "To", "rate": "Rate", "effective_from": "From day",
+               "effective_to": "To day", "source": "Source", "derivation": "Derivation", "exact": "Exact",
+               "rows_converted": "Rows converted", "applied_to": "Applied to", "count": "Count"}  # fmt: skip
 
 
 def fmt_p(value: Any) -> str:
@@ -119,3 +125,12 @@ def _missing(value: Any) -> bool:
         return math.isnan(float(value))
     except (TypeError, ValueError):
         return False
+
+
+def fmt_rates(rates: pd.DataFrame, *, currency: str, caption: str = "") -> Any:
+    """Return the exchange rates used (six significant digits, yes/no), or a sentence when nothing was converted."""
+    if rates.empty:
+        return Notice(f"No conversion: every amount is billed in {currency}.")
+    return fmt_table(rates, labels=RATE_LABELS, numbers={"rate": "{:.6g}"}, counts=["rows_converted", "count"],
+                     caption=caption or f"Exchange rates used to report in {currency} (charge day's rate)")
+

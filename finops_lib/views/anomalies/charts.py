@@ -131,15 +131,37 @@ def plot_drilldown(drill: pd.DataFrame, *, currency: str, top: int = 6, skip: tu
 
 
 def fmt_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
-    """Return the alert list for display: money with its currency, percentages, short columns."""
-    cols = ["anomaly_id", "first_seen", "last_seen", "kind", "provider", "team", "application", "model", "change",
-            "change_pct", "driver", "cause", "severity", "incident"]  # fmt: skip
-    out = alerts[[c for c in cols if c in alerts.columns]].copy()
-    if out.empty:
-        return out
+    """Return the alert list for people, narrow enough for a page: when, where, what it cost, why, how bad.
+
+    Columns: ``Anomaly``, ``When`` (a day, or first to last day), ``Where`` (team / application (provider)),
+    ``Model``, ``Change`` (money with its currency), ``Change %``, ``Driver`` (with its typical cause),
+    ``Severity``, ``Incident``; the order of ``alerts`` is kept (largest money at stake first).
+    """
+    columns = ["Anomaly", "When", "Where", "Model", "Change", "Change %", "Driver", "Severity", "Incident"]
+    if alerts.empty:
+        return pd.DataFrame(columns=columns)
     currency = alerts["currency"].iloc[0] if "currency" in alerts.columns else "USD"
-    out["change"] = out["change"].map(lambda v: fmt_money(v, currency))
-    out["change_pct"] = out["change_pct"].map(lambda v: "new" if abs(v) == float("inf") else f"{v:+.0%}")
-    for column in ("first_seen", "last_seen"):
-        out[column] = pd.to_datetime(out[column]).dt.strftime("%Y-%m-%d")
-    return out.reset_index(drop=True)
+    first, last = pd.to_datetime(alerts["first_seen"]), pd.to_datetime(alerts["last_seen"])
+    when = [f"{a:%Y-%m-%d}" if a == b else f"{a:%Y-%m-%d} to {b:%m-%d}" for a, b in zip(first, last, strict=True)]
+
+    def where(row: pd.Series) -> str:
+        owner = " / ".join(str(row[c]) for c in ("team", "application") if str(row.get(c, "") or "") not in ("", "nan"))
+        provider = str(row.get("provider", "") or "")
+        return f"{owner} ({provider})" if owner and provider else owner or provider or str(row.get("scope", ""))
+
+    def why(row: pd.Series) -> str:
+        cause = str(row.get("cause", "") or "")
+        return f"{row['driver']} ({cause})" if cause and cause != "nan" else str(row["driver"])
+
+    def pct(value: object) -> str:
+        v = float(value)
+        return "new" if abs(v) == float("inf") else f"{v:+.0%}"
+
+    return pd.DataFrame({
+        "Anomaly": alerts["anomaly_id"].to_numpy(), "When": when,
+        "Where": [where(r) for _, r in alerts.iterrows()], "Model": alerts.get("model", "").to_numpy(),
+        "Change": [fmt_money(v, currency) for v in alerts["change"]],
+        "Change %": [pct(v) for v in alerts["change_pct"]],
+        "Driver": [why(r) for _, r in alerts.iterrows()], "Severity": alerts["severity"].to_numpy(),
+        "Incident": alerts["incident"].fillna("").to_numpy() if "incident" in alerts.columns else "",
+    })  # fmt: skip

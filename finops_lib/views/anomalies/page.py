@@ -20,6 +20,7 @@ from finops_lib.errors import ParameterError
 from finops_lib.facts import Facts, build_cells, open_facts
 from finops_lib.rules import resolve_rules
 from finops_lib.views.notice import Notice, stack
+from finops_lib.views.tables import fmt_table
 from finops_lib.views.theme import fmt_money
 
 __all__ = ["MIN_HISTORY_DAYS", "check_parameters", "default_key", "detect", "evaluate", "evaluation_view", "findings",
@@ -223,9 +224,10 @@ def evaluation_view(evaluation: dict | None, per_event: pd.DataFrame | None, tab
                       "generated sample has one.")  # fmt: skip
     sentence = Notice(f"Against the answer key: recall {evaluation['recall']:.0%}, precision "
                       f"{evaluation['precision']:.0%} at this run's sensitivity.")
-    parts = [sentence, per_event.style.hide()]
+    parts = [sentence, fmt_table(per_event, caption="Injected events of the answer key, found or missed")]
     if table is not None:
-        parts.append(table.style.hide())
+        rates = [c for c in table.columns if c in ("recall", "precision", "strict_precision", "f1")]
+        parts.append(fmt_table(table, pct=rates, caption="Detector sweep over sensitivities, whole period"))
     return stack(*parts)
 
 

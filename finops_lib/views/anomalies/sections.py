@@ -16,6 +16,7 @@ from finops_lib.anomalies import explain_alert, incident_summary
 from finops_lib.facts import Facts
 from finops_lib.views.anomalies import charts, page
 from finops_lib.views.notice import Findings, Notice
+from finops_lib.views.tables import fmt_table
 
 __all__ = ["Review", "alerts_table", "drilldown_chart", "explanation", "findings_view", "incidents_table", "review",
            "series_chart", "waterfall_chart"]  # fmt: skip
@@ -85,7 +86,7 @@ def alerts_table(r: Review) -> Any:
         return Notice(SEE_ABOVE)
     if r.shown.empty:
         return Notice("No anomaly in this window.")
-    return charts.fmt_alerts(r.shown)
+    return fmt_table(charts.fmt_alerts(r.shown), caption=f"Anomalies, largest money at stake first, {r.currency}")
 
 
 def incidents_table(r: Review) -> Any:
@@ -93,7 +94,12 @@ def incidents_table(r: Review) -> Any:
     table = incident_summary(r.shown) if not r.problem and len(r.shown) else pd.DataFrame()
     if table.empty:
         return Notice("No incident: no anomaly was shared by three or more owners on the same days.")
-    return table
+    first, last = pd.to_datetime(table["first_seen"]), pd.to_datetime(table["last_seen"])
+    shown = table.assign(when=[f"{a:%Y-%m-%d}" if a == b else f"{a:%Y-%m-%d} to {b:%m-%d}"
+                               for a, b in zip(first, last, strict=True)])  # fmt: skip
+    shown = shown[["incident", "when", "direction", "alerts", "change", "providers", "teams", "applications"]]
+    return fmt_table(shown, currency=r.currency, money=["change"], counts=["alerts"],
+                     caption=f"Incidents: anomalies of three or more owners on the same days, summed, {r.currency}")
 
 
 def explanation(r: Review) -> Notice:

@@ -17,11 +17,18 @@ from finops_lib import allocation
 from finops_lib.allocation import Allocation
 from finops_lib.facts import Facts
 from finops_lib.views.attribution import charts, page
-from finops_lib.views.notice import Findings, Notice
+from finops_lib.views.notice import Findings, Notice, stack
+from finops_lib.views.tables import fmt_rates, fmt_table
 
 __all__ = ["Attribution", "attribute", "coverage_chart", "coverage_view", "findings_view", "hierarchy_chart",
            "model_unit_chart", "rates_view", "rules_view", "showback_chart", "showback_latest", "showback_matrix",
            "unallocated_chart", "unallocated_view", "unit_chart", "unit_table"]  # fmt: skip
+
+UNIT_LABELS = {"cost": "Cost", "cost_per_1m_tokens": "Per 1M tokens", "cost_per_1m_input": "Per 1M input",
+               "cost_per_1m_output": "Per 1M output", "cost_per_request": "Per request",
+               "metric_value": "Active users", "cost_per_metric": "Per active user", "cache_hit_rate": "Cache hit rate",
+               "cache_savings": "Cache savings", "batch_share": "Batch share", "batch_savings": "Batch savings",
+               "output_input_ratio": "Output / input", "effective_to_list": "Effective / list"}  # fmt: skip
 
 SEE_ABOVE = "Nothing to attribute: the answer at the top of the page says what is missing."
 
@@ -79,10 +86,7 @@ def findings_view(a: Attribution) -> Findings:
 
 def rates_view(a: Attribution) -> Any:
     """Return the exchange rates used to convert the window's money, or say that none was needed."""
-    rates = a.facts.rates_used()
-    if not len(rates):
-        return Notice(f"No conversion: every amount is billed in {a.currency}.")
-    return rates.style.hide().set_caption(f"Converted to {a.currency} at the charge day's rate; rates used")
+    return fmt_rates(a.facts.rates_used(), currency=a.currency)
 
 
 def rules_view(a: Attribution) -> Any:
@@ -91,7 +95,7 @@ def rules_view(a: Attribution) -> Any:
     table = rules.describe()
     if not len(table):
         return Notice("No allocation rules: owners come from the data's own tags only.")
-    return table.style.hide()
+    return fmt_table(table, caption="Ownership rules (first match wins) and shared pools; line: in the rules file")
 
 
 def hierarchy_chart(a: Attribution, *, top_n: int) -> Any:
@@ -112,8 +116,11 @@ def showback_matrix(a: Attribution) -> Any:
     matrix = board.pivot(index=a.dimension, columns="month", values="total").loc[order]
     matrix = matrix.rename(columns=lambda m: f"{m:%Y-%m}").rename_axis(columns=None).reset_index()
     months = [c for c in matrix.columns if c != a.dimension]
-    return matrix.style.format(dict.fromkeys(months, "{:,.2f}"), na_rep="-").hide().set_caption(
-        f"Total allocated cost (direct and shared) per month, {a.currency}")
+    if len(months) > 6:  # the latest six months: a wider table would not fit the page
+        matrix = matrix[[a.dimension, *months[-6:]]]
+    return fmt_table(matrix, currency=a.currency, money=months[-6:],
+                     caption=f"Total allocated cost (direct and shared) per month, {a.currency}"
+                     + (f"; the latest 6 of {len(months)} months" if len(months) > 6 else ""))
 
 
 def showback_latest(a: Attribution) -> Any:
@@ -122,10 +129,10 @@ def showback_latest(a: Attribution) -> Any:
         return Notice(SEE_ABOVE)
     board = a.board.drop(columns="currency")
     latest = board[board["month"] == board["month"].max()].drop(columns="month")
-    money = {c: "{:,.2f}" for c in ("direct", "shared", "unallocated", "total")}
     month = pd.Timestamp(board["month"].max())
-    return latest.style.format(money | {"share": "{:.1%}", "change": "{:+,.2f}", "change_pct": "{:+.1%}"},
-                               na_rep="-").hide().set_caption(f"{month:%Y-%m}, {a.currency}")  # fmt: skip
+    return fmt_table(latest, currency=a.currency, money=["direct", "shared", "unallocated", "total", "change"],
+                     pct=["share"], signed_pct=["change_pct"], labels={"change_pct": "Change %"},
+                     caption=f"{month:%Y-%m}, {a.currency}")  # fmt: skip
 
 
 def showback_chart(a: Attribution, *, top_n: int) -> Any:
@@ -139,8 +146,9 @@ def coverage_view(a: Attribution) -> Any:
     """Return the coverage table: cost per provider by how it was allocated."""
     if a.problem:
         return Notice(SEE_ABOVE)
-    shares = {"direct_share": "{:.1%}", "coverage": "{:.1%}", "tags only": "{:.1%}"}
-    return a.cover.style.format({k: "{:,.2f}" for k in ("total", *allocation.KINDS)} | shares).hide()
+    return fmt_table(a.cover, currency=a.currency, money=["total", *allocation.KINDS],
+                     pct=["direct_share", "coverage", "tags only"],
+                     caption=f"Allocation coverage by provider, {a.currency}")
 
 
 def coverage_chart(a: Attribution) -> Any:
@@ -156,9 +164,8 @@ def unallocated_view(a: Attribution) -> Any:
         return Notice(SEE_ABOVE)
     if a.unallocated.empty:
         return Notice("No unallocated cost under these rules: every amount has an owner.")
-    keys_style = {"cost": "{:,.2f}", "share": "{:.1%}", "cumulative_share": "{:.1%}"}
-    return a.unallocated.style.format(keys_style).hide().set_caption(
-        f"Unallocated under these rules: {len(a.unallocated)} key(s), {a.currency}")
+    return fmt_table(a.unallocated, currency=a.currency, money=["cost"], pct=["share", "cumulative_share"],
+                     caption=f"Unallocated under these rules: {len(a.unallocated)} key(s), {a.currency}")
 
 
 def unallocated_chart(a: Attribution, *, top_n: int) -> Any:
@@ -183,9 +190,24 @@ def unit_table(a: Attribution) -> Any:
     if units.empty:
         return Notice("No unit economics: no tokens or requests with a cost in this window.")
     latest = units[units["period"] == units["period"].max()]
-    latest = latest[[a.dimension, *(c for c in page.UNIT_COLUMNS if c in latest.columns)]]
-    return latest.style.format(page.UNIT_FORMATS, na_rep="-").hide().set_caption(
-        f"{pd.Timestamp(units['period'].max()):%Y-%m}, {a.currency}")
+    month = f"{pd.Timestamp(units['period'].max()):%Y-%m}"
+    groups = (("cost", "cost_per_1m_tokens", "cost_per_1m_input", "cost_per_1m_output", "cost_per_request",
+               "metric_value", "cost_per_metric"),
+              ("cache_hit_rate", "cache_savings", "batch_share", "batch_savings", "output_input_ratio",
+               "effective_to_list"))  # fmt: skip
+    titles = (f"Unit costs, {month}, {a.currency}", f"Cache, batch and price efficiency, {month}, {a.currency}")
+    tables = []
+    for columns, title in zip(groups, titles, strict=True):  # two narrow tables instead of one too wide for the page
+        shown = [c for c in columns if c in latest.columns and latest[c].notna().any()]
+        if shown:
+            tables.append(fmt_table(latest[[a.dimension, *shown]], currency=a.currency, labels=UNIT_LABELS,
+                                    money=["cost", "cache_savings", "batch_savings", "cost_per_metric"],
+                                    unit_money=["cost_per_1m_tokens", "cost_per_1m_input", "cost_per_1m_output",
+                                                "cost_per_request"],
+                                    pct=["cache_hit_rate", "batch_share", "effective_to_list"],
+                                    numbers={"output_input_ratio": "{:.2f}", "metric_value": "{:,.0f}"},
+                                    caption=title))  # fmt: skip
+    return stack(*tables)
 
 
 def unit_chart(a: Attribution, *, top_n: int) -> Any:

@@ -24,18 +24,19 @@ import pandas as pd
 from finops_lib.views.notice import when_empty
 from finops_lib.views.theme import check_frame, fmt_currency_axis
 
-__all__ = ["fmt_accuracy", "fmt_budget_risk", "fmt_choice", "plot_burn_down", "plot_forecast"]
+__all__ = ["ACCURACY_LABELS", "RISK_LABELS", "fmt_accuracy", "fmt_budget_risk", "fmt_choice", "plot_burn_down",
+           "plot_forecast"]
 
 ACTUAL_COLOR, FORECAST_COLOR, BUDGET_COLOR = "#4e79a7", "#f28e2b", "#d1495b"
 _SERIES = {"Actual": ACTUAL_COLOR, "Forecast": FORECAST_COLOR}
-_ACCURACY_LABELS = {
+ACCURACY_LABELS = {
     "series": "Series", "model": "Model", "origins": "Origins", "mae": "MAE", "smape": "sMAPE %", "mase": "MASE",
     "mase_vs_naive": "MASE vs naive", "coverage": "Coverage, raw", "coverage_cal": "Coverage, calibrated (LOO)",
     "cum_coverage": "Month-to-go coverage, raw", "cum_coverage_cal": "Month-to-go coverage, calibrated (LOO)",
     "month_total_error_pct": "Month-total error %",
     "anomaly_days": "Anomaly days left out", "band": "FinOps band", "chosen": "Chosen", "reason": "Why", "note": "Note",
 }  # fmt: skip
-_RISK_LABELS = {
+RISK_LABELS = {
     "series": "Series", "month": "Month", "budget": "Budget", "spent_to_date": "Spent to date",
     "projected_month_end": "Projected month-end", "projected_pct": "Projected % of budget",
     "p_exceed": "P(exceed)", "p_exceed_raw": "P(exceed), model's own paths", "breach_date": "Projected breach",
@@ -174,7 +175,7 @@ def fmt_accuracy(frame: pd.DataFrame, *, caption: str = "") -> pd.io.formats.sty
     if "chosen" in data.columns:
         styled = styled.apply(lambda row: ["font-weight: bold" if row["chosen"] else "" for _ in row], axis=1)
     styled = styled.hide().set_caption(caption)
-    return styled.relabel_index([_ACCURACY_LABELS.get(c, c) for c in data.columns], axis=1)
+    return styled.relabel_index([ACCURACY_LABELS.get(c, c) for c in data.columns], axis=1)
 
 
 def fmt_budget_risk(frame: pd.DataFrame, *, currency: str, caption: str = "") -> pd.io.formats.style.Styler:
@@ -185,7 +186,7 @@ def fmt_budget_risk(frame: pd.DataFrame, *, currency: str, caption: str = "") ->
     styled = data.style.format({**money, "projected_pct": "{:.0f}%", "p_exceed": "{:.0%}", "p_exceed_raw": "{:.0%}"},
                                na_rep="-")  # fmt: skip
     styled = styled.hide().set_caption(caption or f"Budget risk, {currency}")
-    return styled.relabel_index([_RISK_LABELS.get(c, c) for c in data.columns], axis=1)
+    return styled.relabel_index([RISK_LABELS.get(c, c) for c in data.columns], axis=1)
 
 
 def fmt_choice(choice: pd.DataFrame, calibration: pd.DataFrame | None = None, *,

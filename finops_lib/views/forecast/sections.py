@@ -14,6 +14,7 @@ import pandas as pd
 from finops_lib.forecast import calibrate
 from finops_lib.views.forecast import charts, page
 from finops_lib.views.notice import Findings, Notice, stack
+from finops_lib.views.tables import fmt_table
 
 #: What a section says when the page has no forecast at all (the answer above says why, once).
 SEE_ABOVE = "No forecast: the data is too thin (the answer at the top of the page says what is missing)."
@@ -51,7 +52,10 @@ def risk_table(inputs: page.Inputs, forecasted: page.Forecasted, risk: pd.DataFr
     if not inputs.ready:
         return Notice(f"Budget risk needs a forecast. {SEE_ABOVE}")
     currency = inputs.facts.currency
-    return charts.fmt_budget_risk(risk, currency=currency, caption=f"Budget risk for {forecasted.month}, {currency}")
+    return fmt_table(risk.drop(columns=[c for c in ("month",) if c in risk.columns]), labels=charts.RISK_LABELS,
+                     currency=currency, money=["budget", "spent_to_date", "projected_month_end"],
+                     pct=["p_exceed", "p_exceed_raw"], numbers={"projected_pct": "{:.0f}%"},
+                     caption=f"Budget risk for {forecasted.month}, {currency}, most likely to be exceeded first")
 
 
 def burn_down_chart(inputs: page.Inputs, forecasted: page.Forecasted, burn: pd.DataFrame | None,
@@ -69,9 +73,20 @@ def accuracy_table(backtested: page.Backtested, *, horizon_days: int) -> Any:
     """Return the backtest accuracy table (chosen models in bold), or why there is none."""
     if not backtested.scored:
         return Notice(backtested.note if backtested.choice.size else SEE_ABOVE)
-    return stack(Findings(backtested.note), charts.fmt_accuracy(
-        backtested.accuracy.drop(columns="note", errors="ignore"),
-        caption=f"Backtest accuracy, {horizon_days}-day horizon, {backtested.origins} origins; intervals nominal 80%"))
+    acc = backtested.accuracy
+    point = ["series", "model", "origins", "mae", "smape", "mase", "mase_vs_naive", "month_total_error_pct", "band"]
+    spread = ["series", "model", "coverage", "coverage_cal", "cum_coverage", "cum_coverage_cal", "anomaly_days"]
+    chosen = acc["chosen"].astype(bool).to_numpy()
+    where = f"{horizon_days}-day horizon, {backtested.origins} origins; the chosen model in bold"
+    tables = [fmt_table(acc[[c for c in columns if c in acc.columns]], labels=charts.ACCURACY_LABELS,
+                        pct=["coverage", "coverage_cal", "cum_coverage", "cum_coverage_cal"],
+                        counts=["origins", "anomaly_days"],
+                        numbers={"mae": "{:,.2f}", "smape": "{:.1f}", "mase": "{:.2f}", "mase_vs_naive": "{:.2f}",
+                                 "month_total_error_pct": "{:.1f}"}, caption=caption)
+              .apply(lambda row: ["font-weight: bold" if chosen[row.name] else "" for _ in row], axis=1)
+              for columns, caption in ((point, f"Point accuracy, {where}"),
+                                       (spread, f"Interval coverage (nominal 80%), {where}"))]  # fmt: skip
+    return stack(Findings(backtested.note), *tables)
 
 
 def choice_table(backtested: page.Backtested) -> Any:
