@@ -53,13 +53,14 @@ def check_parameters(cells: pd.DataFrame, *, detector: str, sensitivity: float, 
             "min_impact": resolve_min_impact(cells, min_impact)}  # fmt: skip
 
 
-def load(con: BaseBackend, *, data_dir: str | None = None, currency: str = "USD",
+def load(con: BaseBackend, *, data_dir: str | None = None, rules_file: str = "",
+         currency: str = "USD",
          **parameters: Any) -> tuple[Facts, pd.DataFrame, dict[str, Any]]:  # fmt: skip
     """Return the page's facts, their daily cells and the checked parameters.
 
     Owners come from the data folder's allocation rules, as on every page; money is in ``currency``.
     """
-    facts = open_facts(con, currency=checks.currency_code(currency), rules=resolve_rules("", data_dir))
+    facts = open_facts(con, currency=checks.currency_code(currency), rules=resolve_rules(rules_file, data_dir))
     cells = build_cells(facts)
     return facts, cells, check_parameters(cells, **parameters)
 

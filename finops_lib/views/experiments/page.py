@@ -55,7 +55,8 @@ VARIANT_LABELS: dict[str, str] = {
 }  # fmt: skip
 
 
-def load(con: BaseBackend, *, data_dir: str | None = None, currency: str = "USD", quality_file: str = "",
+def load(con: BaseBackend, *, data_dir: str | None = None, rules_file: str = "",
+         currency: str = "USD", quality_file: str = "",
          experiment_map: str = "", **parameters: Any) -> tuple[Facts, ir.Table, dict]:  # fmt: skip
     """Return the page's facts, the request logs with mapped experiments and joined scores, and the parameters.
 
@@ -72,7 +73,7 @@ def load(con: BaseBackend, *, data_dir: str | None = None, currency: str = "USD"
     **parameters
         As :func:`check_parameters`.
     """
-    facts = open_facts(con, currency=checks.currency_code(currency), rules=resolve_rules("", data_dir))
+    facts = open_facts(con, currency=checks.currency_code(currency), rules=resolve_rules(rules_file, data_dir))
     requests = load_requests(facts, quality_file=quality_file, experiment_map=experiment_map)
     return facts, requests, check_parameters(requests, **parameters)
 

@@ -91,7 +91,8 @@ class Inputs:
                 f"{events}; {budgets}")  # fmt: skip
 
 
-def load(con: BaseBackend, *, data_dir: str | None = None, dimension: str = "team", metric: str = "spend",
+def load(con: BaseBackend, *, data_dir: str | None = None, rules_file: str = "",
+         dimension: str = "team", metric: str = "spend",
          currency: str = "USD", as_of: str = "", series_filter: Sequence[str] = (), include_total: bool = True,
          events_file: str = "", catalog_events_on: bool = True, budget_file: str = "") -> Inputs:  # fmt: skip
     """Return the page's inputs: series through the facts, events from a file and the catalog, budgets.
@@ -116,7 +117,8 @@ def load(con: BaseBackend, *, data_dir: str | None = None, dimension: str = "tea
     checks.one_of("dimension", dimension, DIMENSIONS)
     checks.one_of("metric", metric, METRICS)
     end = checks.iso_day("as_of", as_of)
-    facts = open_facts(con, currency=checks.currency_code(currency), rules=resolve_rules("", data_dir), end_date=end)
+    facts = open_facts(con, currency=checks.currency_code(currency), rules=resolve_rules(rules_file, data_dir),
+                       end_date=end)
     try:
         frame, left_out = forecastable(build_series(facts, by=dimension, metric=metric))  # type: ignore[arg-type]
     except NotEnoughData as exc:

@@ -60,7 +60,8 @@ def check_parameters(facts: Facts, *, group_by: str, provider: str = "all", star
             "movers_window_days": checks.positive_int("movers_window_days", movers_window_days)}  # fmt: skip
 
 
-def load(con: BaseBackend, *, data_dir: str | None = None, currency: str = "USD", convert_currency: bool = True,
+def load(con: BaseBackend, *, data_dir: str | None = None, rules_file: str = "",
+         currency: str = "USD", convert_currency: bool = True,
          **parameters: Any) -> tuple[Facts, dict[str, Any]]:  # fmt: skip
     """Return the page's facts (window and provider applied) and its checked parameters.
 
@@ -79,7 +80,7 @@ def load(con: BaseBackend, *, data_dir: str | None = None, currency: str = "USD"
         ``group_by``, ``provider``, ``start_date``, ``end_date``, ``top_n``, ``movers_window_days``
         (:func:`check_parameters`).
     """
-    everything = open_facts(con, currency=checks.currency_code(currency), rules=resolve_rules("", data_dir),
+    everything = open_facts(con, currency=checks.currency_code(currency), rules=resolve_rules(rules_file, data_dir),
                             convert=convert_currency)  # fmt: skip
     filters = check_parameters(everything, **parameters)
     facts = everything.with_options(start_date=filters["start_date"], end_date=filters["end_date"],

@@ -70,7 +70,8 @@ def findings(rec: Reconciliation, gateway: Reconciliation | None, *, agreement: 
     return " ".join(parts)
 
 
-def load(con: BaseBackend, *, data_dir: str | None = None, currency: str = "USD", catalog_files: Sequence[str] = (),
+def load(con: BaseBackend, *, data_dir: str | None = None, rules_file: str = "",
+         currency: str = "USD", catalog_files: Sequence[str] = (),
          fx_files: Sequence[str] = (),
          **parameters: Any) -> tuple[Facts, pricing.Catalog, dict[str, Any]]:  # fmt: skip
     """Return the page's facts (window and provider applied), its price catalog and its checked parameters.
@@ -92,7 +93,7 @@ def load(con: BaseBackend, *, data_dir: str | None = None, currency: str = "USD"
     """
     rates = fx.load_rates(*fx_files)
     everything = open_facts(con, currency=checks.currency_code(currency), rates=rates,
-                            rules=resolve_rules("", data_dir))  # fmt: skip
+                            rules=resolve_rules(rules_file, data_dir))  # fmt: skip
     filters = check_parameters(everything, **parameters)
     facts = everything.with_options(start_date=filters["start_date"], end_date=filters["end_date"],
                                     filters={"provider": filters["provider"]})  # fmt: skip
