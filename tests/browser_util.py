@@ -37,6 +37,8 @@ class PageVisit:
     errors: list[str]
     chart_sizes: list
     links: list[str]
+    #: ``max-width`` of the body: 1100px when the report's stylesheet (inline or assets/report.css) applies.
+    body_max_width: str
 
 
 def visit(browser: object, path: Path, *, charts: int, screenshot: str) -> PageVisit:
@@ -67,6 +69,7 @@ def visit(browser: object, path: Path, *, charts: int, screenshot: str) -> PageV
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{screenshot}.png"), full_page=True)
         links = page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))")
+        width = page.evaluate("() => getComputedStyle(document.body).maxWidth")
     finally:
         context.close()
-    return PageVisit(attempted + failed, errors, sizes, links)
+    return PageVisit(attempted + failed, errors, sizes, links, width)

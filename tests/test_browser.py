@@ -1,10 +1,14 @@
 """Open the rendered report in headless Chromium, offline: no network request, no console error, charts drawn.
 
+The report's pages draw with the one Vega bundle of the folder (assets/vega.js) and its one stylesheet, also from a
+copy of the folder; a standalone page (--single-file) draws on its own.
+
 Full-page screenshots go to build/screenshots/ as artifacts.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -47,3 +51,26 @@ def test_page_renders_offline(report_dir: Path, browser: object, name: str, char
     assert all(size and size[0] > 0 and size[1] > 0 for size in seen.chart_sizes), seen.chart_sizes
     local = [href for href in seen.links if not href.startswith(("#", "http:", "https:", "mailto:"))]
     assert all((report_dir / href.split("#")[0]).is_file() for href in local), local
+
+
+def drawn(seen: object, charts: int) -> bool:
+    sizes = seen.chart_sizes
+    return len(sizes) == charts and all(size and size[0] > 0 and size[1] > 0 for size in sizes)
+
+
+def test_pages_draw_from_the_shared_bundle_in_a_copy_of_the_folder(report_dir: Path, browser: object,
+                                                                   tmp_path: Path) -> None:  # fmt: skip
+    text = (report_dir / "report_fixture.html").read_text(encoding="utf-8")
+    assert '<script src="assets/vega.js"' in text and "window.vegaEmbed=" not in text and "<style" not in text
+    copy = shutil.copytree(report_dir, tmp_path / "a copy #1 of the report")
+    seen = visit(browser, copy / "report_fixture.html", charts=4, screenshot="report_fixture_copy")
+    assert seen.network == [] and seen.errors == []
+    assert drawn(seen, 4) and seen.body_max_width == "1100px"
+
+
+def test_standalone_page_draws_on_its_own(report_dir: Path, browser: object, tmp_path: Path) -> None:
+    page = report.export_notebook(report_dir / "notebooks" / "report_fixture.ipynb", tmp_path / "alone.html")
+    assert [path.name for path in tmp_path.iterdir()] == ["alone.html"]
+    seen = visit(browser, page, charts=4, screenshot="report_fixture_standalone")
+    assert seen.network == [] and seen.errors == []
+    assert drawn(seen, 4) and seen.body_max_width == "1100px"

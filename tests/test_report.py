@@ -1,12 +1,18 @@
-"""Tests of finops_lib.report (runner and HTML export) and finops_lib.offline (plus chart specs).
+"""Tests of finops_lib.report (runner, report folders, HTML export) and finops_lib.offline (plus chart specs).
 
-The report runs twice per module over tiny fixture notebooks in tests/data/report/ (a few seconds each).
+The report runs a few times per module over tiny fixture notebooks in tests/data/report/ (a few seconds each):
+both fixtures two at a time with shared assets, the good one alone with code shown and standalone pages, and
+once each for --force and the timestamped folder with its latest link.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,10 +20,11 @@ import nbformat
 import pandas as pd
 import pytest
 
-from finops_lib import offline, report
+from finops_lib import offline, paths, report
+from finops_lib.cli import main
 from finops_lib.errors import FinopsError, ParameterError
+from finops_lib.report import folders, runner
 from finops_lib.report import html as htmlexport
-from finops_lib.report import runner
 from finops_lib.views.overview import charts as overview_charts
 
 FIXTURES = Path(__file__).parent / "data" / "report"
@@ -43,21 +50,29 @@ def remote_loads(page: str) -> list[str]:
     return [address for address in parser.addresses if re.match(r"^(https?:)?//", address.strip())]
 
 
+PROGRESS: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def failed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, FinopsError]:
-    """Run both fixtures (one fails) with CLI-style string parameters; return the folder and the error."""
+    """Run both fixtures (one fails) two at a time with CLI-style string parameters; return the folder and the error.
+
+    Its progress lines go to ``PROGRESS``.
+    """
     out = tmp_path_factory.mktemp("report")
     data = tmp_path_factory.mktemp("data")
     with pytest.raises(FinopsError) as caught:
-        report.run_report(data_dir=data, out_dir=out, parameters=CLI_PARAMETERS, notebooks=[GOOD, FAILING])
+        report.run_report(data_dir=data, out_dir=out, parameters=CLI_PARAMETERS, notebooks=[GOOD, FAILING], jobs=2,
+                          progress=PROGRESS.append)  # fmt: skip
     return out, caught.value
 
 
 @pytest.fixture(scope="module")
 def code_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run the good fixture with code shown; return the index path."""
+    """Run the good fixture with code shown, one at a time, as standalone pages (--single-file); return the index."""
     out = tmp_path_factory.mktemp("report_code")
-    return report.run_report(data_dir=tmp_path_factory.mktemp("data"), out_dir=out, notebooks=[GOOD], with_code=True)
+    return report.run_report(data_dir=tmp_path_factory.mktemp("data"), out_dir=out, notebooks=[GOOD], with_code=True,
+                             jobs=1, single_file=True)  # fmt: skip
 
 
 def page(out: Path, name: str) -> str:
@@ -81,13 +96,33 @@ def test_failure_is_raised_after_the_whole_report_is_written(failed_run: tuple[P
 
 
 @pytest.mark.slow
-def test_vega_bundle_is_inlined_once_per_page_with_charts(failed_run: tuple[Path, FinopsError]) -> None:
+def test_pages_share_one_vega_bundle_and_one_stylesheet(failed_run: tuple[Path, FinopsError]) -> None:
     out, _ = failed_run
     marker = "window.vegaEmbed="
-    assert page(out, "report_fixture.html").count(marker) == 1
-    assert page(out, "report_fixture.html").count('class="finops-vega"') == 4
-    assert marker not in page(out, "failing_fixture.html")  # no chart, no bundle
-    assert marker not in page(out, "index.html")
+    assert sorted(path.name for path in (out / "assets").iterdir()) == ["report.css", "vega.js"]
+    assert (out / "assets" / "vega.js").read_text(encoding="utf-8") == offline.vega_script()
+    assert (out / "assets" / "report.css").read_text(encoding="utf-8") == htmlexport.report_css()
+    charts, plain = page(out, "report_fixture.html"), page(out, "failing_fixture.html")
+    assert charts.count('class="finops-vega"') == 4
+    assert charts.count('<script src="assets/vega.js" type="text/javascript"></script>') == 1
+    assert "assets/vega.js" not in plain  # no chart, no bundle
+    for text in (charts, plain):
+        assert text.count('<link href="assets/report.css" rel="stylesheet" type="text/css"/>') == 1
+        assert marker not in text and "<style" not in text and len(text) < 100_000
+    assert marker not in page(out, "index.html") and '="assets/' not in page(out, "index.html")
+
+
+@pytest.mark.slow
+def test_single_file_pages_inline_the_bundle_and_the_stylesheet(code_run: Path) -> None:
+    out = code_run.parent
+    text = page(out, "report_fixture.html")
+    assert not (out / "assets").exists()
+    assert text.count("window.vegaEmbed=") == 1 and offline.vega_bundle() in text
+    assert "jp-OutputArea-output" in htmlexport.report_css() and ".finops-vega-message" in text
+    own = text.replace(offline.vega_bundle(), "")
+    references = re.findall(r"""<(?:script|link|img|iframe)\b[^>]*?\b(?:src|href)\s*=\s*["']([^"']+)""", own)
+    assert references == []  # only the link back to index.html, an <a>, leaves the page
+    assert json.loads((out / "report.json").read_text())["layout"] == "standalone pages"
 
 
 @pytest.mark.slow
@@ -99,6 +134,7 @@ def test_pages_load_nothing_from_the_network(failed_run: tuple[Path, FinopsError
         assert remote_loads(text) == [], path.name
         assert htmlexport.network_references(text.replace(offline.vega_bundle(), "")) == [], path.name
         assert "require.min.js" not in text and "MathJax" not in text.replace("mathjax", "")
+    assert htmlexport.network_references(f"<style>{htmlexport.report_css()}</style>") == []
 
 
 @pytest.mark.slow
@@ -135,7 +171,8 @@ def test_index_shows_status_headline_and_run_metadata(failed_run: tuple[Path, Fi
     import finops_lib
 
     text = page(failed_run[0], "index.html")
-    assert 'href="report_fixture.html"' in text and 'href="failing_fixture.html"' in text
+    assert 0 < text.index('href="report_fixture.html"') < text.index('href="failing_fixture.html"')  # plan order
+    assert "2 notebook(s) at a time" in text and "pages sharing assets/" in text
     assert "EUR 345.00" in text  # results.json headline: 2.5 * (1 + 2) * (10 + 11 + 12 + 13)
     assert "2025-01-01 to 2025-01-04" in text
     assert "badge ok" in text and "badge failed" in text and "FIXTURE-BOOM" in text
@@ -156,6 +193,133 @@ def test_unknown_or_reserved_parameter_fails_before_running(tmp_path: Path) -> N
     with pytest.raises(ParameterError, match="cannot read 'many' as int"):
         report.run_report(data_dir=tmp_path, out_dir=out, parameters={"n_days": "many"}, notebooks=[GOOD])
     assert not (out / "index.html").exists()
+
+
+@pytest.mark.slow
+def test_progress_names_each_notebook_when_it_starts_and_ends(failed_run: tuple[Path, FinopsError]) -> None:
+    assert PROGRESS[0].startswith("running 2 notebook(s), 2 at a time, into ")
+    assert {"[1/2] report_fixture ...", "[2/2] failing_fixture ..."} <= set(PROGRESS)
+    finished = re.compile(r"\[\d/2\] \w+ \.\.\. (ok|failed) \d+\.\d s \(page \d+\.\d s\)")
+    done = [line for line in PROGRESS if finished.match(line)]
+    assert len(done) == 2 and any("failing_fixture ... failed" in line and "FIXTURE-BOOM" in line for line in done)
+    assert PROGRESS[-1] == f"index ... {failed_run[0] / 'index.html'}"
+    manifest = json.loads((failed_run[0] / "report.json").read_text(encoding="utf-8"))
+    assert [entry["notebook"] for entry in manifest["pages"]] == [GOOD.name, FAILING.name] and manifest["jobs"] == 2
+    assert {"index.html", "assets/vega.js", "report_fixture.html", "report_fixture/results.json",
+            "notebooks/failing_fixture.ipynb", "report.json"} <= set(manifest["files"])  # fmt: skip
+
+
+@pytest.mark.slow
+def test_out_holding_a_report_is_refused_without_force(failed_run: tuple[Path, FinopsError], tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    out = tmp_path / "earlier"
+    shutil.copytree(failed_run[0], out)
+    (out / "mine.txt").write_text("not the report's")
+    before = {path: path.stat().st_mtime_ns for path in out.rglob("*")}
+    assert main(["report", "--out", str(out)]) == 2
+    assert "already holds a report (the report started " in capsys.readouterr().err
+    with pytest.raises(ParameterError, match="--force"):
+        report.run_report(data_dir=tmp_path, out_dir=out, notebooks=[GOOD])
+    assert {path: path.stat().st_mtime_ns for path in out.rglob("*")} == before  # nothing touched
+    lines: list[str] = []
+    report.run_report(data_dir=tmp_path, out_dir=out, notebooks=[GOOD], force=True, progress=lines.append)
+    assert lines[0].startswith("replacing the report started ") and lines[0].endswith(f"in {out}")
+    assert "2 page(s), 1 ok" in lines[0] and "file(s) removed" in lines[0]
+    assert not (out / "failing_fixture.html").exists() and not (out / "failing_fixture").exists()  # no stale page
+    assert (out / "report_fixture.html").is_file() and (out / "mine.txt").read_text() == "not the report's"
+    assert "failing_fixture" not in page(out, "index.html")
+
+
+@pytest.mark.slow
+def test_default_folder_is_timestamped_and_latest_points_at_it(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    reports = tmp_path / "reports"
+    (reports / "latest").mkdir(parents=True)  # a report folder left by an earlier version
+    (reports / "latest" / "index.html").write_text("earlier")
+    monkeypatch.setattr(runner, "REPORTS_DIR", reports)
+    lines: list[str] = []
+    index = report.run_report(data_dir=tmp_path, notebooks=[GOOD], progress=lines.append)
+    assert re.fullmatch(r"\d{8}-\d{6}", index.parent.name) and index.parent.parent == reports
+    assert (reports / "latest").is_symlink() and os.readlink(reports / "latest") == index.parent.name
+    assert report.latest(reports) == index.parent and (reports / "latest" / "report_fixture.html").is_file()
+    moved = [path for path in reports.iterdir() if path.is_dir() and not path.is_symlink() and path != index.parent]
+    assert len(moved) == 1 and (moved[0] / "index.html").read_text() == "earlier"
+    assert lines[-1] == f"{reports / 'latest'} -> {index.parent.name}; the earlier report in {reports / 'latest'} " \
+                        f"moved to {moved[0]}"  # fmt: skip
+
+
+def test_latest_follows_the_newest_run_or_a_text_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    first = folders.new_run_folder(tmp_path, now=datetime(2026, 5, 1, 9, 0, tzinfo=UTC))
+    second = folders.new_run_folder(tmp_path, now=datetime(2026, 5, 1, 9, 0, tzinfo=UTC))
+    assert (first.name, second.name) == ("20260501-090000", "20260501-090000-2")
+    folders.point_latest(tmp_path, first)
+    folders.point_latest(tmp_path, second)
+    assert report.latest(tmp_path) == second and os.readlink(tmp_path / "latest") == second.name
+
+    def no_symlinks(*args: object, **kwargs: object) -> None:
+        raise OSError("symlinks not permitted")
+
+    monkeypatch.setattr(Path, "symlink_to", no_symlinks)
+    (tmp_path / "latest").unlink()
+    said = folders.point_latest(tmp_path, first)
+    assert "no symlink" in said and (tmp_path / "LATEST").read_text() == "20260501-090000\n"
+    assert report.latest(tmp_path) == first
+
+
+def test_a_report_without_a_manifest_is_refused_too(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("a report of an earlier version")
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ParameterError, match=r"already holds a report \(a report without a manifest"):
+        folders.claim(tmp_path, force=False)
+    assert "overwritten" in folders.claim(tmp_path, force=True)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["index.html", "notes.txt"]  # nothing removed
+    assert folders.claim(tmp_path / "new", force=False) is None and (tmp_path / "new").is_dir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ParameterError, match="is a file"):
+        folders.claim(tmp_path / "file", force=True)
+
+
+def test_notebooks_read_the_warehouse_ingested_once_at_the_same_time(sample_warehouse: Path) -> None:
+    lines: list[str] = []
+    env = runner._read_only_warehouse(paths.SAMPLE_DIR, str(sample_warehouse), lines.append)
+    assert env == {"FINOPS_ENGINE": f"duckdb:///{sample_warehouse.resolve()}?read_only=true"}
+    assert lines[0].startswith(f"ingest {paths.SAMPLE_DIR} ... ok ")
+    # What every notebook's first cell does, in two processes at once: both open the same file (read-write, the
+    # second would fail on DuckDB's lock).
+    code = ("import time; from finops_lib.warehouse import open_data; from finops_lib import paths; "
+            "con = open_data(paths.SAMPLE_DIR); time.sleep(2); print(con.table('costs').count().execute())")
+    kernels = [subprocess.Popen([sys.executable, "-c", code], env={**os.environ, **env}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+    outcomes = [kernel.communicate(timeout=120) for kernel in kernels]
+    assert [kernel.returncode for kernel in kernels] == [0, 0], [err[-500:] for _, err in outcomes]
+    assert outcomes[0][0] == outcomes[1][0] and int(outcomes[0][0]) > 0
+
+
+def test_cli_passes_the_report_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    from finops_lib.cli import report as cli_report
+
+    seen = {}
+
+    def fake_run_report(**kwargs: object) -> Path:
+        seen.update(kwargs)
+        kwargs["progress"]("[1/1] 00_data_overview ... ok 1.0 s (page 0.1 s)")
+        return tmp_path / "index.html"
+
+    monkeypatch.setattr(cli_report, "run_report", fake_run_report)
+    monkeypatch.setattr(cli_report, "_not_loaded", lambda *args: [])
+    assert main(["report", "--out", str(tmp_path), "--jobs", "1", "--single-file", "--force"]) == 0
+    assert (seen["out_dir"], seen["jobs"], seen["single_file"], seen["force"]) == (str(tmp_path), 1, True, True)
+    captured = capsys.readouterr()
+    assert captured.err == "[1/1] 00_data_overview ... ok 1.0 s (page 0.1 s)\n"
+    assert captured.out == f"report written to {tmp_path / 'index.html'}\n"
+    main(["report"])
+    assert seen["out_dir"] is None and seen["jobs"] is None and seen["single_file"] is False
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    assert "standalone" in capsys.readouterr().out.replace("\n", " ")
 
 
 def test_catalog_entries_without_a_notebook_are_listed_not_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

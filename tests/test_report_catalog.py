@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 from browser_util import CHROMIUM, visit
 
+from finops_lib.report import folders
 from finops_lib.report.spend import period_spend
 
 #: Notebook -> charts its page draws at least, on the sample with default parameters.
-PAGES = {"00_data_overview": 7, "10_cost_attribution": 6, "20_experiment_comparison": 6, "30_spend_forecast": 3,
+PAGES = {"00_data_overview": 6, "10_cost_attribution": 6, "20_experiment_comparison": 6, "30_spend_forecast": 3,
          "40_anomaly_review": 3, "50_reconciliation": 6}  # fmt: skip
 CENT = Decimal("0.01")
 
@@ -52,6 +53,14 @@ def test_catalog_page_renders_offline(report_dir: Path, browser: object, name: s
     assert len(seen.chart_sizes) >= charts
     assert all(size and size[0] > 0 and size[1] > 0 for size in seen.chart_sizes), seen.chart_sizes
     assert (report_dir / name / "results.json").is_file()
+
+
+def test_pages_share_one_bundle_and_the_folder_stays_small(report_dir: Path) -> None:
+    for name in PAGES:
+        text = (report_dir / f"{name}.html").read_text(encoding="utf-8")
+        assert "window.vegaEmbed=" not in text and text.count('src="assets/vega.js"') == 1, name
+    size = folders.folder_bytes(report_dir, exclude=("notebooks",))
+    assert size < 3_000_000, f"{size:,} bytes without the executed notebooks"
 
 
 def test_one_figure_for_the_period_on_the_index_and_every_page(report_dir: Path, browser: object) -> None:

@@ -13,9 +13,9 @@ from finops_lib.report import run_report
 from finops_lib.warehouse import open_data, skipped_files
 
 
-def _not_loaded(args: argparse.Namespace, parameters: dict[str, str]) -> list[dict]:
+def _not_loaded(args: argparse.Namespace, out: Path, parameters: dict[str, str]) -> list[dict]:
     """Files of the folder in no figure: the overview page's own list (no second pass over the files)."""
-    overview = Path(args.out) / "00_data_overview" / "results.json"
+    overview = out / "00_data_overview" / "results.json"
     if overview.is_file():
         return json.loads(overview.read_text(encoding="utf-8")).get("files_not_loaded", [])
     folder = data_folder(args.data or "", parameters.get("warehouse") or None)
@@ -28,12 +28,18 @@ def _not_loaded(args: argparse.Namespace, parameters: dict[str, str]) -> list[di
         con.disconnect()
 
 
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the notebook catalog and render the HTML report; exit 3 when files of the folder were not loaded."""
     parameters = dict(args.parameter or [])
-    index = run_report(data_dir=args.data, out_dir=args.out, parameters=parameters, with_code=args.with_code)
+    index = run_report(data_dir=args.data, out_dir=args.out, parameters=parameters, with_code=args.with_code,
+                       jobs=args.jobs, single_file=args.single_file, force=args.force,
+                       progress=_progress)  # fmt: skip
     print(f"report written to {index}")
-    unloaded = _not_loaded(args, parameters)
+    unloaded = _not_loaded(args, index.parent, parameters)
     for row in unloaded:
         print(f"{row['status'].upper()} {row['file']} ({row['bytes']:,} bytes): {row['reason']}", file=sys.stderr)
     if any(row["status"] == "failed" for row in unloaded):

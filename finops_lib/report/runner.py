@@ -8,72 +8,58 @@ The notebook contract
 * Cells tagged ``widgets`` (ipywidgets) or ``remove`` are left out of the HTML; stderr never shows.
 * The notebook may write ``<output_dir>/results.json``; the index shows its ``headline`` (label ->
   value string) and ``date_range`` (``[first_day, last_day]``).
+* A notebook declaring ``warehouse`` opens the warehouse: the report ingests the data folder once before any
+  notebook runs, and the kernels open that DuckDB file read-only (``FINOPS_ENGINE``), so several notebooks can
+  read it at once (DuckDB lets one process write a file, or many read it).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any
 
 import papermill
 
 import finops_lib
-from finops_lib import offline, paths
+from finops_lib import paths
 from finops_lib.errors import FinopsError, ParameterError
 from finops_lib.params import coerce_parameter
-from finops_lib.paths import NOTEBOOKS_DIR, REPORTS_DIR
+from finops_lib.paths import REPORTS_DIR
+from finops_lib.report import folders
 from finops_lib.report import html as htmlexport
+from finops_lib.report.execute import (
+    KERNEL_NAME,
+    NotebookEntry,
+    NotebookRun,
+    Progress,
+    ensure_kernel,
+    run_notebooks,
+)
 from finops_lib.report.spend import period_spend
+from finops_lib.warehouse import open_data
+
+__all__ = ["CATALOG", "KERNEL_NAME", "NotebookEntry", "NotebookRun", "coerce_parameter", "ensure_kernel",
+           "run_report"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
-#: Kernel spec the report runs notebooks with: the interpreter running the report.
-KERNEL_NAME = "finops-workbench"
 #: Parameters the report sets itself; never taken from the caller.
 RESERVED_PARAMETERS = ("data_dir", "output_dir")
+#: The environment variable naming the engine (see :mod:`finops_lib.engine`); the report sets it in the kernels.
+ENGINE_ENV = "FINOPS_ENGINE"
 
 
-@dataclass(frozen=True)
-class NotebookEntry:
-    """One analysis of the catalog: a notebook answering one question for one audience.
-
-    Parameters
-    ----------
-    notebook
-        File name in ``folder`` (``NN_topic.ipynb``).
-    title, question, audience
-        Shown in the report index.
-    key_parameters
-        The parameters that matter most for this analysis (documentation).
-    folder
-        Where the notebook lives; ``None`` means :data:`finops_lib.paths.NOTEBOOKS_DIR`.
-    """
-
-    notebook: str
-    title: str
-    question: str
-    audience: str
-    key_parameters: tuple[str, ...] = ()
-    folder: Path | None = None
-
-    @property
-    def path(self) -> Path:
-        """Return the notebook's path."""
-        return (self.folder or NOTEBOOKS_DIR) / self.notebook
-
-    @property
-    def stem(self) -> str:
-        """Return the notebook's name without extension (``00_data_overview``)."""
-        return Path(self.notebook).stem
+def default_jobs() -> int:
+    """Return how many notebooks a report runs at once by default: ``min(2, cpu count)``."""
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 #: The analyses of the workbench, one question each, in report order.
@@ -132,57 +118,6 @@ CATALOG: tuple[NotebookEntry, ...] = (
 )
 
 
-@dataclass
-class NotebookRun:
-    """The outcome of one notebook in a report."""
-
-    entry: NotebookEntry
-    status: Literal["ok", "failed", "missing"]
-    seconds: float = 0.0
-    html: Path | None = None
-    error: str | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
-    results: dict[str, Any] = field(default_factory=dict)
-
-
-# --- kernel ---------------------------------------------------------------------------------
-
-
-def ensure_kernel(name: str = KERNEL_NAME) -> str:
-    """Return a kernel name that runs notebooks with the current interpreter (``sys.executable``).
-
-    Installs the kernel spec ``name`` into ``sys.prefix`` (the venv) when it is missing or points
-    to another interpreter; falls back to ``python3`` when that spec resolves to this interpreter.
-
-    Raises
-    ------
-    FinopsError
-        If no kernel spec can run the current interpreter.
-    """
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    def runs_here(kernel: str) -> bool:
-        try:
-            argv = KernelSpecManager().get_kernel_spec(kernel).argv
-        except NoSuchKernel:
-            return False
-        # jupyter_client launches a bare ``python`` as sys.executable
-        return bool(argv) and (argv[0] in {"python", "python3"} or Path(argv[0]) == Path(sys.executable))
-
-    if runs_here(name):
-        return name
-    try:
-        from ipykernel.kernelspec import install
-
-        install(kernel_name=name, display_name="Python (finops workbench)", prefix=sys.prefix)
-    except OSError as exc:
-        log.warning("cannot install kernel spec %r in %s: %s", name, sys.prefix, exc)
-    for candidate in (name, "python3"):
-        if runs_here(candidate):
-            return candidate
-    raise FinopsError(f"no Jupyter kernel runs {sys.executable}; run: {sys.executable} -m ipykernel install "
-                      f"--sys-prefix --name {name}")  # fmt: skip
-
 
 # --- running --------------------------------------------------------------------------------
 
@@ -214,9 +149,9 @@ def _select(
 
 
 def _plan(
-    entries: Sequence[NotebookEntry], parameters: Mapping[str, Any], *, data_dir: Path | None, out_dir: Path
-) -> dict[NotebookEntry, dict[str, Any]]:
-    """Return the parameters each notebook gets; every check happens here, before anything runs."""
+    entries: Sequence[NotebookEntry], parameters: Mapping[str, Any]
+) -> dict[NotebookEntry, tuple[dict[str, Any], set[str]]]:
+    """Return each notebook's shared parameters (converted) and declared names; every check happens here."""
     reserved = sorted(set(parameters) & set(RESERVED_PARAMETERS))
     if reserved:
         raise ParameterError(f"parameter(s) {reserved} are set by the report; use data_dir=/out_dir= (--data/--out)")
@@ -237,80 +172,9 @@ def _plan(
                                    default=str(names[name].get("default", "None")), name=name)
             for name, value in parameters.items() if name in names
         }  # fmt: skip
-        own = {"data_dir": data_dir or "", "output_dir": out_dir / entry.stem}
-        plan[entry] = passed | {key: str(path) for key, path in own.items() if key in names}
+        plan[entry] = (passed, set(names))
     return plan
 
-
-def _report_kernel_manager(log_file: IO[bytes]) -> type:
-    """Return a kernel manager class for report runs.
-
-    The kernel process writes its own log (start-up warnings, crashes) to ``log_file`` instead of the
-    terminal; cell output, stderr included, still reaches the notebook. Charts skip their static SVG
-    fallback (``FINOPS_STATIC_CHARTS=0``): the report draws them with the inlined Vega bundle.
-    """
-    from jupyter_client.manager import AsyncKernelManager
-
-    class ReportKernelManager(AsyncKernelManager):
-        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
-            kw.setdefault("stderr", log_file)
-            kw["env"] = {**(kw.get("env") or os.environ), offline.STATIC_CHARTS_ENV: "0"}
-            await super()._async_launch_kernel(kernel_cmd, **kw)
-
-    return ReportKernelManager
-
-
-def _run_one(
-    entry: NotebookEntry, *, out_dir: Path, passed: dict[str, Any], with_code: bool, kernel: str
-) -> NotebookRun:
-    from papermill.exceptions import PapermillExecutionError
-
-    output_dir = out_dir / entry.stem
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "results.json").unlink(missing_ok=True)
-    executed = out_dir / "notebooks" / entry.notebook
-    executed.parent.mkdir(parents=True, exist_ok=True)
-    executed.unlink(missing_ok=True)
-    error = None
-    start = time.perf_counter()
-    try:
-        with (executed.parent / f"{entry.stem}.kernel.log").open("wb") as kernel_log:
-            papermill.execute_notebook(
-                str(entry.path),
-                str(executed),
-                parameters=passed,
-                kernel_name=kernel,
-                log_output=False,
-                progress_bar=False,
-                cwd=str(output_dir),
-                kernel_manager_class=_report_kernel_manager(kernel_log),
-            )
-    except PapermillExecutionError as exc:
-        error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
-    except Exception as exc:  # a broken notebook or kernel must not stop the rest of the report
-        error = f"{type(exc).__name__}: {exc}"
-    seconds = time.perf_counter() - start
-    html = None
-    if executed.is_file():
-        try:
-            html = htmlexport.export_notebook(executed, out_dir / f"{entry.stem}.html", with_code=with_code,
-                                              index_href="index.html", failure=error)  # fmt: skip
-        except Exception as exc:  # reported like an execution failure
-            error = f"{error + '; ' if error else ''}HTML export: {type(exc).__name__}: {exc}"
-    results = _read_results(output_dir / "results.json")
-    status: Literal["ok", "failed"] = "failed" if error else "ok"
-    return NotebookRun(entry, status, seconds, html, error, passed, results)
-
-
-def _read_results(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        log.warning("%s: unreadable results: %s", path, exc)
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _date_range(runs: Sequence[NotebookRun]) -> str | None:
@@ -322,6 +186,66 @@ def _date_range(runs: Sequence[NotebookRun]) -> str | None:
     return f"{min(pair[0] for pair in pairs)} to {max(pair[1] for pair in pairs)}"
 
 
+
+def _own(entry: NotebookEntry, names: Iterable[str], *, data_dir: Path | None, out_dir: Path) -> dict[str, str]:
+    """Return the parameters the report sets for a notebook that declares them: ``data_dir`` and ``output_dir``."""
+    own = {"data_dir": data_dir or "", "output_dir": out_dir / entry.stem}
+    return {key: str(path) for key, path in own.items() if key in names}
+
+
+def _read_only_warehouse(data: Path | None, warehouse: str | None, say: Progress) -> dict[str, str] | None:
+    """Ingest the data folder once; return the kernels' environment that opens that warehouse read-only.
+
+    None when the notebooks must open the data themselves, one at a time: ``FINOPS_ENGINE`` already names an
+    engine, the ingest failed (each page then shows the failure), or the file's path cannot be written as a URL.
+    """
+    if os.environ.get(ENGINE_ENV):
+        say(f"ingest: {ENGINE_ENV} names the engine; each notebook opens it itself, one at a time")
+        return None
+    start = time.perf_counter()
+    try:
+        con = open_data(data, warehouse=warehouse or None)
+        try:
+            databases = con.table("duckdb_databases").to_pandas()
+            current = con.current_catalog
+        finally:
+            con.disconnect()
+    except Exception as exc:  # the notebooks meet the same failure, and each page shows it
+        say(f"ingest {data or warehouse} ... failed: {type(exc).__name__}: {exc}; each notebook opens the data "
+            "itself, one at a time")  # fmt: skip
+        return None
+    file = next(iter(databases.loc[databases["database_name"] == current, "path"]), None)
+    say(f"ingest {data or warehouse} ... ok {time.perf_counter() - start:.1f} s ({file})")
+    if not file or any(char in str(file) for char in "?#%"):
+        say("the warehouse path cannot be passed as a URL; each notebook opens it itself, one at a time")
+        return None
+    return {ENGINE_ENV: f"duckdb:///{Path(file).resolve()}?read_only=true"}
+
+
+def _report_folder(out_dir: Path | str | None, *, force: bool, say: Progress) -> tuple[Path, bool]:
+    """Return (the report folder, whether it is a new timestamped run under ``reports/``)."""
+    if out_dir is None:
+        return folders.new_run_folder(REPORTS_DIR), True
+    out = Path(out_dir).expanduser().resolve()
+    replaced = folders.claim(out, force=force)
+    if replaced:
+        say(f"replacing {replaced} in {out}")
+    return out, False
+
+
+def _manifest(out: Path, runs: Sequence[NotebookRun], metadata: Mapping[str, Any]) -> dict[str, Any]:
+    names = ["index.html", htmlexport.ASSETS_DIR]
+    for run in runs:
+        if run.status != "missing":
+            stem = run.entry.stem
+            names += [f"{stem}.html", stem, f"notebooks/{run.entry.notebook}", f"notebooks/{stem}.kernel.log"]
+    pages = [{"notebook": run.entry.notebook, "status": run.status, "seconds": round(run.seconds, 2),
+              "export_seconds": round(run.export_seconds, 2), "html": run.html.name if run.html else None,
+              "error": run.error} for run in runs]  # fmt: skip
+    return {**metadata, "pages": pages, "files": folders.written_files(out, names),
+            "folders": [name for name in names if (out / name).is_dir()] + ["notebooks"]}  # fmt: skip
+
+
 def run_report(
     *,
     data_dir: Path | str | None = None,
@@ -330,6 +254,10 @@ def run_report(
     with_code: bool = False,
     notebooks: Iterable[str | Path | NotebookEntry] | None = None,
     kernel_name: str | None = None,
+    jobs: int | None = None,
+    single_file: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
 ) -> Path:
     """Run the catalog's notebooks with papermill and write an offline HTML report with an index.
 
@@ -339,8 +267,10 @@ def run_report(
         Input data folder passed as ``data_dir``; default the committed sample, unless the shared parameters
         name a ``warehouse``: then that warehouse is read alone (no folder, nothing of the sample).
     out_dir
-        Report folder; default ``reports/latest/``. It receives ``index.html``, ``NN_name.html``,
-        ``notebooks/NN_name.ipynb`` (executed) and ``NN_name/`` (each notebook's ``output_dir``).
+        Report folder. Default: a new ``reports/<YYYYMMDD-HHMMSS>/`` (UTC) and ``reports/latest`` pointed at it
+        (a symlink, or the text file ``reports/LATEST`` where symlinks fail). It receives ``index.html``,
+        ``NN_name.html``, ``assets/`` (the stylesheet and Vega bundle the pages share), ``notebooks/NN_name.ipynb``
+        (executed), ``NN_name/`` (each notebook's ``output_dir``) and ``report.json`` (the manifest).
     parameters
         Shared parameters, e.g. ``{"currency": "EUR"}``; strings are converted to each notebook's
         declared type and a notebook only receives those it declares.
@@ -351,6 +281,17 @@ def run_report(
         entry whose notebook file exists.
     kernel_name
         Jupyter kernel; default :func:`ensure_kernel`.
+    jobs
+        Notebooks run at once; default :func:`default_jobs`. The index keeps the catalog's order. Runs one at a
+        time when the notebooks cannot share the warehouse read-only (see the module docstring).
+    single_file
+        Each page inlines the stylesheet and the Vega bundle (about 1.2 MB a page) and stands alone; default: the
+        pages link ``assets/`` of the report folder.
+    force
+        Replace an earlier report in ``out_dir`` (the files its manifest lists are removed first).
+    progress
+        Receives one line per step (ingest, each notebook started and done, the index, the ``latest`` link);
+        default: logged at INFO.
 
     Returns
     -------
@@ -361,25 +302,34 @@ def run_report(
     ------
     ParameterError
         Before running anything, on a parameter no notebook declares, a reserved one, an unknown
-        notebook or a missing data folder.
+        notebook, a missing data folder, ``jobs`` below 1, or ``out_dir`` holding a report without ``force``.
     FinopsError
         After writing the whole report, when a notebook failed (listing the failures).
     """
     started, clock = datetime.now(UTC), time.perf_counter()
+    say = progress or (lambda line: log.info("%s", line))
     shared = dict(parameters or {})
     folder = paths.data_folder(data_dir, shared.get("warehouse"))
     data = Path(folder) if folder else None
-    out = Path(out_dir).expanduser().resolve() if out_dir is not None else REPORTS_DIR / "latest"
     if data is not None and not data.is_dir():
         raise ParameterError(f"data folder not found: {data}")
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs < 1:
+        raise ParameterError(f"jobs must be at least 1, not {jobs}")
     entries, absent = _select(notebooks)
-    plan = _plan(entries, shared, data_dir=data, out_dir=out)
+    checked = _plan(entries, shared)
     kernel = kernel_name or ensure_kernel()
-    out.mkdir(parents=True, exist_ok=True)
-    runs = [
-        _run_one(entry, out_dir=out, passed=passed, with_code=with_code, kernel=kernel)
-        for entry, passed in plan.items()
-    ]
+    out, timestamped = _report_folder(out_dir, force=force, say=say)
+    plan = {entry: passed | _own(entry, names, data_dir=data, out_dir=out)
+            for entry, (passed, names) in checked.items()}  # fmt: skip
+    env: dict[str, str] | None = {}
+    if any("warehouse" in names for _, names in checked.values()):
+        env = _read_only_warehouse(data, shared.get("warehouse"), say)
+    jobs = jobs if env is not None else 1
+    say(f"running {len(plan)} notebook(s), {min(jobs, len(plan) or 1)} at a time, into {out}")
+    assets = None if single_file else htmlexport.write_assets(out).name
+    runs = run_notebooks(plan, jobs=jobs, progress=say, out_dir=out, with_code=with_code, kernel=kernel,
+                         assets_href=assets, env=env or {})  # fmt: skip
     runs += [NotebookRun(replace(entry), "missing") for entry in absent]
     metadata = {
         "data_dir": str(data) if data else f"none (warehouse {shared['warehouse']} alone)",
@@ -391,9 +341,15 @@ def run_report(
         "duration": f"{time.perf_counter() - clock:.1f} s",
         "parameters": shared,
         "with_code": with_code,
+        "jobs": min(jobs, len(plan) or 1),
+        "layout": "standalone pages" if single_file else f"pages sharing {htmlexport.ASSETS_DIR}/",
         "spend": period_spend(data, shared),
     }
     index = htmlexport.write_index(out / "index.html", runs=runs, metadata=metadata)
+    folders.write_manifest(out, _manifest(out, runs, {**metadata, "seconds": round(time.perf_counter() - clock, 2)}))
+    say(f"index ... {index}")
+    if timestamped:
+        say(folders.point_latest(REPORTS_DIR, out))
     failed = [run for run in runs if run.status == "failed"]
     if failed:
         listing = "; ".join(f"{run.entry.notebook}: {run.error}" for run in failed)
