@@ -18,16 +18,22 @@ EXIT_ANOMALIES_FOUND = 3
 FORECAST_DIMENSIONS: tuple[str, ...] = ("total", "provider", "team", "application", "model")
 
 
+#: How every data command finds its warehouse (docs/workspace.md).
+WAREHOUSE_HELP = ("the workspace's warehouse: a folder (its finops.duckdb) or a .duckdb file; default "
+                  "$FINOPS_WAREHOUSE, else data/warehouse/. Config files are read from config/ beside it")
+
+
 def _engine_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--warehouse", help="warehouse folder or .duckdb file (default $FINOPS_WAREHOUSE or "
-                   "data/warehouse/)")  # fmt: skip
+    p.add_argument("--warehouse", help=WAREHOUSE_HELP)
     p.add_argument("--engine", help="ibis engine URL (default $FINOPS_ENGINE, else the DuckDB warehouse)")
 
 
 def _data_options(p: argparse.ArgumentParser, *, currency: bool = True) -> None:
-    p.add_argument("--data", help="data folder (default data/sample/ when no --warehouse is given either; with only "
-                   "--warehouse, that warehouse is read alone: nothing of the sample reaches it)")  # fmt: skip
-    p.add_argument("--warehouse", help="warehouse file (default: one per data folder under build/)")
+    p.add_argument("--data", help="ingest this folder into the warehouse first (files already ingested are a "
+                   "no-op), then read the whole warehouse; its config/ is read after the workspace's. Without it "
+                   "the warehouse is read as it is. data/sample without --warehouse is the demo: the sample's own "
+                   "warehouse under build/, never yours")  # fmt: skip
+    p.add_argument("--warehouse", help=WAREHOUSE_HELP)
     if currency:
         p.add_argument("--currency", default="USD", help="currency of every amount, ISO 4217 (default USD); other "
                        "billing currencies are converted at the charge day's rate")  # fmt: skip
@@ -58,7 +64,8 @@ def _allow_skipped(p: argparse.ArgumentParser) -> None:
 
 
 def _ingest(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ingest", help="load files or folders into the warehouse (format detected from content)")
+    p = sub.add_parser("ingest", help="load files or folders into the workspace's warehouse (format detected from "
+                       "content); copy each folder's valid config/ files into the workspace's config/")  # fmt: skip
     p.add_argument("paths", nargs="+", help="files or folders")
     p.add_argument("--format", help="force a source format (see `finops formats`)")
     p.add_argument("-v", "--verbose", action="store_true", help="print one line per file")
@@ -112,8 +119,8 @@ def _chargeback(sub: argparse._SubParsersAction) -> None:
                        "(month, currency, business unit, cost center, team: direct, shared, unallocated, total)")
     _data_options(p)
     p.add_argument("--out", required=True, help="target .csv file")
-    p.add_argument("--rules", default="", help="allocation rules YAML (default: <data>/config/allocation_rules.yaml "
-                   "when present, else tags only; 'none' forces tags only)")  # fmt: skip
+    p.add_argument("--rules", default="", help="allocation rules YAML (default: config/allocation_rules.yaml of the "
+                   "workspace, else of --data, else tags only; 'none' forces tags only)")  # fmt: skip
     p.add_argument("--start-date", help="first day, YYYY-MM-DD")
     p.add_argument("--end-date", help="last day, YYYY-MM-DD")
     p.add_argument("--only-billed-in-currency", action="store_true",
@@ -135,6 +142,8 @@ def _forecast(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--country", default="", help="public holidays of this country for Prophet (e.g. US)")
     p.add_argument("--top", type=int, default=0, help="only the N largest series (default all)")
     p.add_argument("--workers", type=int, default=2, help="processes fitting in parallel (default 2)")
+    p.add_argument("--events", default="", help="known events CSV (default: config/events.csv of the workspace, "
+                   "else of --data; 'none' for no events)")  # fmt: skip
     p.add_argument("--out", required=True, help="target .parquet or .csv file")
     p.set_defaults(command="forecast")
 
@@ -163,6 +172,21 @@ def _anomalies(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(command="anomalies")
 
 
+def _workspace(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="what the workspace holds: sources, days covered, rows, rejects by reason, "
+                       "files not loaded, unpriced models, last ingest, and the spend")  # fmt: skip
+    _data_options(p)
+    p.add_argument("--engine", help="ibis engine URL (default $FINOPS_ENGINE, else the DuckDB warehouse)")
+    p.add_argument("--json", action="store_true", help="print the same as JSON")
+    p.set_defaults(command="status")
+
+    p = sub.add_parser("config", help="list the workspace's config files (budgets, allocation rules, events) and "
+                       "validate each with line-exact errors", epilog="docs/config.md documents every file")
+    _data_options(p, currency=False)
+    p.add_argument("--check", action="store_true", help="exit 1 when a config file is invalid")
+    p.set_defaults(command="config")
+
+
 def _tools(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("formats", help="list the registered source formats")
     p.set_defaults(command="formats")
@@ -177,6 +201,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="finops", description="GenAI FinOps workbench.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="subcommand", required=True)
-    for add in (_sample, _ingest, _report, _chargeback, _forecast, _anomalies, _tools):
+    for add in (_sample, _ingest, _report, _chargeback, _forecast, _anomalies, _workspace, _tools):
         add(sub)
     return parser
