@@ -283,7 +283,7 @@ def _p_text(p: float) -> str:
 def _verdict(row: dict, metric: Metric, alpha: float) -> str:
     rel = row["rel_diff"]
     if not np.isfinite(rel):
-        base = f"{row['baseline']}, whose mean {metric.label} is {row['mean_baseline']:.6g}"
+        base = f"{row['baseline']}, whose mean {metric.label} is {row['mean_baseline']:.4g}"
         return f"{row['variant']} has no relative difference with {base}"
     if metric.name.endswith("cost"):
         what = f"costs {_pct(rel)} {'more' if rel >= 0 else 'less'} per request than"
@@ -436,7 +436,8 @@ def compare(requests: ir.Table | pd.DataFrame, experiment: str, *, baseline: str
     lines = list(table["verdict"])
     if best is not None:
         cpq = float(scored["cost_per_quality"].min())
-        lines.append(f"{best} is the cheapest per quality point ({cpq:.6g} per point).")
+        unit = f" {scored['currency'].iloc[0]}" if "currency" in scored.columns else ""
+        lines.append(f"{best} is the cheapest per quality point ({cpq:.4g}{unit} per point).")
     return Comparison(table, summary, best, "\n".join(lines))
 
 
