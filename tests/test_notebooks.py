@@ -90,8 +90,17 @@ def test_defaults_cover_the_sample(defaults: dict) -> None:
     read, bad = expected_rows()
     assert (defaults["rows_read"], defaults["rows_loaded"], defaults["rows_rejected"]) == (read, read - bad, bad)
     headline = defaults["headline"]
-    assert set(headline) == {"Spend (USD)", "Sources loaded", "Rows rejected", "Top model"}
+    assert set(headline) == {"Spend (USD)", "Last 30 days vs previous", "Sources loaded", "Rows rejected", "Top model"}
     assert headline["Rows rejected"] == str(bad)
+    # the last 30 days against the 30 before: the answer key's daily usage cost moves the same way (+1.9%); the
+    # invoices add fixed charges (capacity, non-AI services) the key does not price, so within half a point
+    with (SAMPLE / "truth" / "daily_cost.csv").open(newline="") as handle:
+        truth = [(r["date"], Decimal(r["cost_usd"])) for r in csv.DictReader(handle)]
+    current = sum((c for d, c in truth if d >= defaults["period"]["start"]), Decimal(0))
+    previous = sum((c for d, c in truth if "2026-09-02" <= d < defaults["period"]["start"]), Decimal(0))
+    assert defaults["period"]["start"] == "2026-10-02" and defaults["period"]["end"] == "2026-10-31"
+    assert abs(float(defaults["period"]["change_pct"]) - float(current / previous - 1)) < 0.005
+    assert defaults["findings"].startswith("Spend is $65,871.26 from 2026-05-05 to 2026-10-31 (180 days)")
     manifest_formats = {detect_format(SAMPLE / f["path"]).name for f in manifest["files"]
                         if not f["path"].startswith(("truth/", "config/")) and f["path"] != "README.md"}
     assert int(headline["Sources loaded"]) == len(manifest_formats) == 9

@@ -302,6 +302,7 @@ def results(facts: Facts, *, filters: dict[str, Any], sources: pd.DataFrame, unp
         "findings": findings(facts, by=filters["group_by"], window_days=filters["movers_window_days"],
                              unloaded=len(unloaded), unpriced=len(unpriced)),
         "period": {k: (str(v) if v is not None else None) for k, v in period_change(facts).items()},
+        "movers": _movers(facts, by=filters["group_by"], window_days=filters["movers_window_days"]),
         "files_not_loaded": unloaded[["file", "status", "bytes", "reason"]].to_dict("records"),
         "date_range": [str(first), str(last)] if first else None,
         "total_spend": {currency: str(total)},
@@ -319,3 +320,12 @@ def _period_headline(facts: Facts, days: int = 30) -> dict[str, str]:
         return {}
     return {f"Last {days} days vs previous": f"{fmt_money(period['current'], facts.currency)} "
             f"({period['change_pct']:+.1%})"}  # fmt: skip
+
+
+def _movers(facts: Facts, *, by: str, window_days: int) -> dict[str, Any]:
+    """Return the material movers of ``by`` over the last ``window_days`` (for the report's summary)."""
+    found = top_movers(facts.series("cost", by=by), by=by, window_days=window_days, top=5, material=True)
+    rows = [{"name": str(row[by]), "previous": f"{row['previous']:.2f}", "current": f"{row['current']:.2f}",
+             "change": f"{row['change']:.2f}", "change_pct": None if pd.isna(row["change_pct"]) else
+             f"{row['change_pct']:.4f}"} for _, row in found.iterrows()]  # fmt: skip
+    return {"by": by, "window_days": window_days, "rows": rows}
