@@ -35,8 +35,8 @@ focus-validate: install $(FOCUS_STAMP)  ## export the sample's charges as FOCUS 
 	$(BIN)/finops export-focus --warehouse $(FOCUS_OUT)/sample.duckdb --out $(FOCUS_OUT)/sample_focus_1.2.parquet --validate
 	$(BIN)/finops export-focus --warehouse $(FOCUS_OUT)/sample.duckdb --out $(FOCUS_OUT)/sample_focus_1.2.csv --validate
 
-report: install  ## run every notebook on data/sample and write reports/latest/index.html
-	$(BIN)/finops report --data data/sample --out reports/latest
+report: install  ## run every notebook on data/sample into reports/<YYYYMMDD-HHMMSS>/ and point reports/latest at it
+	$(BIN)/finops report --data data/sample
 
 # The sample's FOCUS export is validated inside pytest (tests/test_focus_export.py, through `finops export-focus
 # --validate`, Parquet and CSV); `make test` only installs the validator's venv for it.
@@ -51,16 +51,21 @@ test: install $(FOCUS_STAMP)  ## lint, schema doc, notebooks stripped, unit + do
 test-fast: install  ## unit tests and doctests only
 	$(BIN)/python -m pytest -m "not slow and not browser" tests finops_lib
 
-lab: install  ## JupyterLab with the project's kernel registered
-	$(BIN)/jupyter lab notebooks/
+# JupyterLab refuses to start as root (containers, CI) unless told --allow-root; LAB_ARGS adds options (--port=...).
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_ARGS ?=
+
+lab: install  ## JupyterLab on notebooks/, new notebooks on the project's kernel (finops-workbench)
+	$(BIN)/jupyter lab $(LAB_ROOT) --MappingKernelManager.default_kernel_name=finops-workbench $(LAB_ARGS) notebooks/
 
 sample: install  ## regenerate data/sample/ (fixed seed: the result must not change)
 	$(BIN)/finops sample --out data/sample
 
-bench: install  ## benchmarks: ingest (10M LiteLLM rows), allocation (10M rows), forecasts (100 series x 180 days)
+bench: install  ## benchmarks: ingest (10M LiteLLM rows), allocation (10M rows), forecasts (100 series x 180 days), the sample report
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/allocate.py
 	$(BIN)/python benchmarks/forecast.py
+	$(BIN)/python benchmarks/report.py
 
 lint: install
 	$(BIN)/ruff check finops_lib tests benchmarks
