@@ -268,6 +268,26 @@ def test_latest_follows_the_newest_run_or_a_text_file(tmp_path: Path, monkeypatc
     assert report.latest(tmp_path) == first
 
 
+def test_the_slowest_notebooks_start_first_and_outcomes_keep_the_plan_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    from finops_lib.report import execute
+
+    entries = [report.NotebookEntry(f"{n}0_x.ipynb", "t", "q", "a") for n in range(4)]
+    started: list[str] = []
+
+    def fake_run(entry: report.NotebookEntry, **kwargs: object) -> report.NotebookRun:
+        started.append(entry.notebook)
+        return report.NotebookRun(entry, "ok", 1.0)
+
+    monkeypatch.setattr(execute, "run_notebook", fake_run)
+    expected = {"00_x.ipynb": 5.0, "10_x.ipynb": 40.0, "30_x.ipynb": 20.0}  # 20_x never ran: it starts first
+    runs = execute.run_notebooks({entry: {} for entry in entries}, jobs=1, expected=expected)
+    assert started == [entry.notebook for entry in entries]  # one at a time: the plan's order
+    started.clear()
+    runs = execute.run_notebooks({entry: {} for entry in entries}, jobs=2, expected=expected)
+    assert started == ["20_x.ipynb", "10_x.ipynb", "30_x.ipynb", "00_x.ipynb"]  # the queue's order
+    assert [run.entry for run in runs] == entries
+
+
 def test_a_report_without_a_manifest_is_refused_too(tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text("a report of an earlier version")
     (tmp_path / "notes.txt").write_text("mine")

@@ -233,6 +233,14 @@ def _report_folder(out_dir: Path | str | None, *, force: bool, say: Progress) ->
     return out, False
 
 
+def _last_seconds() -> dict[str, float]:
+    """Seconds each notebook took in the newest report under ``reports/`` (its manifest), to start the slowest first."""
+    newest = folders.latest(REPORTS_DIR)
+    earlier = folders.previous_report(newest) if newest is not None and newest.is_dir() else None
+    pages = (earlier or {}).get("pages", [])
+    return {page["notebook"]: float(page["seconds"]) for page in pages if isinstance(page.get("seconds"), int | float)}
+
+
 def _manifest(out: Path, runs: Sequence[NotebookRun], metadata: Mapping[str, Any]) -> dict[str, Any]:
     names = ["index.html", htmlexport.ASSETS_DIR]
     for run in runs:
@@ -328,8 +336,8 @@ def run_report(
     jobs = jobs if env is not None else 1
     say(f"running {len(plan)} notebook(s), {min(jobs, len(plan) or 1)} at a time, into {out}")
     assets = None if single_file else htmlexport.write_assets(out).name
-    runs = run_notebooks(plan, jobs=jobs, progress=say, out_dir=out, with_code=with_code, kernel=kernel,
-                         assets_href=assets, env=env or {})  # fmt: skip
+    runs = run_notebooks(plan, jobs=jobs, progress=say, expected=_last_seconds(), out_dir=out, with_code=with_code,
+                         kernel=kernel, assets_href=assets, env=env or {})  # fmt: skip
     runs += [NotebookRun(replace(entry), "missing") for entry in absent]
     metadata = {
         "data_dir": str(data) if data else f"none (warehouse {shared['warehouse']} alone)",
