@@ -39,8 +39,11 @@ def _title(name: str) -> str:
 
 
 def _top(frame: pd.DataFrame, column: str, value: str, top: int) -> pd.DataFrame:
-    """Keep the ``top`` largest groups of ``column`` by total ``value``; the others become ``Other``."""
-    keep = set(by_total(frame, column, value)[:top])
+    """Keep the ``top`` largest groups of ``column`` by total ``value``; the others become ``Other``.
+
+    At most as many groups as the palette has distinct hues (nine; grey is Other's), so no two share a colour.
+    """
+    keep = set(by_total(frame, column, value)[:min(top, len(PALETTE) - 1)])
     return frame.assign(**{column: frame[column].where(frame[column].isin(keep), OTHER)})
 
 
