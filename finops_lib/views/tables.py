@@ -112,7 +112,7 @@ def fmt_table(frame: pd.DataFrame, *, labels: Mapping[str, str] | None = None, c
         else:
             formats[column] = fmt_value
     names = {c: (labels or {}).get(c, str(c).replace("_", " ").strip().capitalize()) for c in data.columns}
-    styled = data.style.format(formats).hide().set_caption(caption)
+    styled = data.style.format(formats, escape="html").hide().set_caption(caption)
     return styled.relabel_index([names[c] for c in data.columns], axis=1)
 
 

@@ -124,7 +124,10 @@ def enable_offline() -> None:
 
 
 def use_theme(*, offline: bool = True) -> None:
-    """Enable the workbench theme and, by default, the offline renderer.
+    """Enable the workbench theme and, by default, the offline renderer; every styled table escapes its cells.
+
+    Data text (team names, tags, models) reaches the HTML report through pandas ``Styler`` tables too: the
+    ``styler.format.escape`` option makes every one of them escape ``<``, ``>``, ``&`` and quotes.
 
     Parameters
     ----------
@@ -132,6 +135,7 @@ def use_theme(*, offline: bool = True) -> None:
         Also call :func:`enable_offline` (the default; needed for offline HTML reports).
     """
     alt.theme.enable(THEME_NAME)
+    pd.set_option("styler.format.escape", "html")
     if offline:
         enable_offline()
 

@@ -29,6 +29,7 @@ __all__ = ["ACCURACY_LABELS", "RISK_LABELS", "fmt_accuracy", "fmt_budget_risk", 
 
 ACTUAL_COLOR, FORECAST_COLOR, BUDGET_COLOR = "#4e79a7", "#f28e2b", "#d1495b"
 _SERIES = {"Actual": ACTUAL_COLOR, "Forecast": FORECAST_COLOR}
+_DASHES = {"Actual": [1, 0], "Forecast": [6, 3]}
 ACCURACY_LABELS = {
     "series": "Series", "model": "Model", "origins": "Origins", "mae": "MAE", "smape": "sMAPE %", "mase": "MASE",
     "mase_vs_naive": "MASE vs naive", "coverage": "Coverage, raw", "coverage_cal": "Coverage, calibrated (LOO)",
@@ -57,14 +58,15 @@ def _unit(currency: str | None) -> str:
 
 
 def _lines(data: pd.DataFrame, value: str, y_axis: alt.Axis, fmt: str, title: str) -> alt.Chart:
-    order = list(_SERIES)
+    # only the kinds drawn: a month without actual days yet shows no "Actual" legend entry without a line
+    order = [k for k in _SERIES if k in set(data["kind_label"])] or list(_SERIES)
     return alt.Chart(data).mark_line(strokeWidth=2).encode(
         x=alt.X("day:T", title="Date", axis=alt.Axis(format="%d %b", labelAngle=0)),
         y=alt.Y(f"{value}:Q", axis=y_axis, scale=alt.Scale(zero=True)),
         color=alt.Color("kind_label:N", title=None, sort=order,
                         scale=alt.Scale(domain=order, range=[_SERIES[k] for k in order])),
         strokeDash=alt.StrokeDash("kind_label:N", sort=order, title=None,
-                                  scale=alt.Scale(domain=order, range=[[1, 0], [6, 3]])),
+                                  scale=alt.Scale(domain=order, range=[_DASHES[k] for k in order])),
         tooltip=[alt.Tooltip("day:T", title="Date", format="%Y-%m-%d"), alt.Tooltip("kind_label:N", title="Kind"),
                  alt.Tooltip(f"{value}:Q", title=title, format=fmt)],
     )  # fmt: skip
@@ -171,7 +173,8 @@ def fmt_accuracy(frame: pd.DataFrame, *, caption: str = "") -> pd.io.formats.sty
     formats = {"mae": "{:,.2f}", "smape": "{:.1f}", "mase": "{:.2f}", "mase_vs_naive": "{:.2f}",
                "coverage": "{:.0%}", "coverage_cal": "{:.0%}", "cum_coverage": "{:.0%}", "cum_coverage_cal": "{:.0%}",
                "month_total_error_pct": "{:.1f}"}  # fmt: skip
-    styled = data.style.format({k: v for k, v in formats.items() if k in data.columns}, na_rep="n/a")
+    styled = data.style.format({k: v for k, v in formats.items() if k in data.columns}, na_rep="n/a",
+                               escape="html")
     if "chosen" in data.columns:
         styled = styled.apply(lambda row: ["font-weight: bold" if row["chosen"] else "" for _ in row], axis=1)
     styled = styled.hide().set_caption(caption)
@@ -184,7 +187,7 @@ def fmt_budget_risk(frame: pd.DataFrame, *, currency: str, caption: str = "") ->
     data["breach_date"] = pd.to_datetime(data["breach_date"]).dt.strftime("%Y-%m-%d")
     money = {c: "{:,.2f}" for c in ("budget", "spent_to_date", "projected_month_end")}
     styled = data.style.format({**money, "projected_pct": "{:.0f}%", "p_exceed": "{:.0%}", "p_exceed_raw": "{:.0%}"},
-                               na_rep="-")  # fmt: skip
+                               na_rep="-", escape="html")  # fmt: skip
     styled = styled.hide().set_caption(caption or f"Budget risk, {currency}")
     return styled.relabel_index([RISK_LABELS.get(c, c) for c in data.columns], axis=1)
 
@@ -196,6 +199,7 @@ def fmt_choice(choice: pd.DataFrame, calibration: pd.DataFrame | None = None, *,
     data = choice.copy()
     if calibration is not None and len(calibration):
         data = data.merge(calibration.drop(columns=["model", "note"]), on="series", how="left")
-    styled = data.style.format({"path_factor": "{:.2f}", "residuals": "{:.0f}", "origins": "{:.0f}"}, na_rep="-")
+    styled = data.style.format({"path_factor": "{:.2f}", "residuals": "{:.0f}", "origins": "{:.0f}"}, na_rep="-",
+                               escape="html")
     styled = styled.hide().set_caption(caption)
     return styled.relabel_index([_CHOICE_LABELS.get(c, c) for c in data.columns], axis=1)

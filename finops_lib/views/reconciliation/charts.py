@@ -66,7 +66,7 @@ def fmt_table(frame: pd.DataFrame, *, caption: str = "") -> pd.io.formats.style.
     formats = {c: "{:,.2f}" for c in data.columns if c in _MONEY}
     formats |= {c: f for c, f in _PERCENT.items() if c in data.columns}
     formats |= {c: "{:,.0f}" for c in ("invoice_tokens", "estimated_tokens") if c in data.columns}
-    styled = data.style.format(formats, na_rep="-").hide().set_caption(caption)
+    styled = data.style.format(formats, na_rep="-", escape="html").hide().set_caption(caption)
     return styled.relabel_index([COLUMN_LABELS.get(c, c) for c in data.columns], axis=1)
 
 
