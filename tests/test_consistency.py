@@ -8,6 +8,7 @@ sample is checked on the real report's pages in ``tests/test_report_catalog.py``
 from __future__ import annotations
 
 import csv
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -143,3 +144,15 @@ def test_chargeback_command_and_report_index_sum_to_the_spend(con, data: Path, w
     assert sum(Decimal(row["total"]) for row in rows) == spend.quantize(CENT)
     index = period_spend(data, {"warehouse": str(warehouse), **WINDOW})
     assert Decimal(index["total"]) == spend and index["text"] == f"${spend.quantize(CENT):,.2f}"
+
+
+def test_finops_status_shows_the_overview_s_spend(con, data: Path, warehouse: Path, capsys) -> None:
+    con.disconnect()  # its own connection below; the command then opens the warehouse file itself
+    own = open_data(data, warehouse=warehouse)
+    facts, _ = overview_page.load(own, data_dir=str(data), group_by="team")  # the whole window, as status shows
+    total = facts.total("cost")
+    own.disconnect()
+    assert main(["status", "--json", "--warehouse", str(warehouse)]) == 0
+    shown = json.loads(capsys.readouterr().out)["spend"]
+    assert Decimal(shown["total"]) == total and shown["currency"] == "USD"
+    assert cents(shown["text"]) == total.quantize(CENT)
