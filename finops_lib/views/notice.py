@@ -76,7 +76,8 @@ class _Stack:
         self.parts = parts
 
     def __repr__(self) -> str:
-        return "\n\n".join(str(getattr(part, "text", part)) for part in self.parts)
+        return "\n\n".join(part.text if isinstance(part, Notice) else f"[table: {getattr(part, 'caption', '') or ''}]"
+                             for part in self.parts)
 
     def _repr_html_(self) -> str:
         return "\n".join(part._repr_html_() if isinstance(part, Notice) else part.to_html() for part in self.parts)
