@@ -35,6 +35,7 @@ from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from finops_lib.errors import FinopsError
 from finops_lib.offline import embed_html, vega_bundle, vega_script
+from finops_lib.report.summary import executive_summary
 
 #: Cells carrying one of these tags are left out of the HTML (widgets do not work in static HTML).
 REMOVE_CELL_TAGS = frozenset({"widgets", "remove"})
@@ -239,6 +240,17 @@ def write_assets(folder: Path) -> Path:
     return assets
 
 
+def _shortpath(value: object) -> str:
+    """Return text with every absolute path reduced to its last part: a shared page names no local folder.
+
+    Examples
+    --------
+    >>> _shortpath("/home/ana/exports/acme"), _shortpath("3.11.7 (/work/.venv/bin/python)")
+    ('acme', '3.11.7 (python)')
+    """
+    return re.sub(r"(?<![\w.])/(?:[^/\s()]+/)*([^/\s()]+)", r"\1", str(value))
+
+
 def write_index(
     path: Path,
     *,
@@ -270,9 +282,11 @@ def write_index(
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    environment.filters["shortpath"] = _shortpath
     counts = {status: sum(run.status == status for run in runs) for status in ("ok", "failed", "missing")}
+    summary = executive_summary({run.entry.stem: run.results for run in runs if run.results})
     page = environment.get_template("report_index.html.j2").render(
-        title=title, runs=runs, metadata={"date_range": None, **metadata}, counts=counts
+        title=title, runs=runs, metadata={"date_range": None, **metadata}, counts=counts, summary=summary
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
