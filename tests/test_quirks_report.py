@@ -32,7 +32,8 @@ def test_report_over_the_quirks_folder(tmp_path, capsys) -> None:
     shutil.copytree(QUIRKS, folder)
     (folder / "notes.json").write_text('{"owner": "finance"}')  # a file no format reads: listed, its size first
     out = tmp_path / "report"
-    code = main(["report", "--data", str(folder), "--out", str(out), "--allow-skipped"])
+    code = main(["report", "--data", str(folder), "--out", str(out), "--allow-skipped", "--warehouse",
+                 str(tmp_path / "workspace")])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 0, err
     assert "SKIPPED notes.json (20 bytes): JSON object with keys (owner)" in err

@@ -330,10 +330,15 @@ def test_cli_passes_the_report_options(tmp_path: Path, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(cli_report, "run_report", fake_run_report)
     monkeypatch.setattr(cli_report, "_not_loaded", lambda *args: [])
+    monkeypatch.setenv("FINOPS_WAREHOUSE", str(tmp_path / "empty-workspace"))
     assert main(["report", "--out", str(tmp_path), "--jobs", "1", "--single-file", "--force"]) == 0
+    assert seen["data_dir"] == str(paths.SAMPLE_DIR)  # the demo, never an empty report
     assert (seen["out_dir"], seen["jobs"], seen["single_file"], seen["force"]) == (str(tmp_path), 1, True, True)
     captured = capsys.readouterr()
-    assert captured.err == "[1/1] 00_data_overview ... ok 1.0 s (page 0.1 s)\n"
+    # nothing ingested in the (empty) workspace: the demo sample, said once, then the progress lines
+    assert captured.err == (f"nothing ingested in {tmp_path / 'empty-workspace' / 'finops.duckdb'}: showing the demo "
+                            "sample (finops ingest <folder> loads your exports into the workspace)\n"
+                            "[1/1] 00_data_overview ... ok 1.0 s (page 0.1 s)\n")
     assert captured.out == f"report written to {tmp_path / 'index.html'}\n"
     main(["report"])
     assert seen["out_dir"] is None and seen["jobs"] is None and seen["single_file"] is False

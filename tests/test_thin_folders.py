@@ -31,7 +31,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, Pa
         folder, total = build(name, root / "data")
         report = root / "reports" / name
         code = main(["report", "--data", str(folder), "--out", str(report), "--allow-skipped",
-                     "-p", "warehouse", str(root / "warehouses" / f"{name}.duckdb")])  # fmt: skip
+                     "--warehouse", str(root / "workspaces" / name)])  # a workspace of its own (its config/ too)
         out[name] = (code, report, total)
     return out
 
@@ -100,3 +100,16 @@ def test_an_empty_folder_says_nothing_is_loaded(reports: dict) -> None:
     _, report, _ = reports["empty"]
     assert "Attribution needs billed cost" in results(report, "10_cost_attribution")["findings"]
     assert "Forecasts need spend history" in results(report, "30_spend_forecast")["findings"]
+
+
+def test_ingest_then_report_reads_what_was_ingested(tmp_path) -> None:
+    """``finops ingest`` then ``finops report`` without ``--data``: the report is the workspace's, not the sample."""
+    folder, total = build("single_team", tmp_path / "data")
+    workspace = tmp_path / "workspace"
+    assert main(["ingest", str(folder), "--warehouse", str(workspace)]) == 0
+    out = tmp_path / "report"
+    assert main(["report", "--warehouse", str(workspace), "--out", str(out),
+                 "--parameter", "show_widgets", "false"]) == 0  # fmt: skip
+    overview = results(out, "00_data_overview")
+    assert Decimal(overview["total_spend"]["USD"]).quantize(CENT) == total
+    assert overview["date_range"] == ["2026-09-22", "2026-10-31"]  # the folder's 40 days, nothing of the sample

@@ -86,7 +86,10 @@ def _ingest(sub: argparse._SubParsersAction) -> None:
 
 def _report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="run every notebook and render the offline HTML report")
-    p.add_argument("--data", help="data folder (default data/sample/, unless -p warehouse names your own)")
+    p.add_argument("--data", help="data folder to ingest into the workspace first (data/sample without --warehouse: "
+                   "the demo, in its own warehouse); without --data the workspace as ingested, or the demo sample "
+                   "when nothing is ingested yet")  # fmt: skip
+    p.add_argument("--warehouse", help=WAREHOUSE_HELP)
     p.add_argument("--out", help="report folder, written exactly there (default: a new reports/<YYYYMMDD-HHMMSS>/, "
                    "UTC, with reports/latest pointing at it); a folder holding a report needs --force")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace the report already in --out (the files its "

@@ -7,10 +7,15 @@ import json
 import sys
 from pathlib import Path
 
+from finops_lib import paths
+from finops_lib.cli.common import NothingIngested, Workspace, open_workspace, resolve_workspace
 from finops_lib.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED
 from finops_lib.paths import data_folder
 from finops_lib.report import run_report
 from finops_lib.warehouse import open_data, skipped_files
+
+#: Config files of the workspace passed to the notebooks declaring the parameter, unless ``-p`` sets it.
+CONFIG_PARAMETERS = {"rules_file": "allocation_rules.yaml", "budget_file": "budgets.csv", "events_file": "events.csv"}
 
 
 def _not_loaded(args: argparse.Namespace, out: Path, parameters: dict[str, str]) -> list[dict]:
@@ -32,10 +37,41 @@ def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _workspace(args: argparse.Namespace, parameters: dict[str, str]) -> str | None:
+    """Choose what the report reads, as every data command does (``--warehouse``, ``$FINOPS_WAREHOUSE``, default).
+
+    ``--data`` is ingested into the workspace first (the committed sample without ``--warehouse`` stays the demo
+    in its own warehouse); without ``--data`` the workspace is reported as ingested, or the demo sample when nothing
+    is ingested yet (said on stderr). Sets ``parameters["warehouse"]`` and the workspace's config files; returns the
+    data folder the notebooks get (None: the warehouse alone).
+    """
+    if parameters.get("warehouse") and not args.warehouse:  # the older spelling: -p warehouse FILE
+        args.warehouse = parameters["warehouse"]
+    ws: Workspace = resolve_workspace(args)
+    if ws.demo:
+        return ws.data
+    try:
+        con, ws = open_workspace(args, quiet=True)
+    except NothingIngested:
+        if args.warehouse:
+            raise
+        print(f"nothing ingested in {ws.warehouse}: showing the demo sample (finops ingest <folder> loads your "
+              "exports into the workspace)", file=sys.stderr)  # fmt: skip
+        return str(paths.SAMPLE_DIR)
+    con.disconnect()
+    parameters["warehouse"] = str(ws.warehouse)
+    for name, file in CONFIG_PARAMETERS.items():
+        found = ws.config_file(file)
+        if found is not None and name not in parameters:
+            parameters[name] = str(found)
+    return ws.data
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the notebook catalog and render the HTML report; exit 3 when files of the folder were not loaded."""
     parameters = dict(args.parameter or [])
-    index = run_report(data_dir=args.data, out_dir=args.out, parameters=parameters, with_code=args.with_code,
+    data = _workspace(args, parameters)
+    index = run_report(data_dir=data, out_dir=args.out, parameters=parameters, with_code=args.with_code,
                        jobs=args.jobs, single_file=args.single_file, force=args.force,
                        progress=_progress)  # fmt: skip
     print(f"report written to {index}")
