@@ -18,7 +18,8 @@ RAW_TEXT: dict[str, re.Pattern[str]] = {
     "boolean": re.compile(r"(?<![\w-])(?:True|False)(?![\w-])"),
     "NaN": re.compile(r"(?<![\w-])(?:NaN|nan|NaT|None)(?![\w-])"),
     "object repr": re.compile(r"<[\w.]+ (?:object )?at 0x[0-9a-f]+>|Styler at 0x"),
-    "long decimals": re.compile(r"\d\.0*[1-9]\d{5,}"),  # six or more significant digits after the point
+    # six or more significant digits after the point (not the seconds of a timestamp shown as data)
+    "long decimals": re.compile(r"(?<![:\d])\d+\.0*[1-9]\d{5,}(?![\dZ])"),
     "e-notation": re.compile(r"\d(?:\.\d+)?e-\d{2}"),
 }
 

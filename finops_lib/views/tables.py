@@ -9,8 +9,8 @@ Examples
 --------
 >>> print(fmt_p(1.9e-39), fmt_p(0.0), fmt_p(0.0432), fmt_p(float("nan")))
 < 0.001 < 0.001 0.043 -
->>> print(fmt_unit_money(0.000655318, "USD"), fmt_unit_money(12.5, "EUR"))
-$0.0006553 €12.50
+>>> print(fmt_unit_money(0.000655318, "USD"), fmt_unit_money(12.5, "EUR"), fmt_unit_money(1.612e-05, "USD"))
+$0.0006553 €12.50 $0.00001612
 >>> print(fmt_value({"team": "search", "app": "qa"}), fmt_value(True), fmt_value(None))
 team=search, app=qa yes -
 """
@@ -51,7 +51,8 @@ def fmt_unit_money(value: Any, currency: str) -> str:
     if abs(amount) >= 1 or amount == 0:
         return fmt_money(amount, currency)
     sign = "−" if amount < 0 else ""
-    return f"{sign}{currency_symbol(currency)}{abs(amount):.4g}"
+    places = 3 - math.floor(math.log10(abs(amount)))  # four significant digits, never e-notation
+    return f"{sign}{currency_symbol(currency)}{abs(amount):.{places}f}"
 
 
 def fmt_value(value: Any) -> str:
