@@ -77,6 +77,8 @@ def fmt_table(frame: pd.DataFrame, *, labels: Mapping[str, str] | None = None, c
               ) -> pd.io.formats.style.Styler:  # fmt: skip
     """Return ``frame`` styled for people (see the module docstring); columns not named are shown as text.
 
+    Columns with no value in any row are left out.
+
     Parameters
     ----------
     frame
@@ -94,6 +96,8 @@ def fmt_table(frame: pd.DataFrame, *, labels: Mapping[str, str] | None = None, c
         The table's caption.
     """
     data = frame.reset_index(drop=True).copy()
+    empty = [c for c in data.columns if len(data) and all(_missing(v) or v == "" for v in data[c])]
+    data = data.drop(columns=empty)  # a column with nothing in it tells the reader nothing
     formats: dict[str, Any] = {}
     for column in data.columns:
         if column in money:
