@@ -83,7 +83,7 @@ class Inputs:
     def describe(self, dimension: str) -> str:
         """Return one line on what is forecast: series, days, known events (and where from), budgets."""
         if self.frame.empty:
-            return f"Nothing to forecast by {dimension}: {self.shortage}"
+            return f"Nothing to forecast by {dimension}."  # note() says why
         events = self.events_note or "no events file"
         budgets = f"{len(self.budgets)} budget line(s)" if len(self.budgets) else "no budgets"
         return (f"{len(self.series)} series by {dimension}, {self.first} to {self.last} ({self.days} day"
