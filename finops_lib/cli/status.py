@@ -22,7 +22,7 @@ from finops_lib.cli.config import CONFIG_FILES
 from finops_lib.facts import Facts, open_facts, unpriced_models
 from finops_lib.fx import fmt_money
 from finops_lib.warehouse import sources
-from finops_lib.warehouse.status import ingest_times, rejects_by_reason
+from finops_lib.warehouse.status import ingest_times, ingested_paths, rejects_by_reason
 
 
 def spend(facts: Facts) -> dict[str, str]:
@@ -79,7 +79,7 @@ def collect(con: Any, ws: Workspace, *, currency: str = "USD") -> dict[str, Any]
     rejects = rejects_by_reason(con)
     by_reason = rejects.groupby("reason", as_index=False)["rows"].sum()
     by_reason = by_reason.sort_values(["rows", "reason"], ascending=[False, True])
-    held = set(con.table("ingested_files").select("x_SourceFile").to_pandas()["x_SourceFile"])
+    held = ingested_paths(con)
     config = {name: str(found) for name in CONFIG_FILES if (found := ws.config_file(name)) is not None}
     return {
         "warehouse": ws.describe(),

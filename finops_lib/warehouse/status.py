@@ -75,6 +75,13 @@ def ingested_count(con: BaseBackend) -> int:
     return int(con.table("ingested_files").count().to_pyarrow().as_py())
 
 
+def ingested_paths(con: BaseBackend) -> set[str]:
+    """Return the files the warehouse holds (their paths as ingested); empty for a new warehouse."""
+    if "ingested_files" not in con.list_tables():
+        return set()
+    return set(con.table("ingested_files").select("x_SourceFile").to_pandas()["x_SourceFile"].astype(str))
+
+
 def ingest_times(con: BaseBackend) -> pd.DataFrame:
     """Return per source format the files held and when they were first and last ingested.
 
