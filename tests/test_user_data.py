@@ -12,14 +12,14 @@ import pytest
 from finops_lib import paths, pricing
 from finops_lib.anomalies.evaluation import load_events
 from finops_lib.cli import main
-from finops_lib.errors import ParameterError
+from finops_lib.errors import FinopsError, ParameterError
 from finops_lib.forecast.budgets import load_budgets
 from finops_lib.forecast.events import catalog_events
 from finops_lib.rules import Rules, find_rules, resolve_rules
 from finops_lib.views.anomalies.page import has_truth
 from finops_lib.views.forecast import page as forecast_page
 from finops_lib.views.reconciliation import page as reconciliation_page
-from finops_lib.warehouse import open_data, skipped_files
+from finops_lib.warehouse import ingest, open_data, skipped_files
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = paths.SAMPLE_DIR
@@ -103,3 +103,20 @@ def test_the_commands_never_bring_the_sample_into_a_named_warehouse(folder: Path
         assert not any(path.startswith(str(SAMPLE)) for path in ingested(con))
     finally:
         con.disconnect()
+
+
+def test_the_sample_never_shares_a_warehouse_with_a_user_s_data(folder: Path, tmp_path: Path) -> None:
+    mine = tmp_path / "mine.duckdb"
+    ingest([folder], warehouse=mine)
+    with pytest.raises(FinopsError, match="never mixed with other data"):  # the sample's prices would apply to them
+        ingest([SAMPLE / "anthropic"], warehouse=mine)
+    demo = tmp_path / "demo.duckdb"
+    ingest([SAMPLE / "anthropic"], warehouse=demo)
+    with pytest.raises(FinopsError, match="never mixed with other data"):
+        ingest([folder], warehouse=demo)
+    con = open_data(None, warehouse=mine)
+    try:  # nothing of the sample reached the user's warehouse
+        assert ingested(con) and not any(path.startswith(str(SAMPLE)) for path in ingested(con))
+    finally:
+        con.disconnect()
+    assert main(["chargeback", "--data", str(SAMPLE), "--warehouse", str(mine), "--out", str(tmp_path / "c.csv")]) == 2

@@ -337,6 +337,30 @@ def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> F
     return FileResult(shown, source.name, status, read, loaded, rejected, earlier + replaced, superseded)
 
 
+def _in_sample(path: str | Path) -> bool:
+    return Path(path).resolve().is_relative_to(paths.SAMPLE_DIR.resolve())
+
+
+def keep_sample_apart(con: BaseBackend, files: Iterable[Path]) -> None:
+    """Refuse to put the committed sample's files and any other data in one warehouse.
+
+    The sample is fictional, and its folder is what layers its fictional prices, rules and budgets
+    (:func:`finops_lib.pricing.catalog_for`, the pages' ``config/``): in a warehouse holding a user's rows too, they
+    would apply to the user's data. So a warehouse holds either the sample alone or no file of it.
+
+    Raises
+    ------
+    FinopsError
+        Naming the warehouse's side and the files' side when they would mix.
+    """
+    held = con.table("ingested_files").select("x_SourceFile").distinct().to_pandas()["x_SourceFile"]
+    sides = {_in_sample(f) for f in [*held, *files]}
+    if len(sides) > 1:
+        raise FinopsError(f"the committed sample ({paths.SAMPLE_DIR}) and other data would share this warehouse: the "
+                          "sample is fictional and never mixed with other data (its prices, rules and budgets would "
+                          "apply to them); use the sample's own warehouse (no --warehouse) or another one")
+
+
 def ingest(
     paths: Iterable[str | Path],
     *,
@@ -366,6 +390,8 @@ def ingest(
     ------
     SourceError
         When a path does not exist, or a named ``format`` is unknown.
+    FinopsError
+        When the committed sample and other data would share the warehouse (:func:`keep_sample_apart`).
     """
     if format is not None and format not in SOURCES:
         get_source("-", format)
@@ -374,6 +400,7 @@ def ingest(
     con = con or engine.connect(warehouse=warehouse)
     try:
         ensure_tables(con)
+        keep_sample_apart(con, files)
         results = [ingest_file(con, path, format=format) for path in files]
     finally:
         if own:
