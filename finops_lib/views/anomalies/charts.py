@@ -12,7 +12,7 @@ from finops_lib.views.notice import when_empty
 from finops_lib.views.theme import as_floats, check_frame, fmt_currency_axis, fmt_money, money_format
 from finops_lib.views.waterfall import plot_waterfall, waterfall_steps
 
-__all__ = ["COMPONENT_LABELS", "fmt_alerts", "plot_anomaly_series", "plot_decomposition_waterfall",
+__all__ = ["COMPONENT_LABELS", "fmt_alerts", "fmt_days", "plot_anomaly_series", "plot_decomposition_waterfall",
            "plot_drilldown", "series_points"]  # fmt: skip
 
 COMPONENT_LABELS: dict[str, str] = {"volume": "Volume", "mix": "Mix", "tokens_per_request": "Tokens per unit",
@@ -130,6 +130,12 @@ def plot_drilldown(drill: pd.DataFrame, *, currency: str, top: int = 6, skip: tu
     ).resolve_scale(y="independent").properties(width=460)  # fmt: skip
 
 
+def fmt_days(first: pd.Series, last: pd.Series) -> list[str]:
+    """Return each span of days as people write it: one day, or the first day to the last (``2026-06-15 to 06-16``)."""
+    starts, ends = pd.to_datetime(first), pd.to_datetime(last)
+    return [f"{a:%Y-%m-%d}" if a == b else f"{a:%Y-%m-%d} to {b:%m-%d}" for a, b in zip(starts, ends, strict=True)]
+
+
 def fmt_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
     """Return the alert list for people, narrow enough for a page: when, where, what it cost, why, how bad.
 
@@ -141,8 +147,7 @@ def fmt_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
     if alerts.empty:
         return pd.DataFrame(columns=columns)
     currency = alerts["currency"].iloc[0] if "currency" in alerts.columns else "USD"
-    first, last = pd.to_datetime(alerts["first_seen"]), pd.to_datetime(alerts["last_seen"])
-    when = [f"{a:%Y-%m-%d}" if a == b else f"{a:%Y-%m-%d} to {b:%m-%d}" for a, b in zip(first, last, strict=True)]
+    when = fmt_days(alerts["first_seen"], alerts["last_seen"])
 
     def where(row: pd.Series) -> str:
         owner = " / ".join(str(row[c]) for c in ("team", "application") if str(row.get(c, "") or "") not in ("", "nan"))

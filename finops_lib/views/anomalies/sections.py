@@ -94,9 +94,7 @@ def incidents_table(r: Review) -> Any:
     table = incident_summary(r.shown) if not r.problem and len(r.shown) else pd.DataFrame()
     if table.empty:
         return Notice("No incident: no anomaly was shared by three or more owners on the same days.")
-    first, last = pd.to_datetime(table["first_seen"]), pd.to_datetime(table["last_seen"])
-    shown = table.assign(when=[f"{a:%Y-%m-%d}" if a == b else f"{a:%Y-%m-%d} to {b:%m-%d}"
-                               for a, b in zip(first, last, strict=True)])  # fmt: skip
+    shown = table.assign(when=charts.fmt_days(table["first_seen"], table["last_seen"]))
     shown = shown[["incident", "when", "direction", "alerts", "change", "providers", "teams", "applications"]]
     return fmt_table(shown, currency=r.currency, money=["change"], counts=["alerts"],
                      caption=f"Incidents: anomalies of three or more owners on the same days, summed, {r.currency}")

@@ -187,9 +187,13 @@ def period_change(facts: Facts, *, days: int = 30) -> dict[str, Any]:
 
 
 def findings(facts: Facts, *, by: str, window_days: int = 7, days: int = 30, unloaded: int = 0,
-             unpriced: int = 0) -> str:  # fmt: skip
-    """Return the page's answer: the spend and its window, the last ``days`` against the ones before, the material
-    movers of ``by`` over the last ``window_days``, and what is missing from the total."""  # noqa: D205, D209
+             unpriced: int = 0, period: dict[str, Any] | None = None,
+             movers: pd.DataFrame | None = None) -> str:  # fmt: skip
+    """Return the page's answer: spend, its window and move, material movers, what is missing from the total.
+
+    The last ``days`` are compared with the ones before; movers of ``by`` over the last ``window_days``.
+    ``period`` (:func:`period_change`) and ``movers`` (material :func:`top_movers`) are computed when not given.
+    """
     currency, total = facts.currency, facts.total("cost")
     first, last = facts.date_range("money")
     if first is None:
@@ -198,7 +202,7 @@ def findings(facts: Facts, *, by: str, window_days: int = 7, days: int = 30, unl
     converted = [c for c in facts.currency_totals()["billing_currency"] if c != currency]
     parts = [f"Spend is {fmt_money(total, currency)} from {first} to {last} ({span} day{'s' if span > 1 else ''})"
              + (f", {', '.join(converted)} converted to {currency} at each charge day's rate." if converted else ".")]
-    period = period_change(facts, days=days)
+    period = period or period_change(facts, days=days)
     if period["previous"] is None:
         parts.append(f"The last {days} days: {fmt_money(period['current'], currency)} (the data does not reach "
                      f"back {2 * days} days, so there is no earlier period to compare with).")  # fmt: skip
@@ -207,11 +211,12 @@ def findings(facts: Facts, *, by: str, window_days: int = 7, days: int = 30, unl
     else:
         parts.append(f"The last {days} days: {fmt_money(period['current'], currency)}, {period['change_pct']:+.1%} "
                      f"against the {days} days before ({fmt_money(period['previous'], currency)}).")
-    movers = top_movers(facts.series("cost", by=by), by=by, window_days=window_days, top=3, material=True)
+    if movers is None:
+        movers = top_movers(facts.series("cost", by=by), by=by, window_days=window_days, top=3, material=True)
     if len(movers):
         moved = [f"{row[by]} {'+' if row['change'] >= 0 else ''}{fmt_money(row['change'], currency)} "
                  + (f"({row['change_pct']:+.0%})" if pd.notna(row["change_pct"]) else "(new)")
-                 for _, row in movers.iterrows()]  # fmt: skip
+                 for _, row in movers.head(3).iterrows()]  # fmt: skip
         parts.append(f"Material movers by {by} over the last {window_days} days: {'; '.join(moved)}.")
     else:
         parts.append(f"No {by} moved materially over the last {window_days} days (at least {MATERIAL_PCT:.0%} and "
@@ -292,17 +297,20 @@ def results(facts: Facts, *, filters: dict[str, Any], sources: pd.DataFrame, unp
     models = models.assign(_order=models["cost"].map(float)).sort_values(["_order", "model"], ascending=[False, True])
     first, last = facts.date_range("money")
     billed = facts.currency_totals()
+    by, window = filters["group_by"], filters["movers_window_days"]
+    period = period_change(facts)
+    movers = top_movers(facts.series("cost", by=by), by=by, window_days=window, top=5, material=True)
     return {
         "headline": {f"Spend ({currency})": fmt_money(total, currency),
-                     **_period_headline(facts),
+                     **_period_headline(period, currency),
                      "Sources loaded": str(len(per_format)),
                      "Rows rejected": f"{int(per_format['rows_rejected'].sum()):,}",
                      "Top model": str(models["model"].iloc[0]) if len(models) else "none",
                      **({"Files not loaded": f"{len(unloaded):,}"} if len(unloaded) else {})},
-        "findings": findings(facts, by=filters["group_by"], window_days=filters["movers_window_days"],
-                             unloaded=len(unloaded), unpriced=len(unpriced)),
-        "period": {k: (str(v) if v is not None else None) for k, v in period_change(facts).items()},
-        "movers": _movers(facts, by=filters["group_by"], window_days=filters["movers_window_days"]),
+        "findings": findings(facts, by=by, window_days=window, unloaded=len(unloaded), unpriced=len(unpriced),
+                             period=period, movers=movers),
+        "period": {k: (str(v) if v is not None else None) for k, v in period.items()},
+        "movers": _movers(movers, by=by, window_days=window),
         "files_not_loaded": unloaded[["file", "status", "bytes", "reason"]].to_dict("records"),
         "date_range": [str(first), str(last)] if first else None,
         "total_spend": {currency: str(total)},
@@ -314,17 +322,15 @@ def results(facts: Facts, *, filters: dict[str, Any], sources: pd.DataFrame, unp
     }  # fmt: skip
 
 
-def _period_headline(facts: Facts, days: int = 30) -> dict[str, str]:
-    period = period_change(facts, days=days)
+def _period_headline(period: dict[str, Any], currency: str) -> dict[str, str]:
     if period["change_pct"] is None:
         return {}
-    return {f"Last {days} days vs previous": f"{fmt_money(period['current'], facts.currency)} "
+    return {f"Last {period['days']} days vs previous": f"{fmt_money(period['current'], currency)} "
             f"({period['change_pct']:+.1%})"}  # fmt: skip
 
 
-def _movers(facts: Facts, *, by: str, window_days: int) -> dict[str, Any]:
-    """Return the material movers of ``by`` over the last ``window_days`` (for the report's summary)."""
-    found = top_movers(facts.series("cost", by=by), by=by, window_days=window_days, top=5, material=True)
+def _movers(found: pd.DataFrame, *, by: str, window_days: int) -> dict[str, Any]:
+    """Return the material movers of ``by`` as text for ``results.json`` (the report's summary reads them)."""
     rows = [{"name": str(row[by]), "previous": f"{row['previous']:.2f}", "current": f"{row['current']:.2f}",
              "change": f"{row['change']:.2f}", "change_pct": None if pd.isna(row["change_pct"]) else
              f"{row['change_pct']:.4f}"} for _, row in found.iterrows()]  # fmt: skip

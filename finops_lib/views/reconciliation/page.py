@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -11,14 +10,14 @@ from ibis.backends import BaseBackend
 
 from finops_lib import checks, fx, pricing
 from finops_lib.facts import Facts, open_facts
-from finops_lib.reconcile import Reconciliation, check_parameters
+from finops_lib.reconcile import COMPONENTS, UNEXPLAINED, Reconciliation, check_parameters
 from finops_lib.rules import resolve_rules
 from finops_lib.views.theme import fmt_money
 
 __all__ = ["findings", "gateway_accounts", "load", "results"]
 
 #: Gap components with a known mechanism (what the estimate could not see or price the same way).
-_EXPLAINED = ("volume", "cache", "tier", "capacity", "unpriced", "non_ai")
+_EXPLAINED = tuple(c for c in COMPONENTS if c not in UNEXPLAINED)
 _WORDS = {"volume": "traffic the request logs do not see", "cache": "cache buckets counted differently",
           "tier": "other service or context tiers", "capacity": "provisioned capacity billed by the hour",
           "unpriced": "models or buckets without a catalog price", "non_ai": "non-AI services",
@@ -59,10 +58,8 @@ def findings(rec: Reconciliation, gateway: Reconciliation | None, *, agreement: 
     known = sorted(((c, total[c]) for c in _EXPLAINED if total[c]), key=lambda kv: -abs(kv[1]))
     if known:
         parts.append("Explained: " + "; ".join(f"{fmt_money(v, currency)} {_WORDS[c]}" for c, v in known) + ".")
-    rest = ("rate", "unmatched_invoice", "unmatched_estimate")
-    unexplained = sum((total[c] for c in rest), Decimal(0))
-    largest = max(rest, key=lambda c: abs(total[c]))
-    parts.append(f"Left unexplained: {fmt_money(unexplained, currency)}"
+    largest = max(UNEXPLAINED, key=lambda c: abs(total[c]))
+    parts.append(f"Left unexplained: {fmt_money(total['unexplained'], currency)}"
                  + (f" (largest part: {_WORDS[largest]})." if total[largest] else "."))  # fmt: skip
     if gateway is not None and agreement is not None and len(agreement):
         days = (int(agreement["within"].sum()), int(agreement["days"].sum()))
@@ -119,7 +116,7 @@ def results(rec: Reconciliation, gateway: Reconciliation | None, *, filters: dic
         The agreement band, in percent of the invoice.
     """
     total, currency = rec.total(), rec.currency
-    unexplained = sum((total[c] for c in ("rate", "unmatched_invoice", "unmatched_estimate")), Decimal(0))
+    unexplained = total["unexplained"]
     money = {f"Invoiced ({currency})": total["invoiced"], f"Estimated ({rec.basis})": total["estimated"],
              "Gap": total["gap"], "Unexplained gap": unexplained}  # fmt: skip
     headline = {k: fmt_money(v, currency) for k, v in money.items()}
