@@ -93,7 +93,8 @@ def test_experiment_controls_draw_only_when_shown() -> None:
     box = make_experiment_controls(t, experiments.variants(t), experiment="e", requests_per_day=1000,
                                    price_date="2026-09-01", n_boot=100)  # fmt: skip
     controls, output = box.children
-    assert [c.description for c in controls.children] == ["Experiment", "Metric", "Requests/day"]
+    assert [c.description for c in controls.children[:-1]] == ["Experiment", "Metric", "Requests/day"]
+    assert controls.children[-1] is box.status and box.status.value == ""  # says "Updating..." only while drawing
     assert output.outputs == () and box.drawn == []  # nothing drawn until a front end shows the view
     drawn = show(box)
     assert headline(drawn)["Experiment"] == "e" and headline(drawn)["Requests logged"] == "200"

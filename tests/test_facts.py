@@ -170,6 +170,34 @@ def test_request_logs_are_their_own_measures(facts: Facts) -> None:
     assert Facts(_costs()).has_requests is False
 
 
+def _answers(f: Facts) -> dict[str, object]:
+    """What a page or widget asks of facts, as comparable values."""
+    out = {"cost": f.total("cost"), "tokens": f.total("tokens"), "range": f.date_range("money"),
+           "by_team": f.aggregate(["cost", "tokens"], by=["team", "provider"]).values.tolist(),
+           "daily": f.series("cost", by="provider", fill=True).values.tolist(),
+           "rates": f.rates_used()[["from_currency", "to_currency", "rows_converted"]].values.tolist(),
+           "currencies": f.currency_totals().values.tolist(), "scopes": f.scope_summary().values.tolist()}
+    if f.has_requests:
+        out["requests"] = f.aggregate(["reported_cost", "request_count", "failures"], by=["team"]).values.tolist()
+    return out
+
+
+def test_explored_facts_answer_exactly_as_the_facts_do(facts: Facts) -> None:
+    explored = facts.explore()
+    assert _answers(explored)["cost"] == D("29.50")  # the hand-worked total
+    cases = [{}, {"start_date": "2026-06-02"}, {"end_date": "2026-06-01"}, {"filters": {"provider": "OpenAI"}},
+             {"filters": {"team": ["alpha", "beta"]}}, {"convert": False}, {"currency": "EUR"},
+             {"currency": "EUR", "convert": False}, {"rules": None}, {"rules": RULES.with_strategy("proportional")},
+             {"start_date": "2026-06-01", "end_date": "2026-06-01", "filters": {"provider": "Microsoft"}}]
+    for case in [*cases, {}]:  # the last asks again what is already kept
+        assert _answers(explored.with_options(**case)) == _answers(facts.with_options(**case)), case
+    # the kept rows are shared by every copy: one scoped table per set of owners, one per currency
+    tables = explored._explored._tables
+    assert {key[0] for key in tables} == {"scoped", "costs", "owned", "requests"}
+    assert len([k for k in tables if k[0] == "scoped"]) == 2  # the rules' owners, the tags' owners
+    assert explored.with_options(currency="EUR").total("cost") == facts.with_options(currency="EUR").total("cost")
+
+
 def test_every_declared_measure_and_dimension_names_real_columns() -> None:
     from finops_lib.schema import COSTS, REQUESTS
 

@@ -553,3 +553,20 @@ def test_sample_gateway_coverage_gap_is_volume_not_rate(sample):
         assert row["invoiced"] == sum((v for (p, _), v in invoiced.items() if p == provider), D(0))
         assert row["gap"] > row["invoiced"] * D("0.95")  # the gateway sees a few percent of the traffic
         assert row["volume"] == row["gap"] and row["rate"] == row["cache"] == row["tier"] == 0
+
+
+def test_a_cut_of_the_whole_reconciliation_is_the_reconciliation_of_the_cut(sample):
+    """Widgets cut one reconciliation by window and provider: lines are matched per provider and day."""
+    facts = open_facts(sample).explore()
+    whole = reconcile.reconcile(facts)
+    first, last = whole.date_range()
+    cuts = [(first + dt.timedelta(days=20), first + dt.timedelta(days=50), ()),
+            (None, last - dt.timedelta(days=100), ("OpenAI",)), (last, last, ("Anthropic", "OpenAI")), (None, None, ())]
+    for start, end, providers in cuts:
+        cut = whole.within(start, end, providers)
+        direct = reconcile.reconcile(facts.with_options(start_date=start, end_date=end,
+                                                        filters={"provider": list(providers)}))  # fmt: skip
+        assert cut.total() == direct.total(), (start, end, providers)
+        assert cut.date_range() == direct.date_range()
+        pd.testing.assert_frame_equal(cut.unexplained(top=50), direct.unexplained(top=50))
+    assert whole.within(last, last).total()["invoiced"] > 0 and len(whole.within(last, last).cells) < len(whole.cells)

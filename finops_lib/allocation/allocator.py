@@ -197,21 +197,26 @@ def _weights(rule: SharedRule, ctx: _Context) -> tuple[list[str], dict[tuple, pd
         frame = frame[frame["team"].isin(among)]
     frame = nulls_as_none(frame[frame["team"].notna() & (frame["weight"] > 0)])
     keys = [k for k in ("period", "month", "currency") if k in frame.columns]
+    owners = list(OWNER_KEYS)
+    summed = frame.groupby([*keys, *owners], dropna=False, as_index=False)["weight"].sum()
+    if keys:
+        summed["weight"] = summed["weight"] / summed.groupby(keys, dropna=False)["weight"].transform("sum")
+    else:
+        summed["weight"] = summed["weight"] / summed["weight"].sum()
+    for col in owners:  # all-null owner columns come back as float NaN from groupby
+        summed[col] = summed[col].astype(object).where(summed[col].notna(), None)
     out = {}
-    for key, group in (frame.groupby(keys, dropna=False) if keys else [((), frame)]):
-        grouped = group.groupby(list(OWNER_KEYS), dropna=False, as_index=False)["weight"].sum()
-        grouped = grouped.sort_values(["weight", "team"], ascending=[False, True]).reset_index(drop=True)
-        grouped["weight"] = grouped["weight"] / grouped["weight"].sum()
-        for col in OWNER_KEYS:  # all-null owner columns come back as float NaN from groupby
-            grouped[col] = grouped[col].astype(object).where(grouped[col].notna(), None)
-        out[key if isinstance(key, tuple) else (key,)] = grouped
+    for key, group in (summed.groupby(keys, dropna=False, sort=False) if keys else [((), summed)]):
+        grouped = group[[*owners, "weight"]].sort_values(["weight", "team"], ascending=[False, True])
+        out[key if isinstance(key, tuple) else (key,)] = grouped.reset_index(drop=True)
     return keys, out
 
 
 def _split_pool(cells: pd.DataFrame, rule: SharedRule, ctx: _Context, amounts: list[str]) -> list[dict]:
     keys, weights = _weights(rule, ctx)
     teams = ctx.rules.teams
-    out = []
+    out: list[dict] = []
+    recipients: dict[tuple, tuple[list[float], list[dict]]] = {}
     for cell in cells.to_dict("records"):
         base = {k: cell[k] for k in _CELL} | {"applies_to": rule.applies_to, "rule": rule.name}
         w = weights.get(tuple(cell[k] for k in keys))
@@ -221,8 +226,12 @@ def _split_pool(cells: pd.DataFrame, rule: SharedRule, ctx: _Context, amounts: l
             out.append(base | owner | {"kind": kind, "rule": f"{rule.name} (no basis)", "share": 1.0,
                                        **{a: cell[a] for a in amounts}})  # fmt: skip
             continue
-        parts = {a: _parts(cell[a], w["weight"].tolist()) for a in amounts}
-        for i, recipient in enumerate(w.to_dict("records")):
+        key = tuple(cell[k] for k in keys)
+        if key not in recipients:  # many cells of a period share its weights
+            recipients[key] = (w["weight"].tolist(), w.to_dict("records"))
+        shares, records = recipients[key]
+        parts = {a: _parts(cell[a], shares) for a in amounts}
+        for i, recipient in enumerate(records):
             team = recipient["team"]
             info = teams.get(team, {})
             owner = {

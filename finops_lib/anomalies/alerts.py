@@ -91,17 +91,19 @@ def _span(first: pd.Timestamp, last: pd.Timestamp, grain: str) -> list[pd.Timest
 def _paths(facts: pd.DataFrame, eps: pd.DataFrame, avoid: dict[tuple, set], grain: str) -> pd.DataFrame:
     """Add the owner path carrying most of each episode's change, and its share of the change."""
     first_day = facts["day"].min()
+    valued = {}  # the cells with each metric as floats, once: their money is Decimal
+    for metric in eps["metric"].unique():
+        value = (
+            facts["cost"].map(lambda v: np.nan if v is None else float(v))
+            if metric == "cost"
+            else pd.to_numeric(facts[metric], errors="coerce").astype(float)
+        )
+        valued[metric] = facts.assign(_v=value)
     rows = []
     for ep in eps.itertuples(index=False):
         days = _span(ep.first_seen, ep.last_seen, grain)
         weeks = baseline_weeks(days, avoid=avoid[(ep.dimension, ep.key)], first_day=first_day)
-        scoped = in_scope(facts, scope_of(ep.dimension, ep.key))
-        value = (
-            scoped["cost"].map(lambda v: np.nan if v is None else float(v))
-            if ep.metric == "cost"
-            else pd.to_numeric(scoped[ep.metric], errors="coerce").astype(float)
-        )
-        scoped = scoped.assign(_v=value)
+        scoped = in_scope(valued[ep.metric], scope_of(ep.dimension, ep.key))
         cur = scoped[scoped["day"].isin(days)].groupby(list(PATH))["_v"].sum()
         base = scoped[scoped["day"].isin(days_back(days, weeks))].groupby(list(PATH))["_v"].sum()
         change = cur.sub(base / (len(weeks) or 1), fill_value=0.0)

@@ -137,6 +137,13 @@ def _result(n: int) -> dict[str, np.ndarray]:
     }
 
 
+def _median(values: list[float]) -> float:
+    """Return the median of a non-empty list of floats, as ``numpy.median`` does (the mean of the middle two)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 class _Run:
     """Consecutive points on one side of the baseline (outliers, or at least half-way to the band).
 
@@ -193,23 +200,24 @@ def robust_seasonal(
     positive = y[y > 0]
     floor = 0.05 * float(np.median(positive)) if len(positive) else 1.0
     z = np.log(np.maximum(y, 0) + floor)
-    excluded = np.isnan(y)  # left out of baselines
-    resid = np.full(n, np.nan)  # residuals of normal points, for the scale
+    excluded = np.isnan(y).tolist()  # left out of baselines
+    zs = z.tolist()  # plain floats: the medians of a few values below are much faster than numpy's
+    resid: list[float | None] = [None] * n  # residuals of normal points, for the scale
     start, run = 0, _Run()
     for t in range(n):
-        if np.isnan(y[t]):
+        if y[t] != y[t]:  # NaN
             continue
-        hist = [u for u in (t - k * period for k in range(1, seasons + 1)) if u >= start and not excluded[u]]
+        hist = [zs[u] for u in (t - k * period for k in range(1, seasons + 1)) if u >= start and not excluded[u]]
         if len(hist) < (1 if start else 2):
             continue
-        base = float(np.median(z[hist]))
-        recent = resid[max(0, t - window) : t]
-        recent = recent[~np.isnan(recent)]
+        base = _median(hist)
+        recent = [r for r in resid[max(0, t - window) : t] if r is not None]
         if len(recent) < min_points:
-            resid[t] = z[t] - base
+            resid[t] = zs[t] - base
             continue
-        scale = max(min_scale, 1.4826 * float(np.median(np.abs(recent - np.median(recent)))))
-        score = (z[t] - base) / scale
+        middle = _median(recent)
+        scale = max(min_scale, 1.4826 * _median([abs(r - middle) for r in recent]))
+        score = (zs[t] - base) / scale
         out["expected"][t] = np.exp(base) - floor
         out["lower"][t] = max(0.0, np.exp(base - sensitivity * scale) - floor)
         out["upper"][t] = np.exp(base + sensitivity * scale) - floor
@@ -218,14 +226,15 @@ def robust_seasonal(
         if strong:
             out["outlier"][t] = excluded[t] = True
         else:
-            resid[t] = z[t] - base
+            resid[t] = zs[t] - base
         if abs(score) < sensitivity / 2:
             run.reset()
             continue
         run.add(t, int(np.sign(score)), strong)
         if len(run.points) >= shift_after and run.strong:  # a level shift: restart the baseline at its start
             out["shift"][run.points] = out["outlier"][run.points]
-            excluded[run.points] = False
+            for u in run.points:
+                excluded[u] = False
             start = run.points[0]
             run.reset()
     return pd.DataFrame(out)

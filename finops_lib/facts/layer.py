@@ -31,7 +31,10 @@ Decimal('15.000000000000')
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import uuid
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -113,6 +116,7 @@ class Facts:
         self.rules = rules or Rules.default()
         self.options = _Options(currency, convert, first, last, tuple(sorted(kept)))
         self._pinned: dict[str, ir.Table] = {}
+        self._explored: _Explored | None = None
 
     # --- options -------------------------------------------------------------------------------------------
 
@@ -145,7 +149,23 @@ class Facts:
         """Return facts of the same tables with other options (``currency``, ``start_date``, ``filters``...)."""
         now = {"currency": self.currency, "rates": self.rates, "rules": self.rules, "start_date": self.start_date,
                "end_date": self.end_date, "filters": self.filters, "convert": self.options.convert}  # fmt: skip
-        return Facts(self._costs, self._requests, **{**now, **changes})
+        out = Facts(self._costs, self._requests, **{**now, **changes})
+        out._explored = self._explored
+        return out
+
+    def explore(self) -> Facts:
+        """Return these facts keeping their rows in memory for many windows, filters and currencies (widgets).
+
+        Every question of a :class:`Facts` runs the whole pipeline (scopes, owners, conversion) as one query: right
+        for a page that asks a few questions, slow for a widget that asks the same rows anew on every change of a
+        control. The facts this returns, and every copy :meth:`with_options` makes of them, share the rows scoped
+        and owned once, and converted once per currency (engine temporary tables, dropped with the last copy); a
+        question then costs a window, a filter and a group-by. The numbers are the same: scopes are decided per
+        provider and day, owners and rates per row, so windowing by whole days before or after gives the same rows.
+        """
+        out = self.with_options()
+        out._explored = _Explored(self._costs, self._requests)
+        return out
 
     def describe(self) -> dict[str, object]:
         """Return the options as plain values (for ``results.json`` and page captions)."""
@@ -181,7 +201,11 @@ class Facts:
         """Window, scopes and owners, before filters and currency (for :meth:`currency_totals`)."""
         if self._costs is None:
             raise ParameterError("no costs table: the warehouse holds no billing or usage rows")
-        windowed = in_window(self._costs, self.start_date, self.end_date)
+        if self._explored is not None:
+            return in_window(self._explored.scoped(self.rules), self.start_date, self.end_date)
+        return self._scope(in_window(self._costs, self.start_date, self.end_date))
+
+    def _scope(self, windowed: ir.Table) -> ir.Table:
         # Relating cost datasets takes a window over every row: only when more than one dataset is loaded.
         datasets = "x_CostDataset" in self._costs.columns and int(self._costs.x_CostDataset.nunique().execute()) > 1
         return attribute(with_scopes(windowed, datasets=datasets), self.rules)
@@ -197,6 +221,9 @@ class Facts:
 
     @cached_property
     def _costs_expr(self) -> ir.Table:
+        if self._explored is not None:
+            converted = self._explored.converted("costs", self)
+            return self._filtered(in_window(converted, self.start_date, self.end_date), "costs")
         return self._convert(self._filtered(self._scoped_costs, "costs"))
 
     def money_rows(self) -> ir.Table:
@@ -219,6 +246,9 @@ class Facts:
     def _requests_expr(self) -> ir.Table:
         if self._requests is None:
             raise ParameterError("no request logs (gateway or traces) in this warehouse")
+        if self._explored is not None:
+            converted = self._explored.converted("requests", self)
+            return self._filtered(in_window(converted, self.start_date, self.end_date), "requests")
         windowed = in_window(self._requests, self.start_date, self.end_date)
         owned = attribute(windowed, self.rules, table_name="requests", pools=False)
         return self._convert(self._filtered(owned, "requests"))
@@ -426,6 +456,55 @@ class Facts:
     def __repr__(self) -> str:
         window = f"{self.start_date or '...'} to {self.end_date or '...'}"
         return f"Facts({self.currency}, {window}, filters={self.filters}, rules={self.rules.source!r})"
+
+
+class _Explored:
+    """The rows :meth:`Facts.explore` keeps: scoped and owned per rules, converted per currency.
+
+    They are engine temporary tables, dropped when the last facts sharing them go (or with the connection).
+    Rules that differ only in how shared pools are split (:meth:`~finops_lib.rules.Rules.with_strategy`) name the
+    same owners, so they share the rows.
+    """
+
+    def __init__(self, costs: ir.Table | None, requests: ir.Table | None) -> None:
+        self.costs, self.requests = costs, requests
+        self._tables: dict[tuple, tuple[object, ir.Table]] = {}
+
+    def _kept(self, key: tuple, keep: object, make: Any) -> ir.Table:
+        if key not in self._tables:  # ``keep`` holds the objects whose ids are in the key: ids are never reused
+            expr = make()
+            backend = expr.get_backend()
+            name = f"finops_explored_{uuid.uuid4().hex}"
+            table = backend.create_table(name, expr, temp=True)
+            weakref.finalize(self, _drop_quietly, backend, name)
+            self._tables[key] = (keep, table)
+        return self._tables[key][1]
+
+    @staticmethod
+    def _owners(rules: Rules) -> str:
+        """Return what the owner columns depend on: the rules, the teams and where the shared pools are."""
+        pools = [(s.match, s.valid_from, s.valid_to, s.applies_to) for s in rules.shared]
+        return repr((rules.rules, sorted((k, sorted(v.items())) for k, v in rules.teams.items()), pools))
+
+    def scoped(self, rules: Rules) -> ir.Table:
+        """Every ``costs`` row with its scopes and owners under ``rules``."""
+        return self._kept(("scoped", self._owners(rules)), None, lambda: Facts(self.costs, rules=rules)._scoped_costs)
+
+    def converted(self, table: str, facts: Facts) -> ir.Table:
+        """Every row of ``costs`` (scoped) or ``requests`` (owned) in the currency of ``facts``, before filters."""
+        owners = self._owners(facts.rules)
+        key = (table, owners, facts.currency, facts.options.convert, id(facts.rates))
+        if table == "costs":
+            return self._kept(key, facts.rates, lambda: facts._convert(self.scoped(facts.rules)))
+        owned = self._kept(("owned", owners), None,
+                           lambda: attribute(self.requests, facts.rules, table_name="requests", pools=False))
+        return self._kept(key, facts.rates, lambda: facts._convert(owned))
+
+
+def _drop_quietly(backend: BaseBackend, name: str) -> None:
+    """Drop a kept table; nothing to do when its connection is already closed (its temporary tables went too)."""
+    with contextlib.suppress(Exception):  # closed connection, interpreter exit
+        backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
 
 
 def open_facts(con: BaseBackend, **options: Any) -> Facts:

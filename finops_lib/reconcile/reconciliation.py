@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Literal
 
@@ -197,6 +197,34 @@ class Reconciliation:
         if len(s) > 1:
             raise ParameterError(f"amounts in {sorted(s['BillingCurrency'])}: reconcile with currency= to total them")
         return {c: (s[c].iloc[0] if len(s) else ZERO) for c in (*MONEY_COLUMNS, "unexplained")}
+
+    def within(self, start_date: dt.date | None = None, end_date: dt.date | None = None,
+               providers: Sequence[str] = ()) -> Reconciliation:  # fmt: skip
+        """Return the reconciliation of a window and providers, cut from this one (widgets: no new queries).
+
+        Lines are matched per provider and day, so the cut equals :func:`reconcile` on facts of that window and
+        those providers. ``rates_used`` stays the whole reconciliation's.
+
+        Examples
+        --------
+        >>> lines = pd.DataFrame({"ProviderName": ["A", "B"], "day": [dt.date(2026, 6, 1), dt.date(2026, 6, 2)]})
+        >>> Reconciliation(lines, lines).within(dt.date(2026, 6, 2)).cells["ProviderName"].tolist()
+        ['B']
+        >>> len(Reconciliation(lines, lines).within(providers=["A"]).lines)
+        1
+        """
+
+        def cut(frame: pd.DataFrame) -> pd.DataFrame:
+            keep = pd.Series(True, index=frame.index)
+            if start_date is not None:
+                keep &= frame["day"] >= start_date
+            if end_date is not None:
+                keep &= frame["day"] <= end_date
+            if providers:
+                keep &= frame["ProviderName"].isin(list(providers))
+            return frame[keep].reset_index(drop=True)
+
+        return replace(self, lines=cut(self.lines), cells=cut(self.cells))
 
     def date_range(self) -> tuple[dt.date | None, dt.date | None]:
         """Return the first and last day with an invoice or an estimate."""

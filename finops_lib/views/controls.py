@@ -23,6 +23,10 @@ from IPython.display import HTML, display
 __all__ = ["date_picker", "dropdown", "headline", "lazy_view", "parse_day"]
 
 
+#: What the status beside the controls says while a redraw works (a change that needs new fits or queries).
+BUSY = '<span class="finops-busy" style="color:#555">&#8987; Updating&hellip;</span>'
+
+
 def parse_day(value: str | date | None) -> date | None:
     """Return an ISO day as a date, None for an empty text."""
     if isinstance(value, date):
@@ -67,18 +71,24 @@ def lazy_view(controls: dict[str, ipywidgets.Widget], draw: Callable[[dict[str, 
     Returns
     -------
     ipywidgets.VBox
-        ``children[0]`` the row of controls, ``children[1]`` the output; ``drawn`` lists what the output shows. Every
-        change of a control redraws.
+        ``children[0]`` the row of controls (then ``status``, which says "Updating..." while a redraw works),
+        ``children[1]`` the output; ``drawn`` lists what the output shows. Every change of a control redraws.
     """
     output = ipywidgets.Output()
     output._view_count = 0  # the front end counts its views of the output: draw only when someone looks
-    box = ipywidgets.VBox([ipywidgets.HBox(list(controls.values())), output])
+    status = ipywidgets.HTML("", layout=ipywidgets.Layout(min_width="120px"))
+    box = ipywidgets.VBox([ipywidgets.HBox([*controls.values(), status]), output])
     box.drawn = []  # what the view shows now, in order (read by tests and by callers embedding the view)
+    box.status = status  # says "Updating..." while a redraw works (a layout of its own keeps it)
 
     def redraw(change: dict | None = None) -> None:
         if not output._view_count or (change and change["name"] == "_view_count" and change["old"]):
             return
-        box.drawn = list(draw({name: control.value for name, control in controls.items()}))
+        status.value = BUSY
+        try:
+            box.drawn = list(draw({name: control.value for name, control in controls.items()}))
+        finally:
+            status.value = ""
         output.clear_output(wait=True)
         with output:
             for item in box.drawn:

@@ -6,6 +6,7 @@ and the views are drawn by the anomaly package and the page's charts, only once 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -65,14 +66,17 @@ def make_anomaly_controls(cells: pd.DataFrame, *, detector: str = "robust_season
                                                    layout=ipywidgets.Layout(width=width)),
     }  # fmt: skip
 
+    @functools.lru_cache(maxsize=8)
+    def detect(name: str, level: float) -> tuple[pd.DataFrame, pd.DataFrame]:  # the other controls only pick
+        return run_detection(cells, detector=name, sensitivity=level, currency=currency)
+
     def draw(v: dict[str, Any]) -> Iterator[object]:
         days = (cells["day"] >= pd.Timestamp(v["start_date"])) & (cells["day"] <= pd.Timestamp(v["end_date"]))
         spend = sum((c for c in cells.loc[days, "cost"] if c is not None and not pd.isna(c)), Decimal(0))
         yield headline({f"Spend ({currency})": fmt_money(spend, currency), "From": str(v["start_date"]),
                         "To": str(v["end_date"])})  # fmt: skip
         try:
-            points, alerts = run_detection(cells, detector=v["detector"], sensitivity=v["sensitivity"],
-                                           currency=currency)  # fmt: skip
+            points, alerts = detect(v["detector"], v["sensitivity"])
         except FinopsError as exc:  # an unavailable detector is shown, not raised, in a widget
             yield str(exc)
             return
@@ -91,6 +95,7 @@ def make_anomaly_controls(cells: pd.DataFrame, *, detector: str = "robust_season
 
     box = lazy_view(controls, draw)
     names = list(controls)
-    rows = [ipywidgets.HBox([controls[n] for n in names[:4]]), ipywidgets.HBox([controls[n] for n in names[4:]])]
+    rows = [ipywidgets.HBox([controls[n] for n in names[:4]]),
+            ipywidgets.HBox([*(controls[n] for n in names[4:]), box.status])]
     box.children = [*rows, box.children[1]]
     return box

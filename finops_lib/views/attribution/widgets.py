@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import ipywidgets
 
-from finops_lib.allocation import SPLIT_STRATEGIES, allocate, hierarchy, hierarchy_levels, showback
+from finops_lib.allocation import SPLIT_STRATEGIES, Allocation, allocate, hierarchy, hierarchy_levels, showback
 from finops_lib.facts import Facts
 from finops_lib.rules import OWNER_FIELDS
 from finops_lib.views.attribution.charts import plot_hierarchy, plot_showback
@@ -36,6 +38,7 @@ def make_attribution_controls(facts: Facts, *, dimension: str = "team", split_st
         A ``VBox``: a row of controls (currency last) above the allocated total, the hierarchy chart, the monthly
         showback chart and the showback table it redraws (only once a front end shows it).
     """
+    facts = facts.explore()  # every redraw asks the same rows: keep them scoped, owned and converted
     everything = facts.with_options(start_date=None, end_date=None)
     first, last = everything.date_range("money")
     currencies = sorted({*everything.currency_totals()["billing_currency"], facts.currency})
@@ -47,11 +50,13 @@ def make_attribution_controls(facts: Facts, *, dimension: str = "team", split_st
         "currency": dropdown("Currency", currencies, facts.currency, width="240px"),
     }
 
+    @functools.lru_cache(maxsize=16)
+    def allocation_of(start: date, end: date, currency: str, split: str) -> Allocation:  # the dimension only regroups
+        return allocate(facts.with_options(start_date=start, end_date=end, currency=currency,
+                                           rules=facts.rules.with_strategy(split)))  # fmt: skip
+
     def draw(values: dict[str, Any]) -> Iterator[object]:
-        view = facts.with_options(start_date=values["start_date"], end_date=values["end_date"],
-                                  currency=values["currency"],
-                                  rules=facts.rules.with_strategy(values["split_strategy"]))  # fmt: skip
-        result = allocate(view)
+        result = allocation_of(values["start_date"], values["end_date"], values["currency"], values["split_strategy"])
         by, currency = values["dimension"], values["currency"]
         levels = hierarchy_levels(by)
         board = showback(result, by=by)

@@ -7,6 +7,7 @@ view draws only once a front end shows it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,17 +60,21 @@ def make_forecast_controls(inputs: Inputs, *, dimension: str = "team", series: s
     dim.observe(lambda change: setattr(pick, "options", list(series_of(change["new"]))), names="value")
     history = facts.total(METRICS[metric])
 
+    @functools.lru_cache(maxsize=32)
+    def fitted(dimension: str, name: str, horizon: int, model: str) -> tuple[Any, ...]:  # a control seen again
+        one = {name: series_of(dimension)[name]}
+        chosen, accuracy, calibration = model, None, None
+        if chosen == "auto":  # backtest, choose, and calibrate the interval on the chosen model's errors
+            result = bt.backtest(one, horizon=horizon, workers=1)
+            accuracy = result.accuracy()
+            chosen = bt.choose_models(accuracy, one, horizon=horizon)["model"].iloc[0]
+            calibration = calibrate.calibrate(result, {name: chosen})
+        forecasts = bt.fit_forecasts(one, chosen, horizon=horizon, workers=1, calibration=calibration)
+        return one, chosen, accuracy, forecasts, forecast_table(one, forecasts, horizon=horizon)
+
     def draw(values: dict[str, Any]) -> Iterator[object]:
         name = values["series"]
-        one = {name: series_of(values["dimension"])[name]}
-        chosen, accuracy, calibration = values["model"], None, None
-        if chosen == "auto":  # backtest, choose, and calibrate the interval on the chosen model's errors
-            result = bt.backtest(one, horizon=values["horizon"], workers=1)
-            accuracy = result.accuracy()
-            chosen = bt.choose_models(accuracy, one, horizon=values["horizon"])["model"].iloc[0]
-            calibration = calibrate.calibrate(result, {name: chosen})
-        forecasts = bt.fit_forecasts(one, chosen, horizon=values["horizon"], workers=1, calibration=calibration)
-        table = forecast_table(one, forecasts, horizon=values["horizon"])
+        one, chosen, accuracy, forecasts, table = fitted(values["dimension"], name, values["horizon"], values["model"])
         month = forecasts[name].frame.index[0].to_period("M")
         rule = budget_per_day(inputs, dimension=values["dimension"], name=name, month=month) \
             if metric == "spend" else None  # fmt: skip

@@ -32,6 +32,7 @@ def make_overview_controls(facts: Facts, *, group_by: str = "model", top_n: int 
     ipywidgets.Widget
         A ``VBox``: a row of controls (currency last) above the spend headline and the charts it redraws.
     """
+    facts = facts.explore()  # every redraw asks the same rows: keep them scoped, owned and converted
     everything = facts.with_options(start_date=None, end_date=None, filters={})
     first, last = everything.date_range("money")
     providers = ["all", *everything.values("provider")]

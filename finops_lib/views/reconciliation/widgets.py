@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,7 +10,7 @@ import ipywidgets
 
 from finops_lib import pricing
 from finops_lib.facts import Facts
-from finops_lib.reconcile import GRANULARITIES, reconcile
+from finops_lib.reconcile import GRANULARITIES, Reconciliation, reconcile
 from finops_lib.views.controls import date_picker, dropdown, headline, lazy_view, parse_day
 from finops_lib.views.reconciliation.charts import plot_gap_waterfall, plot_invoiced_vs_estimated
 from finops_lib.views.theme import fmt_money
@@ -37,6 +38,7 @@ def make_reconciliation_controls(facts: Facts, catalog: pricing.Catalog, *, gran
         A ``VBox``: a row of controls (currency last) above the invoiced and estimated totals, their chart over time,
         the gap waterfall and the ranked unexplained gaps (only once a front end shows it).
     """
+    facts = facts.explore()  # every redraw asks the same rows: keep them scoped, owned and converted
     everything = facts.with_options(start_date=None, end_date=None, filters={})
     first, last = everything.date_range("money")
     currencies = sorted({*everything.currency_totals()["billing_currency"], facts.currency})
@@ -49,10 +51,13 @@ def make_reconciliation_controls(facts: Facts, catalog: pricing.Catalog, *, gran
         "currency": dropdown("Currency", currencies, facts.currency),
     }  # fmt: skip
 
+    @functools.lru_cache(maxsize=4)
+    def whole(currency: str) -> Reconciliation:  # lines are matched per provider and day: cut, don't re-query
+        return reconcile(everything.with_options(currency=currency), catalog=catalog, basis=basis)
+
     def draw(v: dict[str, Any]) -> Iterator[object]:
-        view = facts.with_options(start_date=v["start_date"], end_date=v["end_date"], currency=v["currency"],
-                                  filters={"provider": v["provider"]})  # fmt: skip
-        rec = reconcile(view, catalog=catalog, basis=basis)
+        providers = [] if v["provider"] in ("all", "", None) else [v["provider"]]
+        rec = whole(v["currency"]).within(v["start_date"], v["end_date"], providers)
         total = rec.total()
         yield headline({f"Invoiced ({v['currency']})": fmt_money(total["invoiced"], v["currency"]),
                         f"Estimated ({basis})": fmt_money(total["estimated"], v["currency"])})  # fmt: skip
