@@ -144,8 +144,9 @@ def test_reconciliation_controls_start_as_the_page_and_redraw_on_every_change(wa
                                       start_date=WINDOW[0], end_date=WINDOW[1], granularity="month")  # fmt: skip
         box = reconciliation_widgets.make_reconciliation_controls(facts, catalog, granularity="month")
         controls, output = box.children
-        values = {control.description: control.value for control in controls.children}
+        values = {control.description: control.value for control in controls.children[:-1]}
         assert list(values) == ["Provider", "From", "To", "Granularity", "Currency"]  # currency last
+        assert controls.children[-1] is box.status  # then what the view is doing (Updating...)
         assert values["Provider"] == "Anthropic" and values["Granularity"] == "month"
         assert values["From"] == date.fromisoformat(WINDOW[0]) and values["Currency"] == "EUR"
         assert output.outputs == () and box.drawn == []  # nothing drawn until a front end shows the view

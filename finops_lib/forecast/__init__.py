@@ -8,7 +8,7 @@ Modules: ``series`` (daily series from the facts layer), ``models`` (the model r
 
 from finops_lib.forecast.events import EVENT_KINDS, Event, apply_events, catalog_events, event_regressors, read_events
 from finops_lib.forecast.models import MODELS, Forecast, Options, register_model
-from finops_lib.forecast.parallel import Task, run_task, run_tasks
+from finops_lib.forecast.parallel import Progress, Task, run_task, run_tasks
 from finops_lib.forecast.prophet import detect_level_shifts  # also registers the Prophet models
 from finops_lib.forecast.series import DIMENSIONS, build_series, credits_by_day, forecastable, series_map
 
@@ -19,6 +19,7 @@ __all__ = [
     "Event",
     "Forecast",
     "Options",
+    "Progress",
     "Task",
     "apply_events",
     "build_series",

@@ -280,7 +280,8 @@ class Backtest:
 
 def backtest(series: Mapping[str, pd.Series], *, horizon: int = 30, models: Sequence[str] = DEFAULT_MODELS,
              n_origins: int = 4, spacing: int = 30, options: Options | None = None,
-             events: Sequence[fc.Event] = (), workers: int = 2, progress: bool = False) -> Backtest:  # fmt: skip
+             events: Sequence[fc.Event] = (), workers: int = 2,
+             progress: bool | fc.Progress = False) -> Backtest:  # fmt: skip
     """Backtest ``models`` on every series at the same rolling origins (fits run in parallel).
 
     Parameters
@@ -294,7 +295,8 @@ def backtest(series: Mapping[str, pd.Series], *, horizon: int = 30, models: Sequ
     options, events
         Model options and known events (only those before an origin become regressors there).
     workers, progress
-        Processes and tqdm progress bar (:func:`finops_lib.forecast.parallel.run_tasks`).
+        Processes, and a tqdm bar (True) or a ``(done, total)`` callback
+        (:func:`finops_lib.forecast.parallel.run_tasks`).
 
     Returns
     -------
@@ -391,7 +393,7 @@ def choose_models(accuracy: pd.DataFrame, series: Mapping[str, pd.Series] | None
 
 def fit_forecasts(series: Mapping[str, pd.Series], models: Mapping[str, str] | str, *, horizon: int = 30,
                   options: Options | None = None, events: Iterable[fc.Event] = (), workers: int = 2,
-                  progress: bool = False, calibration: Mapping[str, cb.Calibration] | None = None,
+                  progress: bool | fc.Progress = False, calibration: Mapping[str, cb.Calibration] | None = None,
                   ) -> dict[str, Forecast]:  # fmt: skip
     """Fit each series' model on its whole history and forecast ``horizon`` days (to the month's end at least).
 

@@ -9,6 +9,7 @@ a raw number or a Python value: money with separators and two decimals, shares a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -55,6 +56,13 @@ class Attribution:
     def dimension(self) -> str:
         """The owner level shown."""
         return self.params["dimension"]
+
+    @cached_property
+    def units(self) -> pd.DataFrame:
+        """Unit economics per owner of the shown level and month (once: a table and a chart show them)."""
+        by = self.dimension
+        metric = "active_users" if by == "team" and "active_users" in self.facts.rules.metrics else None
+        return allocation.unit_economics(self.facts, by=(by,), metric=metric)
 
 
 def _problem(facts: Facts) -> str:
@@ -177,16 +185,11 @@ def unallocated_chart(a: Attribution, *, top_n: int) -> Any:
                                         title=f"Without rules: unallocated cost by raw key ({a.currency})")
 
 
-def _units(a: Attribution, by: str) -> pd.DataFrame:
-    metric = "active_users" if by == "team" and "active_users" in a.facts.rules.metrics else None
-    return allocation.unit_economics(a.facts, by=(by,), metric=metric)
-
-
 def unit_table(a: Attribution) -> Any:
     """Return the last month's unit economics per owner."""
     if a.problem:
         return Notice(SEE_ABOVE)
-    units = _units(a, a.dimension)
+    units = a.units
     if units.empty:
         return Notice("No unit economics: no tokens or requests with a cost in this window.")
     latest = units[units["period"] == units["period"].max()]
@@ -214,7 +217,7 @@ def unit_chart(a: Attribution, *, top_n: int) -> Any:
     """Return cost per 1M tokens per owner and month."""
     if a.problem:
         return Notice(SEE_ABOVE)
-    return charts.plot_unit_cost(_units(a, a.dimension), by=a.dimension, metric="cost_per_1m_tokens",
+    return charts.plot_unit_cost(a.units, by=a.dimension, metric="cost_per_1m_tokens",
                                  currency=a.currency, top=top_n)  # fmt: skip
 
 

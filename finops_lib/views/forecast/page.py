@@ -24,6 +24,7 @@ from finops_lib.forecast.models import SEASON, Forecast, Options
 from finops_lib.forecast.series import DIMENSIONS, METRICS, build_series, credits_by_day, forecastable, series_map
 from finops_lib.fx import fmt_money
 from finops_lib.rules import resolve_rules
+from finops_lib.views.progress import Work
 
 __all__ = ["MIN_HISTORY_DAYS", "Backtested", "Forecasted", "Inputs", "budget_per_day", "budget_view", "findings",
            "load", "mase_summary", "outlook", "results", "run_backtest", "run_forecasts"]
@@ -177,8 +178,11 @@ class Backtested:
 
 
 def run_backtest(inputs: Inputs, *, horizon_days: int, n_origins: int, model: str, country: str = "",
-                 calibrate_intervals: bool = True, workers: int = 2) -> Backtested:  # fmt: skip
+                 calibrate_intervals: bool = True, workers: int = 2,
+                 progress: Work | None = None) -> Backtested:  # fmt: skip
     """Backtest every model on the page's series and choose one per series; say when the history is too short.
+
+    ``progress`` (a notebook cell's bar, :func:`finops_lib.views.progress.working`) counts the fits.
 
     Returns
     -------
@@ -189,8 +193,10 @@ def run_backtest(inputs: Inputs, *, horizon_days: int, n_origins: int, model: st
     if not inputs.ready:
         return Backtested(_EMPTY_ACCURACY, pd.DataFrame(columns=["series", "model", "reason"]), {}, {}, 0,
                           inputs.shortage)  # fmt: skip
+    if progress is not None:
+        progress.step("backtesting every model")
     result = bt.backtest(inputs.series, horizon=horizon_days, n_origins=n_origins, options=Options(country=country),
-                         events=inputs.events, workers=workers)  # fmt: skip
+                         events=inputs.events, workers=workers, progress=progress or False)  # fmt: skip
     accuracy, chosen_models, chosen = choice.choose(result, inputs.series, model=model, horizon=horizon_days)
     origins = int(result.errors["origin"].nunique()) if len(result.errors) else 0
     if not origins:
@@ -217,13 +223,15 @@ class Forecasted:
 
 
 def run_forecasts(inputs: Inputs, backtested: Backtested, *, horizon_days: int, country: str = "",
-                  workers: int = 2) -> Forecasted:  # fmt: skip
+                  workers: int = 2, progress: Work | None = None) -> Forecasted:  # fmt: skip
     """Fit each series' chosen model on its whole history and forecast ``horizon_days`` (nothing when not ready)."""
     if not inputs.ready:
         return Forecasted({}, choice.forecast_table({}, {}), "", None)
+    if progress is not None:
+        progress.step("forecasting each series with its model")
     forecasts = bt.fit_forecasts(inputs.series, backtested.chosen, horizon=horizon_days,
                                  options=Options(country=country), events=inputs.events, workers=workers,
-                                 calibration=backtested.calibration)  # fmt: skip
+                                 calibration=backtested.calibration, progress=progress or False)  # fmt: skip
     table = choice.forecast_table(inputs.series, forecasts, horizon=horizon_days)
     shown = next((name for name in inputs.series if name != "total"), "total")
     return Forecasted(forecasts, table, shown, forecasts[shown].frame.index[0].to_period("M"))
