@@ -162,7 +162,12 @@ class Facts:
         and owned once, and converted once per currency (engine temporary tables, dropped with the last copy); a
         question then costs a window, a filter and a group-by. The numbers are the same: scopes are decided per
         provider and day, owners and rates per row, so windowing by whole days before or after gives the same rows.
+
+        The kept rows are as large as the warehouse's (like :meth:`pinned`, but for every window): the pages explore
+        their facts; a script asking one question need not.
         """
+        if self._explored is not None:  # already sharing kept rows
+            return self
         out = self.with_options()
         out._explored = _Explored(self._costs, self._requests)
         return out

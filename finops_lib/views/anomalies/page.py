@@ -61,6 +61,7 @@ def load(con: BaseBackend, *, data_dir: str | None = None, rules_file: str = "",
     Owners come from the data folder's allocation rules, as on every page; money is in ``currency``.
     """
     facts = open_facts(con, currency=checks.currency_code(currency), rules=resolve_rules(rules_file, data_dir))
+    facts = facts.explore()  # the page asks many questions of the same rows: scope them once
     cells = build_cells(facts)
     return facts, cells, check_parameters(cells, **parameters)
 

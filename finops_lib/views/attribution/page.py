@@ -79,6 +79,7 @@ def load(con: BaseBackend, *, data_dir: str | None = None, rules_file: str = "",
     rules.with_strategy(filters["split_strategy"])  # fails now, with the parameter's name, if the split cannot apply
     facts = open_facts(con, currency=checks.currency_code(currency), rules=rules, convert=convert_currency,
                        start_date=filters["start_date"], end_date=filters["end_date"])  # fmt: skip
+    facts = facts.explore()  # the page asks many questions of the same rows: scope them once
     return facts, {**filters, "currency": facts.currency}
 
 

@@ -74,6 +74,7 @@ def load(con: BaseBackend, *, data_dir: str | None = None, rules_file: str = "",
         As :func:`check_parameters`.
     """
     facts = open_facts(con, currency=checks.currency_code(currency), rules=resolve_rules(rules_file, data_dir))
+    facts = facts.explore()  # the page asks many questions of the same rows: scope them once
     requests = load_requests(facts, quality_file=quality_file, experiment_map=experiment_map)
     return facts, requests, check_parameters(requests, **parameters)
 

@@ -120,6 +120,7 @@ def load(con: BaseBackend, *, data_dir: str | None = None, rules_file: str = "",
     end = checks.iso_day("as_of", as_of)
     facts = open_facts(con, currency=checks.currency_code(currency), rules=resolve_rules(rules_file, data_dir),
                        end_date=end)
+    facts = facts.explore()  # the page asks many questions of the same rows: scope them once
     try:
         frame, left_out = forecastable(build_series(facts, by=dimension, metric=metric))  # type: ignore[arg-type]
     except NotEnoughData as exc:

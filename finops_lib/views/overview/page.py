@@ -82,6 +82,7 @@ def load(con: BaseBackend, *, data_dir: str | None = None, rules_file: str = "",
     """
     everything = open_facts(con, currency=checks.currency_code(currency), rules=resolve_rules(rules_file, data_dir),
                             convert=convert_currency)  # fmt: skip
+    everything = everything.explore()  # the page asks many questions of the same rows: scope them once
     filters = check_parameters(everything, **parameters)
     facts = everything.with_options(start_date=filters["start_date"], end_date=filters["end_date"],
                                     filters={"provider": filters["provider"]})  # fmt: skip

@@ -91,6 +91,7 @@ def load(con: BaseBackend, *, data_dir: str | None = None, rules_file: str = "",
     rates = fx.load_rates(*fx_files)
     everything = open_facts(con, currency=checks.currency_code(currency), rates=rates,
                             rules=resolve_rules(rules_file, data_dir))  # fmt: skip
+    everything = everything.explore()  # the page asks many questions of the same rows: scope them once
     filters = check_parameters(everything, **parameters)
     facts = everything.with_options(start_date=filters["start_date"], end_date=filters["end_date"],
                                     filters={"provider": filters["provider"]})  # fmt: skip
