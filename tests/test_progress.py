@@ -78,3 +78,18 @@ def test_the_report_keeps_no_progress_bar(sample_report: Path) -> None:
     assert used >= 7  # every page's load cell, and the forecast's fits
     for page in sample_report.glob("*.html"):
         assert "<progress" not in page.read_text(encoding="utf-8"), page
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+@pytest.mark.slow
+def test_every_results_file_is_strict_json(sample_report: Path) -> None:
+    """A budget without a breach day was written as NaN, which strict JSON readers (jq, browsers) refuse."""
+    files = sorted(sample_report.glob("*/results.json"))
+    assert len(files) == 6
+    for path in files:
+        json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    risk = json.loads((sample_report / "30_spend_forecast" / "results.json").read_text(encoding="utf-8"))
+    assert None in [row["breach_date"] for row in risk["budget_risk"]]  # a budget the forecast does not breach
