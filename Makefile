@@ -61,11 +61,12 @@ lab: install  ## JupyterLab on notebooks/, new notebooks on the project's kernel
 sample: install  ## regenerate data/sample/ (fixed seed: the result must not change)
 	$(BIN)/finops sample --out data/sample
 
-bench: install  ## benchmarks: ingest (10M LiteLLM rows), allocation (10M rows), forecasts (100 series x 180 days), the sample report
+bench: install  ## benchmarks: ingest (10M LiteLLM rows), allocation (10M rows), forecasts (100 series x 180 days), the sample report, widget redraws
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/allocate.py
 	$(BIN)/python benchmarks/forecast.py
 	$(BIN)/python benchmarks/report.py
+	$(BIN)/python benchmarks/widgets.py
 
 lint: install
 	$(BIN)/ruff check finops_lib tests benchmarks
