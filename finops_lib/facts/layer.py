@@ -268,7 +268,14 @@ class Facts:
 
     @contextmanager
     def pinned(self) -> Iterator[Facts]:
-        """Materialize the row sets once for many questions (large warehouses); drops them on exit."""
+        """Materialize the row sets once for many questions (large warehouses); drops them on exit.
+
+        Explored facts (:meth:`explore`) keep their rows already: pinning them again would copy the window's rows
+        for nothing.
+        """
+        if self._explored is not None:
+            yield self
+            return
         tables = {"costs": self._costs_expr}
         if self._requests is not None:
             tables["requests"] = self._requests_expr
