@@ -6,7 +6,6 @@ currency (every table keeps a ``currency`` column).
 
 from __future__ import annotations
 
-import csv
 import decimal
 import json
 from decimal import Decimal
@@ -22,6 +21,7 @@ from finops_lib.facts import Facts
 from finops_lib.fx import dsum
 from finops_lib.rules.match import FIELDS, value_expr
 from finops_lib.rules.model import OWNER_FIELDS
+from finops_lib.share import write_csv
 
 #: Allocation kinds, in the order tables and charts show them.
 KINDS: tuple[str, ...] = ("direct", "metered", "shared", "spread", "unallocated")
@@ -167,16 +167,12 @@ def chargeback(allocation: Allocation, *, decimals: int | None = 2) -> pd.DataFr
 
 
 def write_chargeback(allocation: Allocation, path: str | Path, *, decimals: int | None = 2) -> Path:
-    """Write :func:`chargeback` as CSV (amounts as plain decimal text) and return the path."""
-    frame = chargeback(allocation, decimals=decimals)
-    target = Path(path).expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(frame.columns)
-        for row in frame.itertuples(index=False):
-            writer.writerow([format(v, "f") if isinstance(v, Decimal) else v for v in row])
-    return target
+    """Write :func:`chargeback` as CSV (amounts as plain decimal text, owner names spreadsheet-safe); return the path.
+
+    Finance opens this file in a spreadsheet: an owner named ``=HYPERLINK(...)`` is written as text
+    (:func:`finops_lib.share.write_csv`).
+    """
+    return write_csv(chargeback(allocation, decimals=decimals), path)
 
 
 def coverage(allocation: Allocation) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from finops_lib.anomalies.detectors import check_options, episodes, get_detector
 from finops_lib.anomalies.series import DEFAULTS, Grain
 from finops_lib.errors import ParameterError
 from finops_lib.facts import Facts, build_cells
+from finops_lib.share import write_csv
 
 __all__ = ["detect_anomalies", "grain_is_day", "run_detection", "write_alerts"]
 
@@ -82,14 +83,18 @@ def run_detection(
 
 
 def write_alerts(alerts: pd.DataFrame, path: str | Path) -> Path:
-    """Write the alert list to a ``.csv`` or ``.json`` file (money as text, dates ISO); return the path."""
+    """Write the alert list to a ``.csv`` or ``.json`` file (money as text, dates ISO); return the path.
+
+    The CSV's text cells (teams, applications, models from the billing data) are spreadsheet-safe
+    (:func:`finops_lib.share.write_csv`).
+    """
     target = Path(path).expanduser()
     if target.suffix.lower() not in (".csv", ".json"):
         raise ParameterError(f"alert file must end in .csv or .json, got {target.name!r}")
     target.parent.mkdir(parents=True, exist_ok=True)
     out = alerts.drop(columns=[c for c in ("detail", "drilldown", "components") if c in alerts.columns])
     if target.suffix.lower() == ".csv":
-        out.to_csv(target, index=False, date_format="%Y-%m-%d")
+        write_csv(out, target, date_format="%Y-%m-%d")  # text cells spreadsheet-safe
     else:
         records = json.loads(out.to_json(orient="records", date_format="iso", default_handler=str))
         for rec in records:

@@ -14,6 +14,7 @@ from finops_lib.forecast import Event, build_series, calibrate, credits_by_day, 
 from finops_lib.forecast import backtest as bt
 from finops_lib.forecast.choice import choose, forecast_table
 from finops_lib.forecast.models import Options
+from finops_lib.share import write_csv
 
 
 def _write(frame: pd.DataFrame, path: Path) -> None:
@@ -21,7 +22,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
     if path.suffix.lower() == ".parquet":
         frame.to_parquet(path, index=False)
     else:
-        frame.to_csv(path, index=False)
+        write_csv(frame, path)  # series names come from the billing data: spreadsheet-safe
 
 
 #: Known events of the workspace (``docs/config.md``): launches and price changes.
