@@ -189,8 +189,8 @@ def _parts(amount: Decimal, shares: list[float]) -> list[Decimal]:
     return parts
 
 
-def _weights(rule: SharedRule, ctx: _Context) -> tuple[list[str], dict[tuple, pd.DataFrame]]:
-    """Return (key columns, normalized weights per key) of a shared rule."""
+def _weights(rule: SharedRule, ctx: _Context) -> tuple[list[str], dict[tuple, tuple[list[float], list[dict]]]]:
+    """Return (key columns, per key: the recipients' normalized weights and the recipients) of a shared rule."""
     frame = STRATEGIES[rule.strategy].fn(rule, ctx)
     among = rule.options.get("among")
     if among:
@@ -208,7 +208,7 @@ def _weights(rule: SharedRule, ctx: _Context) -> tuple[list[str], dict[tuple, pd
     out = {}
     for key, group in (summed.groupby(keys, dropna=False, sort=False) if keys else [((), summed)]):
         grouped = group[[*owners, "weight"]].sort_values(["weight", "team"], ascending=[False, True])
-        out[key if isinstance(key, tuple) else (key,)] = grouped.reset_index(drop=True)
+        out[key if isinstance(key, tuple) else (key,)] = (grouped["weight"].tolist(), grouped.to_dict("records"))
     return keys, out
 
 
@@ -216,20 +216,15 @@ def _split_pool(cells: pd.DataFrame, rule: SharedRule, ctx: _Context, amounts: l
     keys, weights = _weights(rule, ctx)
     teams = ctx.rules.teams
     out: list[dict] = []
-    recipients: dict[tuple, tuple[list[float], list[dict]]] = {}
     for cell in cells.to_dict("records"):
         base = {k: cell[k] for k in _CELL} | {"applies_to": rule.applies_to, "rule": rule.name}
-        w = weights.get(tuple(cell[k] for k in keys))
-        if w is None or w.empty:
+        shares, records = weights.get(tuple(cell[k] for k in keys), ([], []))
+        if not shares:
             kind = "direct" if cell["team"] else "unallocated"
             owner = {k: cell[k] for k in OWNER_FIELDS}
             out.append(base | owner | {"kind": kind, "rule": f"{rule.name} (no basis)", "share": 1.0,
                                        **{a: cell[a] for a in amounts}})  # fmt: skip
             continue
-        key = tuple(cell[k] for k in keys)
-        if key not in recipients:  # many cells of a period share its weights
-            recipients[key] = (w["weight"].tolist(), w.to_dict("records"))
-        shares, records = recipients[key]
         parts = {a: _parts(cell[a], shares) for a in amounts}
         for i, recipient in enumerate(records):
             team = recipient["team"]

@@ -169,7 +169,7 @@ class Facts:
         if self._explored is not None:  # already sharing kept rows
             return self
         out = self.with_options()
-        out._explored = _Explored(self._costs, self._requests)
+        out._explored = _Explored(self._costs, self._requests, self.rates)
         return out
 
     def describe(self) -> dict[str, object]:
@@ -478,8 +478,8 @@ class _Explored:
     same owners, so they share the rows.
     """
 
-    def __init__(self, costs: ir.Table | None, requests: ir.Table | None) -> None:
-        self.costs, self.requests = costs, requests
+    def __init__(self, costs: ir.Table | None, requests: ir.Table | None, rates: pd.DataFrame) -> None:
+        self.costs, self.requests, self.rates = costs, requests, rates
         self._tables: dict[tuple, tuple[object, ir.Table]] = {}
 
     def _kept(self, key: tuple, keep: object, make: Any) -> ir.Table:
@@ -500,7 +500,8 @@ class _Explored:
 
     def scoped(self, rules: Rules) -> ir.Table:
         """Every ``costs`` row with its scopes and owners under ``rules``."""
-        return self._kept(("scoped", self._owners(rules)), None, lambda: Facts(self.costs, rules=rules)._scoped_costs)
+        return self._kept(("scoped", self._owners(rules)), None,
+                          lambda: Facts(self.costs, rules=rules, rates=self.rates)._scoped_costs)
 
     def converted(self, table: str, facts: Facts) -> ir.Table:
         """Every row of ``costs`` (scoped) or ``requests`` (owned) in the currency of ``facts``, before filters."""
