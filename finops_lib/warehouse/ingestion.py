@@ -29,7 +29,6 @@ Examples
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -423,18 +422,6 @@ def summarize(summary: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["format", "status"]).reset_index(drop=True)
 
 
-def _demo_engine(warehouse: Path) -> str:
-    """Return the engine URL of the sample's own warehouse: ``$FINOPS_ENGINE`` only when it names that file.
-
-    ``finops report`` names it (read-only) for its notebooks; an engine naming anything else is a user's, and the
-    fictional sample never enters it.
-    """
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    own = str(warehouse.resolve())
-    named = os.environ.get("FINOPS_ENGINE", "")
-    return named if named and own in named else f"duckdb:///{own}"
-
-
 def open_data(data_dir: str | Path | None = None, *, warehouse: str | Path | None = None) -> BaseBackend:
     """Ingest a data folder (a no-op for files already ingested) and return the open warehouse.
 
@@ -452,17 +439,13 @@ def open_data(data_dir: str | Path | None = None, *, warehouse: str | Path | Non
     Returns
     -------
     ibis.backends.BaseBackend
-        The connection, with the ``costs``, ``requests``, ``rejects`` and ``ingested_files`` tables. The demo
-        sample always stays in its own warehouse, even when ``$FINOPS_ENGINE`` names another engine (a user's).
+        The connection, with the ``costs``, ``requests``, ``rejects`` and ``ingested_files`` tables.
     """
     folder = paths.data_folder(data_dir, warehouse)
-    url = None
     if not warehouse:
         tag = hashlib.sha1(str(folder).encode()).hexdigest()[:8]
         warehouse = paths.BUILD_DIR / "warehouses" / f"{Path(folder).name}-{tag}.duckdb"
-        if paths.is_sample(folder):
-            url = _demo_engine(Path(warehouse))
-    con = engine.connect(url, warehouse=warehouse)
+    con = engine.connect(warehouse=warehouse)
     if folder:
         ingest([folder], con=con)
     return con
