@@ -120,3 +120,28 @@ def test_the_sample_never_shares_a_warehouse_with_a_user_s_data(folder: Path, tm
     finally:
         con.disconnect()
     assert main(["chargeback", "--data", str(SAMPLE), "--warehouse", str(mine), "--out", str(tmp_path / "c.csv")]) == 2
+
+
+def test_the_demo_sample_never_enters_an_engine_a_user_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``$FINOPS_ENGINE`` naming a user's engine does not receive the demo; the report's URL to its own file does."""
+    import duckdb
+
+    mine = tmp_path / "mine.duckdb"
+    monkeypatch.setenv("FINOPS_ENGINE", f"duckdb:///{mine}")
+    monkeypatch.setattr(paths, "BUILD_DIR", tmp_path / "build")
+    con = open_data()  # nothing named: the demo
+    try:
+        held = con.table("ingested_files").select("x_SourceFile").to_pandas()["x_SourceFile"]
+        assert len(held) and all(Path(f).is_relative_to(paths.SAMPLE_DIR) for f in held)
+    finally:
+        con.disconnect()
+    assert not mine.exists()  # the user's engine was never opened
+    own = next((tmp_path / "build" / "warehouses").glob("sample-*.duckdb"))
+    monkeypatch.setenv("FINOPS_ENGINE", f"duckdb:///{own}?read_only=true")  # what finops report sets
+    con = open_data()
+    try:
+        assert con.table("ingested_files").count().execute() == len(held)  # read there, nothing written
+    finally:
+        con.disconnect()
+    with duckdb.connect(str(own), read_only=True) as db:
+        assert db.sql("SELECT count(*) FROM ingested_files").fetchone()[0] == len(held)

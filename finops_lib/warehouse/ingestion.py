@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -422,6 +423,20 @@ def summarize(summary: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["format", "status"]).reset_index(drop=True)
 
 
+def _demo_engine(warehouse: Path) -> str:
+    """Return the engine URL for the demo sample: ``$FINOPS_ENGINE`` only when it opens a file read-only.
+
+    ``finops report`` names the sample's warehouse read-only for its notebooks (nothing is written there). A
+    writable engine named in ``$FINOPS_ENGINE`` is a user's: the fictional sample never enters it and stays in its
+    own file under ``build/warehouses/``.
+    """
+    named = os.environ.get("FINOPS_ENGINE", "")
+    if named and "read_only=true" in named.lower():
+        return named
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    return f"duckdb:///{warehouse.resolve()}"
+
+
 def open_data(data_dir: str | Path | None = None, *, warehouse: str | Path | None = None) -> BaseBackend:
     """Ingest a data folder (a no-op for files already ingested) and return the open warehouse.
 
@@ -439,13 +454,17 @@ def open_data(data_dir: str | Path | None = None, *, warehouse: str | Path | Non
     Returns
     -------
     ibis.backends.BaseBackend
-        The connection, with the ``costs``, ``requests``, ``rejects`` and ``ingested_files`` tables.
+        The connection, with the ``costs``, ``requests``, ``rejects`` and ``ingested_files`` tables. The demo
+        sample stays in its own warehouse even when ``$FINOPS_ENGINE`` names a writable engine (a user's).
     """
     folder = paths.data_folder(data_dir, warehouse)
+    url = None
     if not warehouse:
         tag = hashlib.sha1(str(folder).encode()).hexdigest()[:8]
         warehouse = paths.BUILD_DIR / "warehouses" / f"{Path(folder).name}-{tag}.duckdb"
-    con = engine.connect(warehouse=warehouse)
+        if paths.is_sample(folder):
+            url = _demo_engine(Path(warehouse))
+    con = engine.connect(url, warehouse=warehouse)
     if folder:
         ingest([folder], con=con)
     return con
