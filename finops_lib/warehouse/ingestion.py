@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterable
@@ -311,11 +312,44 @@ def _load(con: BaseBackend, source: Source, path: Path, sha: str) -> tuple[int, 
 
 
 def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> FileResult:
-    """Ingest one file in one transaction; see :func:`ingest`."""
+    """Ingest one file in one transaction; see :func:`ingest`.
+
+    Any fault while detecting, reading or loading the file is that file's failure (status ``failed``, the reason in
+    ``message``): its transaction is rolled back and the run goes on with the next file. Only a fault of the engine
+    itself (the database invalidated, out of disk while committing) stops the run, since no later file could load.
+    """
     shown = str(path)
-    source = get_source(path, format) if format else detect_format(path)
-    if source is None:
-        return FileResult(shown, None, "skipped", message=explain_unrecognised(path))
+    source = None
+    try:
+        source = get_source(path, format) if format else detect_format(path)
+        if source is None:
+            return FileResult(shown, None, "skipped", message=explain_unrecognised(path))
+        return _ingest_detected(con, path, source)
+    except Exception as exc:  # one file's fault never stops the others
+        if _engine_broken(con):
+            raise
+        return FileResult(shown, source.name if source else None, "failed", message=failure_reason(exc))
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Return the reason a file failed, for people: a reader's own message as is, anything else with its kind.
+
+    Examples
+    --------
+    >>> failure_reason(ValueError("could not convert 'x'"))
+    "could not be read (ValueError: could not convert 'x')"
+    """
+    if isinstance(exc, FinopsError):
+        return str(exc)
+    text = " ".join(str(exc).split()) or "no message"
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"could not be read ({type(exc).__name__}: {text})"
+
+
+def _ingest_detected(con: BaseBackend, path: Path, source: Source) -> FileResult:
+    """Ingest one detected file in one transaction (rolled back on any fault, which is re-raised)."""
+    shown = str(path)
     sha = file_sha256(path)
     before, twin = _previous(con, shown, sha)
     if before == sha:
@@ -328,14 +362,27 @@ def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> F
         if twin is not None:  # the same bytes, delivered later: this copy stands for them (any ingest order)
             earlier += _forget(con, twin)
         read, loaded, rejected, replaced, superseded = _load(con, source, path, sha)
-    except Exception as exc:
-        con.con.execute("ROLLBACK")
-        if isinstance(exc, SourceError):
-            return FileResult(shown, source.name, "failed", message=str(exc))
+    except BaseException:
+        _rollback(con)
         raise
     con.con.execute("COMMIT")
     status = "replaced" if before is not None else "loaded"
     return FileResult(shown, source.name, status, read, loaded, rejected, earlier + replaced, superseded)
+
+
+def _engine_broken(con: BaseBackend) -> bool:
+    """Return whether the engine itself stopped working (after a fault): no later file could load either."""
+    try:
+        con.con.execute("SELECT 1").fetchone()
+    except Exception:  # any failure of a trivial query means the engine is gone
+        return True
+    return False
+
+
+def _rollback(con: BaseBackend) -> None:
+    """Roll back the open transaction; a connection that has none left (the engine failed) is left as it is."""
+    with contextlib.suppress(Exception):  # the original fault is what the caller reports
+        con.con.execute("ROLLBACK")
 
 
 def _in_sample(path: str | Path) -> bool:

@@ -1,0 +1,80 @@
+"""One file's fault is that file's failure: the run goes on, the summary is printed, the exit code says so."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from finops_lib import engine
+from finops_lib.cli import main
+from finops_lib.cli.parser import EXIT_FAILED
+from finops_lib.sources import SOURCES, register_source
+from finops_lib.warehouse import ingest
+
+DATA = Path(__file__).parent / "data"
+_CRASHING = "test_crashing_reader"
+
+
+def _crash(path: Path, con: object) -> None:
+    """A reader with a bug that is not a SourceError (what a NaN cast or an overflow used to do)."""
+    raise ZeroDivisionError("division by zero in a reader")
+
+
+@pytest.fixture
+def crashing_format():
+    register_source(_CRASHING, table="costs", description="test", detect=lambda p, h: h.startswith("CRASH"))(_crash)
+    yield _CRASHING
+    SOURCES.pop(_CRASHING)
+
+
+def _folder(tmp_path: Path) -> Path:
+    """Two good FOCUS files around a file whose reader crashes (sorted between them)."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    shutil.copy(DATA / "focus.csv", folder / "a_focus.csv")
+    (folder / "b_crash.txt").write_text("CRASH this file\n")
+    shutil.copy(DATA / "focus_azure.csv", folder / "c_focus.csv")
+    return folder
+
+
+def _billed(path: Path) -> Decimal:
+    """The file's BilledCost added up without the workbench (pandas reading text, summed as Decimal)."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return sum((Decimal(v) for v in frame["BilledCost"] if v.strip()), Decimal(0))
+
+
+def test_a_crashing_reader_fails_its_file_and_the_others_load(tmp_path: Path, crashing_format: str) -> None:
+    folder = _folder(tmp_path)
+    con = engine.memory()
+    summary = ingest([folder], con=con).set_index("path")
+    crashed = summary.loc[str(folder / "b_crash.txt")]
+    assert (crashed.status, crashed.format) == ("failed", _CRASHING)
+    assert crashed.message == "could not be read (ZeroDivisionError: division by zero in a reader)"
+    assert summary.loc[str(folder / "a_focus.csv"), "status"] == "loaded"
+    assert summary.loc[str(folder / "c_focus.csv"), "status"] == "loaded"
+    held = con.con.execute("SELECT x_SourceFile, sum(BilledCost) FROM costs GROUP BY 1").fetchall()
+    expected = {str(folder / "a_focus.csv"): _billed(folder / "a_focus.csv"),
+                str(folder / "c_focus.csv"): _billed(folder / "c_focus.csv")}  # fmt: skip
+    assert {f: Decimal(v) for f, v in held} == expected
+    # nothing of the crashed file was written, and the connection still works for the next ingest
+    assert con.con.execute("SELECT count(*) FROM ingested_files WHERE x_SourceFile LIKE '%b_crash%'").fetchone() == (0,)
+    again = ingest([folder], con=con).set_index("path")
+    assert again.loc[str(folder / "b_crash.txt"), "status"] == "failed"
+    assert set(again.drop(str(folder / "b_crash.txt"))["status"]) == {"unchanged"}
+
+
+def test_the_command_prints_the_summary_and_exits_failed(tmp_path: Path, crashing_format: str,
+                                                         capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    folder = _folder(tmp_path)
+    code = main(["ingest", str(folder), "--warehouse", str(tmp_path / "wh"), "-v"])
+    out, err = capsys.readouterr()
+    assert code == EXIT_FAILED
+    assert f"FAILED {folder / 'b_crash.txt'}: could not be read (ZeroDivisionError: division by zero in a reader)" \
+        in err
+    assert "3 files:" in out  # the summary is printed, every file counted
+    verbose = [line for line in out.splitlines() if "b_crash.txt" in line]
+    assert len(verbose) == 1 and "failed" in verbose[0] and _CRASHING in verbose[0]
