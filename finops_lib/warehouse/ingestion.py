@@ -52,7 +52,7 @@ from finops_lib.sources import (
     explain_unrecognised,
     get_source,
 )
-from finops_lib.warehouse import delivery, keys
+from finops_lib.warehouse import delivery, keys, privacy
 
 DATA_TABLES = ("costs", "requests")
 #: Files a folder walk never offers to the detectors (documentation, manifests, ground truth).
@@ -219,6 +219,7 @@ def settle(con: BaseBackend, table: str, path: str, result: ReadResult, *, rejec
                                   f"WHERE {where}", [path]).fetchone()
     malformed = 0
     if result.csv_rejects:
+        privacy.prepare(con, privacy.pseudonym_key())
         if result.inline_rejects and parsed and top - 1 != parsed:
             raise FinopsError(f"{path}: parsed records are numbered up to {top - 1} but {parsed} were kept")
         _shift_lines(con, table, path, result.csv_rejects)
@@ -226,7 +227,7 @@ def settle(con: BaseBackend, table: str, path: str, result: ReadResult, *, rejec
         con.con.execute(f"""INSERT INTO "{rejects}" SELECT ?, ?, line, NULL,
             CASE WHEN error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') THEN 'record'
                  ELSE coalesce(column_name, 'record') END,
-            left(csv_line, 200), lower(error_type) || ': ' || error_message, ?
+            left(finops_mask_secrets(csv_line), 200), lower(error_type) || ': ' || error_message, ?
             FROM (SELECT line, min(column_name) AS column_name, first(csv_line) AS csv_line,
                          first(error_type) AS error_type, first(error_message) AS error_message
                   FROM {result.csv_rejects} GROUP BY line)""", [result.format, path, table_kind(table)])
@@ -252,17 +253,26 @@ def table_kind(table: str) -> str:
 def insert_rows(con: BaseBackend, table: str, rows: ibis.Table, *, line_id: str | None) -> None:
     """Insert a reader's rows into ``table``, with content keys unless the format documents a line id.
 
-    See :mod:`finops_lib.warehouse.keys`.
+    Text is masked on the way in (:mod:`finops_lib.warehouse.privacy`: keys of known shapes, user ids when
+    pseudonymised): the raw values are never written. See :mod:`finops_lib.warehouse.keys` for the keys.
     """
-    expr = conform(rows, table_kind(table))
-    if line_id:
-        con.insert(table, expr)
-        return
-    con.create_view("_incoming", expr, overwrite=True)
+    con.create_view("_incoming_raw", conform(rows, table_kind(table)), overwrite=True)
+    con.con.execute(f"CREATE OR REPLACE TEMP VIEW _incoming AS {privacy.masked_select(con, '_incoming_raw')}")
     try:
-        con.con.execute(f'INSERT INTO "{table}" BY NAME {keys.keyed_select_sql("_incoming", table)}')
+        select = "SELECT * FROM _incoming" if line_id else keys.keyed_select_sql("_incoming", table)
+        con.con.execute(f'INSERT INTO "{table}" BY NAME {select}')
     finally:
-        con.drop_view("_incoming", force=True)
+        con.con.execute("DROP VIEW IF EXISTS _incoming")
+        con.drop_view("_incoming_raw", force=True)
+
+
+def insert_rejects(con: BaseBackend, rejects: ibis.Table, *, table: str = "rejects") -> None:
+    """Insert a reader's rejects into ``table``, their text masked like the rows' (:func:`insert_rows`)."""
+    con.create_view("_rejected_raw", conform(rejects, "rejects"), overwrite=True)
+    try:
+        con.con.execute(f'INSERT INTO "{table}" BY NAME {privacy.masked_select(con, "_rejected_raw")}')
+    finally:
+        con.drop_view("_rejected_raw", force=True)
 
 
 def _records(con: BaseBackend, path: str) -> int:
@@ -278,6 +288,7 @@ def _load(con: BaseBackend, source: Source, path: Path, sha: str) -> tuple[int, 
     """
     shown = str(path)
     result: ReadResult = source.read(path, con)
+    windows = privacy.mask_windows(result.windows)  # scopes compared with the rows' (masked) values and stored
     at = delivery.delivered(path, result.delivered_at)
     tables = [t for t in DATA_TABLES if getattr(result, t) is not None]
     others = {t: bool(_scalar(con, f'SELECT count(*) > 0 FROM "{t}" WHERE x_SourceFile <> ?', [shown]))
@@ -289,11 +300,11 @@ def _load(con: BaseBackend, source: Source, path: Path, sha: str) -> tuple[int, 
     kept, replaced = _records(con, shown), 0
     for table in (t for t in tables if others[t]):  # rows of other files may restate these, or be restated
         delivery.supersede(con, table, shown, result.format, at)
-        replaced += delivery.replace_older(con, table, shown, result.format, at, result.windows)
+        replaced += delivery.replace_older(con, table, shown, result.format, at, windows)
     loaded = _records(con, shown)
     superseded = kept - loaded
     if result.rejects is not None:
-        con.insert("rejects", conform(result.rejects, "rejects"))
+        insert_rejects(con, result.rejects)
     rejected = int(_scalar(con, "SELECT count(*) FROM rejects WHERE x_SourceFile = ?", [shown]))
     rows_read = result.rows_read if result.rows_read is not None else sum(read_counts)
     if loaded + rejected + superseded != rows_read:
@@ -301,7 +312,7 @@ def _load(con: BaseBackend, source: Source, path: Path, sha: str) -> tuple[int, 
                           f"{superseded} restated by newer deliveries; refusing to commit a load that loses rows")
     if replaced:
         delivery.recount(con, shown, result.format)
-    delivery.record_windows(con, shown, source.name, result.windows)
+    delivery.record_windows(con, shown, source.name, windows)
     con.con.execute(
         "INSERT INTO ingested_files BY NAME SELECT ? AS x_SourceFile, ? AS x_FileSha256, ? AS x_SourceFormat, "
         "? AS x_RowsRead, ? AS x_RowsLoaded, ? AS x_RowsRejected, ? AS x_IngestedAt, ? AS x_DeliveredAt, "

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from finops_lib import engine
 from finops_lib.errors import SourceError
-from finops_lib.schema import TABLES, conform
+from finops_lib.schema import TABLES
 from finops_lib.sources import get_source
-from finops_lib.warehouse.ingestion import discover, insert_rows, settle
+from finops_lib.warehouse.ingestion import discover, insert_rejects, insert_rows, settle
 
 __all__ = ["normalize"]
 
@@ -67,7 +67,7 @@ def normalize(
         insert_rows(con, stage, expr, line_id=source.line_id)
         parsed = settle(con, stage, str(path), result, rejects=rejected_stage)
         if result.rejects is not None:
-            con.insert(rejected_stage, conform(result.rejects, "rejects"))
+            insert_rejects(con, result.rejects, table=rejected_stage)
         read += result.rows_read if result.rows_read is not None else parsed
     rejects_path = out.with_name(out.name.removesuffix(".parquet") + ".rejects.parquet")
     con.con.execute(f"COPY {stage} TO '{_sql_path(out)}' (FORMAT parquet)")
