@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -60,3 +61,48 @@ def test_the_guard_can_be_turned_off_for_a_program(tmp_path: Path) -> None:
     frame = pd.DataFrame({"=team": ["=1+1"], "cost": [Decimal("2.50")], "day": [None]})
     assert _cells(write_csv(frame, tmp_path / "safe.csv")) == [["'=team", "cost", "day"], ["'=1+1", "2.50", ""]]
     assert _cells(write_csv(frame, tmp_path / "raw.csv", neutralise_text=False))[1] == ["=1+1", "2.50", ""]
+
+
+def _hostile_folder(root: Path) -> Path:
+    """60 days of FOCUS charges whose teams, applications and sub-account names are formula payloads."""
+    from tests.thin_folders import _daily_cost, _days, _focus_row, _write_focus
+
+    rows = []
+    for i, day in enumerate(_days(60)):
+        for n, payload in enumerate(PAYLOADS[:4]):
+            row = _focus_row(day, _daily_cost(i, f"{3 + n}.00") * (3 if i == 50 and n == 0 else 1), team=payload,
+                             app=PAYLOADS[4 + n])  # fmt: skip
+            rows.append({**row, "SubAccountId": payload})
+    _write_focus(root, rows)
+    return root
+
+
+@pytest.mark.slow
+def test_every_csv_a_command_writes_is_spreadsheet_safe_and_raw_on_request(tmp_path: Path) -> None:
+    """chargeback, anomalies, forecast (and its accuracy file) and export-focus, run on hostile data, cell by cell."""
+    from finops_lib.cli import main
+
+    folder = _hostile_folder(tmp_path / "data")
+    ws = ["--warehouse", str(tmp_path / "ws")]
+    assert main(["ingest", str(folder), *ws]) == 0
+    commands = {
+        "chargeback": ["chargeback", "--rules", "none"],
+        "anomalies": ["anomalies", "--sensitivity", "0.5", "--detector", "robust_seasonal"],
+        "forecast": ["forecast", "--by", "team", "--horizon", "7", "--backtest"],
+        "focus": ["export-focus"],
+    }
+    for raw in (False, True):
+        for name, command in commands.items():
+            out = tmp_path / f"{name}{'-raw' if raw else ''}.csv"
+            code = main([*command, "--out", str(out), *ws, *(["--raw-csv"] if raw else [])])
+            assert code == 0, name
+            written = [out] + ([out.with_name(f"{out.stem}.accuracy.csv")] if name == "forecast" else [])
+            for path in written:
+                header, *rows = _cells(path)
+                cells = [cell for row in rows for cell in row]
+                assert rows, path
+                if raw:  # the text as the data wrote it (some payload is in every file)
+                    assert any(cell in PAYLOADS for cell in cells), path
+                else:
+                    assert not any(_formula(cell) for cell in header + cells), path
+                    assert any(cell.startswith("'") and cell[1:] in PAYLOADS for cell in cells), path

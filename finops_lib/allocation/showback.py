@@ -166,13 +166,14 @@ def chargeback(allocation: Allocation, *, decimals: int | None = 2) -> pd.DataFr
     return out.sort_values(["month", "currency", "business_unit", "team"]).reset_index(drop=True)
 
 
-def write_chargeback(allocation: Allocation, path: str | Path, *, decimals: int | None = 2) -> Path:
+def write_chargeback(allocation: Allocation, path: str | Path, *, decimals: int | None = 2,
+                     neutralise_text: bool = True) -> Path:  # fmt: skip
     """Write :func:`chargeback` as CSV (amounts as plain decimal text, owner names spreadsheet-safe); return the path.
 
     Finance opens this file in a spreadsheet: an owner named ``=HYPERLINK(...)`` is written as text
-    (:func:`finops_lib.share.write_csv`).
+    (:func:`finops_lib.share.write_csv`); ``neutralise_text=False`` writes names as they are (for programs).
     """
-    return write_csv(chargeback(allocation, decimals=decimals), path)
+    return write_csv(chargeback(allocation, decimals=decimals), path, neutralise_text=neutralise_text)
 
 
 def coverage(allocation: Allocation) -> pd.DataFrame:

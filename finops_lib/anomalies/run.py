@@ -82,11 +82,11 @@ def run_detection(
     return points, alerts.assign(detector=detector, sensitivity=float(sensitivity))
 
 
-def write_alerts(alerts: pd.DataFrame, path: str | Path) -> Path:
+def write_alerts(alerts: pd.DataFrame, path: str | Path, *, neutralise_text: bool = True) -> Path:
     """Write the alert list to a ``.csv`` or ``.json`` file (money as text, dates ISO); return the path.
 
     The CSV's text cells (teams, applications, models from the billing data) are spreadsheet-safe
-    (:func:`finops_lib.share.write_csv`).
+    (:func:`finops_lib.share.write_csv`); ``neutralise_text=False`` writes them as they are (for programs).
     """
     target = Path(path).expanduser()
     if target.suffix.lower() not in (".csv", ".json"):
@@ -94,7 +94,7 @@ def write_alerts(alerts: pd.DataFrame, path: str | Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     out = alerts.drop(columns=[c for c in ("detail", "drilldown", "components") if c in alerts.columns])
     if target.suffix.lower() == ".csv":
-        write_csv(out, target, date_format="%Y-%m-%d")  # text cells spreadsheet-safe
+        write_csv(out, target, date_format="%Y-%m-%d", neutralise_text=neutralise_text)
     else:
         records = json.loads(out.to_json(orient="records", date_format="iso", default_handler=str))
         for rec in records:

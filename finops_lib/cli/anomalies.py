@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         con.disconnect()  # type: ignore[attr-defined]
     _print_alerts(alerts)
     if args.out:
-        path = write_alerts(alerts, args.out)
+        path = write_alerts(alerts, args.out, neutralise_text=not args.raw_csv)
         print(f"{len(alerts)} anomalies written to {path}")
     if args.fail_on_anomalies and len(alerts):
         return EXIT_ANOMALIES_FOUND

@@ -12,7 +12,7 @@ def run(args: argparse.Namespace) -> int:
     """Allocate and write the CSV: one line per month, business unit, cost center and team, in one currency."""
     con, facts = data_facts(args, rules_file=args.rules)
     try:
-        path = write_chargeback(allocate(facts), args.out)
+        path = write_chargeback(allocate(facts), args.out, neutralise_text=not args.raw_csv)
     finally:
         con.disconnect()  # type: ignore[attr-defined]
     print(f"chargeback in {facts.currency} written to {path}")

@@ -13,7 +13,7 @@ def run(args: argparse.Namespace) -> int:
     """Write the warehouse's charges as a FOCUS dataset; optionally run the FinOps Foundation validator."""
     con, _ = open_workspace(args, writable=True)  # the export writes a view
     try:
-        info = export_focus(con, args.out, version=args.focus_version)
+        info = export_focus(con, args.out, version=args.focus_version, spreadsheet_safe=not args.raw_csv)
     finally:
         con.disconnect()
     print(f"wrote {info['rows']} FOCUS {info['version']} charge rows to {info['path']}; {info['left_out']} "

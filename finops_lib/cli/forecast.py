@@ -17,12 +17,12 @@ from finops_lib.forecast.models import Options
 from finops_lib.share import write_csv
 
 
-def _write(frame: pd.DataFrame, path: Path) -> None:
+def _write(frame: pd.DataFrame, path: Path, *, raw: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".parquet":
         frame.to_parquet(path, index=False)
     else:
-        write_csv(frame, path)  # series names come from the billing data: spreadsheet-safe
+        write_csv(frame, path, neutralise_text=not raw)  # series names come from the billing data
 
 
 #: Known events of the workspace (``docs/config.md``): launches and price changes.
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         accuracy = accuracy.merge(choice[["series", "reason"]], on="series", how="left")
         calibration = calibrate.calibrate(result, models) if args.calibrate else None
         target = out.with_name(f"{out.stem}.accuracy{out.suffix}")
-        _write(accuracy, target)
+        _write(accuracy, target, raw=args.raw_csv)
         print(f"accuracy of {accuracy['model'].nunique()} models on {len(series)} series written to {target}",
               file=sys.stderr)  # fmt: skip
     forecasts = bt.fit_forecasts(series, models, horizon=args.horizon, options=options, events=events,
@@ -83,6 +83,6 @@ def run(args: argparse.Namespace) -> int:
     table = forecast_table(series, forecasts, horizon=args.horizon)
     table.insert(0, "metric", args.metric)
     table.insert(1, "unit", facts.currency if args.metric == "spend" else "tokens")
-    _write(table, out)
+    _write(table, out, raw=args.raw_csv)
     print(f"forecasts of {len(series)} {args.by} series, {args.horizon} days, written to {out}")
     return 0

@@ -107,6 +107,8 @@ def _report(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("export-focus", help="write the warehouse's charges as a FOCUS 1.2 dataset (CSV or Parquet)")
     p.add_argument("--out", required=True, help="target .csv or .parquet file")
+    p.add_argument("--raw-csv", action="store_true", help="write CSV text cells as they are: by default a cell "
+                   "starting with = + - @ (not a number) gets a leading apostrophe so a spreadsheet shows it as text")
     p.add_argument("--version", dest="focus_version", default="1.2", choices=("1.2",), help="FOCUS version (1.2)")
     p.add_argument("--data", help="ingest this data folder first (into its own warehouse unless --warehouse)")
     p.add_argument("--validate", action="store_true", help="run the FinOps Foundation's focus-validator on the file "
@@ -122,6 +124,8 @@ def _chargeback(sub: argparse._SubParsersAction) -> None:
                        "(month, currency, business unit, cost center, team: direct, shared, unallocated, total)")
     _data_options(p)
     p.add_argument("--out", required=True, help="target .csv file")
+    p.add_argument("--raw-csv", action="store_true", help="write CSV text cells as they are: by default a cell "
+                   "starting with = + - @ (not a number) gets a leading apostrophe so a spreadsheet shows it as text")
     p.add_argument("--rules", default="", help="allocation rules YAML (default: config/allocation_rules.yaml of the "
                    "workspace, else of --data, else tags only; 'none' forces tags only)")  # fmt: skip
     p.add_argument("--start-date", help="first day, YYYY-MM-DD")
@@ -148,6 +152,8 @@ def _forecast(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--events", default="", help="known events CSV (default: config/events.csv of the workspace, "
                    "else of --data; 'none' for no events)")  # fmt: skip
     p.add_argument("--out", required=True, help="target .parquet or .csv file")
+    p.add_argument("--raw-csv", action="store_true", help="write CSV text cells as they are: by default a cell "
+                   "starting with = + - @ (not a number) gets a leading apostrophe so a spreadsheet shows it as text")
     p.set_defaults(command="forecast")
 
 
@@ -170,6 +176,8 @@ def _anomalies(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grain", default="day", choices=("day", "hour"), help="series grain (default day)")
     p.add_argument("--no-explain", action="store_true", help="skip the driver explanation (faster)")
     p.add_argument("--out", help="write the alert list to this .csv or .json file")
+    p.add_argument("--raw-csv", action="store_true", help="write CSV text cells as they are: by default a cell "
+                   "starting with = + - @ (not a number) gets a leading apostrophe so a spreadsheet shows it as text")
     p.add_argument("--fail-on-anomalies", action="store_true",
                    help=f"exit with code {EXIT_ANOMALIES_FOUND} when at least one anomaly is reported")
     p.set_defaults(command="anomalies")

@@ -5,6 +5,6 @@
 run as a formula by Excel, LibreOffice or Google Sheets, while numbers stay numbers.
 """
 
-from finops_lib.share.spreadsheet import FORMULA_STARTS, neutralise, write_csv
+from finops_lib.share.spreadsheet import FORMULA_STARTS, neutralise, neutralise_sql, write_csv
 
-__all__ = ["FORMULA_STARTS", "neutralise", "write_csv"]
+__all__ = ["FORMULA_STARTS", "neutralise", "neutralise_sql", "write_csv"]

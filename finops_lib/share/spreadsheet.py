@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["FORMULA_STARTS", "neutralise", "write_csv"]
+__all__ = ["FORMULA_STARTS", "neutralise", "neutralise_sql", "write_csv"]
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection).
 FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
@@ -38,6 +38,22 @@ def neutralise(value: object) -> object:
     if not isinstance(value, str) or not value.startswith(FORMULA_STARTS) or _NUMBER.fullmatch(value):
         return value
     return "'" + value
+
+
+def neutralise_sql(column: str) -> str:
+    """Return the SQL (DuckDB) of :func:`neutralise` applied to a text column (for files the engine writes).
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> sql = neutralise_sql("t")
+    >>> duckdb.sql(f"SELECT {sql} FROM (VALUES ('=1+1'), ('-12.50'), ('ops'), (NULL)) v(t)").fetchall()
+    [("'=1+1",), ('-12.50',), ('ops',), (None,)]
+    """
+    starts = ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS)
+    apostrophe = "''''"  # the SQL literal of one apostrophe
+    return (f"CASE WHEN left({column}, 1) IN ({starts}) AND NOT regexp_full_match({column}, '{_NUMBER.pattern}') "
+            f"THEN {apostrophe} || {column} ELSE {column} END")
 
 
 def _cell(value: object, *, date_format: str | None, guard: bool) -> object:

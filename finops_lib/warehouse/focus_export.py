@@ -55,6 +55,7 @@ from finops_lib import paths
 from finops_lib.cost_datasets import merge_cost_datasets
 from finops_lib.errors import FinopsError
 from finops_lib.schema import COSTS
+from finops_lib.share import neutralise_sql
 
 SUPPORTED_VERSIONS = ("1.2",)
 TOKENS_PER_BLOCK = 1_000_000
@@ -242,7 +243,8 @@ def focus_sql(*, table: str = "costs", version: str = "1.2", text_times: bool = 
             "ORDER BY c.BillingPeriodStart, c.ChargePeriodStart, c.ProviderName, c.x_RowHash")
 
 
-def export_focus(con: BaseBackend, out: str | Path, *, version: str = "1.2", table: str = "costs") -> dict[str, object]:
+def export_focus(con: BaseBackend, out: str | Path, *, version: str = "1.2", table: str = "costs",
+                 spreadsheet_safe: bool = True) -> dict[str, object]:  # fmt: skip
     """Write the warehouse's charges as a FOCUS dataset (CSV or Parquet, chosen by the file suffix).
 
     Parameters
@@ -255,6 +257,10 @@ def export_focus(con: BaseBackend, out: str | Path, *, version: str = "1.2", tab
         FOCUS version (only ``1.2``).
     table
         The table to export.
+    spreadsheet_safe
+        CSV only: a text cell a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab
+        or a carriage return, and not a plain number) is written with a leading apostrophe
+        (:func:`finops_lib.share.neutralise`); False writes text as it is (for programs, not spreadsheets).
 
     Returns
     -------
@@ -279,10 +285,11 @@ def export_focus(con: BaseBackend, out: str | Path, *, version: str = "1.2", tab
     con.create_view("_focus_charges", merge_cost_datasets(con.table(table)), overwrite=True)
     try:
         sql = focus_sql(table="_focus_charges", version=version, text_times=suffix == ".csv")
+        written = _spreadsheet_safe(con, sql) if suffix == ".csv" and spreadsheet_safe else sql
         out.parent.mkdir(parents=True, exist_ok=True)
         target = str(out).replace("'", "''")
         options = "FORMAT csv, HEADER true" if suffix == ".csv" else "FORMAT parquet, COMPRESSION zstd"
-        con.con.execute(f"COPY ({sql}) TO '{target}' ({options})")
+        con.con.execute(f"COPY ({written}) TO '{target}' ({options})")
         stats = con.con.execute(
             f"""SELECT count(*) FILTER (WHERE x_CostBasis = 'invoiced'),
                        count(*) FILTER (WHERE x_CostBasis <> 'invoiced') FROM "{table}" """).fetchone()
@@ -294,6 +301,14 @@ def export_focus(con: BaseBackend, out: str | Path, *, version: str = "1.2", tab
     return {"path": str(out), "rows": int(stats[0]), "left_out": int(stats[1]), "without_quantity": int(missing),
             "version": version}
 
+
+def _spreadsheet_safe(con: BaseBackend, sql: str) -> str:
+    """Return ``sql`` with every text column neutralised for spreadsheets (:func:`finops_lib.share.neutralise_sql`)."""
+    text = [name for name, sql_type, *_ in con.con.execute(f"DESCRIBE {sql}").fetchall() if sql_type == "VARCHAR"]
+    if not text:
+        return sql
+    replaced = ", ".join(f'{neutralise_sql(chr(34) + name + chr(34))} AS "{name}"' for name in text)
+    return f"SELECT * REPLACE ({replaced}) FROM ({sql})"
 
 
 # --- the FinOps Foundation validator ------------------------------------------------------------------------------
