@@ -78,3 +78,4 @@ def test_the_command_prints_the_summary_and_exits_failed(tmp_path: Path, crashin
     assert "3 files:" in out  # the summary is printed, every file counted
     verbose = [line for line in out.splitlines() if "b_crash.txt" in line]
     assert len(verbose) == 1 and "failed" in verbose[0] and _CRASHING in verbose[0]
+    assert "could not be read (ZeroDivisionError" in verbose[0] and "NaN" not in out

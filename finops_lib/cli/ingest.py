@@ -53,9 +53,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: pd.DataFrame, *, verbose: bool) -> None:
-    if verbose:
-        shown = summary.assign(format=summary["format"].fillna("(unrecognised)"))
-        print_frame(shown[["path", "format", "status", *COUNTS]])
+    if verbose:  # every file, and for each one not loaded why (a file in no table is never a bare NaN)
+        shown = summary.assign(format=summary["format"].fillna("(unrecognised)"),
+                               reason=summary["message"].fillna("").str.slice(0, 70))  # fmt: skip
+        print_frame(shown[["path", "format", "status", *COUNTS, "reason"]])
         print()
     print_frame(summarize(summary))
     total = summary[COUNTS].sum()
