@@ -260,12 +260,14 @@ def snapshot(path: str | Path, *, timeout: float | None = None) -> Path:
 
 
 def reader(con: BaseBackend, *, timeout: float | None = None) -> BaseBackend:
-    """Swap a connection to a warehouse file for a read-only connection to a snapshot of it.
+    """Swap a connection to a warehouse file for a connection to a private snapshot of it.
 
     What a long-lived reader (a notebook, a report) should hold: the snapshot holds no lock on the warehouse,
     so ``finops ingest`` runs while the reader is open, and the reader keeps seeing the data as of this call
-    (call it again, e.g. rerun a notebook's first cell, for newer data). ``con`` is closed. A connection that
-    is not to a DuckDB file, or already to a snapshot, is returned as it is.
+    (call it again, e.g. rerun a notebook's first cell, for newer data). ``con`` is closed. The copy is this
+    process's own: what a caller writes there (a view of the FOCUS export) stays in the copy and goes with it,
+    never reaching the warehouse. A connection that is not to a DuckDB file, or already to a snapshot, is
+    returned as it is.
 
     Parameters
     ----------
@@ -277,13 +279,13 @@ def reader(con: BaseBackend, *, timeout: float | None = None) -> BaseBackend:
     Returns
     -------
     ibis.backends.BaseBackend
-        The read-only snapshot connection (or ``con``).
+        The snapshot connection (or ``con``).
     """
     file = database_file(con)
     if file is None or file.is_relative_to(scratch_dir().resolve()):
         return con
     con.disconnect()
-    return _configure(ibis.duckdb.connect(str(snapshot(file, timeout=timeout)), read_only=True))
+    return _configure(ibis.duckdb.connect(str(snapshot(file, timeout=timeout))))
 
 
 # -- scratch: snapshots, DuckDB spill files, readers' staging files --------------------------------------------

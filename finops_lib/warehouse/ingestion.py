@@ -454,7 +454,7 @@ def open_data(data_dir: str | Path | None = None, *, warehouse: str | Path | Non
     Returns
     -------
     ibis.backends.BaseBackend
-        A read-only connection with the ``costs``, ``requests``, ``rejects`` and ``ingested_files`` tables: to a
+        A connection with the ``costs``, ``requests``, ``rejects`` and ``ingested_files`` tables: to a private
         snapshot of the warehouse file taken after the ingest (:func:`finops_lib.engine.reader`), so a notebook
         left open never blocks ``finops ingest``; call again for newer data. The ingest itself holds the file
         only while it runs, and waits for another writer (``$FINOPS_LOCK_TIMEOUT``). The demo sample stays in
