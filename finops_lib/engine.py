@@ -385,6 +385,6 @@ def clean_scratch(folder: str | Path | None = None) -> list[Path]:
 def _spill_dir() -> Path:
     """DuckDB's spill folder for this process (one, made on first use: a fork gets its own)."""
     pid = os.getpid()
-    if pid not in _SPILL or not _SPILL[pid].is_dir():
+    if pid not in _SPILL or not _SPILL[pid].is_dir() or _SPILL[pid].parent != scratch_dir():
         _SPILL[pid] = scratch_path("duckdb")
     return _SPILL[pid]
