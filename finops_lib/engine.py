@@ -17,6 +17,7 @@ and are removed when it exits or, if it was killed, by the next process that sta
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 import re
 import shutil
@@ -44,6 +45,8 @@ LOCK_TIMEOUT_ENV = "FINOPS_LOCK_TIMEOUT"
 SCRATCH_ENV = "FINOPS_SCRATCH"
 _LOCKED = re.compile(r"Could not set lock on file")
 _HOLDER = re.compile(r"held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
+_REFUSED = re.compile(r"File too large|No space left on device|Disk quota exceeded")
+_REFUSED_FILE = re.compile(r'(?:write|writing|file) "?(?P<file>/[^":]+)"?')
 _ENTRY = re.compile(r"^finops-(?P<kind>[a-z]+)-(?P<pid>\d+)\.(?P<start>\d+)-")
 
 
@@ -139,6 +142,38 @@ def connect(
     except Exception as exc:  # any backend failure becomes one clear error
         raise EngineError(f"cannot open engine {shown}: {exc}") from exc
     return _configure(con)
+
+
+class StorageFullError(EngineError):
+    """The disk refused a write: full, over quota, or over the process's file-size limit."""
+
+
+def storage_error(exc: BaseException) -> StorageFullError | None:
+    """Return the clear error for a write the disk refused, or None when ``exc`` is something else.
+
+    DuckDB writes a transaction's changes to its write-ahead log at commit; a refused write fails the commit and
+    DuckDB rolls the transaction back, so the warehouse stays as of its last commit (an ingest loses only the
+    file it was loading).
+
+    Examples
+    --------
+    >>> storage_error(OSError(28, "No space left on device", "/data/wh.duckdb.wal")).args[0][:60]
+    'the disk refused a write to /data/wh.duckdb.wal (No space le'
+    >>> storage_error(ValueError("x")) is None
+    True
+    """
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        file, reason = exc.filename, exc.strerror
+    elif isinstance(exc, duckdb.Error) and (found := _REFUSED.search(str(exc))):
+        named = _REFUSED_FILE.search(str(exc))
+        file, reason = (named["file"] if named else None), found[0]
+    else:
+        return None
+    where = f" to {file}" if file else ""
+    return StorageFullError(f"the disk refused a write{where} ({reason}: disk full, over quota or over a file-size "
+                            "limit); the transaction was rolled back, so the warehouse is as of its last commit (an "
+                            "ingest keeps the files it loaded before); free space and run the command again: files "
+                            "already loaded are skipped")
 
 
 def lock_timeout() -> float:

@@ -279,6 +279,7 @@ sys.setprofile(watch)
 sys.exit(main(sys.argv[6:]))
 """
 #: point -> (profile event, function, nth occurrence, module): each on the second file, the first one committed.
+#: The files' order is their names' (a, b, c).
 POINTS = {
     "inserted": ("return", "insert_rows", 2, "finops_lib.warehouse.ingestion"),  # rows in, transaction open
     "settled": ("return", "settle", 2, "finops_lib.warehouse.ingestion"),  # line numbers and rejects done
@@ -301,11 +302,19 @@ def test_kill_9_then_rerun_leaves_the_totals_of_a_clean_run(point: str, folder: 
     assert any(name.startswith("finops-stage-") for name in left)  # what a killed ingest leaves behind
     if point == "checkpoint":
         assert warehouse.with_name("wh.duckdb.wal").exists()  # killed before the checkpoint finished
+    kept = {"after_commit": 2, "checkpoint": 3}.get(point, 1)  # files committed before the kill
+    assert totals(warehouse) == _first_files(clean, kept)  # whole files only: nothing of the one being loaded
     rerun = _ingest(folder, warehouse, scratch)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert totals(warehouse) == clean
     pid = killed_pid(left)
     assert not [p for p in scratch.iterdir() if p.name.split("-")[2].startswith(f"{pid}.")]  # the rerun removed them
+
+
+def _first_files(found: dict[str, object], count: int) -> dict[str, object]:
+    """The totals restricted to the first ``count`` files (by name)."""
+    names = sorted(row[0] for row in found["files"])[:count]
+    return {key: [row for row in rows if row[0] in names] for key, rows in found.items()}
 
 
 def killed_pid(names: list[str]) -> str:
@@ -344,3 +353,35 @@ def test_duckdb_spills_into_the_scratch_folder(tmp_path: Path, monkeypatch: pyte
     con = engine.memory()
     spill = con.con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
     assert Path(spill).parent == tmp_path / "scratch" and Path(spill).name.startswith(f"finops-duckdb-{os.getpid()}.")
+
+
+# -- disk full ----------------------------------------------------------------------------------------------------
+
+FULL = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG, as on a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), int(sys.argv[1])))
+from finops_lib.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_disk_full_during_an_ingest_leaves_the_warehouse_as_it_was(folder: Path, clean: dict[str, object],
+                                                                   tmp_path: Path) -> None:  # fmt: skip
+    warehouse, scratch = tmp_path / "wh.duckdb", tmp_path / "scratch"
+    first = sorted(folder.iterdir())[0]
+    assert _ingest(first, warehouse, scratch).returncode == 0  # the first file alone
+    before = totals(warehouse)
+    assert [Path(row[0]).name for row in before["files"]] == [first.name]
+    # 200 kB: the staged rows fit, the commit's write-ahead log of the next file does not
+    full = subprocess.run([sys.executable, "-c", FULL, "200000", "ingest", str(folder), "--warehouse",
+                           str(warehouse)], env=_env(scratch), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr[-2000:]
+    assert full.stderr.strip().splitlines()[-1] == (
+        f"finops: error: the disk refused a write to {warehouse}.wal (File too large: disk full, over quota or over "
+        "a file-size limit); the transaction was rolled back, so the warehouse is as of its last commit (an ingest "
+        "keeps the files it loaded before); free space and run the command again: files already loaded are skipped")
+    assert totals(warehouse) == before
+    again = _ingest(folder, warehouse, scratch)  # space again: the same command completes the load
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert totals(warehouse) == clean

@@ -471,8 +471,11 @@ def open_data(data_dir: str | Path | None = None, *, warehouse: str | Path | Non
     try:
         if folder:
             ingest([folder], con=con)
-    except BaseException:
+    except BaseException as exc:
         con.disconnect()
+        refused = engine.storage_error(exc)
+        if refused is not None:
+            raise refused from exc
         raise
     finally:
         engine.remove_stages()
