@@ -17,6 +17,7 @@ and are removed when it exits or, if it was killed, by the next process that sta
 from __future__ import annotations
 
 import atexit
+import contextlib
 import errno
 import os
 import re
@@ -246,7 +247,8 @@ def _configure(con: BaseBackend) -> BaseBackend:
         limit = os.environ.get("FINOPS_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
         con.con.execute(f"SET memory_limit = '{limit}'")
         spill = str(_spill_dir()).replace("'", "''")
-        con.con.execute(f"SET temp_directory = '{spill}'")
+        with contextlib.suppress(duckdb.Error):  # another connection of this process to the file already spilled
+            con.con.execute(f"SET temp_directory = '{spill}'")
     return con
 
 
@@ -280,7 +282,7 @@ def snapshot(path: str | Path, *, timeout: float | None = None) -> Path:
     source = Path(path)
     folder = scratch_path("snapshot")
     target = folder / source.name
-    hold = wait_for_lock(lambda: duckdb.connect(str(source), read_only=True), source, timeout=timeout)
+    hold = wait_for_lock(lambda: _hold(source), source, timeout=timeout)
     try:
         shutil.copyfile(source, target)
         wal = source.with_name(source.name + ".wal")
@@ -292,6 +294,20 @@ def snapshot(path: str | Path, *, timeout: float | None = None) -> Path:
     finally:
         hold.close()
     return target
+
+
+def _hold(source: Path) -> duckdb.DuckDBPyConnection:
+    """Open ``source`` read-only, or join this process's read-write hold of it.
+
+    DuckDB allows one configuration per file and process; joining is as safe here: between two statements of this
+    process nothing is half-committed.
+    """
+    try:
+        return duckdb.connect(str(source), read_only=True)
+    except duckdb.ConnectionException as exc:
+        if "different configuration" not in str(exc):
+            raise
+        return duckdb.connect(str(source))
 
 
 def reader(con: BaseBackend, *, timeout: float | None = None) -> BaseBackend:
