@@ -382,6 +382,7 @@ def test_disk_full_during_an_ingest_leaves_the_warehouse_as_it_was(folder: Path,
         "a file-size limit); the transaction was rolled back, so the warehouse is as of its last commit (an ingest "
         "keeps the files it loaded before); free space and run the command again: files already loaded are skipped")
     assert totals(warehouse) == before
+    assert not list(scratch.iterdir())  # the failed run removed its staging files on its way out
     again = _ingest(folder, warehouse, scratch)  # space again: the same command completes the load
     assert again.returncode == 0, again.stderr[-2000:]
     assert totals(warehouse) == clean
