@@ -20,7 +20,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from finops_lib import offline, paths, report
+from finops_lib import engine, offline, paths, report
 from finops_lib.cli import main
 from finops_lib.errors import FinopsError, ParameterError
 from finops_lib.report import folders, runner
@@ -304,7 +304,10 @@ def test_a_report_without_a_manifest_is_refused_too(tmp_path: Path) -> None:
 def test_notebooks_read_the_warehouse_ingested_once_at_the_same_time(sample_warehouse: Path) -> None:
     lines: list[str] = []
     env = runner._read_only_warehouse(paths.SAMPLE_DIR, str(sample_warehouse), lines.append)
-    assert env == {"FINOPS_ENGINE": f"duckdb:///{sample_warehouse.resolve()}?read_only=true"}
+    url = env["FINOPS_ENGINE"]  # a read-only snapshot of the warehouse: the report holds no lock on the warehouse
+    snapshot = Path(url.removeprefix("duckdb:///").removesuffix("?read_only=true"))
+    assert url.endswith("?read_only=true") and snapshot.name == sample_warehouse.name
+    assert snapshot.parent.parent == engine.scratch_dir().resolve() and snapshot.is_file()
     assert lines[0].startswith(f"ingest {paths.SAMPLE_DIR} ... ok ")
     # What every notebook's first cell does, in two processes at once: both open the same file (read-write, the
     # second would fail on DuckDB's lock).

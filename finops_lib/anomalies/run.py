@@ -18,7 +18,7 @@ from finops_lib.anomalies.detectors import check_options, episodes, get_detector
 from finops_lib.anomalies.series import DEFAULTS, Grain
 from finops_lib.errors import ParameterError
 from finops_lib.facts import Facts, build_cells
-from finops_lib.share import write_csv
+from finops_lib.share import atomic_write, write_csv
 
 __all__ = ["detect_anomalies", "grain_is_day", "run_detection", "write_alerts"]
 
@@ -101,7 +101,7 @@ def write_alerts(alerts: pd.DataFrame, path: str | Path, *, neutralise_text: boo
             for key in ("first_seen", "last_seen"):
                 if isinstance(rec.get(key), str):
                     rec[key] = rec[key][:10] if grain_is_day(rec[key]) else rec[key]
-        target.write_text(json.dumps(records, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        atomic_write(target, json.dumps(records, indent=2, ensure_ascii=False) + "\n")
     return target
 
 

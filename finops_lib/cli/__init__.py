@@ -12,6 +12,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+import duckdb
+
+from finops_lib import engine
 from finops_lib.cli.parser import build_parser
 from finops_lib.errors import FinopsError
 
@@ -26,6 +29,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(command.run(args))
     except FinopsError as exc:
         print(f"finops: error: {exc}", file=sys.stderr)
+        return 2
+    except (duckdb.Error, OSError) as exc:  # a full disk is the one engine failure that is not a bug
+        refused = engine.storage_error(exc)
+        if refused is None:
+            raise
+        print(f"finops: error: {refused}", file=sys.stderr)
         return 2
 
 

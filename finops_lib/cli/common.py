@@ -29,6 +29,7 @@ from finops_lib import checks, engine, paths
 from finops_lib.errors import FinopsError
 from finops_lib.facts import Facts, open_facts
 from finops_lib.rules import Rules, find_rules, resolve_rules
+from finops_lib.share import atomic_write
 from finops_lib.sources.mapped import register_mapping
 from finops_lib.warehouse import ingest, open_data
 from finops_lib.warehouse.status import ingested_count
@@ -210,7 +211,7 @@ def _record(log: Path, summary: pd.DataFrame) -> None:
         else:
             files.pop(row.path, None)
     log.parent.mkdir(parents=True, exist_ok=True)  # with $FINOPS_ENGINE the warehouse file's folder may not exist
-    log.write_text(json.dumps({"files": files}, indent=1, sort_keys=True), encoding="utf-8")
+    atomic_write(log, json.dumps({"files": files}, indent=1, sort_keys=True))
 
 
 def fix_for(status: str, reason: str) -> str:

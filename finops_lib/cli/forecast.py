@@ -14,13 +14,14 @@ from finops_lib.forecast import Event, build_series, calibrate, credits_by_day, 
 from finops_lib.forecast import backtest as bt
 from finops_lib.forecast.choice import choose, forecast_table
 from finops_lib.forecast.models import Options
-from finops_lib.share import write_csv
+from finops_lib.share import atomic_path, write_csv
 
 
 def _write(frame: pd.DataFrame, path: Path, *, raw: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".parquet":
-        frame.to_parquet(path, index=False)
+        with atomic_path(path) as temp:
+            frame.to_parquet(temp, index=False)
     else:
         write_csv(frame, path, neutralise_text=not raw)  # series names come from the billing data
 

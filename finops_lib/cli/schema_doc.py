@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from finops_lib.schema import render_markdown
+from finops_lib.share import atomic_write
 
 
 def run(args: argparse.Namespace) -> int:
@@ -19,7 +20,6 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(f"{target} is current")
         return 0
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    atomic_write(target, text)
     print(f"wrote {target}")
     return 0

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from finops_lib.errors import ParameterError
+from finops_lib.share import atomic_write
 
 #: ``reports/<stamp>/`` of a run: its start, UTC.
 STAMP_FORMAT = "%Y%m%d-%H%M%S"
@@ -75,7 +76,7 @@ def point_latest(base: Path, folder: Path) -> str:
         os.replace(temporary, link)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
-        (base / LATEST_FILE).write_text(f"{target}\n", encoding="utf-8")
+        atomic_write(base / LATEST_FILE, f"{target}\n")
         return f"{base / LATEST_FILE} names {target} (no symlink: {exc}){note}"
     (base / LATEST_FILE).unlink(missing_ok=True)
     return f"{link} -> {target}{note}"
@@ -175,7 +176,7 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:
     """Write ``report.json`` (the manifest lists itself among the files)."""
     path = folder / MANIFEST
     manifest = {**manifest, "files": sorted({*manifest.get("files", []), MANIFEST})}
-    path.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+    atomic_write(path, json.dumps(manifest, indent=2, default=str) + "\n")
     return path
 
 

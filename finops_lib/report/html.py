@@ -36,6 +36,7 @@ from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 from finops_lib.errors import FinopsError
 from finops_lib.offline import embed_html, vega_bundle, vega_script
 from finops_lib.report.summary import executive_summary
+from finops_lib.share import atomic_write
 
 #: Cells carrying one of these tags are left out of the HTML (widgets do not work in static HTML).
 REMOVE_CELL_TAGS = frozenset({"widgets", "remove"})
@@ -200,7 +201,7 @@ def export_notebook(
     if remote:
         raise FinopsError(f"{html_path.name}: the page would load {remote[:3]} from the network")
     html_path.parent.mkdir(parents=True, exist_ok=True)
-    html_path.write_text(body, encoding="utf-8")
+    atomic_write(html_path, body)
     return html_path
 
 
@@ -235,8 +236,8 @@ def write_assets(folder: Path) -> Path:
         raise FinopsError(f"{REPORT_CSS}: the stylesheet would load {remote[:3]} from the network")
     assets = folder / ASSETS_DIR
     assets.mkdir(parents=True, exist_ok=True)
-    (assets / REPORT_CSS).write_text(css, encoding="utf-8")
-    (assets / VEGA_JS).write_text(vega_script(), encoding="utf-8")
+    atomic_write(assets / REPORT_CSS, css)
+    atomic_write(assets / VEGA_JS, vega_script())
     return assets
 
 
@@ -289,5 +290,5 @@ def write_index(
         title=title, runs=runs, metadata={"date_range": None, **metadata}, counts=counts, summary=summary
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    atomic_write(path, page)
     return path

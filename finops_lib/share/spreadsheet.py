@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from finops_lib.share.files import atomic_open
+
 __all__ = ["FORMULA_STARTS", "neutralise", "neutralise_sql", "write_csv"]
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection).
@@ -90,8 +92,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, neutralise_text: bool = 
     ['team,cost', "'=1+1,-1.50", 'ops,2']
     """
     target = Path(path).expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", encoding="utf-8", newline="") as handle:
+    with atomic_open(target, "w", encoding="utf-8", newline="") as handle:  # the old file stays whole on failure
         # CRLF rows (RFC 4180, as spreadsheets write them): a cell holding a carriage return is quoted too
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow([neutralise(str(c)) if neutralise_text else str(c) for c in frame.columns])

@@ -9,12 +9,9 @@ value (:func:`meter_table`, :func:`unit_table`), read tags once per distinct tex
 
 from __future__ import annotations
 
-import atexit
 import csv
 import json
 import re
-import shutil
-import tempfile
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -25,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
+from finops_lib import engine
 from finops_lib.errors import SourceError
 from finops_lib.meters import parse_meter
 from finops_lib.schema import CONTEXT_TIERS, DEPLOYMENT_TYPES, SERVICE_TIERS, TOKEN_TYPES
@@ -295,8 +293,7 @@ def stage(con: BaseBackend, select_sql: str, path: Path) -> str:
     The rows come back with ``src_row`` = record number + 1 (line 1 is the header), so later joins may
     reorder them freely. Any engine error while reading the file becomes a :class:`SourceError`.
     """
-    folder = Path(tempfile.mkdtemp(prefix="finops_stage_"))
-    atexit.register(shutil.rmtree, folder, True)
+    folder = engine.stage_folder()  # removed after the ingest, at exit, or by the next start if killed
     target = folder / "rows.parquet"
     try:
         con.con.execute("SET preserve_insertion_order = true")

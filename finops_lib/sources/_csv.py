@@ -23,12 +23,9 @@ Tolerances a reader opts into:
 from __future__ import annotations
 
 import ast
-import atexit
 import csv
 import gzip
 import json
-import shutil
-import tempfile
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -39,6 +36,7 @@ import duckdb
 import ibis
 from ibis.backends import BaseBackend
 
+from finops_lib import engine
 from finops_lib.errors import SourceError
 from finops_lib.schema import conform
 from finops_lib.sources._sql import ident, quote
@@ -232,8 +230,7 @@ def stage_numbered(con: BaseBackend, select_sql: str, table: str) -> ibis.Table:
     table
         Declared table name.
     """
-    folder = Path(tempfile.mkdtemp(prefix="finops_stage_"))
-    atexit.register(shutil.rmtree, folder, True)
+    folder = engine.stage_folder()  # removed after the ingest, at exit, or by the next start if killed
     target = folder / "rows.parquet"
     con.con.execute("SET preserve_insertion_order = true")
     execute_scan(con, f"COPY ({select_sql}) TO {quote(str(target))} (FORMAT parquet, COMPRESSION zstd)")

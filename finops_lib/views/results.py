@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from finops_lib import paths
+from finops_lib.share import atomic_write
 
 
 def write_results(output_dir: str | Path, results: dict[str, object]) -> Path:
@@ -31,7 +32,7 @@ def write_results(output_dir: str | Path, results: dict[str, object]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "results.json"
     text = json.dumps(_strict(results), indent=2, default=_text, ensure_ascii=False, allow_nan=False)
-    target.write_text(text + "\n", encoding="utf-8")
+    atomic_write(target, text + "\n")
     return target
 
 

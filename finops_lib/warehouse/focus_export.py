@@ -55,7 +55,7 @@ from finops_lib import paths
 from finops_lib.cost_datasets import merge_cost_datasets
 from finops_lib.errors import FinopsError
 from finops_lib.schema import COSTS
-from finops_lib.share import neutralise_sql
+from finops_lib.share import atomic_path, neutralise_sql
 
 SUPPORTED_VERSIONS = ("1.2",)
 TOKENS_PER_BLOCK = 1_000_000
@@ -286,10 +286,10 @@ def export_focus(con: BaseBackend, out: str | Path, *, version: str = "1.2", tab
     try:
         sql = focus_sql(table="_focus_charges", version=version, text_times=suffix == ".csv")
         written = _spreadsheet_safe(con, sql) if suffix == ".csv" and spreadsheet_safe else sql
-        out.parent.mkdir(parents=True, exist_ok=True)
-        target = str(out).replace("'", "''")
         options = "FORMAT csv, HEADER true" if suffix == ".csv" else "FORMAT parquet, COMPRESSION zstd"
-        con.con.execute(f"COPY ({written}) TO '{target}' ({options})")
+        with atomic_path(out) as temp:  # the old export stays whole if this one fails
+            target = str(temp).replace("'", "''")
+            con.con.execute(f"COPY ({written}) TO '{target}' ({options})")
         stats = con.con.execute(
             f"""SELECT count(*) FILTER (WHERE x_CostBasis = 'invoiced'),
                        count(*) FILTER (WHERE x_CostBasis <> 'invoiced') FROM "{table}" """).fetchone()

@@ -512,8 +512,11 @@ def open_data(data_dir: str | Path | None = None, *, warehouse: str | Path | Non
     Returns
     -------
     ibis.backends.BaseBackend
-        The connection, with the ``costs``, ``requests``, ``rejects`` and ``ingested_files`` tables. The demo
-        sample stays in its own warehouse even when ``$FINOPS_ENGINE`` names a writable engine (a user's).
+        A connection with the ``costs``, ``requests``, ``rejects`` and ``ingested_files`` tables: to a private
+        snapshot of the warehouse file taken after the ingest (:func:`finops_lib.engine.reader`), so a notebook
+        left open never blocks ``finops ingest``; call again for newer data. The ingest itself holds the file
+        only while it runs, and waits for another writer (``$FINOPS_LOCK_TIMEOUT``). The demo sample stays in
+        its own warehouse even when ``$FINOPS_ENGINE`` names a writable engine (a user's).
     """
     folder = paths.data_folder(data_dir, warehouse)
     url = None
@@ -523,6 +526,15 @@ def open_data(data_dir: str | Path | None = None, *, warehouse: str | Path | Non
         if paths.is_sample(folder):
             url = _demo_engine(Path(warehouse))
     con = engine.connect(url, warehouse=warehouse)
-    if folder:
-        ingest([folder], con=con)
-    return con
+    try:
+        if folder:
+            ingest([folder], con=con)
+    except BaseException as exc:
+        con.disconnect()
+        refused = engine.storage_error(exc)
+        if refused is not None:
+            raise refused from exc
+        raise
+    finally:
+        engine.remove_stages()
+    return engine.reader(con)
