@@ -79,3 +79,40 @@ def test_the_command_prints_the_summary_and_exits_failed(tmp_path: Path, crashin
     verbose = [line for line in out.splitlines() if "b_crash.txt" in line]
     assert len(verbose) == 1 and "failed" in verbose[0] and _CRASHING in verbose[0]
     assert "could not be read (ZeroDivisionError" in verbose[0] and "NaN" not in out
+
+
+_MISCOUNTING = "test_miscounting_reader"
+
+
+def _miscount(path: Path, con: object) -> object:
+    """A reader whose rows are inserted, then found not to add up: the load fails inside its transaction."""
+    from finops_lib.sources import ReadResult
+    from finops_lib.sources._common import records_table
+
+    row = {"BilledCost": Decimal("1"), "BillingCurrency": "USD", "x_SourceFormat": _MISCOUNTING,
+           "x_SourceFile": str(path), "x_SourceRow": 1, "x_RowHash": "r1"}  # fmt: skip
+    return ReadResult(_MISCOUNTING, str(path), records_table([row], "costs"), None, records_table([], "rejects"),
+                      rows_read=5)  # five said, one given
+
+
+def test_a_load_failing_inside_its_transaction_leaves_the_next_file_masked_and_loaded(tmp_path: Path) -> None:
+    register_source(_MISCOUNTING, table="costs", description="test",
+                    detect=lambda p, h: h.startswith("MISCOUNT"))(_miscount)  # fmt: skip
+    try:
+        folder = tmp_path / "exports"
+        folder.mkdir()
+        (folder / "a_miscount.txt").write_text("MISCOUNT\n")
+        key = "sk-proj-" + "Q7" * 20
+        text = (DATA / "focus.csv").read_text(encoding="utf-8").replace('""user:team"": ""search""',
+                                                                      f'""user:team"": ""search {key}""')  # fmt: skip
+        assert key in text
+        (folder / "b_focus.csv").write_text(text, encoding="utf-8")
+        con = engine.memory()
+        summary = ingest([folder], con=con).set_index("path")
+        assert summary.loc[str(folder / "a_miscount.txt"), "status"] == "failed"
+        assert "refusing to commit" in summary.loc[str(folder / "a_miscount.txt"), "message"]
+        assert summary.loc[str(folder / "b_focus.csv"), "status"] == "loaded"
+        tags = [t for (t,) in con.con.execute("SELECT Tags FROM costs").fetchall()]
+        assert not any(key in (t or "") for t in tags) and any("sk-proj-***" in (t or "") for t in tags)
+    finally:
+        SOURCES.pop(_MISCOUNTING)

@@ -232,16 +232,22 @@ def test_no_planted_secret_reaches_a_report_or_a_csv(planted: tuple[Path, Plante
                                                      capsys: pytest.CaptureFixture) -> None:  # fmt: skip
     folder, make, _ = planted
     ws = ["--warehouse", str(tmp_path / "workspace")]
-    assert main(["ingest", str(folder), *ws]) in (0, 1)
-    report = tmp_path / "report"
-    main(["report", "--out", str(report), *ws])
-    main(["chargeback", "--out", str(tmp_path / "chargeback.csv"), *ws])
-    main(["anomalies", "--out", str(tmp_path / "anomalies.csv"), *ws])
-    main(["forecast", "--out", str(tmp_path / "forecast.csv"), *ws])
-    main(["export-focus", "--out", str(tmp_path / "focus.csv"), *ws])
-    main(["status", *ws])
+    # Azure's fixture bills in EUR on days the shipped rates do not cover: every command would stop on the missing
+    # rate (a separate defect); the other 18 formats are all read.
+    usd = [str(p) for p in sorted(folder.iterdir()) if p.name != "azure_cost_details"]
+    codes = {"ingest": main(["ingest", *usd, *ws])}
+    codes["report"] = main(["report", "--out", str(tmp_path / "report"), *ws])
+    codes["chargeback"] = main(["chargeback", "--out", str(tmp_path / "chargeback.csv"), "--only-billed-in-currency",
+                                *ws])  # fmt: skip
+    codes["anomalies"] = main(["anomalies", "--out", str(tmp_path / "anomalies.csv"), *ws])
+    codes["forecast"] = main(["forecast", "--out", str(tmp_path / "forecast.csv"), *ws])
+    codes["export-focus"] = main(["export-focus", "--out", str(tmp_path / "focus.csv"), *ws])
+    codes["status"] = main(["status", *ws])
     captured = capsys.readouterr()
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".html", ".json", ".csv", ".md")]
+    assert codes == {"ingest": 0, "report": 0, "chargeback": 0, "anomalies": 0, "forecast": 0, "export-focus": 0,
+                     "status": 0}, (codes, captured.err[-3000:])
+    assert "demo" not in captured.err  # the report is of the planted data, not the sample
     assert len([p for p in written if p.suffix == ".html"]) >= 7 and (tmp_path / "chargeback.csv").is_file()
     for path in written:
         assert leaks(path.read_text(encoding="utf-8", errors="replace"), make) == [], path

@@ -327,7 +327,8 @@ def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> F
 
     Any fault while detecting, reading or loading the file is that file's failure (status ``failed``, the reason in
     ``message``): its transaction is rolled back and the run goes on with the next file. Only a fault of the engine
-    itself (the database invalidated, out of disk while committing) stops the run, since no later file could load.
+    itself (the database invalidated) or a write the disk refused (:func:`finops_lib.engine.storage_error`) stops
+    the run, since no later file could load either.
     """
     shown = str(path)
     source = None
@@ -337,7 +338,7 @@ def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> F
             return FileResult(shown, None, "skipped", message=explain_unrecognised(path))
         return _ingest_detected(con, path, source)
     except Exception as exc:  # one file's fault never stops the others
-        if _engine_broken(con):
+        if _engine_broken(con) or engine.storage_error(exc) is not None:  # no later file could load either
             raise
         return FileResult(shown, source.name if source else None, "failed", message=failure_reason(exc))
 
@@ -459,6 +460,7 @@ def ingest(
     con = con or engine.connect(warehouse=warehouse)
     try:
         ensure_tables(con)
+        privacy.prepare(con, privacy.pseudonym_key())  # outside any file's transaction (see privacy.prepare)
         keep_sample_apart(con, files)
         results = [ingest_file(con, path, format=format) for path in files]
     finally:

@@ -30,12 +30,14 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import re
 from dataclasses import replace
 
+import duckdb
 from ibis.backends import BaseBackend
 
 from finops_lib.sources import Window
@@ -123,17 +125,23 @@ def prepare(con: BaseBackend, key: str | None) -> None:
     done = getattr(con, "_finops_privacy", None)
     if done is not None and done[0] is raw and done[1] == key:
         return
-    registered = {r[0] for r in raw.execute(
-        "SELECT function_name FROM duckdb_functions() WHERE function_name IN (?, ?)", [_UDF_MASK, _UDF_PSEUDONYM]
-    ).fetchall()}  # fmt: skip
-    if _UDF_MASK not in registered:
-        raw.create_function(_UDF_MASK, mask_secrets, ["VARCHAR"], "VARCHAR", side_effects=False)
-    if _UDF_PSEUDONYM in registered:
+    # Python functions are not listed by duckdb_functions(); one created inside a transaction that is rolled back
+    # leaves the catalog while the connection still counts it: :func:`finops_lib.warehouse.ingest` prepares them
+    # before its first transaction.
+    _create(raw, _UDF_MASK, mask_secrets)
+    with contextlib.suppress(duckdb.Error):
         raw.remove_function(_UDF_PSEUDONYM)
     if key:
-        raw.create_function(_UDF_PSEUDONYM, lambda value: pseudonym(value, key), ["VARCHAR"], "VARCHAR",
-                            side_effects=False)  # fmt: skip
+        _create(raw, _UDF_PSEUDONYM, lambda value: pseudonym(value, key))
     con._finops_privacy = (raw, key)
+
+
+def _create(raw: duckdb.DuckDBPyConnection, name: str, function: object) -> None:
+    try:
+        raw.create_function(name, function, ["VARCHAR"], "VARCHAR", side_effects=False)
+    except duckdb.NotImplementedException as exc:  # "already created" on this connection
+        if "already created" not in str(exc):
+            raise
 
 
 def masked_select(con: BaseBackend, relation: str) -> str:
