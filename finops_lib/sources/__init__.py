@@ -67,12 +67,21 @@ class Window:
         ``(column, value)`` pairs that must match too (e.g. ``(("BillingAccountId", "123"),)``).
     column
         The timestamp column the bounds apply to.
+    delivery
+        When the file is one part of a delivery split in several files (Azure ``part_0_0001.csv``,
+        ``part_1_0001.csv``; CUR ``-00001``, ``-00002``; GCP shards ``-000000000000``): a glob naming the
+        files of that delivery (``/exports/run-7/part_*_*.csv``, the folder escaped). The parts restate the
+        window *together*: rows of files the glob names are never restated by this window, nor by this
+        file's natural keys, whatever the ingest order; a later delivery restates all of them. Empty for
+        a file that is a whole delivery. A window with ``start == end`` restates nothing and only names
+        the delivery (a format that restates by natural key alone declares one for its parts).
     """
 
     start: datetime
     end: datetime
     scope: tuple[tuple[str, str], ...] = ()
     column: str = "ChargePeriodStart"
+    delivery: str = ""
 
 
 @dataclass(frozen=True)

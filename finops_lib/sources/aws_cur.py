@@ -40,8 +40,12 @@ Quirks handled here (``reference/formats.md`` sections 4.1 and 4.2):
 * A CUR file restates its whole billing period for its payer: each billing period in the file is
   declared as a :class:`~finops_lib.sources.Window` on ``BillingPeriodStart`` scoped to the payer and
   to each usage account present (so two linked-account CURs of one payer never erase each other).
-  A delivery split in parts (``<name>-00001.csv.gz``, ``-00002``...) would make each part erase the
-  others, so when sibling parts exist no window is declared (rows are replaced by natural key).
+  A delivery split in parts (``<name>-00001.csv.gz``, ``-00002``... in one assembly or execution folder,
+  listed by the ``reportKeys`` of the legacy ``<name>-Manifest.json`` or the ``dataFiles`` of a CUR 2.0
+  manifest) is one delivery (:func:`delivery_of`): the parts restate the period together, never each
+  other, whatever the ingest order; a later assembly restates all of them. A manifest in the file's
+  folder that lists it makes every file of the folder a part; without one, the ``<name>-<n><ext>``
+  files of one folder are.
 * ``identity_line_item_id`` is not stable across deliveries: the natural key is payer, billing
   period, account, line item type, usage period, product, usage type, operation, resource,
   principal, pricing term and description (the same for the CUR 2.0 and legacy names).
@@ -49,8 +53,11 @@ Quirks handled here (``reference/formats.md`` sections 4.1 and 4.2):
 
 from __future__ import annotations
 
+import glob
+import json
 import re
-from pathlib import Path
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
 
 from ibis.backends import BaseBackend
 
@@ -321,17 +328,42 @@ FROM p LEFT JOIN {lookups[0]} m ON m.k = p.line_item_usage_type LEFT JOIN {looku
 """
 
 
-def _sibling_parts(path: Path) -> bool:
-    """Whether the file is one part of a delivery split in several (``name-00001.csv.gz``, ``name-00002``...)."""
-    part = re.compile(r"^(?P<stem>.+)-\d+(?P<ext>(?:\.[A-Za-z0-9]+)+)$")
-    mine = part.match(path.name)
-    if mine is None:
-        return False
-    try:
-        others = [part.match(p.name) for p in path.parent.iterdir() if p != path]
-    except OSError:
-        return False
-    return any(o is not None and o["stem"] == mine["stem"] and o["ext"] == mine["ext"] for o in others)
+#: One part of a delivery: ``<name>-<n><ext>``, n of 1 to 5 digits (``acme-00001.csv.gz``, legacy ``acme-1.csv.gz``;
+#: not a dated name such as ``cur-20260501.csv``, a whole delivery).
+_PART = re.compile(r"^(?P<stem>.+)-\d{1,5}(?P<ext>(?:\.[A-Za-z0-9]+)+)$")
+
+
+def _listed(folder: Path) -> set[str]:
+    """Return the names of the data files the CUR manifests of ``folder`` list (``reportKeys``, ``dataFiles``)."""
+    names: set[str] = set()
+    for manifest in folder.glob("*[Mm]anifest.json"):
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8-sig"))
+        except (OSError, ValueError):
+            continue
+        keys = [*(data.get("reportKeys") or []), *(data.get("dataFiles") or [])] if isinstance(data, dict) else []
+        names |= {PurePosixPath(str(k)).name for k in keys if isinstance(k, str)}
+    return names
+
+
+def delivery_of(path: Path) -> str:
+    """Return a glob of the files of the CUR delivery ``path`` is one part of ('' when it is a whole delivery).
+
+    A manifest in the file's folder that lists it (an assembly or execution folder) makes every file of that
+    folder a part; else a file named ``<name>-<n><ext>`` is one of the ``<name>-[0-9]*<ext>`` files of its folder.
+
+    Examples
+    --------
+    >>> delivery_of(Path("/nonexistent/acme/20260501-20260601/a1b2/acme-00002.csv.gz"))
+    '/nonexistent/acme/20260501-20260601/a1b2/acme-[0-9]*.csv.gz'
+    >>> delivery_of(Path("/nonexistent/cur.csv"))
+    ''
+    """
+    here = Path(glob.escape(str(path.parent)))
+    if path.name in _listed(path.parent):
+        return str(here / "*")
+    hit = _PART.match(path.name)
+    return str(here / f"{glob.escape(hit['stem'])}-[0-9]*{hit['ext']}") if hit else ""
 
 
 def _read(path: Path, con: BaseBackend, fmt: str) -> ReadResult:
@@ -345,8 +377,9 @@ def _read(path: Path, con: BaseBackend, fmt: str) -> ReadResult:
     for view in lookups:
         con.con.unregister(view)
     # One window per billing period, payer and usage account (two linked-account CURs of one payer never erase
-    # each other); none when the file is one part of a multi-part delivery.
-    windows = () if _sibling_parts(path) else windows_from(con, final)
+    # each other), restated together with the other parts of its delivery.
+    part_of = delivery_of(path)
+    windows = tuple(replace(w, delivery=part_of) for w in windows_from(con, final))
     costs = conform(con.sql(f"SELECT * EXCLUDE (src_row) FROM {final}"), "costs")
     return ReadResult(fmt, str(path), costs, None, None, None, inline_rejects=True, csv_rejects=csv_rejects,
                       windows=windows)

@@ -15,22 +15,34 @@ order the files were ingested in, so ingesting a folder in any order gives the s
 Windows are remembered in ``ingested_windows``, so a restatement holds even once its rows are replaced.
 Two files of *different* cost datasets (Azure actual and amortized) never restate each other: their windows
 are scoped by ``x_CostDataset``.
+
+A delivery split in parts (Azure ``part_0_0001.csv`` and ``part_1_0001.csv`` of one run, CUR ``-00001`` and
+``-00002`` of one assembly, GCP shards of one extract) is one delivery: each part's windows name its siblings
+(:attr:`Window.delivery <finops_lib.sources.Window>`, a glob of the delivery's files), and the parts of one
+delivery never restate each other, by window or by natural key, whatever the order they are ingested in or
+their delivery times. Together they restate the window: a later delivery (another run, assembly, extract)
+restates every part of an earlier one. The glob is kept in the window's ``x_WindowScope`` under
+``x_Delivery`` (not a column: never matched against rows).
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePath
 
 from ibis.backends import BaseBackend
 
 from finops_lib.sources import Window
 
-__all__ = ["delivered", "newer_windows", "record_windows", "recount", "replace_older", "supersede"]
+__all__ = ["delivered", "in_delivery", "newer_windows", "record_windows", "recount", "replace_older", "siblings",
+           "supersede"]
 
 #: Order of deliveries: delivery time (ingest time for warehouses written before it was recorded), then path.
 _ORDER = "(coalesce(x_DeliveredAt, x_IngestedAt), x_SourceFile)"
+#: Key of ``x_WindowScope`` that holds the window's delivery glob (not a column: never matched against rows).
+DELIVERY_KEY = "x_Delivery"
 
 
 def delivered(path: Path, stated: datetime | None) -> datetime:
@@ -62,18 +74,63 @@ def record_windows(con: BaseBackend, path: str, fmt: str, windows: tuple[Window,
     """Remember the windows ``path`` restates (replacing what an earlier version of the file declared)."""
     con.con.execute("DELETE FROM ingested_windows WHERE x_SourceFile = ?", [path])
     for w in windows:
+        scope = {**dict(w.scope), **({DELIVERY_KEY: w.delivery} if w.delivery else {})}
         con.con.execute("INSERT INTO ingested_windows VALUES (?, ?, ?, ?, ?, ?)",
-                        [path, fmt, w.column, w.start, w.end, json.dumps(dict(w.scope), sort_keys=True)])
+                        [path, fmt, w.column, w.start, w.end, json.dumps(scope, sort_keys=True)])
+
+
+def _window(column: str, start: datetime, end: datetime, scope: str | None) -> Window:
+    """Rebuild a recorded window (its delivery glob taken out of the scope)."""
+    pairs = json.loads(scope or "{}")
+    pairs.pop(DELIVERY_KEY, None)
+    return Window(_utc(start), _utc(end), tuple(sorted(pairs.items())), column, _delivery(scope))
+
+
+def _delivery(scope: str | None) -> str:
+    """Return the delivery glob kept in a recorded window's scope ('' for a whole delivery)."""
+    return str(json.loads(scope or "{}").get(DELIVERY_KEY) or "")
+
+
+def in_delivery(path: str, glob: str) -> bool:
+    """Return whether the file ``path`` is one of the files a delivery's ``glob`` names (same folder depth).
+
+    Examples
+    --------
+    >>> in_delivery("/x/run-1/part_1_0001.csv", "/x/run-1/part_*_*.csv")
+    True
+    >>> in_delivery("/x/run-2/part_1_0001.csv", "/x/run-1/part_*_*.csv"), in_delivery("/x/a.csv", "")
+    (False, False)
+    """
+    return bool(glob) and len(PurePath(path).parts) == len(PurePath(glob).parts) and fnmatchcase(path, glob)
+
+
+def siblings(con: BaseBackend, path: str, windows: tuple[Window, ...] = ()) -> list[str]:
+    """Return the ingested files that are other parts of the delivery ``path`` is one part of.
+
+    A sibling is a file whose recorded windows name ``path`` in their delivery glob, or a file that the
+    delivery glob of ``windows`` (``path``'s own, when known) names.
+    """
+    own = {w.delivery for w in windows if w.delivery}
+    rows = con.con.execute("SELECT DISTINCT x_SourceFile, x_WindowScope FROM ingested_windows "
+                           "WHERE x_SourceFile <> ? ORDER BY ALL", [path]).fetchall()
+    found = {file for file, scope in rows
+             if in_delivery(path, _delivery(scope))
+             or any(in_delivery(file, glob) for glob in own)}
+    return sorted(found)
 
 
 def newer_windows(con: BaseBackend, path: str, fmt: str, at: datetime) -> list[Window]:
-    """Return the windows of format ``fmt`` declared by deliveries newer than ``(at, path)``."""
+    """Return the windows of format ``fmt`` declared by deliveries newer than ``(at, path)``.
+
+    Windows of the other parts of ``path``'s own delivery (:func:`siblings`) are left out: parts of one
+    delivery never restate each other.
+    """
     rows = con.con.execute(f"""SELECT w.x_WindowColumn, w.x_WindowStart, w.x_WindowEnd, w.x_WindowScope
         FROM ingested_windows w JOIN ingested_files f USING (x_SourceFile)
         WHERE w.x_SourceFormat = ? AND w.x_SourceFile <> ? AND {_ORDER} > (?::TIMESTAMPTZ, ?)
-        ORDER BY ALL""", [fmt, path, at, path]).fetchall()
-    return [Window(_utc(start), _utc(end), tuple(sorted(json.loads(scope or "{}").items())), column)
-            for column, start, end, scope in rows]
+        AND NOT list_contains(?::VARCHAR[], w.x_SourceFile)
+        ORDER BY ALL""", [fmt, path, at, path, siblings(con, path)]).fetchall()
+    return [window for window in (_window(*row) for row in rows) if window.start < window.end]
 
 
 def _utc(value: datetime) -> datetime:
@@ -85,26 +142,36 @@ def _newer_files_sql() -> str:
     return f"SELECT x_SourceFile FROM ingested_files WHERE x_SourceFile <> ? AND {_ORDER} > (?::TIMESTAMPTZ, ?)"
 
 
-def supersede(con: BaseBackend, table: str, path: str, fmt: str, at: datetime) -> None:
-    """Remove rows of ``path`` that newer deliveries restate (the caller counts the records it lost)."""
+def supersede(con: BaseBackend, table: str, path: str, fmt: str, at: datetime, *,
+              windows: tuple[Window, ...] = ()) -> None:
+    """Remove rows of ``path`` that newer deliveries restate (the caller counts the records it lost).
+
+    The other parts of ``path``'s delivery (:func:`siblings`; ``windows`` are ``path``'s own, which name
+    them too) restate none of its rows.
+    """
     for window in newer_windows(con, path, fmt, at):
         where, params = _window_where(window)
         con.con.execute(f'DELETE FROM "{table}" WHERE x_SourceFile = ? AND {where}', [path, *params])
     con.con.execute(f"""DELETE FROM "{table}" WHERE x_SourceFile = ? AND x_RowHash IN (
-        SELECT x_RowHash FROM "{table}" WHERE x_SourceFile IN ({_newer_files_sql()}))""", [path, path, at, path])
+        SELECT x_RowHash FROM "{table}" WHERE x_SourceFile IN ({_newer_files_sql()})
+        AND NOT list_contains(?::VARCHAR[], x_SourceFile))""", [path, path, at, path, siblings(con, path, windows)])
 
 
 def replace_older(con: BaseBackend, table: str, path: str, fmt: str, at: datetime,
                   windows: tuple[Window, ...]) -> int:
-    """Remove rows of older deliveries that ``path`` restates (its windows, its keys); return the rows removed."""
-    newer = f"x_SourceFile NOT IN ({_newer_files_sql()})"
+    """Remove rows of older deliveries that ``path`` restates (its windows, its keys); return the rows removed.
+
+    Rows of the other parts of ``path``'s own delivery (:func:`siblings`) are never removed.
+    """
+    newer = f"x_SourceFile NOT IN ({_newer_files_sql()}) AND NOT list_contains(?::VARCHAR[], x_SourceFile)"
+    apart = [path, at, path, siblings(con, path, windows)]
     removed = 0
-    for window in windows:
+    for window in (w for w in windows if w.start < w.end):
         where, params = _window_where(window)
         removed += _deleted(con, f'DELETE FROM "{table}" WHERE x_SourceFormat = ? AND x_SourceFile <> ? '
-                                 f"AND {newer} AND {where}", [fmt, path, path, at, path, *params])
+                                 f"AND {newer} AND {where}", [fmt, path, *apart, *params])
     removed += _deleted(con, f"""DELETE FROM "{table}" WHERE x_SourceFile <> ? AND {newer} AND x_RowHash IN (
-        SELECT x_RowHash FROM "{table}" WHERE x_SourceFile = ?)""", [path, path, at, path, path])
+        SELECT x_RowHash FROM "{table}" WHERE x_SourceFile = ?)""", [path, *apart, path])
     return removed
 
 
