@@ -14,12 +14,15 @@ import io
 import itertools
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from finops_lib import engine
 from finops_lib.warehouse import ingest
@@ -284,18 +287,28 @@ def _orders(old: list[Part], new: list[Part]) -> list[tuple[Part, ...]]:
     return list(itertools.permutations([*old, *new]))
 
 
-@pytest.mark.parametrize("vendor", ["azure", "azure+manifest", "cur", "cur+manifest"])
-def test_a_later_delivery_restates_all_parts_of_the_earlier_in_any_order(vendor, tmp_path) -> None:
-    old = WRITERS[vendor](tmp_path / "exports", "run-1", (124, 124), seed=1, stamp=OLD)
-    new = WRITERS[vendor](tmp_path / "exports", "run-2", (100, 90), seed=7, stamp=NEW)
+def _check_later_delivery(vendor: str, root: Path, step: int) -> None:
+    old = WRITERS[vendor](root, "run-1", (124, 124), seed=1, stamp=OLD)
+    new = WRITERS[vendor](root, "run-2", (100, 90), seed=7, stamp=NEW)
     expected = new[0].total + new[1].total
     assert expected != old[0].total + old[1].total
-    orders = _orders(old, new)
-    for order in orders if vendor in ("azure", "cur") else orders[::5]:
+    for order in _orders(old, new)[::step]:
         con, _ = _ingest_in_order([p.path for p in order])
         assert _held(con) == (190, expected), [p.path.parent.name + "/" + p.path.name for p in order]
         assert _held_by_file(con) == {str(new[0].path): 100, str(new[1].path): 90}
         _accounted(con)
+
+
+@pytest.mark.parametrize("vendor", ["azure", "azure+manifest", "cur", "cur+manifest"])
+def test_a_later_delivery_restates_all_parts_of_the_earlier(vendor, tmp_path) -> None:
+    """Six of the 24 interleavings (every fourth: old first, new first, and mixed); all 24 in the slow test."""
+    _check_later_delivery(vendor, tmp_path / "exports", 4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("vendor", ["azure", "cur"])
+def test_a_later_delivery_restates_all_parts_of_the_earlier_in_every_order(vendor, tmp_path) -> None:
+    _check_later_delivery(vendor, tmp_path / "exports", 1)
 
 
 def test_a_later_gcp_extract_restates_the_earlier_rows_by_key_and_adds_late_rows(tmp_path) -> None:
@@ -360,3 +373,28 @@ def test_an_old_part_arriving_last_stays_out_but_is_counted(tmp_path) -> None:
     con, summaries = _ingest_in_order([new[1].path, old[1].path, new[0].path, old[0].path])
     assert [(s.rows_loaded, s.rows_superseded) for s in summaries] == [(90, 0), (0, 124), (100, 0), (0, 124)]
     assert _held(con) == (190, new[0].total + new[1].total)
+
+
+# --- property: any split, any order ---------------------------------------------------------------------------------
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cents=st.lists(st.integers(min_value=0, max_value=5_000_000), min_size=2, max_size=60),
+       cut=st.floats(min_value=0, max_value=1), data=st.data())
+def test_any_split_of_a_run_in_any_order_keeps_every_row(cents, cut, data) -> None:
+    """Rows cut anywhere into two parts, delivered at drawn times, ingested in a drawn order, one re-ingested."""
+    amounts = [D(c) / 100 for c in cents]
+    at = min(max(1, round(cut * len(amounts))), len(amounts) - 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "run-1"
+        paths = []
+        for i, chunk in enumerate((amounts[:at], amounts[at:])):
+            rows = [_azure_row(3, n % 28 + 1, n // 28 + 10 * i, cost) for n, cost in enumerate(chunk)]
+            paths.append(folder / f"part_{i}_0001.csv")
+            _write_csv(paths[-1], AZURE_HEADER, rows)
+            _touch(paths[-1], OLD + data.draw(st.integers(0, 10)))
+        order = data.draw(st.permutations(paths))
+        con = engine.memory()
+        for path in [*order, data.draw(st.sampled_from(paths))]:
+            ingest([path.resolve()], con=con)
+        assert _held(con) == (len(amounts), sum(amounts, D(0)))
+        _accounted(con)
