@@ -181,11 +181,11 @@ def test_a_part_declares_its_window_and_names_its_delivery(tmp_path, con):
     for part in ("acme-00001.csv", "acme-00002.csv"):
         shutil.copy(DATA / "aws_cur2.csv", tmp_path / part)
     (window,) = read_cur2(tmp_path / "acme-00001.csv", con).windows
-    assert window.delivery == f"{tmp_path}/acme-[0-9]*.csv"
+    assert window.parts == (f"{tmp_path}/acme-[0-9]*.csv",)
     whole = tmp_path / "single" / "cur.csv"
     whole.parent.mkdir()
     shutil.copy(DATA / "aws_cur2.csv", whole)
-    assert [w.delivery for w in read_cur2(whole, con).windows] == [""]
+    assert [w.parts for w in read_cur2(whole, con).windows] == [()]
 
 
 # --- legacy CUR -------------------------------------------------------------------------------------------------

@@ -398,3 +398,34 @@ def test_any_split_of_a_run_in_any_order_keeps_every_row(cents, cut, data) -> No
             ingest([path.resolve()], con=con)
         assert _held(con) == (len(amounts), sum(amounts, D(0)))
         _accounted(con)
+
+
+# --- a delivery overwritten in place -------------------------------------------------------------------------------
+
+def test_a_part_overwritten_in_place_replaces_its_own_rows_not_its_siblings(tmp_path) -> None:
+    parts = azure_run(tmp_path / "exports", "run-1", (124, 124), seed=1, stamp=OLD)
+    con, _ = _ingest_in_order([p.path for p in parts])
+    rewritten = azure_run(tmp_path / "exports", "run-1", (80,), seed=3, stamp=NEW)[0]  # part_0 again, new bytes
+    summary = ingest([rewritten.path], con=con).iloc[0]
+    assert (summary.status, summary.rows_loaded, summary.rows_replaced) == ("replaced", 80, 124)
+    assert _held(con) == (80 + 124, rewritten.total + parts[1].total)
+    _accounted(con)
+
+
+def test_a_stale_part_left_beside_a_cur_overwritten_with_fewer_parts_is_restated(tmp_path) -> None:
+    """CUR in overwrite mode: three parts, then two at the same paths; the manifest lists the current ones only.
+
+    Without a manifest the stale ``-00003`` would pass for a part of the new delivery (same name pattern): the
+    manifest is what tells it apart.
+    """
+    for reverse in (False, True):
+        root = tmp_path / f"exports-{reverse}"
+        old = cur_assembly(root, "latest", (40, 40, 40), seed=1, stamp=OLD, manifest=True)
+        con, _ = _ingest_in_order([p.path for p in old])
+        assert _held(con) == (120, sum((p.total for p in old), D(0)))
+        new = cur_assembly(root, "latest", (30, 20), seed=7, stamp=NEW, manifest=True)  # the manifest rewritten too
+        for part in new[::-1] if reverse else new:
+            assert ingest([part.path], con=con).status[0] == "replaced"
+        assert _held(con) == (50, new[0].total + new[1].total)
+        assert _held_by_file(con) == {str(new[0].path): 30, str(new[1].path): 20}
+        _accounted(con)

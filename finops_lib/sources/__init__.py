@@ -67,21 +67,22 @@ class Window:
         ``(column, value)`` pairs that must match too (e.g. ``(("BillingAccountId", "123"),)``).
     column
         The timestamp column the bounds apply to.
-    delivery
+    parts
         When the file is one part of a delivery split in several files (Azure ``part_0_0001.csv``,
-        ``part_1_0001.csv``; CUR ``-00001``, ``-00002``; GCP shards ``-000000000000``): a glob naming the
-        files of that delivery (``/exports/run-7/part_*_*.csv``, the folder escaped). The parts restate the
-        window *together*: rows of files the glob names are never restated by this window, nor by this
-        file's natural keys, whatever the ingest order; a later delivery restates all of them. Empty for
-        a file that is a whole delivery. A window with ``start == end`` restates nothing and only names
-        the delivery (a format that restates by natural key alone declares one for its parts).
+        ``part_1_0001.csv`` of one run; CUR ``-00001``, ``-00002`` of one assembly; GCP shards
+        ``-000000000000`` of one extract): globs naming the files of that delivery, the folder escaped
+        (``/exports/run-7/part_*_*.csv``, or each file a manifest lists). Two files are parts of one
+        delivery when each one's globs name the other: they restate the window *together*, never each
+        other's rows (by window or natural key), whatever the ingest order; a later delivery restates all of
+        them. Empty for a file that is a whole delivery. A window with ``start == end`` restates nothing and
+        only names the parts (a format that restates by natural key alone declares one for its parts).
     """
 
     start: datetime
     end: datetime
     scope: tuple[tuple[str, str], ...] = ()
     column: str = "ChargePeriodStart"
-    delivery: str = ""
+    parts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,10 @@ Quirks handled here (``reference/formats.md`` sections 4.1 and 4.2):
   to each usage account present (so two linked-account CURs of one payer never erase each other).
   A delivery split in parts (``<name>-00001.csv.gz``, ``-00002``... in one assembly or execution folder,
   listed by the ``reportKeys`` of the legacy ``<name>-Manifest.json`` or the ``dataFiles`` of a CUR 2.0
-  manifest) is one delivery (:func:`delivery_of`): the parts restate the period together, never each
+  manifest) is one delivery (:func:`parts_of`): the parts restate the period together, never each
   other, whatever the ingest order; a later assembly restates all of them. A manifest in the file's
-  folder that lists it makes every file of the folder a part; without one, the ``<name>-<n><ext>``
-  files of one folder are.
+  folder that lists it names the delivery's files; without one, the ``<name>-<n><ext>`` files of one
+  folder are the delivery's.
 * ``identity_line_item_id`` is not stable across deliveries: the natural key is payer, billing
   period, account, line item type, usage period, product, usage type, operation, resource,
   principal, pricing term and description (the same for the CUR 2.0 and legacy names).
@@ -333,37 +333,42 @@ FROM p LEFT JOIN {lookups[0]} m ON m.k = p.line_item_usage_type LEFT JOIN {looku
 _PART = re.compile(r"^(?P<stem>.+)-\d{1,5}(?P<ext>(?:\.[A-Za-z0-9]+)+)$")
 
 
-def _listed(folder: Path) -> set[str]:
-    """Return the names of the data files the CUR manifests of ``folder`` list (``reportKeys``, ``dataFiles``)."""
-    names: set[str] = set()
-    for manifest in folder.glob("*[Mm]anifest.json"):
+def _listed(path: Path) -> list[str]:
+    """Return the names of the data files a CUR manifest beside ``path`` lists with it (``reportKeys``, ``dataFiles``).
+
+    Empty when no manifest of the folder lists the file.
+    """
+    for manifest in sorted(path.parent.glob("*[Mm]anifest.json")):
         try:
             data = json.loads(manifest.read_text(encoding="utf-8-sig"))
         except (OSError, ValueError):
             continue
         keys = [*(data.get("reportKeys") or []), *(data.get("dataFiles") or [])] if isinstance(data, dict) else []
-        names |= {PurePosixPath(str(k)).name for k in keys if isinstance(k, str)}
-    return names
+        names = [PurePosixPath(k).name for k in keys if isinstance(k, str)]
+        if path.name in names:
+            return list(dict.fromkeys(names))
+    return []
 
 
-def delivery_of(path: Path) -> str:
-    """Return a glob of the files of the CUR delivery ``path`` is one part of ('' when it is a whole delivery).
+def parts_of(path: Path) -> tuple[str, ...]:
+    """Return globs of the files of the CUR delivery ``path`` is one part of (empty when it is a whole delivery).
 
-    A manifest in the file's folder that lists it (an assembly or execution folder) makes every file of that
-    folder a part; else a file named ``<name>-<n><ext>`` is one of the ``<name>-[0-9]*<ext>`` files of its folder.
+    A manifest in the file's folder (an assembly or execution folder) that lists it names the delivery's files
+    exactly; else a file named ``<name>-<n><ext>`` is one of the ``<name>-[0-9]*<ext>`` files of its folder.
 
     Examples
     --------
-    >>> delivery_of(Path("/nonexistent/acme/20260501-20260601/a1b2/acme-00002.csv.gz"))
-    '/nonexistent/acme/20260501-20260601/a1b2/acme-[0-9]*.csv.gz'
-    >>> delivery_of(Path("/nonexistent/cur.csv"))
-    ''
+    >>> parts_of(Path("/nonexistent/acme/20260501-20260601/a1b2/acme-00002.csv.gz"))
+    ('/nonexistent/acme/20260501-20260601/a1b2/acme-[0-9]*.csv.gz',)
+    >>> parts_of(Path("/nonexistent/cur.csv"))
+    ()
     """
-    here = Path(glob.escape(str(path.parent)))
-    if path.name in _listed(path.parent):
-        return str(here / "*")
+    listed = _listed(path)
+    if listed:
+        return tuple(glob.escape(str(path.parent / name)) for name in listed)
     hit = _PART.match(path.name)
-    return str(here / f"{glob.escape(hit['stem'])}-[0-9]*{hit['ext']}") if hit else ""
+    return (str(Path(glob.escape(str(path.parent))) / f"{glob.escape(hit['stem'])}-[0-9]*{hit['ext']}"),) \
+        if hit else ()
 
 
 def _read(path: Path, con: BaseBackend, fmt: str) -> ReadResult:
@@ -378,8 +383,8 @@ def _read(path: Path, con: BaseBackend, fmt: str) -> ReadResult:
         con.con.unregister(view)
     # One window per billing period, payer and usage account (two linked-account CURs of one payer never erase
     # each other), restated together with the other parts of its delivery.
-    part_of = delivery_of(path)
-    windows = tuple(replace(w, delivery=part_of) for w in windows_from(con, final))
+    parts = parts_of(path)
+    windows = tuple(replace(w, parts=parts) for w in windows_from(con, final))
     costs = conform(con.sql(f"SELECT * EXCLUDE (src_row) FROM {final}"), "costs")
     return ReadResult(fmt, str(path), costs, None, None, None, inline_rejects=True, csv_rejects=csv_rejects,
                       windows=windows)

@@ -54,9 +54,9 @@ Quirks handled here (``reference/formats.md`` section 5):
   subscription (subscription-scope exports of one billing account then never erase each other).
 * A run of a partitioned export writes several parts (``<export>/<YYYYMMDD-YYYYMMDD>/<run id>/part_0_0001.csv``,
   ``part_1_0001.csv``...) and a ``manifest.json`` (newer exports: ``_manifest.json``) listing them as ``blobs``,
-  with the run's ``runInfo``. The parts are one delivery (:func:`delivery_of`): they restate the window together,
-  never each other; a later run restates all of them. The manifest, when it lists the file, makes every file of
-  the run folder a part; without one, the ``part_<n>_<nnnn>`` files of one folder with one extension are.
+  with the run's ``runInfo``. The parts are one delivery (:func:`parts_of`): they restate the window together,
+  never each other; a later run restates all of them. The manifest, when it lists the file, names the run's
+  files; without one, the ``part_<n>_<nnnn>`` files of one folder with one extension are the run's.
 """
 
 from __future__ import annotations
@@ -288,29 +288,28 @@ def _manifest(path: Path) -> tuple[dict, Path | None]:
     return {}, None
 
 
-def delivery_of(path: Path, manifest: dict, folder: Path | None) -> str:
-    """Return a glob of the files of the export run ``path`` is one part of ('' when it is a whole delivery).
+def parts_of(path: Path, manifest: dict, folder: Path | None) -> tuple[str, ...]:
+    """Return globs of the files of the export run ``path`` is one part of (empty when it is a whole delivery).
 
-    A manifest in the file's own folder that lists it among its ``blobs`` makes every file of that run
-    folder a part; else a file named ``part_<n>_<nnnn><ext>`` is one of the ``part_*_*<ext>`` files of
-    its folder. The folder is escaped (:func:`glob.escape`).
+    A manifest in the file's own folder that lists it among its ``blobs`` names the run's files exactly;
+    else a file named ``part_<n>_<nnnn><ext>`` is one of the ``part_*_*<ext>`` files of its folder. Paths
+    are escaped (:func:`glob.escape`).
 
     Examples
     --------
-    >>> delivery_of(Path("/e/20260501-20260531/r1/part_1_0001.csv"), {}, None)
-    '/e/20260501-20260531/r1/part_*_*.csv'
+    >>> parts_of(Path("/e/20260501-20260531/r1/part_1_0001.csv"), {}, None)
+    ('/e/20260501-20260531/r1/part_*_*.csv',)
     >>> blobs = {"blobs": [{"blobName": "e/r1/costs_a.csv"}, {"blobName": "e/r1/costs_b.csv"}]}
-    >>> delivery_of(Path("/e/r1/costs_b.csv"), blobs, Path("/e/r1")), delivery_of(Path("/e/c.csv"), {}, None)
-    ('/e/r1/*', '')
+    >>> parts_of(Path("/e/r1/costs_b.csv"), blobs, Path("/e/r1")), parts_of(Path("/e/c.csv"), {}, None)
+    (('/e/r1/costs_a.csv', '/e/r1/costs_b.csv'), ())
     """
-    here = Path(glob.escape(str(path.parent)))
     blobs = manifest.get("blobs")
-    listed = {PurePosixPath(str(b.get("blobName") or "")).name for b in blobs if isinstance(b, dict)} \
-        if isinstance(blobs, list) else set()
+    listed = [PurePosixPath(str(b.get("blobName") or "")).name for b in blobs if isinstance(b, dict)] \
+        if isinstance(blobs, list) else []
     if folder == path.parent and path.name in listed:
-        return str(here / "*")
+        return tuple(glob.escape(str(path.parent / name)) for name in dict.fromkeys(listed))
     hit = _PART.match(path.name)
-    return str(here / f"{hit['part']}_*_*{hit['ext']}") if hit else ""
+    return (str(Path(glob.escape(str(path.parent))) / f"{hit['part']}_*_*{hit['ext']}"),) if hit else ()
 
 
 def dataset_of(view: str, path: Path, manifest: dict) -> str:
@@ -487,8 +486,8 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
     final = stage(con, _select_sql(parsed, lookups, view, labels, str(path), us), path)
     for lookup in lookups:
         con.con.unregister(lookup)
-    part_of = delivery_of(path, manifest, manifest_folder)
-    windows = tuple(replace(w, scope=(*w.scope, ("x_CostDataset", view[1])), delivery=part_of)
+    parts = parts_of(path, manifest, manifest_folder)
+    windows = tuple(replace(w, scope=(*w.scope, ("x_CostDataset", view[1])), parts=parts)
                     for w in windows_from(con, final))
     costs = conform(con.sql(f"SELECT * EXCLUDE (src_row) FROM {final}"), "costs")
     return ReadResult(FORMAT, str(path), costs, None, None, None, inline_rejects=True, csv_rejects=csv_rejects,

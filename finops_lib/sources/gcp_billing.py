@@ -40,7 +40,7 @@ those rows. The export documents no line id, so two rows of one file identical i
 
 Shards: a BigQuery extract to a wildcard URI (``billing-*.csv``) writes one file per shard, the ``*`` replaced by a
 12-digit number (``billing-000000000000.csv``, ``billing-000000000001.csv``). The shards of one extract are one
-delivery (:func:`delivery_of`): each declares an empty :class:`~finops_lib.sources.Window` (``start == end``,
+delivery (:func:`parts_of`): each declares an empty :class:`~finops_lib.sources.Window` (``start == end``,
 restating nothing) that names the others, so two identical rows that land in two shards stay two charges instead
 of one shard's key restating the other's, whatever the ingest order. A later extract restates earlier rows by key
 as above.
@@ -381,27 +381,27 @@ _SHARD = re.compile(r"^(?P<stem>.*\D|)\d{12}(?P<rest>(?:\D.*)?)$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def delivery_of(path: Path) -> str:
-    """Return a glob of the shards of the extract ``path`` is one shard of ('' when it is a whole delivery).
+def parts_of(path: Path) -> tuple[str, ...]:
+    """Return a glob of the shards of the extract ``path`` is one shard of (empty when it is a whole delivery).
 
     Examples
     --------
-    >>> delivery_of(Path("/x/job-7/billing-000000000001.csv.gz"))
-    '/x/job-7/billing-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9].csv.gz'
-    >>> delivery_of(Path("/x/billing_export_2026-05.jsonl"))
-    ''
+    >>> parts_of(Path("/x/job-7/billing-000000000001.csv.gz"))
+    ('/x/job-7/billing-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9].csv.gz',)
+    >>> parts_of(Path("/x/billing_export_2026-05.jsonl"))
+    ()
     """
     hit = _SHARD.match(path.name)
     if hit is None:
-        return ""
-    return str(Path(glob.escape(str(path.parent))) / f"{glob.escape(hit['stem'])}{'[0-9]' * 12}"
-                                                     f"{glob.escape(hit['rest'])}")
+        return ()
+    return (str(Path(glob.escape(str(path.parent))) / f"{glob.escape(hit['stem'])}{'[0-9]' * 12}"
+                                                      f"{glob.escape(hit['rest'])}"),)
 
 
 def _windows(path: Path) -> tuple[Window, ...]:
     """Return an empty window naming the extract ``path`` is one shard of (none for a whole delivery)."""
-    part_of = delivery_of(path)
-    return (Window(_EPOCH, _EPOCH, delivery=part_of),) if part_of else ()
+    parts = parts_of(path)
+    return (Window(_EPOCH, _EPOCH, parts=parts),) if parts else ()
 
 
 @register_source(

@@ -17,12 +17,12 @@ Two files of *different* cost datasets (Azure actual and amortized) never restat
 are scoped by ``x_CostDataset``.
 
 A delivery split in parts (Azure ``part_0_0001.csv`` and ``part_1_0001.csv`` of one run, CUR ``-00001`` and
-``-00002`` of one assembly, GCP shards of one extract) is one delivery: each part's windows name its siblings
-(:attr:`Window.delivery <finops_lib.sources.Window>`, a glob of the delivery's files), and the parts of one
-delivery never restate each other, by window or by natural key, whatever the order they are ingested in or
-their delivery times. Together they restate the window: a later delivery (another run, assembly, extract)
-restates every part of an earlier one. The glob is kept in the window's ``x_WindowScope`` under
-``x_Delivery`` (not a column: never matched against rows).
+``-00002`` of one assembly, GCP shards of one extract) is one delivery: each part's windows name the files of
+its delivery (:attr:`Window.parts <finops_lib.sources.Window>`, globs), and two files that name each other
+(:func:`siblings`) never restate each other, by window or by natural key, whatever the order they are ingested
+in or their delivery times. Together they restate the window: a later delivery (another run, assembly, extract)
+restates every part of an earlier one. The globs are kept in the window's ``x_WindowScope`` under
+``x_Parts`` (not a column: never matched against rows).
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ from ibis.backends import BaseBackend
 
 from finops_lib.sources import Window
 
-__all__ = ["delivered", "in_delivery", "newer_windows", "record_windows", "recount", "replace_older", "siblings",
+__all__ = ["delivered", "is_part", "newer_windows", "record_windows", "recount", "replace_older", "siblings",
            "supersede"]
 
 #: Order of deliveries: delivery time (ingest time for warehouses written before it was recorded), then path.
 _ORDER = "(coalesce(x_DeliveredAt, x_IngestedAt), x_SourceFile)"
-#: Key of ``x_WindowScope`` that holds the window's delivery glob (not a column: never matched against rows).
-DELIVERY_KEY = "x_Delivery"
+#: Key of ``x_WindowScope`` that holds the globs of the window's parts (not a column: never matched against rows).
+PARTS_KEY = "x_Parts"
 
 
 def delivered(path: Path, stated: datetime | None) -> datetime:
@@ -74,49 +74,55 @@ def record_windows(con: BaseBackend, path: str, fmt: str, windows: tuple[Window,
     """Remember the windows ``path`` restates (replacing what an earlier version of the file declared)."""
     con.con.execute("DELETE FROM ingested_windows WHERE x_SourceFile = ?", [path])
     for w in windows:
-        scope = {**dict(w.scope), **({DELIVERY_KEY: w.delivery} if w.delivery else {})}
+        scope = {**dict(w.scope), **({PARTS_KEY: list(w.parts)} if w.parts else {})}
         con.con.execute("INSERT INTO ingested_windows VALUES (?, ?, ?, ?, ?, ?)",
                         [path, fmt, w.column, w.start, w.end, json.dumps(scope, sort_keys=True)])
 
 
 def _window(column: str, start: datetime, end: datetime, scope: str | None) -> Window:
-    """Rebuild a recorded window (its delivery glob taken out of the scope)."""
+    """Rebuild a recorded window (the globs of its parts taken out of the scope)."""
     pairs = json.loads(scope or "{}")
-    pairs.pop(DELIVERY_KEY, None)
-    return Window(_utc(start), _utc(end), tuple(sorted(pairs.items())), column, _delivery(scope))
+    pairs.pop(PARTS_KEY, None)
+    return Window(_utc(start), _utc(end), tuple(sorted(pairs.items())), column, _parts(scope))
 
 
-def _delivery(scope: str | None) -> str:
-    """Return the delivery glob kept in a recorded window's scope ('' for a whole delivery)."""
-    return str(json.loads(scope or "{}").get(DELIVERY_KEY) or "")
+def _parts(scope: str | None) -> tuple[str, ...]:
+    """Return the globs of the parts kept in a recorded window's scope (empty for a whole delivery)."""
+    globs = json.loads(scope or "{}").get(PARTS_KEY) or ()
+    return (globs,) if isinstance(globs, str) else tuple(str(g) for g in globs)
 
 
-def in_delivery(path: str, glob: str) -> bool:
-    """Return whether the file ``path`` is one of the files a delivery's ``glob`` names (same folder depth).
+def is_part(path: str, globs: tuple[str, ...]) -> bool:
+    """Return whether the file ``path`` is one a delivery's ``globs`` name (a glob matches at the same folder depth).
 
     Examples
     --------
-    >>> in_delivery("/x/run-1/part_1_0001.csv", "/x/run-1/part_*_*.csv")
+    >>> is_part("/x/run-1/part_1_0001.csv", ("/x/run-1/part_*_*.csv",))
     True
-    >>> in_delivery("/x/run-2/part_1_0001.csv", "/x/run-1/part_*_*.csv"), in_delivery("/x/a.csv", "")
+    >>> is_part("/x/run-2/part_1_0001.csv", ("/x/run-1/part_*_*.csv",)), is_part("/x/a.csv", ())
     (False, False)
     """
-    return bool(glob) and len(PurePath(path).parts) == len(PurePath(glob).parts) and fnmatchcase(path, glob)
+    depth = len(PurePath(path).parts)
+    return any(len(PurePath(glob).parts) == depth and fnmatchcase(path, glob) for glob in globs)
 
 
-def siblings(con: BaseBackend, path: str, windows: tuple[Window, ...] = ()) -> list[str]:
+def siblings(con: BaseBackend, path: str, parts: tuple[str, ...] | None = None) -> list[str]:
     """Return the ingested files that are other parts of the delivery ``path`` is one part of.
 
-    A sibling is a file whose recorded windows name ``path`` in their delivery glob, or a file that the
-    delivery glob of ``windows`` (``path``'s own, when known) names.
+    A sibling's recorded windows name ``path`` among their parts, and ``parts`` (``path``'s own globs, when
+    known) name the sibling: both must agree, so a stale part left beside a later delivery (a CUR overwritten
+    in place with fewer parts, its manifest listing the current ones) is no sibling of it.
     """
-    own = {w.delivery for w in windows if w.delivery}
     rows = con.con.execute("SELECT DISTINCT x_SourceFile, x_WindowScope FROM ingested_windows "
                            "WHERE x_SourceFile <> ? ORDER BY ALL", [path]).fetchall()
     found = {file for file, scope in rows
-             if in_delivery(path, _delivery(scope))
-             or any(in_delivery(file, glob) for glob in own)}
+             if is_part(path, _parts(scope)) and (parts is None or is_part(file, parts))}
     return sorted(found)
+
+
+def _own_parts(windows: tuple[Window, ...]) -> tuple[str, ...]:
+    """Return the globs of the parts a file's own windows name (empty: a whole delivery)."""
+    return tuple(dict.fromkeys(glob for w in windows for glob in w.parts))
 
 
 def newer_windows(con: BaseBackend, path: str, fmt: str, at: datetime) -> list[Window]:
@@ -143,18 +149,19 @@ def _newer_files_sql() -> str:
 
 
 def supersede(con: BaseBackend, table: str, path: str, fmt: str, at: datetime, *,
-              windows: tuple[Window, ...] = ()) -> None:
+              windows: tuple[Window, ...] | None = None) -> None:
     """Remove rows of ``path`` that newer deliveries restate (the caller counts the records it lost).
 
-    The other parts of ``path``'s delivery (:func:`siblings`; ``windows`` are ``path``'s own, which name
-    them too) restate none of its rows.
+    The other parts of ``path``'s delivery (:func:`siblings`) restate none of its rows. ``windows`` are
+    ``path``'s own, when the caller passes them (then its globs must name the siblings too).
     """
     for window in newer_windows(con, path, fmt, at):
         where, params = _window_where(window)
         con.con.execute(f'DELETE FROM "{table}" WHERE x_SourceFile = ? AND {where}', [path, *params])
     con.con.execute(f"""DELETE FROM "{table}" WHERE x_SourceFile = ? AND x_RowHash IN (
         SELECT x_RowHash FROM "{table}" WHERE x_SourceFile IN ({_newer_files_sql()})
-        AND NOT list_contains(?::VARCHAR[], x_SourceFile))""", [path, path, at, path, siblings(con, path, windows)])
+        AND NOT list_contains(?::VARCHAR[], x_SourceFile))""",
+                    [path, path, at, path, siblings(con, path, None if windows is None else _own_parts(windows))])
 
 
 def replace_older(con: BaseBackend, table: str, path: str, fmt: str, at: datetime,
@@ -164,7 +171,7 @@ def replace_older(con: BaseBackend, table: str, path: str, fmt: str, at: datetim
     Rows of the other parts of ``path``'s own delivery (:func:`siblings`) are never removed.
     """
     newer = f"x_SourceFile NOT IN ({_newer_files_sql()}) AND NOT list_contains(?::VARCHAR[], x_SourceFile)"
-    apart = [path, at, path, siblings(con, path, windows)]
+    apart = [path, at, path, siblings(con, path, _own_parts(windows))]
     removed = 0
     for window in (w for w in windows if w.start < w.end):
         where, params = _window_where(window)
