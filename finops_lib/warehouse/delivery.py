@@ -106,18 +106,26 @@ def is_part(path: str, globs: tuple[str, ...]) -> bool:
     return any(len(PurePath(glob).parts) == depth and fnmatchcase(path, glob) for glob in globs)
 
 
+def _depth(sql: str) -> str:
+    """Return SQL of the number of ``/`` in a path or glob (a glob names files at its own folder depth)."""
+    return f"(length({sql}) - length(replace({sql}, '/', '')))"
+
+
 def siblings(con: BaseBackend, path: str, parts: tuple[str, ...] | None = None) -> list[str]:
     """Return the ingested files that are other parts of the delivery ``path`` is one part of.
 
     A sibling's recorded windows name ``path`` among their parts, and ``parts`` (``path``'s own globs, when
     known) name the sibling: both must agree, so a stale part left beside a later delivery (a CUR overwritten
-    in place with fewer parts, its manifest listing the current ones) is no sibling of it.
+    in place with fewer parts, its manifest listing the current ones) is no sibling of it. Matched in the
+    engine (``GLOB``, the rule of :func:`is_part`), so a warehouse of many files costs one query.
     """
-    rows = con.con.execute("SELECT DISTINCT x_SourceFile, x_WindowScope FROM ingested_windows "
-                           "WHERE x_SourceFile <> ? ORDER BY ALL", [path]).fetchall()
-    found = {file for file, scope in rows
-             if is_part(path, _parts(scope)) and (parts is None or is_part(file, parts))}
-    return sorted(found)
+    own = "" if parts is None else (f"AND EXISTS (SELECT 1 FROM unnest(?::VARCHAR[]) o(g) WHERE w.x_SourceFile "
+                                    f"GLOB o.g AND {_depth('w.x_SourceFile')} = {_depth('o.g')})")
+    rows = con.con.execute(f"""SELECT DISTINCT w.x_SourceFile FROM ingested_windows w,
+        unnest(CAST(json_extract(w.x_WindowScope, '$.{PARTS_KEY}') AS VARCHAR[])) t(g)
+        WHERE w.x_SourceFile <> ? AND ? GLOB t.g AND {_depth('?')} = {_depth('t.g')} {own}
+        ORDER BY 1""", [path, path, path, path, *([] if parts is None else [list(parts)])]).fetchall()
+    return [file for (file,) in rows]
 
 
 def _own_parts(windows: tuple[Window, ...]) -> tuple[str, ...]:
