@@ -25,6 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from finops_lib import engine
+from finops_lib.sources.aws_cur import read_cur2
+from finops_lib.sources.azure_costs import read as read_azure
 from finops_lib.warehouse import ingest
 
 #: Delivery times (file modification times, seconds) of the old delivery's parts and the new one's.
@@ -352,8 +354,9 @@ def test_parts_of_one_run_in_different_months_are_both_kept_and_restated_month_b
 def test_a_part_whose_sibling_is_missing_is_loaded_and_restates_the_older_delivery(vendor, tmp_path) -> None:
     """Decided behaviour: a part arriving alone is loaded and, being newer, restates the older delivery's window.
 
-    The month then holds only that part's rows until its sibling arrives (nothing in the summary says a part
-    is missing: see docs/workspace.md); once the sibling is ingested the month is the new delivery's in full.
+    The month then holds only that part's rows until its sibling arrives (the summary's message stays empty: only
+    the reader notes a part its manifest lists as missing, see the next test and docs/workspace.md); once the
+    sibling is ingested the month is the new delivery's in full.
     """
     old = WRITERS[vendor](tmp_path / "exports", "run-1", (124, 124), seed=1, stamp=OLD)
     new = WRITERS[vendor](tmp_path / "exports", "run-2", (100, 90), seed=7, stamp=NEW)
@@ -429,3 +432,21 @@ def test_a_stale_part_left_beside_a_cur_overwritten_with_fewer_parts_is_restated
         assert _held(con) == (50, new[0].total + new[1].total)
         assert _held_by_file(con) == {str(new[0].path): 30, str(new[1].path): 20}
         _accounted(con)
+
+
+# --- a part a manifest lists but that is not there -----------------------------------------------------------------
+
+@pytest.mark.parametrize(("vendor", "reader", "name", "delivery"), [
+    ("azure+manifest", read_azure, "part_1_0001.csv", "export run"),
+    ("cur+manifest", read_cur2, "acme-00002.csv", "delivery"),
+])
+def test_the_reader_notes_a_part_its_manifest_lists_but_that_is_missing(vendor, reader, name, delivery,
+                                                                         tmp_path) -> None:
+    parts = WRITERS[vendor](tmp_path / "exports", "run-1", (124, 124), seed=1, stamp=OLD)
+    con = engine.memory()
+    assert reader(parts[0].path, con).notes == ()
+    parts[1].path.unlink()
+    assert reader(parts[0].path, con).notes == (
+        f"part 1 of 2 of its {delivery}: its manifest also lists {name}, not found beside it",)
+    alone = WRITERS[vendor.removesuffix("+manifest")](tmp_path / "bare", "run-1", (124,), seed=1, stamp=OLD)
+    assert reader(alone[0].path, con).notes == ()  # without a manifest nothing says how many parts there are

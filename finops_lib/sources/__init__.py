@@ -116,6 +116,10 @@ class ReadResult:
         When the vendor produced the file, if the file or its manifest says (an export's run time);
         None lets the file's modification time stand in. Where two files restate the same rows, the
         newer delivery wins whatever the order they are ingested in.
+    notes
+        What the reader has to say about the file as a whole, not about a row, for the ingest summary's
+        ``message``: a part of a split delivery whose manifest lists parts not found beside it (until they
+        arrive, the window it restates holds this part's rows only).
     """
 
     format: str
@@ -128,6 +132,7 @@ class ReadResult:
     csv_rejects: str | None = None
     windows: tuple[Window, ...] = field(default_factory=tuple)
     delivered_at: datetime | None = None
+    notes: tuple[str, ...] = ()
 
 
 Reader = Callable[[Path, BaseBackend], ReadResult]

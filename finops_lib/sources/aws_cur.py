@@ -93,6 +93,7 @@ from finops_lib.sources._csv import (
     literal_used_sql,
     null_text_sql,
 )
+from finops_lib.sources._parts import listed_parts, missing_note, named_parts
 from finops_lib.sources._sql import ident, quote
 
 CUR2 = "aws_cur2"
@@ -365,10 +366,9 @@ def parts_of(path: Path) -> tuple[str, ...]:
     """
     listed = _listed(path)
     if listed:
-        return tuple(glob.escape(str(path.parent / name)) for name in listed)
+        return listed_parts(path, listed)
     hit = _PART.match(path.name)
-    return (str(Path(glob.escape(str(path.parent))) / f"{glob.escape(hit['stem'])}-[0-9]*{hit['ext']}"),) \
-        if hit else ()
+    return named_parts(path, f"{glob.escape(hit['stem'])}-[0-9]*{hit['ext']}") if hit else ()
 
 
 def _read(path: Path, con: BaseBackend, fmt: str) -> ReadResult:
@@ -387,7 +387,7 @@ def _read(path: Path, con: BaseBackend, fmt: str) -> ReadResult:
     windows = tuple(replace(w, parts=parts) for w in windows_from(con, final))
     costs = conform(con.sql(f"SELECT * EXCLUDE (src_row) FROM {final}"), "costs")
     return ReadResult(fmt, str(path), costs, None, None, None, inline_rejects=True, csv_rejects=csv_rejects,
-                      windows=windows)
+                      windows=windows, notes=missing_note(path, _listed(path), "delivery"))
 
 
 @register_source(CUR2, table="costs", detect=_detect_cur2,

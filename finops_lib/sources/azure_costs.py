@@ -61,7 +61,6 @@ Quirks handled here (``reference/formats.md`` section 5):
 
 from __future__ import annotations
 
-import glob
 import json
 import re
 from dataclasses import replace
@@ -93,6 +92,7 @@ from finops_lib.sources._cloud import (
     windows_from,
 )
 from finops_lib.sources._csv import LITERAL_FLAG, MISSING, PADDED, PADDED_FLAG, SHORT_REASON
+from finops_lib.sources._parts import listed_parts, missing_note, named_parts
 from finops_lib.sources._sql import quote
 
 FORMAT = "azure_cost_details"
@@ -288,12 +288,19 @@ def _manifest(path: Path) -> tuple[dict, Path | None]:
     return {}, None
 
 
+def _listed(path: Path, manifest: dict, folder: Path | None) -> list[str]:
+    """Return the file names of the run a manifest in ``path``'s own folder lists with it (empty if it does not)."""
+    blobs = manifest.get("blobs")
+    names = [PurePosixPath(str(b.get("blobName") or "")).name for b in blobs if isinstance(b, dict)] \
+        if isinstance(blobs, list) else []
+    return list(dict.fromkeys(names)) if folder == path.parent and path.name in names else []
+
+
 def parts_of(path: Path, manifest: dict, folder: Path | None) -> tuple[str, ...]:
     """Return globs of the files of the export run ``path`` is one part of (empty when it is a whole delivery).
 
     A manifest in the file's own folder that lists it among its ``blobs`` names the run's files exactly;
-    else a file named ``part_<n>_<nnnn><ext>`` is one of the ``part_*_*<ext>`` files of its folder. Paths
-    are escaped (:func:`glob.escape`).
+    else a file named ``part_<n>_<nnnn><ext>`` is one of the ``part_*_*<ext>`` files of its folder.
 
     Examples
     --------
@@ -303,13 +310,11 @@ def parts_of(path: Path, manifest: dict, folder: Path | None) -> tuple[str, ...]
     >>> parts_of(Path("/e/r1/costs_b.csv"), blobs, Path("/e/r1")), parts_of(Path("/e/c.csv"), {}, None)
     (('/e/r1/costs_a.csv', '/e/r1/costs_b.csv'), ())
     """
-    blobs = manifest.get("blobs")
-    listed = [PurePosixPath(str(b.get("blobName") or "")).name for b in blobs if isinstance(b, dict)] \
-        if isinstance(blobs, list) else []
-    if folder == path.parent and path.name in listed:
-        return tuple(glob.escape(str(path.parent / name)) for name in dict.fromkeys(listed))
+    listed = _listed(path, manifest, folder)
+    if listed:
+        return listed_parts(path, listed)
     hit = _PART.match(path.name)
-    return (str(Path(glob.escape(str(path.parent))) / f"{hit['part']}_*_*{hit['ext']}"),) if hit else ()
+    return named_parts(path, f"{hit['part']}_*_*{hit['ext']}") if hit else ()
 
 
 def dataset_of(view: str, path: Path, manifest: dict) -> str:
@@ -491,4 +496,5 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
                     for w in windows_from(con, final))
     costs = conform(con.sql(f"SELECT * EXCLUDE (src_row) FROM {final}"), "costs")
     return ReadResult(FORMAT, str(path), costs, None, None, None, inline_rejects=True, csv_rejects=csv_rejects,
-                      windows=windows, delivered_at=delivered_at(manifest))
+                      windows=windows, delivered_at=delivered_at(manifest),
+                      notes=missing_note(path, _listed(path, manifest, manifest_folder), "export run"))

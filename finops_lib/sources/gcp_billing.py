@@ -76,6 +76,7 @@ from finops_lib.sources._common import (
     row_hash,
 )
 from finops_lib.sources._csv import LITERAL_FLAG, NULL_TEXTS, parse_json_text
+from finops_lib.sources._parts import named_parts
 from finops_lib.sources._records import bad_text, records
 
 FORMAT = "gcp_billing_export"
@@ -394,8 +395,7 @@ def parts_of(path: Path) -> tuple[str, ...]:
     hit = _SHARD.match(path.name)
     if hit is None:
         return ()
-    return (str(Path(glob.escape(str(path.parent))) / f"{glob.escape(hit['stem'])}{'[0-9]' * 12}"
-                                                      f"{glob.escape(hit['rest'])}"),)
+    return named_parts(path, f"{glob.escape(hit['stem'])}{'[0-9]' * 12}{glob.escape(hit['rest'])}")
 
 
 def _windows(path: Path) -> tuple[Window, ...]:
