@@ -177,14 +177,15 @@ def test_restated_billing_period_replaces_the_earlier_file(tmp_path, con):
     assert total == Decimal("1.8")
 
 
-def test_a_multi_part_delivery_declares_no_window(tmp_path, con):
+def test_a_part_declares_its_window_and_names_its_delivery(tmp_path, con):
     for part in ("acme-00001.csv", "acme-00002.csv"):
         shutil.copy(DATA / "aws_cur2.csv", tmp_path / part)
-    assert read_cur2(tmp_path / "acme-00001.csv", con).windows == ()
-    single = tmp_path / "single" / "acme-00001.csv"
-    single.parent.mkdir()
-    shutil.copy(DATA / "aws_cur2.csv", single)
-    assert len(read_cur2(single, con).windows) == 1
+    (window,) = read_cur2(tmp_path / "acme-00001.csv", con).windows
+    assert window.parts == (f"{tmp_path}/acme-[0-9]*.csv",)
+    whole = tmp_path / "single" / "cur.csv"
+    whole.parent.mkdir()
+    shutil.copy(DATA / "aws_cur2.csv", whole)
+    assert [w.parts for w in read_cur2(whole, con).windows] == [()]
 
 
 # --- legacy CUR -------------------------------------------------------------------------------------------------

@@ -67,12 +67,22 @@ class Window:
         ``(column, value)`` pairs that must match too (e.g. ``(("BillingAccountId", "123"),)``).
     column
         The timestamp column the bounds apply to.
+    parts
+        When the file is one part of a delivery split in several files (Azure ``part_0_0001.csv``,
+        ``part_1_0001.csv`` of one run; CUR ``-00001``, ``-00002`` of one assembly; GCP shards
+        ``-000000000000`` of one extract): globs naming the files of that delivery, the folder escaped
+        (``/exports/run-7/part_*_*.csv``, or each file a manifest lists). Two files are parts of one
+        delivery when each one's globs name the other: they restate the window *together*, never each
+        other's rows (by window or natural key), whatever the ingest order; a later delivery restates all of
+        them. Empty for a file that is a whole delivery. A window with ``start == end`` restates nothing and
+        only names the parts (a format that restates by natural key alone declares one for its parts).
     """
 
     start: datetime
     end: datetime
     scope: tuple[tuple[str, str], ...] = ()
     column: str = "ChargePeriodStart"
+    parts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,10 @@ class ReadResult:
         When the vendor produced the file, if the file or its manifest says (an export's run time);
         None lets the file's modification time stand in. Where two files restate the same rows, the
         newer delivery wins whatever the order they are ingested in.
+    notes
+        What the reader has to say about the file as a whole, not about a row, for the ingest summary's
+        ``message``: a part of a split delivery whose manifest lists parts not found beside it (until they
+        arrive, the window it restates holds this part's rows only).
     """
 
     format: str
@@ -118,6 +132,7 @@ class ReadResult:
     csv_rejects: str | None = None
     windows: tuple[Window, ...] = field(default_factory=tuple)
     delivered_at: datetime | None = None
+    notes: tuple[str, ...] = ()
 
 
 Reader = Callable[[Path, BaseBackend], ReadResult]

@@ -40,8 +40,12 @@ Quirks handled here (``reference/formats.md`` sections 4.1 and 4.2):
 * A CUR file restates its whole billing period for its payer: each billing period in the file is
   declared as a :class:`~finops_lib.sources.Window` on ``BillingPeriodStart`` scoped to the payer and
   to each usage account present (so two linked-account CURs of one payer never erase each other).
-  A delivery split in parts (``<name>-00001.csv.gz``, ``-00002``...) would make each part erase the
-  others, so when sibling parts exist no window is declared (rows are replaced by natural key).
+  A delivery split in parts (``<name>-00001.csv.gz``, ``-00002``... in one assembly or execution folder,
+  listed by the ``reportKeys`` of the legacy ``<name>-Manifest.json`` or the ``dataFiles`` of a CUR 2.0
+  manifest) is one delivery (:func:`parts_of`): the parts restate the period together, never each
+  other, whatever the ingest order; a later assembly restates all of them. A manifest in the file's
+  folder that lists it names the delivery's files; without one, the ``<name>-<n><ext>`` files of one
+  folder are the delivery's.
 * ``identity_line_item_id`` is not stable across deliveries: the natural key is payer, billing
   period, account, line item type, usage period, product, usage type, operation, resource,
   principal, pricing term and description (the same for the CUR 2.0 and legacy names).
@@ -49,8 +53,11 @@ Quirks handled here (``reference/formats.md`` sections 4.1 and 4.2):
 
 from __future__ import annotations
 
+import glob
+import json
 import re
-from pathlib import Path
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
 
 from ibis.backends import BaseBackend
 
@@ -86,6 +93,7 @@ from finops_lib.sources._csv import (
     literal_used_sql,
     null_text_sql,
 )
+from finops_lib.sources._parts import listed_parts, missing_note, named_parts
 from finops_lib.sources._sql import ident, quote
 
 CUR2 = "aws_cur2"
@@ -321,17 +329,46 @@ FROM p LEFT JOIN {lookups[0]} m ON m.k = p.line_item_usage_type LEFT JOIN {looku
 """
 
 
-def _sibling_parts(path: Path) -> bool:
-    """Whether the file is one part of a delivery split in several (``name-00001.csv.gz``, ``name-00002``...)."""
-    part = re.compile(r"^(?P<stem>.+)-\d+(?P<ext>(?:\.[A-Za-z0-9]+)+)$")
-    mine = part.match(path.name)
-    if mine is None:
-        return False
-    try:
-        others = [part.match(p.name) for p in path.parent.iterdir() if p != path]
-    except OSError:
-        return False
-    return any(o is not None and o["stem"] == mine["stem"] and o["ext"] == mine["ext"] for o in others)
+#: One part of a delivery: ``<name>-<n><ext>``, n of 1 to 5 digits (``acme-00001.csv.gz``, legacy ``acme-1.csv.gz``;
+#: not a dated name such as ``cur-20260501.csv``, a whole delivery).
+_PART = re.compile(r"^(?P<stem>.+)-\d{1,5}(?P<ext>(?:\.[A-Za-z0-9]+)+)$")
+
+
+def _listed(path: Path) -> list[str]:
+    """Return the names of the data files a CUR manifest beside ``path`` lists with it (``reportKeys``, ``dataFiles``).
+
+    Empty when no manifest of the folder lists the file.
+    """
+    for manifest in sorted(path.parent.glob("*[Mm]anifest.json")):
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8-sig"))
+        except (OSError, ValueError):
+            continue
+        keys = [*(data.get("reportKeys") or []), *(data.get("dataFiles") or [])] if isinstance(data, dict) else []
+        names = [PurePosixPath(k).name for k in keys if isinstance(k, str)]
+        if path.name in names:
+            return list(dict.fromkeys(names))
+    return []
+
+
+def parts_of(path: Path) -> tuple[str, ...]:
+    """Return globs of the files of the CUR delivery ``path`` is one part of (empty when it is a whole delivery).
+
+    A manifest in the file's folder (an assembly or execution folder) that lists it names the delivery's files
+    exactly; else a file named ``<name>-<n><ext>`` is one of the ``<name>-[0-9]*<ext>`` files of its folder.
+
+    Examples
+    --------
+    >>> parts_of(Path("/nonexistent/acme/20260501-20260601/a1b2/acme-00002.csv.gz"))
+    ('/nonexistent/acme/20260501-20260601/a1b2/acme-[0-9]*.csv.gz',)
+    >>> parts_of(Path("/nonexistent/cur.csv"))
+    ()
+    """
+    listed = _listed(path)
+    if listed:
+        return listed_parts(path, listed)
+    hit = _PART.match(path.name)
+    return named_parts(path, f"{glob.escape(hit['stem'])}-[0-9]*{hit['ext']}") if hit else ()
 
 
 def _read(path: Path, con: BaseBackend, fmt: str) -> ReadResult:
@@ -345,11 +382,12 @@ def _read(path: Path, con: BaseBackend, fmt: str) -> ReadResult:
     for view in lookups:
         con.con.unregister(view)
     # One window per billing period, payer and usage account (two linked-account CURs of one payer never erase
-    # each other); none when the file is one part of a multi-part delivery.
-    windows = () if _sibling_parts(path) else windows_from(con, final)
+    # each other), restated together with the other parts of its delivery.
+    parts = parts_of(path)
+    windows = tuple(replace(w, parts=parts) for w in windows_from(con, final))
     costs = conform(con.sql(f"SELECT * EXCLUDE (src_row) FROM {final}"), "costs")
     return ReadResult(fmt, str(path), costs, None, None, None, inline_rejects=True, csv_rejects=csv_rejects,
-                      windows=windows)
+                      windows=windows, notes=missing_note(path, _listed(path), "delivery"))
 
 
 @register_source(CUR2, table="costs", detect=_detect_cur2,

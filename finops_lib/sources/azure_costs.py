@@ -52,14 +52,20 @@ Quirks handled here (``reference/formats.md`` section 5):
   Refund -> Credit with ChargeClass Correction; Credit; RoundingAdjustment and others -> Adjustment.
 * A monthly export restates its month: one window per billing period, billing account and
   subscription (subscription-scope exports of one billing account then never erase each other).
+* A run of a partitioned export writes several parts (``<export>/<YYYYMMDD-YYYYMMDD>/<run id>/part_0_0001.csv``,
+  ``part_1_0001.csv``...) and a ``manifest.json`` (newer exports: ``_manifest.json``) listing them as ``blobs``,
+  with the run's ``runInfo``. The parts are one delivery (:func:`parts_of`): they restate the window together,
+  never each other; a later run restates all of them. The manifest, when it lists the file, names the run's
+  files; without one, the ``part_<n>_<nnnn>`` files of one folder with one extension are the run's.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ibis.backends import BaseBackend
 
@@ -86,6 +92,7 @@ from finops_lib.sources._cloud import (
     windows_from,
 )
 from finops_lib.sources._csv import LITERAL_FLAG, MISSING, PADDED, PADDED_FLAG, SHORT_REASON
+from finops_lib.sources._parts import listed_parts, missing_note, named_parts
 from finops_lib.sources._sql import quote
 
 FORMAT = "azure_cost_details"
@@ -261,17 +268,53 @@ def _view(con: BaseBackend, staged: str) -> str:
     return "actual" if covered_zero or purchases else "undetermined"
 
 
-def _manifest(path: Path) -> dict:
-    """Return the Cost Management export manifest beside ``path`` (``manifest.json``), or an empty dict."""
+#: Names of the manifest Cost Management writes in an export run's folder (older, newer exports).
+MANIFEST_NAMES = ("manifest.json", "_manifest.json")
+#: One part of a partitioned export run: ``part_<n>_<nnnn>`` and the file's extension(s).
+_PART = re.compile(r"^(?P<part>part)_\d+_\d+(?P<ext>(?:\.[A-Za-z0-9]+)+)$", re.IGNORECASE)
+
+
+def _manifest(path: Path) -> tuple[dict, Path | None]:
+    """Return the Cost Management export manifest beside ``path`` and its folder, or ``({}, None)``."""
     for folder in (path.parent, path.parent.parent):
-        candidate = folder / "manifest.json"
-        if candidate.is_file():
-            try:
-                data = json.loads(candidate.read_text(encoding="utf-8-sig"))
-            except (OSError, ValueError):
-                return {}
-            return data if isinstance(data, dict) else {}
-    return {}
+        for name in MANIFEST_NAMES:
+            candidate = folder / name
+            if candidate.is_file():
+                try:
+                    data = json.loads(candidate.read_text(encoding="utf-8-sig"))
+                except (OSError, ValueError):
+                    return {}, None
+                return (data, folder) if isinstance(data, dict) else ({}, None)
+    return {}, None
+
+
+def _listed(path: Path, manifest: dict, folder: Path | None) -> list[str]:
+    """Return the file names of the run a manifest in ``path``'s own folder lists with it (empty if it does not)."""
+    blobs = manifest.get("blobs")
+    names = [PurePosixPath(str(b.get("blobName") or "")).name for b in blobs if isinstance(b, dict)] \
+        if isinstance(blobs, list) else []
+    return list(dict.fromkeys(names)) if folder == path.parent and path.name in names else []
+
+
+def parts_of(path: Path, manifest: dict, folder: Path | None) -> tuple[str, ...]:
+    """Return globs of the files of the export run ``path`` is one part of (empty when it is a whole delivery).
+
+    A manifest in the file's own folder that lists it among its ``blobs`` names the run's files exactly;
+    else a file named ``part_<n>_<nnnn><ext>`` is one of the ``part_*_*<ext>`` files of its folder.
+
+    Examples
+    --------
+    >>> parts_of(Path("/e/20260501-20260531/r1/part_1_0001.csv"), {}, None)
+    ('/e/20260501-20260531/r1/part_*_*.csv',)
+    >>> blobs = {"blobs": [{"blobName": "e/r1/costs_a.csv"}, {"blobName": "e/r1/costs_b.csv"}]}
+    >>> parts_of(Path("/e/r1/costs_b.csv"), blobs, Path("/e/r1")), parts_of(Path("/e/c.csv"), {}, None)
+    (('/e/r1/costs_a.csv', '/e/r1/costs_b.csv'), ())
+    """
+    listed = _listed(path, manifest, folder)
+    if listed:
+        return listed_parts(path, listed)
+    hit = _PART.match(path.name)
+    return named_parts(path, f"{hit['part']}_*_*{hit['ext']}") if hit else ()
 
 
 def dataset_of(view: str, path: Path, manifest: dict) -> str:
@@ -440,7 +483,7 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
     staged = stage(con, raw_sql, path)
     us = _us_dates(con, staged)
     parsed = _parsed_sql(staged, us, labels)
-    manifest = _manifest(path)
+    manifest, manifest_folder = _manifest(path)
     view = _view(con, staged)
     view = (view, dataset_of(view, path, manifest))
     lookups = (meter_table(con, distinct_values(con, staged, "meter_name"), "azure"),
@@ -448,7 +491,10 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
     final = stage(con, _select_sql(parsed, lookups, view, labels, str(path), us), path)
     for lookup in lookups:
         con.con.unregister(lookup)
-    windows = tuple(replace(w, scope=(*w.scope, ("x_CostDataset", view[1]))) for w in windows_from(con, final))
+    parts = parts_of(path, manifest, manifest_folder)
+    windows = tuple(replace(w, scope=(*w.scope, ("x_CostDataset", view[1])), parts=parts)
+                    for w in windows_from(con, final))
     costs = conform(con.sql(f"SELECT * EXCLUDE (src_row) FROM {final}"), "costs")
     return ReadResult(FORMAT, str(path), costs, None, None, None, inline_rejects=True, csv_rejects=csv_rejects,
-                      windows=windows, delivered_at=delivered_at(manifest))
+                      windows=windows, delivered_at=delivered_at(manifest),
+                      notes=missing_note(path, _listed(path, manifest, manifest_folder), "export run"))

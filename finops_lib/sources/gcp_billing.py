@@ -37,11 +37,19 @@ re-pulled row replaces its copy from any file or container, a late row is added,
 the usage days of earlier pulls without restating them, and a usage-day or invoice-month window would delete
 those rows. The export documents no line id, so two rows of one file identical in every field are two charges
 (:mod:`finops_lib.warehouse.keys`); rows that differ in any field, money included, are never merged.
+
+Shards: a BigQuery extract to a wildcard URI (``billing-*.csv``) writes one file per shard, the ``*`` replaced by a
+12-digit number (``billing-000000000000.csv``, ``billing-000000000001.csv``). The shards of one extract are one
+delivery (:func:`parts_of`): each declares an empty :class:`~finops_lib.sources.Window` (``start == end``,
+restating nothing) that names the others, so two identical rows that land in two shards stay two charges instead
+of one shard's key restating the other's, whatever the ingest order. A later extract restates earlier rows by key
+as above.
 """
 
 from __future__ import annotations
 
 import csv
+import glob
 import json
 import re
 import zlib
@@ -56,7 +64,7 @@ from finops_lib.errors import SourceError
 from finops_lib.meters import Meter, parse_meter
 from finops_lib.models import MODEL_PREFIX_PROVIDERS
 from finops_lib.schema import TOKEN_TYPES, get_table
-from finops_lib.sources import ReadResult, parquet_columns, register_source
+from finops_lib.sources import ReadResult, Window, parquet_columns, register_source
 from finops_lib.sources._common import (
     ACCOUNT_UNKNOWN,
     AI_CATEGORY,
@@ -68,6 +76,7 @@ from finops_lib.sources._common import (
     row_hash,
 )
 from finops_lib.sources._csv import LITERAL_FLAG, NULL_TEXTS, parse_json_text
+from finops_lib.sources._parts import named_parts
 from finops_lib.sources._records import bad_text, records
 
 FORMAT = "gcp_billing_export"
@@ -368,6 +377,33 @@ def _detect(path: Path, head: str) -> bool:
     return {"usage_start_time", "cost"} <= names and bool(names & set(_SKU_COLUMNS))
 
 
+#: One shard of a wildcard extract: the last run of exactly 12 digits in the file name.
+_SHARD = re.compile(r"^(?P<stem>.*\D|)\d{12}(?P<rest>(?:\D.*)?)$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parts_of(path: Path) -> tuple[str, ...]:
+    """Return a glob of the shards of the extract ``path`` is one shard of (empty when it is a whole delivery).
+
+    Examples
+    --------
+    >>> parts_of(Path("/x/job-7/billing-000000000001.csv.gz"))
+    ('/x/job-7/billing-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9].csv.gz',)
+    >>> parts_of(Path("/x/billing_export_2026-05.jsonl"))
+    ()
+    """
+    hit = _SHARD.match(path.name)
+    if hit is None:
+        return ()
+    return named_parts(path, f"{glob.escape(hit['stem'])}{'[0-9]' * 12}{glob.escape(hit['rest'])}")
+
+
+def _windows(path: Path) -> tuple[Window, ...]:
+    """Return an empty window naming the extract ``path`` is one shard of (none for a whole delivery)."""
+    parts = parts_of(path)
+    return (Window(_EPOCH, _EPOCH, parts=parts),) if parts else ()
+
+
 @register_source(
     FORMAT,
     table="costs",
@@ -399,4 +435,5 @@ def read_gcp_billing(path: Path, con: BaseBackend) -> ReadResult:
                 rejects.append(_clean(reject(FORMAT, shown, line, "record", None, reason, "costs", locator)))
     except (OSError, EOFError, zlib.error, csv.Error, UnicodeError) as exc:
         raise SourceError(path, f"cannot read file: {exc}", line=count + 1) from exc
-    return ReadResult(FORMAT, shown, records_table(rows, "costs"), None, records_table(rejects, "rejects"), count)
+    return ReadResult(FORMAT, shown, records_table(rows, "costs"), None, records_table(rejects, "rejects"), count,
+                      windows=_windows(path))

@@ -15,22 +15,34 @@ order the files were ingested in, so ingesting a folder in any order gives the s
 Windows are remembered in ``ingested_windows``, so a restatement holds even once its rows are replaced.
 Two files of *different* cost datasets (Azure actual and amortized) never restate each other: their windows
 are scoped by ``x_CostDataset``.
+
+A delivery split in parts (Azure ``part_0_0001.csv`` and ``part_1_0001.csv`` of one run, CUR ``-00001`` and
+``-00002`` of one assembly, GCP shards of one extract) is one delivery: each part's windows name the files of
+its delivery (:attr:`Window.parts <finops_lib.sources.Window>`, globs), and two files that name each other
+(:func:`siblings`) never restate each other, by window or by natural key, whatever the order they are ingested
+in or their delivery times. Together they restate the window: a later delivery (another run, assembly, extract)
+restates every part of an earlier one. The globs are kept in the window's ``x_WindowScope`` under
+``x_Parts`` (not a column: never matched against rows).
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePath
 
 from ibis.backends import BaseBackend
 
 from finops_lib.sources import Window
 
-__all__ = ["delivered", "newer_windows", "record_windows", "recount", "replace_older", "supersede"]
+__all__ = ["delivered", "is_part", "newer_windows", "record_windows", "recount", "replace_older", "siblings",
+           "supersede"]
 
 #: Order of deliveries: delivery time (ingest time for warehouses written before it was recorded), then path.
 _ORDER = "(coalesce(x_DeliveredAt, x_IngestedAt), x_SourceFile)"
+#: Key of ``x_WindowScope`` that holds the globs of the window's parts (not a column: never matched against rows).
+PARTS_KEY = "x_Parts"
 
 
 def delivered(path: Path, stated: datetime | None) -> datetime:
@@ -62,18 +74,77 @@ def record_windows(con: BaseBackend, path: str, fmt: str, windows: tuple[Window,
     """Remember the windows ``path`` restates (replacing what an earlier version of the file declared)."""
     con.con.execute("DELETE FROM ingested_windows WHERE x_SourceFile = ?", [path])
     for w in windows:
+        scope = {**dict(w.scope), **({PARTS_KEY: list(w.parts)} if w.parts else {})}
         con.con.execute("INSERT INTO ingested_windows VALUES (?, ?, ?, ?, ?, ?)",
-                        [path, fmt, w.column, w.start, w.end, json.dumps(dict(w.scope), sort_keys=True)])
+                        [path, fmt, w.column, w.start, w.end, json.dumps(scope, sort_keys=True)])
+
+
+def _window(column: str, start: datetime, end: datetime, scope: str | None) -> Window:
+    """Rebuild a recorded window (the globs of its parts taken out of the scope)."""
+    pairs = json.loads(scope or "{}")
+    pairs.pop(PARTS_KEY, None)
+    return Window(_utc(start), _utc(end), tuple(sorted(pairs.items())), column, _parts(scope))
+
+
+def _parts(scope: str | None) -> tuple[str, ...]:
+    """Return the globs of the parts kept in a recorded window's scope (empty for a whole delivery)."""
+    globs = json.loads(scope or "{}").get(PARTS_KEY) or ()
+    return (globs,) if isinstance(globs, str) else tuple(str(g) for g in globs)
+
+
+def is_part(path: str, globs: tuple[str, ...]) -> bool:
+    """Return whether the file ``path`` is one a delivery's ``globs`` name (a glob matches at the same folder depth).
+
+    Examples
+    --------
+    >>> is_part("/x/run-1/part_1_0001.csv", ("/x/run-1/part_*_*.csv",))
+    True
+    >>> is_part("/x/run-2/part_1_0001.csv", ("/x/run-1/part_*_*.csv",)), is_part("/x/a.csv", ())
+    (False, False)
+    """
+    depth = len(PurePath(path).parts)
+    return any(len(PurePath(glob).parts) == depth and fnmatchcase(path, glob) for glob in globs)
+
+
+def _depth(sql: str) -> str:
+    """Return SQL of the number of ``/`` in a path or glob (a glob names files at its own folder depth)."""
+    return f"(length({sql}) - length(replace({sql}, '/', '')))"
+
+
+def siblings(con: BaseBackend, path: str, parts: tuple[str, ...] | None = None) -> list[str]:
+    """Return the ingested files that are other parts of the delivery ``path`` is one part of.
+
+    A sibling's recorded windows name ``path`` among their parts, and ``parts`` (``path``'s own globs, when
+    known) name the sibling: both must agree, so a stale part left beside a later delivery (a CUR overwritten
+    in place with fewer parts, its manifest listing the current ones) is no sibling of it. Matched in the
+    engine (``GLOB``, the rule of :func:`is_part`), so a warehouse of many files costs one query.
+    """
+    own = "" if parts is None else (f"AND EXISTS (SELECT 1 FROM unnest(?::VARCHAR[]) o(g) WHERE w.x_SourceFile "
+                                    f"GLOB o.g AND {_depth('w.x_SourceFile')} = {_depth('o.g')})")
+    rows = con.con.execute(f"""SELECT DISTINCT w.x_SourceFile FROM ingested_windows w,
+        unnest(CAST(json_extract(w.x_WindowScope, '$.{PARTS_KEY}') AS VARCHAR[])) t(g)
+        WHERE w.x_SourceFile <> ? AND ? GLOB t.g AND {_depth('?')} = {_depth('t.g')} {own}
+        ORDER BY 1""", [path, path, path, path, *([] if parts is None else [list(parts)])]).fetchall()
+    return [file for (file,) in rows]
+
+
+def _own_parts(windows: tuple[Window, ...]) -> tuple[str, ...]:
+    """Return the globs of the parts a file's own windows name (empty: a whole delivery)."""
+    return tuple(dict.fromkeys(glob for w in windows for glob in w.parts))
 
 
 def newer_windows(con: BaseBackend, path: str, fmt: str, at: datetime) -> list[Window]:
-    """Return the windows of format ``fmt`` declared by deliveries newer than ``(at, path)``."""
+    """Return the windows of format ``fmt`` declared by deliveries newer than ``(at, path)``.
+
+    Windows of the other parts of ``path``'s own delivery (:func:`siblings`) are left out: parts of one
+    delivery never restate each other.
+    """
     rows = con.con.execute(f"""SELECT w.x_WindowColumn, w.x_WindowStart, w.x_WindowEnd, w.x_WindowScope
         FROM ingested_windows w JOIN ingested_files f USING (x_SourceFile)
         WHERE w.x_SourceFormat = ? AND w.x_SourceFile <> ? AND {_ORDER} > (?::TIMESTAMPTZ, ?)
-        ORDER BY ALL""", [fmt, path, at, path]).fetchall()
-    return [Window(_utc(start), _utc(end), tuple(sorted(json.loads(scope or "{}").items())), column)
-            for column, start, end, scope in rows]
+        AND NOT list_contains(?::VARCHAR[], w.x_SourceFile)
+        ORDER BY ALL""", [fmt, path, at, path, siblings(con, path)]).fetchall()
+    return [window for window in (_window(*row) for row in rows) if window.start < window.end]
 
 
 def _utc(value: datetime) -> datetime:
@@ -85,26 +156,37 @@ def _newer_files_sql() -> str:
     return f"SELECT x_SourceFile FROM ingested_files WHERE x_SourceFile <> ? AND {_ORDER} > (?::TIMESTAMPTZ, ?)"
 
 
-def supersede(con: BaseBackend, table: str, path: str, fmt: str, at: datetime) -> None:
-    """Remove rows of ``path`` that newer deliveries restate (the caller counts the records it lost)."""
+def supersede(con: BaseBackend, table: str, path: str, fmt: str, at: datetime, *,
+              windows: tuple[Window, ...] | None = None) -> None:
+    """Remove rows of ``path`` that newer deliveries restate (the caller counts the records it lost).
+
+    The other parts of ``path``'s delivery (:func:`siblings`) restate none of its rows. ``windows`` are
+    ``path``'s own, when the caller passes them (then its globs must name the siblings too).
+    """
     for window in newer_windows(con, path, fmt, at):
         where, params = _window_where(window)
         con.con.execute(f'DELETE FROM "{table}" WHERE x_SourceFile = ? AND {where}', [path, *params])
     con.con.execute(f"""DELETE FROM "{table}" WHERE x_SourceFile = ? AND x_RowHash IN (
-        SELECT x_RowHash FROM "{table}" WHERE x_SourceFile IN ({_newer_files_sql()}))""", [path, path, at, path])
+        SELECT x_RowHash FROM "{table}" WHERE x_SourceFile IN ({_newer_files_sql()})
+        AND NOT list_contains(?::VARCHAR[], x_SourceFile))""",
+                    [path, path, at, path, siblings(con, path, None if windows is None else _own_parts(windows))])
 
 
 def replace_older(con: BaseBackend, table: str, path: str, fmt: str, at: datetime,
                   windows: tuple[Window, ...]) -> int:
-    """Remove rows of older deliveries that ``path`` restates (its windows, its keys); return the rows removed."""
-    newer = f"x_SourceFile NOT IN ({_newer_files_sql()})"
+    """Remove rows of older deliveries that ``path`` restates (its windows, its keys); return the rows removed.
+
+    Rows of the other parts of ``path``'s own delivery (:func:`siblings`) are never removed.
+    """
+    newer = f"x_SourceFile NOT IN ({_newer_files_sql()}) AND NOT list_contains(?::VARCHAR[], x_SourceFile)"
+    apart = [path, at, path, siblings(con, path, _own_parts(windows))]
     removed = 0
-    for window in windows:
+    for window in (w for w in windows if w.start < w.end):
         where, params = _window_where(window)
         removed += _deleted(con, f'DELETE FROM "{table}" WHERE x_SourceFormat = ? AND x_SourceFile <> ? '
-                                 f"AND {newer} AND {where}", [fmt, path, path, at, path, *params])
+                                 f"AND {newer} AND {where}", [fmt, path, *apart, *params])
     removed += _deleted(con, f"""DELETE FROM "{table}" WHERE x_SourceFile <> ? AND {newer} AND x_RowHash IN (
-        SELECT x_RowHash FROM "{table}" WHERE x_SourceFile = ?)""", [path, path, at, path, path])
+        SELECT x_RowHash FROM "{table}" WHERE x_SourceFile = ?)""", [path, *apart, path])
     return removed
 
 
