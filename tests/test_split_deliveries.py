@@ -450,3 +450,19 @@ def test_the_reader_notes_a_part_its_manifest_lists_but_that_is_missing(vendor, 
         f"part 1 of 2 of its {delivery}: its manifest also lists {name}, not found beside it",)
     alone = WRITERS[vendor.removesuffix("+manifest")](tmp_path / "bare", "run-1", (124,), seed=1, stamp=OLD)
     assert reader(alone[0].path, con).notes == ()  # without a manifest nothing says how many parts there are
+
+
+def test_finops_ingest_says_a_part_is_missing_and_never_skips_the_manifests(tmp_path, capsys) -> None:
+    """The note reaches the summary and the command's output; manifests beside the parts are no skipped files."""
+    from finops_lib.cli import main
+
+    azure = WRITERS["azure+manifest"](tmp_path / "exports" / "azure", "run-1", (124, 124), seed=1, stamp=OLD)
+    cur = WRITERS["cur+manifest"](tmp_path / "exports" / "cur", "run-1", (30, 30), seed=2, stamp=OLD)
+    azure[1].path.unlink()
+    code = main(["ingest", str(tmp_path / "exports"), "--warehouse", str(tmp_path / "ws")])
+    out, err = capsys.readouterr()
+    assert code == 0, err  # no manifest reported as a skipped file (that would be exit 3)
+    assert "skipped" not in out.lower() and "SKIPPED" not in err
+    assert (f"NOTE {azure[0].path}: part 1 of 2 of its export run: its manifest also lists part_1_0001.csv, "
+            "not found beside it") in err
+    assert not any(f"NOTE {part.path}" in err for part in cur)  # both CUR parts are there: nothing to say

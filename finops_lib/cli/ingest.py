@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
         print("no files found")
         return EXIT_FAILED if config_invalid else EXIT_OK
     _print_summary(summary, verbose=args.verbose)
-    for line in [*not_loaded(summary), *_rejected(partly, reasons)]:
+    noted = summary[summary["status"].isin(["loaded", "replaced"]) & (summary["message"].fillna("") != "")]
+    notes = [f"NOTE {row.path}: {row.message}" for row in noted.itertuples()]  # e.g. a part of a delivery missing
+    for line in [*not_loaded(summary), *notes, *_rejected(partly, reasons)]:
         print(line, file=sys.stderr)
     return _exit_code(summary, allow_skipped=args.allow_skipped, config_invalid=config_invalid)
 

@@ -56,7 +56,9 @@ from finops_lib.warehouse import delivery, keys, privacy
 
 DATA_TABLES = ("costs", "requests")
 #: Files a folder walk never offers to the detectors (documentation, manifests, ground truth).
-IGNORED_NAMES = {"README.md", "manifest.json", "PROVENANCE.md"}
+IGNORED_NAMES = {"README.md", "manifest.json", "_manifest.json", "PROVENANCE.md"}
+#: Name endings a folder walk leaves out too: delivery manifests the readers read beside their parts (CUR).
+IGNORED_ENDINGS = ("Manifest.json",)
 IGNORED_DIRS = {"truth", "config", ".git", "__pycache__", ".ipynb_checkpoints"}
 
 
@@ -101,7 +103,7 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
             for child in sorted(path.rglob("*")):
                 rel = child.relative_to(path).parts
                 if child.is_file() and not any(p.startswith(".") or p in IGNORED_DIRS for p in rel) \
-                        and child.name not in IGNORED_NAMES:
+                        and child.name not in IGNORED_NAMES and not child.name.endswith(IGNORED_ENDINGS):
                     out.append(child)
         elif path.is_file():
             out.append(path)
@@ -299,7 +301,7 @@ def _load(con: BaseBackend, source: Source, path: Path, sha: str) -> tuple[int, 
         read_counts.append(settle(con, table, shown, result))
     kept, replaced = _records(con, shown), 0
     for table in (t for t in tables if others[t]):  # rows of other files may restate these, or be restated
-        delivery.supersede(con, table, shown, result.format, at)
+        delivery.supersede(con, table, shown, result.format, at, windows=windows)
         replaced += delivery.replace_older(con, table, shown, result.format, at, windows)
     loaded = _records(con, shown)
     superseded = kept - loaded
@@ -319,7 +321,7 @@ def _load(con: BaseBackend, source: Source, path: Path, sha: str) -> tuple[int, 
         "? AS x_RowsSuperseded",
         [shown, sha, source.name, rows_read, loaded, rejected, datetime.now(UTC), at, superseded],
     )
-    return rows_read, loaded, rejected, replaced, superseded
+    return rows_read, loaded, rejected, replaced, superseded, result.notes
 
 
 def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> FileResult:
@@ -373,13 +375,14 @@ def _ingest_detected(con: BaseBackend, path: Path, source: Source) -> FileResult
         earlier = _forget(con, shown) if before is not None else 0
         if twin is not None:  # the same bytes, delivered later: this copy stands for them (any ingest order)
             earlier += _forget(con, twin)
-        read, loaded, rejected, replaced, superseded = _load(con, source, path, sha)
+        read, loaded, rejected, replaced, superseded, notes = _load(con, source, path, sha)
     except BaseException:
         _rollback(con)
         raise
     con.con.execute("COMMIT")
     status = "replaced" if before is not None else "loaded"
-    return FileResult(shown, source.name, status, read, loaded, rejected, earlier + replaced, superseded)
+    return FileResult(shown, source.name, status, read, loaded, rejected, earlier + replaced, superseded,
+                      message="; ".join(notes))
 
 
 def _engine_broken(con: BaseBackend) -> bool:
