@@ -14,10 +14,11 @@ from readable import raw_values
 
 from finops_lib.report.summary import executive_summary
 from finops_lib.views.anomalies.charts import fmt_alerts
-from finops_lib.views.forecast.charts import plot_burn_down
+from finops_lib.views.forecast.charts import fmt_accuracy, fmt_budget_risk, fmt_choice, plot_burn_down
 from finops_lib.views.notice import Findings, Notice, stack, when_empty
 from finops_lib.views.overview.charts import plot_top_movers
 from finops_lib.views.overview.page import top_movers
+from finops_lib.views.reconciliation import charts as reconciliation_charts
 from finops_lib.views.tables import fmt_p, fmt_rates, fmt_table, fmt_unit_money, fmt_value
 
 
@@ -40,6 +41,25 @@ def test_data_text_is_escaped_in_sentences_and_stacks() -> None:
     table = fmt_table(pd.DataFrame({"team": ["<b>ops</b>"]}))
     html = stack(Notice("a & b"), table)._repr_html_()
     assert "a &amp; b" in html and "<b>ops</b>" not in html and "&lt;b&gt;ops&lt;/b&gt;" in html
+
+
+def test_every_table_builder_escapes_its_caption_labels_and_cells() -> None:
+    # pandas escapes a Styler's cells only: the caption and the column labels carry data text too (a column per
+    # team, an experiment's name in a caption), and each table builder of the pages escapes them.
+    payload = "<img src=x onerror=alert(1)>"
+    escaped = "&lt;img src=x onerror=alert(1)&gt;"
+    frame = pd.DataFrame({payload: [payload]})
+    tables = {
+        "fmt_table": fmt_table(frame, caption=payload),
+        "reconciliation": reconciliation_charts.fmt_table(frame, caption=payload),
+        "fmt_accuracy": fmt_accuracy(frame, caption=payload),
+        "fmt_budget_risk": fmt_budget_risk(frame.assign(breach_date=[None]), currency="USD", caption=payload),
+        "fmt_choice": fmt_choice(frame.assign(series=["s"]), caption=payload),
+    }
+    for name, table in tables.items():
+        html = table.to_html()
+        assert "<img" not in html, name
+        assert html.count(escaped) == 3, (name, html.count(escaped))  # caption, column label, cell
 
 
 def test_tables_show_no_raw_values() -> None:
