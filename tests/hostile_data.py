@@ -48,14 +48,15 @@ PAYLOADS: dict[str, str] = {
 }
 MARKERS = list(PAYLOADS)
 
-#: Dimensions that carry payloads, and where the folder writes them.
-DIMENSIONS = ("team", "application", "feature", "environment", "project", "tag", "description", "model",
-              "key_alias", "team_alias", "experiment", "variant")  # fmt: skip
+#: Dimensions that carry payloads, each from its own first payload on (so experiment, variant and model names start
+#: with markup); team takes all twenty in turn.
+OFFSETS = {"team": 0, "application": 1, "feature": 3, "environment": 15, "project": 13, "tag": 6, "description": 16,
+           "model": 0, "key_alias": 17, "team_alias": 3, "experiment": 0, "variant": 4}  # fmt: skip
 
 
 def _payload(i: int, dimension: str) -> str:
-    """The payload of row ``i`` in ``dimension``: each dimension starts at a different payload."""
-    return PAYLOADS[MARKERS[(i + 7 * DIMENSIONS.index(dimension)) % len(MARKERS)]]
+    """The payload of row ``i`` in ``dimension``."""
+    return PAYLOADS[MARKERS[(i + OFFSETS[dimension]) % len(MARKERS)]]
 
 
 def _focus_rows() -> list[dict[str, str]]:
@@ -91,14 +92,14 @@ def _litellm_rows() -> list[dict[str, object]]:
         day = END - timedelta(days=DAYS - 1 - d)
         for k in range(12):
             i = d * 12 + k
-            variant = _payload(k % 2, "variant")
+            variant = _payload(k % 3, "variant")
             meta = {"user_api_key_alias": _payload(i % 4, "key_alias"),
                     "user_api_key_team_alias": _payload(i % 5, "team_alias"),
-                    "spend_logs_metadata": {"experiment_id": _payload(k % 3 // 2, "experiment"), "variant": variant,
-                                            "quality_score": 0.6 + 0.1 * (k % 2) + 0.01 * (i % 7)}}  # fmt: skip
+                    "spend_logs_metadata": {"experiment_id": _payload(k % 2, "experiment"), "variant": variant,
+                                            "quality_score": 0.6 + 0.1 * (k % 3) + 0.01 * (i % 7)}}  # fmt: skip
             model = "gpt-4o-mini-2024-07-18" if k % 3 else _payload(i % 4, "model")
             rows.append({"request_id": f"r{i}", "call_type": "acompletion", "api_key": f"hk{k % 2}",
-                         "spend": f"0.000{36 + i % 5 if k % 2 else 52 + i % 7}", "total_tokens": 1500,
+                         "spend": f"0.000{36 + 8 * (k % 3) + i % 5}", "total_tokens": 1500,
                          "prompt_tokens": 1200,
                          "completion_tokens": 300 + 40 * (k % 2), "startTime": f"{day}T10:{k:02d}:00Z",
                          "endTime": f"{day}T10:{k:02d}:01Z", "model": model, "model_group": model,

@@ -6,12 +6,15 @@ Unit tests of ``views/notice.py``, ``views/tables.py``, the alert list, the fore
 
 from __future__ import annotations
 
+import json
+import re
 from decimal import Decimal
 
 import pandas as pd
 import pytest
 from readable import raw_values
 
+from finops_lib.paths import NOTEBOOKS_DIR
 from finops_lib.report.summary import executive_summary
 from finops_lib.views.anomalies.charts import fmt_alerts
 from finops_lib.views.forecast.charts import fmt_accuracy, fmt_budget_risk, fmt_choice, plot_burn_down
@@ -20,6 +23,8 @@ from finops_lib.views.overview.charts import plot_top_movers
 from finops_lib.views.overview.page import top_movers
 from finops_lib.views.reconciliation import charts as reconciliation_charts
 from finops_lib.views.tables import fmt_p, fmt_rates, fmt_table, fmt_unit_money, fmt_value
+
+NOTEBOOKS = NOTEBOOKS_DIR
 
 
 def test_an_empty_frame_gives_a_sentence_not_a_chart() -> None:
@@ -60,6 +65,16 @@ def test_every_table_builder_escapes_its_caption_labels_and_cells() -> None:
         html = table.to_html()
         assert "<img" not in html, name
         assert html.count(escaped) == 3, (name, html.count(escaped))  # caption, column label, cell
+
+
+def test_notebooks_show_tables_only_through_the_escaping_builders() -> None:
+    # A Styler made in a notebook loses the escape of theme.use_theme as soon as it calls .format() without
+    # escape="html" (pandas resets every column's formatter), which let model and experiment names through raw.
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code":
+                assert not re.search(r"\.style\b|\.to_html\(|\bHTML\(|\bMarkdown\(", source), (path.name, source)
 
 
 def test_tables_show_no_raw_values() -> None:
