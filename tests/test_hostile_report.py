@@ -271,3 +271,41 @@ def test_the_policy_is_enforced_not_only_present(hostile_report: tuple[Path, flo
     expected = ["Connecting to 'http://evil.example/leak'", "Loading the image 'http://evil.example/x.png'"]
     expected += ["Executing inline script violates"] if stem == "index" else []
     assert all(what in refused for what in expected), (stem, console)  # each refused by the policy, and said so
+
+
+#: Chart marks a reader can point at (bars, points, areas): their tooltips show data text.
+MARKS = ".finops-vega svg g.mark-rect path, .finops-vega svg g.mark-symbol path, .finops-vega svg g.mark-area path"
+
+TOOLTIP = """() => { const tip = document.getElementById('vg-tooltip-element');
+    return tip && tip.classList.contains('visible') ? tip.innerText : ''; }"""
+
+
+def test_chart_tooltips_show_payloads_as_text(hostile_report: tuple[Path, float], browser: object) -> None:
+    """Point at up to 30 marks of every page's charts: each tooltip is text, nothing runs, nothing is injected."""
+    shown: dict[str, set[str]] = {}
+    for stem in PAGES[1:]:
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        context.add_init_script(TRAP)
+        page = context.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog, d=dialogs: (d.append(dialog.message), dialog.dismiss()))
+        try:
+            page.goto((hostile_report[0] / f"{stem}.html").as_uri(), wait_until="load")
+            page.wait_for_function(CHARTS_DRAWN, timeout=30_000)
+            marks = page.locator(MARKS)
+            count, tips = marks.count(), []
+            for i in range(0, count, max(1, count // 30)):
+                box = marks.nth(i).bounding_box()
+                if box is None or box["width"] < 1 or box["height"] < 1:
+                    continue  # a zero-width bar (a 0% share) cannot be pointed at
+                marks.nth(i).hover(force=True, timeout=5_000)
+                tips.append(page.evaluate(TOOLTIP))
+            injected, trapped = page.evaluate(INJECTED), page.evaluate("() => window.__xss")
+        finally:
+            context.close()
+        assert dialogs == [] and trapped == [] and injected == [], (stem, dialogs, trapped, injected)
+        markers, whole = shown_payloads("\n".join(tips))
+        assert markers == whole, (stem, sorted(markers - whole))
+        shown[stem] = whole
+    print("\ntooltips: payloads shown as text per page: " + ", ".join(f"{s} {len(m)}" for s, m in shown.items()))
+    assert len(shown["10_cost_attribution"]) >= 10, shown  # the team charts: their tooltips carry the corpus
