@@ -22,8 +22,11 @@ RENDERER_NAME = "finops-offline"
 STATIC_CHARTS_ENV = "FINOPS_STATIC_CHARTS"
 
 
+#: ``ast: true``: Vega evaluates expressions with vega-embed's interpreter instead of compiling them with
+#: ``Function``, so charts draw under a Content-Security-Policy without ``'unsafe-eval'`` (the report's pages).
 _EMBED_OPTIONS = {
     "renderer": "svg",
+    "ast": True,
     "actions": {"export": True, "source": False, "compiled": False, "editor": False},
 }
 
@@ -44,9 +47,35 @@ def vega_bundle() -> str:
     return vega_script().replace("</script", "<\\/script")
 
 
+#: What a null byte in data text is shown as, on every page and in every chart: U+FFFD, the replacement character.
+#: Loaders keep a null byte inside text; a browser would drop it from HTML silently, so the report shows that there
+#: was one instead (``report.html`` replaces it in each page it writes, :func:`visible_nul` in chart specs).
+REPLACEMENT_CHAR = "\ufffd"
+
+
+def visible_nul(value: Any) -> Any:
+    r"""Return ``value`` (text, or lists and dicts of it) with each null byte made :data:`REPLACEMENT_CHAR`.
+
+    Numbers and other values are returned as they are.
+
+    Examples
+    --------
+    >>> visible_nul({"team": "ops\x00x", "n": [1, "a"]})
+    {'team': 'ops\ufffdx', 'n': [1, 'a']}
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", REPLACEMENT_CHAR)
+    if isinstance(value, Mapping):
+        return {visible_nul(k): visible_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [visible_nul(v) for v in value]
+    return value
+
+
 def _script_json(value: object) -> str:
-    """Return ``value`` as JSON that cannot close the surrounding ``<script>`` element."""
-    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/").replace("<!--", "<\\!--")
+    """Return ``value`` as JSON that cannot close the surrounding ``<script>`` element, null bytes shown."""
+    text = json.dumps(visible_nul(value), separators=(",", ":"))
+    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
 def embed_html(spec: Mapping[str, Any], *, element_id: str, fallback_html: str = "") -> str:

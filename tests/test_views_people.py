@@ -6,19 +6,25 @@ Unit tests of ``views/notice.py``, ``views/tables.py``, the alert list, the fore
 
 from __future__ import annotations
 
+import json
+import re
 from decimal import Decimal
 
 import pandas as pd
 import pytest
 from readable import raw_values
 
+from finops_lib.paths import NOTEBOOKS_DIR
 from finops_lib.report.summary import executive_summary
 from finops_lib.views.anomalies.charts import fmt_alerts
-from finops_lib.views.forecast.charts import plot_burn_down
+from finops_lib.views.forecast.charts import fmt_accuracy, fmt_budget_risk, fmt_choice, plot_burn_down
 from finops_lib.views.notice import Findings, Notice, stack, when_empty
 from finops_lib.views.overview.charts import plot_top_movers
 from finops_lib.views.overview.page import top_movers
+from finops_lib.views.reconciliation import charts as reconciliation_charts
 from finops_lib.views.tables import fmt_p, fmt_rates, fmt_table, fmt_unit_money, fmt_value
+
+NOTEBOOKS = NOTEBOOKS_DIR
 
 
 def test_an_empty_frame_gives_a_sentence_not_a_chart() -> None:
@@ -40,6 +46,35 @@ def test_data_text_is_escaped_in_sentences_and_stacks() -> None:
     table = fmt_table(pd.DataFrame({"team": ["<b>ops</b>"]}))
     html = stack(Notice("a & b"), table)._repr_html_()
     assert "a &amp; b" in html and "<b>ops</b>" not in html and "&lt;b&gt;ops&lt;/b&gt;" in html
+
+
+def test_every_table_builder_escapes_its_caption_labels_and_cells() -> None:
+    # pandas escapes a Styler's cells only: the caption and the column labels carry data text too (a column per
+    # team, an experiment's name in a caption), and each table builder of the pages escapes them.
+    payload = "<img src=x onerror=alert(1)>"
+    escaped = "&lt;img src=x onerror=alert(1)&gt;"
+    frame = pd.DataFrame({payload: [payload]})
+    tables = {
+        "fmt_table": fmt_table(frame, caption=payload),
+        "reconciliation": reconciliation_charts.fmt_table(frame, caption=payload),
+        "fmt_accuracy": fmt_accuracy(frame, caption=payload),
+        "fmt_budget_risk": fmt_budget_risk(frame.assign(breach_date=[None]), currency="USD", caption=payload),
+        "fmt_choice": fmt_choice(frame.assign(series=["s"]), caption=payload),
+    }
+    for name, table in tables.items():
+        html = table.to_html()
+        assert "<img" not in html, name
+        assert html.count(escaped) == 3, (name, html.count(escaped))  # caption, column label, cell
+
+
+def test_notebooks_show_tables_only_through_the_escaping_builders() -> None:
+    # A Styler made in a notebook loses the escape of theme.use_theme as soon as it calls .format() without
+    # escape="html" (pandas resets every column's formatter), which let model and experiment names through raw.
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code":
+                assert not re.search(r"\.style\b|\.to_html\(|\bHTML\(|\bMarkdown\(", source), (path.name, source)
 
 
 def test_tables_show_no_raw_values() -> None:

@@ -18,6 +18,14 @@ How it works
    ``<head>`` when it has a chart.
 4. :func:`network_references` lists any ``http(s)://`` ``src``/``href`` the page would load; the
    export refuses to write a page that has one.
+5. Every page, and the index, opens its ``<head>`` with a Content-Security-Policy ``<meta>``
+   (:data:`PAGE_POLICY`, :data:`INDEX_POLICY`): the browser itself refuses any network access (``connect-src
+   'none'``, no remote script, style, image, font or frame), so even text that escaped escaping could neither
+   load nor send anything. Charts draw under it without ``'unsafe-eval'``: the pages call ``vegaEmbed`` with
+   ``ast: true`` (:mod:`finops_lib.offline`), so Vega evaluates expressions with its interpreter, never with
+   ``Function``.
+6. A null byte in data text is written as U+FFFD (``offline.REPLACEMENT_CHAR``) on every page and in every chart
+   spec: a browser would otherwise drop it silently.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from finops_lib.errors import FinopsError
-from finops_lib.offline import embed_html, vega_bundle, vega_script
+from finops_lib.offline import REPLACEMENT_CHAR, embed_html, vega_bundle, vega_script
 from finops_lib.report.summary import executive_summary
 from finops_lib.share import atomic_write
 
@@ -51,6 +59,20 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 #: The folder of a report holding the files its pages share, and those files.
 ASSETS_DIR, REPORT_CSS, VEGA_JS = "assets", "report.css", "vega.js"
+
+
+#: The Content-Security-Policy of a report page: inline scripts and styles and the report's own ``assets/`` files
+#: only (``'self'``), images and fonts only from ``data:``/``blob:`` (chart export), no network of any kind, no
+#: ``eval`` (Vega runs with its expression interpreter), no ``<base>``, form, plugin, frame or worker.
+PAGE_POLICY = "; ".join((
+    "default-src 'none'", "script-src 'self' 'unsafe-inline'", "style-src 'self' 'unsafe-inline'",
+    "img-src data: blob:", "font-src data:", "connect-src 'none'", "media-src 'none'", "object-src 'none'",
+    "frame-src 'none'", "worker-src 'none'", "manifest-src 'none'", "base-uri 'none'", "form-action 'none'",
+))  # fmt: skip
+
+
+#: The index has no script at all: the same policy with ``script-src 'none'``.
+INDEX_POLICY = PAGE_POLICY.replace("script-src 'self' 'unsafe-inline'", "script-src 'none'")
 
 
 _VEGALITE_MIME = re.compile(r"^application/vnd\.vegalite\.v\d+[.+]json$")
@@ -192,7 +214,7 @@ def export_notebook(
         If the page would still load something from the network.
     """
     nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, Path) else notebook
-    finops = {"index_href": index_href, "failure": failure, "assets_href": assets_href}
+    finops = {"index_href": index_href, "failure": failure, "assets_href": assets_href, "policy": PAGE_POLICY}
     body, resources = _exporter(with_code=with_code).from_notebook_node(
         nb, resources={"finops": finops, "metadata": {"name": html_path.stem}}
     )
@@ -201,7 +223,7 @@ def export_notebook(
     if remote:
         raise FinopsError(f"{html_path.name}: the page would load {remote[:3]} from the network")
     html_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(html_path, body)
+    atomic_write(html_path, body.replace("\x00", REPLACEMENT_CHAR))  # a null byte shown, not dropped
     return html_path
 
 
@@ -287,8 +309,9 @@ def write_index(
     counts = {status: sum(run.status == status for run in runs) for status in ("ok", "failed", "missing")}
     summary = executive_summary({run.entry.stem: run.results for run in runs if run.results})
     page = environment.get_template("report_index.html.j2").render(
-        title=title, runs=runs, metadata={"date_range": None, **metadata}, counts=counts, summary=summary
+        title=title, runs=runs, metadata={"date_range": None, **metadata}, counts=counts, summary=summary,
+        policy=INDEX_POLICY,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, page)
+    atomic_write(path, page.replace("\x00", REPLACEMENT_CHAR))  # a null byte shown, not dropped
     return path

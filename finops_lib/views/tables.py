@@ -5,6 +5,10 @@ display labels, money gets thousands separators and two decimals (unit costs fou
 become percentages, p-values read ``< 0.001`` instead of ``1.9e-39``, booleans read yes/no, missing values a dash,
 and dicts or lists are written out as ``key=value`` text. Nothing shows a pandas index.
 
+Data text is escaped everywhere a table shows it: pandas escapes the cells (``escape="html"``) but neither the
+caption nor the column labels, which may hold data text too (a pivot by team, a caption naming an experiment), so
+every styled table of the pages sets both through :func:`fmt_headers`, which escapes them.
+
 Examples
 --------
 >>> print(fmt_p(1.9e-39), fmt_p(0.0), fmt_p(0.0432), fmt_p(float("nan")))
@@ -17,6 +21,7 @@ team=search, app=qa yes -
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -27,7 +32,7 @@ import pandas as pd
 from finops_lib.fx import currency_symbol, fmt_money
 from finops_lib.views.notice import Notice
 
-__all__ = ["fmt_p", "fmt_rates", "fmt_table", "fmt_unit_money", "fmt_value"]
+__all__ = ["fmt_headers", "fmt_p", "fmt_rates", "fmt_table", "fmt_unit_money", "fmt_value"]
 
 #: Display labels of the exchange-rate tables (``Facts.rates_used``).
 RATE_LABELS = {"from_currency": "From", "to_currency": "To", "rate": "Rate", "effective_from": "From day",
@@ -117,8 +122,39 @@ def fmt_table(frame: pd.DataFrame, *, labels: Mapping[str, str] | None = None, c
         else:
             formats[column] = fmt_value
     names = {c: (labels or {}).get(c, str(c).replace("_", " ").strip().capitalize()) for c in data.columns}
-    styled = data.style.format(formats, escape="html").hide().set_caption(caption)
-    return styled.relabel_index([names[c] for c in data.columns], axis=1)
+    styled = data.style.format(formats, escape="html").hide()
+    return fmt_headers(styled, [names[c] for c in data.columns], caption=caption)
+
+
+def fmt_headers(styled: pd.io.formats.style.Styler, labels: Sequence[Any], *,
+                caption: str = "") -> pd.io.formats.style.Styler:  # fmt: skip
+    """Return ``styled`` with its column ``labels`` and ``caption`` set, both HTML-escaped.
+
+    pandas escapes a ``Styler``'s cells (``format(escape="html")``) but not its caption or column labels; a label or
+    caption can hold data text (a column per team, an experiment's name), so every page's table sets them here.
+
+    Parameters
+    ----------
+    styled
+        A styled table with as many columns as ``labels``.
+    labels
+        The display label of each column, in order.
+    caption
+        The table's caption (empty: none).
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+
+    Examples
+    --------
+    >>> styled = fmt_headers(pd.DataFrame({"a": [1]}).style.hide(), ["<b>team</b>"], caption="R&D <i>")
+    >>> html_text = styled.to_html()
+    >>> "&lt;b&gt;team&lt;/b&gt;" in html_text and "R&amp;D &lt;i&gt;" in html_text and "<b>" not in html_text
+    True
+    """
+    escaped = styled.set_caption(html.escape(str(caption))) if caption else styled
+    return escaped.relabel_index([html.escape(str(label)) for label in labels], axis=1)
 
 
 def _missing(value: Any) -> bool:

@@ -127,7 +127,10 @@ def use_theme(*, offline: bool = True) -> None:
     """Enable the workbench theme and, by default, the offline renderer; every styled table escapes its cells.
 
     Data text (team names, tags, models) reaches the HTML report through pandas ``Styler`` tables too: the
-    ``styler.format.escape`` option makes every one of them escape ``<``, ``>``, ``&`` and quotes.
+    ``styler.format.escape`` option makes a plain ``frame.style`` escape ``<``, ``>``, ``&`` and quotes. It is only
+    a default: a later ``.format(...)`` without ``escape="html"`` resets every column's formatter, unescaped, and
+    captions and column labels are never escaped by pandas. Pages therefore build every table with
+    :func:`finops_lib.views.tables.fmt_table` (or :func:`~finops_lib.views.tables.fmt_headers`).
 
     Parameters
     ----------

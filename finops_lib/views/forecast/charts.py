@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from finops_lib.views.notice import when_empty
+from finops_lib.views.tables import fmt_headers
 from finops_lib.views.theme import check_frame, fmt_currency_axis
 
 __all__ = ["ACCURACY_LABELS", "RISK_LABELS", "fmt_accuracy", "fmt_budget_risk", "fmt_choice", "plot_burn_down",
@@ -177,8 +178,7 @@ def fmt_accuracy(frame: pd.DataFrame, *, caption: str = "") -> pd.io.formats.sty
                                escape="html")
     if "chosen" in data.columns:
         styled = styled.apply(lambda row: ["font-weight: bold" if row["chosen"] else "" for _ in row], axis=1)
-    styled = styled.hide().set_caption(caption)
-    return styled.relabel_index([ACCURACY_LABELS.get(c, c) for c in data.columns], axis=1)
+    return fmt_headers(styled.hide(), [ACCURACY_LABELS.get(c, c) for c in data.columns], caption=caption)
 
 
 def fmt_budget_risk(frame: pd.DataFrame, *, currency: str, caption: str = "") -> pd.io.formats.style.Styler:
@@ -188,8 +188,8 @@ def fmt_budget_risk(frame: pd.DataFrame, *, currency: str, caption: str = "") ->
     money = {c: "{:,.2f}" for c in ("budget", "spent_to_date", "projected_month_end")}
     styled = data.style.format({**money, "projected_pct": "{:.0f}%", "p_exceed": "{:.0%}", "p_exceed_raw": "{:.0%}"},
                                na_rep="-", escape="html")  # fmt: skip
-    styled = styled.hide().set_caption(caption or f"Budget risk, {currency}")
-    return styled.relabel_index([RISK_LABELS.get(c, c) for c in data.columns], axis=1)
+    return fmt_headers(styled.hide(), [RISK_LABELS.get(c, c) for c in data.columns],
+                       caption=caption or f"Budget risk, {currency}")
 
 
 def fmt_choice(choice: pd.DataFrame, calibration: pd.DataFrame | None = None, *,
@@ -201,5 +201,4 @@ def fmt_choice(choice: pd.DataFrame, calibration: pd.DataFrame | None = None, *,
         data = data.merge(calibration.drop(columns=["model", "note"]), on="series", how="left")
     styled = data.style.format({"path_factor": "{:.2f}", "residuals": "{:.0f}", "origins": "{:.0f}"}, na_rep="-",
                                escape="html")
-    styled = styled.hide().set_caption(caption)
-    return styled.relabel_index([_CHOICE_LABELS.get(c, c) for c in data.columns], axis=1)
+    return fmt_headers(styled.hide(), [_CHOICE_LABELS.get(c, c) for c in data.columns], caption=caption)

@@ -20,6 +20,7 @@ import altair as alt
 import pandas as pd
 
 from finops_lib.views.notice import when_empty
+from finops_lib.views.tables import fmt_headers
 from finops_lib.views.theme import (
     PALETTE,
     as_dates,
@@ -66,8 +67,8 @@ def fmt_table(frame: pd.DataFrame, *, caption: str = "") -> pd.io.formats.style.
     formats = {c: "{:,.2f}" for c in data.columns if c in _MONEY}
     formats |= {c: f for c, f in _PERCENT.items() if c in data.columns}
     formats |= {c: "{:,.0f}" for c in ("invoice_tokens", "estimated_tokens") if c in data.columns}
-    styled = data.style.format(formats, na_rep="-", escape="html").hide().set_caption(caption)
-    return styled.relabel_index([COLUMN_LABELS.get(c, c) for c in data.columns], axis=1)
+    styled = data.style.format(formats, na_rep="-", escape="html").hide()
+    return fmt_headers(styled, [COLUMN_LABELS.get(c, c) for c in data.columns], caption=caption)
 
 
 _TIP_DATE = {"day": "%Y-%m-%d", "month": "%b %Y"}
