@@ -65,6 +65,10 @@ def test_differences_and_before_after_specs() -> None:
                           "rel_ci_low": [0.2, -0.3], "rel_ci_high": [0.4, 0.1], "significant": [True, False]})
     spec = ce.plot_differences(table).to_dict()
     assert spec["title"] == "Cost per request against a, 95% CI"
+    # every request of c cost the same: no interval (the hostile report's page failed on it), the point still drawn
+    flat = ce.plot_differences(table.assign(rel_ci_low=[0.2, np.nan], rel_ci_high=[0.4, np.nan])).to_dict()
+    rows = flat["datasets"][flat["data"]["name"]] if "data" in flat else next(iter(flat["datasets"].values()))
+    assert [(r["variant"], r["rel_diff"], r["rel_ci_low"]) for r in rows] == [("b", 0.3, 0.2), ("c", -0.1, None)]
     days = pd.DataFrame({"date": pd.date_range("2026-01-01", periods=4), "period": ["before"] * 2 + ["after"] * 2,
                          "value": [10.0, 12.0, 20.0, np.nan], "requests": [1, 3, 2, 0]})  # fmt: skip
     ba = ce.plot_before_after(days).to_dict()

@@ -56,10 +56,28 @@ def test_parameters_are_checked() -> None:
     untagged = ibis.memtable(df.assign(x_ExperimentId=None))
     none = er.check_parameters(untagged)  # no experiment: the notebook shows the before/after view only
     assert (none["experiment"], none["baseline"], none["start"]) == (None, None, dt.date(2026, 6, 1))
-    with pytest.raises(ParameterError, match="experiment 'x' not found: no request carries an experiment id"):
+    with pytest.raises(ParameterError, match="experiment 'x' not found: no experiment with two or more variants"):
         er.check_parameters(untagged, experiment="x")
     with pytest.raises(ParameterError, match="change_source must be"):
         er.change_data(None, t, source="nope")
+
+
+def test_an_experiment_with_one_variant_is_not_picked_and_named_is_refused_with_the_reason() -> None:
+    """The largest experiment has one arm (the planted-secrets report failed on it): the page picks one with two."""
+    ts = pd.Timestamp("2026-06-01", tz="UTC")
+    df = pd.DataFrame({"ChargePeriodStart": ts, "x_ExperimentId": ["big"] * 5 + ["ab", "ab"],
+                       "x_Variant": ["only"] * 5 + ["a", "b"], "x_Status": "success", "x_ReportedCost": 1.0,
+                       "x_EstimatedCost": None, "x_LatencyMs": 1.0, "x_QualityScore": 0.5, "x_InputUncachedTokens": 1,
+                       "x_InputCacheReadTokens": 0, "x_InputCacheWrite5mTokens": 0, "x_InputCacheWrite1hTokens": 0,
+                       "x_OutputTokens": 1, "BillingCurrency": "USD"})  # fmt: skip
+    params = er.check_parameters(ibis.memtable(df))
+    assert (params["experiment"], params["baseline"]) == ("ab", "a")
+    assert set(params["experiments"]["experiment"]) == {"big", "ab"}  # both still listed as found
+    with pytest.raises(ParameterError, match=r"experiment 'big' has one variant: a comparison needs two; "
+                                             r"experiments with two or more: \['ab'\]"):
+        er.check_parameters(ibis.memtable(df), experiment="big")
+    alone = er.check_parameters(ibis.memtable(df[df["x_ExperimentId"] == "big"]))
+    assert alone["experiment"] is None and er.compare(ibis.memtable(df), alone) is None  # the page says why
 
 
 def test_request_logs_come_through_the_facts_in_the_page_currency(tmp_path) -> None:

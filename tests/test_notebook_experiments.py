@@ -123,7 +123,7 @@ def usage_only(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_without_experiments_the_before_after_still_runs(usage_only: dict) -> None:
-    assert usage_only["headline"]["Experiment"] == "none tagged in the data"
+    assert usage_only["headline"]["Experiment"] == "none with two or more variants in the data"
     assert usage_only["comparison"] == [] and usage_only["projection"] == []
     ba = usage_only["before_after"]
     assert ba["window"] == ["2026-06-22", "2026-07-06", "2026-07-20"]

@@ -96,10 +96,11 @@ def plot_differences(table: pd.DataFrame) -> alt.Chart:
     Parameters
     ----------
     table : DataFrame
-        :attr:`finops_lib.experiments.comparison.Comparison.table`.
+        :attr:`finops_lib.experiments.comparison.Comparison.table`. An interval that cannot be computed (every
+        request of a variant costs the same, so the resamples do not vary) is drawn as the point alone.
     """
     data = check_frame(table, ["variant", "baseline", "metric", "rel_diff", "rel_ci_low", "rel_ci_high", "significant"],
-                    chart="plot_differences")  # fmt: skip
+                    chart="plot_differences", nullable=["rel_diff", "rel_ci_low", "rel_ci_high"])  # fmt: skip
     base, metric = data["baseline"].iloc[0], data["metric"].iloc[0]
     data = data.assign(result=np.where(data["significant"], "significant (Holm)", "not significant"))
     enc = {"y": alt.Y("variant:N", sort=alt.EncodingSortField("rel_diff", order="descending"), title="Variant")}

@@ -39,9 +39,10 @@ __all__ = [
     "results",
 ]
 
-#: Said when no request carries an experiment id.
-NO_EXPERIMENT = ("no request carries an experiment id (x_ExperimentId): tag requests (LiteLLM metadata or request "
-                 "tags, Langfuse tags, OpenTelemetry attributes) or pass experiment_map")
+#: Said when no experiment can be compared: none tagged, or each tagged one has a single variant.
+NO_EXPERIMENT = ("no experiment with two or more variants is tagged in the request logs (an experiment id, "
+                 "x_ExperimentId, whose requests carry at least two variant values): tag requests (LiteLLM metadata "
+                 "or request tags, Langfuse tags, OpenTelemetry attributes) or pass experiment_map")
 
 #: Display names of the :func:`finops_lib.experiments.comparison.variants` columns shown in the notebook.
 VARIANT_LABELS: dict[str, str] = {
@@ -142,11 +143,16 @@ def check_parameters(requests: ir.Table, *, experiment: str = "", baseline: str 
     """
     summary = experiments.variants(requests)
     sizes = summary.groupby("experiment")["requests"].sum().sort_values(ascending=False)
+    arms = summary.groupby("experiment")["variant"].nunique()
     if summary.empty and (experiment or baseline):
         raise ParameterError(f"experiment {experiment or baseline!r} not found: {NO_EXPERIMENT}")
-    experiment = experiment or (str(sizes.index[0]) if len(sizes) else None)
+    comparable = [str(e) for e in sizes.index if arms[e] >= 2]  # the largest experiment that has two arms
+    experiment = experiment or (comparable[0] if comparable else None)
     if experiment is not None and experiment not in sizes.index:
         raise ParameterError(f"experiment {experiment!r} not found; experiments in the data: {list(sizes.index)}")
+    if experiment is not None and arms[experiment] < 2:
+        raise ParameterError(f"experiment {experiment!r} has one variant: a comparison needs two; experiments "
+                             f"with two or more: {comparable or 'none'}")  # fmt: skip
     names = sorted(summary.loc[summary["experiment"] == experiment, "variant"]) if experiment else []
     baseline = baseline or (names[0] if names else None)
     if names and baseline not in names:
@@ -293,7 +299,7 @@ def results(params: dict, comparison: experiments.Comparison | None, projected: 
     -------
     dict
     """
-    last, headline = None, {"Experiment": "none tagged in the data"}
+    last, headline = None, {"Experiment": "none with two or more variants in the data"}
     if comparison is not None:
         v = comparison.variants
         top = comparison.table.iloc[comparison.table["rel_diff"].abs().argmax()]

@@ -24,9 +24,9 @@ def findings(params: dict, comparison: Any, projected: pd.DataFrame | None, chan
                 "traces): this data has none, so there is no variant to compare and no change to measure.")
     parts = []
     if comparison is None:
-        parts.append("No experiment is tagged in the request logs: tag requests with an experiment id and variant "
-                     "(LiteLLM metadata or request tags, Langfuse tags, OpenTelemetry attributes) or pass "
-                     "experiment_map.")  # fmt: skip
+        parts.append("No experiment with two or more variants is tagged in the request logs: tag requests with an "
+                     "experiment id and variant (LiteLLM metadata or request tags, Langfuse tags, OpenTelemetry "
+                     "attributes) or pass experiment_map.")  # fmt: skip
     else:
         v = comparison.variants
         table = comparison.table
