@@ -9,8 +9,9 @@ The notebook contract
 * The notebook may write ``<output_dir>/results.json``; the index shows its ``headline`` (label ->
   value string) and ``date_range`` (``[first_day, last_day]``).
 * A notebook declaring ``warehouse`` opens the warehouse: the report ingests the data folder once before any
-  notebook runs, and the kernels open that DuckDB file read-only (``FINOPS_ENGINE``), so several notebooks can
-  read it at once (DuckDB lets one process write a file, or many read it).
+  notebook runs, and the kernels open a snapshot of it read-only (``FINOPS_ENGINE``; the snapshot is the report
+  process's, in the scratch folder: :func:`finops_lib.engine.reader`), so several notebooks read it at once and the
+  warehouse itself stays free for a scheduled ingest (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ def _own(entry: NotebookEntry, names: Iterable[str], *, data_dir: Path | None, o
 
 
 def _read_only_warehouse(data: Path | None, warehouse: str | None, say: Progress) -> dict[str, str] | None:
-    """Ingest the data folder once; return the kernels' environment that opens that warehouse read-only.
+    """Ingest the data folder once; return the kernels' environment that opens a snapshot of it read-only.
 
     None when the notebooks must open the data themselves, one at a time: ``FINOPS_ENGINE`` already names an
     engine, the ingest failed (each page then shows the failure), or the file's path cannot be written as a URL.
