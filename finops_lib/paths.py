@@ -38,6 +38,31 @@ def data_folder(data_dir: str | Path | None, warehouse: str | Path | None = None
     return None if warehouse else str(SAMPLE_DIR)
 
 
+def shown(path: str | Path | None) -> str:
+    """Return a path as a shared output shows it: never the machine's folder layout.
+
+    Inside the project: relative to it (``data/sample``); elsewhere: ``.../`` and its last two parts (a report
+    mailed to others does not tell where the exports live, and reads the same when the folder moves). Text that is
+    not a file path (``(tags only)``, ``none``) is returned as it is.
+
+    Examples
+    --------
+    >>> shown(SAMPLE_DIR / "config" / "allocation_rules.yaml")
+    'data/sample/config/allocation_rules.yaml'
+    >>> shown("/home/ana/finance/exports/openai"), shown("(tags only)"), shown(None)
+    ('.../exports/openai', '(tags only)', '')
+    """
+    if not path:
+        return ""
+    text = str(path)
+    if not os.path.isabs(os.path.expanduser(text)):
+        return text
+    full = Path(text).expanduser().resolve()
+    if full.is_relative_to(PROJECT_ROOT):
+        return full.relative_to(PROJECT_ROOT).as_posix() or "."
+    return ".../" + "/".join(full.parts[-2:]) if len(full.parts) > 2 else full.as_posix()
+
+
 def is_sample(data_dir: str | Path | None) -> bool:
     """Return True when ``data_dir`` is the committed sample's folder (None is no folder, never the sample).
 

@@ -47,7 +47,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from finops_lib import checks, fx
+from finops_lib import checks, fx, paths
 from finops_lib.errors import ParameterError
 from finops_lib.facts.model import DIMENSIONS, GRAINS, MEASURES, Measure, check_grain
 from finops_lib.facts.scope import MONEY_SCOPES, TOKEN_SCOPES, in_window, with_scopes
@@ -177,7 +177,8 @@ class Facts:
         return {"currency": self.currency, "converted": self.options.convert,
                 "start_date": self.start_date and self.start_date.isoformat(),
                 "end_date": self.end_date and self.end_date.isoformat(),
-                "filters": {k: list(v) for k, v in self.options.filters}, "rules": self.rules.source}  # fmt: skip
+                "filters": {k: list(v) for k, v in self.options.filters},
+                "rules": paths.shown(self.rules.source)}  # fmt: skip
 
     # --- row sets ------------------------------------------------------------------------------------------
 

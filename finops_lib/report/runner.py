@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import platform
-import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -341,10 +340,10 @@ def run_report(
                          kernel=kernel, assets_href=assets, env=env or {})  # fmt: skip
     runs += [NotebookRun(replace(entry), "missing") for entry in absent]
     metadata = {
-        "data_dir": str(data) if data else f"none (warehouse {shared['warehouse']} alone)",
+        "data_dir": paths.shown(data) if data else f"none (warehouse {paths.shown(shared['warehouse'])} alone)",
         "date_range": _date_range(runs),
         "version": finops_lib.__version__,
-        "python": f"{platform.python_version()} ({sys.executable})",
+        "python": platform.python_version(),
         "kernel": kernel,
         "started": started.strftime("%Y-%m-%d %H:%M:%S UTC"),
         "duration": f"{time.perf_counter() - clock:.1f} s",

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from finops_lib import checks
+from finops_lib import checks, paths
 from finops_lib.allocation import SPLIT_STRATEGIES, Allocation, allocate, conservation, coverage, showback
 from finops_lib.facts import Facts, open_facts
 from finops_lib.rules import OWNER_FIELDS, resolve_rules
@@ -158,7 +158,7 @@ def results(attribution: Any, *, filters: dict[str, Any]) -> dict[str, Any]:
     facts, dimension = attribution.facts, filters["dimension"]
     if attribution.problem:
         return {"headline": {"Attribution": attribution.problem}, "findings": attribution.problem,
-                "date_range": None, "filters": filters, "rules": facts.rules.source, "input_total": {},
+                "date_range": None, "filters": filters, "rules": paths.shown(facts.rules.source), "input_total": {},
                 "allocated_total": {}, "max_relative_error": 0.0, "by_owner": {}, "by_kind": {}, "coverage": {},
                 "unallocated_keys": [], "facts": facts.describe()}  # fmt: skip
     allocation, coverage, unallocated = attribution.result, attribution.cover, attribution.unallocated
@@ -182,7 +182,7 @@ def results(attribution: Any, *, filters: dict[str, Any]) -> dict[str, Any]:
         "findings": findings(attribution),
         "date_range": [str(first), str(last)] if first else None,
         "filters": filters,
-        "rules": allocation.rules.source,
+        "rules": paths.shown(allocation.rules.source),
         "input_total": {currency: str(spent)},
         "allocated_total": _totals(frame, ["currency"], amount) if len(frame) else {},
         "max_relative_error": float(check["relative_error"].max()) if len(check) else 0.0,
