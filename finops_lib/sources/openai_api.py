@@ -37,6 +37,7 @@ from finops_lib.sources._common import (
     ACCOUNT_UNKNOWN,
     AI_CATEGORY,
     GENAI_SUBCATEGORY,
+    MONEY_LIMIT,
     flags,
     money,
     month_bounds,
@@ -283,6 +284,8 @@ def _cost_rows(result: dict[str, Any], base: dict[str, Any], partial: bool, star
         raise ValueError("'amount.value' is not a number") from None
     if not value.is_finite():
         raise ValueError("'amount.value' is not a finite number")
+    if abs(value) >= MONEY_LIMIT:
+        raise ValueError("'amount.value' is out of range (a money column holds magnitudes below 1e26)")
     currency = str(amount.get("currency") or "").upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise ValueError("'amount.currency' is not an ISO 4217 code")
