@@ -15,7 +15,6 @@ True
 
 from __future__ import annotations
 
-import gzip
 import importlib
 import json
 import pkgutil
@@ -29,6 +28,7 @@ from ibis.backends import BaseBackend
 
 from finops_lib.errors import UnknownFormatError
 from finops_lib.registry import Registry
+from finops_lib.sources._compressed import open_input
 
 __all__ = [
     "HEAD_BYTES",
@@ -169,8 +169,7 @@ def register_source(
 
 def read_head(path: Path, size: int = HEAD_BYTES) -> str:
     """Return the first ``size`` bytes of a file as text, decompressing ``.gz``."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
+    with open_input(path) as fh:
         return fh.read(size).decode("utf-8", errors="replace")
 
 

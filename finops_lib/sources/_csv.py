@@ -25,7 +25,6 @@ from __future__ import annotations
 import ast
 import atexit
 import csv
-import gzip
 import json
 import shutil
 import tempfile
@@ -41,6 +40,7 @@ from ibis.backends import BaseBackend
 
 from finops_lib.errors import SourceError
 from finops_lib.schema import conform
+from finops_lib.sources._compressed import check_expansion, open_input
 from finops_lib.sources._sql import ident, quote
 
 #: Column of a padded scan: true on a line that had fewer fields than the header.
@@ -78,9 +78,8 @@ def header(path: Path) -> list[str]:
     SourceError
         When the header cannot be read, or repeats a name.
     """
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        with open_input(path, "rt", encoding="utf-8-sig", newline="") as fh:
             names = next(csv.reader(fh))
     except (OSError, StopIteration, UnicodeDecodeError, csv.Error, EOFError) as exc:
         raise SourceError(path, f"cannot read the CSV header: {exc}", line=1) from exc
@@ -103,6 +102,7 @@ def read_csv_sql(path: Path, *, required: Callable[[str], bool] | None = None) -
         also gives :data:`PADDED` and :data:`MISSING` per row, and is to be run through :func:`execute_scan`.
         Without it, a short line is one of DuckDB's rejects (``missing columns``).
     """
+    check_expansion(path)  # the engine decompresses a .gz itself, beyond the limits of open_input
     names = header(path)
     token = uuid.uuid4().hex[:12]
     rejects, scan = f"_csv_rejects_{token}", f"_csv_scan_{token}"

@@ -8,7 +8,6 @@ score, ``Tags`` (never message content) and the provider; counts and amounts are
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 from finops_lib.errors import SourceError
 from finops_lib.models import MODEL_PREFIX_PROVIDERS, provider_name
 from finops_lib.sources._common import MAX_COUNT, MONEY_LIMIT, Fault, money
+from finops_lib.sources._compressed import open_input
 
 #: ``service_tier`` values written by the instrumentations -> schema service tier.
 TIERS = {"default": "standard", "auto": "standard", "standard": "standard", "on_demand": "standard",
@@ -73,8 +73,7 @@ def read_documents(path: Path) -> tuple[list[Document], bool]:
         When the file cannot be read, or its (first) document is not JSON.
     """
     try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as fh:
+        with open_input(path) as fh:
             data = fh.read()
     except (OSError, EOFError) as exc:
         raise SourceError(path, f"cannot read file: {exc}") from exc

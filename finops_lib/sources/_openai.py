@@ -9,6 +9,7 @@ which :mod:`finops_lib.sources.openai_api` turns into a reject.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -16,13 +17,15 @@ from typing import Any
 
 from finops_lib.errors import SourceError
 from finops_lib.sources._common import MAX_COUNT
+from finops_lib.sources._compressed import open_input
 
 
 def load_page(path: Path) -> list[dict[str, Any]]:
     """Return the buckets of a saved response: a page's ``data`` list, or a bare list of buckets."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
-    except (OSError, UnicodeDecodeError) as exc:
+        with open_input(path) as fh:  # .gz too, within the expansion limits
+            doc = json.loads(fh.read().decode("utf-8"), parse_float=Decimal)
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         raise SourceError(path, f"cannot read file: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise SourceError(path, f"not valid JSON: {exc.msg}", line=exc.lineno, column=f"char {exc.colno}") from exc

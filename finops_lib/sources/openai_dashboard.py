@@ -35,7 +35,6 @@ Quirks handled here:
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import re
@@ -54,6 +53,7 @@ from finops_lib.models import canonical_model
 from finops_lib.schema import TOKEN_TYPES
 from finops_lib.sources import ReadResult, Window, register_source
 from finops_lib.sources._common import ACCOUNT_UNKNOWN, Fault, flags, money, records_table, reject, row_hash
+from finops_lib.sources._compressed import open_input
 from finops_lib.sources.openai_api import TIERS, base_row, costs_key, usage_key
 
 COST_FORMAT = "openai_dashboard_costs"
@@ -97,9 +97,8 @@ def _detect_activity(path: Path, head: str) -> bool:
 
 
 def _text(path: Path) -> str:
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as fh:
+        with open_input(path) as fh:
             return fh.read().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SourceError(path, f"not UTF-8 text (byte {exc.start})") from exc
