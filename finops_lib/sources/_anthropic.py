@@ -18,7 +18,14 @@ from typing import Any
 
 from finops_lib.errors import SourceError
 from finops_lib.models import canonical_model
-from finops_lib.sources._common import ACCOUNT_UNKNOWN, AI_CATEGORY, GENAI_SUBCATEGORY, Fault, month_bounds
+from finops_lib.sources._common import (
+    ACCOUNT_UNKNOWN,
+    AI_CATEGORY,
+    GENAI_SUBCATEGORY,
+    Fault,
+    month_bounds,
+    plausible_time,
+)
 from finops_lib.sources._compressed import open_input
 
 DEFAULT_WORKSPACE = ("default", "Default Workspace")
@@ -91,9 +98,9 @@ def timestamp(bucket: dict[str, Any], name: str) -> datetime:
         ts = ts.astimezone(UTC) if ts is not None else None
     except (ValueError, OverflowError):
         ts = None
-    if ts is None or not 1970 <= ts.year <= 9998:
+    if ts is None:
         raise Fault(name, value, f"'{name}' is not an RFC 3339 timestamp")
-    return ts
+    return plausible_time(ts, name, value)
 
 
 def period(bucket: dict[str, Any]) -> tuple[datetime, datetime]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from finops_lib.errors import SourceError
 from finops_lib.models import MODEL_PREFIX_PROVIDERS, provider_name
-from finops_lib.sources._common import MAX_COUNT, MONEY_LIMIT, Fault, money
+from finops_lib.sources._common import MAX_COUNT, MONEY_LIMIT, Fault, money, plausible_time
 from finops_lib.sources._compressed import open_input
 
 #: ``service_tier`` values written by the instrumentations -> schema service tier.
@@ -166,10 +166,8 @@ def exact_amount(value: object, column: str) -> Decimal:
 
 
 def plausible(ts: datetime, column: str, value: object) -> datetime:
-    """Return ``ts`` when it lies in the years 1970-2199 (anything else is a corrupt value)."""
-    if not 1970 <= ts.year < 2200:
-        raise Fault(column, value, "outside the years 1970-2199")
-    return ts
+    """Return ``ts`` when it lies in the plausible window (:func:`~finops_lib.sources._common.date_window`)."""
+    return plausible_time(ts, column, value)
 
 
 def iso_time(value: object, column: str) -> datetime:

@@ -34,7 +34,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from finops_lib.errors import SourceError
-from finops_lib.sources._common import Fault, reject
+from finops_lib.sources._common import Fault, reject, unix_in_window
 from finops_lib.sources._genai import read_documents
 from finops_lib.sources._sql import ident
 
@@ -160,6 +160,7 @@ def cell(value: Any, column: str) -> str | None:
 
 def _iso_from_unix(seconds: int | Decimal) -> str:
     """Return Unix seconds as ISO-8601 UTC text, to the microsecond; the number's text when out of range."""
+    unix_in_window(seconds, "startTime/endTime")  # a Fault: the record is rejected with the window
     try:
         whole = int(seconds)
         micros = int((Decimal(seconds) - whole) * 1_000_000)

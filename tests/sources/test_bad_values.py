@@ -17,14 +17,13 @@ is rejected with its reason.
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
 import pytest
 from source_cases import committed_formats, fixture_path
-from value_cases import BAD_VALUES, FIELDS, write_variant
+from value_cases import BAD_VALUES, FIELDS, plain_records, write_variant
 
 from finops_lib import engine
 from finops_lib.sources import SOURCES
@@ -112,8 +111,7 @@ def test_one_bad_amount_rejects_its_record_alone(fmt, value, tmp_path):
 def _plain(fmt: str) -> list[int]:
     """The fixture's loaded records that no other record repeats (a repeat loads when its original is rejected)."""
     rows, rejects = _baseline(fmt)
-    twins = {int(m) for *_, reason in rejects for m in re.findall(r"duplicate: .* line (\d+)", reason)}
-    return sorted(set(rows) - twins)
+    return plain_records(rows, [r[-1] for r in rejects])
 
 
 def _spread(fmt: str) -> dict[int, str]:

@@ -12,7 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +71,15 @@ FIELDS: dict[str, Field] = {
 
 #: The values of the acceptance test, as a CSV cell holds them; JSON writes the first four as bare tokens.
 BAD_VALUES = ("NaN", "Infinity", "-Infinity", "1e30", "")
+
+
+def plain_records(rows: Iterable[int], reasons: Iterable[str]) -> list[int]:
+    """The loaded records (numbers) that no other record repeats, given the reasons of the file's rejects.
+
+    A record whose line id another line repeats is left out: rejecting it makes the repeat load in its place.
+    """
+    twins = {int(m) for reason in reasons for m in re.findall(r"duplicate: .* line (\d+)", reason)}
+    return sorted(set(rows) - twins)
 
 
 def is_csv(fmt: str) -> bool:
@@ -188,3 +200,120 @@ def write_variant(fmt: str, directory: Path, values: dict[int, str], name: str |
     target = directory / (name or source.name)
     target.write_bytes(set_field(fmt, source.read_bytes(), values))
     return target
+
+
+# --- dates ----------------------------------------------------------------------------------------------------
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BURSTGPT_EPOCH = datetime(2023, 1, 1, tzinfo=UTC)  # finops_lib/sources/mappings: the trace's day 1
+
+
+def iso(moment: datetime, sep: str = "T", suffix: str = "Z", digits: int = 6) -> str:
+    """ISO-8601 text of any year (``strftime`` drops the zeros of year 1)."""
+    m = moment
+    text = f"{m.year:04d}-{m.month:02d}-{m.day:02d}{sep}{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+    return text + (f".{m.microsecond:0{digits}d}"[: digits + 1] if digits else "") + suffix
+
+
+def unix(moment: datetime) -> int:
+    """Unix seconds of any datetime, however far from 1970 (no platform call)."""
+    return (moment - EPOCH) // timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class DateField:
+    """Where a format dates a record, and how it writes a time.
+
+    Attributes
+    ----------
+    start, end
+        Paths (as :attr:`Field.path`) of the start and of the end (None: no end field).
+    write
+        datetime -> the value as the file writes it (text for CSV, a JSON value).
+    bucket
+        True when the times belong to a bucket of several records (API pages): every record of the
+        bucket is dated by it.
+    from_unix
+        For a field holding a Unix time: Unix seconds -> the value as the file writes it (so a time past
+        the year 9999 can be written); None for text times.
+    """
+
+    start: tuple[Step, ...]
+    end: tuple[Step, ...] | None
+    write: Callable[[datetime], Any]
+    bucket: bool = False
+    from_unix: Callable[[int], Any] | None = None
+
+
+def _z(m: datetime) -> str:
+    return iso(m, digits=0)
+
+
+def _unix_field(start: str, end: str | None, from_unix: Callable[[int], Any], *, bucket: bool = False,
+                epoch: datetime = EPOCH) -> DateField:
+    shift = unix(epoch)
+    return DateField((start,), (end,) if end else None, lambda m: from_unix(unix(m) - shift), bucket,
+                     lambda s: from_unix(s - shift))
+
+
+DATES: dict[str, DateField] = {
+    "anthropic_cost_report": DateField(("starting_at",), ("ending_at",), _z, bucket=True),
+    "anthropic_usage_report": DateField(("starting_at",), ("ending_at",), _z, bucket=True),
+    "aws_cur2": DateField(("line_item_usage_start_date",), ("line_item_usage_end_date",), _z),
+    "aws_cur_legacy": DateField(("lineItem/UsageStartDate",), ("lineItem/UsageEndDate",), _z),
+    "azure_cost_details": DateField(("Date",), None, lambda m: f"{m.month:02d}/{m.day:02d}/{m.year:04d}"),
+    "focus": DateField(("ChargePeriodStart",), ("ChargePeriodEnd",), _z),
+    "gcp_billing_export": DateField(("usage_start_time",), ("usage_end_time",),
+                                    lambda m: iso(m, " ", " UTC", 0)),
+    "helicone_requests": DateField(("request_created_at",), ("response_created_at",), lambda m: iso(m, " ", "", 3)),
+    "langfuse_observations": DateField(("startTime",), ("endTime",), lambda m: iso(m, digits=3)),
+    "litellm_spend_logs": DateField(("startTime",), ("endTime",), iso),
+    "mapped:azure_llm_trace": DateField(("TIMESTAMP",), None, lambda m: iso(m, " ", "", 7)),
+    "mapped:burstgpt": _unix_field("Timestamp", None, str, epoch=BURSTGPT_EPOCH),
+    "oci_cost_report": DateField(("lineItem/intervalUsageStart",), ("lineItem/intervalUsageEnd",),
+                                 lambda m: iso(m, digits=0)[:-4] + "Z"),
+    "openai_costs": _unix_field("start_time", "end_time", lambda s: Raw(str(s)), bucket=True),
+    "openai_dashboard_activity": _unix_field("start_time", "end_time", str),
+    "openai_dashboard_costs": _unix_field("start_time", "end_time", str),
+    "openai_usage": _unix_field("start_time", "end_time", lambda s: Raw(str(s)), bucket=True),
+    "openrouter_activity": DateField(("created_at",), None, lambda m: iso(m, " ", "", 3)),
+    "otel_genai": _unix_field("startTimeUnixNano", "endTimeUnixNano", lambda s: str(s * 10**9)),
+}
+
+
+def _buckets(doc: Any) -> list[tuple[dict, list[int]]]:
+    """(bucket, its record numbers) of an API page, records numbered across buckets from 1."""
+    out, n = [], 0
+    for bucket in doc["data"]:
+        numbers = list(range(n + 1, n + 1 + len(bucket["results"])))
+        n += len(numbers)
+        out.append((bucket, numbers))
+    return out
+
+
+def set_date(fmt: str, data: bytes, record: int, moment: datetime | int) -> tuple[bytes, set[int]]:
+    """Date one record (its bucket, in API pages) at ``moment`` (the end an hour later).
+
+    ``moment`` is a datetime, or Unix seconds (formats with :attr:`DateField.from_unix` only: a time past
+    the year 9999). Returns the new bytes and the records the change dates.
+    """
+    spec = DATES[fmt]
+    if isinstance(moment, int):
+        assert spec.from_unix is not None, f"{fmt} writes no Unix time"
+        start_value, end_value = spec.from_unix(moment), spec.from_unix(moment + 3600)
+    else:
+        later = moment + timedelta(hours=1) if moment < datetime(9999, 12, 31, 23, tzinfo=UTC) else moment
+        start_value, end_value = spec.write(moment), spec.write(later)
+    if is_csv(fmt):
+        cells = {spec.start[0]: str(start_value)} | ({spec.end[0]: str(end_value)} if spec.end else {})
+        return set_csv_cells(data, {record: cells}), {record}
+    if spec.bucket:
+        doc = _load(data.decode("utf-8"))
+        bucket, numbers = next((b, ns) for b, ns in _buckets(doc) if record in ns)
+        bucket[spec.start[0]] = start_value
+        bucket[spec.end[0]] = end_value
+        return _dump(doc).encode(), set(numbers)
+    out = set_json_values(fmt, data, {record: (spec.start, start_value)})
+    if spec.end:
+        out = set_json_values(fmt, out, {record: (spec.end, end_value)})
+    return out, {record}
