@@ -215,10 +215,27 @@ def records_table(records: Iterable[Mapping[str, object]], table: str) -> ibis.T
     unknown = {k for r in rows for k in r} - set(spec.names)
     if unknown:
         raise SchemaError(table, sorted(unknown)[0], "a reader produced a column that is not declared")
+    text = {name for name in spec.names if pa.types.is_string(arrow_schema.field(name).type)}
     columns = {
-        name: pa.array([r.get(name) for r in rows], type=arrow_schema.field(name).type) for name in spec.names
+        name: pa.array([_as_text(r.get(name)) if name in text else r.get(name) for r in rows],
+                       type=arrow_schema.field(name).type) for name in spec.names
     }
     return conform(ibis.memtable(pa.table(columns, schema=arrow_schema)), table)
+
+
+def _as_text(value: object) -> object:
+    """Return a text column's value as text: a number or boolean as written, an object or array as JSON.
+
+    A file may give a number where text belongs (a numeric project id); a reader must never fail on a field's
+    type, and the value stays visible.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    return json.dumps(value, default=str)
 
 
 def reject(fmt: str, path: str, row: int, column: str, value: object, reason: str, target: str,

@@ -61,6 +61,14 @@ def int_field(result: dict[str, Any], name: str, *, required: bool = False) -> i
     return int(value)
 
 
+def text_field(result: dict[str, Any], name: str) -> str | None:
+    """Return a text field, None when absent or null; raise ValueError when it holds another type."""
+    value = result.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name!r} is not text")
+    return value
+
+
 def period(start: Any, end: Any) -> tuple[int, int]:
     """Return a bucket's (start, end) Unix seconds; raise ValueError unless both are integers, end after start."""
     if not isinstance(start, int) or isinstance(start, bool):
