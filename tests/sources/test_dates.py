@@ -111,3 +111,25 @@ def test_a_bad_window_setting_is_a_clear_error(bad, monkeypatch):
     monkeypatch.setenv(DATE_WINDOW_VAR, bad)
     with pytest.raises(ParameterError, match=DATE_WINDOW_VAR):
         date_window()
+
+
+@pytest.mark.parametrize("seconds", ["100000000000000", "-62135596800", "946598400"])
+def test_litellm_payload_unix_times_outside_the_window(seconds, tmp_path):
+    # LiteLLM's StandardLoggingPayload (bucket and Pub/Sub loggers) writes startTime as Unix seconds; a JSON
+    # variant, not the contract fixture. 1e14 s ahead, year 1, 1999-12-31: rejected before any conversion.
+    text = (Path(__file__).parents[1] / "data" / "litellm_spend_logs_payloads.jsonl").read_text(encoding="utf-8")
+    path = tmp_path / "payloads.jsonl"
+    path.write_text(text.replace('"startTime": 1777629600.5', f'"startTime": {seconds}', 1), encoding="utf-8")
+    base, _, _ = _load(_copy(text, tmp_path), "litellm_spend_logs", WINDOW)
+    rows, rejects, summary = _load(path, "litellm_spend_logs", WINDOW)
+    assert summary.status == "loaded" and summary.rows_read == summary.rows_loaded + summary.rows_rejected
+    assert set(rows) == set(base) - {1}
+    assert [r[:3] for r in rejects if r[0] == 1] == [(1, "startTime", seconds)]
+    assert f"'startTime' (Unix time {seconds}) is outside the plausible dates 2000-01-01 to 2036-12-31" in \
+        next(r[3] for r in rejects if r[0] == 1)
+
+
+def _copy(text: str, directory: Path) -> Path:
+    path = directory / "base.jsonl"
+    path.write_text(text, encoding="utf-8")
+    return path
