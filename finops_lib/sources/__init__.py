@@ -15,12 +15,12 @@ True
 
 from __future__ import annotations
 
-import gzip
+import functools
 import importlib
 import json
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +29,8 @@ from ibis.backends import BaseBackend
 
 from finops_lib.errors import UnknownFormatError
 from finops_lib.registry import Registry
+from finops_lib.sources._common import window_bounds, window_text
+from finops_lib.sources._compressed import open_input
 
 __all__ = [
     "HEAD_BYTES",
@@ -179,13 +181,47 @@ def register_source(
         :func:`finops_lib.warehouse.ingestion.settle`). Records that differ in any field are never
         merged either way.
     """
-    return SOURCES.register(name, make=lambda read: Source(name, table, description, detect, read, line_id))
+    return SOURCES.register(name, make=lambda read: Source(name, table, description, detect, _dated(read), line_id))
+
+
+def _dated(read: Reader) -> Reader:
+    """Wrap a reader: rows it marks inline are also rejected when dated outside the plausible window.
+
+    Python readers check each record's times as they parse them (``_common.plausible_time``); readers that
+    work inside the engine parse times that never overflow there (year 1 to 294247), so the window is
+    applied to their rows here, in one place: a row whose ``ChargePeriodStart`` lies outside
+    :func:`~finops_lib.sources._common.date_window` is rejected (one row per record in those readers),
+    naming the column, the value and the window.
+    """
+
+    @functools.wraps(read)
+    def checked(path: Path, con: BaseBackend) -> ReadResult:
+        result = read(path, con)
+        if not result.inline_rejects:
+            return result
+        return replace(result, costs=_reject_outside_window(result.costs),
+                       requests=_reject_outside_window(result.requests))
+
+    return checked
+
+
+def _reject_outside_window(rows: ibis.Table | None) -> ibis.Table | None:
+    """Mark rows dated outside the window as inline rejects (rows already rejected keep their reason)."""
+    if rows is None:
+        return None
+    start, end = window_bounds()
+    moment = rows.ChargePeriodStart
+    shown = moment.cast("string")
+    reason = ibis.literal("'ChargePeriodStart' ") + shown + ibis.literal(f" is {window_text()}")
+    mark = ibis.literal(f"{REJECT_MARK}ChargePeriodStart\x1f") + reason + ibis.literal("\x1f") + shown
+    outside = ((moment < ibis.literal(start)) | (moment >= ibis.literal(end))).fill_null(False)
+    rejected = rows.x_DataQualityFlags.startswith(REJECT_MARK).fill_null(False)
+    return rows.mutate(x_DataQualityFlags=ibis.ifelse(outside & ~rejected, mark, rows.x_DataQualityFlags))
 
 
 def read_head(path: Path, size: int = HEAD_BYTES) -> str:
     """Return the first ``size`` bytes of a file as text, decompressing ``.gz``."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
+    with open_input(path) as fh:
         return fh.read(size).decode("utf-8", errors="replace")
 
 

@@ -8,7 +8,6 @@ result are the same for usage and cost rows (:func:`dimensions`, :func:`natural_
 
 from __future__ import annotations
 
-import gzip
 import json
 import zlib
 from collections.abc import Iterator
@@ -19,7 +18,15 @@ from typing import Any
 
 from finops_lib.errors import SourceError
 from finops_lib.models import canonical_model
-from finops_lib.sources._common import ACCOUNT_UNKNOWN, AI_CATEGORY, GENAI_SUBCATEGORY, Fault, month_bounds
+from finops_lib.sources._common import (
+    ACCOUNT_UNKNOWN,
+    AI_CATEGORY,
+    GENAI_SUBCATEGORY,
+    Fault,
+    month_bounds,
+    plausible_time,
+)
+from finops_lib.sources._compressed import open_input
 
 DEFAULT_WORKSPACE = ("default", "Default Workspace")
 TIERS = {"standard": "standard", "batch": "batch", "priority": "priority", "priority_on_demand": "priority",
@@ -48,9 +55,8 @@ MAX_COUNT = 2**63 - 1
 
 def load_page(path: Path) -> tuple[list[Any], dict[str, Any]]:
     """Return (buckets, page envelope) of a saved response."""
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as fh:
+        with open_input(path) as fh:
             text = fh.read().decode("utf-8-sig")
         doc = json.loads(text, parse_float=Decimal)
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
@@ -92,9 +98,9 @@ def timestamp(bucket: dict[str, Any], name: str) -> datetime:
         ts = ts.astimezone(UTC) if ts is not None else None
     except (ValueError, OverflowError):
         ts = None
-    if ts is None or not 1970 <= ts.year <= 9998:
+    if ts is None:
         raise Fault(name, value, f"'{name}' is not an RFC 3339 timestamp")
-    return ts
+    return plausible_time(ts, name, value)
 
 
 def period(bucket: dict[str, Any]) -> tuple[datetime, datetime]:

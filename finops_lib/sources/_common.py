@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 import ibis
 import pyarrow as pa
 
-from finops_lib.errors import SchemaError
+from finops_lib.errors import ParameterError, SchemaError
 from finops_lib.schema import conform, get_table
 
 MONEY_QUANTUM = Decimal("1e-12")
@@ -25,6 +26,11 @@ MAX_COUNT = 10**15
 #: BillingAccountId of rows whose source names no billing account.
 ACCOUNT_UNKNOWN = "(not in source)"
 AI_CATEGORY = "AI and Machine Learning"
+#: The plausible dates of a record: ``FINOPS_DATE_WINDOW="2000-01-01:2036-12-31"`` (first and last day, UTC,
+#: either side may be left empty for its default). Default: 2000-01-01 to today + 10 years.
+DATE_WINDOW_VAR = "FINOPS_DATE_WINDOW"
+DEFAULT_FIRST_DAY = date(2000, 1, 1)
+DEFAULT_YEARS_AHEAD = 10
 GENAI_SUBCATEGORY = "Generative AI"
 
 
@@ -49,23 +55,131 @@ def money(value: object) -> Decimal | None:
     return dec.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN, context=_CONTEXT)
 
 
-def utc_from_unix(seconds: int | float, field: str = "time") -> datetime:
-    """Return the UTC datetime of a Unix time in seconds (``field`` names it in the error).
+def date_window() -> tuple[date, date]:
+    """Return the first and last plausible day of a record (UTC), from ``$FINOPS_DATE_WINDOW`` or the default.
+
+    The default is 2000-01-01 to today + 10 years: no GenAI or cloud bill is older, and a date further
+    ahead is a corrupt value (9999-12-31 placeholders, Unix times in the wrong unit). Every reader
+    rejects a record dated outside it, naming the column, the value and the window.
 
     Raises
     ------
-    ValueError
-        When the time is outside the years 1 to 9999 (the caller rejects the record).
+    ParameterError
+        When the variable is not ``first:last`` with ISO dates (either may be empty), first <= last.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["FINOPS_DATE_WINDOW"] = "2020-01-01:2030-12-31"
+    >>> date_window()
+    (datetime.date(2020, 1, 1), datetime.date(2030, 12, 31))
+    >>> del os.environ["FINOPS_DATE_WINDOW"]
+    >>> date_window()[0]
+    datetime.date(2000, 1, 1)
+    """
+    today = datetime.now(UTC).date()
+    first = DEFAULT_FIRST_DAY
+    last = today.replace(year=today.year + DEFAULT_YEARS_AHEAD, day=min(today.day, 28))
+    text = os.environ.get(DATE_WINDOW_VAR, "").strip()
+    if text:
+        try:
+            left, right = text.split(":")
+            first = date.fromisoformat(left.strip()) if left.strip() else first
+            last = date.fromisoformat(right.strip()) if right.strip() else last
+        except ValueError:
+            raise ParameterError(f"${DATE_WINDOW_VAR} must be FIRST:LAST with ISO dates "
+                                 f"(e.g. 2000-01-01:2036-12-31), got {text!r}") from None
+        if first > last:
+            raise ParameterError(f"${DATE_WINDOW_VAR}: the first day {first} is after the last day {last}")
+    return first, last
+
+
+def window_bounds() -> tuple[datetime, datetime]:
+    """Return the plausible instants [start, end) in UTC: the window's first day to the day after its last."""
+    first, last = date_window()
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    return start, datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def window_text() -> str:
+    """Return "outside the plausible dates FIRST to LAST (set ...)", the end of every window reason."""
+    first, last = date_window()
+    return f"outside the plausible dates {first} to {last} (set ${DATE_WINDOW_VAR}=FIRST:LAST to change them)"
+
+
+def window_reason(column: str, value: object) -> str:
+    """Return the reason of a record dated outside the window (the column, the value and the window)."""
+    return f"'{column}' {value} is {window_text()}"
+
+
+def plausible_time(moment: datetime, column: str, value: object = None) -> datetime:
+    """Return ``moment`` (aware) when it lies in :func:`date_window`; else raise :class:`Fault`.
+
+    Parameters
+    ----------
+    moment
+        The parsed time.
+    column
+        The field it came from (named in the reject).
+    value
+        The value as the file wrote it (default: ``moment``).
+
+    Examples
+    --------
+    >>> plausible_time(datetime(2026, 5, 1, tzinfo=UTC), "t").year
+    2026
+    >>> plausible_time(datetime(1999, 12, 31, tzinfo=UTC), "t")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    finops_lib.sources._common.Fault: 't' 1999-12-31 00:00:00+00:00 is outside the plausible dates 2000-01-01 to ...
+    """
+    start, end = window_bounds()
+    if not start <= moment < end:
+        shown = moment if value is None else value
+        raise Fault(column, shown, window_reason(column, shown))
+    return moment
+
+
+def utc_from_unix(seconds: int | float | Decimal, field: str = "time") -> datetime:
+    """Return the UTC datetime of a Unix time in seconds (``field`` names it in the error).
+
+    The number is compared with the plausible window (:func:`date_window`) before any conversion, so a
+    far-future or negative time is rejected with the window as its reason, never an overflow.
+
+    Raises
+    ------
+    Fault
+        (a ValueError) When the time is not a finite number or lies outside the window (the caller rejects
+        the record).
 
     Examples
     --------
     >>> utc_from_unix(1777680000).isoformat()
     '2026-05-02T00:00:00+00:00'
     """
+    number = unix_in_window(seconds, field)
+    return datetime.fromtimestamp(seconds if isinstance(seconds, int | float) else float(number), tz=UTC)
+
+
+def unix_in_window(seconds: object, field: str, *, scale: int = 1) -> Decimal:
+    """Return a Unix time (in units of 1/``scale`` second) as a Decimal when it lies in the window.
+
+    Checked on the number itself, before any conversion to a datetime could overflow.
+
+    Raises
+    ------
+    Fault
+        When it is not a finite number, or lies outside :func:`date_window`.
+    """
     try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError) as exc:
-        raise ValueError(f"'{field}' Unix time {seconds} is out of range ({exc})") from exc
+        number = Decimal(str(seconds).strip())
+    except ArithmeticError:
+        number = Decimal("NaN")
+    if not number.is_finite():
+        raise Fault(field, seconds, f"'{field}' Unix time {seconds} is not a finite number")
+    start, end = window_bounds()
+    if not int(start.timestamp()) * scale <= number < int(end.timestamp()) * scale:
+        raise Fault(field, seconds, window_reason(field, f"(Unix time {seconds})"))
+    return number
 
 
 def month_bounds(ts: datetime) -> tuple[datetime, datetime]:
@@ -101,10 +215,27 @@ def records_table(records: Iterable[Mapping[str, object]], table: str) -> ibis.T
     unknown = {k for r in rows for k in r} - set(spec.names)
     if unknown:
         raise SchemaError(table, sorted(unknown)[0], "a reader produced a column that is not declared")
+    text = {name for name in spec.names if pa.types.is_string(arrow_schema.field(name).type)}
     columns = {
-        name: pa.array([r.get(name) for r in rows], type=arrow_schema.field(name).type) for name in spec.names
+        name: pa.array([_as_text(r.get(name)) if name in text else r.get(name) for r in rows],
+                       type=arrow_schema.field(name).type) for name in spec.names
     }
     return conform(ibis.memtable(pa.table(columns, schema=arrow_schema)), table)
+
+
+def _as_text(value: object) -> object:
+    """Return a text column's value as text: a number or boolean as written, an object or array as JSON.
+
+    A file may give a number where text belongs (a numeric project id); a reader must never fail on a field's
+    type, and the value stays visible.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    return json.dumps(value, default=str)
 
 
 def reject(fmt: str, path: str, row: int, column: str, value: object, reason: str, target: str,

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import ast
 import csv
-import gzip
 import json
 import uuid
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from ibis.backends import BaseBackend
 from finops_lib import engine
 from finops_lib.errors import SourceError
 from finops_lib.schema import conform
+from finops_lib.sources._compressed import check_expansion, open_input
 from finops_lib.sources._sql import ident, quote
 
 #: Column of a padded scan: true on a line that had fewer fields than the header.
@@ -76,9 +76,8 @@ def header(path: Path) -> list[str]:
     SourceError
         When the header cannot be read, or repeats a name.
     """
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        with open_input(path, "rt", encoding="utf-8-sig", newline="") as fh:
             names = next(csv.reader(fh))
     except (OSError, StopIteration, UnicodeDecodeError, csv.Error, EOFError) as exc:
         raise SourceError(path, f"cannot read the CSV header: {exc}", line=1) from exc
@@ -101,6 +100,7 @@ def read_csv_sql(path: Path, *, required: Callable[[str], bool] | None = None) -
         also gives :data:`PADDED` and :data:`MISSING` per row, and is to be run through :func:`execute_scan`.
         Without it, a short line is one of DuckDB's rejects (``missing columns``).
     """
+    check_expansion(path)  # the engine decompresses a .gz itself, beyond the limits of open_input
     names = header(path)
     token = uuid.uuid4().hex[:12]
     rejects, scan = f"_csv_rejects_{token}", f"_csv_scan_{token}"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from finops_lib.sources import REJECT_MARK
 from finops_lib.sources._csv import LITERAL_FLAG, MISSING, PADDED, PADDED_FLAG, SHORT_REASON, literal_json_sql
-from finops_lib.sources._sql import decimal_sql, ident, quote, timestamp_sql
+from finops_lib.sources._sql import decimal_sql, ident, money_faults, quote, timestamp_sql
 
 PROVIDER_COLUMNS = ("ServiceProviderName", "ProviderName", "InvoiceIssuerName", "PublisherName")
 MONEY = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
@@ -162,6 +162,7 @@ def _faults(names: list[str]) -> list[tuple[str, str, str]]:
         ("__provider IS NULL", "ProviderName", "no ProviderName, ServiceProviderName, InvoiceIssuerName or "
          "PublisherName"),
     ]
+    checks += [fault[1::-1] + fault[2:] for c in MONEY for fault in money_faults(c, col(c), f"__{c}")]
     checks += [(f"{col(c)} IS NOT NULL AND __{c} IS NULL", c, "not a decimal number") for c in (*MONEY, *QUANTITIES)]
     checks += [(f"__{c} IS NULL", c, "not an ISO-8601 timestamp") for c in TIMES]
     checks += [

@@ -8,7 +8,6 @@ score, ``Tags`` (never message content) and the provider; counts and amounts are
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ from typing import Any
 
 from finops_lib.errors import SourceError
 from finops_lib.models import MODEL_PREFIX_PROVIDERS, provider_name
-from finops_lib.sources._common import MAX_COUNT, MONEY_LIMIT, Fault, money
+from finops_lib.sources._common import MAX_COUNT, MONEY_LIMIT, Fault, money, plausible_time
+from finops_lib.sources._compressed import open_input
 
 #: ``service_tier`` values written by the instrumentations -> schema service tier.
 TIERS = {"default": "standard", "auto": "standard", "standard": "standard", "on_demand": "standard",
@@ -73,8 +73,7 @@ def read_documents(path: Path) -> tuple[list[Document], bool]:
         When the file cannot be read, or its (first) document is not JSON.
     """
     try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as fh:
+        with open_input(path) as fh:
             data = fh.read()
     except (OSError, EOFError) as exc:
         raise SourceError(path, f"cannot read file: {exc}") from exc
@@ -167,10 +166,8 @@ def exact_amount(value: object, column: str) -> Decimal:
 
 
 def plausible(ts: datetime, column: str, value: object) -> datetime:
-    """Return ``ts`` when it lies in the years 1970-2199 (anything else is a corrupt value)."""
-    if not 1970 <= ts.year < 2200:
-        raise Fault(column, value, "outside the years 1970-2199")
-    return ts
+    """Return ``ts`` when it lies in the plausible window (:func:`~finops_lib.sources._common.date_window`)."""
+    return plausible_time(ts, column, value)
 
 
 def iso_time(value: object, column: str) -> datetime:

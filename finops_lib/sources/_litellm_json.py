@@ -34,7 +34,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from finops_lib.errors import SourceError
-from finops_lib.sources._common import Fault, reject
+from finops_lib.sources._common import Fault, reject, unix_in_window
 from finops_lib.sources._genai import read_documents
 from finops_lib.sources._sql import ident
 
@@ -152,14 +152,21 @@ def cell(value: Any, column: str) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if column in _TIMES and isinstance(value, int | Decimal):
-        return _iso_from_unix(value)
+        return _iso_from_unix(value, column)
     if isinstance(value, dict | list):
         return json.dumps(value, default=float, allow_nan=True)
     return str(value)
 
 
-def _iso_from_unix(seconds: int | Decimal) -> str:
-    """Return Unix seconds as ISO-8601 UTC text, to the microsecond; the number's text when out of range."""
+def _iso_from_unix(seconds: int | Decimal, column: str) -> str:
+    """Return Unix seconds as ISO-8601 UTC text, to the microsecond.
+
+    Raises
+    ------
+    Fault
+        When the time lies outside the plausible window (the record is rejected, naming ``column``).
+    """
+    unix_in_window(seconds, column)
     try:
         whole = int(seconds)
         micros = int((Decimal(seconds) - whole) * 1_000_000)

@@ -9,6 +9,7 @@ which :mod:`finops_lib.sources.openai_api` turns into a reject.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -16,13 +17,15 @@ from typing import Any
 
 from finops_lib.errors import SourceError
 from finops_lib.sources._common import MAX_COUNT
+from finops_lib.sources._compressed import open_input
 
 
 def load_page(path: Path) -> list[dict[str, Any]]:
     """Return the buckets of a saved response: a page's ``data`` list, or a bare list of buckets."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
-    except (OSError, UnicodeDecodeError) as exc:
+        with open_input(path) as fh:  # .gz too, within the expansion limits
+            doc = json.loads(fh.read().decode("utf-8"), parse_float=Decimal)
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         raise SourceError(path, f"cannot read file: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise SourceError(path, f"not valid JSON: {exc.msg}", line=exc.lineno, column=f"char {exc.colno}") from exc
@@ -56,6 +59,14 @@ def int_field(result: dict[str, Any], name: str, *, required: bool = False) -> i
     if value > MAX_COUNT:
         raise ValueError(f"{name!r} is implausibly large (over {MAX_COUNT:.0e})")
     return int(value)
+
+
+def text_field(result: dict[str, Any], name: str) -> str | None:
+    """Return a text field, None when absent or null; raise ValueError when it holds another type."""
+    value = result.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name!r} is not text")
+    return value
 
 
 def period(start: Any, end: Any) -> tuple[int, int]:

@@ -9,7 +9,6 @@ record, for the reader to reject. Only a file that cannot be read as a whole rai
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
@@ -19,6 +18,7 @@ from typing import Any
 from finops_lib.errors import SourceError
 from finops_lib.sources import read_head
 from finops_lib.sources._common import Fault, reject
+from finops_lib.sources._compressed import open_input
 
 #: (line or ordinal, locator, record or Fault).
 Record = tuple[int, str | None, Any]
@@ -27,7 +27,7 @@ Require = Callable[[Path, list[str], int | None], None]
 
 
 def _binary(path: Path) -> Any:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    return open_input(path)
 
 
 def json_records(path: Path, head: str) -> Iterator[Record]:
@@ -58,8 +58,7 @@ def json_records(path: Path, head: str) -> Iterator[Record]:
 
 def csv_records(path: Path, require: Require) -> Iterator[Record]:
     """Yield (line, None, record) of a CSV file (header = line 1), after ``require`` checked its header."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+    with open_input(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
         reader = csv.reader(fh)
         names = next(reader, None)
         if not names or any(bad_text(n) for n in names) or len(set(names)) != len(names):

@@ -40,3 +40,27 @@ def timestamp_sql(text: str) -> str:
     zoned = f"regexp_matches({text}, ':\\d{{2}}(\\.\\d+)?\\s*([zZ]|UTC|[+-]\\d{{2}}(:?\\d{{2}})?)$')"
     return (f"CASE WHEN {zoned} THEN TRY_CAST({text} AS TIMESTAMPTZ) "
             f"ELSE timezone('UTC', TRY_CAST({text} AS TIMESTAMP)) END")
+
+
+#: Reasons of an amount that is a number but not one a money column can hold.
+NOT_FINITE = "not a finite number (NaN or infinity)"
+OUT_OF_RANGE = "out of range (too large in magnitude for an amount)"
+#: SQL true when a text spells NaN or infinity (``1e999`` is infinite as a double too, but out of range).
+NAMES_NOT_FINITE = "regexp_matches({}, '(?i)nan|inf')"
+
+
+def money_faults(column: str, text: str, parsed: str) -> tuple[tuple[str, str, str], ...]:
+    """Return the (column, condition, reason) faults of an amount the file wrote as a number it cannot hold.
+
+    ``text`` is the raw text column, ``parsed`` the :func:`number_sql` of it (NULL when unreadable). Placed
+    before a generic "not a number" fault, they say what is wrong with ``NaN``, ``Infinity`` or ``1e30``
+    (all NULL once parsed as a decimal, so never cast): the row is rejected with this reason. A number
+    too large even for a double (``1e999``) is out of range, not "not finite".
+
+    Examples
+    --------
+    >>> [reason for _, _, reason in money_faults("cost", "cost", "n_cost")]
+    ['not a finite number (NaN or infinity)', 'out of range (too large in magnitude for an amount)']
+    """
+    number = f"{parsed} IS NULL AND TRY_CAST(trim({text}) AS DOUBLE) IS NOT NULL"
+    return ((column, f"{number} AND {NAMES_NOT_FINITE.format(text)}", NOT_FINITE), (column, number, OUT_OF_RANGE))

@@ -94,7 +94,7 @@ from finops_lib.sources._csv import (
     null_text_sql,
 )
 from finops_lib.sources._parts import listed_parts, missing_note, named_parts
-from finops_lib.sources._sql import ident, quote
+from finops_lib.sources._sql import ident, money_faults, quote
 
 CUR2 = "aws_cur2"
 LEGACY = "aws_cur_legacy"
@@ -212,6 +212,7 @@ _FAULTS = (
     ("line_item_currency_code", "NOT coalesce(regexp_full_match(currency, '[A-Z]{3}'), false)",
      "not an ISO 4217 currency code"),
     ("line_item_unblended_cost", "line_item_unblended_cost IS NULL", "missing amount"),
+    *money_faults("line_item_unblended_cost", "line_item_unblended_cost", "n_cost"),
     ("line_item_unblended_cost", "n_cost IS NULL", "not a number"),
     ("line_item_net_unblended_cost", "line_item_net_unblended_cost IS NOT NULL AND n_net IS NULL", "not a number"),
     ("pricing_public_on_demand_cost", "pricing_public_on_demand_cost IS NOT NULL AND n_list IS NULL",

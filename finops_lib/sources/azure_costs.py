@@ -93,7 +93,7 @@ from finops_lib.sources._cloud import (
 )
 from finops_lib.sources._csv import LITERAL_FLAG, MISSING, PADDED, PADDED_FLAG, SHORT_REASON
 from finops_lib.sources._parts import listed_parts, missing_note, named_parts
-from finops_lib.sources._sql import quote
+from finops_lib.sources._sql import money_faults, quote
 
 FORMAT = "azure_cost_details"
 #: Canonical name -> accepted column names (lower case), first present wins.
@@ -201,6 +201,7 @@ def _faults(us: bool) -> tuple[tuple[str, str, str], ...]:
         ("currency", "NOT coalesce(regexp_full_match(currency_code, '[A-Z]{3}'), false)",
          "not an ISO 4217 currency code"),
         ("cost", "cost IS NULL", "missing amount"),
+        *money_faults("cost", "cost", "n_cost"),
         ("cost", "n_cost IS NULL", "not a number"),
         ("quantity", "quantity IS NOT NULL AND n_qty IS NULL", "not a number"),
         ("payg_cost", "payg_cost IS NOT NULL AND n_payg_cost IS NULL", "not a number"),

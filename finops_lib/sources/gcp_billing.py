@@ -71,6 +71,7 @@ from finops_lib.sources._common import (
     GENAI_SUBCATEGORY,
     Fault,
     flags,
+    plausible_time,
     records_table,
     reject,
     row_hash,
@@ -146,7 +147,8 @@ def _timestamp(value: Any, column: str) -> datetime:
             raise Fault(column, value, f"{column!r} is not a timestamp") from None
     else:
         raise Fault(column, value, f"required field {column!r} is missing or not a timestamp")
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return plausible_time(moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC), column,
+                          value)
 
 
 def _json_field(value: Any, column: str) -> Any:

@@ -49,7 +49,7 @@ from finops_lib.sources import REJECT_MARK, ReadResult, parquet_columns, read_he
 from finops_lib.sources._common import MAX_COUNT, records_table
 from finops_lib.sources._csv import read_csv_sql, stage_numbered
 from finops_lib.sources._litellm_json import COLUMNS, LOCATOR, ROW, is_json, stage
-from finops_lib.sources._sql import ident, quote
+from finops_lib.sources._sql import NAMES_NOT_FINITE, NOT_FINITE, OUT_OF_RANGE, ident, quote
 
 FORMAT = "litellm_spend_logs"
 REQUIRED = ("request_id", "startTime", "model", "spend", "prompt_tokens", "completion_tokens")
@@ -145,9 +145,10 @@ def _select_sql(source: str, present: set[str], path: str, *, numbered: bool = F
             "WHEN t_start IS NULL THEN 'startTime' || chr(31) || 'not an ISO-8601 timestamp'",
             "WHEN nullif(trim(model), '') IS NULL THEN 'model' || chr(31) || 'missing model'",
             "WHEN spend_raw IS NOT NULL AND n_spend IS NULL THEN 'spend' || chr(31) || 'not a number'",
+            f"WHEN NOT isfinite(n_spend) AND {NAMES_NOT_FINITE.format('spend_raw')} "
+            f"THEN 'spend' || chr(31) || '{NOT_FINITE}'",
             "WHEN n_spend < 0 THEN 'spend' || chr(31) || 'negative spend'",
-            "WHEN NOT isfinite(n_spend) OR n_spend >= 1e26 "
-            "THEN 'spend' || chr(31) || 'out of range (a money column holds magnitudes below 1e26)'",
+            f"WHEN NOT isfinite(n_spend) OR n_spend >= 1e26 THEN 'spend' || chr(31) || '{OUT_OF_RANGE}'",
             "WHEN n_prompt IS NULL THEN 'prompt_tokens' || chr(31) || 'not a number'",
             "WHEN n_prompt < 0 OR n_prompt <> floor(n_prompt) "
             "THEN 'prompt_tokens' || chr(31) || 'not a non-negative integer'",

@@ -54,6 +54,7 @@ from finops_lib.errors import FinopsError, SourceError
 from finops_lib.models import canonical_model_sql, provider_name, provider_sql
 from finops_lib.registry import Registry
 from finops_lib.sources import REJECT_MARK, SOURCES, Detector, Reader, ReadResult, parquet_columns, register_source
+from finops_lib.sources._common import window_bounds, window_text
 from finops_lib.sources._csv import read_csv_sql, stage_numbered
 from finops_lib.sources._mapping_yaml import COUNTS, Mapping, load_mapping
 from finops_lib.sources._sql import ident, quote
@@ -124,9 +125,12 @@ class _Sql:
         what = "an ISO-8601 time" if fmt == "iso" else f"a {fmt} time" if fmt in TIME_FORMATS else f"a {fmt!r} time"
         if target == "ChargePeriodStart":
             self.fault(f"nullif({v}, '') IS NULL", target, "missing time")
+        if fmt in TIME_FORMATS:  # a number too far from the epoch to be a time: outside the window
+            self.fault(f"{column} IS NULL AND isfinite(TRY_CAST({v} AS DOUBLE))", target, window_text())
         self.fault(f"{column} IS NULL AND nullif({v}, '') IS NOT NULL", target, f"not {what}")
-        self.fault(f"NOT {column} BETWEEN '1970-01-01 00:00:00+00' AND '2200-01-01 00:00:00+00'", target,
-                   "outside the years 1970-2199")
+        start, end = window_bounds()
+        self.fault(f"NOT ({column} >= '{start:%Y-%m-%d} 00:00:00+00' AND {column} < '{end:%Y-%m-%d} 00:00:00+00')",
+                   target, window_text())
         return sql
 
     def fault(self, condition: str, target: str, reason: str) -> None:

@@ -72,6 +72,7 @@ from finops_lib.sources._common import (
     flags,
     money,
     month_bounds,
+    plausible_time,
     records_table,
     reject,
     row_hash,
@@ -165,9 +166,7 @@ def _time(rec: dict[str, Any], column: str) -> datetime:
     except ValueError:
         raise Fault(column, value, "not an ISO-8601 timestamp") from None
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    if not 1970 <= moment.year < 2200:
-        raise Fault(column, value, "outside the years 1970-2199")
-    return moment
+    return plausible_time(moment, column, value)
 
 
 def _number(rec: dict[str, Any], column: str) -> Decimal | None:

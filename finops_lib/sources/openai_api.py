@@ -37,6 +37,7 @@ from finops_lib.sources._common import (
     ACCOUNT_UNKNOWN,
     AI_CATEGORY,
     GENAI_SUBCATEGORY,
+    MONEY_LIMIT,
     flags,
     money,
     month_bounds,
@@ -45,7 +46,15 @@ from finops_lib.sources._common import (
     row_hash,
     utc_from_unix,
 )
-from finops_lib.sources._openai import bucket_results, bucket_width, int_field, is_partial, load_page, period
+from finops_lib.sources._openai import (
+    bucket_results,
+    bucket_width,
+    int_field,
+    is_partial,
+    load_page,
+    period,
+    text_field,
+)
 
 USAGE = "openai_usage"
 COSTS = "openai_costs"
@@ -148,7 +157,7 @@ def _usage_buckets(result: dict[str, Any]) -> tuple[dict[str, int], set[str]]:
 
 def _usage_rows(result: dict[str, Any], base: dict[str, Any], partial: bool, start: int) -> list[dict[str, Any]]:
     kind = str(result.get("object", "")).removeprefix("organization.usage.").removesuffix(".result")
-    model_raw = result.get("model")
+    model_raw = text_field(result, "model")
     dims = {
         "SubAccountId": result.get("project_id"),
         "x_ApiKeyId": result.get("api_key_id"),
@@ -166,8 +175,8 @@ def _usage_rows(result: dict[str, Any], base: dict[str, Any], partial: bool, sta
     buckets, marks = _usage_buckets(result)
     if partial:
         marks.add("partial_bucket")
-    subsets = {k: result[k] for k in sorted(result) if k.endswith("_tokens") and ("audio" in k or "image" in k)
-               and result[k] is not None}
+    subsets = {k: int_field(result, k) for k in sorted(result) if k.endswith("_tokens") and ("audio" in k or "image"
+               in k) and result[k] is not None}
     rows = []
     for bucket, tokens in buckets.items():
         if tokens == 0 and bucket != "output":
@@ -283,10 +292,12 @@ def _cost_rows(result: dict[str, Any], base: dict[str, Any], partial: bool, star
         raise ValueError("'amount.value' is not a number") from None
     if not value.is_finite():
         raise ValueError("'amount.value' is not a finite number")
+    if abs(value) >= MONEY_LIMIT:
+        raise ValueError("'amount.value' is out of range (a money column holds magnitudes below 1e26)")
     currency = str(amount.get("currency") or "").upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise ValueError("'amount.currency' is not an ISO 4217 code")
-    line_item = result.get("line_item")
+    line_item = text_field(result, "line_item")
     feature, model_raw, bucket, tier, unparsed = _line_item_parts(line_item)
     quantity = result.get("quantity")
     unit = result.get("quantity_unit")

@@ -35,7 +35,6 @@ Quirks handled here:
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import re
@@ -53,7 +52,18 @@ from finops_lib.meters import parse_meter
 from finops_lib.models import canonical_model
 from finops_lib.schema import TOKEN_TYPES
 from finops_lib.sources import ReadResult, Window, register_source
-from finops_lib.sources._common import ACCOUNT_UNKNOWN, Fault, flags, money, records_table, reject, row_hash
+from finops_lib.sources._common import (
+    ACCOUNT_UNKNOWN,
+    Fault,
+    flags,
+    money,
+    plausible_time,
+    records_table,
+    reject,
+    row_hash,
+    unix_in_window,
+)
+from finops_lib.sources._compressed import open_input
 from finops_lib.sources.openai_api import TIERS, base_row, costs_key, usage_key
 
 COST_FORMAT = "openai_dashboard_costs"
@@ -97,9 +107,8 @@ def _detect_activity(path: Path, head: str) -> bool:
 
 
 def _text(path: Path) -> str:
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as fh:
+        with open_input(path) as fh:
             return fh.read().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SourceError(path, f"not UTF-8 text (byte {exc.start})") from exc
@@ -181,15 +190,19 @@ def _instant(record: dict[str, str | None], unix: str, iso: str) -> datetime | N
         return None
     try:
         if column == unix:
-            ts = datetime.fromtimestamp(_count(record, unix) or 0, tz=UTC)
+            ts = datetime.fromtimestamp(int(unix_in_window(text, column)), tz=UTC)
         else:
             ts = datetime.fromisoformat(text)
             ts = (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
-    except (Fault, ValueError, OverflowError, OSError):
+    except Fault as fault:
+        if "plausible" in fault.reason:
+            raise
         ts = None
-    if ts is None or not 1970 <= ts.year <= 9998:
+    except (ValueError, OverflowError, OSError):
+        ts = None
+    if ts is None:
         raise Fault(column, text, "not a Unix time in seconds" if column == unix else "not an ISO 8601 timestamp")
-    return ts
+    return plausible_time(ts, column, text)
 
 
 def _period(record: dict[str, str | None]) -> tuple[datetime, datetime]:

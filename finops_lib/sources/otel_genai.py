@@ -59,7 +59,7 @@ from ibis.backends import BaseBackend
 
 from finops_lib.models import canonical_model
 from finops_lib.sources import ReadResult, register_source
-from finops_lib.sources._common import Fault, flags, records_table, reject, row_hash
+from finops_lib.sources._common import Fault, flags, records_table, reject, row_hash, unix_in_window
 from finops_lib.sources._genai import (
     TIERS,
     dimensions,
@@ -112,13 +112,15 @@ def _time(raw: dict[str, Any], nano_key: str, iso_key: str) -> tuple[datetime | 
     if value is None or value in ("", "0", 0):
         return None, None
     try:
-        if isinstance(value, int | Decimal) or (isinstance(value, str) and value.strip().isdigit()):
-            nanos = int(str(value).strip())
+        if isinstance(value, int | Decimal) or (isinstance(value, str) and value.strip().removeprefix("-").isdigit()):
+            nanos = int(unix_in_window(value, column, scale=10**9))
             ts = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=nanos // 1000)
             return plausible(ts, column, value), nanos
         if isinstance(value, str):
             ts = datetime.fromisoformat(value.strip())
             return plausible(ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC), column, value), None
+    except Fault:
+        raise  # outside the plausible window: its own reason
     except (ValueError, OverflowError):
         pass
     raise Fault(column, value, "not Unix nanoseconds or an ISO-8601 time")

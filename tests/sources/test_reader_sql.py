@@ -39,6 +39,7 @@ from source_cases import fixture_path
 import finops_lib.sources as sources_pkg
 from finops_lib import engine
 from finops_lib.sources import SOURCES, _csv, aws_cur, azure_costs, focus, litellm, mapped
+from finops_lib.sources._common import DATE_WINDOW_VAR
 from finops_lib.sources._focus_sql import select_sql as focus_select_sql
 from finops_lib.sources._sql import ident
 
@@ -50,6 +51,12 @@ RAW, STAGED, METERS, UNITS = "raw_text_rows", "staged_rows", "meter_lookup", "un
 
 
 # --- comparing with a golden file -----------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _fixed_date_window(monkeypatch):
+    # The plausible window defaults to today + 10 years; the goldens are written with a fixed one.
+    monkeypatch.setenv(DATE_WINDOW_VAR, "2000-01-01:2036-12-31")
 
 
 def check_golden(name: str, sql: str, *, folder: Path = GOLDEN, update: bool | None = None) -> None:
