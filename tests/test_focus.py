@@ -206,7 +206,11 @@ def test_windows_per_account_and_billing_period(con, tmp_path):
     assert sorted(w.scope[0][1] for w in windows) == ["1234567890123", "20209880"]
     part = tmp_path / "focus-00001.csv"
     shutil.copy(DATA / "focus.csv", part)
-    assert focus.read(part, con).windows == ()  # one part of a multi-part export restates nothing alone
+    # one part of a multi-part export declares its period and names its delivery's parts: they keep each other's
+    # rows, a later delivery restates them all (tests/test_split_deliveries.py)
+    (named,) = focus.read(part, con).windows
+    assert (named.start, named.end, named.scope) == (window.start, window.end, window.scope)
+    assert named.parts == (str(tmp_path / "focus-[0-9]*.csv"),)
 
 
 def test_restated_billing_period_replaces_the_earlier_file(con, tmp_path):

@@ -213,6 +213,39 @@ def gcp_extract(root: Path, job: str, sizes: tuple[int, ...], *, seed: int, stam
 
 # --- what the warehouse holds --------------------------------------------------------------------------------------
 
+def focus_export(root: Path, execution: str, sizes: tuple[int, ...], *, seed: int, stamp: int) -> list[Part]:
+    """Write one FOCUS 1.2 export execution of numbered parts (``focus-0000<i>.csv``, AWS Data Exports style).
+
+    Rows are charges of March 2026 of one billing account (day and resource vary); the last row of part 1 repeats
+    the first row of part 0 exactly (a second, identical charge).
+    """
+    from tests.thin_folders import FOCUS_HEADER
+
+    folder = root / "focus-export" / "data" / "BILLING_PERIOD=2026-03" / execution
+    parts: list[_Written] = []
+    for i, size in enumerate(sizes):
+        amounts = _amounts(size, seed + i)
+        rows = [_focus_row(n % 28 + 1, n // 28 + 10 * i, cost) for n, cost in enumerate(amounts)]
+        if i == 1:
+            rows[-1], amounts[-1] = parts[0].rows[0], parts[0].part.amounts[0]
+        path = folder / f"focus-{i + 1:05d}.csv"
+        _write_csv(path, FOCUS_HEADER, rows)
+        _touch(path, stamp + i)
+        parts.append(_Written(Part(path.resolve(), tuple(amounts)), rows))
+    return [p.part for p in parts]
+
+
+def _focus_row(day: int, resource: int, cost: D) -> dict[str, str]:
+    return {"BilledCost": str(cost), "BillingAccountId": "123456789012", "BillingCurrency": "USD",
+            "BillingPeriodStart": "2026-03-01T00:00:00Z", "BillingPeriodEnd": "2026-04-01T00:00:00Z",
+            "ChargeCategory": "Usage", "ChargeDescription": "Claude Sonnet 4 input tokens",
+            "ChargePeriodStart": f"2026-03-{day:02d}T00:00:00Z", "ChargePeriodEnd": f"2026-03-{day:02d}T23:59:59Z",
+            "ConsumedQuantity": "1000", "ConsumedUnit": "Tokens", "EffectiveCost": str(cost), "ListCost": str(cost),
+            "ProviderName": "AWS", "PublisherName": "Anthropic", "ServiceCategory": "AI and Machine Learning",
+            "ServiceName": "Amazon Bedrock", "ServiceSubcategory": "Generative AI", "SkuMeter": "Input Tokens",
+            "SubAccountId": f"2109876543{resource:02d}", "Tags": "", "InvoiceIssuerName": "AWS"}  # fmt: skip
+
+
 def _held(con) -> tuple[int, D]:
     rows, total = con.con.execute("SELECT count(*), sum(BilledCost) FROM costs").fetchone()
     return int(rows), D(total or 0)
@@ -245,6 +278,7 @@ WRITERS = {
     "cur": lambda root, name, sizes, **kw: cur_assembly(root, name, sizes, **kw),
     "cur+manifest": lambda root, name, sizes, **kw: cur_assembly(root, name, sizes, manifest=True, **kw),
     "gcp": lambda root, name, sizes, **kw: gcp_extract(root, name, sizes, **kw),
+    "focus": lambda root, name, sizes, **kw: focus_export(root, name, sizes, **kw),
 }
 
 
@@ -301,7 +335,7 @@ def _check_later_delivery(vendor: str, root: Path, step: int) -> None:
         _accounted(con)
 
 
-@pytest.mark.parametrize("vendor", ["azure", "azure+manifest", "cur", "cur+manifest"])
+@pytest.mark.parametrize("vendor", ["azure", "azure+manifest", "cur", "cur+manifest", "focus"])
 def test_a_later_delivery_restates_all_parts_of_the_earlier(vendor, tmp_path) -> None:
     """Six of the 24 interleavings (every fourth: old first, new first, and mixed); all 24 in the slow test."""
     _check_later_delivery(vendor, tmp_path / "exports", 4)

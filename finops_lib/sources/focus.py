@@ -36,14 +36,16 @@ Quirks handled here (``reference/formats.md`` sections 1, 4.3 and 5):
   ``feature``, ``env``/``environment`` fill the dimensions, in any case and with AWS ``user:``
   prefixes.
 * A FOCUS file restates its billing period per billing account: one
-  :class:`~finops_lib.sources.Window` per (account, period), except for files named as one part of
-  a multi-part export (``...-00001.csv.gz``, ``part_0_0001.csv``), which restate nothing alone.
+  :class:`~finops_lib.sources.Window` per (account, period). A file named as one part of a multi-part
+  export (``...-00001.csv.gz``, ``part_0_0001.csv``) names its delivery's parts (:func:`parts_of`): the
+  parts keep each other's rows, and a later delivery of the period restates all of them.
   The natural key is every non-measure column plus the occurrence among identical rows.
 """
 
 from __future__ import annotations
 
 import atexit
+import glob
 import re
 import shutil
 import tempfile
@@ -60,6 +62,7 @@ from finops_lib.schema import conform
 from finops_lib.sources import ReadResult, Window, parquet_columns, register_source
 from finops_lib.sources._csv import MISSING, PADDED, execute_scan, read_csv_sql
 from finops_lib.sources._focus_sql import MONEY, PROVIDER_COLUMNS, present_column, select_sql, values_sql
+from finops_lib.sources._parts import named_parts
 from finops_lib.sources._sql import ident, quote, timestamp_sql
 
 FORMAT = "focus"
@@ -77,6 +80,8 @@ REQUIRED = ("BilledCost", "BillingAccountId", "BillingCurrency", "BillingPeriodS
 #: Columns a short CSV line may not end before (mandatory, money, provider, correction, sub-account).
 PAD_REQUIRED = frozenset((*REQUIRED, *MONEY, *PROVIDER_COLUMNS[:2], "ChargeClass", "SubAccountId"))
 _MULTIPART = re.compile(r"(?i)(part[-_]?\d+|[-_]\d{4,}\.)")
+_AZURE_PART = re.compile(r"^(?P<part>part)_\d+_\d+(?P<ext>(?:\.[A-Za-z0-9]+)+)$", re.IGNORECASE)
+_NUMBERED_PART = re.compile(r"^(?P<stem>.*?(?:part[-_]?|[-_]))\d+(?P<ext>(?:\.[A-Za-z0-9]+)+)$", re.IGNORECASE)
 METER_FIELDS = ("model", "token_type", "service_tier", "context_tier", "deployment", "modality", "region")
 
 
@@ -188,16 +193,41 @@ def _meters_table(con: BaseBackend, stage: str, names: list[str]) -> str:
     return name
 
 
+def parts_of(path: Path) -> tuple[str, ...]:
+    """Return the glob of the files of the export ``path`` is one part of (empty when it is a whole delivery).
+
+    Only the part number varies between the parts: Azure's ``part_<n>_<nnnn>`` names, ``<name>-<nnnnn>`` and
+    ``<name>_<nnnnn>`` numbered parts (AWS Data Exports), ``part-<n>``.
+
+    Examples
+    --------
+    >>> parts_of(Path("/e/run-1/part_1_0001.csv")), parts_of(Path("/e/focus-00002.csv.gz"))
+    (('/e/run-1/part_*_*.csv',), ('/e/focus-[0-9]*.csv.gz',))
+    >>> parts_of(Path("/e/2026-05/export_0001.parquet")), parts_of(Path("/e/focus.csv"))
+    (('/e/2026-05/export_[0-9]*.parquet',), ())
+    """
+    name = path.name
+    if hit := _AZURE_PART.match(name):
+        return named_parts(path, f"{glob.escape(hit['part'])}_*_*{hit['ext']}")
+    if hit := _NUMBERED_PART.match(name):
+        return named_parts(path, f"{glob.escape(hit['stem'])}[0-9]*{hit['ext']}")
+    return ()
+
+
 def _windows(con: BaseBackend, path: Path, stage: str, names: list[str]) -> tuple[Window, ...]:
-    """One window per (billing account, billing period) in the file, unless it is one part of several."""
-    if _MULTIPART.search(path.name):
-        return ()
+    """One window per (billing account, billing period) in the file, naming its delivery's parts when it is one.
+
+    The parts of one delivery restate nothing of each other; a later delivery of the period restates all of them
+    (:mod:`finops_lib.warehouse.delivery`).
+    """
+    parts = parts_of(path) if _MULTIPART.search(path.name) else ()
     col = present_column(names)
     start, end = timestamp_sql(col("BillingPeriodStart")), timestamp_sql(col("BillingPeriodEnd"))
     rows = con.con.execute(
         f"SELECT DISTINCT account, s, e FROM (SELECT {col('BillingAccountId')} AS account, {start} AS s, {end} AS e "
         f"FROM {stage}) WHERE account IS NOT NULL AND s IS NOT NULL AND e > s ORDER BY ALL").fetchall()
-    return tuple(Window(s, e, (("BillingAccountId", account),), "BillingPeriodStart") for account, s, e in rows)
+    return tuple(Window(s, e, (("BillingAccountId", account),), "BillingPeriodStart", parts=parts)
+                 for account, s, e in rows)  # fmt: skip
 
 
 @register_source(FORMAT, table="costs", detect=_detect,
