@@ -116,3 +116,23 @@ def test_a_load_failing_inside_its_transaction_leaves_the_next_file_masked_and_l
         assert not any(key in (t or "") for t in tags) and any("sk-proj-***" in (t or "") for t in tags)
     finally:
         SOURCES.pop(_MISCOUNTING)
+
+
+def test_a_data_folder_moved_is_recognised_by_its_files_bytes(tmp_path: Path) -> None:
+    """Moving the exports folder and ingesting it again double counts nothing and reports nothing as failed."""
+    from finops_lib.warehouse import skipped_files
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    shutil.copy(DATA / "focus.csv", folder / "a_focus.csv")
+    shutil.copy(DATA / "focus_azure.csv", folder / "c_focus.csv")
+    con = engine.memory()
+    ingest([folder], con=con)
+    before = con.con.execute("SELECT count(*), sum(BilledCost) FROM costs").fetchone()
+    moved = shutil.move(folder, tmp_path / "archive" / "exports-2026")
+    summary = ingest([moved], con=con)
+    assert set(summary["status"]) == {"duplicate"}  # the same bytes: already held
+    assert con.con.execute("SELECT count(*), sum(BilledCost) FROM costs").fetchone() == before
+    expected = _billed(Path(moved) / "a_focus.csv") + _billed(Path(moved) / "c_focus.csv")
+    assert Decimal(before[1]) == expected
+    assert skipped_files(moved, con).empty  # nothing said to have failed in the moved folder
