@@ -41,10 +41,8 @@ class PageVisit:
     body_max_width: str
 
 
-def visit(browser: object, path: Path, *, charts: int, screenshot: str) -> PageVisit:
-    """Open ``path`` offline (every non-file request aborted and recorded), wait for ``charts`` drawn charts."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    context.set_offline(True)
+def files_only(context: object) -> list[str]:
+    """Let ``context`` load ``file:`` URLs only: any other request is aborted and its URL recorded in the list."""
     attempted: list[str] = []
 
     def only_files(route: object) -> None:
@@ -55,6 +53,14 @@ def visit(browser: object, path: Path, *, charts: int, screenshot: str) -> PageV
             route.abort()
 
     context.route("**/*", only_files)
+    return attempted
+
+
+def visit(browser: object, path: Path, *, charts: int, screenshot: str) -> PageVisit:
+    """Open ``path`` offline (every non-file request aborted and recorded), wait for ``charts`` drawn charts."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    context.set_offline(True)
+    attempted = files_only(context)
     page = context.new_page()
     errors: list[str] = []
     failed: list[str] = []

@@ -27,7 +27,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from browser_util import CHROMIUM
+from browser_util import CHROMIUM, files_only
 from hostile_data import PAYLOADS, build
 
 from finops_lib.cli import main
@@ -245,16 +245,7 @@ PROBE = """async () => {
 def test_the_policy_is_enforced_not_only_present(hostile_report: tuple[Path, float], browser: object,
                                                  stem: str) -> None:  # fmt: skip
     context = browser.new_context()
-    attempted: list[str] = []
-
-    def only_files(route: object) -> None:  # a request the policy let through would be seen (and aborted) here
-        if route.request.url.startswith("file:"):
-            route.continue_()
-        else:
-            attempted.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_files)
+    attempted = files_only(context)  # a request the policy let through would be seen (and aborted) here
     page = context.new_page()
     console: list[str] = []
     page.on("console", lambda message: console.append(message.text))
