@@ -206,7 +206,9 @@ BUILDERS: dict[str, tuple[types.ModuleType, str, str]] = {
     "azure_cost_details": (azure_costs, "_select_sql", "azure_cost_details.select"),
     **{f: (mapped, "select_sql", f"{_golden_name(f)}.select") for f in SHIPPED_MAPPINGS},
 }
-_TEMP = re.compile(re.escape(tempfile.gettempdir()) + r"/finops_[a-z]+_[^/']+")
+#: Staging folders: the scratch folder's (``engine.stage_folder``) and the system temporary folder's.
+_TEMP = re.compile(f"{re.escape(str(engine.scratch_dir()))}/finops-stage-[^/']+"
+                   f"|{re.escape(tempfile.gettempdir())}/finops_[a-z]+_[^/']+")
 _RANDOM_ID = re.compile(r"(?<=_)[0-9a-f]{12}(?![0-9A-Za-z])")
 
 
