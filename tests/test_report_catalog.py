@@ -100,21 +100,20 @@ def test_finops_chargeback_of_the_sample_sums_to_the_index_figure(report_dir: Pa
 
 
 def test_nothing_shared_tells_the_machine_s_folder_layout(report_dir: Path) -> None:
-    """Pages, index, results and the run's metadata show paths relative (data/sample), never the machine's own.
-
-    The executed notebooks under ``notebooks/`` keep the parameters they ran with, for rerunning on this machine.
-    """
+    """Pages, index, results, the run's metadata, executed notebooks and kernel logs show paths relative
+    (data/sample), never the machine's own: the report folder may be mailed."""
     import sys
 
     from finops_lib import engine, paths
 
     machine = [str(paths.PROJECT_ROOT), sys.executable, str(engine.scratch_dir()), str(report_dir)]
-    shared = [p for p in report_dir.rglob("*") if p.is_file() and p.suffix in (".html", ".json")
-              and "notebooks" not in p.relative_to(report_dir).parts]  # fmt: skip
-    assert len(shared) >= 14  # six pages, six results, the index and the run's report.json
+    shared = [p for p in report_dir.rglob("*") if p.is_file() and p.suffix in (".html", ".json", ".ipynb", ".log")]
+    assert len(shared) >= 26  # six pages, results, notebooks and kernel logs, the index and report.json
     for path in shared:
         text = path.read_text(encoding="utf-8")
         assert not [m for m in machine if m in text], path
     meta = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
     assert meta["data_dir"] == "data/sample" and "/" not in meta["python"]
     assert results(report_dir, "10_cost_attribution")["rules"] == "data/sample/config/allocation_rules.yaml"
+    ran = json.loads((report_dir / "notebooks" / "00_data_overview.ipynb").read_text(encoding="utf-8"))
+    assert ran["metadata"]["papermill"]["input_path"] == "notebooks/00_data_overview.ipynb"

@@ -21,10 +21,11 @@ from typing import IO, Any, Literal
 
 import papermill
 
-from finops_lib import offline
+from finops_lib import offline, paths
 from finops_lib.errors import FinopsError
-from finops_lib.paths import NOTEBOOKS_DIR
+from finops_lib.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from finops_lib.report import html as htmlexport
+from finops_lib.share import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,8 @@ def run_notebook(
     except Exception as exc:  # a broken notebook or kernel must not stop the rest of the report
         error = f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - start
+    for kept in (executed, executed.parent / f"{entry.stem}.kernel.log"):
+        relative_paths(kept, out_dir=out_dir, passed=passed)
     html = None
     if executed.is_file():
         try:
@@ -216,6 +219,30 @@ def run_notebook(
     status: Literal["ok", "failed"] = "failed" if error else "ok"
     export_seconds = time.perf_counter() - start - seconds
     return NotebookRun(entry, status, seconds, html, error, passed, results, export_seconds)
+
+
+def relative_paths(path: Path, *, out_dir: Path, passed: Mapping[str, Any]) -> None:
+    """Rewrite a kept file of the report (executed notebook, kernel log) with the machine's paths made relative.
+
+    The report folder may be mailed: its files tell nothing of the machine's folder layout. The report folder
+    becomes ``.``, the project's paths relative to it, a data folder or warehouse elsewhere
+    ``.../<last two parts>`` (:func:`finops_lib.paths.shown`); the parameters keep their meaning for a reader.
+    """
+    if not path.is_file():
+        return
+    absolute = {str(value) for value in passed.values()
+                if isinstance(value, str | Path) and os.path.isabs(str(value))}  # fmt: skip
+    pairs = {str(out_dir) + os.sep: "", str(PROJECT_ROOT) + os.sep: "",
+             **{p: paths.shown(p) for p in absolute if not Path(p).is_relative_to(out_dir)}}  # fmt: skip
+    text = path.read_text(encoding="utf-8", errors="replace")
+    notebook = path.suffix == ".ipynb"
+    if notebook:  # the folders themselves, as whole values (``"cwd": "/.../report/stem"`` is handled above)
+        pairs.update({f'"{json.dumps(str(out_dir))[1:-1]}"': '"."', f'"{json.dumps(str(PROJECT_ROOT))[1:-1]}"': '"."'})
+    for old in sorted(pairs, key=len, reverse=True):
+        quoted = old.startswith('"')
+        text = text.replace(old if quoted or not notebook else json.dumps(old)[1:-1],
+                            pairs[old] if quoted or not notebook else json.dumps(pairs[old])[1:-1])
+    atomic_write(path, text)
 
 
 def read_results(path: Path) -> dict[str, Any]:
