@@ -145,3 +145,18 @@ def test_the_demo_sample_never_enters_an_engine_a_user_names(tmp_path: Path, mon
         con.disconnect()
     with duckdb.connect(str(own), read_only=True) as db:
         assert db.sql("SELECT count(*) FROM ingested_files").fetchone()[0] == len(held)
+
+
+def test_the_demo_never_reads_a_user_s_engine_as_the_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only ``$FINOPS_ENGINE`` holding a user's data is never shown as the demo (with the sample's prices).
+
+    The demo honours a read-only engine (the report's snapshot of the sample); if it names a user's warehouse, the
+    sample guard refuses instead of letting a page price the user's rows as the sample's folder.
+    """
+    mine = tmp_path / "mine.duckdb"
+    ingest([DATA / "focus.csv"], warehouse=mine)
+    monkeypatch.setenv("FINOPS_ENGINE", f"duckdb:///{mine}?read_only=true")
+    monkeypatch.setattr(paths, "BUILD_DIR", tmp_path / "build")
+    with pytest.raises(FinopsError, match=r"the committed sample .* and other data would share this warehouse"):
+        open_data()  # nothing named: the demo
+    assert str(pricing.SAMPLE_OVERLAY) not in pricing.catalog_for(None).origin  # the user's side: shipped only
