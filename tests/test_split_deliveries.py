@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal as D
@@ -98,16 +99,8 @@ def azure_run(root: Path, run: str, sizes: tuple[int, ...], *, seed: int, stamp:
     alike); the last row of part 1 repeats the first row of part 0 exactly (a second, identical charge).
     """
     folder = root / "contoso-daily" / "20260301-20260430" / run
-    parts = []
-    for i, size in enumerate(sizes):
-        amounts = _amounts(size, seed + i)
-        rows = [_azure_row(months[i], n % 28 + 1, n // 28 + 10 * i, cost) for n, cost in enumerate(amounts)]
-        if i == 1:
-            rows[-1], amounts[-1] = parts[0].rows[0], parts[0].part.amounts[0]
-        path = folder / f"part_{i}_0001.csv"
-        _write_csv(path, AZURE_HEADER, rows)
-        _touch(path, stamp + i)
-        parts.append(_Written(Part(path.resolve(), tuple(amounts)), rows))
+    parts = _write_parts(folder, sizes, seed=seed, stamp=stamp, header=AZURE_HEADER, name="part_{i}_0001.csv",
+                         row=lambda i, n, cost: _azure_row(months[i], n % 28 + 1, n // 28 + 10 * i, cost))
     if manifest:
         blobs = [{"blobName": f"exports/contoso-daily/20260301-20260430/{run}/{p.part.path.name}",
                   "dataRowCount": len(p.rows)} for p in parts]
@@ -121,6 +114,23 @@ def azure_run(root: Path, run: str, sizes: tuple[int, ...], *, seed: int, stamp:
 class _Written:
     part: Part
     rows: list
+
+
+def _write_parts(folder: Path, sizes: tuple[int, ...], *, seed: int, stamp: int, header: list[str], name: str,
+                 row: Callable[[int, int, D], dict]) -> list[_Written]:
+    """Write one delivery's CSV parts (``name`` formatted with ``i`` from 0 and ``n`` from 1), part ``i`` delivered
+    at ``stamp + i``; the last row of part 1 repeats the first row of part 0 exactly (an identical second charge)."""
+    parts: list[_Written] = []
+    for i, size in enumerate(sizes):
+        amounts = _amounts(size, seed + i)
+        rows = [row(i, n, cost) for n, cost in enumerate(amounts)]
+        if i == 1:
+            rows[-1], amounts[-1] = parts[0].rows[0], parts[0].part.amounts[0]
+        path = folder / name.format(i=i, n=i + 1)
+        _write_csv(path, header, rows)
+        _touch(path, stamp + i)
+        parts.append(_Written(Part(path.resolve(), tuple(amounts)), rows))
+    return parts
 
 
 def _iso(stamp: int) -> str:
@@ -222,16 +232,8 @@ def focus_export(root: Path, execution: str, sizes: tuple[int, ...], *, seed: in
     from tests.thin_folders import FOCUS_HEADER
 
     folder = root / "focus-export" / "data" / "BILLING_PERIOD=2026-03" / execution
-    parts: list[_Written] = []
-    for i, size in enumerate(sizes):
-        amounts = _amounts(size, seed + i)
-        rows = [_focus_row(n % 28 + 1, n // 28 + 10 * i, cost) for n, cost in enumerate(amounts)]
-        if i == 1:
-            rows[-1], amounts[-1] = parts[0].rows[0], parts[0].part.amounts[0]
-        path = folder / f"focus-{i + 1:05d}.csv"
-        _write_csv(path, FOCUS_HEADER, rows)
-        _touch(path, stamp + i)
-        parts.append(_Written(Part(path.resolve(), tuple(amounts)), rows))
+    parts = _write_parts(folder, sizes, seed=seed, stamp=stamp, header=FOCUS_HEADER, name="focus-{n:05d}.csv",
+                         row=lambda i, n, cost: _focus_row(n % 28 + 1, n // 28 + 10 * i, cost))
     return [p.part for p in parts]
 
 
