@@ -137,3 +137,17 @@ def test_bucket_time_out_of_range_is_rejected_not_raised(tmp_path, con):
     assert result.rows_read == 1 and len(rows) == 0
     assert rejects.x_Column.tolist() == ["start_time"]
     assert "outside the plausible dates 2000-01-01 to " in rejects.x_Reason.iloc[0]  # issue 17: the window
+
+
+def test_a_page_of_only_the_current_partial_hour_is_flagged_partial(tmp_path, con):
+    """A short look-back can return only the hour still filling (10:00 to 10:30): it is partial, not a 30-minute grid."""
+    start = 1764842400  # 2025-12-04 10:00 UTC
+    result = {"object": "organization.usage.completions.result", "input_tokens": 100, "input_cached_tokens": 0,
+              "input_cache_write_tokens": 0, "output_tokens": 10, "num_model_requests": 1, "model": "gpt-4o-mini"}
+    page = {"object": "page", "has_more": False, "next_page": None,
+            "data": [{"object": "bucket", "start_time": start, "end_time": start + 1800, "results": [result]}]}
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps(page))
+    _, rows, rejects = _read(path, con)
+    assert rejects.empty and len(rows) == 2
+    assert rows.x_DataQualityFlags.str.contains("partial_bucket").all()

@@ -23,6 +23,7 @@ from finops_lib.sources._common import (
     AI_CATEGORY,
     GENAI_SUBCATEGORY,
     Fault,
+    grid_width,
     month_bounds,
     plausible_time,
 )
@@ -120,10 +121,7 @@ def bucket_width(buckets: list[Any]) -> int:
         except (Fault, AttributeError):
             continue
     widths = sorted(int((end - start).total_seconds()) for start, end in periods)
-    for width in (86400, 3600, 60):
-        if width in widths:
-            return width
-    return widths[len(widths) // 2] if widths else 86400
+    return grid_width(widths)
 
 
 def file_context(buckets: list[Any], page: dict[str, Any]) -> dict[str, Any]:

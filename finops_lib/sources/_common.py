@@ -182,6 +182,31 @@ def unix_in_window(seconds: object, field: str, *, scale: int = 1) -> Decimal:
     return number
 
 
+#: Bucket widths of the vendors' usage APIs, widest first: a day, an hour, a minute (seconds).
+BUCKET_WIDTHS: tuple[int, ...] = (86400, 3600, 60)
+
+
+def grid_width(widths: list[int]) -> int:
+    """Return the bucket grid of a page from its buckets' widths (seconds): 1d, 1h or 1m.
+
+    The widest standard width present wins; a page holding only partial buckets (the current hour, 30 minutes
+    in, is all a short look-back returns) is on the narrowest standard grid its buckets fit in, so its buckets
+    are still seen as partial.
+
+    Examples
+    --------
+    >>> grid_width([3600, 3600, 1200]), grid_width([1800]), grid_width([43200]), grid_width([])
+    (3600, 3600, 86400, 86400)
+    """
+    for width in BUCKET_WIDTHS:
+        if width in widths:
+            return width
+    if not widths:
+        return BUCKET_WIDTHS[0]
+    longest = max(widths)
+    return min((w for w in BUCKET_WIDTHS if w >= longest), default=longest)
+
+
 def month_bounds(ts: datetime) -> tuple[datetime, datetime]:
     """Return the calendar month [start, end) holding ``ts`` (UTC), the default billing period."""
     start = ts.replace(day=1, hour=0, minute=0, second=0, microsecond=0)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from finops_lib.errors import SourceError
-from finops_lib.sources._common import MAX_COUNT
+from finops_lib.sources._common import MAX_COUNT, grid_width
 from finops_lib.sources._compressed import open_input
 
 
@@ -89,7 +89,4 @@ def bucket_width(buckets: list[Any]) -> int:
         b["end_time"] - b["start_time"] for b in buckets
         if isinstance(b, dict) and isinstance(b.get("start_time"), int) and isinstance(b.get("end_time"), int)
     )
-    for width in (86400, 3600, 60):
-        if width in widths:
-            return width
-    return widths[len(widths) // 2] if widths else 86400
+    return grid_width(widths)
