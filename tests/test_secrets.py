@@ -26,7 +26,9 @@ import pytest
 
 from finops_lib import engine
 from finops_lib.cli import main
+from finops_lib.errors import SourceError
 from finops_lib.warehouse import ingest
+from finops_lib.warehouse.ingestion import failure_reason
 from finops_lib.warehouse.privacy import mask_secrets
 from tests.sources.source_cases import committed_formats, fixture_path
 
@@ -252,3 +254,12 @@ def test_no_planted_secret_reaches_a_report_or_a_csv(planted: tuple[Path, Plante
     for path in written:
         assert leaks(path.read_text(encoding="utf-8", errors="replace"), make) == [], path
     assert leaks(captured.out + captured.err, make) == []
+
+
+def test_a_failure_reason_quoting_a_raw_value_masks_the_key() -> None:
+    """An exception that echoes a raw cell (a key pasted into a column) must not print the key in the ingest summary."""
+    key = "sk-proj-" + "Q" * 40
+    for exc in (ValueError(f"could not convert {key!r} to float"), SourceError(Path("x.csv"), f"bad value {key}")):
+        reason = failure_reason(exc)
+        assert key not in reason and "Q" * 12 not in reason
+        assert "sk-proj-***" in reason

@@ -348,14 +348,16 @@ def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> F
 def failure_reason(exc: BaseException) -> str:
     """Return the reason a file failed, for people: a reader's own message as is, anything else with its kind.
 
+    A key of a known shape quoted in the message (a reader echoing a raw value) is masked, as in the tables.
+
     Examples
     --------
     >>> failure_reason(ValueError("could not convert 'x'"))
     "could not be read (ValueError: could not convert 'x')"
     """
     if isinstance(exc, FinopsError):
-        return str(exc)
-    text = " ".join(str(exc).split()) or "no message"
+        return privacy.mask_secrets(str(exc)) or ""
+    text = privacy.mask_secrets(" ".join(str(exc).split())) or "no message"
     if len(text) > 300:
         text = text[:297] + "..."
     return f"could not be read ({type(exc).__name__}: {text})"
