@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 from finops_lib.errors import ParameterError
 
-__all__ = ["currency_code", "iso_day", "match_name", "number", "one_of", "positive_int", "window"]
+__all__ = ["currency_code", "duration", "iso_day", "match_name", "number", "one_of", "positive_int", "window"]
 
 _ISO_CURRENCY = re.compile(r"[A-Z]{3}")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 #: Values of a name filter that mean "no filter".
 ANY = "all"
 
@@ -50,6 +52,26 @@ def window(start_date: str | date | None, end_date: str | date | None) -> tuple[
     if first and last and first > last:
         raise ParameterError(f"start_date {first} is after end_date {last}")
     return first, last
+
+
+def duration(name: str, value: str | timedelta) -> timedelta:
+    """Return a duration written as a number and a unit: ``90s``, ``15m``, ``3h``, ``2d``, ``1w`` (``0`` is none).
+
+    Examples
+    --------
+    >>> duration("every", "15m"), duration("lookback", "2d")
+    (datetime.timedelta(seconds=900), datetime.timedelta(days=2))
+    """
+    if isinstance(value, timedelta):
+        return value
+    text = str(value).strip().lower()
+    if text == "0":
+        return timedelta(0)
+    found = _DURATION.fullmatch(text)
+    if not found:
+        raise ParameterError(f"{name} must be a number and a unit (s, m, h, d or w) such as '15m' or '2d', "
+                             f"got {value!r}")  # fmt: skip
+    return timedelta(**{_UNITS[found.group(2)]: float(found.group(1))})
 
 
 def currency_code(value: object, *, name: str = "currency") -> str:
