@@ -140,7 +140,7 @@ def test_bucket_time_out_of_range_is_rejected_not_raised(tmp_path, con):
 
 
 def test_a_page_of_only_the_current_partial_hour_is_flagged_partial(tmp_path, con):
-    """A short look-back can return only the hour still filling (10:00 to 10:30): it is partial, not a 30-minute grid."""
+    """A short look-back can return only the hour still filling (10:00 to 10:30): partial, not a 30-minute grid."""
     start = 1764842400  # 2025-12-04 10:00 UTC
     result = {"object": "organization.usage.completions.result", "input_tokens": 100, "input_cached_tokens": 0,
               "input_cache_write_tokens": 0, "output_tokens": 10, "num_model_requests": 1, "model": "gpt-4o-mini"}

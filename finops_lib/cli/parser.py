@@ -207,11 +207,48 @@ def _tools(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(command="schema_doc")
 
 
+def _live(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pull", help="pull a vendor's usage and costs from its own API (or the LiteLLM gateway's "
+                       "database) into <data>/landing/ and ingest them; incremental: each run goes on from the last "
+                       "complete bucket, re-pulling a look-back of late and restated buckets",
+                       epilog="exit codes: 0 every endpoint pulled and loaded; 2 the run stopped (key refused, "
+                       "network down or the vendor failing after the retries; nothing landed, state unchanged); 3 an "
+                       "endpoint is incomplete (page limit, an unreadable page kept in landing/.rejected, a page "
+                       "that did not load): the next run goes on")  # fmt: skip
+    p.add_argument("vendor", choices=("openai", "anthropic", "litellm"), help="whose API: OpenAI and Anthropic "
+                   "Admin APIs (keys OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY; base URLs OPENAI_BASE_URL, "
+                   "ANTHROPIC_BASE_URL), or the LiteLLM gateway's PostgreSQL (LITELLM_DATABASE_URL, read-only)")
+    p.add_argument("--data", required=True, help="data folder: raw pages land in <data>/landing/<vendor>/...")
+    p.add_argument("--since", help="first day to pull, YYYY-MM-DD (default: 90 days back on the first pull, "
+                   "then from the last complete bucket); earlier than the state pulls that history too")
+    p.add_argument("--until", help="day to stop before, YYYY-MM-DD (default: now)")
+    p.add_argument("--lookback", default="2d", help="re-pull this much before the last complete bucket on every "
+                   "run: late and restated buckets (default 2d; e.g. 6h, 3d)")
+    p.add_argument("--endpoint", action="append", default=[], help="only this endpoint (repeatable; default all)")
+    p.add_argument("--page-limit", type=int, default=1000, help="pages per endpoint per run (default 1000)")
+    p.add_argument("--hourly-days", type=int, default=14, help="days pulled in hourly buckets on the first pull "
+                   "(older days daily; default 14)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for one response (default 30)")
+    _engine_options(p)
+    p.set_defaults(command="pull")
+
+    p = sub.add_parser("watch", help="pull, ingest, detect on hourly series and budget burn, and notify (Slack, "
+                       "Teams, webhook, e-mail) once per incident: opened, grown past the factor, resolved",
+                       epilog="exit codes: 0 the cycle ran; 2 a pull stopped or a message reached no channel (it "
+                       "is sent again next cycle); 3 a pull is incomplete. See docs/watch.md for cron, systemd and "
+                       "CI schedules")  # fmt: skip
+    p.add_argument("--config", required=True, help="the watch's YAML file (what to pull, detection, channels)")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--once", action="store_true", help="run one cycle and exit (cron, systemd timer, CI)")
+    when.add_argument("--every", help="run a cycle every period (e.g. 15m) until stopped (SIGTERM, Ctrl-C)")
+    p.set_defaults(command="watch")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``finops``."""
     parser = argparse.ArgumentParser(prog="finops", description="GenAI FinOps workbench.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="subcommand", required=True)
-    for add in (_sample, _ingest, _report, _chargeback, _forecast, _anomalies, _workspace, _tools):
+    for add in (_sample, _ingest, _live, _report, _chargeback, _forecast, _anomalies, _workspace, _tools):
         add(sub)
     return parser

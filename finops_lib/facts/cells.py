@@ -17,7 +17,8 @@ data is used once, never twice, and the money adds up to the facts' ``charges`` 
   money stays the invoice's. A pool day without gateway traffic keeps its invoice rows (owner ``(unknown)``);
   gateway cells on a day without pool money carry tokens and requests but no cost.
 
-Hourly cells come from the gateway log alone, at its logged cost (invoices are daily).
+Hourly cells come from the gateway log, at its logged cost, and from usage feeds delivered in hourly buckets (the
+OpenAI and Anthropic usage APIs pulled live), priced at the catalog: invoices are daily.
 Rows without a cost (unpriced tokens) keep ``cost`` missing: they count in token series, never as $0.
 """
 
@@ -32,6 +33,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from finops_lib import pricing
 from finops_lib.decompose import round_fraction
 from finops_lib.facts.layer import Facts
 from finops_lib.facts.requests import cells_from_requests
@@ -64,12 +66,14 @@ def _partial(t: ir.Table) -> ir.BooleanValue:
 
 
 def _cells(rows: ir.Table, pools: list[int], values: dict[str, Callable[[ir.Table], ir.Value]], *,
-           with_key: bool) -> pd.DataFrame:  # fmt: skip
+           with_key: bool, grain: Grain = "day") -> pd.DataFrame:  # fmt: skip
     cols = {k: (rows[c].cast("string") if c in rows.columns else ibis.null("string"))
             for k, c in _COLUMNS.items() if with_key or k != "api_key"}  # fmt: skip
     cols["context_tier"] = cols["context_tier"].fill_null("standard")
     in_pool = rows.x_AllocationPool.isin(pools).fill_null(False) if pools else ibis.literal(False)
-    grouped = rows.mutate(day=rows.ChargePeriodStart.date(), _gateway=in_pool, **cols)
+    start = rows.ChargePeriodStart
+    period = start.truncate("h").cast("timestamp") if grain == "hour" else start.date()
+    grouped = rows.mutate(day=period, _gateway=in_pool, **cols)
     keys = [*_KEYS, "_gateway", *(["api_key"] if with_key else [])]
     out = grouped.group_by(keys).aggregate(**{k: v(grouped) for k, v in values.items()}).to_pandas()
     for column in keys:
@@ -198,7 +202,7 @@ def _split(cells: pd.DataFrame, money: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="money").assign(cost=costs)
 
 
-def build_cells(facts: Facts, *, grain: Grain = "day") -> pd.DataFrame:
+def build_cells(facts: Facts, *, grain: Grain = "day", catalog: pricing.Catalog | None = None) -> pd.DataFrame:
     """Return the cell facts (see the module docstring).
 
     Parameters
@@ -206,7 +210,11 @@ def build_cells(facts: Facts, *, grain: Grain = "day") -> pd.DataFrame:
     facts
         The facts (:class:`finops_lib.facts.Facts`): currency, window, filters and the rules naming owners.
     grain
-        ``day`` (every source) or ``hour`` (the gateway log only).
+        ``day`` (every source) or ``hour`` (the gateway log, and usage feeds in hourly buckets priced with
+        ``catalog``: see :func:`_hour_cells`).
+    catalog
+        Prices of hourly usage (default: the shipped catalog; a page or command passes the data folder's,
+        :func:`finops_lib.pricing.catalog_for`).
 
     Returns
     -------
@@ -220,7 +228,7 @@ def build_cells(facts: Facts, *, grain: Grain = "day") -> pd.DataFrame:
         raise ValueError(f"grain must be day or hour, got {grain!r}")
     gateway = _gateway_table(facts)
     if grain == "hour":
-        return _finish(_gateway_cells(gateway, grain="hour")) if gateway is not None else _empty()
+        return _hour_cells(facts, gateway, pricing.load_catalog() if catalog is None else catalog)
     pools = gateway_pools(facts)
     frames = []
     days = pd.DataFrame(columns=["day", "provider"])
@@ -231,6 +239,39 @@ def build_cells(facts: Facts, *, grain: Grain = "day") -> pd.DataFrame:
     frames.insert(0, _billing_cells(facts, pools, days))
     return _finish(pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames)
                    else _empty())  # fmt: skip
+
+
+#: Longest period of a usage row read at the hour grain: a daily bucket would land its whole day on midnight.
+HOUR_SECONDS = 3600
+
+
+def _hour_cells(facts: Facts, gateway: ir.Table | None, catalog: pricing.Catalog) -> pd.DataFrame:
+    """Hourly cells: the gateway log's, and the usage feeds' hourly buckets priced at the catalog.
+
+    Invoices are daily, so an hour's money is the priced estimate of its usage (``source`` ``usage``), the same
+    estimate the reconciliation compares with the invoice; unpriced usage keeps ``cost`` missing. Usage of a
+    gateway pool in an hour the gateway log describes is left to the log (as at the day grain).
+    """
+    frames, hours = [], pd.DataFrame(columns=["day", "provider"])
+    if gateway is not None:
+        cells = _gateway_cells(gateway, grain="hour")
+        hours = cells[["day", "provider"]].drop_duplicates()
+        frames.append(cells)
+    rows = facts.token_rows()
+    rows = rows.filter((rows.ChargePeriodEnd.epoch_seconds() - rows.ChargePeriodStart.epoch_seconds()) <= HOUR_SECONDS)
+    if rows.count().to_pyarrow().as_py():
+        priced = pricing.price_costs(rows, catalog, rates=facts.rates)
+        usage = _cells(priced, gateway_pools(facts), {
+            "cost": lambda t: t.BilledCost.sum(),
+            "tokens": lambda t: t.ConsumedQuantity.sum().cast("int64"),
+            "requests": lambda t: t.x_RequestCount.sum() if "x_RequestCount" in t.columns else ibis.null("int64"),
+            "partial": _partial,
+        }, with_key=True, grain="hour")  # fmt: skip
+        usage["day"] = _naive(usage["day"])
+        usage = _drop_described(usage, hours).drop(columns="_gateway")
+        frames.insert(0, usage.assign(source="usage", failures=pd.NA))
+    kept = [f for f in frames if len(f)]
+    return _finish(pd.concat(kept, ignore_index=True)) if kept else _empty()
 
 
 def _empty() -> pd.DataFrame:

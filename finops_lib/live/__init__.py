@@ -6,10 +6,11 @@ ingested by the ordinary readers, so every number still traces to a file and a l
 
 from finops_lib.live.client import ApiClient, MalformedPage, PullError, RetryPolicy
 from finops_lib.live.endpoints import ENDPOINTS, VENDORS, Endpoint, endpoints_of
+from finops_lib.live.gateway import pull_litellm
 from finops_lib.live.landing import LANDING, Landing
 from finops_lib.live.pull import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, PullOptions, PullReport, pull
 from finops_lib.live.state import EndpointState, PullState
 
 __all__ = ["ENDPOINTS", "EXIT_FAILED", "EXIT_INCOMPLETE", "EXIT_OK", "LANDING", "VENDORS", "ApiClient", "Endpoint",
            "EndpointState", "Landing", "MalformedPage", "PullError", "PullOptions", "PullReport", "PullState",
-           "RetryPolicy", "endpoints_of", "pull"]
+           "RetryPolicy", "endpoints_of", "pull", "pull_litellm"]
