@@ -13,6 +13,7 @@ cannot ping anyone, nor a key name become a link); Teams Adaptive Cards render m
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import re
@@ -29,6 +30,9 @@ from finops_lib.registry import Registry
 
 __all__ = ["CHANNELS", "Channel", "Delivery", "register_channel", "secret_from_env", "send", "slack_escape",
            "teams_escape"]  # fmt: skip
+
+# httpx logs every request's URL at INFO, and a Slack or Teams webhook URL is a secret: its records stop at WARNING.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 SendFunc = Callable[[Mapping[str, Any], Message, Mapping[str, str]], "Delivery"]
 
