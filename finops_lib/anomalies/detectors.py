@@ -49,6 +49,7 @@ __all__ = [
     "DIMENSIONS",
     "GRAINS",
     "METRICS",
+    "WEEKLY_HOURS",
     "Detector",
     "build_series",
     "episodes",
@@ -63,6 +64,9 @@ GRAINS: dict[str, dict[str, int]] = {
     "day": {"period": 7, "seasons": 6, "window": 56, "shift_after": 7},
     "hour": {"period": 24, "seasons": 7, "window": 24 * 14, "shift_after": 24},
 }
+#: Hour-of-week baselines (the same hour of the same weekday over three weeks): for hourly series with a weekly
+#: rhythm, where the daily period would read every quiet weekend as a level shift and every Monday as a spike.
+WEEKLY_HOURS: dict[str, int] = {"period": 168, "seasons": 3, "window": 24 * 21, "shift_after": 24}
 
 
 @dataclass(frozen=True)
@@ -271,8 +275,12 @@ def scan(
     grain: Grain = "day",
     dimensions: tuple[str, ...] = tuple(DIMENSIONS),
     metrics: tuple[str, ...] = METRICS,
+    options: dict[str, int] | None = None,
 ) -> pd.DataFrame:
     """Run a detector on every series of ``facts``; return every scored point.
+
+    ``options`` override the grain's seasonal settings (:data:`GRAINS`; :data:`WEEKLY_HOURS` for hour-of-week
+    baselines).
 
     Returns
     -------
@@ -284,7 +292,7 @@ def scan(
     check_options(sensitivity=sensitivity, grain=grain)
     found = get_detector(detector)
     threshold = resolve_min_impact(facts, min_impact, grain=grain)
-    options = GRAINS[grain]
+    options = {**GRAINS[grain], **(options or {})}
     frames = []
     dimensions = tuple(d for d in dimensions if found.dimensions is None or d in found.dimensions)
     metrics = tuple(m for m in metrics if found.metrics is None or m in found.metrics)

@@ -10,10 +10,12 @@ Example (every key but ``data`` is optional)::
       - vendor: anthropic
         endpoints: [cost_report, usage_report_messages]
       - vendor: litellm                # LITELLM_DATABASE_URL
+    first_pull_days: 90                # history of the first pull
+    hourly_days: 28                    # of it, the recent days pulled hourly (the detectors' history)
     lookback: 3h                       # re-pulled on every cycle (late buckets)
     restatement: {lookback: 2d, every: 6h}
     detect:
-      history_days: 21                 # hourly history the detectors see
+      history_days: 28                 # hourly history the detectors see (hour-of-week baselines need 21)
       sensitivity: 4
       min_impact: auto                 # money per hour below which nothing is said (or a number)
       grow_factor: 2                   # an open incident is re-sent when its money per hour doubles
@@ -43,7 +45,7 @@ from finops_lib.live import VENDORS, endpoints_of
 __all__ = ["Detect", "PullSpec", "WatchConfig", "load_watch_config"]
 
 KNOWN = {"data", "warehouse", "currency", "pull", "lookback", "restatement", "detect", "budgets", "notify", "report",
-         "state"}  # fmt: skip
+         "state", "first_pull_days", "hourly_days"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class PullSpec:
 class Detect:
     """Detection settings (hourly series)."""
 
-    history_days: int = 21
+    history_days: int = 28
     sensitivity: float = 4.0
     min_impact: float | str = "auto"
     grow_factor: float = 2.0
@@ -73,6 +75,8 @@ class WatchConfig:
     warehouse: Path | None = None
     currency: str = "USD"
     pulls: tuple[PullSpec, ...] = ()
+    first_pull_days: int = 90
+    hourly_days: int = 28
     lookback: timedelta = timedelta(hours=3)
     deep_lookback: timedelta = timedelta(days=2)
     deep_every: timedelta = timedelta(hours=6)
@@ -128,6 +132,8 @@ def load_watch_config(path: str | Path) -> WatchConfig:
             warehouse=_path(base, doc["warehouse"]) if doc.get("warehouse") else None,
             currency=checks.currency_code(doc.get("currency", "USD")),
             pulls=_pulls(file, doc.get("pull") or []),
+            first_pull_days=checks.positive_int("first_pull_days", doc.get("first_pull_days", 90)),
+            hourly_days=checks.positive_int("hourly_days", doc.get("hourly_days", 28)),
             lookback=checks.duration("lookback", doc.get("lookback", "3h")),
             **_restatement(doc.get("restatement") or {}),
             detect=_detect(file, doc.get("detect") or {}),
@@ -166,7 +172,7 @@ def _detect(file: Path, doc: dict[str, Any]) -> Detect:
     min_impact = doc.get("min_impact", "auto")
     if min_impact != "auto":
         min_impact = checks.number("detect.min_impact", min_impact, low=0)
-    return Detect(history_days=checks.positive_int("detect.history_days", doc.get("history_days", 21)),
+    return Detect(history_days=checks.positive_int("detect.history_days", doc.get("history_days", 28)),
                   sensitivity=checks.number("detect.sensitivity", doc.get("sensitivity", 4.0), low=0, low_open=True),
                   min_impact=min_impact,
                   grow_factor=checks.number("detect.grow_factor", doc.get("grow_factor", 2.0), low=1))

@@ -23,7 +23,7 @@ from ibis.backends import BaseBackend
 
 from finops_lib import engine, pricing
 from finops_lib.anomalies import scan
-from finops_lib.anomalies.detectors import episodes
+from finops_lib.anomalies.detectors import WEEKLY_HOURS, episodes
 from finops_lib.errors import FinopsError, NotEnoughData
 from finops_lib.facts import build_cells, open_facts
 from finops_lib.forecast.budgets import load_budgets
@@ -62,7 +62,8 @@ class CycleReport:
 
 
 def _pull_all(config: WatchConfig, con: BaseBackend, env: Mapping[str, str], report: CycleReport) -> None:
-    options = PullOptions(lookback=config.lookback, deep_lookback=config.deep_lookback, deep_every=config.deep_every)
+    options = PullOptions(lookback=config.lookback, deep_lookback=config.deep_lookback, deep_every=config.deep_every,
+                          history=timedelta(days=config.first_pull_days), hourly_days=config.hourly_days)
 
     def load(files: list[Path]) -> pd.DataFrame:
         return ingest([str(f) for f in files], con=con)
@@ -93,8 +94,14 @@ def _detect(config: WatchConfig, con: BaseBackend, report: CycleReport) -> tuple
         return [], cells
     report.hour = complete["day"].max()
     cells = cells[cells["day"] <= report.hour]
+    # hour-of-week baselines once three weeks of hours are in: a quiet weekend is not a level shift, nor Monday a spike
+    span = (report.hour - cells["day"].min()) / pd.Timedelta(days=1)
+    options = WEEKLY_HOURS if span >= 3 * 7 else None
     points = scan(cells, grain="hour", sensitivity=config.detect.sensitivity, min_impact=config.detect.min_impact,
-                  dimensions=DIMENSIONS)  # fmt: skip
+                  dimensions=DIMENSIONS, options=options)  # fmt: skip
+    if options is None:
+        report.notes.append(f"{span:.0f} days of hourly history: baselines are the same hour of recent days (the "
+                            "same hour of the same weekday needs 21 days; see hourly_days)")
     return find_incidents(points, episodes(points, grain="hour"), cells, hour=report.hour), cells
 
 

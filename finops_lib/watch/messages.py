@@ -33,7 +33,8 @@ def _utc(stamp: object) -> datetime:
 
 
 def _subject(dimension: str, key: str) -> str:
-    return "Total spend" if dimension == "total" else f"{LABELS.get(dimension, dimension).capitalize()} {key}"
+    label = LABELS.get(dimension, dimension)
+    return "Total spend" if dimension == "total" else f"{label[:1].upper()}{label[1:]} {key}"
 
 
 def _look_further(config: WatchConfig, since: datetime) -> str:
