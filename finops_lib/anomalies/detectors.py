@@ -37,6 +37,7 @@ from finops_lib.anomalies.series import (
     METRICS,
     Grain,
     build_series,
+    money_floats,
     resolve_min_impact,
     unit_cost,
 )
@@ -66,7 +67,7 @@ GRAINS: dict[str, dict[str, int]] = {
 }
 #: Hour-of-week baselines (the same hour of the same weekday over three weeks): for hourly series with a weekly
 #: rhythm, where the daily period would read every quiet weekend as a level shift and every Monday as a spike.
-WEEKLY_HOURS: dict[str, int] = {"period": 168, "seasons": 3, "window": 24 * 21, "shift_after": 24}
+WEEKLY_HOURS: dict[str, int] = {"period": 168, "seasons": 3, "window": 24 * 7, "shift_after": 24}
 
 
 @dataclass(frozen=True)
@@ -291,6 +292,7 @@ def scan(
     """
     check_options(sensitivity=sensitivity, grain=grain)
     found = get_detector(detector)
+    facts = facts.assign(cost=money_floats(facts["cost"]))  # once, not once per series
     threshold = resolve_min_impact(facts, min_impact, grain=grain)
     options = {**GRAINS[grain], **(options or {})}
     frames = []

@@ -13,7 +13,7 @@ import pandas as pd
 
 from finops_lib.errors import ParameterError
 
-__all__ = ["DEFAULTS", "DIMENSIONS", "METRICS", "build_series", "resolve_min_impact"]
+__all__ = ["DEFAULTS", "DIMENSIONS", "METRICS", "build_series", "money_floats", "resolve_min_impact"]
 
 Grain = Literal["day", "hour"]
 DIMENSIONS: dict[str, tuple[str, ...]] = {
@@ -34,6 +34,22 @@ DEFAULTS: dict[str, Any] = {
     "grain": "day",
 }
 Grain = Literal["day", "hour"]
+
+
+def money_floats(values: pd.Series) -> pd.Series:
+    """Return money (exact Decimals, None where unpriced) as floats for the detectors (NaN where unpriced).
+
+    A column already of floats is returned as it is, so a caller scanning many series converts once.
+
+    Examples
+    --------
+    >>> from decimal import Decimal as D
+    >>> money_floats(pd.Series([D("1.5"), None])).tolist()
+    [1.5, nan]
+    """
+    if pd.api.types.is_float_dtype(values):
+        return values
+    return pd.to_numeric(values.map(lambda v: np.nan if v is None or pd.isna(v) else float(v)))
 
 
 def build_series(facts: pd.DataFrame, *, dimension: str, metric: str, grain: Grain = "day") -> pd.DataFrame:
@@ -80,7 +96,7 @@ def build_series(facts: pd.DataFrame, *, dimension: str, metric: str, grain: Gra
         for col in cols[1:]:
             key = key + "/" + facts[col].astype(str)
     frame = facts.assign(key=key)
-    money = pd.to_numeric(frame["cost"].map(lambda v: np.nan if v is None or pd.isna(v) else float(v)))
+    money = money_floats(frame["cost"])
     units = money if metric == "cost" else pd.to_numeric(frame[metric], errors="coerce").astype(float)
     frame = frame.assign(
         _cost=money.where(units.notna()),
@@ -129,7 +145,7 @@ def resolve_min_impact(
         if value < 0:
             raise ParameterError(f"min_impact must not be negative, got {value}")
         return value
-    money = facts["cost"].map(lambda v: np.nan if v is None else float(v))
+    money = money_floats(facts["cost"])
     daily = money.groupby(facts["day"]).sum()
     per_period = float(daily.median()) if len(daily) else 0.0
     return max(1.0 if grain == "day" else 1.0 / 24, min_share * per_period)

@@ -70,15 +70,13 @@ def _cells(rows: ir.Table, pools: list[int], values: dict[str, Callable[[ir.Tabl
     cols = {k: (rows[c].cast("string") if c in rows.columns else ibis.null("string"))
             for k, c in _COLUMNS.items() if with_key or k != "api_key"}  # fmt: skip
     cols["context_tier"] = cols["context_tier"].fill_null("standard")
+    cols = {k: v.fill_null(UNKNOWN) for k, v in cols.items()}  # in the engine: a million cells are not looped over
     in_pool = rows.x_AllocationPool.isin(pools).fill_null(False) if pools else ibis.literal(False)
     start = rows.ChargePeriodStart
     period = start.truncate("h").cast("timestamp") if grain == "hour" else start.date()
     grouped = rows.mutate(day=period, _gateway=in_pool, **cols)
     keys = [*_KEYS, "_gateway", *(["api_key"] if with_key else [])]
     out = grouped.group_by(keys).aggregate(**{k: v(grouped) for k, v in values.items()}).to_pandas()
-    for column in keys:
-        if column not in ("day", "_gateway"):
-            out[column] = out[column].astype(object).where(out[column].notna(), UNKNOWN).astype(str)
     out["day"] = pd.to_datetime(out["day"])
     return out
 
@@ -202,7 +200,8 @@ def _split(cells: pd.DataFrame, money: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="money").assign(cost=costs)
 
 
-def build_cells(facts: Facts, *, grain: Grain = "day", catalog: pricing.Catalog | None = None) -> pd.DataFrame:
+def build_cells(facts: Facts, *, grain: Grain = "day", catalog: pricing.Catalog | None = None,
+                buckets: bool = True) -> pd.DataFrame:
     """Return the cell facts (see the module docstring).
 
     Parameters
@@ -215,20 +214,25 @@ def build_cells(facts: Facts, *, grain: Grain = "day", catalog: pricing.Catalog 
     catalog
         Prices of hourly usage (default: the shipped catalog; a page or command passes the data folder's,
         :func:`finops_lib.pricing.catalog_for`).
+    buckets
+        At the hour grain, keep one cell per token bucket (``False``: one per hour, key, model and owner, bucket
+        ``(all)``: a third of the cells, for a watch that judges spend, tokens and requests only).
 
     Returns
     -------
     pandas.DataFrame
         :data:`FACT_COLUMNS`: ``day`` (Timestamp), the owner and meter columns (text, ``(unknown)`` when missing),
-        ``cost`` (Decimal in the facts' currency; missing when unpriced), ``tokens``, ``requests`` and ``failures``
-        (nullable integers; missing when the source does not say), ``source`` (``billing`` or ``gateway``),
+        ``cost`` (Decimal in the facts' currency; missing when unpriced; at the ``hour`` grain a float: an
+        estimate for detection, a million hourly cells are not summed exactly), ``tokens``, ``requests`` and
+        ``failures`` (nullable integers; missing when the source does not say), ``source`` (``billing``,
+        ``gateway`` or ``usage``),
         ``partial`` (a usage bucket still filling).
     """
     if grain not in ("day", "hour"):
         raise ValueError(f"grain must be day or hour, got {grain!r}")
     gateway = _gateway_table(facts)
     if grain == "hour":
-        return _hour_cells(facts, gateway, pricing.load_catalog() if catalog is None else catalog)
+        return _hour_cells(facts, gateway, pricing.load_catalog() if catalog is None else catalog, buckets=buckets)
     pools = gateway_pools(facts)
     frames = []
     days = pd.DataFrame(columns=["day", "provider"])
@@ -241,11 +245,13 @@ def build_cells(facts: Facts, *, grain: Grain = "day", catalog: pricing.Catalog 
                    else _empty())  # fmt: skip
 
 
+#: The bucket of hourly cells built without the bucket split.
+ALL_BUCKETS = "(all)"
 #: Longest period of a usage row read at the hour grain: a daily bucket would land its whole day on midnight.
 HOUR_SECONDS = 3600
 
 
-def _hour_cells(facts: Facts, gateway: ir.Table | None, catalog: pricing.Catalog) -> pd.DataFrame:
+def _hour_cells(facts: Facts, gateway: ir.Table | None, catalog: pricing.Catalog, *, buckets: bool) -> pd.DataFrame:
     """Hourly cells: the gateway log's, and the usage feeds' hourly buckets priced at the catalog.
 
     Invoices are daily, so an hour's money is the priced estimate of its usage (``source`` ``usage``), the same
@@ -261,8 +267,10 @@ def _hour_cells(facts: Facts, gateway: ir.Table | None, catalog: pricing.Catalog
     rows = rows.filter((rows.ChargePeriodEnd.epoch_seconds() - rows.ChargePeriodStart.epoch_seconds()) <= HOUR_SECONDS)
     if rows.count().to_pyarrow().as_py():
         priced = pricing.price_costs(rows, catalog, rates=facts.rates)
+        if not buckets:
+            priced = priced.mutate(x_TokenType=ibis.literal(ALL_BUCKETS))
         usage = _cells(priced, gateway_pools(facts), {
-            "cost": lambda t: t.BilledCost.sum(),
+            "cost": lambda t: t.BilledCost.sum().cast("float64"),
             "tokens": lambda t: t.ConsumedQuantity.sum().cast("int64"),
             "requests": lambda t: t.x_RequestCount.sum() if "x_RequestCount" in t.columns else ibis.null("int64"),
             "partial": _partial,
@@ -271,7 +279,7 @@ def _hour_cells(facts: Facts, gateway: ir.Table | None, catalog: pricing.Catalog
         usage = _drop_described(usage, hours).drop(columns="_gateway")
         frames.insert(0, usage.assign(source="usage", failures=pd.NA))
     kept = [f for f in frames if len(f)]
-    return _finish(pd.concat(kept, ignore_index=True)) if kept else _empty()
+    return _finish(pd.concat(kept, ignore_index=True), exact=False) if kept else _empty()
 
 
 def _empty() -> pd.DataFrame:
@@ -283,11 +291,16 @@ def _naive(values: pd.Series) -> pd.Series:
     return stamps.dt.tz_convert(None) if stamps.dt.tz is not None else stamps
 
 
-def _finish(out: pd.DataFrame) -> pd.DataFrame:
+def _finish(out: pd.DataFrame, *, exact: bool = True) -> pd.DataFrame:
+    """Give the cells their columns and types: ``cost`` Decimal (``exact``) or float (hourly estimates)."""
     out = out.copy()
     out["day"] = _naive(out["day"]) if len(out) else pd.to_datetime(out["day"])
-    out["cost"] = [None if v is None or (not isinstance(v, Decimal) and pd.isna(v)) else
-                   (v if isinstance(v, Decimal) else Decimal(str(v))) for v in out["cost"]]  # fmt: skip
+    if exact:
+        out["cost"] = [None if v is None or (not isinstance(v, Decimal) and pd.isna(v)) else
+                       (v if isinstance(v, Decimal) else Decimal(str(v))) for v in out["cost"]]  # fmt: skip
+    else:
+        out["cost"] = pd.to_numeric(out["cost"].map(lambda v: float(v) if isinstance(v, Decimal) else v),
+                                    errors="coerce").astype(float)  # fmt: skip
     for column in ("tokens", "requests", "failures"):
         values = out[column] if column in out.columns else [pd.NA] * len(out)
         out[column] = pd.array(pd.to_numeric(pd.Series(values, index=out.index), errors="coerce"), dtype="Int64")

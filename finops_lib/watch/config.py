@@ -15,7 +15,7 @@ Example (every key but ``data`` is optional)::
     lookback: 3h                       # re-pulled on every cycle (late buckets)
     restatement: {lookback: 2d, every: 6h}
     detect:
-      history_days: 28                 # hourly history the detectors see (hour-of-week baselines need 21)
+      history_days: 22                 # hourly history the detectors see (hour-of-week baselines need 21)
       sensitivity: 4
       min_impact: auto                 # money per hour below which nothing is said (or a number)
       grow_factor: 2                   # an open incident is re-sent when its money per hour doubles
@@ -60,7 +60,7 @@ class PullSpec:
 class Detect:
     """Detection settings (hourly series)."""
 
-    history_days: int = 28
+    history_days: int = 22
     sensitivity: float = 4.0
     min_impact: float | str = "auto"
     grow_factor: float = 2.0
@@ -172,7 +172,7 @@ def _detect(file: Path, doc: dict[str, Any]) -> Detect:
     min_impact = doc.get("min_impact", "auto")
     if min_impact != "auto":
         min_impact = checks.number("detect.min_impact", min_impact, low=0)
-    return Detect(history_days=checks.positive_int("detect.history_days", doc.get("history_days", 28)),
+    return Detect(history_days=checks.positive_int("detect.history_days", doc.get("history_days", 22)),
                   sensitivity=checks.number("detect.sensitivity", doc.get("sensitivity", 4.0), low=0, low_open=True),
                   min_impact=min_impact,
                   grow_factor=checks.number("detect.grow_factor", doc.get("grow_factor", 2.0), low=1))

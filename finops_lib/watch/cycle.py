@@ -82,12 +82,13 @@ def _pull_all(config: WatchConfig, con: BaseBackend, env: Mapping[str, str], rep
 def _detect(config: WatchConfig, con: BaseBackend, report: CycleReport) -> tuple[list[Any], pd.DataFrame]:
     """Return (incidents going on at the latest complete hour, hourly cells)."""
     facts = open_facts(con, currency=config.currency)
-    last = facts.date_range("tokens")[1]
+    pulled = [e.complete_until for p in report.pulls for e in p.endpoints if e.complete_until]
+    last = max(pulled).date() if pulled else facts.date_range("tokens")[1]  # the pulls know: no query needed
     if last is None:
         report.notes.append("no usage yet: nothing to watch")
         return [], pd.DataFrame()
     facts = facts.with_options(start_date=last - timedelta(days=config.detect.history_days))
-    cells = build_cells(facts, grain="hour", catalog=pricing.catalog_for(config.data))
+    cells = build_cells(facts, grain="hour", catalog=pricing.catalog_for(config.data), buckets=False)
     complete = cells[~cells["partial"]] if len(cells) else cells
     if complete.empty:
         report.notes.append("no hourly usage: the watch needs usage in hourly buckets (finops pull) or a gateway log")
