@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install report test test-fast lab sample bench lint format schema-doc clean focus-validate
+.PHONY: install report test test-fast lab sample bench lint format schema-doc clean focus-validate demo-watch
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,12 +61,16 @@ lab: install  ## JupyterLab on notebooks/, new notebooks on the project's kernel
 sample: install  ## regenerate data/sample/ (fixed seed: the result must not change)
 	$(BIN)/finops sample --out data/sample
 
-bench: install  ## benchmarks: ingest (10M LiteLLM rows), allocation (10M rows), forecasts (100 series x 180 days), the sample report, widget redraws
+bench: install  ## benchmarks: ingest (10M LiteLLM rows), allocation (10M rows), forecasts (100 series x 180 days), the sample report, widget redraws, live pull and watch cycle
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/allocate.py
 	$(BIN)/python benchmarks/forecast.py
 	$(BIN)/python benchmarks/report.py
 	$(BIN)/python benchmarks/widgets.py
+	$(BIN)/python benchmarks/live.py
+
+demo-watch: install  ## the live path against the fake vendor server: 40 ordinary days, a runaway key, the alerts it gets
+	$(BIN)/python -m finops_lib.sample.watch_demo build/demo-watch
 
 lint: install
 	$(BIN)/ruff check finops_lib tests benchmarks

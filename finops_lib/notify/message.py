@@ -99,7 +99,7 @@ def render_text(message: Message) -> str:
     >>> print(render_text(m))
     Resolved: API key k is back to its usual rate
     from 2026-12-04 10:00 UTC to 2026-12-04 13:00 UTC (3 h)
-    scope: api_key k
+    scope: api key k
     look further: finops anomalies --grain hour
     """
     lines = [" ".join(message.headline.split())]
@@ -112,7 +112,7 @@ def render_text(message: Message) -> str:
     else:
         lines.append(f"since {_when(message.since)}")
     if message.scope:
-        lines.append("scope: " + ", ".join(f"{d} {v}" for d, v in message.scope))
+        lines.append("scope: " + ", ".join(f"{d.replace('_', ' ')} {v}" for d, v in message.scope))
     lines += [f"{label}: {value}" for label, value in message.details]
     lines.append(f"look further: {message.look_further}")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from finops_lib.facts import UNKNOWN
 from finops_lib.notify import Message
 from finops_lib.watch.config import WatchConfig
 from finops_lib.watch.incidents import Incident
@@ -51,6 +52,7 @@ def message_for(event: str, item: Incident | dict[str, Any], *, config: WatchCon
         return _resolved(item, config)  # type: ignore[arg-type]
     inc: Incident = item  # type: ignore[assignment]
     since = _utc(inc.first_seen)
+    related = [(d, k) for d, k in inc.related if UNKNOWN not in k]  # "(unknown) team" tells a reader nothing
     money = inc.metric == "cost"
     usual = f"{inc.expected:,.2f}" if money else f"{inc.expected:,.0f}"
     ratio = inc.actual / inc.expected if inc.expected > 0 else float("inf")
@@ -63,14 +65,14 @@ def message_for(event: str, item: Incident | dict[str, Any], *, config: WatchCon
                 f"of its usual rate")  # fmt: skip
     details = [("spend this hour" if money else f"{inc.metric} this hour", f"{inc.actual:,.2f}{unit}"),
                ("usual for this hour", f"{usual}{unit}")]  # fmt: skip
-    details += [("also seen in", ", ".join(f"{LABELS.get(d, d)} {k}" for d, k in inc.related[:6]))] \
-        if inc.related else []  # fmt: skip
+    details += [("also seen in", ", ".join(f"{LABELS.get(d, d)} {k}" for d, k in related[:6]))] \
+        if related else []  # fmt: skip
     if money:
         details.append(("prices", "estimated from usage at catalog prices (the invoice is daily)"))
     return Message(
         event=event, incident_id=inc.incident_id, headline=headline, currency=config.currency,
         per_hour=_money(inc.excess) if money else None, per_day=_money(inc.actual * 24) if money else None,
-        scope=((inc.dimension, inc.key), *inc.related[:3]), driver=inc.driver or None, since=since, until=None,
+        scope=((inc.dimension, inc.key), *related[:3]), driver=inc.driver or None, since=since, until=None,
         look_further=_look_further(config, since), details=tuple(details),
         severity="critical" if money and ratio >= 4 else "warning",
     )  # fmt: skip
