@@ -70,7 +70,7 @@ bench: install  ## benchmarks: ingest (10M LiteLLM rows), allocation (10M rows),
 	$(BIN)/python benchmarks/live.py
 
 demo-watch: install  ## the live path against the fake vendor server: 40 ordinary days, a runaway key, the alerts it gets
-	$(BIN)/python -m finops_lib.sample.watch_demo build/demo-watch
+	$(BIN)/python -m finops_lib.watch.demo build/demo-watch
 
 lint: install
 	$(BIN)/ruff check finops_lib tests benchmarks

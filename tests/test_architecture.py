@@ -1,7 +1,7 @@
 """The layout's rules (docs/architecture.md), checked on the code's own imports.
 
 A *room* is a package directly under ``finops_lib`` (``facts``, ``views``...) or a loose module (``fx``). Imports
-point one way: the rooms form no cycle, at most eight levels deep; only the report and the notebooks import a page
+point one way: the rooms form no cycle, at most nine levels deep; only the report and the notebooks import a page
 view; no module imports another's private names or imports the workbench inside a function body.
 """
 
@@ -17,7 +17,7 @@ from finops_lib import paths
 from finops_lib.facts import DIMENSIONS, MEASURES
 
 PACKAGE = paths.PROJECT_ROOT / "finops_lib"
-MAX_LEVELS = 8
+MAX_LEVELS = 9
 MAX_LOOSE_MODULES = 12
 
 
@@ -106,7 +106,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str]:
     return []
 
 
-def test_the_rooms_form_no_cycle_and_at_most_eight_levels() -> None:
+def test_the_rooms_form_no_cycle_and_at_most_nine_levels() -> None:
     graph = _room_graph()
     assert _cycle(graph) == []
     levels = _levels(graph)

@@ -5,7 +5,7 @@ Starts :mod:`finops_lib.sample.vendor_server` (a real HTTP process) playing a ge
 simulated minutes from 08:00 to 14:30 with a file channel: what a Slack or e-mail channel would have received lands
 in ``build/demo-watch/alerts.jsonl``, one JSON line per message. Nothing here touches the network beyond loopback.
 
-Usage: ``python -m finops_lib.sample.watch_demo [folder]`` (default ``build/demo-watch``).
+Usage: ``python -m finops_lib.watch.demo [folder]`` (default ``build/demo-watch``).
 """
 
 from __future__ import annotations
