@@ -10,7 +10,7 @@ import pytest
 from finops_lib.errors import SourceError
 from finops_lib.live import PullState
 from finops_lib.live.landing import Landing
-from finops_lib.watch import WatchState, find_incidents, load_watch_config, plan_messages
+from finops_lib.watch import WatchState, find_incidents, load_watch_config, plan_messages, watch_loop
 from finops_lib.watch.burn import month_burn
 
 HOUR = pd.Timestamp("2026-12-04 10:00")
@@ -144,3 +144,12 @@ def test_pull_state_round_trips_and_refuses_a_broken_file(tmp_path: Path) -> Non
     (tmp_path / ".state" / "pull.json").write_text("{not json")
     with pytest.raises(Exception, match="unreadable"):
         PullState.load(tmp_path)
+
+
+def test_the_loop_runs_its_cycles_and_stops(tmp_path: Path) -> None:
+    """``--every``: cycles until told to stop; a folder with nothing pulled yet says so instead of failing."""
+    (tmp_path / "watch.yaml").write_text(f"data: {tmp_path / 'data'}\nwarehouse: {tmp_path / 'wh.duckdb'}\n")
+    seen: list[object] = []
+    code = watch_loop(load_watch_config(tmp_path / "watch.yaml"), every=0.05, cycles=2, on_cycle=seen.append)
+    assert code == 0 and len(seen) == 2
+    assert any("nothing" in note or "no usage" in note for note in seen[0].notes)  # type: ignore[attr-defined]

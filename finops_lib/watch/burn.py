@@ -54,7 +54,7 @@ def month_burn(daily: pd.Series, *, today: pd.Timestamp) -> tuple[float, float, 
 def budget_messages(con: BaseBackend, config: WatchConfig, state: WatchState, *,
                     budgets: pd.DataFrame) -> list[tuple[str, dict[str, Any]]]:  # fmt: skip
     """Plan one ``budget`` message per budget of the month whose projection passes it (once per month)."""
-    if budgets.empty:
+    if budgets.empty or "costs" not in con.list_tables():
         return []
     facts = open_facts(con, currency=config.currency)
     last = facts.date_range("money")[1]

@@ -81,6 +81,9 @@ def _pull_all(config: WatchConfig, con: BaseBackend, env: Mapping[str, str], rep
 
 def _detect(config: WatchConfig, con: BaseBackend, report: CycleReport) -> tuple[list[Any], pd.DataFrame]:
     """Return (incidents going on at the latest complete hour, hourly cells)."""
+    if "costs" not in con.list_tables():
+        report.notes.append("nothing ingested yet: nothing to watch (pull a vendor, or finops ingest a folder)")
+        return [], pd.DataFrame()
     facts = open_facts(con, currency=config.currency)
     pulled = [e.complete_until for p in report.pulls for e in p.endpoints if e.complete_until]
     last = max(pulled).date() if pulled else facts.date_range("tokens")[1]  # the pulls know: no query needed
