@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from finops_lib.errors import SourceError
-from finops_lib.live import PullState
+from finops_lib.live import PullState, endpoints_of
 from finops_lib.live.landing import Landing
 from finops_lib.watch import WatchState, find_incidents, load_watch_config, plan_messages, watch_loop
 from finops_lib.watch.burn import month_burn
@@ -153,3 +153,10 @@ def test_the_loop_runs_its_cycles_and_stops(tmp_path: Path) -> None:
     code = watch_loop(load_watch_config(tmp_path / "watch.yaml"), every=0.05, cycles=2, on_cycle=seen.append)
     assert code == 0 and len(seen) == 2
     assert any("nothing" in note or "no usage" in note for note in seen[0].notes)  # type: ignore[attr-defined]
+
+
+def test_an_endpoint_without_a_reader_is_pulled_only_when_named() -> None:
+    names = [e.name for e in endpoints_of("anthropic")]
+    assert names == ["cost_report", "usage_report_messages"]
+    assert [e.name for e in endpoints_of("anthropic", ("usage_report_claude_code",))] == ["usage_report_claude_code"]
+    assert [e.name for e in endpoints_of("openai")][:2] == ["costs", "usage_completions"]
