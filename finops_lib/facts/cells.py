@@ -77,6 +77,9 @@ def _cells(rows: ir.Table, pools: list[int], values: dict[str, Callable[[ir.Tabl
     grouped = rows.mutate(day=period, _gateway=in_pool, **cols)
     keys = [*_KEYS, "_gateway", *(["api_key"] if with_key else [])]
     out = grouped.group_by(keys).aggregate(**{k: v(grouped) for k, v in values.items()}).to_pandas()
+    for column in keys:  # as before the engine filled the nulls: pandas cannot merge empty Arrow-typed keys
+        if column not in ("day", "_gateway"):
+            out[column] = out[column].astype(object).where(out[column].notna(), UNKNOWN).astype(str)
     out["day"] = pd.to_datetime(out["day"])
     return out
 
