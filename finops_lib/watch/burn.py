@@ -17,6 +17,7 @@ from ibis.backends import BaseBackend
 
 from finops_lib.facts import open_facts
 from finops_lib.forecast.budgets import breach_date
+from finops_lib.warehouse.status import ingested_count
 from finops_lib.watch.config import WatchConfig
 from finops_lib.watch.incidents import WatchState
 
@@ -54,7 +55,7 @@ def month_burn(daily: pd.Series, *, today: pd.Timestamp) -> tuple[float, float, 
 def budget_messages(con: BaseBackend, config: WatchConfig, state: WatchState, *,
                     budgets: pd.DataFrame) -> list[tuple[str, dict[str, Any]]]:  # fmt: skip
     """Plan one ``budget`` message per budget of the month whose projection passes it (once per month)."""
-    if budgets.empty or "costs" not in con.list_tables():
+    if budgets.empty or not ingested_count(con):
         return []
     facts = open_facts(con, currency=config.currency)
     last = facts.date_range("money")[1]

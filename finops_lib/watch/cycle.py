@@ -31,6 +31,7 @@ from finops_lib.live import PullOptions, PullReport, pull
 from finops_lib.live.gateway import pull_litellm
 from finops_lib.notify import NotifyError, send
 from finops_lib.warehouse import ingest
+from finops_lib.warehouse.status import ingested_count
 from finops_lib.watch.burn import budget_messages
 from finops_lib.watch.config import WatchConfig
 from finops_lib.watch.incidents import WatchState, find_incidents, plan_messages
@@ -81,7 +82,7 @@ def _pull_all(config: WatchConfig, con: BaseBackend, env: Mapping[str, str], rep
 
 def _detect(config: WatchConfig, con: BaseBackend, report: CycleReport) -> tuple[list[Any], pd.DataFrame]:
     """Return (incidents going on at the latest complete hour, hourly cells)."""
-    if "costs" not in con.list_tables():
+    if not ingested_count(con):  # a new workspace: the tables are made by the first ingest
         report.notes.append("nothing ingested yet: nothing to watch (pull a vendor, or finops ingest a folder)")
         return [], pd.DataFrame()
     facts = open_facts(con, currency=config.currency)
