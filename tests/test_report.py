@@ -333,7 +333,13 @@ def test_cli_passes_the_report_options(tmp_path: Path, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(cli_report, "run_report", fake_run_report)
     monkeypatch.setattr(cli_report, "_not_loaded", lambda *args: [])
+    # a workspace named by $FINOPS_WAREHOUSE that holds nothing: an error, never the sample's fictional figures
     monkeypatch.setenv("FINOPS_WAREHOUSE", str(tmp_path / "empty-workspace"))
+    assert main(["report", "--out", str(tmp_path)]) == 2 and not seen
+    assert "nothing ingested in" in capsys.readouterr().err
+    # the default workspace holding nothing: the demo, said on stderr
+    monkeypatch.delenv("FINOPS_WAREHOUSE")
+    monkeypatch.setattr(paths, "warehouse_dir", lambda: tmp_path / "empty-workspace")
     assert main(["report", "--out", str(tmp_path), "--jobs", "1", "--single-file", "--force"]) == 0
     assert seen["data_dir"] == str(paths.SAMPLE_DIR)  # the demo, never an empty report
     assert (seen["out_dir"], seen["jobs"], seen["single_file"], seen["force"]) == (str(tmp_path), 1, True, True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -41,8 +42,10 @@ def _workspace(args: argparse.Namespace, parameters: dict[str, str]) -> str | No
     """Choose what the report reads, as every data command does (``--warehouse``, ``$FINOPS_WAREHOUSE``, default).
 
     ``--data`` is ingested into the workspace first (the committed sample without ``--warehouse`` stays the demo
-    in its own warehouse); without ``--data`` the workspace is reported as ingested, or the demo sample when nothing
-    is ingested yet (said on stderr). Sets ``parameters["warehouse"]`` and the workspace's config files; returns the
+    in its own warehouse); without ``--data`` the workspace is reported as ingested, or, when nothing is ingested
+    yet in the default workspace, the demo sample (said on stderr). A workspace named by ``--warehouse`` or
+    ``$FINOPS_WAREHOUSE`` that holds nothing is an error (exit 2): a scheduled report never shows fictional money.
+    Sets ``parameters["warehouse"]`` and the workspace's config files; returns the
     data folder the notebooks get (None: the warehouse alone).
     """
     if parameters.get("warehouse") and not args.warehouse:  # the older spelling: -p warehouse FILE
@@ -53,7 +56,8 @@ def _workspace(args: argparse.Namespace, parameters: dict[str, str]) -> str | No
     try:
         con, ws = open_workspace(args, quiet=True)
     except NothingIngested:
-        if args.warehouse:
+        if args.warehouse or os.environ.get("FINOPS_WAREHOUSE"):
+            # a workspace someone named (a scheduled report, say) never gets the fictional sample's figures instead
             raise
         print(f"nothing ingested in {ws.warehouse}: showing the demo sample (finops ingest <folder> loads your "
               "exports into the workspace)", file=sys.stderr)  # fmt: skip
