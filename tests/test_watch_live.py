@@ -109,8 +109,8 @@ def test_the_alert_says_the_right_money_per_hour(simulated_day: dict) -> None:
     assert incident.driver.startswith("volume")
     # the detector's expectation is the same hour of the last three Mondays: within 15% of this Monday's own
     assert abs(Decimal(str(incident.expected)) - usual) <= Decimal("0.15") * usual
-    body = simulated_day["slack"].posts[0].body
-    assert f"${incident.actual:,.2f}" in json.dumps(body) or f"{incident.actual:,.2f}" in json.dumps(body)
+    body = json.dumps(simulated_day["slack"].posts[0].body)
+    assert f"spend this hour*\\n{float(truth):,.2f}" in body  # the organisation's own figure, to the cent
 
 
 def test_no_repeat_while_it_goes_on_and_one_resolved_when_it_stops(simulated_day: dict) -> None:

@@ -96,20 +96,21 @@ def test_month_burn_projects_at_the_recent_complete_days() -> None:
     assert spent == 830.0 and projected == 830.0 + 70.0 + 20 * 100.0 and len(future) == 20
 
 
-def test_watch_config_refuses_secrets_and_unknown_keys(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("text", "message"), [
+    ("notify:\n  - {type: slack, url: 'https://hooks.slack.com/services/T/B/X'}\n", "url_env"),
+    ("colour: blue\n", "unknown setting 'colour'"),
+    ("pull: [{vendor: openai, endpoints: [costz]}]\n", "unknown openai endpoint 'costz'"),
+    ("lookback: 3x\n", "lookback must be a number and a unit"),
+])  # fmt: skip
+def test_watch_config_refuses_secrets_and_unknown_keys(tmp_path: Path, text: str, message: str) -> None:
     file = tmp_path / "watch.yaml"
-    file.write_text("data: d\nnotify:\n  - {type: slack, url: 'https://hooks.slack.com/services/T/B/X'}\n")
-    with pytest.raises(SourceError, match="url_env"):
+    file.write_text("data: d\n" + text)
+    with pytest.raises(SourceError, match=message):
         load_watch_config(file)
-    file.write_text("data: d\ncolour: blue\n")
-    with pytest.raises(SourceError, match="unknown setting 'colour'"):
-        load_watch_config(file)
-    file.write_text("data: d\npull: [{vendor: openai, endpoints: [costz]}]\n")
-    with pytest.raises(SourceError, match="unknown openai endpoint 'costz'"):
-        load_watch_config(file)
-    file.write_text("data: d\nlookback: 3x\n")
-    with pytest.raises(SourceError, match="lookback must be a number and a unit"):
-        load_watch_config(file)
+
+
+def test_watch_config_reads_its_settings(tmp_path: Path) -> None:
+    file = tmp_path / "watch.yaml"
     file.write_text("data: d\npull: [openai, {vendor: litellm}]\nrestatement: {lookback: 1d, every: 2h}\n"
                     "detect: {min_impact: 5, grow_factor: 3}\n")
     config = load_watch_config(file)

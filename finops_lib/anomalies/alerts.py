@@ -23,6 +23,7 @@ from finops_lib.anomalies.explain import (
     in_scope,
     scope_of,
 )
+from finops_lib.anomalies.series import money_floats
 from finops_lib.fx import dsum
 
 __all__ = ["ALERT_COLUMNS", "INCIDENT_MIN_ALERTS", "MERGE_GAP", "alert_table", "incident_summary", "incidents",
@@ -94,7 +95,7 @@ def _paths(facts: pd.DataFrame, eps: pd.DataFrame, avoid: dict[tuple, set], grai
     valued = {}  # the cells with each metric as floats, once: their money is Decimal
     for metric in eps["metric"].unique():
         value = (
-            facts["cost"].map(lambda v: np.nan if v is None else float(v))
+            money_floats(facts["cost"])
             if metric == "cost"
             else pd.to_numeric(facts[metric], errors="coerce").astype(float)
         )

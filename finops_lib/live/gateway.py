@@ -16,14 +16,12 @@ from pathlib import Path
 
 from finops_lib.errors import FinopsError
 from finops_lib.live.landing import Landing
-from finops_lib.live.litellm_db import fetch_spend_logs, safe_dsn, to_json_page
+from finops_lib.live.litellm_db import ENV, fetch_spend_logs, safe_dsn, to_json_page
 from finops_lib.live.pull import EndpointResult, Ingest, PullOptions, PullReport, land_and_ingest
 from finops_lib.live.state import PullState, locked
 
-__all__ = ["DSN_ENV", "ENDPOINT", "pull_litellm"]
+__all__ = ["ENDPOINT", "pull_litellm"]
 
-#: Where the gateway database's DSN is read from (never from arguments or files).
-DSN_ENV = "LITELLM_DATABASE_URL"
 ENDPOINT = "litellm/spend_logs"
 BATCH_ROWS = 50_000
 
@@ -55,9 +53,9 @@ def pull_litellm(data_dir: str | Path, *, ingest: Ingest, options: PullOptions |
     env = os.environ if env is None else env
     landing = Landing(Path(data_dir).expanduser().resolve())
     report = PullReport("litellm", landing.run)
-    dsn = env.get(DSN_ENV, "")
+    dsn = env.get(ENV, "")
     if not dsn:
-        report.error = (f"{DSN_ENV} is not set: give the LiteLLM proxy's PostgreSQL DSN (a read-only user is "
+        report.error = (f"{ENV} is not set: give the LiteLLM proxy's PostgreSQL DSN (a read-only user is "
                         "enough: the pull only reads LiteLLM_SpendLogs)")  # fmt: skip
         return report
     now = datetime.now(UTC)

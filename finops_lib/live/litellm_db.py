@@ -36,33 +36,14 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from finops_lib.errors import ParameterError, SourceError
+from finops_lib.sources._litellm_json import COLUMNS as LOADER_COLUMNS
 from finops_lib.sources.litellm import META_SPEC, REQUIRED
 
 TABLE = "LiteLLM_SpendLogs"
 #: The environment variable the DSN comes from (named in the error sentences).
 ENV = "LITELLM_DATABASE_URL"
-#: The SpendLogs columns the loader reads, in the order written to a page (the detection keys first).
-COLUMNS = (
-    "request_id",
-    "startTime",
-    "spend",
-    "prompt_tokens",
-    "completion_tokens",
-    "model",
-    "endTime",
-    "request_duration_ms",
-    "call_type",
-    "api_key",
-    "model_group",
-    "custom_llm_provider",
-    "user",
-    "end_user",
-    "team_id",
-    "session_id",
-    "status",
-    "request_tags",
-    "metadata",
-)
+#: The SpendLogs columns the loader reads (its own list), in the order written to a page: its required keys first.
+COLUMNS = (*REQUIRED, *(c for c in LOADER_COLUMNS if c not in REQUIRED))
 #: The ``metadata`` keys the loader reads (from its own spec): the rest of ``metadata`` is never fetched.
 METADATA_KEYS = tuple(json.loads(META_SPEC))
 _JSON_TYPES = ("json", "jsonb")

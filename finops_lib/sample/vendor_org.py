@@ -22,7 +22,7 @@ import numpy as np
 
 from finops_lib.pricing import load_catalog
 
-__all__ = ["BUCKETS", "Org", "expected_spend"]
+__all__ = ["BUCKETS", "Org", "expected_spend", "hours"]
 
 UTC = dt.UTC
 MILLION = Decimal(1_000_000)

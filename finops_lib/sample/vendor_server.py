@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 
-from finops_lib.sample.vendor_org import BUCKETS, Org
+from finops_lib.sample.vendor_org import BUCKETS, Org, hours
 
 __all__ = ["SIZES", "main", "make_server"]
 
@@ -232,13 +232,10 @@ def _page(items: list[Any], single: dict[str, str], limit: int) -> tuple[list[An
 def _usage(org: Org, vendor: str, begin: dt.datetime, finish: dt.datetime) -> dict[str, np.ndarray]:
     """Tokens (and requests) per combo in ``[begin, finish)``: whole hours, the last one prorated."""
     total: dict[str, np.ndarray] = {}
-    hour = begin.replace(minute=0, second=0, microsecond=0)
-    while hour < finish:
-        fraction = min(1.0, (finish - hour).total_seconds() / 3600)
+    for hour, fraction in hours(begin, finish):
         requests = org.requests(vendor, hour, fraction)
         for k, v in {**org.tokens(vendor, requests), "requests": requests}.items():
             total[k] = total.get(k, 0) + v
-        hour += dt.timedelta(hours=1)
     return total
 
 

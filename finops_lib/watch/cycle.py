@@ -13,7 +13,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,7 @@ def _pull_all(config: WatchConfig, con: BaseBackend, env: Mapping[str, str], rep
         return ingest([str(f) for f in files], con=con)
 
     for spec in config.pulls:
-        opts = PullOptions(**{**options.__dict__, "endpoints": spec.endpoints})
+        opts = replace(options, endpoints=spec.endpoints)
         if spec.vendor == "litellm":
             result = pull_litellm(config.data, ingest=load, options=opts, env=env)
         else:
