@@ -376,6 +376,9 @@ INGESTED_FILES = Table(
            "the file's modification time), UTC: where two files restate the same rows, the newer delivery wins."),
         _x("x_RowsSuperseded", "int64", False, "Records of this file a newer delivery of the same rows restates "
            "(kept out of the tables, counted here: read = loaded + rejected + superseded)."),
+        _x("x_FileSize", "int64", False, "Size of the file in bytes when it was ingested."),
+        _x("x_FileModifiedNs", "int64", False, "The file's modification time when it was ingested (nanoseconds since "
+           "1970, UTC): a later ingest finding the same size and time skips the file without reading it again."),
     ),
 )
 

@@ -9,13 +9,13 @@ from finops_lib.warehouse.ingestion import (
     FileResult,
     discover,
     ensure_tables,
-    file_sha256,
     ingest,
     ingest_file,
     open_data,
     settle,
     summarize,
 )
+from finops_lib.warehouse.ledger import file_sha256
 from finops_lib.warehouse.normalize import normalize
 from finops_lib.warehouse.status import quality_flags, rejects_summary, skipped_files, sources
 

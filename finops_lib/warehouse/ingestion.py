@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +53,14 @@ from finops_lib.sources import (
     get_source,
 )
 from finops_lib.warehouse import delivery, keys, privacy
+from finops_lib.warehouse.ledger import (
+    BACKGROUND_HASH_BYTES,
+    Known,
+    Ledger,
+    file_sha256,
+    hash_in_background,
+    settled_stat,
+)
 
 DATA_TABLES = ("costs", "requests")
 #: Files a folder walk never offers to the detectors (documentation, manifests, ground truth).
@@ -112,15 +120,6 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
     return list(dict.fromkeys(out))
 
 
-def file_sha256(path: Path) -> str:
-    """Return the SHA-256 of a file's bytes (streamed)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def ensure_tables(con: BaseBackend) -> None:
     """Create the declared warehouse tables that do not exist yet; add columns declared since.
 
@@ -147,17 +146,6 @@ def _sql_type(dtype: object) -> str:
 
 def _scalar(con: BaseBackend, sql: str, params: list | None = None) -> object:
     return con.con.execute(sql, params or []).fetchone()[0]
-
-
-def _previous(con: BaseBackend, path: str, sha: str) -> tuple[str | None, str | None]:
-    """Return (sha of this path's last ingest, another path already holding these bytes)."""
-    same_path = con.con.execute(
-        "SELECT x_FileSha256 FROM ingested_files WHERE x_SourceFile = ? ORDER BY x_IngestedAt DESC LIMIT 1", [path]
-    ).fetchone()
-    same_bytes = con.con.execute(
-        "SELECT x_SourceFile FROM ingested_files WHERE x_FileSha256 = ? AND x_SourceFile <> ? LIMIT 1", [sha, path]
-    ).fetchone()
-    return (same_path[0] if same_path else None), (same_bytes[0] if same_bytes else None)
 
 
 def _newer_copy(con: BaseBackend, path: Path, twin: str) -> bool:
@@ -258,23 +246,37 @@ def insert_rows(con: BaseBackend, table: str, rows: ibis.Table, *, line_id: str 
     Text is masked on the way in (:mod:`finops_lib.warehouse.privacy`: keys of known shapes, user ids when
     pseudonymised): the raw values are never written. See :mod:`finops_lib.warehouse.keys` for the keys.
     """
-    con.create_view("_incoming_raw", conform(rows, table_kind(table)), overwrite=True)
-    con.con.execute(f"CREATE OR REPLACE TEMP VIEW _incoming AS {privacy.masked_select(con, '_incoming_raw')}")
+    kind = table_kind(table)
+    _stage_view(con, "_incoming_raw", conform(rows, kind))
+    con.con.execute(f"CREATE OR REPLACE TEMP VIEW _incoming AS "
+                    f"{privacy.masked_select(con, '_incoming_raw', _declared(kind))}")
     try:
         select = "SELECT * FROM _incoming" if line_id else keys.keyed_select_sql("_incoming", table)
         con.con.execute(f'INSERT INTO "{table}" BY NAME {select}')
     finally:
         con.con.execute("DROP VIEW IF EXISTS _incoming")
-        con.drop_view("_incoming_raw", force=True)
+        con.con.execute("DROP VIEW IF EXISTS _incoming_raw")
 
 
 def insert_rejects(con: BaseBackend, rejects: ibis.Table, *, table: str = "rejects") -> None:
     """Insert a reader's rejects into ``table``, their text masked like the rows' (:func:`insert_rows`)."""
-    con.create_view("_rejected_raw", conform(rejects, "rejects"), overwrite=True)
+    _stage_view(con, "_rejected_raw", conform(rejects, "rejects"))
     try:
-        con.con.execute(f'INSERT INTO "{table}" BY NAME {privacy.masked_select(con, "_rejected_raw")}')
+        con.con.execute(f'INSERT INTO "{table}" BY NAME '
+                        f'{privacy.masked_select(con, "_rejected_raw", _declared("rejects"))}')
     finally:
-        con.drop_view("_rejected_raw", force=True)
+        con.con.execute("DROP VIEW IF EXISTS _rejected_raw")
+
+
+def _stage_view(con: BaseBackend, name: str, expr: ibis.Table) -> None:
+    """Create a temporary view of an ibis expression: compiled once, never described back (the schema is declared)."""
+    con._run_pre_execute_hooks(expr)  # registers the in-memory tables the expression reads
+    con.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {con.compile(expr)}')
+
+
+def _declared(table: str) -> list[tuple[str, bool]]:
+    """Return the declared columns of ``table`` as (name, is text), in order."""
+    return [(c.name, c.ibis_type.is_string()) for c in TABLES[table].columns]
 
 
 def _records(con: BaseBackend, path: str) -> int:
@@ -283,10 +285,12 @@ def _records(con: BaseBackend, path: str) -> int:
     return int(_scalar(con, f"SELECT count(*) FROM ({union})", [path] * len(DATA_TABLES)))
 
 
-def _load(con: BaseBackend, source: Source, path: Path, sha: str) -> tuple[int, int, int, int, int]:
+def _load(con: BaseBackend, source: Source, path: Path, sha: Callable[[], str], stat: os.stat_result,
+          ) -> tuple[int, int, int, int, int, tuple[str, ...]]:
     """Insert a reader's rows and settle them; the newer delivery of any restated row wins.
 
-    Returns (records read, loaded, rejected, older rows replaced, own records superseded).
+    ``sha`` gives the file's hash when the rows are in (a large file is hashed while it is read). Returns (records
+    read, loaded, rejected, older rows replaced, own records superseded, the reader's notes).
     """
     shown = str(path)
     result: ReadResult = source.read(path, con)
@@ -318,14 +322,20 @@ def _load(con: BaseBackend, source: Source, path: Path, sha: str) -> tuple[int, 
     con.con.execute(
         "INSERT INTO ingested_files BY NAME SELECT ? AS x_SourceFile, ? AS x_FileSha256, ? AS x_SourceFormat, "
         "? AS x_RowsRead, ? AS x_RowsLoaded, ? AS x_RowsRejected, ? AS x_IngestedAt, ? AS x_DeliveredAt, "
-        "? AS x_RowsSuperseded",
-        [shown, sha, source.name, rows_read, loaded, rejected, datetime.now(UTC), at, superseded],
+        "? AS x_RowsSuperseded, ? AS x_FileSize, ? AS x_FileModifiedNs",
+        [shown, sha(), source.name, rows_read, loaded, rejected, datetime.now(UTC), at, superseded,
+         *settled_stat(stat)],
     )
     return rows_read, loaded, rejected, replaced, superseded, result.notes
 
 
-def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> FileResult:
+def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None, ledger: Ledger | None = None,
+                ) -> FileResult:
     """Ingest one file in one transaction; see :func:`ingest`.
+
+    What the warehouse holds already (``ledger``, read once per run by :func:`ingest`; read here when not given)
+    is asked first: a file with the size and time it was ingested with, or else the same hash, is ``unchanged``
+    without being detected or parsed again (:mod:`finops_lib.warehouse.ledger`).
 
     Any fault while detecting, reading or loading the file is that file's failure (status ``failed``, the reason in
     ``message``): its transaction is rolled back and the run goes on with the next file. Only a fault of the engine
@@ -334,11 +344,20 @@ def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None) -> F
     """
     shown = str(path)
     source = None
+    ledger = ledger if ledger is not None else Ledger.read(con)
     try:
+        stat = path.stat()
+        known = ledger.by_path.get(shown)
+        if known is not None and known.same_stat(stat):
+            return FileResult(shown, known.format, "unchanged", message="already ingested with the same content")
+        sha = file_sha256(path) if known is not None or stat.st_size < BACKGROUND_HASH_BYTES else None
+        if known is not None and sha == known.sha:
+            ledger.remember_stat(con, known, stat)
+            return FileResult(shown, known.format, "unchanged", message="already ingested with the same content")
         source = get_source(path, format) if format else detect_format(path)
         if source is None:
             return FileResult(shown, None, "skipped", message=explain_unrecognised(path))
-        return _ingest_detected(con, path, source)
+        return _ingest_detected(con, path, source, ledger=ledger, sha=sha, stat=stat)
     except Exception as exc:  # one file's fault never stops the others
         if _engine_broken(con) or engine.storage_error(exc) is not None:  # no later file could load either
             raise
@@ -363,25 +382,59 @@ def failure_reason(exc: BaseException) -> str:
     return f"could not be read ({type(exc).__name__}: {text})"
 
 
-def _ingest_detected(con: BaseBackend, path: Path, source: Source) -> FileResult:
-    """Ingest one detected file in one transaction (rolled back on any fault, which is re-raised)."""
+def _ingest_detected(con: BaseBackend, path: Path, source: Source, *, ledger: Ledger, sha: str | None,
+                     stat: os.stat_result) -> FileResult:
+    """Ingest one detected file in one transaction (rolled back on any fault, which is re-raised).
+
+    ``sha`` is None for a large file seen for the first time: it is hashed while it loads, and a twin found then
+    (the same bytes under another path) rolls the load back and takes the path below with the hash known.
+    """
     shown = str(path)
-    sha = file_sha256(path)
-    before, twin = _previous(con, shown, sha)
-    if before == sha:
-        return FileResult(shown, source.name, "unchanged", message="already ingested with the same content")
+    if sha is None:
+        pending = hash_in_background(path)
+        twin_found: list[str] = []
+
+        def hashed() -> str:
+            digest = pending.result()
+            if ledger.twin(digest, shown) is not None:
+                twin_found.append(digest)
+                raise _TwinFound
+            return digest
+
+        try:
+            return _transaction(con, path, source, ledger, hashed, stat, before=None, twin=None)
+        except _TwinFound:
+            sha = twin_found[0]
+    before = ledger.by_path.get(shown)
+    twin = ledger.twin(sha, shown)
     if twin is not None and not _newer_copy(con, path, twin):
         return FileResult(shown, source.name, "duplicate", message=f"same content already ingested from {twin}")
+    return _transaction(con, path, source, ledger, lambda: sha, stat, before=before, twin=twin)
+
+
+class _TwinFound(Exception):
+    """A file hashed while it loaded holds bytes another path holds: its load is rolled back and redone."""
+
+
+def _transaction(con: BaseBackend, path: Path, source: Source, ledger: Ledger, sha: Callable[[], str],
+                 stat: os.stat_result, *, before: Known | None, twin: str | None) -> FileResult:
+    """Load one file in one transaction: forget its earlier version (and a twin it stands for), load, commit."""
+    shown = str(path)
     con.con.execute("BEGIN TRANSACTION")
     try:
         earlier = _forget(con, shown) if before is not None else 0
         if twin is not None:  # the same bytes, delivered later: this copy stands for them (any ingest order)
             earlier += _forget(con, twin)
-        read, loaded, rejected, replaced, superseded, notes = _load(con, source, path, sha)
+        read, loaded, rejected, replaced, superseded, notes = _load(con, source, path, sha, stat)
     except BaseException:
         _rollback(con)
         raise
     con.con.execute("COMMIT")
+    ledger.forget(shown)
+    if twin is not None:
+        ledger.forget(twin)
+    size, mtime_ns = settled_stat(stat)
+    ledger.add(Known(shown, sha(), source.name, size, mtime_ns, datetime.now(UTC)))
     status = "replaced" if before is not None else "loaded"
     return FileResult(shown, source.name, status, read, loaded, rejected, earlier + replaced, superseded,
                       message="; ".join(notes))
@@ -467,7 +520,8 @@ def ingest(
         ensure_tables(con)
         privacy.prepare(con, privacy.pseudonym_key())  # outside any file's transaction (see privacy.prepare)
         keep_sample_apart(con, files)
-        results = [ingest_file(con, path, format=format) for path in files]
+        ledger = Ledger.read(con)
+        results = [ingest_file(con, path, format=format, ledger=ledger) for path in files]
     finally:
         if own:
             con.disconnect()

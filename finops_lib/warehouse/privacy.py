@@ -144,20 +144,23 @@ def _create(raw: duckdb.DuckDBPyConnection, name: str, function: object) -> None
             raise
 
 
-def masked_select(con: BaseBackend, relation: str) -> str:
+def masked_select(con: BaseBackend, relation: str, columns: list[tuple[str, bool]] | None = None) -> str:
     """Return a SELECT of every column of ``relation`` with its text masked (and user ids pseudonymised).
 
     Only values the engine finds a key shape in go through :func:`mask_secrets`, so a load without secrets costs a
-    regular-expression test per text value.
+    regular-expression test per text value. ``columns`` (name, is text) spares asking the engine for the
+    relation's columns when the caller knows them (a relation conformed to a declared table).
     """
     key = pseudonym_key()
     prepare(con, key)
-    columns = con.con.execute(f'DESCRIBE SELECT * FROM "{relation}"').fetchall()
+    if columns is None:
+        described = con.con.execute(f'DESCRIBE SELECT * FROM "{relation}"').fetchall()
+        columns = [(name, sql_type == "VARCHAR") for name, sql_type, *_ in described]
     pattern = SECRET_SQL.replace("'", "''")
     parts = []
-    for name, sql_type, *_ in columns:
+    for name, text in columns:
         quoted = f'"{name}"'
-        if sql_type != "VARCHAR" or name in UNMASKED:
+        if not text or name in UNMASKED:
             parts.append(quoted)
             continue
         value = f"CASE WHEN regexp_matches({quoted}, '{pattern}') THEN {_UDF_MASK}({quoted}) ELSE {quoted} END"

@@ -15,7 +15,8 @@ from ibis.backends import BaseBackend
 from finops_lib.cost_datasets import merge_cost_datasets
 from finops_lib.schema import QUALITY_FLAGS, REQUEST_TOKEN_COLUMNS
 from finops_lib.sources import detect_format, explain_unrecognised
-from finops_lib.warehouse.ingestion import discover, file_sha256
+from finops_lib.warehouse.ingestion import discover
+from finops_lib.warehouse.ledger import file_sha256
 
 
 def sources(con: BaseBackend) -> pd.DataFrame:
