@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from finops_lib import engine
 from finops_lib.errors import SourceError
 from finops_lib.sources import detect_format, get_source
-from finops_lib.warehouse import normalize
+from finops_lib.warehouse import ingest, normalize
 
 SMALL = "litellm_spend_logs_small.csv"
 
@@ -139,3 +140,26 @@ def test_out_of_range_spend_and_tokens_are_rejected_not_fatal(data_dir, tmp_path
     assert by_line.loc[2, "x_Column"] == "spend" and "out of range" in by_line.loc[2, "x_Reason"]
     assert by_line.loc[3, "x_Column"] == "spend"
     assert by_line.loc[4, "x_Column"] == "prompt_tokens" and "implausibly large" in by_line.loc[4, "x_Reason"]
+
+
+def test_rows_read_in_one_parallel_pass_carry_their_own_line_numbers(tmp_path):
+    """Rows numbered by position (one pass, several threads) get the CSV line each came from, rejects too."""
+    header = ("request_id,call_type,spend,prompt_tokens,completion_tokens,startTime,model,metadata,request_tags,"
+              "padding\n")
+    lines, bad = [header], {}
+    for line in range(2, 400_002):
+        spend = "0.001"
+        if line % 99_991 == 0:  # a few rejects spread across the file's blocks
+            spend = "x"
+            bad[line] = f"r{line}"
+        lines.append(f"r{line},acompletion,{spend},10,5,2026-05-01T10:00:00Z,gpt-4o-mini,{{}},[],{'p' * 120}\n")
+    path = tmp_path / "spend_logs.csv"
+    path.write_text("".join(lines))
+    assert path.stat().st_size > 60 << 20  # many CSV buffers: DuckDB reads them on both threads
+    con = engine.connect(warehouse=tmp_path / "wh")
+    summary = ingest([path], con=con)
+    assert summary.rows_read.tolist() == [400_000] and summary.rows_rejected.tolist() == [len(bad)]
+    wrong = con.con.execute("SELECT count(*) FROM requests WHERE x_RequestId <> 'r' || x_SourceRow").fetchone()[0]
+    assert wrong == 0
+    rejected = dict(con.con.execute("SELECT x_SourceRow, x_Value FROM rejects").fetchall())
+    assert rejected == dict.fromkeys(bad, "x")

@@ -118,6 +118,10 @@ class ReadResult:
         When the vendor produced the file, if the file or its manifest says (an export's run time);
         None lets the file's modification time stand in. Where two files restate the same rows, the
         newer delivery wins whatever the order they are ingested in.
+    numbered_from
+        When set, the rows come in file order with ``x_SourceRow`` null, and the loader numbers them by position
+        as it inserts them, the first one with this number (a CSV's first record is line 2): one pass over a big
+        file, where numbering inside the query would run it on one thread.
     notes
         What the reader has to say about the file as a whole, not about a row, for the ingest summary's
         ``message``: a part of a split delivery whose manifest lists parts not found beside it (until they
@@ -135,6 +139,7 @@ class ReadResult:
     windows: tuple[Window, ...] = field(default_factory=tuple)
     delivered_at: datetime | None = None
     notes: tuple[str, ...] = ()
+    numbered_from: int | None = None
 
 
 Reader = Callable[[Path, BaseBackend], ReadResult]

@@ -237,3 +237,22 @@ def stage_numbered(con: BaseBackend, select_sql: str, table: str) -> ibis.Table:
     staged = con.sql(f"SELECT * REPLACE (file_row_number + 2 AS x_SourceRow) "
                      f"FROM read_parquet({quote(str(target))}, file_row_number = true)")
     return conform(staged.drop("file_row_number"), table)
+
+
+def ordered_rows(con: BaseBackend, select_sql: str, table: str) -> ibis.Table:
+    """Return a reader's SELECT as rows in file order, ``x_SourceRow`` null, for the loader to number by position.
+
+    The one-pass alternative to :func:`stage_numbered` for a reader whose SELECT needs no record number itself
+    (the reader's :class:`~finops_lib.sources.ReadResult` sets ``numbered_from``): DuckDB keeps insertion order
+    (``preserve_insertion_order``), so the loader inserts the rows in parallel and numbers them by their position
+    in the table afterwards (:func:`finops_lib.warehouse.ingestion.insert_rows`). Nothing is staged on disk.
+
+    The scan must not be a padded one (:func:`read_csv_sql` with ``required``): its serial fallback
+    (:func:`execute_scan`) needs a statement of its own.
+    """
+    if _PARALLEL in select_sql:
+        raise ValueError("a padded CSV scan is staged (stage_numbered), not read in one pass")
+    view = f"_ordered_{uuid.uuid4().hex[:12]}"
+    con.con.execute("SET preserve_insertion_order = true")
+    con.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {select_sql}")
+    return conform(con.table(view), table)

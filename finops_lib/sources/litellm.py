@@ -47,7 +47,7 @@ from finops_lib.models import canonical_model_sql, provider_sql
 from finops_lib.schema import conform
 from finops_lib.sources import REJECT_MARK, ReadResult, parquet_columns, read_head, register_source
 from finops_lib.sources._common import MAX_COUNT, records_table
-from finops_lib.sources._csv import read_csv_sql, stage_numbered
+from finops_lib.sources._csv import ordered_rows, read_csv_sql
 from finops_lib.sources._litellm_json import COLUMNS, LOCATOR, ROW, is_json, stage
 from finops_lib.sources._sql import NAMES_NOT_FINITE, NOT_FINITE, OUT_OF_RANGE, ident, quote
 
@@ -280,8 +280,9 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
     missing = [c for c in REQUIRED if c not in present]
     if missing:
         raise SourceError(path, f"required LiteLLM column(s) missing: {', '.join(missing)}", column=missing[0])
-    requests = stage_numbered(con, _select_sql(source, present, str(path)), "requests")
-    return ReadResult(FORMAT, str(path), None, requests, None, None, inline_rejects=True, csv_rejects=csv_rejects)
+    requests = ordered_rows(con, _select_sql(source, present, str(path)), "requests")
+    return ReadResult(FORMAT, str(path), None, requests, None, None, inline_rejects=True, csv_rejects=csv_rejects,
+                      numbered_from=2)
 
 
 def _json_file(path: Path) -> bool:

@@ -240,13 +240,21 @@ def table_kind(table: str) -> str:
     return "requests" if "requests" in table else "costs"
 
 
-def insert_rows(con: BaseBackend, table: str, rows: ibis.Table, *, line_id: str | None) -> None:
+def insert_rows(con: BaseBackend, table: str, rows: ibis.Table, *, line_id: str | None,
+                numbered_from: int | None = None, path: str | None = None) -> None:
     """Insert a reader's rows into ``table``, with content keys unless the format documents a line id.
 
     Text is masked on the way in (:mod:`finops_lib.warehouse.privacy`: keys of known shapes, user ids when
     pseudonymised): the raw values are never written. See :mod:`finops_lib.warehouse.keys` for the keys.
+    ``numbered_from``: the rows come in file order without ``x_SourceRow`` (:attr:`ReadResult.numbered_from
+    <finops_lib.sources.ReadResult>`); they are numbered by their position as inserted (DuckDB keeps insertion
+    order, and the rows of one insert take consecutive row ids); ``path`` is then their ``x_SourceFile``.
     """
     kind = table_kind(table)
+    if numbered_from is not None:
+        if not line_id or path is None:
+            raise FinopsError(f"rows numbered by position need a documented line id and their file ({table})")
+        con.con.execute("SET preserve_insertion_order = true")
     _stage_view(con, "_incoming_raw", conform(rows, kind))
     con.con.execute(f"CREATE OR REPLACE TEMP VIEW _incoming AS "
                     f"{privacy.masked_select(con, '_incoming_raw', _declared(kind))}")
@@ -256,6 +264,10 @@ def insert_rows(con: BaseBackend, table: str, rows: ibis.Table, *, line_id: str 
     finally:
         con.con.execute("DROP VIEW IF EXISTS _incoming")
         con.con.execute("DROP VIEW IF EXISTS _incoming_raw")
+    if numbered_from is not None:
+        where = "x_SourceFile = ? AND x_SourceRow IS NULL"
+        con.con.execute(f'UPDATE "{table}" SET x_SourceRow = rowid - (SELECT min(rowid) FROM "{table}" '
+                        f"WHERE {where}) + ? WHERE {where}", [path, numbered_from, path])
 
 
 def insert_rejects(con: BaseBackend, rejects: ibis.Table, *, table: str = "rejects") -> None:
@@ -301,13 +313,14 @@ def _load(con: BaseBackend, source: Source, path: Path, sha: Callable[[], str], 
               for t in tables}  # fmt: skip
     read_counts = []
     for table in tables:
-        insert_rows(con, table, getattr(result, table), line_id=source.line_id)
+        insert_rows(con, table, getattr(result, table), line_id=source.line_id,
+                    numbered_from=result.numbered_from, path=shown)
         read_counts.append(settle(con, table, shown, result))
     kept, replaced = _records(con, shown), 0
     for table in (t for t in tables if others[t]):  # rows of other files may restate these, or be restated
         delivery.supersede(con, table, shown, result.format, at, windows=windows)
         replaced += delivery.replace_older(con, table, shown, result.format, at, windows)
-    loaded = _records(con, shown)
+    loaded = _records(con, shown) if any(others.values()) else kept
     superseded = kept - loaded
     if result.rejects is not None:
         insert_rejects(con, result.rejects)

@@ -64,7 +64,8 @@ def normalize(
         expr = getattr(result, table)
         if expr is None:
             raise SourceError(path, f"format {source.name!r} produces no {table!r} rows")
-        insert_rows(con, stage, expr, line_id=source.line_id)
+        insert_rows(con, stage, expr, line_id=source.line_id, numbered_from=result.numbered_from,
+                    path=str(path))
         parsed = settle(con, stage, str(path), result, rejects=rejected_stage)
         if result.rejects is not None:
             insert_rejects(con, result.rejects, table=rejected_stage)

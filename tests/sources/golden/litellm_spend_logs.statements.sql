@@ -2,6 +2,4 @@
 -- Regenerate: FINOPS_UPDATE_GOLDEN=1 pytest tests/sources
 SET preserve_insertion_order = true;
 
-COPY (/* litellm._select_sql(...): see litellm_spend_logs.select.sql */) TO '<tmp1>/rows.parquet' (FORMAT parquet, COMPRESSION zstd);
-
-SELECT * REPLACE (file_row_number + 2 AS x_SourceRow) FROM read_parquet('<tmp1>/rows.parquet', file_row_number = true);
+CREATE OR REPLACE TEMP VIEW _ordered_<id1> AS /* litellm._select_sql(...): see litellm_spend_logs.select.sql */;
