@@ -256,13 +256,11 @@ def insert_rows(con: BaseBackend, table: str, rows: ibis.Table, *, line_id: str 
             raise FinopsError(f"rows numbered by position need a documented line id and their file ({table})")
         con.con.execute("SET preserve_insertion_order = true")
     _stage_view(con, "_incoming_raw", conform(rows, kind))
-    con.con.execute(f"CREATE OR REPLACE TEMP VIEW _incoming AS "
-                    f"{privacy.masked_select(con, '_incoming_raw', _declared(kind))}")
+    masked = privacy.masked_select(con, "_incoming_raw", _declared(kind))
     try:
-        select = "SELECT * FROM _incoming" if line_id else keys.keyed_select_sql("_incoming", table)
+        select = masked if line_id else keys.keyed_select_sql(f"({masked})", table)
         con.con.execute(f'INSERT INTO "{table}" BY NAME {select}')
     finally:
-        con.con.execute("DROP VIEW IF EXISTS _incoming")
         con.con.execute("DROP VIEW IF EXISTS _incoming_raw")
     if numbered_from is not None:
         where = "x_SourceFile = ? AND x_SourceRow IS NULL"
