@@ -39,7 +39,7 @@ from finops_lib import engine
 from finops_lib.errors import SourceError
 from finops_lib.schema import conform
 from finops_lib.sources._compressed import check_expansion, open_input
-from finops_lib.sources._sql import ident, quote
+from finops_lib.sources._sql import ident, quote, relation
 
 #: Column of a padded scan: true on a line that had fewer fields than the header.
 PADDED = "__csv_padded"
@@ -234,7 +234,7 @@ def stage_numbered(con: BaseBackend, select_sql: str, table: str) -> ibis.Table:
     target = folder / "rows.parquet"
     con.con.execute("SET preserve_insertion_order = true")
     execute_scan(con, f"COPY ({select_sql}) TO {quote(str(target))} (FORMAT parquet, COMPRESSION zstd)")
-    staged = con.sql(f"SELECT * REPLACE (file_row_number + 2 AS x_SourceRow) "
+    staged = relation(con, f"SELECT * REPLACE (file_row_number + 2 AS x_SourceRow) "
                      f"FROM read_parquet({quote(str(target))}, file_row_number = true)")
     return conform(staged.drop("file_row_number"), table)
 
@@ -252,7 +252,5 @@ def ordered_rows(con: BaseBackend, select_sql: str, table: str) -> ibis.Table:
     """
     if _PARALLEL in select_sql:
         raise ValueError("a padded CSV scan is staged (stage_numbered), not read in one pass")
-    view = f"_ordered_{uuid.uuid4().hex[:12]}"
     con.con.execute("SET preserve_insertion_order = true")
-    con.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {select_sql}")
-    return conform(con.table(view), table)
+    return conform(relation(con, select_sql), table)

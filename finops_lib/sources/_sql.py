@@ -6,10 +6,27 @@ needs in exactly the same form live here, so that a value reads the same whichev
 
 from __future__ import annotations
 
+import uuid
+
+import ibis
+from ibis.backends import BaseBackend
+
 
 def quote(text: str) -> str:
     """Return ``text`` as a SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def relation(con: BaseBackend, sql: str) -> ibis.Table:
+    """Return a reader's SELECT as an ibis table, through a temporary view of the engine.
+
+    ``con.sql(text)`` would have ibis parse the text back (sqlglot) every time the rows are compiled, which for
+    a reader's long SELECT costs more than reading a small file; the view is bound by the engine once and ibis
+    sees only its name and columns.
+    """
+    view = f"_reader_{uuid.uuid4().hex[:12]}"
+    con.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {sql}")
+    return con.table(view)
 
 
 def ident(name: str) -> str:

@@ -94,7 +94,7 @@ from finops_lib.sources._csv import (
     null_text_sql,
 )
 from finops_lib.sources._parts import listed_parts, missing_note, named_parts
-from finops_lib.sources._sql import ident, money_faults, quote
+from finops_lib.sources._sql import ident, money_faults, quote, relation
 
 CUR2 = "aws_cur2"
 LEGACY = "aws_cur_legacy"
@@ -386,7 +386,7 @@ def _read(path: Path, con: BaseBackend, fmt: str) -> ReadResult:
     # each other), restated together with the other parts of its delivery.
     parts = parts_of(path)
     windows = tuple(replace(w, parts=parts) for w in windows_from(con, final))
-    costs = conform(con.sql(f"SELECT * EXCLUDE (src_row) FROM {final}"), "costs")
+    costs = conform(relation(con, f"SELECT * EXCLUDE (src_row) FROM {final}"), "costs")
     return ReadResult(fmt, str(path), costs, None, None, None, inline_rejects=True, csv_rejects=csv_rejects,
                       windows=windows, notes=missing_note(path, _listed(path), "delivery"))
 

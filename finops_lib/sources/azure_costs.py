@@ -93,7 +93,7 @@ from finops_lib.sources._cloud import (
 )
 from finops_lib.sources._csv import LITERAL_FLAG, MISSING, PADDED, PADDED_FLAG, SHORT_REASON
 from finops_lib.sources._parts import listed_parts, missing_note, named_parts
-from finops_lib.sources._sql import money_faults, quote
+from finops_lib.sources._sql import money_faults, quote, relation
 
 FORMAT = "azure_cost_details"
 #: Canonical name -> accepted column names (lower case), first present wins.
@@ -495,7 +495,7 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
     parts = parts_of(path, manifest, manifest_folder)
     windows = tuple(replace(w, scope=(*w.scope, ("x_CostDataset", view[1])), parts=parts)
                     for w in windows_from(con, final))
-    costs = conform(con.sql(f"SELECT * EXCLUDE (src_row) FROM {final}"), "costs")
+    costs = conform(relation(con, f"SELECT * EXCLUDE (src_row) FROM {final}"), "costs")
     return ReadResult(FORMAT, str(path), costs, None, None, None, inline_rejects=True, csv_rejects=csv_rejects,
                       windows=windows, delivered_at=delivered_at(manifest),
                       notes=missing_note(path, _listed(path, manifest, manifest_folder), "export run"))

@@ -63,7 +63,7 @@ from finops_lib.sources import ReadResult, Window, parquet_columns, register_sou
 from finops_lib.sources._csv import MISSING, PADDED, execute_scan, read_csv_sql
 from finops_lib.sources._focus_sql import MONEY, PROVIDER_COLUMNS, present_column, select_sql, values_sql
 from finops_lib.sources._parts import named_parts
-from finops_lib.sources._sql import ident, quote, timestamp_sql
+from finops_lib.sources._sql import ident, quote, relation, timestamp_sql
 
 FORMAT = "focus"
 #: FOCUS columns by the version that introduced them (Cost and Usage dataset).
@@ -251,7 +251,7 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
         stage = _stage(con, source, names)
         meters = _meters_table(con, stage, names)
         windows = _windows(con, path, stage, names)
-        costs = conform(con.sql(select_sql(stage, names, meters, str(path), FORMAT)), "costs")
+        costs = conform(relation(con, select_sql(stage, names, meters, str(path), FORMAT)), "costs")
     except (duckdb.Error, OSError) as exc:
         raise SourceError(path, f"cannot read the file: {exc}") from exc
     return ReadResult(FORMAT, str(path), costs, None, None, None, inline_rejects=True, csv_rejects=csv_rejects,

@@ -49,7 +49,7 @@ from finops_lib.sources import REJECT_MARK, ReadResult, parquet_columns, read_he
 from finops_lib.sources._common import MAX_COUNT, records_table
 from finops_lib.sources._csv import ordered_rows, read_csv_sql
 from finops_lib.sources._litellm_json import COLUMNS, LOCATOR, ROW, is_json, stage
-from finops_lib.sources._sql import NAMES_NOT_FINITE, NOT_FINITE, OUT_OF_RANGE, ident, quote
+from finops_lib.sources._sql import NAMES_NOT_FINITE, NOT_FINITE, OUT_OF_RANGE, ident, quote, relation
 
 FORMAT = "litellm_spend_logs"
 REQUIRED = ("request_id", "startTime", "model", "spend", "prompt_tokens", "completion_tokens")
@@ -296,7 +296,7 @@ def _json_file(path: Path) -> bool:
 def _read_json(path: Path, con: BaseBackend) -> ReadResult:
     """Stage the JSON records as the CSV path's text columns, then run the same SELECT on them."""
     table, count, rejects = stage(con, path, REQUIRED, FORMAT)
-    requests = conform(con.sql(_select_sql(table, set(COLUMNS), str(path), numbered=True)), "requests")
+    requests = conform(relation(con, _select_sql(table, set(COLUMNS), str(path), numbered=True)), "requests")
     return ReadResult(
         FORMAT,
         str(path),

@@ -37,7 +37,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import ibis
+import ibis.expr.operations as ops
 import pandas as pd
+import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from finops_lib import engine, paths
@@ -255,13 +257,13 @@ def insert_rows(con: BaseBackend, table: str, rows: ibis.Table, *, line_id: str 
         if not line_id or path is None:
             raise FinopsError(f"rows numbered by position need a documented line id and their file ({table})")
         con.con.execute("SET preserve_insertion_order = true")
-    _stage_view(con, "_incoming_raw", conform(rows, kind))
+    _stage_view(con, "_incoming_raw", rows, kind)
     masked = privacy.masked_select(con, "_incoming_raw", _declared(kind))
     try:
         select = masked if line_id else keys.keyed_select_sql(f"({masked})", table)
         con.con.execute(f'INSERT INTO "{table}" BY NAME {select}')
     finally:
-        con.con.execute("DROP VIEW IF EXISTS _incoming_raw")
+        _drop_stage(con, "_incoming_raw")
     if numbered_from is not None:
         where = "x_SourceFile = ? AND x_SourceRow IS NULL"
         con.con.execute(f'UPDATE "{table}" SET x_SourceRow = rowid - (SELECT min(rowid) FROM "{table}" '
@@ -270,18 +272,51 @@ def insert_rows(con: BaseBackend, table: str, rows: ibis.Table, *, line_id: str 
 
 def insert_rejects(con: BaseBackend, rejects: ibis.Table, *, table: str = "rejects") -> None:
     """Insert a reader's rejects into ``table``, their text masked like the rows' (:func:`insert_rows`)."""
-    _stage_view(con, "_rejected_raw", conform(rejects, "rejects"))
+    _stage_view(con, "_rejected_raw", rejects, "rejects")
     try:
         con.con.execute(f'INSERT INTO "{table}" BY NAME '
                         f'{privacy.masked_select(con, "_rejected_raw", _declared("rejects"))}')
     finally:
-        con.con.execute("DROP VIEW IF EXISTS _rejected_raw")
+        _drop_stage(con, "_rejected_raw")
 
 
-def _stage_view(con: BaseBackend, name: str, expr: ibis.Table) -> None:
-    """Create a temporary view of an ibis expression: compiled once, never described back (the schema is declared)."""
+def _stage_view(con: BaseBackend, name: str, rows: ibis.Table, table: str) -> None:
+    """Create a temporary view of a reader's rows conformed to ``table``: never described back (declared schema).
+
+    Rows a Python reader built in memory in the declared columns (:func:`finops_lib.sources._common.records_table`)
+    are handed to the engine as they are (an Arrow table), without compiling anything; any other expression is
+    compiled once.
+    """
+    arrow = _declared_arrow(rows, table)
+    if arrow is not None:
+        con.con.register(name, arrow)
+        return
+    expr = conform(rows, table)
     con._run_pre_execute_hooks(expr)  # registers the in-memory tables the expression reads
     con.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {con.compile(expr)}')
+
+
+def _drop_stage(con: BaseBackend, name: str) -> None:
+    """Drop a view :func:`_stage_view` made (a registered Arrow table or a view)."""
+    con.con.unregister(name)
+    con.con.execute(f'DROP VIEW IF EXISTS "{name}"')
+
+
+def _declared_arrow(rows: ibis.Table, table: str) -> pa.Table | None:
+    """Return the Arrow table under ``rows`` when ``rows`` is only an in-memory table conformed to ``table``."""
+    op = rows.op()
+    if not isinstance(op, ops.Project) or not isinstance(op.parent, ops.InMemoryTable):
+        return None
+    spec = TABLES[table]
+    if list(op.values) != spec.names:
+        return None
+    for column in spec.columns:
+        value = op.values[column.name]
+        if isinstance(value, ops.Cast) and value.to == column.ibis_type:
+            value = value.arg
+        if not (isinstance(value, ops.Field) and value.rel == op.parent and value.name == column.name):
+            return None
+    return op.parent.data.to_pyarrow(op.parent.schema)
 
 
 def _declared(table: str) -> list[tuple[str, bool]]:

@@ -17,4 +17,4 @@ SELECT DISTINCT BillingPeriodStart, BillingPeriodEnd, BillingAccountId, SubAccou
         AND BillingPeriodEnd IS NOT NULL AND BillingAccountId IS NOT NULL AND SubAccountId IS NOT NULL
         ORDER BY 1, 3, 4;
 
-SELECT * EXCLUDE (src_row) FROM (SELECT * EXCLUDE (file_row_number), file_row_number + 2 AS src_row FROM read_parquet('<tmp2>/rows.parquet', file_row_number = true));
+CREATE OR REPLACE TEMP VIEW _reader_<id2> AS SELECT * EXCLUDE (src_row) FROM (SELECT * EXCLUDE (file_row_number), file_row_number + 2 AS src_row FROM read_parquet('<tmp2>/rows.parquet', file_row_number = true));

@@ -2,4 +2,4 @@
 -- Regenerate: FINOPS_UPDATE_GOLDEN=1 pytest tests/sources
 SET preserve_insertion_order = true;
 
-CREATE OR REPLACE TEMP VIEW _ordered_<id1> AS /* litellm._select_sql(...): see litellm_spend_logs.select.sql */;
+CREATE OR REPLACE TEMP VIEW _reader_<id1> AS /* litellm._select_sql(...): see litellm_spend_logs.select.sql */;

@@ -4,4 +4,4 @@ SET preserve_insertion_order = true;
 
 COPY (/* mapped.select_sql(...): see mapped_burstgpt.select.sql */) TO '<tmp1>/rows.parquet' (FORMAT parquet, COMPRESSION zstd);
 
-SELECT * REPLACE (file_row_number + 2 AS x_SourceRow) FROM read_parquet('<tmp1>/rows.parquet', file_row_number = true);
+CREATE OR REPLACE TEMP VIEW _reader_<id1> AS SELECT * REPLACE (file_row_number + 2 AS x_SourceRow) FROM read_parquet('<tmp1>/rows.parquet', file_row_number = true);
