@@ -207,8 +207,10 @@ def settle(con: BaseBackend, table: str, path: str, result: ReadResult, *, rejec
         When the parsed records are not numbered 1..n without gaps (a record was lost).
     """
     where = "x_SourceFile = ?"
-    parsed, top = con.con.execute(f'SELECT count(DISTINCT x_SourceRow), max(x_SourceRow) FROM "{table}" '
-                                  f"WHERE {where}", [path]).fetchone()
+    # Rows numbered by position are one per record by construction: counting them needs no DISTINCT.
+    parsed_sql = "count(*)" if result.numbered_from is not None else "count(DISTINCT x_SourceRow)"
+    parsed, top = con.con.execute(f'SELECT {parsed_sql}, max(x_SourceRow) FROM "{table}" WHERE {where}',
+                                  [path]).fetchone()
     malformed = 0
     if result.csv_rejects:
         privacy.prepare(con, privacy.pseudonym_key())
@@ -324,10 +326,16 @@ def _declared(table: str) -> list[tuple[str, bool]]:
     return [(c.name, c.ibis_type.is_string()) for c in TABLES[table].columns]
 
 
-def _records(con: BaseBackend, path: str) -> int:
-    """Return the records of ``path`` held in the data tables (a record may fill both ``costs`` and ``requests``)."""
-    union = " UNION ".join(f'SELECT x_SourceRow FROM "{t}" WHERE x_SourceFile = ?' for t in DATA_TABLES)
-    return int(_scalar(con, f"SELECT count(*) FROM ({union})", [path] * len(DATA_TABLES)))
+def _records(con: BaseBackend, path: str, tables: list[str], *, one_row_each: bool = False) -> int:
+    """Return the records of ``path`` held in ``tables`` (a record may fill both ``costs`` and ``requests``).
+
+    ``one_row_each``: the file's rows are one per record (a reader numbering them by position), so rows are counted.
+    """
+    if len(tables) == 1:
+        count = "count(*)" if one_row_each else "count(DISTINCT x_SourceRow)"
+        return int(_scalar(con, f'SELECT {count} FROM "{tables[0]}" WHERE x_SourceFile = ?', [path]))
+    union = " UNION ".join(f'SELECT x_SourceRow FROM "{t}" WHERE x_SourceFile = ?' for t in tables)
+    return int(_scalar(con, f"SELECT count(*) FROM ({union})", [path] * len(tables)))
 
 
 def _load(con: BaseBackend, source: Source, path: Path, sha: Callable[[], str], stat: os.stat_result,
@@ -349,11 +357,12 @@ def _load(con: BaseBackend, source: Source, path: Path, sha: Callable[[], str], 
         insert_rows(con, table, getattr(result, table), line_id=source.line_id,
                     numbered_from=result.numbered_from, path=shown)
         read_counts.append(settle(con, table, shown, result))
-    kept, replaced = _records(con, shown), 0
+    one_row_each = result.numbered_from is not None
+    kept, replaced = _records(con, shown, tables, one_row_each=one_row_each), 0
     for table in (t for t in tables if others[t]):  # rows of other files may restate these, or be restated
         delivery.supersede(con, table, shown, result.format, at, windows=windows)
         replaced += delivery.replace_older(con, table, shown, result.format, at, windows)
-    loaded = _records(con, shown) if any(others.values()) else kept
+    loaded = _records(con, shown, tables, one_row_each=one_row_each) if any(others.values()) else kept
     superseded = kept - loaded
     if result.rejects is not None:
         insert_rejects(con, result.rejects)
