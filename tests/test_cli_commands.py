@@ -73,6 +73,26 @@ def test_forecast_command_writes_history_and_forecasts_per_provider(tmp_path, ca
         assert part.sort_values("day")["value"].to_numpy() == pytest.approx(expected, rel=1e-9), name
 
 
+def test_forecast_command_by_a_combination_of_dimensions(tmp_path, capsys) -> None:
+    out = tmp_path / "forecast.csv"
+    code = main(["forecast", "--data", str(paths.SAMPLE_DIR), "--by", "provider, model", "--horizon", "7",
+                 "--model", "seasonal_naive", "--out", str(out)])  # fmt: skip
+    assert code == 0, capsys.readouterr()
+    assert "series, 7 days" in capsys.readouterr().out
+    table = pd.read_csv(out)
+    history = table[table["kind"] == "actual"]
+    by_provider = history.assign(provider=history["series"].str.split(" / ").str[0]).groupby("provider")["value"].sum()
+    single = tmp_path / "single.csv"
+    assert main(["forecast", "--data", str(paths.SAMPLE_DIR), "--by", "provider", "--horizon", "7",
+                 "--model", "seasonal_naive", "--out", str(single)]) == 0  # fmt: skip
+    alone = pd.read_csv(single).query("kind == 'actual'").groupby("series")["value"].sum()
+    assert by_provider.to_dict() == pytest.approx(alone.to_dict(), rel=1e-9)  # the combinations add up per provider
+    assert "OpenAI / gpt-4o-mini-2024-07-18" in set(history["series"])
+    assert main(["forecast", "--data", str(paths.SAMPLE_DIR), "--by", "provider,colour",
+                 "--out", str(tmp_path / "x.csv")]) == 2  # fmt: skip
+    assert "colour is not" in capsys.readouterr().err
+
+
 def test_forecast_command_refuses_a_bad_output_name(tmp_path, capsys) -> None:
     assert main(["forecast", "--data", str(paths.SAMPLE_DIR), "--out", str(tmp_path / "x.xlsx")]) == 2
     assert "--out must end in .parquet or .csv" in capsys.readouterr().err

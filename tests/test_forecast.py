@@ -126,6 +126,26 @@ def test_series_are_complete_and_teams_add_up_to_total(facts: Facts, application
         assert Decimal(f"{frame['value'].sum():.2f}") == exact, by
 
 
+def test_a_combination_of_dimensions_gives_one_series_per_combination_adding_up_to_the_total(facts: Facts) -> None:
+    combos = fc.build_series(facts, by="team,model,api_key")
+    total = fc.build_series(facts, by="total").set_index("day")["value"]
+    rows = facts.aggregate("charges", by=["team", "model", "api_key"])
+    expected = {" / ".join(map(str, key)) for key in rows[["team", "model", "api_key"]].itertuples(index=False)}
+    assert set(combos["series"]) == expected and len(expected) > 10
+    assert (combos.groupby("series").size() == len(total)).all()  # every day of every combination
+    per_day = combos.groupby("day")["value"].sum()
+    assert np.allclose(per_day.to_numpy(), total.loc[per_day.index].to_numpy(), rtol=1e-9, atol=1e-6)
+    one = rows.sort_values("charges").iloc[-1]  # the largest combination: its series sums to its own charges
+    name = f"{one['team']} / {one['model']} / {one['api_key']}"
+    assert combos.loc[combos["series"] == name, "value"].sum() == pytest.approx(float(one["charges"]), rel=1e-12)
+
+
+@pytest.mark.parametrize("by", ["team,nope", "team,team", "total,model"])
+def test_a_combination_names_known_dimensions_once(facts: Facts, by: str) -> None:
+    with pytest.raises(ParameterError, match="combination"):
+        fc.build_series(facts, by=by)
+
+
 @pytest.mark.parametrize("name", ["ad-copy-lab"])
 def test_forecast_after_step_change_uses_new_level(applications: pd.DataFrame, name: str) -> None:
     s = fc.series_map(applications)[name]

@@ -135,10 +135,24 @@ def _chargeback(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(command="chargeback")
 
 
+def _forecast_by(text: str) -> str:
+    """Check ``--by`` of ``finops forecast`` (a combination's names are checked against the facts' dimensions later)."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r}: an empty dimension name")
+    if len(names) == 1 and names[0] not in FORECAST_DIMENSIONS:
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(FORECAST_DIMENSIONS)}, "
+                                         "or a comma-separated combination of the facts' dimensions)")
+    return ",".join(names)
+
+
 def _forecast(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("forecast", help="forecast daily spend or tokens per dimension, with backtested accuracy")
     _data_options(p)
-    p.add_argument("--by", default="total", choices=FORECAST_DIMENSIONS, help="series dimension (default total)")
+    p.add_argument("--by", default="total", type=_forecast_by, metavar="DIMENSION[,DIMENSION...]",
+                   help=f"series dimension: {', '.join(FORECAST_DIMENSIONS)} (default total), or a combination of "
+                   "the facts' dimensions separated by commas, one series per combination seen "
+                   "(e.g. team,model,api_key; rows under their own owner, shared pools not split)")
     p.add_argument("--metric", default="spend", choices=("spend", "tokens"), help="spend (invoiced) or tokens")
     p.add_argument("--horizon", type=int, default=30, help="days to forecast (default 30)")
     p.add_argument("--backtest", action="store_true", help="backtest every model on rolling origins, choose per "

@@ -9,7 +9,11 @@ the day's charges) is not forecast; :func:`forecastable` says which and why.
 
 ``total``, ``provider`` and ``model`` series are the facts' daily series; ``team`` and ``application`` series are
 the chargeback view (:func:`finops_lib.allocation.allocate` per day with the facts' rules): direct cost by the
-ownership rules plus the shared pools' splits, so team series add up to the total exactly. **Tokens** use the facts'
+ownership rules plus the shared pools' splits, so team series add up to the total exactly. A combination of
+dimensions (``team,model,api_key``: any of the facts' dimensions, :data:`finops_lib.facts.DIMENSIONS`) gives one
+series per combination seen, named by its values (``ml / gpt-4o / key_7``), from the facts' daily series: each row
+under its own owner, shared pools not split (their rows keep the owner the rules give them, or none), so these
+series too add up to the total exactly. **Tokens** use the facts'
 token rows the same way. Amounts are summed exactly per day and become floats only in the returned frame.
 """
 
@@ -22,15 +26,43 @@ import pandas as pd
 
 from finops_lib.allocation import allocate
 from finops_lib.errors import NotEnoughData, ParameterError
+from finops_lib.facts import DIMENSIONS as FACTS_DIMENSIONS
 from finops_lib.facts import Facts
 
-__all__ = ["DIMENSIONS", "METRICS", "build_series", "credits_by_day", "forecastable", "series_map"]
+__all__ = ["DIMENSIONS", "METRICS", "build_series", "credits_by_day", "dimensions_of", "forecastable", "series_map"]
 
 #: Dimensions a series can be built by.
 DIMENSIONS: tuple[str, ...] = ("total", "provider", "team", "application", "model")
 #: Metrics a series can measure -> the facts measure.
 METRICS: dict[str, str] = {"spend": "charges", "tokens": "tokens"}
 Metric = Literal["spend", "tokens"]
+
+
+def dimensions_of(by: str) -> list[str]:
+    """Return the dimensions a ``by`` names: one of :data:`DIMENSIONS`, or a comma-separated combination.
+
+    Raises
+    ------
+    ParameterError
+        On an unknown dimension, a repeated one, or ``total`` inside a combination.
+
+    Examples
+    --------
+    >>> dimensions_of("team"), dimensions_of("team, model,api_key")
+    (['team'], ['team', 'model', 'api_key'])
+    """
+    names = [name.strip() for name in str(by).split(",")]
+    if len(names) == 1:
+        if names[0] not in DIMENSIONS:
+            raise ParameterError(f"by must be one of {', '.join(DIMENSIONS)}, or a combination of the facts' "
+                                 f"dimensions separated by commas; got {by!r}")
+        return names
+    known = set(FACTS_DIMENSIONS)
+    wrong = [name for name in names if name not in known]
+    if wrong or len(set(names)) != len(names):
+        raise ParameterError(f"by {by!r}: a combination names each of the facts' dimensions once "
+                             f"({', '.join(sorted(known))}); {', '.join(wrong) or 'a repeated one'} is not")
+    return names
 
 
 def build_series(facts: Facts, *, by: str = "total", metric: Metric = "spend") -> pd.DataFrame:
@@ -41,7 +73,7 @@ def build_series(facts: Facts, *, by: str = "total", metric: Metric = "spend") -
     facts
         The facts (window, currency, rules).
     by
-        One of :data:`DIMENSIONS`.
+        One of :data:`DIMENSIONS`, or a comma-separated combination of the facts' dimensions (:func:`dimensions_of`).
     metric
         ``spend`` or ``tokens`` (see the module docstring).
 
@@ -58,11 +90,12 @@ def build_series(facts: Facts, *, by: str = "total", metric: Metric = "spend") -
     NotEnoughData
         With no data in the window.
     """
-    if by not in DIMENSIONS:
-        raise ParameterError(f"by must be one of {', '.join(DIMENSIONS)}; got {by!r}")
+    dims = dimensions_of(by)
     if metric not in METRICS:
         raise ParameterError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
-    if by in ("team", "application"):
+    if len(dims) > 1:
+        agg = _combined(facts, dims, metric=metric)
+    elif by in ("team", "application"):
         agg = _allocated(facts, by=by, metric=metric)
     else:
         agg = facts.aggregate(METRICS[metric], by=["day", *([by] if by != "total" else [])])
@@ -78,6 +111,14 @@ def build_series(facts: Facts, *, by: str = "total", metric: Metric = "spend") -
     grid = pd.MultiIndex.from_product([sorted(agg["series"].astype(str).unique()), days], names=["series", "day"])
     out = agg.groupby(["series", "day"])["value"].sum().reindex(grid, fill_value=0.0).reset_index()
     return out[["day", "series", "value"]].astype({"value": float})
+
+
+def _combined(facts: Facts, dims: list[str], *, metric: Metric) -> pd.DataFrame:
+    """Daily series per combination of dimensions, named by the combination's values joined by `` / ``."""
+    value = METRICS[metric]
+    agg = facts.aggregate(value, by=["day", *dims])
+    names = agg[dims].astype(str).agg(" / ".join, axis=1) if len(agg) else pd.Series([], dtype=str)
+    return pd.DataFrame({"day": agg["day"], "series": names, "value": agg[value]})
 
 
 def _allocated(facts: Facts, *, by: str, metric: Metric) -> pd.DataFrame:
