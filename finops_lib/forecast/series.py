@@ -117,7 +117,9 @@ def _combined(facts: Facts, dims: list[str], *, metric: Metric) -> pd.DataFrame:
     """Daily series per combination of dimensions, named by the combination's values joined by `` / ``."""
     value = METRICS[metric]
     agg = facts.aggregate(value, by=["day", *dims])
-    names = agg[dims].astype(str).agg(" / ".join, axis=1) if len(agg) else pd.Series([], dtype=str)
+    names = agg[dims[0]].astype(str)
+    for dim in dims[1:]:  # column by column: a row-wise join takes seconds on a million rows
+        names = names + " / " + agg[dim].astype(str)
     return pd.DataFrame({"day": agg["day"], "series": names, "value": agg[value]})
 
 
@@ -132,7 +134,8 @@ def _allocated(facts: Facts, *, by: str, metric: Metric) -> pd.DataFrame:
 def series_map(frame: pd.DataFrame) -> dict[str, pd.Series]:
     """Return ``{series name: daily values}`` from a :func:`build_series` frame, largest total first."""
     order = frame.groupby("series")["value"].sum().sort_values(ascending=False, kind="stable").index
-    return {str(name): frame[frame["series"] == name].set_index("day")["value"].rename(str(name)) for name in order}
+    groups = {name: part for name, part in frame.groupby("series", sort=False)}  # one pass, not one scan per series
+    return {str(name): groups[name].set_index("day")["value"].rename(str(name)) for name in order}
 
 
 def credits_by_day(facts: Facts) -> pd.DataFrame:
