@@ -33,6 +33,7 @@ import ibis
 from ibis.backends import BaseBackend
 
 from finops_lib import paths
+from finops_lib.engines import is_spark_url, open_session
 from finops_lib.errors import EngineError
 
 WAREHOUSE_FILE = "finops.duckdb"
@@ -103,7 +104,8 @@ def connect(
     Parameters
     ----------
     url
-        An ibis connection URL; default ``$FINOPS_ENGINE``; when neither is set, the DuckDB
+        An ibis connection URL (Spark: ``pyspark://``, ``pyspark:///catalog/dir``, ``sc://host:15002``, see
+        :mod:`finops_lib.engines.spark`); default ``$FINOPS_ENGINE``; when neither is set, the DuckDB
         warehouse file (see :func:`warehouse_path`).
     warehouse
         Warehouse folder or file for the default DuckDB engine.
@@ -132,6 +134,12 @@ def connect(
     """
     url = url or os.environ.get("FINOPS_ENGINE")
     shown = url or warehouse_path(warehouse)
+
+    if is_spark_url(url):
+        try:
+            return ibis.pyspark.connect(open_session(url))
+        except Exception as exc:  # no pyspark, no Java, nothing listening: one clear error
+            raise EngineError(f"cannot open engine {url}: {exc}") from exc
 
     def attempt() -> BaseBackend:
         return ibis.connect(url) if url else ibis.duckdb.connect(str(warehouse_path(warehouse)), read_only=read_only)
