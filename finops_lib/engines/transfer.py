@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from ibis.backends import BaseBackend
 
+from finops_lib.engines.spark import write_table
+
 TABLES = ("costs", "requests", "rejects", "ingested_files", "ingested_windows")
 
 
@@ -34,7 +36,7 @@ def copy_tables(source: BaseBackend, target: BaseBackend, *, tables: tuple[str, 
         data = table.to_pyarrow()
         if target.name == "pyspark":
             # ibis's pyspark create_table goes through pandas, which cannot hold a NULL Decimal: Arrow straight in
-            target._session.createDataFrame(data).write.mode("overwrite").format("parquet").saveAsTable(name)
+            write_table(target._session, name, target._session.createDataFrame(data))
         else:
             target.create_table(name, data, schema=table.schema(), overwrite=True)
         copied[name] = data.num_rows

@@ -567,7 +567,8 @@ def _finish(frame: pd.DataFrame, specs: list[Measure], by: list[str]) -> pd.Data
     for key in by:
         if key in GRAINS:
             stamps = pd.to_datetime(out[key])
-            out[key] = stamps.dt.tz_convert(None) if stamps.dt.tz is not None else stamps
+            stamps = stamps.dt.tz_convert(None) if stamps.dt.tz is not None else stamps
+            out[key] = stamps.astype("datetime64[us]")  # one unit whatever the engine (DuckDB us, Spark ns)
     out = out[[*by, *(m.name for m in specs)]]
     return out.sort_values(by, kind="stable").reset_index(drop=True) if by else out.reset_index(drop=True)
 

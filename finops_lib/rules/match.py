@@ -5,8 +5,9 @@ project, Anthropic workspace, AWS account, Azure subscription or GCP project); :
 name to the column it reads in the ``costs`` and ``requests`` tables. Everything compiles to one SQL
 ``CASE`` expression, so rules run inside the engine on any number of rows.
 
-JSON fields (``tags``, ``metadata``, ``extra``, ``request_tags``) are read with DuckDB's JSON functions;
-malformed JSON text never matches (it is not an error).
+JSON fields (``tags``, ``metadata``, ``extra``, ``request_tags``) are read with the portable JSON functions of
+:mod:`finops_lib.engines.functions` (rendered for DuckDB or Spark); malformed JSON text never matches (it is not an
+error).
 """
 
 from __future__ import annotations
@@ -17,28 +18,14 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
+from finops_lib.engines.functions import json_string, json_string_list, json_valid
 from finops_lib.errors import ParameterError
 
-__all__ = ["FIELDS", "Condition", "Field", "available", "compile_conditions", "field_names", "json_key", "json_path",
+__all__ = ["FIELDS", "Condition", "Field", "available", "compile_conditions", "field_names", "json_key",
            "json_text", "value_expr"]  # fmt: skip
 
 Op = Literal["eq", "regex", "present"]
 Kind = Literal["column", "json", "resource_group", "request_tags"]
-
-
-@ibis.udf.scalar.builtin
-def json_valid(text: str) -> bool:  # DuckDB builtin
-    ...
-
-
-@ibis.udf.scalar.builtin
-def json_extract_string(text: str, path: str) -> str:  # DuckDB builtin
-    ...
-
-
-@ibis.udf.scalar.builtin(name="json_extract_string")
-def json_extract_list(text: str, path: str) -> list[str]:  # DuckDB builtin, list form
-    ...
 
 
 @dataclass(frozen=True)
@@ -151,11 +138,6 @@ class Condition:
     line: int = 0
 
 
-def json_path(parts: tuple[str, ...]) -> str:
-    """Return the JSON path of nested keys (``$."a"."b"``)."""
-    return "$" + "".join("." + '"' + part.replace('"', '\\"') + '"' for part in parts)
-
-
 def json_text(column: ir.StringValue, key: str | None = None) -> ir.StringValue:
     """Return ``column`` where it holds valid JSON (and the text ``"key"``, when given), else null.
 
@@ -190,7 +172,7 @@ def value_expr(table: ir.Table, table_name: str, field: Field, key: str | None) 
                              f"(available: {', '.join(have)})")  # fmt: skip
     raw = table[column].cast("string")
     if field.kind == "json":
-        return json_extract_string(json_text(raw, key or ""), json_path((*field.prefix, key or ""))).nullif("")
+        return json_string(json_text(raw, key or ""), (*field.prefix, key or "")).nullif("")
     if field.kind == "resource_group":
         return raw.re_extract(r"(?i)/resourcegroups/([^/]+)", 1).nullif("")
     return raw.nullif("")
@@ -202,7 +184,7 @@ def _condition(table: ir.Table, table_name: str, cond: Condition) -> ir.BooleanV
         column = field.columns.get(table_name)
         if column is None or column not in table.columns:
             raise ParameterError(f"match field {field.name!r} is not available on the {table_name} table")
-        items = json_extract_list(json_text(table[column].cast("string"), "request_tags"), "$.request_tags[*]")
+        items = json_string_list(json_text(table[column].cast("string"), "request_tags"), ("request_tags",))
         if cond.op == "present":
             found = items.length().fill_null(0) > 0
             return found if cond.values[0] == "true" else ~found

@@ -12,7 +12,8 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from finops_lib.rules.match import compile_conditions, json_extract_string, json_path, json_text
+from finops_lib.engines.functions import json_string
+from finops_lib.rules.match import compile_conditions, json_text
 from finops_lib.rules.model import OWNER_FIELDS, Rules
 
 __all__ = ["OWNER_COLUMNS", "TAG_KEYS", "attribute"]
@@ -31,7 +32,7 @@ TAG_KEYS: dict[str, tuple[str, ...]] = {
 def _tag(table: ir.Table, keys: tuple[str, ...]) -> ir.StringValue:
     """Return the first of ``keys`` present in ``Tags`` (rows whose text lacks every key skip JSON parsing)."""
     text = table.Tags.cast("string")
-    values = [json_extract_string(json_text(text, key), json_path((key,))).nullif("") for key in keys]
+    values = [json_string(json_text(text, key), (key,)).nullif("") for key in keys]
     return ibis.coalesce(*values)
 
 
