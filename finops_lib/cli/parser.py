@@ -34,6 +34,8 @@ def _data_options(p: argparse.ArgumentParser, *, currency: bool = True) -> None:
                    "the warehouse is read as it is. data/sample without --warehouse is the demo: the sample's own "
                    "warehouse under build/, never yours")  # fmt: skip
     p.add_argument("--warehouse", help=WAREHOUSE_HELP)
+    p.add_argument("--engine", help="ibis engine URL (default $FINOPS_ENGINE, else the DuckDB warehouse): "
+                   "pyspark:///catalog/dir reads the Spark tables there, sc://host:15002 a Spark Connect server")
     if currency:
         p.add_argument("--currency", default="USD", help="currency of every amount, ISO 4217 (default USD); other "
                        "billing currencies are converted at the charge day's rate")  # fmt: skip
@@ -201,7 +203,6 @@ def _workspace(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="what the workspace holds: sources, days covered, rows, rejects by reason, "
                        "files not loaded, unpriced models, last ingest, and the spend")  # fmt: skip
     _data_options(p)
-    p.add_argument("--engine", help="ibis engine URL (default $FINOPS_ENGINE, else the DuckDB warehouse)")
     p.add_argument("--json", action="store_true", help="print the same as JSON")
     p.set_defaults(command="status")
 

@@ -14,7 +14,7 @@ Renderings (the only place engine SQL for these lives):
 ========  ============================================  ==============================================
 function  DuckDB                                        Spark
 ========  ============================================  ==============================================
-valid     ``json_valid(t)``                             ``get_json_object(t, '$') IS NOT NULL``
+valid     ``json_valid(t)``                             ``get_json_object(t, '$') IS NOT NULL`` (null: null)
 string    ``json_extract_string(t, '$."a"."b"')``       ``get_json_object(t, '$[''a''][''b'']')``
 list      ``json_extract_string(t, '$."a"[*]')``        ``from_json(get_json_object(t, '$[''a'']'),
                                                         'array<string>')``
@@ -167,7 +167,8 @@ def _duck_list(self, op, *, arg, keys):
 
 
 def _spark_valid(self, op, *, arg):
-    return _call("get_json_object", arg, sge.convert("$")).is_(sge.null()).not_()
+    parsed = _call("get_json_object", arg, sge.convert("$")).is_(sge.null()).not_()
+    return sge.Case(ifs=[sge.If(this=arg.is_(sge.null()), true=sge.null())], default=parsed)  # null stays null
 
 
 def _spark_string(self, op, *, arg, keys):
