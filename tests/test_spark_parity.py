@@ -134,3 +134,21 @@ def test_json_functions_agree(engines) -> None:
     assert d == read(spark)
     assert d["ab"] == ["x", None, None] and d["kd"][0] == "1.5" and d["o"][0] == '{"p":"q"}' and d["u"][0] == "é"
     assert d["tags"][0] == ["t1", "2"] and d["nul"][0] is None and d["ok"][:2] == [True, False]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_focus_export_equal(engines, tmp_path, suffix) -> None:
+    import pyarrow.parquet as pq
+
+    from finops_lib.warehouse import export_focus
+
+    duck, spark, _ = engines
+    done = [export_focus(con, tmp_path / f"{con.name}{suffix}") for con in (duck, spark)]
+    assert done[0]["rows"] == done[1]["rows"] > 0 and done[0]["left_out"] == done[1]["left_out"]
+    files = [Path(d["path"]) for d in done]
+    if suffix == ".csv":
+        assert files[0].read_bytes() == files[1].read_bytes()
+    else:
+        tables = [pq.read_table(f) for f in files]
+        assert tables[0].schema.equals(tables[1].schema)
+        _same(tables[0].to_pandas(), tables[1].to_pandas())  # Parquet rows are written in parallel: order free

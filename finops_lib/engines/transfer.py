@@ -5,6 +5,8 @@ Batch-wise through Arrow, keeping the declared types (DECIMAL(38, 12) money, UTC
 
 from __future__ import annotations
 
+import ibis
+import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from finops_lib.engines.spark import write_table
@@ -34,10 +36,19 @@ def copy_tables(source: BaseBackend, target: BaseBackend, *, tables: tuple[str, 
             continue
         table = source.table(name)
         data = table.to_pyarrow()
+        if source.name == "pyspark":
+            data = _utc(data)
         if target.name == "pyspark":
             # ibis's pyspark create_table goes through pandas, which cannot hold a NULL Decimal: Arrow straight in
             write_table(target._session, name, target._session.createDataFrame(data))
         else:
-            target.create_table(name, data, schema=table.schema(), overwrite=True)
+            target.create_table(name, data, schema=ibis.Schema.from_pyarrow(data.schema), overwrite=True)
         copied[name] = data.num_rows
     return copied
+
+
+def _utc(data: pa.Table) -> pa.Table:
+    """Label Spark's timestamps UTC: a Spark TIMESTAMP is an instant, read in the session's UTC, but arrives naive."""
+    fields = [pa.field(f.name, pa.timestamp(f.type.unit, tz="UTC"), f.nullable)
+              if pa.types.is_timestamp(f.type) and f.type.tz is None else f for f in data.schema]  # fmt: skip
+    return data.cast(pa.schema(fields, metadata=data.schema.metadata))

@@ -51,8 +51,9 @@ from pathlib import Path
 import duckdb
 from ibis.backends import BaseBackend
 
-from finops_lib import paths
+from finops_lib import engine, paths
 from finops_lib.cost_datasets import merge_cost_datasets
+from finops_lib.engines.transfer import copy_tables
 from finops_lib.errors import FinopsError
 from finops_lib.schema import COSTS
 from finops_lib.share import atomic_path, neutralise_sql
@@ -250,7 +251,8 @@ def export_focus(con: BaseBackend, out: str | Path, *, version: str = "1.2", tab
     Parameters
     ----------
     con
-        The engine holding ``costs`` (DuckDB).
+        The engine holding ``costs`` (DuckDB; on another engine the charges are copied to an in-memory DuckDB
+        through Arrow and written from there, so the bytes are the same).
     out
         Target file: ``.csv`` or ``.parquet``.
     version
@@ -272,16 +274,24 @@ def export_focus(con: BaseBackend, out: str | Path, *, version: str = "1.2", tab
     Raises
     ------
     FinopsError
-        On an unsupported version, file suffix or engine.
+        On an unsupported version or file suffix, or without the table.
     """
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise FinopsError(f"{out}: the FOCUS export is written as .csv or .parquet")
-    if getattr(con, "name", None) != "duckdb":
-        raise FinopsError("the FOCUS export needs the DuckDB engine")
     if table not in con.list_tables():
         raise FinopsError(f"the warehouse holds no {table} table: run `finops ingest` first (or pass --data)")
+    if getattr(con, "name", None) != "duckdb":
+        # Another engine (Spark): its charges come over in Arrow to an in-memory DuckDB, which writes the file with
+        # the same statement, so both engines give the same bytes. The costs table (charges, not requests) is what
+        # travels; a warehouse whose charges do not fit in memory exports on DuckDB over the Parquet tables.
+        local = engine.memory()
+        try:
+            copy_tables(con, local, tables=(table,))
+            return export_focus(local, out, version=version, table=table, spreadsheet_safe=spreadsheet_safe)
+        finally:
+            local.disconnect()
     con.create_view("_focus_charges", merge_cost_datasets(con.table(table)), overwrite=True)
     try:
         sql = focus_sql(table="_focus_charges", version=version, text_times=suffix == ".csv")
