@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from finops_lib import engine, warehouse
+from finops_lib import engine, paths, warehouse
 from finops_lib.engines.transfer import copy_tables
 from finops_lib.errors import EngineError
 
@@ -22,7 +22,7 @@ pytestmark = [
 @pytest.fixture(scope="session")
 def engines(tmp_path_factory):
     duck = engine.connect("duckdb://")
-    warehouse.ingest(["data/sample"], con=duck)
+    warehouse.ingest([paths.SAMPLE_DIR], con=duck)
     spark = engine.connect(f"pyspark://{tmp_path_factory.mktemp('spark')}/catalog")
     copied = copy_tables(duck, spark)
     return duck, spark, copied
@@ -73,7 +73,7 @@ def _same(left, right) -> None:
 def _rules():
     from finops_lib.rules import load_rules
 
-    return load_rules("data/sample/config/allocation_rules.yaml")
+    return load_rules(paths.SAMPLE_DIR / "config" / "allocation_rules.yaml")
 
 
 def test_facts_totals_and_breakdowns_equal(engines) -> None:
