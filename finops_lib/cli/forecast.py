@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from finops_lib.cli.common import data_facts, resolve_workspace
+from finops_lib.engines.grouped import spark_session
 from finops_lib.errors import ParameterError
 from finops_lib.forecast import Event, build_series, calibrate, credits_by_day, forecastable, read_events, series_map
 from finops_lib.forecast import backtest as bt
@@ -51,13 +52,25 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--horizon must be a positive number of days, got {args.horizon}")
     events = _events(args)
     con, facts = data_facts(args)
+    fits_on = con if spark_session(con) is not None else None  # Spark fits on its own workers: keep it open
     try:
         frame, left_out = forecastable(build_series(facts, by=args.by, metric=args.metric))
         credits = credits_by_day(facts) if args.metric == "spend" else None
     finally:
-        con.disconnect()  # type: ignore[attr-defined]
+        if fits_on is None:
+            con.disconnect()  # type: ignore[attr-defined]
+    try:
+        return _forecast(args, out, facts.currency, frame, left_out, credits, events, fits_on)
+    finally:
+        if fits_on is not None:
+            con.disconnect()  # type: ignore[attr-defined]
+
+
+def _forecast(args: argparse.Namespace, out: Path, currency: str, frame: pd.DataFrame, left_out: pd.DataFrame,
+              credits: pd.DataFrame | None, events: list[Event], on: object) -> int:  # fmt: skip
+    """Backtest and forecast the series; fits on ``on``'s workers when it is a Spark connection, else processes."""
     if credits is not None and len(credits):
-        print(f"credits of {credits['credits'].sum():,.2f} {facts.currency} on {len(credits)} days are left out of "
+        print(f"credits of {credits['credits'].sum():,.2f} {currency} on {len(credits)} days are left out of "
               "the spend series (one-off: not projected)", file=sys.stderr)  # fmt: skip
     for row in left_out.itertuples():
         print(f"series {row.series}: {row.reason}", file=sys.stderr)
@@ -71,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     calibration = None
     if args.backtest:
         result = bt.backtest(series, horizon=args.horizon, options=options, events=events, workers=args.workers,
-                             progress=True)  # fmt: skip
+                             progress=True, on=on)  # fmt: skip
         accuracy, choice, models = choose(result, series, horizon=args.horizon)
         accuracy = accuracy.merge(choice[["series", "reason"]], on="series", how="left")
         calibration = calibrate.calibrate(result, models) if args.calibrate else None
@@ -80,10 +93,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"accuracy of {accuracy['model'].nunique()} models on {len(series)} series written to {target}",
               file=sys.stderr)  # fmt: skip
     forecasts = bt.fit_forecasts(series, models, horizon=args.horizon, options=options, events=events,
-                                 workers=args.workers, progress=True, calibration=calibration)  # fmt: skip
+                                 workers=args.workers, progress=True, calibration=calibration, on=on)  # fmt: skip
     table = forecast_table(series, forecasts, horizon=args.horizon)
     table.insert(0, "metric", args.metric)
-    table.insert(1, "unit", facts.currency if args.metric == "spend" else "tokens")
+    table.insert(1, "unit", currency if args.metric == "spend" else "tokens")
     _write(table, out, raw=args.raw_csv)
     print(f"forecasts of {len(series)} {args.by} series, {args.horizon} days, written to {out}")
     return 0

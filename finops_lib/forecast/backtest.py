@@ -280,8 +280,8 @@ class Backtest:
 
 def backtest(series: Mapping[str, pd.Series], *, horizon: int = 30, models: Sequence[str] = DEFAULT_MODELS,
              n_origins: int = 4, spacing: int = 30, options: Options | None = None,
-             events: Sequence[fc.Event] = (), workers: int = 2,
-             progress: bool | fc.Progress = False) -> Backtest:  # fmt: skip
+             events: Sequence[fc.Event] = (), workers: int = 2, progress: bool | fc.Progress = False,
+             on: object = None) -> Backtest:  # fmt: skip
     """Backtest ``models`` on every series at the same rolling origins (fits run in parallel).
 
     Parameters
@@ -294,9 +294,9 @@ def backtest(series: Mapping[str, pd.Series], *, horizon: int = 30, models: Sequ
         Keys of :data:`finops_lib.forecast.models.MODELS`.
     options, events
         Model options and known events (only those before an origin become regressors there).
-    workers, progress
-        Processes, and a tqdm bar (True) or a ``(done, total)`` callback
-        (:func:`finops_lib.forecast.parallel.run_tasks`).
+    workers, progress, on
+        Processes, a tqdm bar (True) or a ``(done, total)`` callback, and the connection the series came from: a
+        Spark one fits on its workers (:func:`finops_lib.forecast.parallel.run_tasks`).
 
     Returns
     -------
@@ -319,7 +319,7 @@ def backtest(series: Mapping[str, pd.Series], *, horizon: int = 30, models: Sequ
                     continue
                 tasks.append(fc.Task((name, model, origin), model, history, steps,
                                      _options(options, events, history, steps, name)))  # fmt: skip
-    results = fc.run_tasks(tasks, workers=workers, progress=progress, desc="backtest fits")
+    results = fc.run_tasks(tasks, workers=workers, progress=progress, desc="backtest fits", on=on)
     scored = [_score(series[name], origin, horizon, forecast, events, name, model, options.interval)
               for (name, model, origin), forecast in results.items()]  # fmt: skip
     rows = [row for row, _ in scored]
@@ -394,7 +394,7 @@ def choose_models(accuracy: pd.DataFrame, series: Mapping[str, pd.Series] | None
 def fit_forecasts(series: Mapping[str, pd.Series], models: Mapping[str, str] | str, *, horizon: int = 30,
                   options: Options | None = None, events: Iterable[fc.Event] = (), workers: int = 2,
                   progress: bool | fc.Progress = False, calibration: Mapping[str, cb.Calibration] | None = None,
-                  ) -> dict[str, Forecast]:  # fmt: skip
+                  on: object = None) -> dict[str, Forecast]:  # fmt: skip
     """Fit each series' model on its whole history and forecast ``horizon`` days (to the month's end at least).
 
     ``models`` is one model name for every series or ``{series: model}`` (:func:`choose_models`). A model needing
@@ -413,7 +413,7 @@ def fit_forecasts(series: Mapping[str, pd.Series], models: Mapping[str, str] | s
             model = "seasonal_naive" if len(values) >= SEASON else "mean"
         steps = _steps(values.index[-1], horizon)
         tasks.append(fc.Task((name,), model, values, steps, _options(options, events, values, steps, name)))
-    results = fc.run_tasks(tasks, workers=workers, progress=progress, desc="forecast fits")
+    results = fc.run_tasks(tasks, workers=workers, progress=progress, desc="forecast fits", on=on)
     calibration = calibration or {}
     return {name: fc.apply_events(cb.apply_calibration(results[(name,)], calibration.get(name)), events, series=name)
             for name in series}  # fmt: skip

@@ -1,49 +1,55 @@
-"""Many (series, model) fits in forked worker processes."""
+"""Many (series, model) fits at once: in forked worker processes, or on a Spark session's workers.
+
+:func:`run_tasks` runs the fits where the data is: given a Spark connection (``on=``), on its workers
+(:mod:`finops_lib.forecast.spark_fits`); otherwise (DuckDB, or no connection) in ``workers`` forked processes.
+Either way every fit is :func:`finops_lib.forecast.tasks.run_task`, and the forecasts are the same.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from typing import Any
 
-import pandas as pd
+from finops_lib.engines.grouped import spark_session
+from finops_lib.forecast.models import Forecast
+from finops_lib.forecast.spark_fits import fit_on_spark
+from finops_lib.forecast.tasks import Task, run_task
 
-from finops_lib.forecast.models import MODELS, Forecast, Options
+__all__ = ["Progress", "Task", "run_task", "run_tasks"]
 
 #: Told ``(done, total)`` after each fit.
 Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True)
-class Task:
-    """One fit: a model on a history, ``steps`` days ahead."""
-
-    key: tuple
-    model: str
-    history: pd.Series
-    steps: int
-    options: Options
-
-
-def run_task(task: Task) -> tuple[tuple, Forecast]:
-    """Fit one task; a model that fails falls back to seasonal naive, saying why in the forecast's note."""
-    try:
-        return task.key, MODELS[task.model].fit(task.history, task.steps, task.options)
-    except Exception as exc:  # any model failure becomes a stated fallback, never a crash
-        fallback = MODELS["seasonal_naive"].fit(task.history, task.steps, task.options)
-        note = f"{task.model} failed ({type(exc).__name__}: {str(exc)[:120]}); seasonal naive used"
-        return task.key, replace(fallback, note=note)
-
-
 def run_tasks(tasks: Sequence[Task], *, workers: int = 2, progress: bool | Progress = False,
-              desc: str = "fits") -> dict[tuple, Forecast]:
-    """Run fits in ``workers`` processes (in this process when 1 or few tasks), saying how far they are.
+              desc: str = "fits", on: Any = None) -> dict[tuple, Forecast]:  # fmt: skip
+    """Run fits in ``workers`` processes (in this process when 1 or few tasks), or on Spark; say how far they are.
 
-    ``progress``: True for a tqdm bar (commands), or a callback told ``(done, total)`` after each fit (a notebook's
-    bar, :func:`finops_lib.views.progress.working`).
+    Parameters
+    ----------
+    tasks
+        The fits.
+    workers
+        Processes (ignored on Spark: its session decides how many workers fit).
+    progress
+        True for a tqdm bar (commands), or a callback told ``(done, total)`` after each fit (a notebook's bar,
+        :func:`finops_lib.views.progress.working`). On Spark the fits are counted when they all are back.
+    desc
+        The bar's label.
+    on
+        The connection the series came from: a Spark one (an ibis PySpark backend, or a Spark session) fits on
+        its workers (:func:`finops_lib.forecast.spark_fits.fit_on_spark`); anything else, or None, in processes.
 
-    Workers are forked (POSIX): they inherit the loaded models and the silenced loggers, and scripts need no
+    Returns
+    -------
+    dict
+        ``{task.key: Forecast}``.
+
+    Notes
+    -----
+    Processes are forked (POSIX): they inherit the loaded models and the silenced loggers, and scripts need no
     ``if __name__ == "__main__"`` guard. They only fit models; they never touch the warehouse.
     """
     from tqdm.auto import tqdm
@@ -59,6 +65,11 @@ def run_tasks(tasks: Sequence[Task], *, workers: int = 2, progress: bool | Progr
             tell(len(results), len(tasks))
 
     try:
+        session = spark_session(on)
+        if session is not None and tasks:
+            for key, forecast in fit_on_spark(tasks, session).items():
+                done(key, forecast)
+            return results
         if workers <= 1 or len(tasks) < 4:
             for key, forecast in map(run_task, tasks):
                 done(key, forecast)
