@@ -123,6 +123,9 @@ def open_session(url: str):
         for key, value in SQL_SETTINGS.items():
             remote.conf.set(key, value)
         return remote
+    active = SparkSession.getActiveSession()
+    if active is not None and target.catalog is not None and catalog_folder(active) != target.catalog.resolve():
+        active.stop()  # one local session per process, and its catalog folder is fixed when it starts
     builder = (
         SparkSession.builder.master("local[*]")
         .appName("finops")
@@ -225,12 +228,12 @@ def register_tables(session) -> list[str]:
         return names
     for entry in sorted(folder.iterdir()):
         if entry.is_dir() and entry.name.isidentifier() and any(entry.glob("*.parquet")):
-            _register(session, entry.name, entry)
+            register_table(session, entry.name, entry)
             names.append(entry.name)
     return names
 
 
-def _register(session, name: str, location: Path) -> None:
+def register_table(session, name: str, location: Path) -> None:
     session.sql(f"DROP TABLE IF EXISTS `{name}`")
     session.catalog.createTable(name, path=str(location), source="parquet")
 
@@ -257,5 +260,5 @@ def write_table(session, name: str, frame) -> Path:
     location = catalog_folder(session) / name
     session.sql(f"DROP TABLE IF EXISTS `{name}`")
     frame.write.mode("overwrite").parquet(str(location))
-    _register(session, name, location)
+    register_table(session, name, location)
     return location

@@ -43,6 +43,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from finops_lib import engine, paths
+from finops_lib.engines.publish import ingest_warehouse, needs_publish, publish
 from finops_lib.errors import FinopsError, SourceError
 from finops_lib.schema import TABLES, conform
 from finops_lib.sources import (
@@ -569,19 +570,45 @@ def ingest(
     if format is not None and format not in SOURCES:
         get_source("-", format)
     files = discover(paths)
+    if con is not None and con.name == "pyspark":
+        return _ingest_for_spark(files, con, format=format)
     own = con is None
     con = con or engine.connect(warehouse=warehouse)
     try:
-        ensure_tables(con)
-        privacy.prepare(con, privacy.pseudonym_key())  # outside any file's transaction (see privacy.prepare)
-        keep_sample_apart(con, files)
-        ledger = Ledger.read(con)
-        results = [ingest_file(con, path, format=format, ledger=ledger) for path in files]
+        return _ingest_files(con, files, format=format)
     finally:
         if own:
             con.disconnect()
-    columns = list(FileResult.__dataclass_fields__)
-    return pd.DataFrame([asdict(r) for r in results], columns=columns)
+
+
+def _ingest_for_spark(files: list[Path], con: BaseBackend, *, format: str | None) -> pd.DataFrame:
+    """Ingest into a Spark engine: load into its DuckDB ingest warehouse, then publish the changed files' rows.
+
+    The ingest warehouse (``_ingest.duckdb`` in a local session's catalog folder; for a Spark Connect engine, the
+    warehouse named by ``$FINOPS_WAREHOUSE``) holds the ledger and the rows, so every guarantee of :func:`ingest`
+    holds as on DuckDB; :func:`finops_lib.engines.publish.publish` then rewrites the Parquet file of each source file
+    whose rows changed. A run that changed nothing publishes nothing.
+    """
+    stage_file = engine.warehouse_path(ingest_warehouse(con)).resolve()
+    stage_file.parent.mkdir(parents=True, exist_ok=True)
+    stage = engine.connect(f"duckdb://{stage_file}")  # DuckDB, whatever $FINOPS_ENGINE says
+    try:
+        summary = _ingest_files(stage, files, format=format)
+        if needs_publish(con) or summary["status"].isin(["loaded", "replaced"]).any():
+            publish(stage, con)
+    finally:
+        stage.disconnect()
+    return summary
+
+
+def _ingest_files(con: BaseBackend, files: list[Path], *, format: str | None) -> pd.DataFrame:
+    """Ingest ``files`` into an open DuckDB warehouse, one transaction each; return the summary (see :func:`ingest`)."""
+    ensure_tables(con)
+    privacy.prepare(con, privacy.pseudonym_key())  # outside any file's transaction (see privacy.prepare)
+    keep_sample_apart(con, files)
+    ledger = Ledger.read(con)
+    results = [ingest_file(con, path, format=format, ledger=ledger) for path in files]
+    return pd.DataFrame([asdict(r) for r in results], columns=list(FileResult.__dataclass_fields__))
 
 
 def summarize(summary: pd.DataFrame) -> pd.DataFrame:
