@@ -31,9 +31,7 @@ Decimal('15.000000000000')
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import uuid
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -48,6 +46,7 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from finops_lib import checks, fx, paths
+from finops_lib.engines import kept
 from finops_lib.errors import ParameterError
 from finops_lib.facts.model import DIMENSIONS, GRAINS, MEASURES, Measure, check_grain
 from finops_lib.facts.scope import MONEY_SCOPES, TOKEN_SCOPES, in_window, with_scopes
@@ -486,10 +485,8 @@ class _Explored:
     def _kept(self, key: tuple, keep: object, make: Any) -> ir.Table:
         if key not in self._tables:  # ``keep`` holds the objects whose ids are in the key: ids are never reused
             expr = make()
-            backend = expr.get_backend()
-            name = f"finops_explored_{uuid.uuid4().hex}"
-            table = backend.create_table(name, expr, temp=True)
-            weakref.finalize(self, _drop_quietly, backend, name)
+            table = kept.keep(expr)
+            weakref.finalize(self, kept.release, expr.get_backend(), table)
             self._tables[key] = (keep, table)
         return self._tables[key][1]
 
@@ -513,12 +510,6 @@ class _Explored:
         owned = self._kept(("owned", owners), None,
                            lambda: attribute(self.requests, facts.rules, table_name="requests", pools=False))
         return self._kept(key, facts.rates, lambda: facts._convert(owned))
-
-
-def _drop_quietly(backend: BaseBackend, name: str) -> None:
-    """Drop a kept table; nothing to do when its connection is already closed (its temporary tables went too)."""
-    with contextlib.suppress(Exception):  # closed connection, interpreter exit
-        backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
 
 
 def open_facts(con: BaseBackend, **options: Any) -> Facts:

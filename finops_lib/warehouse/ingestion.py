@@ -638,7 +638,8 @@ def _demo_engine(warehouse: Path) -> str:
     return f"duckdb:///{warehouse.resolve()}"
 
 
-def open_data(data_dir: str | Path | None = None, *, warehouse: str | Path | None = None) -> BaseBackend:
+def open_data(data_dir: str | Path | None = None, *, warehouse: str | Path | None = None,
+              engine_url: str | None = None) -> BaseBackend:
     """Ingest a data folder (a no-op for files already ingested) and return the open warehouse.
 
     This is what notebooks call first.
@@ -660,10 +661,14 @@ def open_data(data_dir: str | Path | None = None, *, warehouse: str | Path | Non
         left open never blocks ``finops ingest``; call again for newer data. The ingest itself holds the file
         only while it runs, and waits for another writer (``$FINOPS_LOCK_TIMEOUT``). The demo sample stays in
         its own warehouse even when ``$FINOPS_ENGINE`` names a writable engine (a user's).
+    engine_url
+        An engine named explicitly (a notebook's ``engine`` parameter, e.g. ``pyspark:///catalog/folder``): the
+        data folder is ingested into it and the connection returned as it is (a Spark session is no file to
+        snapshot); default ``$FINOPS_ENGINE``, else the DuckDB warehouse.
     """
-    folder = paths.data_folder(data_dir, warehouse)
-    url = None
-    if not warehouse:
+    folder = paths.data_folder(data_dir, warehouse or engine_url)
+    url = engine_url
+    if not warehouse and not engine_url:
         tag = hashlib.sha1(str(folder).encode()).hexdigest()[:8]
         warehouse = paths.BUILD_DIR / "warehouses" / f"{Path(folder).name}-{tag}.duckdb"
         if paths.is_sample(folder):
