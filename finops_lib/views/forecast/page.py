@@ -47,6 +47,7 @@ class Inputs:
     events_note: str = ""
     shortage: str = ""
     metric: str = "spend"
+    con: Any = None  # the warehouse read: a Spark connection fits the models on its workers (forecast.parallel)
 
     @property
     def ready(self) -> bool:
@@ -150,7 +151,7 @@ def load(con: BaseBackend, *, data_dir: str | None = None, rules_file: str = "",
     first, last = frame["day"].min(), frame["day"].max()
     shortage = (f"Forecasts need {MIN_HISTORY_DAYS} days of history; this data has {days} ({first:%Y-%m-%d} to "
                 f"{last:%Y-%m-%d}).") if days < MIN_HISTORY_DAYS else ""  # fmt: skip
-    return Inputs(facts, frame, series, events, table, left_out, credits, ", ".join(notes), shortage, metric)
+    return Inputs(facts, frame, series, events, table, left_out, credits, ", ".join(notes), shortage, metric, con)
 
 
 def _no_history(facts: Facts, exc: NotEnoughData) -> str:
@@ -197,7 +198,7 @@ def run_backtest(inputs: Inputs, *, horizon_days: int, n_origins: int, model: st
     if progress is not None:
         progress.step("backtesting every model")
     result = bt.backtest(inputs.series, horizon=horizon_days, n_origins=n_origins, options=Options(country=country),
-                         events=inputs.events, workers=workers, progress=progress or False)  # fmt: skip
+                         events=inputs.events, workers=workers, progress=progress or False, on=inputs.con)  # fmt: skip
     accuracy, chosen_models, chosen = choice.choose(result, inputs.series, model=model, horizon=horizon_days)
     origins = int(result.errors["origin"].nunique()) if len(result.errors) else 0
     if not origins:
@@ -232,7 +233,8 @@ def run_forecasts(inputs: Inputs, backtested: Backtested, *, horizon_days: int, 
         progress.step("forecasting each series with its model")
     forecasts = bt.fit_forecasts(inputs.series, backtested.chosen, horizon=horizon_days,
                                  options=Options(country=country), events=inputs.events, workers=workers,
-                                 calibration=backtested.calibration, progress=progress or False)  # fmt: skip
+                                 calibration=backtested.calibration, progress=progress or False,
+                                 on=inputs.con)  # fmt: skip
     table = choice.forecast_table(inputs.series, forecasts, horizon=horizon_days)
     shown = next((name for name in inputs.series if name != "total"), "total")
     return Forecasted(forecasts, table, shown, forecasts[shown].frame.index[0].to_period("M"))
