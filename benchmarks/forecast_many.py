@@ -10,9 +10,9 @@ growth and noise) and the rules file saying which team owns each project are wri
   of spend), each project's team from the rules;
 * ``fits``: Prophet, 30 days ahead, every series, in ``--workers`` processes (:mod:`finops_lib.forecast.parallel`).
 
-``--engine pyspark``: the warehouse's tables are copied to a local Spark session (``transfer``, timed apart; DuckDB
-still ingests), the series are built through the facts on Spark, and the fits run on the session's workers
-(``applyInPandas``, :mod:`finops_lib.forecast.spark_fits`).
+``--engine pyspark``: the pages are ingested into a local Spark session's catalog (``finops ingest --engine
+pyspark:///catalog``'s path), the series are built through the facts on Spark, and the fits run on the session's
+workers (``applyInPandas``, :mod:`finops_lib.forecast.spark_fits`).
 
 Goal (issue 19): 10,000 series, series plus fits, in under 10 minutes on 2 cores with DuckDB; the Spark path shown
 on 1,000. Results go to ``benchmarks/out/forecast_many_<engine>_<series>.json``.
@@ -89,7 +89,6 @@ def main() -> int:
     args = parser.parse_args()
 
     from finops_lib import engine
-    from finops_lib.engines.transfer import copy_tables
     from finops_lib.facts import open_facts
     from finops_lib.forecast import backtest as bt
     from finops_lib.forecast import build_series
@@ -103,22 +102,13 @@ def main() -> int:
         t0 = time.perf_counter()
         rows = write_pages(folder, teams=args.teams, keys=args.keys, models=args.models, days=args.days)
         print(f"wrote {rows:,} usage results in {time.perf_counter() - t0:.0f} s", flush=True)
-    warehouse = OUT / "bench_forecast_many"
+    warehouse = OUT / f"bench_forecast_many_{args.engine}"
     shutil.rmtree(warehouse, ignore_errors=True)
     t0 = time.perf_counter()
-    con = engine.connect(warehouse=warehouse)
+    spark_url = f"pyspark://{warehouse / 'catalog'}" if args.engine == "pyspark" else None
+    con = engine.connect(spark_url, warehouse=warehouse)
     ingest([folder], con=con)
     ingest_s = time.perf_counter() - t0
-
-    transfer_s = 0.0
-    duck = con
-    if args.engine == "pyspark":
-        shutil.rmtree(OUT / "bench_forecast_many_spark", ignore_errors=True)
-        t0 = time.perf_counter()
-        con = engine.connect(f"pyspark://{OUT / 'bench_forecast_many_spark' / 'catalog'}")
-        copy_tables(duck, con)
-        transfer_s = time.perf_counter() - t0
-        print(f"Spark session and the warehouse copied to it in {transfer_s:.1f} s", flush=True)
 
     t0 = time.perf_counter()
     facts = open_facts(con, currency="USD", rules=resolve_rules("", folder))
@@ -135,7 +125,7 @@ def main() -> int:
     result = {"engine": args.engine, "series": len(series), "expected_series": expected, "days": args.days,
               "model": args.model, "metric": args.metric, "cores": os.cpu_count(),
               "workers": args.workers if args.engine == "duckdb" else "local[*]",
-              "ingest_seconds": round(ingest_s, 1), "transfer_seconds": round(transfer_s, 1),
+              "ingest_seconds": round(ingest_s, 1),
               "series_seconds": round(series_s, 1),
               "fit_seconds": round(fits_s, 1), "seconds": round(total, 1), "fallbacks": fallbacks,
               "goal_seconds": GOAL_SECONDS, "goal_met": len(series) >= expected and total <= GOAL_SECONDS}
@@ -143,8 +133,6 @@ def main() -> int:
           f"{total:.1f} s (goal {GOAL_SECONDS:.0f} s); {fallbacks} fits fell back to seasonal naive", flush=True)
     (OUT / f"forecast_many_{args.engine}_{expected}.json").write_text(json.dumps(result, indent=2))
     con.disconnect()
-    if duck is not con:
-        duck.disconnect()
     return 0
 
 
