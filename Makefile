@@ -61,8 +61,9 @@ lab: install  ## JupyterLab on notebooks/, new notebooks on the project's kernel
 sample: install  ## regenerate data/sample/ (fixed seed: the result must not change)
 	$(BIN)/finops sample --out data/sample
 
-bench: install  ## benchmarks: ingest (1M and 10M LiteLLM rows against bare DuckDB doing the same work, the sample folder), allocation (10M rows), forecasts (100 series x 180 days; 10,000 team x model x key series), the sample report, widget redraws, live pull and watch cycle
+bench: install  ## benchmarks: ingest (1M and 10M LiteLLM rows against bare DuckDB doing the same work, the sample folder), the command on an unchanged sample folder, allocation (10M rows), forecasts (100 series x 180 days; 10,000 team x model x key series), the sample report, widget redraws, live pull and watch cycle
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/cli_unchanged.py
 	$(BIN)/python benchmarks/allocate.py
 	$(BIN)/python benchmarks/forecast.py
 	$(BIN)/python benchmarks/forecast_many.py

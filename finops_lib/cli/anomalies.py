@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 
 from finops_lib.anomalies import DEFAULTS, detect_anomalies, write_alerts
-from finops_lib.cli.common import data_facts
 from finops_lib.cli.parser import EXIT_ANOMALIES_FOUND
+from finops_lib.cli.workspace_facts import data_facts
 from finops_lib.errors import ParameterError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from finops_lib.allocation import allocate, write_chargeback
-from finops_lib.cli.common import data_facts
+from finops_lib.cli.workspace_facts import data_facts
 
 
 def run(args: argparse.Namespace) -> int:

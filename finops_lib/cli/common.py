@@ -1,4 +1,4 @@
-"""What the ``finops`` commands share: the workspace (one warehouse and its config), its facts, printing a table.
+"""What the ``finops`` commands share: the workspace (one warehouse and its config), ingest into it, print a table.
 
 The workspace model (``docs/workspace.md``). Every data command finds its warehouse the same way: ``--warehouse``,
 else ``$FINOPS_WAREHOUSE``, else ``data/warehouse/`` (:func:`finops_lib.engine.warehouse_path`). ``--data FOLDER``
@@ -25,17 +25,15 @@ from pathlib import Path
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from finops_lib import checks, engine, paths
+from finops_lib import engine, paths
 from finops_lib.errors import FinopsError
-from finops_lib.facts import Facts, open_facts
-from finops_lib.rules import Rules, find_rules, resolve_rules
 from finops_lib.share import atomic_write
 from finops_lib.sources.mapped import register_mapping
 from finops_lib.warehouse import ingest, open_data
 from finops_lib.warehouse.status import ingested_count
 
-__all__ = ["CONFIG_DIR", "NothingIngested", "Workspace", "data_facts", "ingest_into", "not_loaded", "open_workspace",
-           "print_frame", "register_mappings", "resolve_workspace", "workspace_rules"]  # fmt: skip
+__all__ = ["CONFIG_DIR", "NothingIngested", "Workspace", "ingest_into", "not_loaded", "open_workspace", "print_frame",
+           "register_mappings", "resolve_workspace"]  # fmt: skip
 
 #: The folder of config files, inside the workspace folder and inside a data folder.
 CONFIG_DIR = "config"
@@ -231,34 +229,6 @@ def not_loaded(summary: pd.DataFrame) -> list[str]:
     for row in summary[summary["status"].isin(list(FIXES))].itertuples():
         lines += [f"{row.status.upper()} {row.path}: {row.message}", f"  fix: {fix_for(row.status, row.message)}"]
     return lines
-
-
-def workspace_rules(ws: Workspace, rules_file: str = "") -> Rules:
-    """Return the allocation rules: ``rules_file`` (``none``: tags only), else the workspace's config.
-
-    The first ``config/allocation_rules.yaml`` of the lookup order applies; without one, owners come from tags.
-    """
-    if rules_file:
-        return resolve_rules(rules_file)
-    root = next((r for r in ws.config_roots if find_rules(r) is not None), None)
-    return resolve_rules("", root)
-
-
-def data_facts(args: argparse.Namespace, *, rules_file: str = "") -> tuple[BaseBackend, Facts]:
-    """Return the open workspace (``--data`` ingested first) and its facts in ``--currency``, window and rules.
-
-    The rules are ``rules_file`` (``--rules``) when given, else the workspace's config. The warehouse stays open:
-    the caller disconnects it when done.
-    """
-    con, ws = open_workspace(args)
-    options = {"currency": checks.currency_code(getattr(args, "currency", "USD"), name="--currency"),
-               "start_date": getattr(args, "start_date", None), "end_date": getattr(args, "end_date", None),
-               "convert": not getattr(args, "only_billed_in_currency", False)}  # fmt: skip
-    try:
-        return con, open_facts(con, rules=workspace_rules(ws, rules_file), **options)
-    except BaseException:
-        con.disconnect()
-        raise
 
 
 def print_frame(frame: pd.DataFrame) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from finops_lib.cli.common import data_facts, resolve_workspace
+from finops_lib.cli.common import resolve_workspace
+from finops_lib.cli.workspace_facts import data_facts
 from finops_lib.engines.grouped import spark_session
 from finops_lib.errors import ParameterError
 from finops_lib.forecast import Event, build_series, calibrate, credits_by_day, forecastable, read_events, series_map

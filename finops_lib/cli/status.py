@@ -17,8 +17,9 @@ from typing import Any
 import pandas as pd
 
 from finops_lib import checks
-from finops_lib.cli.common import Workspace, open_workspace, print_frame, workspace_rules
+from finops_lib.cli.common import Workspace, open_workspace, print_frame
 from finops_lib.cli.config import CONFIG_FILES
+from finops_lib.cli.workspace_facts import workspace_rules
 from finops_lib.facts import Facts, open_facts, unpriced_models
 from finops_lib.fx import fmt_money
 from finops_lib.warehouse import sources
