@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest import OUT, ensure_sample  # noqa: E402  (the scaled sample, generated once)
 
-FINOPS = [sys.executable, "-m", "finops_lib.cli"]
+FINOPS = [str(Path(sys.executable).with_name("finops"))]  # the installed command, as a user runs it
 
 
 def timed(args: list[str]) -> float:
