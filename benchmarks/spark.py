@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import OUT, ensure_sample  # noqa: E402  (the scaled sample, generated once)
+from ingest import OUT, ensure_sample  # the scaled sample, generated once
 
 FINOPS = [str(Path(sys.executable).with_name("finops"))]  # the installed command, as a user runs it
 

@@ -234,6 +234,7 @@ def register_tables(session) -> list[str]:
 
 
 def register_table(session, name: str, location: Path) -> None:
+    """(Re-)register the Parquet folder ``location`` as the session's external table ``name``."""
     session.sql(f"DROP TABLE IF EXISTS `{name}`")
     session.catalog.createTable(name, path=str(location), source="parquet")
 
