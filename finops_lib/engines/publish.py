@@ -73,8 +73,8 @@ def file_part(source_file: str) -> str:
 def needs_publish(target: BaseBackend) -> bool:
     """Return whether the catalog lacks a table or holds a publish that stopped part-way."""
     folder = _local_folder(target)
-    if folder is None:
-        return True
+    if folder is None:  # a remote catalog: its tables are copied whole, so only a missing one needs it
+        return not {*BY_FILE, *WHOLE} <= set(target.list_tables())
     if (folder / MARKER).exists():
         return True
     return any(not (folder / t / SCHEMA_FILE).exists() for t in (*BY_FILE, *WHOLE))
