@@ -40,11 +40,20 @@ def copy_tables(source: BaseBackend, target: BaseBackend, *, tables: tuple[str, 
             data = _utc(data)
         if target.name == "pyspark":
             # ibis's pyspark create_table goes through pandas, which cannot hold a NULL Decimal: Arrow straight in
-            write_table(target._session, name, target._session.createDataFrame(data))
+            write_table(target._session, name, _spark_frame(target._session, data))
         else:
             target.create_table(name, data, schema=ibis.Schema.from_pyarrow(data.schema), overwrite=True)
         copied[name] = data.num_rows
     return copied
+
+
+def _spark_frame(session, data: pa.Table):
+    """Return ``data`` as a Spark DataFrame; an empty table keeps its columns (Spark cannot infer them from no rows)."""
+    if data.num_rows:
+        return session.createDataFrame(data)
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return session.createDataFrame([], schema=from_arrow_schema(data.schema))
 
 
 def _utc(data: pa.Table) -> pa.Table:
