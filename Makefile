@@ -62,7 +62,7 @@ lab: install  ## JupyterLab on notebooks/, new notebooks on the project's kernel
 sample: install  ## regenerate data/sample/ (fixed seed: the result must not change)
 	$(BIN)/finops sample --out data/sample
 
-bench: install  ## benchmarks: ingest (1M and 10M LiteLLM rows against bare DuckDB doing the same work, the sample folder), the command on an unchanged sample folder, allocation (10M rows), forecasts (100 series x 180 days; 10,000 team x model x key series), the sample report, widget redraws, live pull and watch cycle
+bench: install  ## benchmarks: ingest (1M and 10M LiteLLM rows against bare DuckDB doing the same work, the sample folder), the command on an unchanged sample folder, allocation (10M rows), forecasts (100 series x 180 days; 10,000 team x model x key series), the sample report, widget redraws, live pull and watch cycle, Spark local against DuckDB (1M-row ingest and chargeback)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/cli_unchanged.py
 	$(BIN)/python benchmarks/allocate.py
@@ -71,6 +71,7 @@ bench: install  ## benchmarks: ingest (1M and 10M LiteLLM rows against bare Duck
 	$(BIN)/python benchmarks/report.py
 	$(BIN)/python benchmarks/widgets.py
 	$(BIN)/python benchmarks/live.py
+	$(BIN)/python benchmarks/spark.py
 
 demo-watch: install  ## the live path against the fake vendor server: 40 ordinary days, a runaway key, the alerts it gets
 	$(BIN)/python -m finops_lib.watch.demo build/demo-watch
