@@ -47,6 +47,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
+    if shutil.which("java") is None:
+        print("no Java runtime on PATH: the Spark benchmark is skipped (make install and .ci/run install pyspark; "
+              "Java comes from the system, e.g. apt-get install openjdk-17-jre-headless)")
+        return 0
     folder = ensure_sample(args.rows).parents[1]
     rules = folder / "config" / "allocation_rules.yaml"
     work = OUT / "bench_spark"
