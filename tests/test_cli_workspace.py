@@ -216,3 +216,14 @@ def test_status_lists_the_files_in_no_table_while_they_are_there(tmp_path, monke
     assert sum(r["rows"] for r in info["rejects_by_reason"]) == 5
     (folder / "inhouse.csv").unlink()  # gone from the folder: no longer listed
     assert [f["path"] for f in _status(capsys)["not_loaded"]] == [str(folder / "empty.json")]
+
+
+def test_a_report_on_an_empty_engine_someone_named_never_shows_the_sample(tmp_path, monkeypatch, capsys) -> None:
+    """``$FINOPS_ENGINE`` names the user's engine: empty, the report stops (exit 2) rather than show fictional money."""
+    monkeypatch.delenv("FINOPS_WAREHOUSE", raising=False)
+    monkeypatch.setenv("FINOPS_ENGINE", f"duckdb:///{tmp_path / 'theirs.duckdb'}")
+    out = tmp_path / "report"
+    assert main(["report", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "nothing ingested" in err and "showing the demo sample" not in err
+    assert not out.exists() or not any(out.rglob("*.html"))

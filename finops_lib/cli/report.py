@@ -44,7 +44,8 @@ def _workspace(args: argparse.Namespace, parameters: dict[str, str]) -> str | No
     ``--data`` is ingested into the workspace first (the committed sample without ``--warehouse`` stays the demo
     in its own warehouse); without ``--data`` the workspace is reported as ingested, or, when nothing is ingested
     yet in the default workspace, the demo sample (said on stderr). A workspace named by ``--warehouse`` or
-    ``$FINOPS_WAREHOUSE`` that holds nothing is an error (exit 2): a scheduled report never shows fictional money.
+    ``$FINOPS_WAREHOUSE``, or an engine named by ``$FINOPS_ENGINE``, that holds nothing is an error (exit 2): a
+    scheduled report never shows fictional money.
     Sets ``parameters["warehouse"]`` and the workspace's config files; returns the
     data folder the notebooks get (None: the warehouse alone).
     """
@@ -56,8 +57,9 @@ def _workspace(args: argparse.Namespace, parameters: dict[str, str]) -> str | No
     try:
         con, ws = open_workspace(args, quiet=True)
     except NothingIngested:
-        if args.warehouse or os.environ.get("FINOPS_WAREHOUSE"):
-            # a workspace someone named (a scheduled report, say) never gets the fictional sample's figures instead
+        if args.warehouse or os.environ.get("FINOPS_WAREHOUSE") or ws.engine_url or os.environ.get("FINOPS_ENGINE"):
+            # a workspace or engine someone named (a scheduled report, a Spark catalog) never gets the fictional
+            # sample's figures instead
             raise
         print(f"nothing ingested in {ws.warehouse}: showing the demo sample (finops ingest <folder> loads your "
               "exports into the workspace)", file=sys.stderr)  # fmt: skip
