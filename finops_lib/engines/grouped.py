@@ -4,15 +4,11 @@ The engine half of work the analyses spread over Spark (many forecast fits, :mod
 the rows go to Spark as Arrow, each group is handed to the function as a pandas frame on a worker, and the result
 comes back as Arrow. What the rows mean stays with the caller.
 
-The workers run the driver's own Python (``sys.executable``) unless ``PYSPARK_PYTHON`` names another: PySpark's
-default is whatever ``python3`` is on the PATH, which is not the virtual environment when the tests or a script run
-``.venv/bin/python`` without activating it, and the workers then cannot import pandas or the workbench.
+A local session's workers run the driver's own Python (:func:`finops_lib.engines.spark.open_session` sees to it).
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -78,7 +74,6 @@ def map_groups(session: Any, rows: pa.Table, *, by: str, fn: Callable[[pd.DataFr
     pyarrow.Table
         Every group's result rows, in no particular order.
     """
-    _workers_run_this_python(session)
     groups = len(pc.unique(rows[by])) if len(rows) else 0
     parts = max(1, min(partitions or 4 * _cores(session), groups))
     frame = session.createDataFrame(rows)
@@ -91,13 +86,3 @@ def _cores(session: Any) -> int:
     except Exception:  # Spark Connect has no SparkContext: its server decides; its shuffle partitions stand in
         return int(session.conf.get("spark.sql.shuffle.partitions", "4"))
 
-
-def _workers_run_this_python(session: Any) -> None:
-    """Point a local session's Python workers at this interpreter unless ``PYSPARK_PYTHON`` was set (module doc)."""
-    if os.environ.get("PYSPARK_PYTHON"):
-        return
-    try:
-        context = session.sparkContext
-    except Exception:  # Spark Connect: the server's workers run the server's Python
-        return
-    context.pythonExec = sys.executable

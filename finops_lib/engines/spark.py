@@ -12,7 +12,9 @@ server's.
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -123,6 +125,9 @@ def open_session(url: str):
         for key, value in SQL_SETTINGS.items():
             remote.conf.set(key, value)
         return remote
+    # Workers run this interpreter unless PYSPARK_PYTHON names another: PySpark's default is the first python3 on
+    # the PATH, not the virtual environment when .venv/bin/python runs unactivated (no pandas, no workbench there).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     active = SparkSession.getActiveSession()
     if active is not None and target.catalog is not None and catalog_folder(active) != target.catalog.resolve():
         active.stop()  # one local session per process, and its catalog folder is fixed when it starts

@@ -589,8 +589,7 @@ def _ingest_for_spark(files: list[Path], con: BaseBackend, *, format: str | None
     holds as on DuckDB; :func:`finops_lib.engines.publish.publish` then rewrites the Parquet file of each source file
     whose rows changed. A run that changed nothing publishes nothing.
     """
-    stage_file = engine.warehouse_path(ingest_warehouse(con)).resolve()
-    stage_file.parent.mkdir(parents=True, exist_ok=True)
+    stage_file = engine.warehouse_path(ingest_warehouse(con))  # resolved, its folder created
     stage = engine.connect(f"duckdb://{stage_file}")  # DuckDB, whatever $FINOPS_ENGINE says
     try:
         summary = _ingest_files(stage, files, format=format)
