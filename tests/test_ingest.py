@@ -279,3 +279,44 @@ def test_partial_openai_bucket_is_replaced_when_completed(tmp_path):
     tokens = frame.groupby(frame.ChargePeriodStart.dt.day).ConsumedQuantity.sum().astype(int).to_dict()
     assert tokens == {1: 1100, 2: 1100}
     assert not frame.x_DataQualityFlags.str.contains("partial_bucket").any()
+
+
+def test_rows_of_an_engine_view_are_staged_without_compiling_and_equal_the_compiled_rows(tmp_path, monkeypatch):
+    # The ingest selects a reader's view directly (no ibis compilation) when its columns already have the declared
+    # types, the date window's mark written as SQL: the rows must equal what the compiled expression gives, edge
+    # dates of the window and already rejected rows included.
+    from datetime import UTC, datetime
+
+    import ibis
+
+    from finops_lib.schema import TABLES, conform
+    from finops_lib.sources import REJECT_MARK, _reject_outside_window
+    from finops_lib.warehouse.ingestion import _declared_view_sql
+
+    monkeypatch.setenv("FINOPS_DATE_WINDOW", "2020-01-01:2030-12-31")
+    con = engine.connect(warehouse=tmp_path / "wh")
+    spec = TABLES["costs"]
+    con.create_table("edge", schema=spec.ibis_schema(), temp=True)
+    moments = [None, datetime(2019, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), datetime(2020, 1, 1, tzinfo=UTC),
+               datetime(2030, 12, 31, 23, 59, 59, tzinfo=UTC), datetime(2031, 1, 1, tzinfo=UTC),
+               datetime(1999, 5, 1, 12, 30, tzinfo=UTC)]
+    flags = [None, "", "estimated", f"{REJECT_MARK}BilledCost\x1fnot a number\x1fabc"]
+    for i, (moment, flag) in enumerate((m, f) for m in moments for f in flags):
+        con.con.execute('INSERT INTO edge ("ChargePeriodStart", "x_DataQualityFlags", "x_SourceRow", "BilledCost") '
+                        "VALUES (?, ?, ?, 1.5)", [moment, flag, i + 2])
+    rows = conform(_reject_outside_window(conform(con.table("edge"), "costs")), "costs")
+    fast = _declared_view_sql(rows, "costs")
+    assert fast is not None and "edge" in fast  # selected from the table itself
+    order = ' ORDER BY "x_SourceRow"'
+    got = con.con.execute(f"{fast}{order}").fetchall()
+    want = con.con.execute(f"SELECT * FROM ({con.compile(rows)}){order}").fetchall()
+    assert got == want
+    marked = [r[spec.names.index("x_DataQualityFlags")] for r in got]
+    outside = [m is not None and not datetime(2020, 1, 1, tzinfo=UTC) <= m < datetime(2031, 1, 1, tzinfo=UTC)
+               for m in moments for _ in flags]
+    given = [f for _ in moments for f in flags]
+    assert sum(str(f).startswith(f"{REJECT_MARK}ChargePeriodStart") for f in marked) == sum(
+        o and not str(f).startswith(REJECT_MARK) for o, f in zip(outside, given, strict=True))
+    # A real cast (text to a number) is not written here: the compiled path keeps ibis's semantics.
+    text = con.table("edge").mutate(BilledCost=ibis.literal("2.5"))
+    assert _declared_view_sql(conform(text, "costs"), "costs") is None

@@ -214,6 +214,15 @@ def _reject_outside_window(rows: ibis.Table | None) -> ibis.Table | None:
     """Mark rows dated outside the window as inline rejects (rows already rejected keep their reason)."""
     if rows is None:
         return None
+    return rows.mutate(x_DataQualityFlags=window_mark(rows))
+
+
+def window_mark(rows: ibis.Table) -> ibis.Value:
+    """Return ``x_DataQualityFlags`` of ``rows`` with the inline reject mark of a row dated outside the window.
+
+    :func:`window_mark_sql` writes the same value as SQL text (ingest selects rows of the engine without
+    compiling them); a test holds the two equal.
+    """
     start, end = window_bounds()
     moment = rows.ChargePeriodStart
     shown = moment.cast("string")
@@ -221,7 +230,25 @@ def _reject_outside_window(rows: ibis.Table | None) -> ibis.Table | None:
     mark = ibis.literal(f"{REJECT_MARK}ChargePeriodStart\x1f") + reason + ibis.literal("\x1f") + shown
     outside = ((moment < ibis.literal(start)) | (moment >= ibis.literal(end))).fill_null(False)
     rejected = rows.x_DataQualityFlags.startswith(REJECT_MARK).fill_null(False)
-    return rows.mutate(x_DataQualityFlags=ibis.ifelse(outside & ~rejected, mark, rows.x_DataQualityFlags))
+    return ibis.ifelse(outside & ~rejected, mark, rows.x_DataQualityFlags)
+
+
+def window_mark_sql(moment: str, flags: str) -> str:
+    """Return DuckDB SQL of :func:`window_mark` over the SQL expressions ``moment`` (a UTC timestamp) and ``flags``."""
+    start, end = window_bounds()
+    shown = f"CAST({moment} AS VARCHAR)"
+    head = _text(f"{REJECT_MARK}ChargePeriodStart\x1f'ChargePeriodStart' ")
+    tail = _text(f" is {window_text()}\x1f")
+    mark = f"{head} || {shown} || {tail} || {shown}"
+    outside = (f"coalesce({moment} < TIMESTAMPTZ '{start.isoformat()}' "
+               f"OR {moment} >= TIMESTAMPTZ '{end.isoformat()}', false)")
+    rejected = f"coalesce(starts_with({flags}, {_text(REJECT_MARK)}), false)"
+    return f"CASE WHEN {outside} AND NOT {rejected} THEN {mark} ELSE {flags} END"
+
+
+def _text(value: str) -> str:
+    """Return ``value`` as a DuckDB string literal (control characters kept as they are)."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def read_head(path: Path, size: int = HEAD_BYTES) -> str:

@@ -6,10 +6,14 @@ needs in exactly the same form live here, so that a value reads the same whichev
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
 from ibis.backends import BaseBackend
+from ibis.backends.sql.datatypes import DuckDBType
 
 
 def quote(text: str) -> str:
@@ -22,11 +26,19 @@ def relation(con: BaseBackend, sql: str) -> ibis.Table:
 
     ``con.sql(text)`` would have ibis parse the text back (sqlglot) every time the rows are compiled, which for
     a reader's long SELECT costs more than reading a small file; the view is bound by the engine once and ibis
-    sees only its name and columns.
+    sees only its name and columns (described as ``con.table`` would, each type name parsed once per process).
     """
     view = f"_reader_{uuid.uuid4().hex[:12]}"
     con.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {sql}")
-    return con.table(view)
+    described = con.con.execute(f"DESCRIBE {view}").fetchall()  # name, type, null, ...
+    schema = ibis.schema({name: _dtype(kind, null == "YES") for name, kind, null, *_ in described})
+    return ops.DatabaseTable(view, schema=schema, source=con, namespace=ops.Namespace()).to_expr()
+
+
+@functools.cache
+def _dtype(kind: str, nullable: bool) -> dt.DataType:
+    """Return the ibis type of a DuckDB type name (as ``con.table`` reads it; parsed once per name)."""
+    return DuckDBType.from_string(kind, nullable=nullable)
 
 
 def ident(name: str) -> str:

@@ -144,14 +144,15 @@ def _create(raw: duckdb.DuckDBPyConnection, name: str, function: object) -> None
             raise
 
 
-def masked_select(con: BaseBackend, relation: str, columns: list[tuple[str, bool]] | None = None) -> str:
+def masked_select(con: BaseBackend, relation: str, columns: list[tuple[str, bool]] | None = None, *,
+                  source: str | None = None) -> str:
     """Return a SELECT of every column of ``relation`` with its text masked (and user ids pseudonymised).
 
     Only rows in whose text the engine finds a key shape go through :func:`mask_secrets`: one regular-expression
     test per row, over its text values joined (the expression is compiled once per statement, not once per
     column: a statement over a small file is planned in a fraction of the time). ``columns`` (name, is text)
     spares asking the engine for the relation's columns when the caller knows them (a relation conformed to a
-    declared table).
+    declared table). ``source``: SQL to select from (a parenthesised SELECT) instead of the named relation.
     """
     key = pseudonym_key()
     prepare(con, key)
@@ -171,4 +172,5 @@ def masked_select(con: BaseBackend, relation: str, columns: list[tuple[str, bool
             value = f"{_UDF_PSEUDONYM}({value})"
         parts.append(f"{value} AS {quoted}")
     found = f"coalesce(regexp_matches(concat_ws(chr(31), {', '.join(text)}), '{pattern}'), false)" if text else "false"
-    return f'SELECT {", ".join(parts)} FROM (SELECT *, {found} AS __secret FROM "{relation}")'
+    rows = source or f'"{relation}"'
+    return f'SELECT {", ".join(parts)} FROM (SELECT *, {found} AS __secret FROM {rows})'

@@ -155,6 +155,8 @@ SELECTS: dict[str, Callable[[], str]] = {
     "aws_cur2.select": lambda: _aws("aws_cur2"),
     "aws_cur_legacy.select": lambda: _aws("aws_cur_legacy"),
     "azure_cost_details.select": _azure,
+    "window_mark": lambda: "SELECT " + sources_pkg.window_mark_sql(ident("ChargePeriodStart"),
+                                                                    ident("x_DataQualityFlags")),
     **{f"{_golden_name(f)}.select": (lambda f=f: _mapped(f)) for f in SHIPPED_MAPPINGS},
 }
 
@@ -182,7 +184,8 @@ def test_every_sql_builder_of_the_readers_is_in_a_golden():
     def profile(frame, event, arg):
         if event == "call":
             module = frame.f_globals.get("__name__", "")
-            if module.startswith(sources_pkg.__name__ + ".") and "sql" in frame.f_code.co_name.lower():
+            inside = module == sources_pkg.__name__ or module.startswith(sources_pkg.__name__ + ".")
+            if inside and "sql" in frame.f_code.co_name.lower():
                 called.add(f"{module.rsplit('.', 1)[-1]}.{frame.f_code.co_name}")
 
     sys.setprofile(profile)

@@ -18,3 +18,5 @@ SELECT DISTINCT BillingPeriodStart, BillingPeriodEnd, BillingAccountId, SubAccou
         ORDER BY 1, 3, 4;
 
 CREATE OR REPLACE TEMP VIEW _reader_<id2> AS SELECT * EXCLUDE (src_row) FROM (SELECT * EXCLUDE (file_row_number), file_row_number + 2 AS src_row FROM read_parquet('<tmp2>/rows.parquet', file_row_number = true));
+
+DESCRIBE _reader_<id2>;

@@ -11,3 +11,5 @@ CREATE TEMP TABLE _focus_meters_<id2> AS SELECT * FROM _focus_meters_<id2>_arrow
 SELECT DISTINCT account, s, e FROM (SELECT "BillingAccountId" AS account, CASE WHEN regexp_matches("BillingPeriodStart", ':\d{2}(\.\d+)?\s*([zZ]|UTC|[+-]\d{2}(:?\d{2})?)$') THEN TRY_CAST("BillingPeriodStart" AS TIMESTAMPTZ) ELSE timezone('UTC', TRY_CAST("BillingPeriodStart" AS TIMESTAMP)) END AS s, CASE WHEN regexp_matches("BillingPeriodEnd", ':\d{2}(\.\d+)?\s*([zZ]|UTC|[+-]\d{2}(:?\d{2})?)$') THEN TRY_CAST("BillingPeriodEnd" AS TIMESTAMPTZ) ELSE timezone('UTC', TRY_CAST("BillingPeriodEnd" AS TIMESTAMP)) END AS e FROM (SELECT * EXCLUDE (file_row_number), file_row_number + 2 AS __line FROM read_parquet('<tmp1>/raw.parquet', file_row_number = true))) WHERE account IS NOT NULL AND s IS NOT NULL AND e > s ORDER BY ALL;
 
 CREATE OR REPLACE TEMP VIEW _reader_<id3> AS /* focus.select_sql(...): see focus.select.sql */;
+
+DESCRIBE _reader_<id3>;

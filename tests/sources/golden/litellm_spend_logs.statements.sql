@@ -3,3 +3,5 @@
 SET preserve_insertion_order = true;
 
 CREATE OR REPLACE TEMP VIEW _reader_<id1> AS /* litellm._select_sql(...): see litellm_spend_logs.select.sql */;
+
+DESCRIBE _reader_<id1>;

@@ -1,0 +1,3 @@
+-- Golden SQL (window_mark), rendered by tests/sources/test_reader_sql.py: do not edit by hand.
+-- Regenerate: FINOPS_UPDATE_GOLDEN=1 pytest tests/sources
+SELECT CASE WHEN coalesce("ChargePeriodStart" < TIMESTAMPTZ '2000-01-01T00:00:00+00:00' OR "ChargePeriodStart" >= TIMESTAMPTZ '2037-01-01T00:00:00+00:00', false) AND NOT coalesce(starts_with("x_DataQualityFlags", 'REJECT'), false) THEN 'REJECTChargePeriodStart''ChargePeriodStart'' ' || CAST("ChargePeriodStart" AS VARCHAR) || ' is outside the plausible dates 2000-01-01 to 2036-12-31 (set $FINOPS_DATE_WINDOW=FIRST:LAST to change them)' || CAST("ChargePeriodStart" AS VARCHAR) ELSE "x_DataQualityFlags" END
