@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -235,17 +236,28 @@ def records_table(records: Iterable[Mapping[str, object]], table: str) -> ibis.T
         Declared table name.
     """
     spec = get_table(table)
-    arrow_schema = spec.ibis_schema().to_pyarrow()
+    arrow_schema = _arrow_schema(table)
     rows = list(records)
-    unknown = {k for r in rows for k in r} - set(spec.names)
+    present = set().union(*rows) if rows else set()
+    unknown = present - set(spec.names)
     if unknown:
         raise SchemaError(table, sorted(unknown)[0], "a reader produced a column that is not declared")
-    text = {name for name in spec.names if pa.types.is_string(arrow_schema.field(name).type)}
-    columns = {
-        name: pa.array([_as_text(r.get(name)) if name in text else r.get(name) for r in rows],
-                       type=arrow_schema.field(name).type) for name in spec.names
-    }
+    columns = {}
+    for name in spec.names:
+        kind = arrow_schema.field(name).type
+        if name not in present:  # a column no record has (most of them, for one reader): nulls, nothing to convert
+            columns[name] = pa.nulls(len(rows), type=kind)
+        elif pa.types.is_string(kind):
+            columns[name] = pa.array([_as_text(r.get(name)) for r in rows], type=kind)
+        else:
+            columns[name] = pa.array([r.get(name) for r in rows], type=kind)
     return conform(ibis.memtable(pa.table(columns, schema=arrow_schema)), table)
+
+
+@functools.cache
+def _arrow_schema(table: str) -> pa.Schema:
+    """Return the Arrow schema of a declared table (built once)."""
+    return get_table(table).ibis_schema().to_pyarrow()
 
 
 def _as_text(value: object) -> object:

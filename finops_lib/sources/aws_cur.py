@@ -53,6 +53,7 @@ Quirks handled here (``reference/formats.md`` sections 4.1 and 4.2):
 
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import re
@@ -141,6 +142,7 @@ _SIGNATURE = {"line_item_usage_type", "line_item_unblended_cost", "bill_payer_ac
 _TAG_PREFIXES = ("resourceTags/", "resource_tags_")
 
 
+@functools.lru_cache(maxsize=4096)
 def snake(name: str) -> str:
     """Return the CUR 2.0 name of a column (legacy ``lineItem/UsageType`` -> ``line_item_usage_type``).
 

@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Iterable
@@ -143,7 +144,9 @@ def ensure_tables(con: BaseBackend) -> None:
                 con.con.execute(f'ALTER TABLE "{name}" ADD COLUMN "{column.name}" {_sql_type(sql_type)}')
 
 
+@functools.cache
 def _sql_type(dtype: object) -> str:
+    """Return DuckDB's name of an ibis type (written once per type)."""
     from ibis.backends.sql.datatypes import DuckDBType
 
     return DuckDBType.to_string(dtype)
