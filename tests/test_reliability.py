@@ -386,3 +386,78 @@ def test_disk_full_during_an_ingest_leaves_the_warehouse_as_it_was(folder: Path,
     again = _ingest(folder, warehouse, scratch)  # space again: the same command completes the load
     assert again.returncode == 0, again.stderr[-2000:]
     assert totals(warehouse) == clean
+
+
+# -- a large dump loads in two commits: a kill between them leaves the earlier version ----------------------------
+
+
+def _litellm_version(folder: Path, records: int, spend: str | None = None) -> Path:
+    """Write a LiteLLM dump of the sample's first ``records`` records (``spend`` set on every one when given)."""
+    with gzip.open(paths.SAMPLE_DIR / "litellm" / "spend_logs.csv.gz", "rt", newline="") as handle:
+        rows = list(csv.reader(handle))
+    header, body = rows[0], rows[1:records + 1]
+    if spend is not None:
+        body = [[spend if name == "spend" else value for name, value in zip(header, row, strict=True)]
+                for row in body]
+    dump = folder / "spend_logs.csv"
+    with dump.open("w", newline="") as handle:
+        csv.writer(handle).writerows([header, *body])
+    return dump
+
+
+def _pending(warehouse: Path) -> int:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute("SELECT count(*) FROM requests WHERE x_SourceRow IS NULL").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_a_kill_between_the_two_commits_of_a_dump_leaves_its_earlier_version(tmp_path: Path) -> None:
+    # A dump numbered by position (LiteLLM CSV) is inserted and committed unnumbered, then settled in a second
+    # transaction (finops_lib.warehouse.pending). Killed between the two, the warehouse file holds pending rows; the
+    # next command deletes them before reading, so every reader sees the earlier version, whole; a rerun loads the
+    # new one.
+    folder, warehouse, scratch = tmp_path / "logs", tmp_path / "wh.duckdb", tmp_path / "scratch"
+    folder.mkdir()
+    _litellm_version(folder, 300)
+    assert _ingest(folder, warehouse, scratch).returncode == 0
+    earlier = totals(warehouse)
+    assert earlier["files"][0][2:] == (300, 300, 0, 0) and _pending(warehouse) == 0
+    _litellm_version(folder, 400, spend="0.25")  # a restated dump: more records, other amounts
+    killed = subprocess.run([sys.executable, "-c", KILLER, "numbered", "call", "number_rows", "1",
+                             "finops_lib.warehouse.ingestion", "ingest", str(folder), "--warehouse", str(warehouse)],
+                            env=_env(scratch), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
+    assert _pending(warehouse) == 400  # the new version's rows were committed, unnumbered, before the kill
+    status = subprocess.run([sys.executable, "-c", CLI, "status", "--warehouse", str(warehouse)], env=_env(scratch),
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert status.returncode == 0, status.stderr[-2000:]
+    assert _pending(warehouse) == 0 and totals(warehouse) == earlier  # as before that file
+    rerun = _ingest(folder, warehouse, scratch)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    after = totals(warehouse)
+    assert after["files"][0][2:] == (400, 400, 0, 0)
+    assert after["requests"][0][1:3] == (400, Decimal("0.25") * 400)  # count, reported cost
+
+
+def test_a_fault_after_the_first_commit_of_a_dump_deletes_its_pending_rows(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from finops_lib.warehouse import ingestion
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    _litellm_version(folder, 120)
+    con = engine.connect(warehouse=tmp_path / "wh")
+    try:
+        monkeypatch.setattr(ingestion, "settle", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk said no")))
+        summary = ingestion.ingest([folder], con=con)
+        assert summary.status.tolist() == ["failed"] and "disk said no" in summary.message[0]
+        assert con.con.execute("SELECT count(*) FROM requests").fetchone()[0] == 0  # nothing pending left
+        assert con.con.execute("SELECT count(*) FROM ingested_files").fetchone()[0] == 0
+        monkeypatch.undo()
+        assert ingestion.ingest([folder], con=con).status.tolist() == ["loaded"]
+        assert con.con.execute("SELECT count(*), count(x_SourceRow), min(x_SourceRow), max(x_SourceRow) "
+                               "FROM requests").fetchone() == (120, 120, 2, 121)  # fmt: skip
+    finally:
+        con.disconnect()

@@ -29,7 +29,7 @@ from finops_lib import engine, paths
 from finops_lib.errors import FinopsError
 from finops_lib.share import atomic_write
 from finops_lib.sources.mapped import register_mapping
-from finops_lib.warehouse import ingest, open_data
+from finops_lib.warehouse import ingest, open_data, pending
 from finops_lib.warehouse.status import ingested_count
 
 __all__ = ["CONFIG_DIR", "NothingIngested", "Workspace", "ingest_into", "not_loaded", "open_workspace", "print_frame",
@@ -170,6 +170,13 @@ def open_workspace(args: argparse.Namespace, *, quiet: bool = False,
     if _uses_file(ws) and not ws.warehouse.is_file():
         raise _nothing(ws)
     con = engine.connect(ws.engine_url, warehouse=ws.warehouse, read_only=not writable)
+    if con.name == "duckdb" and pending.interrupted(con):  # an ingest killed mid-file: its rows never count
+        con.disconnect()
+        con = engine.connect(ws.engine_url, warehouse=ws.warehouse)
+        pending.recover(con)
+        if not writable:
+            con.disconnect()
+            con = engine.connect(ws.engine_url, warehouse=ws.warehouse, read_only=True)
     if not ingested_count(con):
         con.disconnect()
         raise _nothing(ws)

@@ -58,7 +58,7 @@ from finops_lib.sources import (
     window_mark,
     window_mark_sql,
 )
-from finops_lib.warehouse import delivery, keys, privacy
+from finops_lib.warehouse import delivery, keys, pending, privacy
 from finops_lib.warehouse.ledger import (
     BACKGROUND_HASH_BYTES,
     Known,
@@ -164,10 +164,14 @@ def _newer_copy(con: BaseBackend, path: Path, twin: str) -> bool:
 
 
 def _forget(con: BaseBackend, path: str) -> int:
-    """Delete every trace of an earlier ingest of ``path``; return the data rows removed."""
+    """Delete every trace of an earlier ingest of ``path``; return the data rows removed.
+
+    Pending rows (:mod:`finops_lib.warehouse.pending`: the new version of ``path`` being loaded) are kept.
+    """
     removed = 0
     for table in (*DATA_TABLES, "rejects", "ingested_files", "ingested_windows"):
-        count = _deleted(con, f'DELETE FROM "{table}" WHERE x_SourceFile = ?', [path])
+        settled = f" AND NOT ({pending.PENDING})" if table in DATA_TABLES else ""
+        count = _deleted(con, f'DELETE FROM "{table}" WHERE x_SourceFile = ?{settled}', [path])
         removed += count if table in DATA_TABLES else 0
     return removed
 
@@ -251,14 +255,16 @@ def table_kind(table: str) -> str:
 
 
 def insert_rows(con: BaseBackend, table: str, rows: ibis.Table, *, line_id: str | None,
-                numbered_from: int | None = None, path: str | None = None) -> None:
+                numbered_from: int | None = None, path: str | None = None, number: bool = True) -> None:
     """Insert a reader's rows into ``table``, with content keys unless the format documents a line id.
 
     Text is masked on the way in (:mod:`finops_lib.warehouse.privacy`: keys of known shapes, user ids when
     pseudonymised): the raw values are never written. See :mod:`finops_lib.warehouse.keys` for the keys.
     ``numbered_from``: the rows come in file order without ``x_SourceRow`` (:attr:`ReadResult.numbered_from
     <finops_lib.sources.ReadResult>`); they are numbered by their position as inserted (DuckDB keeps insertion
-    order, and the rows of one insert take consecutive row ids); ``path`` is then their ``x_SourceFile``.
+    order, and the rows of one insert take consecutive row ids); ``path`` is then their ``x_SourceFile``. With
+    ``number`` false they are left unnumbered (pending, :mod:`finops_lib.warehouse.pending`) for
+    :func:`number_rows` to number after a commit.
     """
     kind = table_kind(table)
     if numbered_from is not None:
@@ -272,10 +278,18 @@ def insert_rows(con: BaseBackend, table: str, rows: ibis.Table, *, line_id: str 
         con.con.execute(f'INSERT INTO "{table}" BY NAME {select}')
     finally:
         _drop_stage(con, "_incoming_raw")
-    if numbered_from is not None:
-        where = "x_SourceFile = ? AND x_SourceRow IS NULL"
-        con.con.execute(f'UPDATE "{table}" SET x_SourceRow = rowid - (SELECT min(rowid) FROM "{table}" '
-                        f"WHERE {where}) + ? WHERE {where}", [path, numbered_from, path])
+    if numbered_from is not None and number:
+        number_rows(con, table, path, numbered_from)
+
+
+def number_rows(con: BaseBackend, table: str, path: str, numbered_from: int) -> None:
+    """Give the unnumbered rows of ``path`` in ``table`` their position as ``x_SourceRow``, from ``numbered_from``.
+
+    The rows are the ones :func:`insert_rows` inserted in file order (consecutive row ids).
+    """
+    where = f"x_SourceFile = ? AND {pending.PENDING}"
+    con.con.execute(f'UPDATE "{table}" SET x_SourceRow = rowid - (SELECT min(rowid) FROM "{table}" '
+                    f"WHERE {where}) + ? WHERE {where}", [path, numbered_from, path])
 
 
 def insert_rejects(con: BaseBackend, rejects: ibis.Table, *, table: str = "rejects") -> None:
@@ -420,24 +434,45 @@ def _records(con: BaseBackend, path: str, tables: list[str], *, one_row_each: bo
     return int(_scalar(con, f"SELECT count(*) FROM ({union})", [path] * len(tables)))
 
 
+@dataclass
+class _Read:
+    """A reader's result and the tables its rows went into (see :func:`_insert_read`)."""
+
+    result: ReadResult
+    tables: list[str]
+    others: dict[str, bool]
+
+
+def _insert_read(con: BaseBackend, source: Source, path: Path, result: ReadResult) -> _Read:
+    """Insert the rows a reader read from ``path``, unnumbered when numbered by position; nothing settled yet.
+
+    ``others`` says, per table, whether rows of other files are there (the restatement checks need them).
+    """
+    shown = str(path)
+    tables = [t for t in DATA_TABLES if getattr(result, t) is not None]
+    others = {t: bool(_scalar(con, f'SELECT count(*) > 0 FROM "{t}" WHERE x_SourceFile <> ?', [shown]))
+              for t in tables}  # fmt: skip
+    for table in tables:
+        insert_rows(con, table, getattr(result, table), line_id=source.line_id,
+                    numbered_from=result.numbered_from, path=shown, number=False)
+    return _Read(result, tables, others)
+
+
 def _load(con: BaseBackend, source: Source, path: Path, sha: Callable[[], str], stat: os.stat_result,
-          ) -> tuple[int, int, int, int, int, tuple[str, ...]]:
-    """Insert a reader's rows and settle them; the newer delivery of any restated row wins.
+          read: _Read) -> tuple[int, int, int, int, int, tuple[str, ...]]:
+    """Settle a reader's inserted rows (:func:`_insert_read`); the newer delivery of any restated row wins.
 
     ``sha`` gives the file's hash when the rows are in (a large file is hashed while it is read). Returns (records
     read, loaded, rejected, older rows replaced, own records superseded, the reader's notes).
     """
     shown = str(path)
-    result: ReadResult = source.read(path, con)
+    result, tables, others = read.result, read.tables, read.others
     windows = privacy.mask_windows(result.windows)  # scopes compared with the rows' (masked) values and stored
     at = delivery.delivered(path, result.delivered_at)
-    tables = [t for t in DATA_TABLES if getattr(result, t) is not None]
-    others = {t: bool(_scalar(con, f'SELECT count(*) > 0 FROM "{t}" WHERE x_SourceFile <> ?', [shown]))
-              for t in tables}  # fmt: skip
     read_counts = []
     for table in tables:
-        insert_rows(con, table, getattr(result, table), line_id=source.line_id,
-                    numbered_from=result.numbered_from, path=shown)
+        if result.numbered_from is not None:
+            number_rows(con, table, shown, result.numbered_from)
         read_counts.append(settle(con, table, shown, result))
     one_row_each = result.numbered_from is not None
     kept, replaced = _records(con, shown, tables, one_row_each=one_row_each), 0
@@ -555,16 +590,29 @@ class _TwinFound(Exception):
 
 def _transaction(con: BaseBackend, path: Path, source: Source, ledger: Ledger, sha: Callable[[], str],
                  stat: os.stat_result, *, before: Known | None, twin: str | None) -> FileResult:
-    """Load one file in one transaction: forget its earlier version (and a twin it stands for), load, commit."""
+    """Load one file atomically: forget its earlier version (and a twin it stands for), load, commit.
+
+    Rows numbered by position (a large dump) are inserted and committed first, unnumbered, then settled in a second
+    transaction (:mod:`finops_lib.warehouse.pending`): the earlier version is forgotten only there, and a fault
+    there deletes the pending rows, so either way the warehouse is as before the file.
+    """
     shown = str(path)
     con.con.execute("BEGIN TRANSACTION")
     try:
-        earlier = _forget(con, shown) if before is not None else 0
+        result: ReadResult = source.read(path, con)
+        read = None
+        if result.numbered_from is not None:  # two commits (see finops_lib.warehouse.pending)
+            read = _insert_read(con, source, path, result)
+            con.con.execute("COMMIT")  # the rows, pending: written once
+            con.con.execute("BEGIN TRANSACTION")
+        earlier = _forget(con, shown) if before is not None else 0  # never the pending rows
         if twin is not None:  # the same bytes, delivered later: this copy stands for them (any ingest order)
             earlier += _forget(con, twin)
-        read, loaded, rejected, replaced, superseded, notes = _load(con, source, path, sha, stat)
+        read = read or _insert_read(con, source, path, result)
+        read_, loaded, rejected, replaced, superseded, notes = _load(con, source, path, sha, stat, read)
     except BaseException:
         _rollback(con)
+        pending.recover(con, shown)
         raise
     con.con.execute("COMMIT")
     ledger.forget(shown)
@@ -573,7 +621,7 @@ def _transaction(con: BaseBackend, path: Path, source: Source, ledger: Ledger, s
     size, mtime_ns = settled_stat(stat)
     ledger.add(Known(shown, sha(), source.name, size, mtime_ns, datetime.now(UTC)))
     status = "replaced" if before is not None else "loaded"
-    return FileResult(shown, source.name, status, read, loaded, rejected, earlier + replaced, superseded,
+    return FileResult(shown, source.name, status, read_, loaded, rejected, earlier + replaced, superseded,
                       message="; ".join(notes))
 
 
@@ -684,6 +732,7 @@ def _ingest_for_spark(files: list[Path], con: BaseBackend, *, format: str | None
 def _ingest_files(con: BaseBackend, files: list[Path], *, format: str | None) -> pd.DataFrame:
     """Ingest ``files`` into an open DuckDB warehouse, one transaction each; return the summary (see :func:`ingest`)."""
     ensure_tables(con)
+    pending.recover(con)  # rows of a load killed between its two commits (see finops_lib.warehouse.pending)
     privacy.prepare(con, privacy.pseudonym_key())  # outside any file's transaction (see privacy.prepare)
     keep_sample_apart(con, files)
     ledger = Ledger.read(con)
