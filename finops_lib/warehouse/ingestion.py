@@ -563,11 +563,11 @@ def _ingest_detected(con: BaseBackend, path: Path, source: Source, *, ledger: Le
     """
     shown = str(path)
     if sha is None:
-        pending = hash_in_background(path)
+        hashing = hash_in_background(path)
         twin_found: list[str] = []
 
         def hashed() -> str:
-            digest = pending.result()
+            digest = hashing.result()
             if ledger.twin(digest, shown) is not None:
                 twin_found.append(digest)
                 raise _TwinFound
