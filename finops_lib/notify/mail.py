@@ -34,6 +34,23 @@ def build_email(message: Message, *, sender: str, to: list[str]) -> EmailMessage
     return mail
 
 
+def _port(value: object) -> int:
+    """Return the SMTP port of the config: a whole number from 1 to 65535 (``"587"`` too), else a clear error.
+
+    Examples
+    --------
+    >>> _port(587), _port(" 2525 ")
+    (587, 2525)
+    >>> _port("smtp")
+    Traceback (most recent call last):
+    finops_lib.notify.message.NotifyError: email channel: 'port' must be a whole number from 1 to 65535, got 'smtp'
+    """
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise NotifyError(f"email channel: 'port' must be a whole number from 1 to 65535, got {value!r}")
+    return int(text)
+
+
 def _context(config: Mapping[str, Any]) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=config.get("ca_file") or None)
     if config.get("tls_verify") is False:
@@ -44,7 +61,7 @@ def _context(config: Mapping[str, Any]) -> ssl.SSLContext:
 
 @register_channel("email", description="e-mail over SMTP with STARTTLS; user_env and password_env name the login")
 def _email(config: Mapping[str, Any], message: Message, env: Mapping[str, str]) -> Delivery:
-    host, port = str(config.get("host", "")), int(config.get("port", 587))
+    host, port = str(config.get("host", "")).strip(), _port(config.get("port", 587))
     to = config.get("to") or []
     to = [to] if isinstance(to, str) else [str(t) for t in to]
     if not host or not to or not config.get("from"):

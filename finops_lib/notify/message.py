@@ -6,6 +6,7 @@ models) is left as it is here: each channel escapes it for its own markup (:mod:
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -102,17 +103,33 @@ def render_text(message: Message) -> str:
     scope: api key k
     look further: finops anomalies --grain hour
     """
-    lines = [" ".join(message.headline.split())]
+    lines = [_one_line(message.headline)]
     lines += money_lines(message)
     if message.driver:
-        lines.append(f"driver: {message.driver}")
+        lines.append(f"driver: {_one_line(message.driver)}")
     if message.until is not None:
         hours = round((message.until - message.since).total_seconds() / 3600, 1)
         lines.append(f"from {_when(message.since)} to {_when(message.until)} ({hours:g} h)")
     else:
         lines.append(f"since {_when(message.since)}")
     if message.scope:
-        lines.append("scope: " + ", ".join(f"{d.replace('_', ' ')} {v}" for d, v in message.scope))
-    lines += [f"{label}: {value}" for label, value in message.details]
-    lines.append(f"look further: {message.look_further}")
+        lines.append("scope: " + ", ".join(f"{d.replace('_', ' ')} {_one_line(v)}" for d, v in message.scope))
+    lines += [f"{_one_line(label)}: {_one_line(value)}" for label, value in message.details]
+    lines.append(f"look further: {_one_line(message.look_further)}")
     return "\n".join(lines)
+
+
+def _one_line(value: object) -> str:
+    r"""Return data text on one line: a team name or tag holding a line break cannot start a line of its own.
+
+    Every run of whitespace (line breaks, tabs, the Unicode line and paragraph separators) and every other control
+    character becomes one space, so a value never forges a ``look further:`` line nor splits a paragraph.
+
+    Examples
+    --------
+    >>> _one_line("ml\nlook further: rm -rf /\u2028x\x1b[31m")
+    'ml look further: rm -rf / x [31m'
+    """
+    text = "".join(" " if (ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")) else ch
+                   for ch in str(value))
+    return " ".join(text.split())
