@@ -259,7 +259,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     names = args.only or ["duckdb_same_work", "finops", "duckdb_scan", *(["pandas_normalize"] if args.pandas else [])]
     summary: dict = {"cpu_count": os.cpu_count(), "goals": GOALS, "sizes": {}}
-    ok = True
+    checked: dict[str, bool] = {}  # goal -> met, for the goals this run measured
     for rows in args.rows:
         path = ensure_sample(rows)
         size_gb = path.stat().st_size / 1024**3
@@ -275,8 +275,8 @@ def main() -> int:
             entry["finops_vs_same_work"] = round(ratio, 3)
             print(f"finops / bare DuckDB doing the same work: {ratio:.2f}", flush=True)
             if rows >= 10_000_000:
-                ok = ok and ratio <= GOALS["max_ratio_to_same_work_10m"]
-                ok = ok and results["finops"]["peak_rss_gb"] <= GOALS["max_peak_rss_gb"]
+                checked["max_ratio_to_same_work_10m"] = ratio <= GOALS["max_ratio_to_same_work_10m"]
+                checked["max_peak_rss_gb"] = results["finops"]["peak_rss_gb"] <= GOALS["max_peak_rss_gb"]
         summary["sizes"][str(rows)] = entry
     if args.only is None or "sample" in args.only:
         sample = best_of("sample", ROOT / "data" / "sample", args.repeat)
@@ -284,11 +284,16 @@ def main() -> int:
         print(f"\nsample folder ({sample['files']} files): fresh {sample['seconds']:.2f} s "
               f"(command {sample['fresh_command_seconds']:.2f} s), unchanged {sample['unchanged_seconds']:.2f} s "
               f"(command {sample['unchanged_command_seconds']:.2f} s)", flush=True)
-        ok = ok and sample["seconds"] <= GOALS["sample_fresh_s"]
-        ok = ok and sample["unchanged_command_seconds"] <= GOALS["sample_unchanged_s"]
-    summary["goals_met"] = ok
+        checked["sample_fresh_s"] = sample["seconds"] <= GOALS["sample_fresh_s"]
+        checked["sample_unchanged_s"] = sample["unchanged_command_seconds"] <= GOALS["sample_unchanged_s"]
+    summary["goals_checked"] = checked
+    summary["goals_met"] = bool(checked) and all(checked.values()) and len(checked) == len(GOALS)
     (OUT / "ingest_results.json").write_text(json.dumps(summary, indent=2, default=str))
-    print("goals met" if ok else "GOALS NOT MET")
+    missed = [g for g, met in checked.items() if not met]
+    unmeasured = [g for g in GOALS if g not in checked]
+    print(f"goals met: {len(checked) - len(missed)} of {len(GOALS)}"
+          + (f"; NOT MET: {', '.join(missed)}" if missed else "")
+          + (f"; not measured by this run: {', '.join(unmeasured)}" if unmeasured else ""))
     return 0
 
 

@@ -71,18 +71,39 @@ def canonical_model(raw: str | None) -> str | None:
     return name or None
 
 
+#: Python's whitespace (``str.isspace``) as an RE2 class: the engine trims what :func:`canonical_model` strips.
+_BLANKS = r"\t\n\x0b\x0c\r\x1c-\x20\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
+
+
+def _one_pattern(patterns: tuple[str, ...]) -> str:
+    """Return one RE2 pattern whose group 1 is what :data:`_PATTERNS`, removed one after the other, leave.
+
+    The prefixes (``^...``) become optional groups in their order and the one suffix (``...$``) an optional group
+    after a lazy middle: one regular expression per value instead of one per pattern (the engine's work on a
+    10M-row dump). The property test in ``tests/test_models.py`` holds the two equal.
+    """
+    bare = [re.sub(r"(?<!\\)\((?!\?)", "(?:", p) for p in patterns]  # no capture but the middle's
+    prefixes = [p[1:] for p in bare if p.startswith("^")]
+    suffixes = [p[:-1] for p in bare if p.endswith("$") and not p.startswith("^")]
+    if len(prefixes) + len(suffixes) != len(patterns) or len(suffixes) > 1:
+        raise ValueError("model patterns must be anchored prefixes and at most one anchored suffix")
+    middle = "(.*?)" + "".join(f"(?:{p})?" for p in suffixes)
+    blank = f"[{_BLANKS}]*"  # what str.strip() removes around the id, line breaks included
+    return f"(?s)^{blank}" + "".join(f"(?:{p})?" for p in prefixes) + middle + f"{blank}$"  # (?s): "." crosses lines
+
+
+_ONE_PATTERN = _one_pattern(_PATTERNS)
+
+
 def canonical_model_sql(column: str) -> str:
     """Return SQL computing :func:`canonical_model` of ``column`` inside the engine (NULL when empty).
 
     Examples
     --------
-    >>> canonical_model_sql("m").startswith("nullif(regexp_replace(")
+    >>> canonical_model_sql("m").startswith("nullif(regexp_extract(lower(m), '(?s)^[")
     True
     """
-    expr = f"lower(trim({column}))"
-    for pattern in _PATTERNS:
-        expr = f"regexp_replace({expr}, '{pattern}', '')"
-    return f"nullif({expr}, '')"
+    return f"nullif(regexp_extract(lower({column}), '{_ONE_PATTERN}', 1), '')"
 
 
 def provider_sql(provider_column: str, model_sql: str) -> str:

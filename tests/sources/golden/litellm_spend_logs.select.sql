@@ -32,7 +32,7 @@ WITH src AS (
   FROM parsed
 ), buckets AS (
   SELECT *, prompt - b_read - b_w5m - b_w1h < 0 AS semantics_old, NOT has_ttl AND b_w5m > 0 AS ttl_assumed,
-    nullif(regexp_replace(regexp_replace(regexp_replace(regexp_replace(lower(trim(model)), '^(openai|anthropic|azure|azure_ai|bedrock|vertex_ai|gemini|google|aws|litellm_proxy)/', ''), '^(us|eu|apac|global|jp|au|ca|us-gov)\.', ''), '^(anthropic|meta|amazon|mistral|cohere|ai21|deepseek|qwen|openai|writer)\.', ''), '-v\d+(:\d+)?$', ''), '') AS canon
+    nullif(regexp_extract(lower(model), '(?s)^[\t\n\x0b\x0c\r\x1c-\x20\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]*(?:(?:openai|anthropic|azure|azure_ai|bedrock|vertex_ai|gemini|google|aws|litellm_proxy)/)?(?:(?:us|eu|apac|global|jp|au|ca|us-gov)\.)?(?:(?:anthropic|meta|amazon|mistral|cohere|ai21|deepseek|qwen|openai|writer)\.)?(.*?)(?:-v\d+(?::\d+)?)?[\t\n\x0b\x0c\r\x1c-\x20\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]*$', 1), '') AS canon
   FROM faults
 )
 SELECT
