@@ -291,7 +291,7 @@ def test_rows_of_an_engine_view_are_staged_without_compiling_and_equal_the_compi
 
     from finops_lib.schema import TABLES, conform
     from finops_lib.sources import REJECT_MARK, _reject_outside_window
-    from finops_lib.warehouse.ingestion import _declared_view_sql
+    from finops_lib.warehouse.staging import declared_view_sql
 
     monkeypatch.setenv("FINOPS_DATE_WINDOW", "2020-01-01:2030-12-31")
     con = engine.connect(warehouse=tmp_path / "wh")
@@ -305,7 +305,7 @@ def test_rows_of_an_engine_view_are_staged_without_compiling_and_equal_the_compi
         con.con.execute('INSERT INTO edge ("ChargePeriodStart", "x_DataQualityFlags", "x_SourceRow", "BilledCost") '
                         "VALUES (?, ?, ?, 1.5)", [moment, flag, i + 2])
     rows = conform(_reject_outside_window(conform(con.table("edge"), "costs")), "costs")
-    fast = _declared_view_sql(rows, "costs")
+    fast = declared_view_sql(rows, "costs")
     assert fast is not None and "edge" in fast  # selected from the table itself
     order = ' ORDER BY "x_SourceRow"'
     got = con.con.execute(f"{fast}{order}").fetchall()
@@ -319,4 +319,4 @@ def test_rows_of_an_engine_view_are_staged_without_compiling_and_equal_the_compi
         o and not str(f).startswith(REJECT_MARK) for o, f in zip(outside, given, strict=True))
     # A real cast (text to a number) is not written here: the compiled path keeps ibis's semantics.
     text = con.table("edge").mutate(BilledCost=ibis.literal("2.5"))
-    assert _declared_view_sql(conform(text, "costs"), "costs") is None
+    assert declared_view_sql(conform(text, "costs"), "costs") is None
