@@ -451,3 +451,20 @@ def _cell_with(data: dict[str, object]) -> nbformat.NotebookNode:
 
 
 # --- charts (spec-level, no pixels) ---------------------------------------------------------------
+
+
+def test_the_index_of_the_sample_says_it_is_fictional_and_a_user_s_does_not(tmp_path: Path) -> None:
+    # `finops report` with nothing ingested in the default workspace shows the demo sample: the page a recipient
+    # opens must say so before any figure, and a report of the user's own folder must not.
+    from finops_lib import paths
+    from finops_lib.report.html import write_index
+
+    base = {"data_dir": "data/sample", "date_range": None, "parameters": {}, "started": "2026-12-05 10:00:00 UTC",
+            "duration": "1.0 s", "version": "0", "python": "3.11", "kernel": "k", "with_code": False}
+    demo = write_index(tmp_path / "demo.html", runs=[],
+                       metadata={**base, "demo": paths.is_sample(paths.SAMPLE_DIR)}).read_text()
+    own = write_index(tmp_path / "own.html", runs=[],
+                      metadata={**base, "data_dir": "/exports", "demo": paths.is_sample(tmp_path)}).read_text()
+    assert 'id="demo"' in demo and "fictional sample organisation" in demo
+    assert demo.index('id="demo"') < demo.index("Run started")
+    assert 'id="demo"' not in own and "fictional" not in own

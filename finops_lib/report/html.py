@@ -291,7 +291,8 @@ def write_index(
         :class:`finops_lib.report.runner.NotebookRun` objects, in report order.
     metadata
         Run metadata: ``data_dir``, ``date_range``, ``parameters``, ``started``, ``duration``,
-        ``version``, ``python``, ``kernel``, ``with_code``.
+        ``version``, ``python``, ``kernel``, ``with_code``; ``demo`` true puts a banner saying the figures are the
+        fictional sample's above everything else.
     title
         Page title.
 

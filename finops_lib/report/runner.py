@@ -341,6 +341,7 @@ def run_report(
     runs += [NotebookRun(replace(entry), "missing") for entry in absent]
     metadata = {
         "data_dir": paths.shown(data) if data else f"none (warehouse {paths.shown(shared['warehouse'])} alone)",
+        "demo": paths.is_sample(data),  # the fictional sample: the index says so above everything else
         "date_range": _date_range(runs),
         "version": finops_lib.__version__,
         "python": platform.python_version(),
