@@ -29,8 +29,9 @@ from ibis.backends import BaseBackend
 
 from finops_lib.errors import UnknownFormatError
 from finops_lib.registry import Registry
-from finops_lib.sources._common import window_bounds, window_text
+from finops_lib.sources._common import window_bounds, window_reason
 from finops_lib.sources._compressed import open_input
+from finops_lib.sources._sql import quote
 
 __all__ = [
     "HEAD_BYTES",
@@ -226,7 +227,8 @@ def window_mark(rows: ibis.Table) -> ibis.Value:
     start, end = window_bounds()
     moment = rows.ChargePeriodStart
     shown = moment.cast("string")
-    reason = ibis.literal("'ChargePeriodStart' ") + shown + ibis.literal(f" is {window_text()}")
+    before, after = _reason_around_value()
+    reason = ibis.literal(before) + shown + ibis.literal(after)
     mark = ibis.literal(f"{REJECT_MARK}ChargePeriodStart\x1f") + reason + ibis.literal("\x1f") + shown
     outside = ((moment < ibis.literal(start)) | (moment >= ibis.literal(end))).fill_null(False)
     rejected = rows.x_DataQualityFlags.startswith(REJECT_MARK).fill_null(False)
@@ -237,18 +239,19 @@ def window_mark_sql(moment: str, flags: str) -> str:
     """Return DuckDB SQL of :func:`window_mark` over the SQL expressions ``moment`` (a UTC timestamp) and ``flags``."""
     start, end = window_bounds()
     shown = f"CAST({moment} AS VARCHAR)"
-    head = _text(f"{REJECT_MARK}ChargePeriodStart\x1f'ChargePeriodStart' ")
-    tail = _text(f" is {window_text()}\x1f")
+    before, after = _reason_around_value()
+    head, tail = quote(f"{REJECT_MARK}ChargePeriodStart\x1f{before}"), quote(f"{after}\x1f")
     mark = f"{head} || {shown} || {tail} || {shown}"
     outside = (f"coalesce({moment} < TIMESTAMPTZ '{start.isoformat()}' "
                f"OR {moment} >= TIMESTAMPTZ '{end.isoformat()}', false)")
-    rejected = f"coalesce(starts_with({flags}, {_text(REJECT_MARK)}), false)"
+    rejected = f"coalesce(starts_with({flags}, {quote(REJECT_MARK)}), false)"
     return f"CASE WHEN {outside} AND NOT {rejected} THEN {mark} ELSE {flags} END"
 
 
-def _text(value: str) -> str:
-    """Return ``value`` as a DuckDB string literal (control characters kept as they are)."""
-    return "'" + value.replace("'", "''") + "'"
+def _reason_around_value() -> tuple[str, str]:
+    """Return the window reason of ``ChargePeriodStart`` before and after its value (:func:`window_reason`'s text)."""
+    before, after = window_reason("ChargePeriodStart", "\x00").split("\x00")
+    return before, after
 
 
 def read_head(path: Path, size: int = HEAD_BYTES) -> str:
