@@ -302,39 +302,29 @@ def _records(con: BaseBackend, path: str, tables: list[str], *, one_row_each: bo
     return int(_scalar(con, f"SELECT count(*) FROM ({union})", [path] * len(tables)))
 
 
-@dataclass
-class _Read:
-    """A reader's result and the tables its rows went into (see :func:`_insert_read`)."""
-
-    result: ReadResult
-    tables: list[str]
-    others: dict[str, bool]
-
-
-def _insert_read(con: BaseBackend, source: Source, path: Path, result: ReadResult) -> _Read:
+def _insert_read(con: BaseBackend, source: Source, path: Path, result: ReadResult) -> dict[str, bool]:
     """Insert the rows a reader read from ``path``, unnumbered when numbered by position; nothing settled yet.
 
-    ``others`` says, per table, whether rows of other files are there (the restatement checks need them).
+    Returns, per table the rows went into, whether rows of other files are there (the restatement checks need them).
     """
     shown = str(path)
-    tables = [t for t in DATA_TABLES if getattr(result, t) is not None]
     others = {t: bool(_scalar(con, f'SELECT count(*) > 0 FROM "{t}" WHERE x_SourceFile <> ?', [shown]))
-              for t in tables}  # fmt: skip
-    for table in tables:
+              for t in DATA_TABLES if getattr(result, t) is not None}  # fmt: skip
+    for table in others:
         insert_rows(con, table, getattr(result, table), line_id=source.line_id,
                     numbered_from=result.numbered_from, path=shown, number=False)
-    return _Read(result, tables, others)
+    return others
 
 
 def _load(con: BaseBackend, source: Source, path: Path, sha: Callable[[], str], stat: os.stat_result,
-          read: _Read) -> tuple[int, int, int, int, int, tuple[str, ...]]:
-    """Settle a reader's inserted rows (:func:`_insert_read`); the newer delivery of any restated row wins.
+          result: ReadResult, others: dict[str, bool]) -> tuple[int, int, int, int, int, tuple[str, ...]]:
+    """Settle a reader's inserted rows (``others`` from :func:`_insert_read`); a restated row's newer delivery wins.
 
     ``sha`` gives the file's hash when the rows are in (a large file is hashed while it is read). Returns (records
     read, loaded, rejected, older rows replaced, own records superseded, the reader's notes).
     """
     shown = str(path)
-    result, tables, others = read.result, read.tables, read.others
+    tables = list(others)
     windows = privacy.mask_windows(result.windows)  # scopes compared with the rows' (masked) values and stored
     at = delivery.delivered(path, result.delivered_at)
     read_counts = []
@@ -468,16 +458,17 @@ def _transaction(con: BaseBackend, path: Path, source: Source, ledger: Ledger, s
     con.con.execute("BEGIN TRANSACTION")
     try:
         result: ReadResult = source.read(path, con)
-        read = None
-        if result.numbered_from is not None:  # two commits (see finops_lib.warehouse.pending)
-            read = _insert_read(con, source, path, result)
+        two_commits = result.numbered_from is not None  # see finops_lib.warehouse.pending
+        if two_commits:
+            others = _insert_read(con, source, path, result)
             con.con.execute("COMMIT")  # the rows, pending: written once
             con.con.execute("BEGIN TRANSACTION")
         earlier = _forget(con, shown) if before is not None else 0  # never the pending rows
         if twin is not None:  # the same bytes, delivered later: this copy stands for them (any ingest order)
             earlier += _forget(con, twin)
-        read = read or _insert_read(con, source, path, result)
-        read_, loaded, rejected, replaced, superseded, notes = _load(con, source, path, sha, stat, read)
+        if not two_commits:
+            others = _insert_read(con, source, path, result)
+        read, loaded, rejected, replaced, superseded, notes = _load(con, source, path, sha, stat, result, others)
     except BaseException:
         _rollback(con)
         pending.recover(con, shown)
@@ -489,7 +480,7 @@ def _transaction(con: BaseBackend, path: Path, source: Source, ledger: Ledger, s
     size, mtime_ns = settled_stat(stat)
     ledger.add(Known(shown, sha(), source.name, size, mtime_ns, datetime.now(UTC)))
     status = "replaced" if before is not None else "loaded"
-    return FileResult(shown, source.name, status, read_, loaded, rejected, earlier + replaced, superseded,
+    return FileResult(shown, source.name, status, read, loaded, rejected, earlier + replaced, superseded,
                       message="; ".join(notes))
 
 
