@@ -263,7 +263,9 @@ def test_open_data_returns_a_private_snapshot_and_leaves_the_warehouse_free(
 KILLER = """
 import os, signal, sys, threading
 from finops_lib.cli import main
-point, event, function, nth, module = sys.argv[1:6]
+point, event, function, nth, module, group = sys.argv[1:7]
+from finops_lib.warehouse import ingestion
+ingestion.GROUP_FILES = int(group)  # small files loaded this many to a transaction
 seen = [0]
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
@@ -276,16 +278,21 @@ def watch(frame, kind, arg):
             else:
                 die()
 sys.setprofile(watch)
-sys.exit(main(sys.argv[6:]))
+sys.exit(main(sys.argv[7:]))
 """
-#: point -> (profile event, function, nth occurrence, module): each on the second file, the first one committed.
-#: The files' order is their names' (a, b, c).
+#: point -> (profile event, function, nth occurrence, module, files per transaction, files committed before the
+#: kill). The files' order is their names' (a, b, c). With one file per transaction each point is on the second
+#: file, the first one committed; with two, the first group (a, b) is one transaction.
 POINTS = {
-    "inserted": ("return", "insert_rows", 2, "finops_lib.warehouse.ingestion"),  # rows in, transaction open
-    "settled": ("return", "settle", 2, "finops_lib.warehouse.ingestion"),  # line numbers and rejects done
-    "before_commit": ("return", "_load", 2, "finops_lib.warehouse.ingestion"),  # all done but COMMIT
-    "after_commit": ("return", "ingest_file", 2, "finops_lib.warehouse.ingestion"),  # next file not begun
-    "checkpoint": ("call", "disconnect", 1, "ibis.backends.sql"),  # every file committed, closing
+    "inserted": ("return", "insert_rows", 2, "finops_lib.warehouse.ingestion", 1, 1),  # rows in, transaction open
+    "settled": ("return", "settle", 2, "finops_lib.warehouse.ingestion", 1, 1),  # line numbers and rejects done
+    "before_commit": ("return", "_load", 2, "finops_lib.warehouse.ingestion", 1, 1),  # all done but COMMIT
+    "after_commit": ("return", "ingest_file", 2, "finops_lib.warehouse.ingestion", 1, 2),  # next file not begun
+    "group_second_file": ("return", "_load", 2, "finops_lib.warehouse.ingestion", 2, 0),  # a loaded, b all but commit
+    "group_committed": ("return", "_load_group", 1, "finops_lib.warehouse.ingestion", 2, 2),  # c not begun
+    # every file committed, closing; "checkpoint" lands inside DuckDB's closing checkpoint when it takes longer than
+    # 5 ms (about 100 ms here); on a faster or busier machine it may land just after: only whole files survive.
+    "checkpoint": ("call", "disconnect", 1, "ibis.backends.sql", 64, 3),
 }
 
 
@@ -293,16 +300,13 @@ POINTS = {
 def test_kill_9_then_rerun_leaves_the_totals_of_a_clean_run(point: str, folder: Path, clean: dict[str, object],
                                                             tmp_path: Path) -> None:  # fmt: skip
     warehouse, scratch = tmp_path / "wh.duckdb", tmp_path / "scratch"
-    event, function, nth, module = POINTS[point]
-    killed = subprocess.run([sys.executable, "-c", KILLER, point, event, function, str(nth), module, "ingest",
-                             str(folder), "--warehouse", str(warehouse)], env=_env(scratch), capture_output=True,
-                            text=True, timeout=300)  # fmt: skip
+    event, function, nth, module, group, kept = POINTS[point]
+    killed = subprocess.run([sys.executable, "-c", KILLER, point, event, function, str(nth), module, str(group),
+                             "ingest", str(folder), "--warehouse", str(warehouse)], env=_env(scratch),
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
     left = sorted(p.name for p in scratch.iterdir())
     assert any(name.startswith("finops-stage-") for name in left)  # what a killed ingest leaves behind
-    # "checkpoint" lands inside DuckDB's closing checkpoint when it takes longer than 5 ms (about 100 ms here); on a
-    # faster or busier machine it may land just after: either way only whole files may survive.
-    kept = {"after_commit": 2, "checkpoint": 3}.get(point, 1)  # files committed before the kill
     assert totals(warehouse) == _first_files(clean, kept)  # whole files only: nothing of the one being loaded
     rerun = _ingest(folder, warehouse, scratch)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
@@ -426,7 +430,7 @@ def test_a_kill_between_the_two_commits_of_a_dump_leaves_its_earlier_version(tmp
     assert earlier["files"][0][2:] == (300, 300, 0, 0) and _pending(warehouse) == 0
     _litellm_version(folder, 400, spend="0.25")  # a restated dump: more records, other amounts
     killed = subprocess.run([sys.executable, "-c", KILLER, "numbered", "call", "number_rows", "1",
-                             "finops_lib.warehouse.ingestion", "ingest", str(folder), "--warehouse", str(warehouse)],
+                             "finops_lib.warehouse.ingestion", "64", "ingest", str(folder), "--warehouse", str(warehouse)],
                             env=_env(scratch), capture_output=True, text=True, timeout=300)  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
     assert _pending(warehouse) == 400  # the new version's rows were committed, unnumbered, before the kill

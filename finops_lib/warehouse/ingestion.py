@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -361,7 +361,7 @@ def _load(con: BaseBackend, source: Source, path: Path, sha: Callable[[], str], 
 
 def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None, ledger: Ledger | None = None,
                 ) -> FileResult:
-    """Ingest one file in one transaction; see :func:`ingest`.
+    """Ingest one file in its own transaction; see :func:`ingest`.
 
     What the warehouse holds already (``ledger``, read once per run by :func:`ingest`; read here when not given)
     is asked first: a file with the size and time it was ingested with, or else the same hash, is ``unchanged``
@@ -372,26 +372,36 @@ def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None, ledg
     itself (the database invalidated) or a write the disk refused (:func:`finops_lib.engine.storage_error`) stops
     the run, since no later file could load either.
     """
-    shown = str(path)
-    source = None
     ledger = ledger if ledger is not None else Ledger.read(con)
+    found: list[Source] = []
     try:
-        stat = path.stat()
-        known = ledger.by_path.get(shown)
-        if known is not None and known.same_stat(stat):
-            return FileResult(shown, known.format, "unchanged", message="already ingested with the same content")
-        sha = file_sha256(path) if known is not None or stat.st_size < BACKGROUND_HASH_BYTES else None
-        if known is not None and sha == known.sha:
-            ledger.remember_stat(con, known, stat)
-            return FileResult(shown, known.format, "unchanged", message="already ingested with the same content")
-        source = get_source(path, format) if format else detect_format(path)
-        if source is None:
-            return FileResult(shown, None, "skipped", message=explain_unrecognised(path))
-        return _ingest_detected(con, path, source, ledger=ledger, sha=sha, stat=stat)
+        return _ingest_one(con, path, format=format, ledger=ledger, found=found, own=True)
     except Exception as exc:  # one file's fault never stops the others
         if _engine_broken(con) or engine.storage_error(exc) is not None:  # no later file could load either
             raise
-        return FileResult(shown, source.name if source else None, "failed", message=failure_reason(exc))
+        return FileResult(str(path), found[0].name if found else None, "failed", message=failure_reason(exc))
+
+
+def _ingest_one(con: BaseBackend, path: Path, *, format: str | None, ledger: Ledger, found: list[Source],
+                own: bool) -> FileResult:
+    """Ingest one file, any fault raised; ``own``: in a transaction of its own, else in the caller's (a group's).
+
+    The detected source is appended to ``found`` (the caller's failure result names it).
+    """
+    shown = str(path)
+    stat = path.stat()
+    known = ledger.by_path.get(shown)
+    if known is not None and known.same_stat(stat):
+        return FileResult(shown, known.format, "unchanged", message="already ingested with the same content")
+    sha = file_sha256(path) if known is not None or stat.st_size < BACKGROUND_HASH_BYTES else None
+    if known is not None and sha == known.sha:
+        ledger.remember_stat(con, known, stat)
+        return FileResult(shown, known.format, "unchanged", message="already ingested with the same content")
+    source = get_source(path, format) if format else detect_format(path)
+    if source is None:
+        return FileResult(shown, None, "skipped", message=explain_unrecognised(path))
+    found.append(source)
+    return _ingest_detected(con, path, source, ledger=ledger, sha=sha, stat=stat, own=own)
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -413,11 +423,12 @@ def failure_reason(exc: BaseException) -> str:
 
 
 def _ingest_detected(con: BaseBackend, path: Path, source: Source, *, ledger: Ledger, sha: str | None,
-                     stat: os.stat_result) -> FileResult:
+                     stat: os.stat_result, own: bool = True) -> FileResult:
     """Ingest one detected file in one transaction (rolled back on any fault, which is re-raised).
 
     ``sha`` is None for a large file seen for the first time: it is hashed while it loads, and a twin found then
-    (the same bytes under another path) rolls the load back and takes the path below with the hash known.
+    (the same bytes under another path) rolls the load back and takes the path below with the hash known. Such a
+    file always has a transaction of its own (``own``; :func:`_groups` never puts it in a group).
     """
     shown = str(path)
     if sha is None:
@@ -439,7 +450,7 @@ def _ingest_detected(con: BaseBackend, path: Path, source: Source, *, ledger: Le
     twin = ledger.twin(sha, shown)
     if twin is not None and not _newer_copy(con, path, twin):
         return FileResult(shown, source.name, "duplicate", message=f"same content already ingested from {twin}")
-    return _transaction(con, path, source, ledger, lambda: sha, stat, before=before, twin=twin)
+    return _transaction(con, path, source, ledger, lambda: sha, stat, before=before, twin=twin, own=own)
 
 
 class _TwinFound(Exception):
@@ -447,18 +458,22 @@ class _TwinFound(Exception):
 
 
 def _transaction(con: BaseBackend, path: Path, source: Source, ledger: Ledger, sha: Callable[[], str],
-                 stat: os.stat_result, *, before: Known | None, twin: str | None) -> FileResult:
+                 stat: os.stat_result, *, before: Known | None, twin: str | None, own: bool = True) -> FileResult:
     """Load one file atomically: forget its earlier version (and a twin it stands for), load, commit.
 
     Rows numbered by position (a large dump) are inserted and committed first, unnumbered, then settled in a second
     transaction (:mod:`finops_lib.warehouse.pending`): the earlier version is forgotten only there, and a fault
     there deletes the pending rows, so either way the warehouse is as before the file.
+
+    With ``own`` false the file is one of a group of small files in the caller's transaction (:func:`_load_group`):
+    nothing is begun, committed or rolled back here, and numbered rows are numbered in that one transaction.
     """
     shown = str(path)
-    con.con.execute("BEGIN TRANSACTION")
+    if own:
+        con.con.execute("BEGIN TRANSACTION")
     try:
         result: ReadResult = source.read(path, con)
-        two_commits = result.numbered_from is not None  # see finops_lib.warehouse.pending
+        two_commits = own and result.numbered_from is not None  # see finops_lib.warehouse.pending
         if two_commits:
             others = _insert_read(con, source, path, result)
             con.con.execute("COMMIT")  # the rows, pending: written once
@@ -470,10 +485,12 @@ def _transaction(con: BaseBackend, path: Path, source: Source, ledger: Ledger, s
             others = _insert_read(con, source, path, result)
         read, loaded, rejected, replaced, superseded, notes = _load(con, source, path, sha, stat, result, others)
     except BaseException:
-        _rollback(con)
-        pending.recover(con, shown)
+        if own:
+            _rollback(con)
+            pending.recover(con, shown)
         raise
-    con.con.execute("COMMIT")
+    if own:
+        con.con.execute("COMMIT")
     ledger.forget(shown)
     if twin is not None:
         ledger.forget(twin)
@@ -595,8 +612,63 @@ def _ingest_files(con: BaseBackend, files: list[Path], *, format: str | None) ->
     privacy.prepare(con, privacy.pseudonym_key())  # outside any file's transaction (see privacy.prepare)
     keep_sample_apart(con, files)
     ledger = Ledger.read(con)
-    results = [ingest_file(con, path, format=format, ledger=ledger) for path in files]
+    results = [r for group in _groups(files) for r in _load_group(con, group, format=format, ledger=ledger)]
     return pd.DataFrame([asdict(r) for r in results], columns=list(FileResult.__dataclass_fields__))
+
+
+#: Consecutive small files are loaded in groups of at most this many files and bytes, one transaction (one commit,
+#: the costliest statement of a small file's load) per group.
+GROUP_FILES = 64
+GROUP_BYTES = 32 << 20
+
+
+def _groups(files: list[Path]) -> Iterator[list[Path]]:
+    """Split ``files`` (in order) into groups to load in one transaction each: a large file is a group of its own."""
+    group: list[Path] = []
+    size = 0
+    for path in files:
+        try:
+            length = path.stat().st_size
+        except OSError:  # its own failure, reported by ingest_file
+            length = GROUP_BYTES
+        if group and (len(group) == GROUP_FILES or size + length > GROUP_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(path)
+        size += length
+        if length >= min(GROUP_BYTES, BACKGROUND_HASH_BYTES):
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def _load_group(con: BaseBackend, group: list[Path], *, format: str | None, ledger: Ledger) -> list[FileResult]:
+    """Ingest a group of small files in one transaction; return their results.
+
+    Each file is still atomic: a kill leaves the warehouse as before the group (none of its files recorded as
+    ingested, so the next run loads them all). A fault in any file rolls the group back, and its files are then
+    ingested one transaction each (:func:`ingest_file`), so that file alone fails and the others load as if never
+    grouped.
+    """
+    if len(group) == 1:
+        return [ingest_file(con, group[0], format=format, ledger=ledger)]
+    kept = ledger.copy()
+    con.con.execute("BEGIN TRANSACTION")
+    try:
+        results = [_ingest_one(con, path, format=format, ledger=ledger, found=[], own=False) for path in group]
+        con.con.execute("COMMIT")
+    except Exception as exc:
+        _rollback(con)
+        ledger.restore(kept)
+        if _engine_broken(con) or engine.storage_error(exc) is not None:  # no later file could load either
+            raise
+        return [ingest_file(con, path, format=format, ledger=ledger) for path in group]
+    except BaseException:  # interrupted: the group is rolled back, as a file's transaction is
+        _rollback(con)
+        ledger.restore(kept)
+        raise
+    return results
 
 
 def summarize(summary: pd.DataFrame) -> pd.DataFrame:

@@ -119,6 +119,14 @@ class Ledger:
             if twin is not None:
                 self.by_sha[old.sha] = twin
 
+    def copy(self) -> Ledger:
+        """Return a copy to :meth:`restore` when a transaction whose files it recorded is rolled back."""
+        return Ledger(dict(self.by_path), dict(self.by_sha))
+
+    def restore(self, kept: Ledger) -> None:
+        """Go back to what ``kept`` (a :meth:`copy`) held."""
+        self.by_path, self.by_sha = dict(kept.by_path), dict(kept.by_sha)
+
     def twin(self, sha: str, path: str) -> str | None:
         """Return another path already holding these bytes, or None."""
         held = self.by_sha.get(sha)
