@@ -1,6 +1,8 @@
 import shutil
 
+import ibis
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from finops_lib import engine
@@ -320,3 +322,89 @@ def test_rows_of_an_engine_view_are_staged_without_compiling_and_equal_the_compi
     # A real cast (text to a number) is not written here: the compiled path keeps ibis's semantics.
     text = con.table("edge").mutate(BilledCost=ibis.literal("2.5"))
     assert declared_view_sql(conform(text, "costs"), "costs") is None
+
+
+@pytest.mark.parametrize("files_per_transaction", [1, 64])
+def test_files_read_together_settle_as_if_loaded_one_after_the_other(windowed_format, tmp_path, monkeypatch,
+                                                                     files_per_transaction):
+    # a.json is the newer delivery of account A1's May, b.json an older one, ingested in one run (a first, by name).
+    # Loaded together (one INSERT for both), a.json is settled while b.json's rows are in the table but not yet
+    # settled: they are left alone, and b.json's turn finds them restated by the newer a.json. So a.json replaces
+    # nothing and every record of b.json is superseded, exactly as when each file has its own transaction.
+    import os
+
+    from finops_lib.warehouse import ingestion
+
+    monkeypatch.setattr(ingestion, "GROUP_FILES", files_per_transaction)
+    newer = _write(tmp_path / "a.json", "A1", "2026-05", {"01": "1.25", "02": "2.75"})
+    older = _write(tmp_path / "b.json", "A1", "2026-05", {"01": "1.25", "02": "2.50", "03": "4.00"})
+    os.utime(older, (1_780_000_000, 1_780_000_000))
+    os.utime(newer, (1_780_086_400, 1_780_086_400))  # a day later
+    con = engine.memory()
+    earlier = tmp_path / "earlier"  # rows of another account already held: every load looks for rows to restate
+    earlier.mkdir()
+    ingest([_write(earlier / "a2.json", "A2", "2026-05", {"01": "9.00"})], con=con)
+    commits = []
+    raw = con.con
+
+    class Counting:  # counts the commits: a group that failed its count check would be redone file by file
+        def execute(self, sql, *args):
+            commits.extend([sql] if sql.strip() == "COMMIT" else [])
+            return raw.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(raw, name)
+
+    con.con = Counting()
+    result = ingest([newer, older], con=con)
+    assert len(commits) == (1 if files_per_transaction > 1 else 2)
+    counts = result[["rows_read", "rows_loaded", "rows_rejected", "rows_replaced", "rows_superseded"]]
+    assert counts.values.tolist() == [[2, 2, 0, 0, 0], [3, 0, 0, 0, 3]]
+    assert _billed(con) == {("A1", "2026-05-01"): "1.250000000000", ("A1", "2026-05-02"): "2.750000000000",
+                            ("A2", "2026-05-01"): "9.000000000000"}
+    held = con.con.execute("SELECT x_RowsRead, x_RowsLoaded, x_RowsSuperseded FROM ingested_files WHERE "
+                           "x_SourceFile <> ? ORDER BY x_SourceFile", [str(earlier / "a2.json")]).fetchall()
+    assert held == [(2, 2, 0), (3, 0, 3)]
+
+
+def _unwindowed_reader(path, con):
+    """The windowed test format without its window, keyed by account and day only: files restate by key alone."""
+    from dataclasses import replace
+
+    result = _windowed_reader(path, con)
+    frame = result.costs.to_pyarrow()
+    keys = [f"{a}|{str(d)[:10]}" for a, d in zip(frame["BillingAccountId"].to_pylist(),
+                                                  frame["ChargePeriodStart"].to_pylist(), strict=True)]
+    frame = frame.set_column(frame.schema.get_field_index("x_RowHash"), "x_RowHash", pa.array(keys))
+    frame = frame.set_column(frame.schema.get_field_index("x_SourceFormat"), "x_SourceFormat",
+                             pa.array(["test_unwindowed"] * len(frame)))
+    return replace(result, format="test_unwindowed", costs=ibis.memtable(frame), windows=())
+
+
+def test_the_same_charges_in_two_files_read_together_count_once(tmp_path):
+    # Rows without a line id get content keys, numbered by occurrence within their file. Two deliveries of the same
+    # charges read together (one INSERT) must key as they would alone, so the later one restates the earlier by key
+    # instead of adding to it.
+    import os
+
+    from finops_lib.sources import SOURCES, register_source
+
+    register_source("test_unwindowed", table="costs", description="test", detect=lambda p, h: '"days"' in h)(
+        _unwindowed_reader)
+    try:
+        first = _write(tmp_path / "a.json", "A1", "2026-05", {"01": "1.25", "02": "2.50"})
+        second = tmp_path / "b.json"
+        second.write_text(first.read_text() + "\n")  # other bytes, the same charges
+        os.utime(first, (1_780_000_000, 1_780_000_000))
+        os.utime(second, (1_780_086_400, 1_780_086_400))
+        con = engine.memory()
+        result = ingest([tmp_path], con=con)
+    finally:
+        SOURCES.pop("test_unwindowed")
+    # a.json loads, then b.json replaces its rows (the summary says what each load did when it ran) ...
+    assert result[["rows_read", "rows_loaded", "rows_replaced"]].values.tolist() == [[2, 2, 0], [2, 2, 2]]
+    assert _billed(con) == {("A1", "2026-05-01"): "1.250000000000", ("A1", "2026-05-02"): "2.500000000000"}
+    assert con.con.execute("SELECT DISTINCT x_SourceFile FROM costs").fetchall() == [(str(second),)]
+    # ... and the ledger says what each file holds now
+    held = con.con.execute("SELECT x_RowsLoaded, x_RowsSuperseded FROM ingested_files ORDER BY 1").fetchall()
+    assert held == [(0, 2), (2, 0)]

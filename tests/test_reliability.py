@@ -430,7 +430,8 @@ def test_a_kill_between_the_two_commits_of_a_dump_leaves_its_earlier_version(tmp
     assert earlier["files"][0][2:] == (300, 300, 0, 0) and _pending(warehouse) == 0
     _litellm_version(folder, 400, spend="0.25")  # a restated dump: more records, other amounts
     killed = subprocess.run([sys.executable, "-c", KILLER, "numbered", "call", "number_rows", "1",
-                             "finops_lib.warehouse.ingestion", "64", "ingest", str(folder), "--warehouse", str(warehouse)],
+                             "finops_lib.warehouse.ingestion", "64", "ingest", str(folder), "--warehouse",
+                             str(warehouse)],
                             env=_env(scratch), capture_output=True, text=True, timeout=300)  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
     assert _pending(warehouse) == 400  # the new version's rows were committed, unnumbered, before the kill

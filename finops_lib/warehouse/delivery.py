@@ -173,13 +173,14 @@ def supersede(con: BaseBackend, table: str, path: str, fmt: str, at: datetime, *
 
 
 def replace_older(con: BaseBackend, table: str, path: str, fmt: str, at: datetime,
-                  windows: tuple[Window, ...]) -> int:
+                  windows: tuple[Window, ...], *, unsettled: tuple[str, ...] = ()) -> int:
     """Remove rows of older deliveries that ``path`` restates (its windows, its keys); return the rows removed.
 
-    Rows of the other parts of ``path``'s own delivery (:func:`siblings`) are never removed.
+    Rows of the other parts of ``path``'s own delivery (:func:`siblings`) are never removed, nor rows of the
+    ``unsettled`` files (inserted with ``path``'s rows, settled after it: they are judged in their turn).
     """
     newer = f"x_SourceFile NOT IN ({_newer_files_sql()}) AND NOT list_contains(?::VARCHAR[], x_SourceFile)"
-    apart = [path, at, path, siblings(con, path, _own_parts(windows))]
+    apart = [path, at, path, [*siblings(con, path, _own_parts(windows)), *unsettled]]
     removed = 0
     for window in (w for w in windows if w.start < w.end):
         where, params = _window_where(window)

@@ -62,7 +62,7 @@ from finops_lib.warehouse.ledger import (
     hash_in_background,
     settled_stat,
 )
-from finops_lib.warehouse.staging import declared_columns, drop_stage, sql_type, stage_rows
+from finops_lib.warehouse.staging import declared_columns, drop_stage, holds_nothing, sql_type, stage_rows
 
 DATA_TABLES = ("costs", "requests")
 #: Files a folder walk never offers to the detectors (documentation, manifests, ground truth).
@@ -242,9 +242,12 @@ def table_kind(table: str) -> str:
     return "requests" if "requests" in table else "costs"
 
 
-def insert_rows(con: BaseBackend, table: str, rows: ibis.Table, *, line_id: str | None,
+def insert_rows(con: BaseBackend, table: str, rows: ibis.Table | list[ibis.Table], *, line_id: str | None,
                 numbered_from: int | None = None, path: str | None = None, number: bool = True) -> None:
     """Insert a reader's rows into ``table``, with content keys unless the format documents a line id.
+
+    ``rows`` may be the tables of several files of one format (their rows carry their own ``x_SourceFile``): one
+    INSERT for all of them (:func:`_load_fresh`), each file's content keys what they would be alone.
 
     Text is masked on the way in (:mod:`finops_lib.warehouse.privacy`: keys of known shapes, user ids when
     pseudonymised): the raw values are never written. See :mod:`finops_lib.warehouse.keys` for the keys.
@@ -259,13 +262,20 @@ def insert_rows(con: BaseBackend, table: str, rows: ibis.Table, *, line_id: str 
         if not line_id or path is None:
             raise FinopsError(f"rows numbered by position need a documented line id and their file ({table})")
         con.con.execute("SET preserve_insertion_order = true")
-    source = stage_rows(con, "_incoming_raw", rows, kind)
-    masked = privacy.masked_select(con, "_incoming_raw", declared_columns(kind), source=source)
+    parts = rows if isinstance(rows, list) else [rows]
+    if numbered_from is not None and len(parts) != 1:
+        raise FinopsError(f"rows numbered by position are inserted one file at a time ({table})")
+    names = [f"_incoming_raw_{i}" for i in range(len(parts))]
     try:
+        sources = [stage_rows(con, name, part, kind) or f'"{name}"' for name, part in zip(names, parts, strict=True)]
+        union = sources[0] if len(sources) == 1 else \
+            "(" + " UNION ALL BY NAME ".join(f"SELECT * FROM {source}" for source in sources) + ")"
+        masked = privacy.masked_select(con, names[0], declared_columns(kind), source=union)
         select = masked if line_id else keys.keyed_select_sql(f"({masked})", table)
         con.con.execute(f'INSERT INTO "{table}" BY NAME {select}')
     finally:
-        drop_stage(con, "_incoming_raw")
+        for name in names:
+            drop_stage(con, name)
     if numbered_from is not None and number:
         number_rows(con, table, path, numbered_from)
 
@@ -282,6 +292,8 @@ def number_rows(con: BaseBackend, table: str, path: str, numbered_from: int) -> 
 
 def insert_rejects(con: BaseBackend, rejects: ibis.Table, *, table: str = "rejects") -> None:
     """Insert a reader's rejects into ``table``, their text masked like the rows' (:func:`insert_rows`)."""
+    if holds_nothing(rejects):
+        return
     source = stage_rows(con, "_rejected_raw", rejects, "rejects")
     try:
         con.con.execute(f'INSERT INTO "{table}" BY NAME '
@@ -317,11 +329,14 @@ def _insert_read(con: BaseBackend, source: Source, path: Path, result: ReadResul
 
 
 def _load(con: BaseBackend, source: Source, path: Path, sha: Callable[[], str], stat: os.stat_result,
-          result: ReadResult, others: dict[str, bool]) -> tuple[int, int, int, int, int, tuple[str, ...]]:
+          result: ReadResult, others: dict[str, bool], unsettled: tuple[str, ...] = (),
+          ) -> tuple[int, int, int, int, int, tuple[str, ...]]:
     """Settle a reader's inserted rows (``others`` from :func:`_insert_read`); a restated row's newer delivery wins.
 
-    ``sha`` gives the file's hash when the rows are in (a large file is hashed while it is read). Returns (records
-    read, loaded, rejected, older rows replaced, own records superseded, the reader's notes).
+    ``sha`` gives the file's hash when the rows are in (a large file is hashed while it is read). ``unsettled``:
+    files whose rows were inserted by the same INSERT and are settled after this one (:func:`_load_fresh`); their
+    rows are left alone, as if not yet read. Returns (records read, loaded, rejected, older rows replaced, own
+    records superseded, the reader's notes).
     """
     shown = str(path)
     tables = list(others)
@@ -336,7 +351,7 @@ def _load(con: BaseBackend, source: Source, path: Path, sha: Callable[[], str], 
     kept, replaced = _records(con, shown, tables, one_row_each=one_row_each), 0
     for table in (t for t in tables if others[t]):  # rows of other files may restate these, or be restated
         delivery.supersede(con, table, shown, result.format, at, windows=windows)
-        replaced += delivery.replace_older(con, table, shown, result.format, at, windows)
+        replaced += delivery.replace_older(con, table, shown, result.format, at, windows, unsettled=unsettled)
     loaded = _records(con, shown, tables, one_row_each=one_row_each) if any(others.values()) else kept
     superseded = kept - loaded
     if result.rejects is not None:
@@ -373,35 +388,50 @@ def ingest_file(con: BaseBackend, path: Path, *, format: str | None = None, ledg
     the run, since no later file could load either.
     """
     ledger = ledger if ledger is not None else Ledger.read(con)
-    found: list[Source] = []
+    checked = None
     try:
-        return _ingest_one(con, path, format=format, ledger=ledger, found=found, own=True)
+        checked = _check(con, path, format=format, ledger=ledger, hash_large=False)
+        if isinstance(checked, FileResult):
+            return checked
+        return _ingest_detected(con, path, checked.source, ledger=ledger, sha=checked.sha, stat=checked.stat)
     except Exception as exc:  # one file's fault never stops the others
         if _engine_broken(con) or engine.storage_error(exc) is not None:  # no later file could load either
             raise
-        return FileResult(str(path), found[0].name if found else None, "failed", message=failure_reason(exc))
+        return FileResult(str(path), checked.source.name if isinstance(checked, _Fresh) else None, "failed",
+                          message=failure_reason(exc))
 
 
-def _ingest_one(con: BaseBackend, path: Path, *, format: str | None, ledger: Ledger, found: list[Source],
-                own: bool) -> FileResult:
-    """Ingest one file, any fault raised; ``own``: in a transaction of its own, else in the caller's (a group's).
+@dataclass
+class _Fresh:
+    """A file to load (new content for its path): its reader, hash and ``stat``; its rows once read."""
 
-    The detected source is appended to ``found`` (the caller's failure result names it).
+    path: Path
+    source: Source
+    sha: str | None
+    stat: os.stat_result
+    result: ReadResult | None = None
+
+
+def _check(con: BaseBackend, path: Path, *, format: str | None, ledger: Ledger, hash_large: bool,
+           ) -> FileResult | _Fresh:
+    """Return what ingesting ``path`` needs: nothing (``unchanged`` or ``skipped``), or a load (:class:`_Fresh`).
+
+    A large new file is left unhashed (hashed while it loads) unless ``hash_large``.
     """
     shown = str(path)
     stat = path.stat()
     known = ledger.by_path.get(shown)
     if known is not None and known.same_stat(stat):
         return FileResult(shown, known.format, "unchanged", message="already ingested with the same content")
-    sha = file_sha256(path) if known is not None or stat.st_size < BACKGROUND_HASH_BYTES else None
+    hashed = hash_large or known is not None or stat.st_size < BACKGROUND_HASH_BYTES
+    sha = file_sha256(path) if hashed else None
     if known is not None and sha == known.sha:
         ledger.remember_stat(con, known, stat)
         return FileResult(shown, known.format, "unchanged", message="already ingested with the same content")
     source = get_source(path, format) if format else detect_format(path)
     if source is None:
         return FileResult(shown, None, "skipped", message=explain_unrecognised(path))
-    found.append(source)
-    return _ingest_detected(con, path, source, ledger=ledger, sha=sha, stat=stat, own=own)
+    return _Fresh(path, source, sha, stat)
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -428,7 +458,7 @@ def _ingest_detected(con: BaseBackend, path: Path, source: Source, *, ledger: Le
 
     ``sha`` is None for a large file seen for the first time: it is hashed while it loads, and a twin found then
     (the same bytes under another path) rolls the load back and takes the path below with the hash known. Such a
-    file always has a transaction of its own (``own``; :func:`_groups` never puts it in a group).
+    file always has a transaction of its own (``own``: a group hashes its files first).
     """
     shown = str(path)
     if sha is None:
@@ -634,11 +664,11 @@ def _groups(files: list[Path]) -> Iterator[list[Path]]:
         if group and (len(group) == GROUP_FILES or size + length > GROUP_BYTES):
             yield group
             group, size = [], 0
+        if length >= GROUP_BYTES:
+            yield [path]
+            continue
         group.append(path)
         size += length
-        if length >= min(GROUP_BYTES, BACKGROUND_HASH_BYTES):
-            yield group
-            group, size = [], 0
     if group:
         yield group
 
@@ -656,7 +686,7 @@ def _load_group(con: BaseBackend, group: list[Path], *, format: str | None, ledg
     kept = ledger.copy()
     con.con.execute("BEGIN TRANSACTION")
     try:
-        results = [_ingest_one(con, path, format=format, ledger=ledger, found=[], own=False) for path in group]
+        results = _grouped(con, group, format=format, ledger=ledger)
         con.con.execute("COMMIT")
     except Exception as exc:
         _rollback(con)
@@ -668,6 +698,76 @@ def _load_group(con: BaseBackend, group: list[Path], *, format: str | None, ledg
         _rollback(con)
         ledger.restore(kept)
         raise
+    return results
+
+
+def _grouped(con: BaseBackend, group: list[Path], *, format: str | None, ledger: Ledger) -> list[FileResult]:
+    """Ingest a group's files in the caller's transaction, any fault raised; return their results in order.
+
+    New files of one format in a row are read one by one and their rows inserted together (:func:`_load_fresh`:
+    one INSERT per table, the statement a small file's load spent most in), then settled in file order exactly as
+    if loaded one after the other. A file restating its own path or holding another file's bytes is loaded alone.
+    """
+    results: dict[int, FileResult] = {}
+    batch: list[tuple[int, _Fresh]] = []
+
+    def flush() -> None:
+        results.update(zip((i for i, _ in batch), _load_fresh(con, [f for _, f in batch], ledger), strict=True))
+        batch.clear()
+
+    for index, path in enumerate(group):
+        checked = _check(con, path, format=format, ledger=ledger, hash_large=True)
+        if isinstance(checked, FileResult):
+            results[index] = checked
+            continue
+        shown, sha = str(path), checked.sha
+        if batch and (checked.source is not batch[0][1].source or sha in {f.sha for _, f in batch}):
+            flush()  # another format, or a copy of a file read in this batch: the ledger must know that file first
+        before, twin = ledger.by_path.get(shown), ledger.twin(sha, shown)
+        if before is not None or twin is not None:
+            flush()
+            results[index] = _ingest_detected(con, path, checked.source, ledger=ledger, sha=sha, stat=checked.stat,
+                                              own=False)
+            continue
+        checked.result = checked.source.read(path, con)
+        alone = checked.result.numbered_from is not None  # numbered by its position in an INSERT of its own
+        if alone:
+            flush()
+        batch.append((index, checked))
+        if alone:
+            flush()
+    flush()
+    return [results[i] for i in range(len(group))]
+
+
+def _load_fresh(con: BaseBackend, batch: list[_Fresh], ledger: Ledger) -> list[FileResult]:
+    """Load new files of one format (read, never ingested before): one INSERT per table, then each settled in turn.
+
+    Each file is settled in file order, the later files' rows left alone until their turn (``unsettled``, and the
+    content keys counted per file: :func:`finops_lib.warehouse.keys.keyed_select_sql`): the tables end as if the
+    files had been loaded one after the other.
+    """
+    if not batch:
+        return []
+    source = batch[0].source
+    paths = [str(f.path) for f in batch]
+    tables = [t for t in DATA_TABLES if any(getattr(f.result, t) is not None for f in batch)]
+    held = {t: bool(_scalar(con, f'SELECT count(*) > 0 FROM "{t}"')) for t in tables}  # rows of earlier files
+    for table in tables:
+        parts = [getattr(f.result, table) for f in batch if getattr(f.result, table) is not None]
+        numbered = batch[0].result.numbered_from if len(batch) == 1 else None
+        insert_rows(con, table, parts, line_id=source.line_id, numbered_from=numbered, path=paths[0], number=False)
+    results = []
+    for n, fresh in enumerate(batch):
+        mine = [t for t in tables if getattr(fresh.result, t) is not None]
+        others = {t: held[t] or any(getattr(f.result, t) is not None for f in batch[:n]) for t in mine}
+        read, loaded, rejected, replaced, superseded, notes = _load(
+            con, source, fresh.path, lambda f=fresh: f.sha, fresh.stat, fresh.result, others,
+            unsettled=tuple(paths[n + 1:]))
+        size, mtime_ns = settled_stat(fresh.stat)
+        ledger.add(Known(paths[n], fresh.sha, source.name, size, mtime_ns, datetime.now(UTC)))
+        results.append(FileResult(paths[n], source.name, "loaded", read, loaded, rejected, replaced, superseded,
+                                  message="; ".join(notes)))
     return results
 
 

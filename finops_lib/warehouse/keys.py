@@ -64,14 +64,15 @@ def keyed_select_sql(source: str, table: str) -> str:
     """Return SQL selecting ``source``'s rows with content keys (formats without a documented line id).
 
     ``x_RowHash`` becomes md5(reader key, content digest, occurrence of that content in the file); rows the
-    reader marked as rejects keep counting apart from loaded rows.
+    reader marked as rejects keep counting apart from loaded rows. ``source`` may hold the rows of several files:
+    each file's occurrences are counted apart, so its keys are what they would be alone.
     """
     kind = "requests" if "requests" in table else "costs"
     content = [f'"{c.name}"' for c in TABLES[kind].columns if c.name not in (*PROVENANCE, "x_SourceExtra")]
     rejected = f"starts_with(coalesce(x_DataQualityFlags, ''), '{REJECT_MARK}')"
     return f"""SELECT * EXCLUDE (__content) REPLACE (
   md5(concat_ws({_US}, coalesce(x_RowHash, ''), __content, row_number() OVER (
-    PARTITION BY x_RowHash, __content, {rejected} ORDER BY x_SourceRow)::VARCHAR)) AS x_RowHash)
+    PARTITION BY x_SourceFile, x_RowHash, __content, {rejected} ORDER BY x_SourceRow)::VARCHAR)) AS x_RowHash)
 FROM (SELECT *, {content_sql(content)} AS __content FROM {source})"""
 
 

@@ -18,7 +18,7 @@ from ibis.backends import BaseBackend
 from finops_lib.schema import TABLES, conform
 from finops_lib.sources import window_mark, window_mark_sql
 
-__all__ = ["declared_columns", "declared_view_sql", "drop_stage", "sql_type", "stage_rows"]
+__all__ = ["declared_columns", "declared_view_sql", "drop_stage", "holds_nothing", "sql_type", "stage_rows"]
 
 
 @functools.cache
@@ -54,6 +54,15 @@ def stage_rows(con: BaseBackend, name: str, rows: ibis.Table, table: str) -> str
     con._run_pre_execute_hooks(expr)  # registers the in-memory tables the expression reads
     con.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {con.compile(expr)}')
     return None
+
+
+def holds_nothing(rows: ibis.Table) -> bool:
+    """Return whether ``rows`` are known to be empty without asking the engine: an empty in-memory table (a Python
+    reader that found nothing to reject, say) or a selection of one."""
+    op = rows.op()
+    while isinstance(op, ops.Project):
+        op = op.parent
+    return isinstance(op, ops.InMemoryTable) and len(op.data.obj) == 0
 
 
 def drop_stage(con: BaseBackend, name: str) -> None:
