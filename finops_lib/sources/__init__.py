@@ -144,6 +144,8 @@ class ReadResult:
 
 
 Reader = Callable[[Path, BaseBackend], ReadResult]
+#: Reads several files of one format at once: one result per file, in order, each what ``read`` gives for it.
+ManyReader = Callable[[list[Path], BaseBackend], list[ReadResult]]
 Detector = Callable[[Path, str], bool]
 
 
@@ -157,13 +159,15 @@ class Source:
     detect: Detector
     read: Reader
     line_id: str | None = None
+    read_many: ManyReader | None = None
 
 
 SOURCES: Registry[Source] = Registry("source format")
 
 
 def register_source(
-    name: str, *, table: str, description: str, detect: Detector, line_id: str | None = None
+    name: str, *, table: str, description: str, detect: Detector, line_id: str | None = None,
+    many: ManyReader | None = None,
 ) -> Callable[[Reader], Reader]:
     """Register a reader under ``name`` (decorator).
 
@@ -186,8 +190,31 @@ def register_source(
         field are separate charges, each kept and counted (see
         :func:`finops_lib.warehouse.ingestion.settle`). Records that differ in any field are never
         merged either way.
+    many
+        Optionally, a reader of several files of the format at once (:data:`ManyReader`), for a folder of many
+        small files: the ingest reads a group's new files of the format with it when given.
     """
-    return SOURCES.register(name, make=lambda read: Source(name, table, description, detect, _dated(read), line_id))
+    dated_many = None if many is None else _dated_many(many)
+    return SOURCES.register(name, make=lambda read: Source(name, table, description, detect, _dated(read), line_id,
+                                                           dated_many))
+
+
+def _checked(result: ReadResult) -> ReadResult:
+    """Return a reader's result with the rows it marks inline also rejected when dated outside the window."""
+    if not result.inline_rejects:
+        return result
+    return replace(result, costs=_reject_outside_window(result.costs),
+                   requests=_reject_outside_window(result.requests))
+
+
+def _dated_many(read_many: ManyReader) -> ManyReader:
+    """Wrap a reader of many files as :func:`_dated` wraps a reader of one."""
+
+    @functools.wraps(read_many)
+    def checked(paths: list[Path], con: BaseBackend) -> list[ReadResult]:
+        return [_checked(result) for result in read_many(paths, con)]
+
+    return checked
 
 
 def _dated(read: Reader) -> Reader:
@@ -202,11 +229,7 @@ def _dated(read: Reader) -> Reader:
 
     @functools.wraps(read)
     def checked(path: Path, con: BaseBackend) -> ReadResult:
-        result = read(path, con)
-        if not result.inline_rejects:
-            return result
-        return replace(result, costs=_reject_outside_window(result.costs),
-                       requests=_reject_outside_window(result.requests))
+        return _checked(read(path, con))
 
     return checked
 

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -302,6 +303,38 @@ def stage(con: BaseBackend, select_sql: str, path: Path) -> str:
         raise SourceError(path, f"cannot read the file: {str(exc).splitlines()[0]}") from exc
     return (f"(SELECT * EXCLUDE (file_row_number), file_row_number + 2 AS src_row "
             f"FROM read_parquet({quote(str(target))}, file_row_number = true))")
+
+
+T = TypeVar("T")
+
+
+def runs_alike(items: list[T], key: Callable[[T], object]) -> list[list[T]]:
+    """Split ``items`` (in order) into runs of equal ``key``: files one typed SELECT can read together.
+
+    Examples
+    --------
+    >>> runs_alike([1, 1, 2, 1], key=lambda n: n)
+    [[1, 1], [2], [1]]
+    """
+    runs: list[list[T]] = []
+    for item in items:
+        if runs and key(runs[-1][0]) == key(item):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+def union_rows(staged: list[str]) -> str:
+    """Return SQL of the rows of several staged files (:func:`stage`), one after the other."""
+    if len(staged) == 1:
+        return staged[0]
+    return "(" + " UNION ALL ".join(f"SELECT * FROM {rows}" for rows in staged) + ")"
+
+
+def of_file(final: str, path: Path, files: int) -> str:
+    """Return SQL of one file's rows of a staged SELECT over ``files`` files (all of them when it read one)."""
+    return final if files == 1 else f"(SELECT * FROM {final} WHERE x_SourceFile = {quote(str(path))})"
 
 
 def distinct_values(con: BaseBackend, staged: str, column: str) -> list[str]:

@@ -77,10 +77,13 @@ from finops_lib.sources._cloud import (
     json_object_text,
     meter_table,
     number_sql,
+    of_file,
     per_block_sql,
+    runs_alike,
     stage,
     tag_set_sql,
     text_source,
+    union_rows,
     unit_table,
     windows_from,
 )
@@ -191,7 +194,7 @@ def _raw_select(source: str, types: dict[str, str], path: Path) -> tuple[str, di
     if tag_columns and "resource_tags" not in canonical:
         canonical["resource_tags"] = json_object_text([(k, f"nullif(trim({e}), '')") for k, e in tag_columns])
     cols = [f"{canonical.get(c, 'NULL::VARCHAR')} AS {c}" for c in COLUMNS]
-    return f"SELECT {', '.join(cols)}, {PADDED}, {MISSING} FROM {source}", labels
+    return f"SELECT {', '.join(cols)}, {PADDED}, {MISSING}, {quote(str(path))} AS __file FROM {source}", labels
 
 
 def _case(column: str, index: int, default: str | None) -> str:
@@ -247,7 +250,7 @@ def _parsed_sql(staged: str, labels: dict[str, str]) -> str:
     product = f"try(CAST({json_text_sql('pr')} AS JSON))"
     maps = " OR ".join(literal_used_sql(c) for c in _MAPS)
     return f"""
-WITH src AS (SELECT src_row, {nulls}, {PADDED}, {MISSING} FROM {staged}),
+WITH src AS (SELECT src_row, __file, {nulls}, {PADDED}, {MISSING} FROM {staged}),
 tagset AS ({tag_set_sql('src', _TAGS, "tags", literals=True)}),
 products AS (SELECT pr, json_extract_string({product}, '$.product_name') AS product_json,
     json_extract_string({product}, '$.region') AS product_map_region, {literal_used_sql('pr')} AS product_literal
@@ -291,8 +294,8 @@ def _quantities_sql() -> str:
             f"CASE WHEN {usage} THEN n_rate END AS ContractedUnitPrice")
 
 
-def _select_sql(staged: str, labels: dict[str, str], lookups: tuple[str, str], path: str, fmt: str) -> str:
-    """One SELECT from the staged rows to ``costs`` rows (rejects marked inline)."""
+def _select_sql(staged: str, labels: dict[str, str], lookups: tuple[str, str], fmt: str) -> str:
+    """One SELECT from the staged rows (of one file or more, ``__file``) to ``costs`` rows (rejects marked inline)."""
     is_ai = "(is_bedrock OR m.model IS NOT NULL)"
     service = ("coalesce(product_name, "
                "CASE WHEN is_bedrock THEN 'Amazon Bedrock' END, product_servicecode, line_item_product_code, 'AWS')")
@@ -325,7 +328,7 @@ SELECT
   CASE WHEN {is_ai} THEN m.service_tier END AS x_ServiceTier, m.context_tier AS x_ContextTier,
   m.deployment AS x_DeploymentType, 'invoiced' AS x_CostBasis, line_item_iam_principal AS x_UserId,
   x_Team, x_Application, x_Feature, x_Environment, {extra} AS x_SourceExtra,
-  '{fmt}' AS x_SourceFormat, {quote(path)} AS x_SourceFile, src_row AS x_SourceRow,
+  '{fmt}' AS x_SourceFormat, __file AS x_SourceFile, src_row AS x_SourceRow,
   {hash_sql(FAMILY, _KEY)} AS x_RowHash,
   {flags_sql(_FAULTS, labels, _FLAGS)} AS x_DataQualityFlags
 FROM p LEFT JOIN {lookups[0]} m ON m.k = p.line_item_usage_type LEFT JOIN {lookups[1]} u ON u.k = p.pricing_unit
@@ -375,25 +378,43 @@ def parts_of(path: Path) -> tuple[str, ...]:
 
 
 def _read(path: Path, con: BaseBackend, fmt: str) -> ReadResult:
-    path = Path(path)
-    source, types, csv_rejects = text_source(con, path, required=lambda name: snake(name) in PAD_REQUIRED)
-    raw_sql, labels = _raw_select(source, types, path)
-    staged = stage(con, raw_sql, path)
-    lookups = (meter_table(con, distinct_values(con, staged, "line_item_usage_type"), "aws"),
-               unit_table(con, distinct_values(con, staged, "pricing_unit")))
-    final = stage(con, _select_sql(staged, labels, lookups, str(path), fmt), path)
-    for view in lookups:
-        con.con.unregister(view)
-    # One window per billing period, payer and usage account (two linked-account CURs of one payer never erase
-    # each other), restated together with the other parts of its delivery.
-    parts = parts_of(path)
-    windows = tuple(replace(w, parts=parts) for w in windows_from(con, final))
-    costs = conform(relation(con, f"SELECT * EXCLUDE (src_row) FROM {final}"), "costs")
-    return ReadResult(fmt, str(path), costs, None, None, None, inline_rejects=True, csv_rejects=csv_rejects,
-                      windows=windows, notes=missing_note(path, _listed(path), "delivery"))
+    return _read_many([Path(path)], con, fmt)[0]
 
 
-@register_source(CUR2, table="costs", detect=_detect_cur2,
+def _read_many(paths: list[Path], con: BaseBackend, fmt: str) -> list[ReadResult]:
+    """Read CUR files of one format: each file's text staged apart, then one typed SELECT over all of them.
+
+    The typed SELECT is long (tens of kilobytes of SQL), and for a part of a few hundred rows planning it costs
+    more than running it: files whose columns read alike (the same labels) share one, each file's rows then
+    selected by ``x_SourceFile``. Returns one result per file, in order, each as :func:`_read` would give it.
+    """
+    staged: list[tuple[Path, str, dict[str, str], str | None]] = []
+    for path in paths:
+        source, types, csv_rejects = text_source(con, path, required=lambda name: snake(name) in PAD_REQUIRED)
+        raw_sql, labels = _raw_select(source, types, path)
+        staged.append((path, stage(con, raw_sql, path), labels, csv_rejects))
+    results: dict[Path, ReadResult] = {}
+    for run in runs_alike(staged, key=lambda item: item[2]):
+        rows = union_rows([item[1] for item in run])
+        lookups = (meter_table(con, distinct_values(con, rows, "line_item_usage_type"), "aws"),
+                   unit_table(con, distinct_values(con, rows, "pricing_unit")))
+        final = stage(con, _select_sql(rows, run[0][2], lookups, fmt), run[0][0])
+        for view in lookups:
+            con.con.unregister(view)
+        for path, _, _, csv_rejects in run:
+            mine = of_file(final, path, len(run))
+            # One window per billing period, payer and usage account (two linked-account CURs of one payer never
+            # erase each other), restated together with the other parts of its delivery.
+            parts = parts_of(path)
+            windows = tuple(replace(w, parts=parts) for w in windows_from(con, mine))
+            costs = conform(relation(con, f"SELECT * EXCLUDE (src_row) FROM {mine}"), "costs")
+            results[path] = ReadResult(fmt, str(path), costs, None, None, None, inline_rejects=True,
+                                       csv_rejects=csv_rejects, windows=windows,
+                                       notes=missing_note(path, _listed(path), "delivery"))
+    return [results[path] for path in paths]
+
+
+@register_source(CUR2, table="costs", detect=_detect_cur2, many=lambda paths, con: _read_many(paths, con, CUR2),
                  description="AWS CUR 2.0 / Data Exports COST_AND_USAGE_REPORT (CSV, CSV.gz or Parquet), Bedrock "
                              "token line items")
 def read_cur2(path: Path, con: BaseBackend) -> ReadResult:
@@ -406,6 +427,7 @@ def read_cur2(path: Path, con: BaseBackend) -> ReadResult:
 
 
 @register_source(LEGACY, table="costs", detect=_detect_legacy,
+                 many=lambda paths, con: _read_many(paths, con, LEGACY),
                  description="AWS legacy Cost and Usage Report (lineItem/UsageType naming; CSV, CSV.gz or Parquet)")
 def read_legacy(path: Path, con: BaseBackend) -> ReadResult:
     """Read a legacy AWS CUR file (``lineItem/UsageType`` naming) into ``costs`` rows; see :func:`read_cur2`."""

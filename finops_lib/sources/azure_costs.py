@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -84,10 +84,13 @@ from finops_lib.sources._cloud import (
     meter_table,
     money_sql,
     number_sql,
+    of_file,
     per_block_sql,
+    runs_alike,
     stage,
     tag_set_sql,
     text_source,
+    union_rows,
     unit_table,
     windows_from,
 )
@@ -177,7 +180,8 @@ def _raw_select(source: str, types: dict[str, str], path: Path) -> tuple[str, di
     if account is None:
         raise SourceError(path, "no billing account, billing profile or subscription column", column="BillingAccountId")
     cols = [f"{types[found[c]] if c in found else 'NULL::VARCHAR'} AS {c}" for c in ALIASES]
-    return f"SELECT {', '.join(cols)}, {PADDED}, {MISSING} FROM {source}", {**found, "billing_account_id": account}
+    return (f"SELECT {', '.join(cols)}, {PADDED}, {MISSING}, {quote(str(path))} AS __file FROM {source}",
+            {**found, "billing_account_id": account})
 
 
 def _date_sql(column: str, us: bool) -> str:
@@ -222,7 +226,7 @@ def _parsed_sql(staged: str, us: bool, labels: dict[str, str]) -> str:
     category = _case("charge_type", {k: v[0] for k, v in CHARGE_TYPES.items()},
                      "CASE WHEN charge_type IS NULL THEN 'Usage' ELSE 'Adjustment' END")
     return f"""
-WITH src AS (SELECT src_row, {nulls}, {PADDED}, {MISSING} FROM {staged}),
+WITH src AS (SELECT src_row, __file, {nulls}, {PADDED}, {MISSING} FROM {staged}),
 tagset AS ({tag_set_sql('src', _WRAPPED, literals=True)}),
 infoset AS (SELECT ai, json_extract_string(info_json, '$.DeploymentType') AS deployment_type, info_json
   FROM (SELECT ai, try(json(nullif(ai, ''))) AS info_json FROM (SELECT DISTINCT coalesce(additional_info, '') AS ai
@@ -412,9 +416,12 @@ def _joined_sql(parsed: str, lookups: tuple[str, str]) -> str:
     FROM ({parsed}) p LEFT JOIN {lookups[0]} m ON m.k = p.meter_name LEFT JOIN {lookups[1]} u ON u.k = p.unit"""
 
 
-def _select_sql(parsed: str, lookups: tuple[str, str], view: tuple[str, str], labels: dict[str, str], path: str,
+def _select_sql(parsed: str, lookups: tuple[str, str], view: tuple[str, str], labels: dict[str, str],
                 us: bool) -> str:
-    """One SELECT from the parsed rows to ``costs`` rows (rejects marked inline); ``view`` is (view, dataset)."""
+    """One SELECT from the parsed rows (of one file or more, ``__file``) to ``costs`` rows (rejects marked inline).
+
+    ``view`` is (view, dataset).
+    """
     view, dataset = view
     usage = "(category = 'Usage' AND NOT unused)"
     deployment = ("CASE WHEN deployment_type ILIKE 'global%' THEN 'global' WHEN deployment_type ILIKE 'datazone%' "
@@ -460,7 +467,7 @@ SELECT {_costs_sql(view)},
   coalesce(m_deployment, CASE WHEN is_ai THEN {deployment} END) AS x_DeploymentType,
   'invoiced' AS x_CostBasis, {quote(dataset)} AS x_CostDataset, x_Team, x_Application, x_Feature, x_Environment,
   {extra} AS x_SourceExtra,
-  '{FORMAT}' AS x_SourceFormat, {quote(path)} AS x_SourceFile, src_row AS x_SourceRow,
+  '{FORMAT}' AS x_SourceFormat, __file AS x_SourceFile, src_row AS x_SourceRow,
   {hash_sql(FORMAT, _KEY)} AS x_RowHash, {flags_sql(_faults(us), labels, unparsed)} AS x_DataQualityFlags
 FROM (SELECT * REPLACE ({_converted('p_list')} AS p_list, {_converted('p_contracted')} AS p_contracted)
       FROM (SELECT *, {_priced('n_payg_price', f'{usage} AND n_payg_cost IS NULL')} AS p_list,
@@ -469,7 +476,57 @@ FROM (SELECT * REPLACE ({_converted('p_list')} AS p_list, {_converted('p_contrac
 """
 
 
-@register_source(FORMAT, table="costs", detect=_detect,
+def _read_many(paths: list[Path], con: BaseBackend) -> list[ReadResult]:
+    """Read cost details exports: each file's text staged and classified apart, then one typed SELECT per run.
+
+    The typed SELECT is long, and for a part of a few hundred rows planning it costs more than running it: files
+    in a row whose columns, date form and cost view read alike share one, each file's rows then selected by
+    ``x_SourceFile``. Returns one result per file, in order, each as :func:`read` would give it.
+    """
+    staged = []
+    for path in paths:
+        source, types, csv_rejects = text_source(con, path, required=_pad_required)
+        raw_sql, labels = _raw_select(source, types, path)
+        rows = stage(con, raw_sql, path)
+        manifest, manifest_folder = _manifest(path)
+        view = _view(con, rows)
+        staged.append(_Staged(path, rows, (labels, _us_dates(con, rows), (view, dataset_of(view, path, manifest))),
+                              csv_rejects, manifest, manifest_folder))
+    results: dict[Path, ReadResult] = {}
+    for run in runs_alike(staged, key=lambda item: item.alike):
+        labels, us, view = run[0].alike
+        rows = union_rows([f.rows for f in run])
+        lookups = (meter_table(con, distinct_values(con, rows, "meter_name"), "azure"),
+                   unit_table(con, distinct_values(con, rows, "unit")))
+        final = stage(con, _select_sql(_parsed_sql(rows, us, labels), lookups, view, labels, us), run[0].path)
+        for lookup in lookups:
+            con.con.unregister(lookup)
+        for f in run:
+            mine = of_file(final, f.path, len(run))
+            parts = parts_of(f.path, f.manifest, f.manifest_folder)
+            windows = tuple(replace(w, scope=(*w.scope, ("x_CostDataset", view[1])), parts=parts)
+                            for w in windows_from(con, mine))
+            costs = conform(relation(con, f"SELECT * EXCLUDE (src_row) FROM {mine}"), "costs")
+            results[f.path] = ReadResult(
+                FORMAT, str(f.path), costs, None, None, None, inline_rejects=True, csv_rejects=f.csv_rejects,
+                windows=windows, delivered_at=delivered_at(f.manifest),
+                notes=missing_note(f.path, _listed(f.path, f.manifest, f.manifest_folder), "export run"))
+    return [results[path] for path in paths]
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """One file's text rows staged, what its typed SELECT depends on (``alike``), and what its result needs."""
+
+    path: Path
+    rows: str
+    alike: tuple
+    csv_rejects: str | None
+    manifest: dict
+    manifest_folder: Path | None
+
+
+@register_source(FORMAT, table="costs", detect=_detect, many=_read_many,
                  description="Azure Cost Management cost details export, EA or MCA, actual or amortized "
                              "(CSV, CSV.gz or Parquet)")
 def read(path: Path, con: BaseBackend) -> ReadResult:
@@ -478,24 +535,4 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
     Reads cSV (optionally gzip) or Parquet cost details export (EA or MCA column names). A reader of
     :data:`finops_lib.sources.SOURCES`: ``read(path, con) -> ReadResult``.
     """
-    path = Path(path)
-    source, types, csv_rejects = text_source(con, path, required=_pad_required)
-    raw_sql, labels = _raw_select(source, types, path)
-    staged = stage(con, raw_sql, path)
-    us = _us_dates(con, staged)
-    parsed = _parsed_sql(staged, us, labels)
-    manifest, manifest_folder = _manifest(path)
-    view = _view(con, staged)
-    view = (view, dataset_of(view, path, manifest))
-    lookups = (meter_table(con, distinct_values(con, staged, "meter_name"), "azure"),
-               unit_table(con, distinct_values(con, staged, "unit")))
-    final = stage(con, _select_sql(parsed, lookups, view, labels, str(path), us), path)
-    for lookup in lookups:
-        con.con.unregister(lookup)
-    parts = parts_of(path, manifest, manifest_folder)
-    windows = tuple(replace(w, scope=(*w.scope, ("x_CostDataset", view[1])), parts=parts)
-                    for w in windows_from(con, final))
-    costs = conform(relation(con, f"SELECT * EXCLUDE (src_row) FROM {final}"), "costs")
-    return ReadResult(FORMAT, str(path), costs, None, None, None, inline_rejects=True, csv_rejects=csv_rejects,
-                      windows=windows, delivered_at=delivered_at(manifest),
-                      notes=missing_note(path, _listed(path, manifest, manifest_folder), "export run"))
+    return _read_many([Path(path)], con)[0]

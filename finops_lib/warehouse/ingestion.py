@@ -704,15 +704,18 @@ def _load_group(con: BaseBackend, group: list[Path], *, format: str | None, ledg
 def _grouped(con: BaseBackend, group: list[Path], *, format: str | None, ledger: Ledger) -> list[FileResult]:
     """Ingest a group's files in the caller's transaction, any fault raised; return their results in order.
 
-    New files of one format in a row are read one by one and their rows inserted together (:func:`_load_fresh`:
-    one INSERT per table, the statement a small file's load spent most in), then settled in file order exactly as
-    if loaded one after the other. A file restating its own path or holding another file's bytes is loaded alone.
+    New files of one format in a row are read one by one, or all at once by a format's reader of many files
+    (:attr:`Source.read_many <finops_lib.sources.Source>`), and their rows inserted together (:func:`_load_fresh`:
+    one INSERT per table), then settled in file order exactly as if loaded one after the other. A file restating
+    its own path or holding another file's bytes is loaded alone.
     """
     results: dict[int, FileResult] = {}
     batch: list[tuple[int, _Fresh]] = []
 
     def flush() -> None:
-        results.update(zip((i for i, _ in batch), _load_fresh(con, [f for _, f in batch], ledger), strict=True))
+        fresh = [f for _, f in batch]
+        _read_batch(con, fresh)
+        results.update(zip((i for i, _ in batch), _load_fresh(con, fresh, ledger), strict=True))
         batch.clear()
 
     for index, path in enumerate(group):
@@ -729,6 +732,9 @@ def _grouped(con: BaseBackend, group: list[Path], *, format: str | None, ledger:
             results[index] = _ingest_detected(con, path, checked.source, ledger=ledger, sha=sha, stat=checked.stat,
                                               own=False)
             continue
+        if checked.source.read_many is not None:  # read with the batch's other files when it is complete
+            batch.append((index, checked))
+            continue
         checked.result = checked.source.read(path, con)
         alone = checked.result.numbered_from is not None  # numbered by its position in an INSERT of its own
         if alone:
@@ -738,6 +744,18 @@ def _grouped(con: BaseBackend, group: list[Path], *, format: str | None, ledger:
             flush()
     flush()
     return [results[i] for i in range(len(group))]
+
+
+def _read_batch(con: BaseBackend, fresh: list[_Fresh]) -> None:
+    """Read the files of a batch not read yet: a format's reader of many files reads them all at once."""
+    unread = [f for f in fresh if f.result is None]
+    if not unread:
+        return
+    read = unread[0].source.read_many([f.path for f in unread], con)
+    for f, result in zip(unread, read, strict=True):
+        if result.numbered_from is not None:
+            raise FinopsError(f"{f.path}: a reader of many files gave rows numbered by position")
+        f.result = result
 
 
 def _load_fresh(con: BaseBackend, batch: list[_Fresh], ledger: Ledger) -> list[FileResult]:

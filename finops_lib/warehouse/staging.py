@@ -57,8 +57,10 @@ def stage_rows(con: BaseBackend, name: str, rows: ibis.Table, table: str) -> str
 
 
 def holds_nothing(rows: ibis.Table) -> bool:
-    """Return whether ``rows`` are known to be empty without asking the engine: an empty in-memory table (a Python
-    reader that found nothing to reject, say) or a selection of one."""
+    """Return whether ``rows`` are known to be empty without asking the engine.
+
+    Known: an empty in-memory table (a Python reader that found nothing to reject, say) or a selection of one.
+    """
     op = rows.op()
     while isinstance(op, ops.Project):
         op = op.parent
