@@ -125,14 +125,14 @@ def _focus() -> str:
 
 def _aws(fmt: str) -> str:
     _, labels = aws_cur._raw_select(RAW, {n: ident(n) for n in _header(fmt)}, Path(FAKE_PATH))
-    return aws_cur._select_sql(STAGED, labels, (METERS, UNITS), FAKE_PATH, fmt)
+    return aws_cur._select_sql(STAGED, labels, (METERS, UNITS), fmt)
 
 
 def _azure() -> str:
     _, labels = azure_costs._raw_select(RAW, {n: ident(n) for n in _header("azure_cost_details")}, Path(FAKE_PATH))
     # As the fixture is read: MM/dd/yyyy dates, pay-as-you-go rows only (cost view "undetermined").
     parsed = azure_costs._parsed_sql(STAGED, True, labels)
-    return azure_costs._select_sql(parsed, (METERS, UNITS), ("undetermined", "actual"), labels, FAKE_PATH, True)
+    return azure_costs._select_sql(parsed, (METERS, UNITS), ("undetermined", "actual"), labels, True)
 
 
 def _mapped(fmt: str) -> str:
