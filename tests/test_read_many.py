@@ -1,4 +1,4 @@
-"""Readers of many files at once (CUR, Azure cost details) give, per file, what reading it alone gives.
+"""Readers of many files at once (CUR, Azure cost details, FOCUS) give, per file, what reading it alone gives.
 
 A folder of small parts is read by one typed SELECT per run of files whose columns read alike (planning that SELECT
 was most of a small part's load); the tables must end exactly as when every file is read and loaded on its own.
@@ -21,16 +21,18 @@ from finops_lib.warehouse import ingest, ingestion
 CUR = ("aws_cur2.csv", "aws_cur2_bad_rows.csv")
 AZURE = ("azure_cost_details.csv", "azure_cost_details_actual.csv", "azure_cost_details_amortized.csv",
          "azure_cost_details_bad_rows.csv", "azure_cost_details_mca.csv")
+FOCUS = ("focus.csv", "focus_1.0_sample.csv", "focus_1.3_aws.csv", "focus_azure.csv", "focus_details.csv")
 
 
 def _folder(tmp_path: Path, data_dir: Path) -> Path:
     folder = tmp_path / "exports"
-    for name in (*CUR, *AZURE):
-        target = folder / ("cur" if name.startswith("aws") else "azure") / name
+    for name in (*CUR, *AZURE, *FOCUS):
+        target = folder / name.split("_")[0].split(".")[0] / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(data_dir / name, target)
     for n, extra in ((2, "\n"), (3, "\n\n")):  # more parts alike: one SELECT reads them together
-        (folder / "cur" / f"aws_cur2_part{n}.csv").write_text((data_dir / "aws_cur2.csv").read_text() + extra)
+        (folder / "aws" / f"aws_cur2_part{n}.csv").write_text((data_dir / "aws_cur2.csv").read_text() + extra)
+        (folder / "focus" / f"focus_part{n}.csv").write_text((data_dir / "focus.csv").read_text() + extra)
     return folder
 
 
@@ -52,7 +54,7 @@ def test_a_folder_read_many_files_at_a_time_loads_what_one_at_a_time_loads(tmp_p
     one_by_one = ingest([folder], con=alone)
     monkeypatch.setattr(ingestion, "GROUP_FILES", 64)
     calls: list[list[str]] = []
-    for name in ("aws_cur2", "azure_cost_details"):
+    for name in ("aws_cur2", "azure_cost_details", "focus"):
         source = SOURCES[name]
         many = source.read_many
 
@@ -63,18 +65,20 @@ def test_a_folder_read_many_files_at_a_time_loads_what_one_at_a_time_loads(tmp_p
         monkeypatch.setitem(SOURCES, name, replace(source, read_many=counted))
     together = engine.memory()
     at_once = ingest([folder], con=together)
-    assert sorted(map(len, calls)) == [4, 5]  # each format's files read by one call
+    assert sorted(map(len, calls)) == [4, 5, 7]  # each format's files read by one call
     assert at_once.drop(columns="message").equals(one_by_one.drop(columns="message"))
     assert list(at_once.message) == list(one_by_one.message)
     assert _tables(together) == _tables(alone)
     assert int(at_once.rows_rejected.sum()) > 0 and int(at_once.rows_loaded.sum()) > 0  # both kinds were there
 
 
-def test_read_many_gives_each_file_its_own_rows_windows_and_rejects(tmp_path: Path, data_dir: Path) -> None:
-    folder = _folder(tmp_path, data_dir) / "cur"
-    paths = sorted(folder.iterdir())
+@pytest.mark.parametrize(("fmt", "folder"), [("aws_cur2", "aws"), ("azure_cost_details", "azure"),
+                                             ("focus", "focus")])
+def test_read_many_gives_each_file_its_own_rows_windows_and_rejects(tmp_path: Path, data_dir: Path, fmt: str,
+                                                                    folder: str) -> None:  # fmt: skip
+    paths = sorted((_folder(tmp_path, data_dir) / folder).iterdir())
     con = engine.memory()
-    source = SOURCES["aws_cur2"]
+    source = SOURCES[fmt]
     many = source.read_many(paths, con)
     for path, result in zip(paths, many, strict=True):
         single = source.read(path, con)

@@ -195,8 +195,11 @@ def _details_sql() -> str:
             f"THEN __details ELSE CAST(json_merge_patch(coalesce(__details, '{{}}'), {added}) AS VARCHAR) END")
 
 
-def select_sql(stage: str, names: list[str], meters: str, path: str, fmt: str) -> str:
-    """Return the SELECT from the staged raw rows to ``costs`` rows of format ``fmt`` (rejects marked inline)."""
+def select_sql(stage: str, names: list[str], meters: str, fmt: str) -> str:
+    """Return the SELECT from the staged raw rows to ``costs`` rows of format ``fmt`` (rejects marked inline).
+
+    The rows may be of one file or more (``__file``): occurrences of a key are counted per file.
+    """
     col = present_column(names)
     checks = _faults(names)
     short = f"WHEN {MISSING} IS NOT NULL THEN {MISSING} || {_US} || {quote(SHORT_REASON)} "
@@ -214,7 +217,7 @@ def select_sql(stage: str, names: list[str], meters: str, path: str, fmt: str) -
 WITH v AS (
   SELECT *, {values_sql(names)} FROM {stage}
 ), f AS (
-  SELECT *, {fault} AS __fault, row_number() OVER (PARTITION BY __key ORDER BY __line) AS __occurrence FROM v
+  SELECT *, {fault} AS __fault, row_number() OVER (PARTITION BY __file, __key ORDER BY __line) AS __occurrence FROM v
 ), t AS (
   SELECT f.*, m.model AS __model, m.parsed AS __parsed, m.service_tier AS __tier, m.context_tier AS __context,
     m.deployment AS __deployment, m.modality AS __modality, m.region AS __region,
@@ -237,7 +240,7 @@ SELECT
   CASE WHEN __ai AND __model IS NOT NULL THEN coalesce(__tier, 'standard') END AS x_ServiceTier,
   {ai('__context')} AS x_ContextTier, {ai('__deployment')} AS x_DeploymentType,
   'invoiced' AS x_CostBasis, {_extra_sql(names)} AS x_SourceExtra,
-  '{fmt}' AS x_SourceFormat, {quote(path)} AS x_SourceFile, __line AS x_SourceRow,
+  '{fmt}' AS x_SourceFormat, __file AS x_SourceFile, __line AS x_SourceRow,
   md5('{fmt}' || {_US} || __key || {_US} || __occurrence) AS x_RowHash,
   CASE WHEN __fault IS NOT NULL THEN '{REJECT_MARK}' || __fault || {_US} || coalesce(left({bad_value}, 200), '')
        ELSE {flags} END AS x_DataQualityFlags

@@ -60,6 +60,7 @@ from finops_lib.errors import SourceError
 from finops_lib.meters import parse_meter
 from finops_lib.schema import conform
 from finops_lib.sources import ReadResult, Window, parquet_columns, register_source
+from finops_lib.sources._cloud import of_file, runs_alike, stage, union_rows
 from finops_lib.sources._csv import MISSING, PADDED, execute_scan, read_csv_sql
 from finops_lib.sources._focus_sql import MONEY, PROVIDER_COLUMNS, present_column, select_sql, values_sql
 from finops_lib.sources._parts import named_parts
@@ -156,7 +157,7 @@ def _source(path: Path) -> tuple[str, list[str], str | None]:
     return f"(SELECT {', '.join(cols)}, {pads} FROM read_parquet({quote(str(path))}))", names, None
 
 
-def _stage(con: BaseBackend, source: str, names: list[str]) -> str:
+def _stage(con: BaseBackend, source: str, names: list[str], path: Path) -> str:
     """Write the file's rows, as text with nulls normalized, in file order to a temporary Parquet file.
 
     Returns a relation reading them back with ``__line`` (the CSV line: header = 1). Numbering
@@ -169,8 +170,8 @@ def _stage(con: BaseBackend, source: str, names: list[str]) -> str:
     cols = ", ".join(f"CASE WHEN upper(trim({ident(n)})) IN ('', 'NULL', 'NONE') THEN NULL ELSE {ident(n)} END "
                      f"AS {ident(n)}" for n in names)
     con.con.execute("SET preserve_insertion_order = true")
-    execute_scan(con, f"COPY (SELECT {cols}, {PADDED}, {MISSING} FROM {source}) TO {quote(str(target))} "
-                      "(FORMAT parquet)")
+    execute_scan(con, f"COPY (SELECT {cols}, {PADDED}, {MISSING}, {quote(str(path))} AS __file FROM {source}) "
+                      f"TO {quote(str(target))} (FORMAT parquet)")
     return (f"(SELECT * EXCLUDE (file_row_number), file_row_number + 2 AS __line "
             f"FROM read_parquet({quote(str(target))}, file_row_number = true))")
 
@@ -230,7 +231,48 @@ def _windows(con: BaseBackend, path: Path, stage: str, names: list[str]) -> tupl
                  for account, s, e in rows)  # fmt: skip
 
 
-@register_source(FORMAT, table="costs", detect=_detect,
+def _read_many(paths: list[Path], con: BaseBackend) -> list[ReadResult]:
+    """Read FOCUS files: each file's text staged apart, then one typed SELECT per run of files with the same columns.
+
+    The typed SELECT is long, and for a file of a few hundred rows planning it costs more than running it: files in
+    a row with the same columns share one (run once, into a staging file), each file's rows then selected by
+    ``x_SourceFile``. Returns one result per file, in order, each as reading the file alone gives it.
+    """
+    staged = []
+    for path in paths:
+        try:
+            source, names, csv_rejects = _source(path)
+            missing = [c for c in REQUIRED if c not in names]
+            if not set(names) & set(PROVIDER_COLUMNS):
+                missing.append("ProviderName")
+            if missing:
+                raise SourceError(path, f"mandatory FOCUS column(s) missing: {', '.join(missing)} "
+                                        f"(FOCUS {focus_version(names)} columns found)", column=missing[0])
+            rows = _stage(con, source, names, path)
+            staged.append((path, rows, names, csv_rejects, _windows(con, path, rows, names)))
+        except (duckdb.Error, OSError) as exc:
+            raise SourceError(path, f"cannot read the file: {exc}") from exc
+    results: dict[Path, ReadResult] = {}
+    for run in runs_alike(staged, key=lambda item: item[2]):
+        first, names = run[0][0], run[0][2]
+        try:
+            rows = union_rows([item[1] for item in run])
+            meters = _meters_table(con, rows, names)
+            select = select_sql(rows, names, meters, FORMAT)
+            # one file: its SELECT as it is; several: run once into a staging file, each file's rows read back
+            final = f"({select})" if len(run) == 1 else stage(con, select, first)
+            for path, _, _, csv_rejects, windows in run:
+                mine = of_file(final, path, len(run))
+                costs = conform(relation(con, f"SELECT * {'' if len(run) == 1 else 'EXCLUDE (src_row) '}FROM {mine}"),
+                                "costs")
+                results[path] = ReadResult(FORMAT, str(path), costs, None, None, None, inline_rejects=True,
+                                           csv_rejects=csv_rejects, windows=windows)
+        except (duckdb.Error, OSError) as exc:
+            raise SourceError(first, f"cannot read the file: {exc}") from exc
+    return [results[path] for path in paths]
+
+
+@register_source(FORMAT, table="costs", detect=_detect, many=_read_many,
                  description="FinOps FOCUS 1.0-1.3 cost and usage file (CSV, CSV.gz or Parquet; AWS and Azure "
                              "FOCUS exports, any provider): every charge, AI rows by model and token bucket")
 def read(path: Path, con: BaseBackend) -> ReadResult:
@@ -239,20 +281,4 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
     Reads fOCUS 1.0, 1.1, 1.2 or 1.3 cost and usage data (CSV, optionally gzip, or Parquet). A reader of
     :data:`finops_lib.sources.SOURCES`: ``read(path, con) -> ReadResult``.
     """
-    path = Path(path)
-    try:
-        source, names, csv_rejects = _source(path)
-        missing = [c for c in REQUIRED if c not in names]
-        if not set(names) & set(PROVIDER_COLUMNS):
-            missing.append("ProviderName")
-        if missing:
-            raise SourceError(path, f"mandatory FOCUS column(s) missing: {', '.join(missing)} "
-                                    f"(FOCUS {focus_version(names)} columns found)", column=missing[0])
-        stage = _stage(con, source, names)
-        meters = _meters_table(con, stage, names)
-        windows = _windows(con, path, stage, names)
-        costs = conform(relation(con, select_sql(stage, names, meters, str(path), FORMAT)), "costs")
-    except (duckdb.Error, OSError) as exc:
-        raise SourceError(path, f"cannot read the file: {exc}") from exc
-    return ReadResult(FORMAT, str(path), costs, None, None, None, inline_rejects=True, csv_rejects=csv_rejects,
-                      windows=windows)
+    return _read_many([Path(path)], con)[0]

@@ -120,7 +120,7 @@ def _litellm() -> str:
 
 
 def _focus() -> str:
-    return focus_select_sql(STAGED, _header("focus"), METERS, FAKE_PATH, "focus")
+    return focus_select_sql(STAGED, _header("focus"), METERS, "focus")
 
 
 def _aws(fmt: str) -> str:
