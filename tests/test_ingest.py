@@ -4,6 +4,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 import pytest
+from commit_counter import CommitCounter
 
 from finops_lib import engine
 from finops_lib.cli import main
@@ -344,20 +345,9 @@ def test_files_read_together_settle_as_if_loaded_one_after_the_other(windowed_fo
     earlier = tmp_path / "earlier"  # rows of another account already held: every load looks for rows to restate
     earlier.mkdir()
     ingest([_write(earlier / "a2.json", "A2", "2026-05", {"01": "9.00"})], con=con)
-    commits = []
-    raw = con.con
-
-    class Counting:  # counts the commits: a group that failed its count check would be redone file by file
-        def execute(self, sql, *args):
-            commits.extend([sql] if sql.strip() == "COMMIT" else [])
-            return raw.execute(sql, *args)
-
-        def __getattr__(self, name):
-            return getattr(raw, name)
-
-    con.con = Counting()
+    counting = con.con = CommitCounter(con.con)  # a group failing its count check is redone file by file
     result = ingest([newer, older], con=con)
-    assert len(commits) == (1 if files_per_transaction > 1 else 2)
+    assert counting.commits == (1 if files_per_transaction > 1 else 2)
     counts = result[["rows_read", "rows_loaded", "rows_rejected", "rows_replaced", "rows_superseded"]]
     assert counts.values.tolist() == [[2, 2, 0, 0, 0], [3, 0, 0, 0, 3]]
     assert _billed(con) == {("A1", "2026-05-01"): "1.250000000000", ("A1", "2026-05-02"): "2.750000000000",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from commit_counter import CommitCounter
 
 from finops_lib import engine
 from finops_lib.cli import main
@@ -138,20 +139,6 @@ def test_a_data_folder_moved_is_recognised_by_its_files_bytes(tmp_path: Path) ->
     assert skipped_files(moved, con).empty  # nothing said to have failed in the moved folder
 
 
-class _Counting:
-    """A DuckDB connection that counts the COMMIT statements run through it."""
-
-    def __init__(self, raw: object) -> None:
-        self._raw, self.commits = raw, 0
-
-    def execute(self, sql: str, *args: object) -> object:
-        self.commits += sql.strip().upper() == "COMMIT"
-        return self._raw.execute(sql, *args)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._raw, name)
-
-
 def test_small_files_load_in_one_transaction(tmp_path: Path) -> None:
     folder = tmp_path / "exports"
     folder.mkdir()
@@ -159,7 +146,7 @@ def test_small_files_load_in_one_transaction(tmp_path: Path) -> None:
     shutil.copy(DATA / "focus_azure.csv", folder / "b.csv")
     shutil.copy(DATA / "focus_details.csv", folder / "c.csv")
     con = engine.memory()
-    counting = con.con = _Counting(con.con)
+    counting = con.con = CommitCounter(con.con)
     summary = ingest([folder], con=con)
     assert list(summary.status) == ["loaded"] * 3
     assert counting.commits == 1  # one group, one commit
@@ -181,7 +168,7 @@ def test_a_fault_in_a_group_rolls_it_back_and_loads_its_files_one_by_one(tmp_pat
     (folder / "c_crash.txt").write_text("CRASH this file\n")
     shutil.copy(DATA / "focus_azure.csv", folder / "d.csv")
     con = engine.memory()
-    counting = con.con = _Counting(con.con)
+    counting = con.con = CommitCounter(con.con)
     summary = ingest([folder], con=con).set_index("path")
     assert {Path(p).name: s for p, s in summary.status.items()} == {"a.csv": "loaded", "b.csv": "loaded",
                                                                    "c_crash.txt": "failed", "d.csv": "loaded"}
