@@ -334,9 +334,9 @@ def test_files_read_together_settle_as_if_loaded_one_after_the_other(windowed_fo
     # nothing and every record of b.json is superseded, exactly as when each file has its own transaction.
     import os
 
-    from finops_lib.warehouse import ingestion
+    from finops_lib.warehouse import grouping
 
-    monkeypatch.setattr(ingestion, "GROUP_FILES", files_per_transaction)
+    monkeypatch.setattr(grouping, "GROUP_FILES", files_per_transaction)
     newer = _write(tmp_path / "a.json", "A1", "2026-05", {"01": "1.25", "02": "2.75"})
     older = _write(tmp_path / "b.json", "A1", "2026-05", {"01": "1.25", "02": "2.50", "03": "4.00"})
     os.utime(older, (1_780_000_000, 1_780_000_000))

@@ -82,7 +82,7 @@ def test_a_file_written_just_now_has_no_time_recorded(folder, tmp_path):
 @pytest.fixture
 def hashed_while_loading(monkeypatch):
     """Every new file is hashed in a thread while it loads (the path of files of 64 MiB and more)."""
-    monkeypatch.setattr("finops_lib.warehouse.ingestion.BACKGROUND_HASH_BYTES", 0)
+    monkeypatch.setattr("finops_lib.warehouse.loading.BACKGROUND_HASH_BYTES", 0)
 
 
 def test_a_large_file_hashed_while_it_loads_is_recorded_with_its_hash(folder, tmp_path, hashed_while_loading):

@@ -14,7 +14,7 @@ import pytest
 
 from finops_lib import engine
 from finops_lib.sources import SOURCES
-from finops_lib.warehouse import ingest, ingestion
+from finops_lib.warehouse import grouping, ingest
 
 #: Files of the two formats: alike (two copies of one part under other names, other bytes) and not (other columns,
 #: bad rows, MCA names, another cost view): several runs of one SELECT each within one format.
@@ -49,10 +49,10 @@ def _tables(con) -> dict[str, list]:
 def test_a_folder_read_many_files_at_a_time_loads_what_one_at_a_time_loads(tmp_path: Path, data_dir: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     folder = _folder(tmp_path, data_dir)
-    monkeypatch.setattr(ingestion, "GROUP_FILES", 1)  # each file read and loaded alone
+    monkeypatch.setattr(grouping, "GROUP_FILES", 1)  # each file read and loaded alone
     alone = engine.memory()
     one_by_one = ingest([folder], con=alone)
-    monkeypatch.setattr(ingestion, "GROUP_FILES", 64)
+    monkeypatch.setattr(grouping, "GROUP_FILES", 64)
     calls: list[list[str]] = []
     for name in ("aws_cur2", "azure_cost_details", "focus"):
         source = SOURCES[name]

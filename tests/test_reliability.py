@@ -258,14 +258,14 @@ def test_open_data_returns_a_private_snapshot_and_leaves_the_warehouse_free(
         again.disconnect()
 
 
-# -- kill -9 at five points, then rerun ---------------------------------------------------------------------------
+# -- kill -9 at eight points, then rerun --------------------------------------------------------------------------
 
 KILLER = """
 import os, signal, sys, threading
 from finops_lib.cli import main
 point, event, function, nth, module, group = sys.argv[1:7]
-from finops_lib.warehouse import ingestion
-ingestion.GROUP_FILES = int(group)  # small files loaded this many to a transaction
+from finops_lib.warehouse import grouping
+grouping.GROUP_FILES = int(group)  # small files loaded this many to a transaction
 seen = [0]
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
@@ -284,12 +284,12 @@ sys.exit(main(sys.argv[7:]))
 #: kill). The files' order is their names' (a, b, c). With one file per transaction each point is on the second
 #: file, the first one committed; with two, the first group (a, b) is one transaction.
 POINTS = {
-    "inserted": ("return", "insert_rows", 2, "finops_lib.warehouse.ingestion", 1, 1),  # rows in, transaction open
-    "settled": ("return", "settle", 2, "finops_lib.warehouse.ingestion", 1, 1),  # line numbers and rejects done
-    "before_commit": ("return", "_load", 2, "finops_lib.warehouse.ingestion", 1, 1),  # all done but COMMIT
-    "after_commit": ("return", "ingest_file", 2, "finops_lib.warehouse.ingestion", 1, 2),  # next file not begun
-    "group_second_file": ("return", "_load", 2, "finops_lib.warehouse.ingestion", 2, 0),  # a loaded, b all but commit
-    "group_committed": ("return", "_load_group", 1, "finops_lib.warehouse.ingestion", 2, 2),  # c not begun
+    "inserted": ("return", "insert_rows", 2, "finops_lib.warehouse.loading", 1, 1),  # rows in, transaction open
+    "settled": ("return", "settle", 2, "finops_lib.warehouse.loading", 1, 1),  # line numbers and rejects done
+    "before_commit": ("return", "settle_file", 2, "finops_lib.warehouse.loading", 1, 1),  # all done but COMMIT
+    "after_commit": ("return", "ingest_file", 2, "finops_lib.warehouse.loading", 1, 2),  # next file not begun
+    "group_second_file": ("return", "settle_file", 2, "finops_lib.warehouse.loading", 2, 0),  # a done, b all but commit
+    "group_committed": ("return", "load_group", 1, "finops_lib.warehouse.grouping", 2, 2),  # c not begun
     # every file committed, closing; "checkpoint" lands inside DuckDB's closing checkpoint when it takes longer than
     # 5 ms (about 100 ms here); on a faster or busier machine it may land just after: only whole files survive.
     "checkpoint": ("call", "disconnect", 1, "ibis.backends.sql", 64, 3),
@@ -430,7 +430,7 @@ def test_a_kill_between_the_two_commits_of_a_dump_leaves_its_earlier_version(tmp
     assert earlier["files"][0][2:] == (300, 300, 0, 0) and _pending(warehouse) == 0
     _litellm_version(folder, 400, spend="0.25")  # a restated dump: more records, other amounts
     killed = subprocess.run([sys.executable, "-c", KILLER, "numbered", "call", "number_rows", "1",
-                             "finops_lib.warehouse.ingestion", "64", "ingest", str(folder), "--warehouse",
+                             "finops_lib.warehouse.loading", "64", "ingest", str(folder), "--warehouse",
                              str(warehouse)],
                             env=_env(scratch), capture_output=True, text=True, timeout=300)  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
@@ -448,14 +448,14 @@ def test_a_kill_between_the_two_commits_of_a_dump_leaves_its_earlier_version(tmp
 
 def test_a_fault_after_the_first_commit_of_a_dump_deletes_its_pending_rows(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from finops_lib.warehouse import ingestion
+    from finops_lib.warehouse import ingestion, loading
 
     folder = tmp_path / "logs"
     folder.mkdir()
     _litellm_version(folder, 120)
     con = engine.connect(warehouse=tmp_path / "wh")
     try:
-        monkeypatch.setattr(ingestion, "settle", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk said no")))
+        monkeypatch.setattr(loading, "settle", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk said no")))
         summary = ingestion.ingest([folder], con=con)
         assert summary.status.tolist() == ["failed"] and "disk said no" in summary.message[0]
         assert con.con.execute("SELECT count(*) FROM requests").fetchone()[0] == 0  # nothing pending left

@@ -28,7 +28,7 @@ from finops_lib import engine
 from finops_lib.cli import main
 from finops_lib.errors import SourceError
 from finops_lib.warehouse import ingest
-from finops_lib.warehouse.ingestion import failure_reason
+from finops_lib.warehouse.loading import failure_reason
 from finops_lib.warehouse.privacy import mask_secrets
 from tests.sources.source_cases import committed_formats, fixture_path
 

@@ -109,7 +109,7 @@ class ReadResult:
     inline_rejects
         True when rejected records travel inside ``costs``/``requests`` with an
         ``x_DataQualityFlags`` value starting with :data:`REJECT_MARK` (one pass over a big file);
-        :func:`finops_lib.warehouse.ingestion.settle` moves them to ``rejects``.
+        :func:`finops_lib.warehouse.loading.settle` moves them to ``rejects``.
     csv_rejects
         Name of the engine table where DuckDB's CSV reader stored malformed lines, if any.
     windows
@@ -188,7 +188,7 @@ def register_source(
         records of one file with the same id *and* the same content are one record delivered twice
         (the second is rejected as a duplicate). Without a documented id, records identical in every
         field are separate charges, each kept and counted (see
-        :func:`finops_lib.warehouse.ingestion.settle`). Records that differ in any field are never
+        :func:`finops_lib.warehouse.loading.settle`). Records that differ in any field are never
         merged either way.
     many
         Optionally, a reader of several files of the format at once (:data:`ManyReader`), for a folder of many

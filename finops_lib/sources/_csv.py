@@ -2,7 +2,7 @@
 
 The header is read directly and the dialect fixed (comma, double quote, doubled-quote escape), so
 one malformed line can neither confuse a sniffer nor abort the load: DuckDB stores it in a reject
-table, which :func:`finops_lib.warehouse.ingestion.settle` turns into ``rejects`` rows with their line numbers.
+table, which :func:`finops_lib.warehouse.loading.settle` turns into ``rejects`` rows with their line numbers.
 Line numbers count records (header = 1); they equal physical lines unless a quoted field spans
 lines.
 
@@ -245,7 +245,7 @@ def ordered_rows(con: BaseBackend, select_sql: str, table: str) -> ibis.Table:
     The one-pass alternative to :func:`stage_numbered` for a reader whose SELECT needs no record number itself
     (the reader's :class:`~finops_lib.sources.ReadResult` sets ``numbered_from``): DuckDB keeps insertion order
     (``preserve_insertion_order``), so the loader inserts the rows in parallel and numbers them by their position
-    in the table afterwards (:func:`finops_lib.warehouse.ingestion.insert_rows`). Nothing is staged on disk.
+    in the table afterwards (:func:`finops_lib.warehouse.loading.insert_rows`). Nothing is staged on disk.
 
     The scan must not be a padded one (:func:`read_csv_sql` with ``required``): its serial fallback
     (:func:`execute_scan`) needs a statement of its own.

@@ -211,7 +211,7 @@ def select_sql(m: Mapping, source: str, present: set[str], path: Path) -> str:
     """Return the streaming SELECT turning ``source`` (all-text columns) into ``requests`` rows.
 
     Rejected records stay in the result with an ``x_DataQualityFlags`` starting with
-    :data:`~finops_lib.sources.REJECT_MARK` (moved to ``rejects`` by :func:`finops_lib.warehouse.ingestion.settle`).
+    :data:`~finops_lib.sources.REJECT_MARK` (moved to ``rejects`` by :func:`finops_lib.warehouse.loading.settle`).
     """
     q = _Sql(m, _stem(path))
     selected = ", ".join(f"{ident(src)} AS {a}" if src in present else f"NULL::VARCHAR AS {a}"

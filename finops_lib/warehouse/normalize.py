@@ -13,7 +13,8 @@ from finops_lib import engine
 from finops_lib.errors import SourceError
 from finops_lib.schema import TABLES
 from finops_lib.sources import get_source
-from finops_lib.warehouse.ingestion import discover, insert_rejects, insert_rows, settle
+from finops_lib.warehouse.ingestion import discover
+from finops_lib.warehouse.loading import insert_rejects, insert_rows, settle
 
 __all__ = ["normalize"]
 

@@ -1,7 +1,7 @@
 """Staging a reader's rows for one INSERT: handed to the engine without compiling whenever that is possible.
 
 :func:`stage_rows` is the only door between a reader's ``ReadResult`` tables and the warehouse's INSERTs
-(:mod:`finops_lib.warehouse.ingestion`): rows built in memory go as Arrow, rows of a reader's engine view whose
+(:mod:`finops_lib.warehouse.loading`): rows built in memory go as Arrow, rows of a reader's engine view whose
 columns already have the declared types are selected from the view by SQL written here, anything else is compiled
 by ibis once. The staged rows are never described back: the declared schema says what they hold.
 """

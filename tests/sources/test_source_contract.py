@@ -36,7 +36,8 @@ from finops_lib import engine
 from finops_lib.schema import QUALITY_FLAGS, REQUEST_TOKEN_COLUMNS, TABLES, TOKEN_TYPES, validate
 from finops_lib.sources import REJECT_MARK, SOURCES, detect_format, read_head
 from finops_lib.warehouse import normalize
-from finops_lib.warehouse.ingestion import DATA_TABLES, ingest
+from finops_lib.warehouse.ingestion import ingest
+from finops_lib.warehouse.loading import DATA_TABLES
 
 FORMATS = committed_formats()
 TWELVE_PLACES = Decimal("1e-12")
