@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -412,6 +413,12 @@ def get_table(name: str) -> Table:
         raise SchemaError(name, "*", f"unknown table; declared: {sorted(TABLES)}") from None
 
 
+@functools.cache
+def _declared_schema(table: str) -> ibis.Schema:
+    """Return the ibis schema of a declared table (built once)."""
+    return TABLES[table].ibis_schema()
+
+
 def conform(expr: ibis.Table, table: str) -> ibis.Table:
     """Return ``expr`` with exactly the declared columns of ``table``, in order and cast.
 
@@ -428,7 +435,8 @@ def conform(expr: ibis.Table, table: str) -> ibis.Table:
     Returns
     -------
     ibis.Table
-        A new expression; ``expr`` is not changed.
+        A new expression (``expr`` itself when it already has exactly the declared columns and types); ``expr`` is
+        not changed.
 
     Raises
     ------
@@ -436,6 +444,8 @@ def conform(expr: ibis.Table, table: str) -> ibis.Table:
         Naming the column at fault.
     """
     spec = get_table(table)
+    if expr.schema() == _declared_schema(table):  # already conformed (rows built in the declared schema): as is
+        return expr
     have = set(expr.columns)
     for name in have:
         if name not in spec.names:

@@ -228,6 +228,9 @@ def flags(*names: str | None) -> str:
 def records_table(records: Iterable[Mapping[str, object]], table: str) -> ibis.Table:
     """Build a conformed ibis table of ``table`` from row dicts (missing keys become null).
 
+    The rows are built in the declared schema, so the table is an in-memory table the loader hands to the engine
+    as it is (:func:`finops_lib.warehouse.staging.stage_rows`), with no expression over it.
+
     Parameters
     ----------
     records
@@ -251,7 +254,13 @@ def records_table(records: Iterable[Mapping[str, object]], table: str) -> ibis.T
             columns[name] = pa.array([_as_text(r.get(name)) for r in rows], type=kind)
         else:
             columns[name] = pa.array([r.get(name) for r in rows], type=kind)
-    return conform(ibis.memtable(pa.table(columns, schema=arrow_schema)), table)
+    return conform(ibis.memtable(pa.table(columns, schema=arrow_schema), schema=_ibis_schema(table)), table)
+
+
+@functools.cache
+def _ibis_schema(table: str) -> ibis.Schema:
+    """Return the ibis schema of a declared table (built once): the in-memory rows are conformed as built."""
+    return get_table(table).ibis_schema()
 
 
 @functools.cache

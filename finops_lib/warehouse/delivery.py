@@ -28,6 +28,7 @@ restates every part of an earlier one. The globs are kept in the window's ``x_Wi
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePath
@@ -128,22 +129,43 @@ def siblings(con: BaseBackend, path: str, parts: tuple[str, ...] | None = None) 
     return [file for (file,) in rows]
 
 
+@dataclass(frozen=True)
+class Apart:
+    """The other parts of a file's own delivery (:func:`siblings`), asked once for all of a file's settling.
+
+    ``named``: the ingested files whose windows name the file among their parts; ``agreed``: those of them the
+    file's own globs name too.
+    """
+
+    named: tuple[str, ...]
+    agreed: tuple[str, ...]
+
+
+def apart(con: BaseBackend, path: str, windows: tuple[Window, ...]) -> Apart:
+    """Return the other parts of ``path``'s delivery (``windows``: its own), in one query when it has none."""
+    named = tuple(siblings(con, path))
+    agreed = tuple(siblings(con, path, _own_parts(windows))) if named else ()  # a subset of named
+    return Apart(named, agreed)
+
+
 def _own_parts(windows: tuple[Window, ...]) -> tuple[str, ...]:
     """Return the globs of the parts a file's own windows name (empty: a whole delivery)."""
     return tuple(dict.fromkeys(glob for w in windows for glob in w.parts))
 
 
-def newer_windows(con: BaseBackend, path: str, fmt: str, at: datetime) -> list[Window]:
+def newer_windows(con: BaseBackend, path: str, fmt: str, at: datetime, *, parts: Apart | None = None,
+                  ) -> list[Window]:
     """Return the windows of format ``fmt`` declared by deliveries newer than ``(at, path)``.
 
-    Windows of the other parts of ``path``'s own delivery (:func:`siblings`) are left out: parts of one
-    delivery never restate each other.
+    Windows of the other parts of ``path``'s own delivery (:func:`siblings`; ``parts.named`` when known) are left
+    out: parts of one delivery never restate each other.
     """
+    named = list(parts.named) if parts is not None else siblings(con, path)
     rows = con.con.execute(f"""SELECT w.x_WindowColumn, w.x_WindowStart, w.x_WindowEnd, w.x_WindowScope
         FROM ingested_windows w JOIN ingested_files f USING (x_SourceFile)
         WHERE w.x_SourceFormat = ? AND w.x_SourceFile <> ? AND {_ORDER} > (?::TIMESTAMPTZ, ?)
         AND NOT list_contains(?::VARCHAR[], w.x_SourceFile)
-        ORDER BY ALL""", [fmt, path, at, path, siblings(con, path)]).fetchall()
+        ORDER BY ALL""", [fmt, path, at, path, named]).fetchall()
     return [window for window in (_window(*row) for row in rows) if window.start < window.end]
 
 
@@ -157,30 +179,37 @@ def _newer_files_sql() -> str:
 
 
 def supersede(con: BaseBackend, table: str, path: str, fmt: str, at: datetime, *,
-              windows: tuple[Window, ...] | None = None) -> None:
+              windows: tuple[Window, ...] | None = None, parts: Apart | None = None) -> None:
     """Remove rows of ``path`` that newer deliveries restate (the caller counts the records it lost).
 
     The other parts of ``path``'s delivery (:func:`siblings`) restate none of its rows. ``windows`` are
-    ``path``'s own, when the caller passes them (then its globs must name the siblings too).
+    ``path``'s own, when the caller passes them (then its globs must name the siblings too); ``parts``, the
+    siblings when the caller asked already (:func:`apart` of those windows).
     """
-    for window in newer_windows(con, path, fmt, at):
+    if parts is None:
+        agreed = siblings(con, path, None if windows is None else _own_parts(windows))
+    else:
+        agreed = list(parts.agreed)
+    for window in newer_windows(con, path, fmt, at, parts=parts):
         where, params = _window_where(window)
         con.con.execute(f'DELETE FROM "{table}" WHERE x_SourceFile = ? AND {where}', [path, *params])
     con.con.execute(f"""DELETE FROM "{table}" WHERE x_SourceFile = ? AND x_RowHash IN (
         SELECT x_RowHash FROM "{table}" WHERE x_SourceFile IN ({_newer_files_sql()})
         AND NOT list_contains(?::VARCHAR[], x_SourceFile))""",
-                    [path, path, at, path, siblings(con, path, None if windows is None else _own_parts(windows))])
+                    [path, path, at, path, agreed])
 
 
 def replace_older(con: BaseBackend, table: str, path: str, fmt: str, at: datetime,
-                  windows: tuple[Window, ...], *, unsettled: tuple[str, ...] = ()) -> int:
+                  windows: tuple[Window, ...], *, unsettled: tuple[str, ...] = (), parts: Apart | None = None) -> int:
     """Remove rows of older deliveries that ``path`` restates (its windows, its keys); return the rows removed.
 
-    Rows of the other parts of ``path``'s own delivery (:func:`siblings`) are never removed, nor rows of the
-    ``unsettled`` files (inserted with ``path``'s rows, settled after it: they are judged in their turn).
+    Rows of the other parts of ``path``'s own delivery (:func:`siblings`; ``parts.agreed`` when known) are never
+    removed, nor rows of the ``unsettled`` files (inserted with ``path``'s rows, settled after it: they are judged
+    in their turn).
     """
     newer = f"x_SourceFile NOT IN ({_newer_files_sql()}) AND NOT list_contains(?::VARCHAR[], x_SourceFile)"
-    apart = [path, at, path, [*siblings(con, path, _own_parts(windows)), *unsettled]]
+    agreed = list(parts.agreed) if parts is not None else siblings(con, path, _own_parts(windows))
+    apart = [path, at, path, [*agreed, *unsettled]]
     removed = 0
     for window in (w for w in windows if w.start < w.end):
         where, params = _window_where(window)

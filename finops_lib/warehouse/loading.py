@@ -174,7 +174,8 @@ def insert_rows(con: BaseBackend, table: str, rows: ibis.Table | list[ibis.Table
     """Insert a reader's rows into ``table``, with content keys unless the format documents a line id.
 
     ``rows`` may be the tables of several files of one format (their rows carry their own ``x_SourceFile``): one
-    INSERT for all of them (:func:`_load_fresh`), each file's content keys what they would be alone.
+    INSERT for all of them (a group's new files, :mod:`finops_lib.warehouse.grouping`), each file's content keys
+    what they would be alone.
 
     Text is masked on the way in (:mod:`finops_lib.warehouse.privacy`: keys of known shapes, user ids when
     pseudonymised): the raw values are never written. See :mod:`finops_lib.warehouse.keys` for the keys.
@@ -256,14 +257,14 @@ def _insert_read(con: BaseBackend, source: Source, path: Path, result: ReadResul
 
 
 def settle_file(con: BaseBackend, source: Source, path: Path, sha: Callable[[], str], stat: os.stat_result,
-          result: ReadResult, others: dict[str, bool], unsettled: tuple[str, ...] = (),
-          ) -> tuple[int, int, int, int, int, tuple[str, ...]]:
+                result: ReadResult, others: dict[str, bool], unsettled: tuple[str, ...] = (),
+                ) -> tuple[int, int, int, int, int, tuple[str, ...]]:
     """Settle a reader's inserted rows (``others`` from :func:`_insert_read`); a restated row's newer delivery wins.
 
     ``sha`` gives the file's hash when the rows are in (a large file is hashed while it is read). ``unsettled``:
-    files whose rows were inserted by the same INSERT and are settled after this one (:func:`_load_fresh`); their
-    rows are left alone, as if not yet read. Returns (records read, loaded, rejected, older rows replaced, own
-    records superseded, the reader's notes).
+    files whose rows were inserted by the same INSERT and are settled after this one (a group's new files,
+    :mod:`finops_lib.warehouse.grouping`); their rows are left alone, as if not yet read. Returns (records read,
+    loaded, rejected, older rows replaced, own records superseded, the reader's notes).
     """
     shown = str(path)
     tables = list(others)
@@ -276,9 +277,11 @@ def settle_file(con: BaseBackend, source: Source, path: Path, sha: Callable[[], 
         read_counts.append(settle(con, table, shown, result))
     one_row_each = result.numbered_from is not None
     kept, replaced = _records(con, shown, tables, one_row_each=one_row_each), 0
+    parts = delivery.apart(con, shown, windows) if any(others.values()) else None  # asked once for both tables
     for table in (t for t in tables if others[t]):  # rows of other files may restate these, or be restated
-        delivery.supersede(con, table, shown, result.format, at, windows=windows)
-        replaced += delivery.replace_older(con, table, shown, result.format, at, windows, unsettled=unsettled)
+        delivery.supersede(con, table, shown, result.format, at, windows=windows, parts=parts)
+        replaced += delivery.replace_older(con, table, shown, result.format, at, windows, unsettled=unsettled,
+                                           parts=parts)
     loaded = _records(con, shown, tables, one_row_each=one_row_each) if any(others.values()) else kept
     superseded = kept - loaded
     if result.rejects is not None:
@@ -340,7 +343,7 @@ class Fresh:
 
 
 def check(con: BaseBackend, path: Path, *, format: str | None, ledger: Ledger, hash_large: bool,
-           ) -> FileResult | Fresh:
+          ) -> FileResult | Fresh:
     """Return what ingesting ``path`` needs: nothing (``unchanged`` or ``skipped``), or a load (:class:`Fresh`).
 
     A large new file is left unhashed (hashed while it loads) unless ``hash_large``.
@@ -380,7 +383,7 @@ def failure_reason(exc: BaseException) -> str:
 
 
 def ingest_detected(con: BaseBackend, path: Path, source: Source, *, ledger: Ledger, sha: str | None,
-                     stat: os.stat_result, own: bool = True) -> FileResult:
+                    stat: os.stat_result, own: bool = True) -> FileResult:
     """Ingest one detected file in one transaction (rolled back on any fault, which is re-raised).
 
     ``sha`` is None for a large file seen for the first time: it is hashed while it loads, and a twin found then

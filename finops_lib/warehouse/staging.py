@@ -76,9 +76,11 @@ def drop_stage(con: BaseBackend, name: str) -> None:
 def _declared_arrow(rows: ibis.Table, table: str) -> pa.Table | None:
     """Return the Arrow table under ``rows`` when ``rows`` is only an in-memory table conformed to ``table``."""
     op = rows.op()
+    spec = TABLES[table]
+    if isinstance(op, ops.InMemoryTable) and op.schema == spec.ibis_schema():  # built in the declared schema
+        return op.data.to_pyarrow(op.schema)
     if not isinstance(op, ops.Project) or not isinstance(op.parent, ops.InMemoryTable):
         return None
-    spec = TABLES[table]
     if list(op.values) != spec.names:
         return None
     for column in spec.columns:
