@@ -76,6 +76,32 @@ def test_dimensions_and_money(read_small):
     assert json.loads(rows.loc["r1", "Tags"])["key_alias"] == "support-bot"
 
 
+def test_a_request_tag_s_key_is_matched_whole_and_without_case(read_small, tmp_path):
+    """The first tag whose key (before the first colon) is a dimension's, in any case, fills it; nothing else does."""
+    tags = {
+        "a": ["Team:Red", "team:blue", "APP:web"],  # the first team tag wins, whatever its case
+        "b": ["experimentXid:e9", "teams:x", "team", "env:", "Experiment:e2", "variant:v:1"],
+        "c": ["application:crm", "app:later", "ENVIRONMENT:stage", "feature:a:b"],
+        "d": [],
+    }
+    header = "request_id,call_type,spend,prompt_tokens,completion_tokens,startTime,model,request_tags"
+    lines = [header] + [
+        f'{rid},acompletion,0.5,10,5,2026-05-01T10:00:00Z,gpt-4o-mini,"{json.dumps(t).replace(chr(34), chr(34) * 2)}"'
+        for rid, t in tags.items()]
+    path = tmp_path / "spend_logs.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _, rows, rejects = read_small(path)
+    assert rejects.empty
+    dims = ["x_Team", "x_Application", "x_Feature", "x_Environment", "x_ExperimentId", "x_Variant"]
+    got = {rid: [None if pd.isna(v) else v for v in rows.loc[rid, dims]] for rid in tags}
+    assert got == {
+        "a": ["Red", "web", None, None, None, None],
+        "b": [None, None, None, None, "e2", "v:1"],  # "env:" is empty: no environment
+        "c": [None, "crm", "a:b", "stage", None, None],
+        "d": [None, None, None, None, None, None],
+    }
+
+
 def test_gzip_reads_the_same(read_small, data_dir, tmp_path):
     gz = tmp_path / (SMALL + ".gz")
     with open(data_dir / SMALL, "rb") as src, gzip.open(gz, "wb") as dst:

@@ -116,10 +116,15 @@ def _detect(path: Path, head: str) -> bool:
 
 
 def _tag(keys: tuple[str, ...], custom: str) -> str:
-    """Return SQL for the first ``spend_logs_metadata`` key, else ``key:value`` request tag, among ``keys``."""
+    """Return SQL for the first ``spend_logs_metadata`` key, else ``key:value`` request tag, among ``keys``.
+
+    A tag's key is matched whole and without case (``Team:x`` is a team tag; ``experimentXid:x`` is no
+    ``experiment_id`` tag), on the tags lower-cased once per row (``tags_lower``) for all six dimensions.
+    """
     meta = [f"{custom}[{CUSTOM_KEYS.index(k) + 1}]" for k in keys]
-    like = " OR ".join(f"lower(t) LIKE '{k}:%'" for k in keys)
-    tag = f"nullif(regexp_extract(list_filter(tags, lambda t: {like})[1], ':(.*)$', 1), '')"
+    test = " OR ".join(f"starts_with(t, {quote(k + ':')})" for k in keys)
+    first = f"tags[list_position(list_transform(tags_lower, lambda t: {test}), true)]"
+    tag = f"nullif(regexp_extract({first}, ':(.*)$', 1), '')"
     return f"nullif(coalesce({', '.join(meta)}, {tag}), '')"
 
 
@@ -205,7 +210,8 @@ WITH src AS (
                   THEN s.usage_object.cache_creation_input_tokens END, 0) AS b_w5m,
     coalesce(s.usage_object.cache_creation_token_details.ephemeral_1h_input_tokens, 0) AS b_w1h,
     CAST({_count("n_prompt")} AS BIGINT) AS prompt, CAST({_count("n_completion")} AS BIGINT) AS completion,
-    try(json_extract_string(s.spend_logs_metadata, {custom_paths})) AS custom
+    try(json_extract_string(s.spend_logs_metadata, {custom_paths})) AS custom,
+    list_transform(tags, lambda t: lower(t)) AS tags_lower
   FROM parsed
 ), buckets AS (
   SELECT *, prompt - b_read - b_w5m - b_w1h < 0 AS semantics_old, NOT has_ttl AND b_w5m > 0 AS ttl_assumed,

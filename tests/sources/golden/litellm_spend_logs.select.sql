@@ -28,7 +28,8 @@ WITH src AS (
                   THEN s.usage_object.cache_creation_input_tokens END, 0) AS b_w5m,
     coalesce(s.usage_object.cache_creation_token_details.ephemeral_1h_input_tokens, 0) AS b_w1h,
     CAST(CASE WHEN isfinite(n_prompt) AND n_prompt BETWEEN 0 AND 1000000000000000 THEN n_prompt END AS BIGINT) AS prompt, CAST(CASE WHEN isfinite(n_completion) AND n_completion BETWEEN 0 AND 1000000000000000 THEN n_completion END AS BIGINT) AS completion,
-    try(json_extract_string(s.spend_logs_metadata, ['$.team', '$.app', '$.application', '$.feature', '$.env', '$.environment', '$.experiment_id', '$.experiment', '$.variant', '$.experiment_variant', '$.quality_score'])) AS custom
+    try(json_extract_string(s.spend_logs_metadata, ['$.team', '$.app', '$.application', '$.feature', '$.env', '$.environment', '$.experiment_id', '$.experiment', '$.variant', '$.experiment_variant', '$.quality_score'])) AS custom,
+    list_transform(tags, lambda t: lower(t)) AS tags_lower
   FROM parsed
 ), buckets AS (
   SELECT *, prompt - b_read - b_w5m - b_w1h < 0 AS semantics_old, NOT has_ttl AND b_w5m > 0 AS ttl_assumed,
@@ -53,12 +54,12 @@ SELECT
     AS x_ReportedCost, 'USD' AS BillingCurrency,
   api_key AS x_ApiKeyId,
   coalesce(nullif(end_user, ''), nullif(user_raw, ''), nullif(s.user_api_key_user_id, '')) AS x_UserId,
-  coalesce(nullif(coalesce(custom[1], nullif(regexp_extract(list_filter(tags, lambda t: lower(t) LIKE 'team:%')[1], ':(.*)$', 1), '')), ''), nullif(s.user_api_key_team_alias, ''), team_id) AS x_Team,
-  nullif(coalesce(custom[2], custom[3], nullif(regexp_extract(list_filter(tags, lambda t: lower(t) LIKE 'app:%' OR lower(t) LIKE 'application:%')[1], ':(.*)$', 1), '')), '') AS x_Application,
-  nullif(coalesce(custom[4], nullif(regexp_extract(list_filter(tags, lambda t: lower(t) LIKE 'feature:%')[1], ':(.*)$', 1), '')), '') AS x_Feature,
-  nullif(coalesce(custom[5], custom[6], nullif(regexp_extract(list_filter(tags, lambda t: lower(t) LIKE 'env:%' OR lower(t) LIKE 'environment:%')[1], ':(.*)$', 1), '')), '') AS x_Environment,
-  nullif(coalesce(custom[7], custom[8], nullif(regexp_extract(list_filter(tags, lambda t: lower(t) LIKE 'experiment_id:%' OR lower(t) LIKE 'experiment:%')[1], ':(.*)$', 1), '')), '') AS x_ExperimentId,
-  nullif(coalesce(custom[9], custom[10], nullif(regexp_extract(list_filter(tags, lambda t: lower(t) LIKE 'variant:%' OR lower(t) LIKE 'experiment_variant:%')[1], ':(.*)$', 1), '')), '') AS x_Variant,
+  coalesce(nullif(coalesce(custom[1], nullif(regexp_extract(tags[list_position(list_transform(tags_lower, lambda t: starts_with(t, 'team:')), true)], ':(.*)$', 1), '')), ''), nullif(s.user_api_key_team_alias, ''), team_id) AS x_Team,
+  nullif(coalesce(custom[2], custom[3], nullif(regexp_extract(tags[list_position(list_transform(tags_lower, lambda t: starts_with(t, 'app:') OR starts_with(t, 'application:')), true)], ':(.*)$', 1), '')), '') AS x_Application,
+  nullif(coalesce(custom[4], nullif(regexp_extract(tags[list_position(list_transform(tags_lower, lambda t: starts_with(t, 'feature:')), true)], ':(.*)$', 1), '')), '') AS x_Feature,
+  nullif(coalesce(custom[5], custom[6], nullif(regexp_extract(tags[list_position(list_transform(tags_lower, lambda t: starts_with(t, 'env:') OR starts_with(t, 'environment:')), true)], ':(.*)$', 1), '')), '') AS x_Environment,
+  nullif(coalesce(custom[7], custom[8], nullif(regexp_extract(tags[list_position(list_transform(tags_lower, lambda t: starts_with(t, 'experiment_id:') OR starts_with(t, 'experiment:')), true)], ':(.*)$', 1), '')), '') AS x_ExperimentId,
+  nullif(coalesce(custom[9], custom[10], nullif(regexp_extract(tags[list_position(list_transform(tags_lower, lambda t: starts_with(t, 'variant:') OR starts_with(t, 'experiment_variant:')), true)], ':(.*)$', 1), '')), '') AS x_Variant,
   TRY_CAST(custom[11] AS DOUBLE) AS x_QualityScore,
   session_id AS x_SessionId,
   json_object('request_tags', tags, 'key_alias', s.user_api_key_alias, 'team_alias', s.user_api_key_team_alias,
