@@ -414,9 +414,9 @@ def get_table(name: str) -> Table:
 
 
 @functools.cache
-def _declared_schema(table: str) -> ibis.Schema:
-    """Return the ibis schema of a declared table (built once)."""
-    return TABLES[table].ibis_schema()
+def declared_schema(table: str) -> ibis.Schema:
+    """Return the ibis schema of the declared table ``table`` (built once; :meth:`Table.ibis_schema` builds anew)."""
+    return get_table(table).ibis_schema()
 
 
 def conform(expr: ibis.Table, table: str) -> ibis.Table:
@@ -444,7 +444,7 @@ def conform(expr: ibis.Table, table: str) -> ibis.Table:
         Naming the column at fault.
     """
     spec = get_table(table)
-    if expr.schema() == _declared_schema(table):  # already conformed (rows built in the declared schema): as is
+    if expr.schema() == declared_schema(table):  # already conformed (rows built in the declared schema): as is
         return expr
     have = set(expr.columns)
     for name in have:

@@ -14,7 +14,7 @@ import ibis
 import pyarrow as pa
 
 from finops_lib.errors import ParameterError, SchemaError
-from finops_lib.schema import conform, get_table
+from finops_lib.schema import conform, declared_schema, get_table
 
 MONEY_QUANTUM = Decimal("1e-12")
 #: Enough digits for decimal(38, 12) and beyond: quantize() must never fail on a large quantity
@@ -254,13 +254,7 @@ def records_table(records: Iterable[Mapping[str, object]], table: str) -> ibis.T
             columns[name] = pa.array([_as_text(r.get(name)) for r in rows], type=kind)
         else:
             columns[name] = pa.array([r.get(name) for r in rows], type=kind)
-    return conform(ibis.memtable(pa.table(columns, schema=arrow_schema), schema=_ibis_schema(table)), table)
-
-
-@functools.cache
-def _ibis_schema(table: str) -> ibis.Schema:
-    """Return the ibis schema of a declared table (built once): the in-memory rows are conformed as built."""
-    return get_table(table).ibis_schema()
+    return conform(ibis.memtable(pa.table(columns, schema=arrow_schema), schema=declared_schema(table)), table)
 
 
 @functools.cache

@@ -209,14 +209,14 @@ def replace_older(con: BaseBackend, table: str, path: str, fmt: str, at: datetim
     """
     newer = f"x_SourceFile NOT IN ({_newer_files_sql()}) AND NOT list_contains(?::VARCHAR[], x_SourceFile)"
     agreed = list(parts.agreed) if parts is not None else siblings(con, path, _own_parts(windows))
-    apart = [path, at, path, [*agreed, *unsettled]]
+    exempt = [path, at, path, [*agreed, *unsettled]]
     removed = 0
     for window in (w for w in windows if w.start < w.end):
         where, params = _window_where(window)
         removed += _deleted(con, f'DELETE FROM "{table}" WHERE x_SourceFormat = ? AND x_SourceFile <> ? '
-                                 f"AND {newer} AND {where}", [fmt, path, *apart, *params])
+                                 f"AND {newer} AND {where}", [fmt, path, *exempt, *params])
     removed += _deleted(con, f"""DELETE FROM "{table}" WHERE x_SourceFile <> ? AND {newer} AND x_RowHash IN (
-        SELECT x_RowHash FROM "{table}" WHERE x_SourceFile = ?)""", [path, *apart, path])
+        SELECT x_RowHash FROM "{table}" WHERE x_SourceFile = ?)""", [path, *exempt, path])
     return removed
 
 

@@ -15,7 +15,7 @@ import ibis.expr.operations as ops
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
-from finops_lib.schema import TABLES, conform
+from finops_lib.schema import TABLES, conform, declared_schema
 from finops_lib.sources import window_mark, window_mark_sql
 
 __all__ = ["declared_columns", "declared_view_sql", "drop_stage", "holds_nothing", "sql_type", "stage_rows"]
@@ -77,7 +77,7 @@ def _declared_arrow(rows: ibis.Table, table: str) -> pa.Table | None:
     """Return the Arrow table under ``rows`` when ``rows`` is only an in-memory table conformed to ``table``."""
     op = rows.op()
     spec = TABLES[table]
-    if isinstance(op, ops.InMemoryTable) and op.schema == spec.ibis_schema():  # built in the declared schema
+    if isinstance(op, ops.InMemoryTable) and op.schema == declared_schema(table):  # built in the declared schema
         return op.data.to_pyarrow(op.schema)
     if not isinstance(op, ops.Project) or not isinstance(op.parent, ops.InMemoryTable):
         return None
