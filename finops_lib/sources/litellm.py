@@ -40,11 +40,13 @@ import json
 import re
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
+from finops_lib.engines import workers
 from finops_lib.errors import SourceError
 from finops_lib.models import canonical_model_sql, provider_sql
-from finops_lib.schema import conform
+from finops_lib.schema import conform, declared_schema
 from finops_lib.sources import REJECT_MARK, ReadResult, parquet_columns, read_head, register_source
 from finops_lib.sources._common import MAX_COUNT, records_table
 from finops_lib.sources._csv import ordered_rows, read_csv_sql
@@ -278,8 +280,10 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
         columns = parquet_columns(path)
         if columns is None:
             raise SourceError(path, "not a readable Parquet file")
-        source = f"(SELECT COLUMNS(*)::VARCHAR FROM read_parquet({quote(str(path))}))"
         present = set(columns)
+        if workers.for_file(path) is not None and not [c for c in REQUIRED if c not in present]:
+            return _read_on_workers(path, con, present)
+        source = f"(SELECT COLUMNS(*)::VARCHAR FROM read_parquet({quote(str(path))}))"
     else:
         source, names, csv_rejects = read_csv_sql(path)
         present = set(names)
@@ -289,6 +293,23 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
     requests = ordered_rows(con, _select_sql(source, present, str(path)), "requests")
     return ReadResult(FORMAT, str(path), None, requests, None, None, inline_rejects=True, csv_rejects=csv_rejects,
                       numbered_from=2)
+
+
+def _read_on_workers(path: Path, con: BaseBackend, present: set[str]) -> ReadResult:
+    """Read a big Parquet dump with Spark's reader on the offered workers (:mod:`finops_lib.engines.workers`).
+
+    The same SELECT as on the ingest machine, over numbered rows (a record's number is its position + 2, as the
+    position-numbered read gives it), so the rows and rejects are the same whichever machine read them.
+    """
+    read = workers.read_parquet(workers.for_file(path), path,
+                                lambda source: _select_sql(source, present, str(path), numbered=True),
+                                declared_schema("requests").to_pyarrow(), first_row=2)
+    requests = conform(relation(con, f"SELECT * FROM read_parquet({quote(read.files)})"), "requests")
+    # The records the file holds (its footer), not what the workers wrote: the load's count check then proves that
+    # every record came through Spark's tasks.
+    records = pq.ParquetFile(path).metadata.num_rows
+    return ReadResult(FORMAT, str(path), None, requests, None, records, inline_rejects=True,
+                      notes=(f"read by Spark's Parquet reader on its workers ({read.tasks} tasks)",))
 
 
 def _json_file(path: Path) -> bool:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -38,6 +39,7 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from finops_lib import engine, paths
+from finops_lib.engines import workers
 from finops_lib.engines.publish import ingest_warehouse, needs_publish, publish
 from finops_lib.errors import FinopsError, SourceError
 from finops_lib.schema import TABLES
@@ -188,10 +190,15 @@ def _ingest_for_spark(files: list[Path], con: BaseBackend, *, format: str | None
     holds as on DuckDB; :func:`finops_lib.engines.publish.publish` then rewrites the Parquet file of each source file
     whose rows changed. A run that changed nothing publishes nothing.
     """
-    stage_file = engine.warehouse_path(ingest_warehouse(con))  # resolved, its folder created
+    local = ingest_warehouse(con)  # None for a Spark Connect engine
+    stage_file = engine.warehouse_path(local)  # resolved, its folder created
     stage = engine.connect(f"duckdb://{stage_file}")  # DuckDB, whatever $FINOPS_ENGINE says
     try:
-        summary = _ingest_files(stage, files, format=format)
+        # A local session's workers read the big Parquet dumps (finops_lib.engines.workers); a remote one's
+        # cannot be assumed to share a folder with this machine.
+        offer = workers.offered(con._session, stage_file.parent / workers.STAGING) if local else nullcontext()
+        with offer:
+            summary = _ingest_files(stage, files, format=format)
         if needs_publish(con) or summary["status"].isin(["loaded", "replaced"]).any():
             publish(stage, con)
     finally:

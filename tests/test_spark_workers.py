@@ -1,0 +1,206 @@
+"""A big LiteLLM Parquet dump read by Spark's own reader on the workers (issue 19, part 2).
+
+The rows must be the rows the ingest machine reads: every table of the ingest warehouse is compared row for row
+(``EXCEPT ALL`` both ways) with DuckDB's ingest of the same file, with the file split over several tasks so that a
+row's number cannot come from its task. The records, their line numbers and the rejects are also checked against
+values worked out by hand from the file the test writes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from finops_lib import engine, warehouse
+from finops_lib.engines.publish import INGEST_FILE
+from finops_lib.engines.workers import STAGING
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.skipif(shutil.which("java") is None, reason="no Java runtime on PATH"),
+    pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed"),
+]
+
+KEY = "sk-proj-" + "a1B2c3D4e5F6g7H8i9J0" * 2  # an OpenAI-shaped key in a tag: masked whichever machine reads it
+
+
+def _record(i: int, prefix: str = "r") -> dict[str, object]:
+    """A good record: request ``<prefix><i>``, 1000 + i prompt tokens of which 100 cache reads, i * 0.001 USD."""
+    meta = {"usage_object": {"prompt_tokens_details": {"cached_tokens": 100}},
+            "spend_logs_metadata": {"experiment_id": "exp-7", "quality_score": 0.5}}
+    return {"request_id": f"{prefix}{i}", "startTime": f"2026-05-{1 + i % 28:02d}T10:00:00Z",
+            "endTime": f"2026-05-{1 + i % 28:02d}T10:00:02Z", "model": "gpt-4o-mini-2024-07-18",
+            "spend": f"{i * 0.001:.3f}", "prompt_tokens": str(1000 + i), "completion_tokens": "50",
+            "call_type": "acompletion", "custom_llm_provider": "openai", "metadata": json.dumps(meta),
+            "request_tags": json.dumps([f"team:Team {i % 3}", "app:chat"]), "api_key": f"hk{i % 4}"}
+
+
+#: Records at these 0-based positions are bad (line = position + 2, as in the CSV dump the table came from).
+BAD = {
+    3: ("request_id", None),  # missing
+    7: ("spend", "abc"),
+    11: ("prompt_tokens", "12.5"),
+    13: ("startTime", "yesterday"),
+    17: ("spend", "-1"),
+}
+DUPLICATE_OF = {20: 2}  # the same request id and amounts as an earlier record
+
+
+def _records(n: int, prefix: str) -> list[dict[str, object]]:
+    rows = [_record(i, prefix) for i in range(n)]
+    for position, (column, value) in BAD.items():
+        if position < n:
+            rows[position][column] = value
+    for position, earlier in DUPLICATE_OF.items():
+        if position < n:
+            rows[position] = dict(rows[earlier])
+    rows[5]["request_tags"] = json.dumps([f"note:{KEY}", "team:Team 2"])
+    return rows
+
+
+def _write_text_dump(path: Path, n: int, *, row_group: int, prefix: str) -> list[dict[str, object]]:
+    rows = _records(n, prefix)
+    names = list(rows[0])
+    table = pa.table({c: pa.array([r.get(c) for r in rows], pa.string()) for c in names})
+    pq.write_table(table, path, row_group_size=row_group)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory):
+    catalog = tmp_path_factory.mktemp("spark-workers") / "catalog"
+    con = engine.connect(f"pyspark://{catalog}")
+    # Small splits, so that a file of a few row groups is read by several tasks.
+    con._session.conf.set("spark.sql.files.maxPartitionBytes", "4096")
+    con._session.conf.set("spark.sql.files.openCostInBytes", "0")
+    return con
+
+
+def _catalog(spark) -> Path:
+    return Path(spark._session.conf.get("spark.sql.warehouse.dir").removeprefix("file:"))
+
+
+def _same_rows(left: Path, right: Path, table: str, path: Path, *, drop: tuple[str, ...] = ()) -> int:
+    """Assert two DuckDB warehouses hold the same rows of ``path`` in ``table`` (as multisets); return how many."""
+    db = duckdb.connect()
+    db.execute(f"ATTACH '{left}' AS l (READ_ONLY)")
+    db.execute(f"ATTACH '{right}' AS r (READ_ONLY)")
+    exclude = f" EXCLUDE ({', '.join(drop)})" if drop else ""
+
+    def rows(side: str) -> str:
+        return f"SELECT *{exclude} FROM {side}.{table} WHERE x_SourceFile = $path"
+
+    for a, b in (("l", "r"), ("r", "l")):
+        extra = db.execute(f"{rows(a)} EXCEPT ALL {rows(b)}", {"path": str(path)}).fetchall()
+        assert extra == [], f"{table}: rows only in {a}: {extra[:3]}"
+    count = db.execute(f"SELECT count(*) FROM ({rows('l')})", {"path": str(path)}).fetchone()[0]
+    db.close()
+    return count
+
+
+def test_a_parquet_dump_read_on_the_workers_gives_the_rows_the_ingest_machine_reads(spark, tmp_path, monkeypatch):
+    monkeypatch.setenv("FINOPS_SPARK_READ_MIN_BYTES", "0")
+    folder = tmp_path / "dumps"
+    folder.mkdir()
+    dump = folder / "spend_logs.parquet"
+    rows = _write_text_dump(dump, 40, row_group=6, prefix="r")
+    assert pq.ParquetFile(dump).metadata.num_row_groups == 7
+
+    summary = warehouse.ingest([folder], con=spark).set_index("path").loc[str(dump)]
+    assert summary["status"] == "loaded", summary["message"]
+    tasks = int(summary["message"].split("(")[1].split()[0])
+    assert tasks > 1, summary["message"]  # the rows' numbers cannot come from one task's order
+    assert (summary["rows_read"], summary["rows_loaded"], summary["rows_rejected"]) == (40, 34, 6)
+    assert not (_catalog(spark) / STAGING).exists()
+
+    # By hand: each bad record rejected at its line, naming its column; the duplicate at line 22 names line 4.
+    rejects = spark.table("rejects").to_pandas()
+    rejects = rejects[rejects["x_SourceFile"] == str(dump)].set_index("x_SourceRow")
+    assert sorted(rejects.index) == sorted([p + 2 for p in BAD] + [22])
+    for position, (column, _value) in BAD.items():
+        assert rejects.loc[position + 2, "x_Column"] == column
+    assert rejects.loc[22, "x_Reason"] == "duplicate: same request_id and amounts as line 4 (kept)"
+    requests = spark.table("requests").to_pandas()
+    requests = requests[requests["x_SourceFile"] == str(dump)].set_index("x_RequestId")
+    good = [i for i in range(40) if i not in BAD and i not in DUPLICATE_OF]
+    assert sorted(requests["x_SourceRow"]) == [i + 2 for i in good]
+    assert Decimal(str(requests["x_ReportedCost"].sum())) == sum((Decimal(f"{i * 0.001:.3f}") for i in good),
+                                                                 Decimal(0))
+    for i in good:  # prompt tokens = uncached + cache read (100), whichever task read the row
+        row = requests.loc[f"r{i}"]
+        assert (row["x_InputUncachedTokens"], row["x_InputCacheReadTokens"]) == (900 + i, 100)
+    assert requests.loc["r1", "x_Team"] == "Team 1" and requests.loc["r1", "x_ExperimentId"] == "exp-7"
+    assert KEY not in requests.loc["r5", "Tags"] and "team:Team 2" in requests.loc["r5", "Tags"]
+
+    # Row for row what DuckDB's ingest of the same file holds (the reader run on the ingest machine).
+    duck_file = tmp_path / "duck.duckdb"
+    duck = engine.connect(f"duckdb:///{duck_file}")
+    local = warehouse.ingest([folder], con=duck).set_index("path").loc[str(dump)]
+    assert local["message"] == "" and local["rows_loaded"] == 34
+    duck.disconnect()
+    ingest = _catalog(spark) / INGEST_FILE
+    assert _same_rows(duck_file, ingest, "requests", dump) == 34
+    assert _same_rows(duck_file, ingest, "rejects", dump) == 6
+    assert _same_rows(duck_file, ingest, "ingested_files", dump, drop=("x_IngestedAt",)) == 1
+    assert rows[5]["request_tags"].count(KEY) == 1  # the test's own record did hold the key
+
+
+def test_a_typed_dump_and_an_empty_one_read_on_the_workers(spark, tmp_path, monkeypatch):
+    """Timestamps, doubles and integers as Parquet types read to the same rows; a file without rows loads none."""
+    monkeypatch.setenv("FINOPS_SPARK_READ_MIN_BYTES", "0")
+    folder = tmp_path / "typed"
+    folder.mkdir()
+    rows = [_record(i, "t") for i in range(12)]
+    table = pa.table({
+        "request_id": [r["request_id"] for r in rows],
+        "startTime": pa.array([pa.scalar(10**15 + i * 3_600_000_000, pa.timestamp("us", "UTC")).value
+                               for i in range(12)], pa.timestamp("us", "UTC")),
+        "endTime": pa.array([10**15 + i * 3_600_000_000 + 1_250_000 for i in range(12)], pa.timestamp("us")),
+        "model": [r["model"] for r in rows],
+        "spend": pa.array([i * 0.1 + 0.005 for i in range(12)], pa.float64()),
+        "prompt_tokens": pa.array([1000 + i for i in range(12)], pa.int64()),
+        "completion_tokens": pa.array([50] * 12, pa.int32()),
+        "metadata": [r["metadata"] for r in rows],
+        "request_tags": [r["request_tags"] for r in rows],
+    })
+    pq.write_table(table, folder / "typed.parquet", row_group_size=4)
+    pq.write_table(table.slice(0, 0), folder / "none.parquet")
+
+    summary = warehouse.ingest([folder], con=spark).set_index("path")
+    typed, empty = summary.loc[str(folder / "typed.parquet")], summary.loc[str(folder / "none.parquet")]
+    assert (typed["status"], typed["rows_loaded"], typed["rows_rejected"]) == ("loaded", 12, 0)
+    assert "Spark's Parquet reader" in typed["message"]
+    assert (empty["status"], empty["rows_read"], empty["rows_loaded"]) == ("loaded", 0, 0)
+
+    duck_file = tmp_path / "duck.duckdb"
+    duck = engine.connect(f"duckdb:///{duck_file}")
+    warehouse.ingest([folder], con=duck)
+    duck.disconnect()
+    ingest = _catalog(spark) / INGEST_FILE
+    db = duckdb.connect()
+    db.execute(f"ATTACH '{ingest}' AS s (READ_ONLY)")
+    mine = db.execute("SELECT x_RequestId, ChargePeriodStart, x_LatencyMs, x_ReportedCost FROM s.requests "
+                      "WHERE x_SourceFile LIKE '%typed.parquet' ORDER BY x_SourceRow").fetchall()
+    db.close()
+    assert [m[0] for m in mine] == [f"t{i}" for i in range(12)]
+    assert all(m[2] == 1250.0 for m in mine)  # end - start, from a zoned and a plain timestamp
+    assert [m[3] for m in mine] == [Decimal(f"{i * 0.1 + 0.005:.12f}") for i in range(12)]
+    typed_path = folder / "typed.parquet"
+    assert _same_rows(duck_file, ingest, "requests", typed_path) == 12
+
+
+def test_a_file_under_the_threshold_is_read_on_the_ingest_machine(spark, tmp_path, monkeypatch):
+    monkeypatch.setenv("FINOPS_SPARK_READ_MIN_BYTES", str(10 * 2**20))
+    folder = tmp_path / "small"
+    folder.mkdir()
+    _write_text_dump(folder / "spend_logs.parquet", 10, row_group=6, prefix="s")
+    summary = warehouse.ingest([folder], con=spark).set_index("path").loc[str(folder / "spend_logs.parquet")]
+    assert (summary["status"], summary["rows_loaded"], summary["message"]) == ("loaded", 8, "")
