@@ -124,7 +124,7 @@ def read_parquet(workers: Workers, path: Path, select_sql: Callable[[str], str],
     WorkerRead
         The staged files, for the reader to hand to the ingest.
     """
-    from pyspark.sql import functions as F  # noqa: N812 (Spark's own convention)
+    from pyspark.sql import functions as F
 
     folder = workers.staging / uuid.uuid4().hex
     folder.mkdir()
