@@ -13,13 +13,20 @@ user would type, in a fresh process, and is timed wall-clock:
 Spark's figures include starting the JVM and the session (about 10 s here), as a command pays it. Results go to
 ``benchmarks/out/spark.json``.
 
-Usage: ``python benchmarks/spark.py [--rows 1000000]``
+``--parquet-dump`` times instead the scaled sample's LiteLLM spend logs written as one typed Parquet dump (what a
+``COPY`` of the proxy's table gives), ingested alone: into DuckDB, into Spark with the file read on the ingest
+machine, and into Spark with it read by Spark's Parquet reader on the workers (:mod:`finops_lib.engines.workers`;
+the two Spark runs differ only by ``FINOPS_SPARK_READ_MIN_BYTES``). The three ingest warehouses must hold the same
+``requests`` and ``rejects`` rows (the benchmark fails otherwise). Results go to ``benchmarks/out/spark_dump.json``.
+
+Usage: ``python benchmarks/spark.py [--rows 1000000] [--parquet-dump]``
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -33,24 +40,71 @@ from ingest import OUT, ensure_sample  # the scaled sample, generated once
 FINOPS = [str(Path(sys.executable).with_name("finops"))]  # the installed command, as a user runs it
 
 
-def timed(args: list[str]) -> float:
+def timed(args: list[str], env: dict[str, str] | None = None) -> float:
     """Run a ``finops`` command; return its wall-clock seconds (fails loudly on a non-zero exit)."""
     t0 = time.perf_counter()
-    done = subprocess.run([*FINOPS, *args], capture_output=True, text=True)
+    done = subprocess.run([*FINOPS, *args], capture_output=True, text=True, env={**os.environ, **(env or {})})
     seconds = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"finops {' '.join(args)} exited {done.returncode}:\n{done.stderr[-2000:]}")
     return seconds
 
 
+def parquet_dump(rows: int) -> dict:
+    """Time one typed Parquet dump of ``rows`` requests ingested into DuckDB, Spark, and Spark's workers."""
+    import duckdb
+
+    csv = ensure_sample(rows)
+    folder = OUT / f"dump_{rows}"
+    dump = folder / "spend_logs.parquet"
+    if not dump.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        # Times typed as a database dump has them; the rest text, as the sample's hostile values need.
+        duckdb.sql(f"""COPY (SELECT * REPLACE (TRY_CAST("startTime" AS TIMESTAMPTZ) AS "startTime",
+                                               TRY_CAST("endTime" AS TIMESTAMPTZ) AS "endTime")
+                           FROM read_csv('{csv}', all_varchar = true)) TO '{dump}' (FORMAT parquet)""")
+    work = OUT / "bench_spark_dump"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    spark = ["--engine", f"pyspark://{work / 'spark' / 'catalog'}", "--warehouse", str(work / "workspace")]
+    runs = {"duckdb": (["--warehouse", str(work / "duckdb")], {}),
+            "spark_ingest_machine": (spark, {"FINOPS_SPARK_READ_MIN_BYTES": str(2**62)}),
+            "spark_workers": (spark, {"FINOPS_SPARK_READ_MIN_BYTES": "0"})}
+    results, copies = {}, {}
+    for name, (where, env) in runs.items():
+        if name.startswith("spark"):
+            shutil.rmtree(work / "spark", ignore_errors=True)
+        results[name] = timed(["ingest", str(folder), *where], env)
+        store = work / "duckdb" / "finops.duckdb" if name == "duckdb" else work / "spark" / "catalog" / "_ingest.duckdb"
+        copies[name] = work / f"{name}.duckdb"
+        shutil.copy(store, copies[name])
+        print(f"{name:22s} ingest {results[name]:6.1f} s", flush=True)
+    db = duckdb.connect()
+    for name, path in copies.items():
+        db.execute(f"ATTACH '{path}' AS {name} (READ_ONLY)")
+    same = {}
+    for table in ("requests", "rejects"):
+        same[table] = all(
+            db.execute(f"SELECT count(*) FROM (SELECT * FROM {a}.{table} EXCEPT ALL SELECT * FROM {b}.{table})"
+                       ).fetchone()[0] == 0
+            for a in copies for b in copies if a != b)
+        print(f"{table}: the same rows in the three warehouses: {same[table]}")
+    out = {"rows": rows, "file": str(dump), "file_bytes": dump.stat().st_size, "results": results, "same_rows": same}
+    (OUT / "spark_dump.json").write_text(json.dumps(out, indent=1))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--parquet-dump", action="store_true", help="time a Parquet dump read on Spark's workers")
     args = parser.parse_args()
     if shutil.which("java") is None:
         print("no Java runtime on PATH: the Spark benchmark is skipped (make install and .ci/run install pyspark; "
               "Java comes from the system, e.g. apt-get install openjdk-17-jre-headless)")
         return 0
+    if args.parquet_dump:
+        return 0 if all(parquet_dump(args.rows)["same_rows"].values()) else 1
     folder = ensure_sample(args.rows).parents[1]
     rules = folder / "config" / "allocation_rules.yaml"
     work = OUT / "bench_spark"

@@ -3,7 +3,8 @@
 Public surface: :func:`spark.open_session` / :func:`spark.parse_url` (the Spark session builder and its URLs);
 :func:`grouped.spark_session` (the Spark session behind a connection, None for other engines) and
 :func:`grouped.map_groups` (a pandas function per group of rows on a Spark session's workers: many forecast fits).
-Per-engine JSON reads and bulk loads will live here too (issue 19); nothing else should test ``con.name``.
+:mod:`workers` reads a big Parquet dump with Spark's own reader on a local session's workers during an ingest.
+Nothing else should test ``con.name``.
 """
 
 from finops_lib.engines.grouped import map_groups, spark_session

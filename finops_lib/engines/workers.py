@@ -40,6 +40,8 @@ MIN_BYTES = 64 * 2**20
 POSITION = "__finops_position"
 #: The staging folder's name in the catalog folder (not an identifier: never registered as a table).
 STAGING = "_worker-staging"
+#: Rows a worker's DuckDB converts at a time (Spark's batches gathered; about 60 MB of LiteLLM rows).
+CHUNK_ROWS = 100_000
 #: Name the worker's DuckDB gives Spark's batch.
 BATCH = "__finops_batch"
 
@@ -158,8 +160,8 @@ def _convert(batches, *, sql: str, schema, folder: str):
     temporary = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
     rows = 0
     with pq.ParquetWriter(temporary, schema) as writer:
-        for batch in batches:
-            con.register(BATCH, pa.Table.from_batches([batch]))
+        for chunk in _chunks(batches, CHUNK_ROWS):
+            con.register(BATCH, chunk)
             out = con.execute(sql).fetch_arrow_table()
             con.unregister(BATCH)
             writer.write_table(_declared(out, schema))
@@ -168,6 +170,24 @@ def _convert(batches, *, sql: str, schema, folder: str):
     con.close()
     yield pa.RecordBatch.from_pydict({"task": [part], "rows": [rows]},
                                      schema=pa.schema([("task", pa.int32()), ("rows", pa.int64())]))
+
+
+def _chunks(batches, rows: int):
+    """Yield Spark's Arrow batches (10,000 rows each by default) gathered into tables of about ``rows`` rows.
+
+    The reader's SELECT is long: planned once per chunk rather than once per small batch.
+    """
+    import pyarrow as pa
+
+    held, count = [], 0
+    for batch in batches:
+        held.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield pa.Table.from_batches(held)
+            held, count = [], 0
+    if held:
+        yield pa.Table.from_batches(held)
 
 
 def _declared(out, schema):

@@ -188,7 +188,9 @@ def _ingest_for_spark(files: list[Path], con: BaseBackend, *, format: str | None
     The ingest warehouse (``_ingest.duckdb`` in a local session's catalog folder; for a Spark Connect engine, the
     warehouse named by ``$FINOPS_WAREHOUSE``) holds the ledger and the rows, so every guarantee of :func:`ingest`
     holds as on DuckDB; :func:`finops_lib.engines.publish.publish` then rewrites the Parquet file of each source file
-    whose rows changed. A run that changed nothing publishes nothing.
+    whose rows changed. A run that changed nothing publishes nothing. On a local session the run offers the
+    session's workers to the readers (:mod:`finops_lib.engines.workers`): a big LiteLLM Parquet dump is then read by
+    Spark's Parquet reader there, and its rows settled here like any reader's.
     """
     local = ingest_warehouse(con)  # None for a Spark Connect engine
     stage_file = engine.warehouse_path(local)  # resolved, its folder created
