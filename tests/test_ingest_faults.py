@@ -119,6 +119,38 @@ def test_a_load_failing_inside_its_transaction_leaves_the_next_file_masked_and_l
         SOURCES.pop(_MISCOUNTING)
 
 
+def test_a_parquet_file_with_broken_pages_fails_saying_why_and_the_next_file_loads(tmp_path: Path) -> None:
+    """The footer reads (so the format is detected) but a data page does not: the engine's own error is the reason.
+
+    A failed statement aborts DuckDB's transaction; the cleanup after it used to fail too, and its "transaction is
+    aborted" replaced the reason.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "dumps"
+    folder.mkdir()
+    rows = 400
+    table = pa.table({"request_id": [f"r{i}" for i in range(rows)], "startTime": ["2026-05-01T10:00:00Z"] * rows,
+                      "model": ["gpt-4o-mini"] * rows, "spend": [f"{i / 1000}" for i in range(rows)],
+                      "prompt_tokens": [str(1000 + i) for i in range(rows)], "completion_tokens": ["5"] * rows,
+                      "metadata": ['{"usage_object": {}}'] * rows})
+    broken = folder / "a_spend_logs.parquet"
+    pq.write_table(table, broken, row_group_size=100)
+    data = bytearray(broken.read_bytes())
+    footer = int.from_bytes(data[-8:-4], "little") + 8
+    for at in range(200, len(data) - footer - 200, 997):  # scribble over the data pages, not the footer
+        data[at:at + 64] = b"\xff" * 64
+    broken.write_bytes(bytes(data))
+    shutil.copy(DATA / "focus.csv", folder / "b_focus.csv")
+    summary = ingest([folder], con=engine.memory()).set_index("path")
+    failed = summary.loc[str(broken)]
+    assert failed["status"] == "failed" and failed["format"] == "litellm_spend_logs"
+    assert f'Failed to read file "{broken}"' in failed["message"], failed["message"]
+    assert "transaction is aborted" not in failed["message"]
+    assert summary.loc[str(folder / "b_focus.csv"), "status"] == "loaded"
+
+
 def test_a_data_folder_moved_is_recognised_by_its_files_bytes(tmp_path: Path) -> None:
     """Moving the exports folder and ingesting it again double counts nothing and reports nothing as failed."""
     from finops_lib.warehouse import skipped_files

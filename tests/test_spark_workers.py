@@ -204,3 +204,38 @@ def test_a_file_under_the_threshold_is_read_on_the_ingest_machine(spark, tmp_pat
     _write_text_dump(folder / "spend_logs.parquet", 10, row_group=6, prefix="s")
     summary = warehouse.ingest([folder], con=spark).set_index("path").loc[str(folder / "spend_logs.parquet")]
     assert (summary["status"], summary["rows_loaded"], summary["message"]) == ("loaded", 8, "")
+
+
+def test_what_spark_cannot_read_is_read_on_the_ingest_machine_and_a_broken_file_fails_alone(spark, tmp_path,
+                                                                                          monkeypatch):
+    """Nanosecond times (pandas' default) are refused by Spark: read on the ingest machine, saying so. A file whose
+    data pages are broken fails by itself; the next file of the folder still loads."""
+    monkeypatch.setenv("FINOPS_SPARK_READ_MIN_BYTES", "0")
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    rows = [_record(i, "n") for i in range(6)]
+    table = pa.table({**{c: [r[c] for r in rows] for c in rows[0] if c != "startTime"},
+                      "startTime": pa.array([10**18 + i * 10**9 for i in range(6)], pa.timestamp("ns", "UTC"))})
+    pq.write_table(table, folder / "a_nanos.parquet")
+    broken = folder / "b_broken.parquet"
+    _write_text_dump(broken, 400, row_group=100, prefix="b")
+    data = bytearray(broken.read_bytes())
+    footer = int.from_bytes(data[-8:-4], "little") + 8
+    for at in range(200, len(data) - footer - 200, 997):  # scribble over the data pages, not the footer
+        data[at:at + 64] = b"\xff" * 64
+    broken.write_bytes(bytes(data))
+    _write_text_dump(folder / "c_good.parquet", 10, row_group=4, prefix="c")
+
+    summary = warehouse.ingest([folder], con=spark).set_index("path")
+    nanos, bad, good = (summary.loc[str(folder / n)] for n in ("a_nanos.parquet", "b_broken.parquet",
+                                                               "c_good.parquet"))
+    assert (nanos["status"], nanos["rows_loaded"]) == ("loaded", 6)
+    assert nanos["message"] == ("read on the ingest machine: column 'startTime' holds nanosecond timestamps, "
+                                "which Spark's Parquet reader refuses")
+    starts = spark.table("requests").filter(lambda t: t.x_SourceFile == str(folder / "a_nanos.parquet")) \
+        .order_by("x_SourceRow").to_pandas()["ChargePeriodStart"]
+    assert [str(s)[:19] for s in starts] == [f"2001-09-09 01:46:{40 + i}" for i in range(6)]
+    assert bad["status"] == "failed" and f'Failed to read file "{broken}"' in bad["message"]
+    assert (good["status"], good["rows_loaded"]) == ("loaded", 8)
+    assert "Spark's Parquet reader on its workers" in good["message"]
+    assert not (_catalog(spark) / STAGING).exists()

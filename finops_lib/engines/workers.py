@@ -88,6 +88,25 @@ def for_file(path: Path) -> Workers | None:
         return None
 
 
+class WorkersFailed(Exception):
+    """Spark could not read the file on its workers (a type it cannot read, a failed job): read it elsewhere."""
+
+
+def spark_unreadable(path: Path) -> str | None:
+    """Return why Spark's Parquet reader cannot read ``path`` as the ingest machine does, or None when it can.
+
+    Nanosecond timestamps (what pandas writes by default) are refused by Spark 4 unless read as plain integers,
+    which would change what the reader sees.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for field in pq.read_schema(path):
+        if pa.types.is_timestamp(field.type) and field.type.unit == "ns":
+            return f"column {field.name!r} holds nanosecond timestamps, which Spark's Parquet reader refuses"
+    return None
+
+
 @dataclass(frozen=True)
 class WorkerRead:
     """What :func:`read_parquet` staged: the folder of Parquet files, the rows and the tasks that wrote them."""
@@ -125,18 +144,30 @@ def read_parquet(workers: Workers, path: Path, select_sql: Callable[[str], str],
     -------
     WorkerRead
         The staged files, for the reader to hand to the ingest.
+
+    Raises
+    ------
+    WorkersFailed
+        When Spark cannot read the file (:func:`spark_unreadable`) or its job failed; nothing is staged, and the
+        reader reads the file on the ingest machine instead.
     """
     from pyspark.sql import functions as F
 
+    if why := spark_unreadable(path):
+        raise WorkersFailed(why)
     folder = workers.staging / uuid.uuid4().hex
     folder.mkdir()
-    frame = workers.session.read.parquet(str(path))
-    columns = [c for c in frame.columns if c != POSITION]
-    frame = frame.select(*[F.col(f"`{c}`") for c in columns], F.col("_metadata.row_index").alias(POSITION))
-    text = ", ".join(f'"{c}"::VARCHAR AS "{c}"' for c in (c.replace('"', '""') for c in columns))
-    source = f"(SELECT {text}, {POSITION} + {int(first_row)} AS __row, NULL::VARCHAR AS __locator FROM {BATCH})"
-    convert = partial(_convert, sql=select_sql(source), schema=schema, folder=str(folder))
-    counts = frame.mapInArrow(convert, "task INT, rows BIGINT").collect()
+    try:
+        frame = workers.session.read.parquet(str(path))
+        columns = [c for c in frame.columns if c != POSITION]
+        frame = frame.select(*[F.col(f"`{c}`") for c in columns], F.col("_metadata.row_index").alias(POSITION))
+        text = ", ".join(f'"{c}"::VARCHAR AS "{c}"' for c in (c.replace('"', '""') for c in columns))
+        source = f"(SELECT {text}, {POSITION} + {int(first_row)} AS __row, NULL::VARCHAR AS __locator FROM {BATCH})"
+        convert = partial(_convert, sql=select_sql(source), schema=schema, folder=str(folder))
+        counts = frame.mapInArrow(convert, "task INT, rows BIGINT").collect()
+    except Exception as exc:  # Spark raises its own types (AnalysisException, PythonException, Py4J errors)
+        shutil.rmtree(folder, ignore_errors=True)
+        raise WorkersFailed(f"Spark's job failed: {str(exc).strip().splitlines()[0][:300]}") from exc
     if not counts:  # a file without rows: no task ran, and the ingest reads an empty file of the declared columns
         import pyarrow.parquet as pq
 

@@ -275,14 +275,17 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
     path = Path(path)
     if path.suffix != ".parquet" and _json_file(path):
         return _read_json(path, con)
-    csv_rejects = None
+    csv_rejects, notes = None, ()
     if path.suffix == ".parquet":
         columns = parquet_columns(path)
         if columns is None:
             raise SourceError(path, "not a readable Parquet file")
         present = set(columns)
         if workers.for_file(path) is not None and not [c for c in REQUIRED if c not in present]:
-            return _read_on_workers(path, con, present)
+            try:
+                return _read_on_workers(path, con, present)
+            except workers.WorkersFailed as exc:
+                notes = (f"read on the ingest machine: {exc}",)
         source = f"(SELECT COLUMNS(*)::VARCHAR FROM read_parquet({quote(str(path))}))"
     else:
         source, names, csv_rejects = read_csv_sql(path)
@@ -292,7 +295,7 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
         raise SourceError(path, f"required LiteLLM column(s) missing: {', '.join(missing)}", column=missing[0])
     requests = ordered_rows(con, _select_sql(source, present, str(path)), "requests")
     return ReadResult(FORMAT, str(path), None, requests, None, None, inline_rejects=True, csv_rejects=csv_rejects,
-                      numbered_from=2)
+                      numbered_from=2, notes=notes)
 
 
 def _read_on_workers(path: Path, con: BaseBackend, present: set[str]) -> ReadResult:
@@ -300,6 +303,11 @@ def _read_on_workers(path: Path, con: BaseBackend, present: set[str]) -> ReadRes
 
     The same SELECT as on the ingest machine, over numbered rows (a record's number is its position + 2, as the
     position-numbered read gives it), so the rows and rejects are the same whichever machine read them.
+
+    Raises
+    ------
+    finops_lib.engines.workers.WorkersFailed
+        When Spark cannot read the file; the caller reads it on the ingest machine.
     """
     read = workers.read_parquet(workers.for_file(path), path,
                                 lambda source: _select_sql(source, present, str(path), numbered=True),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import ibis
 from ibis.backends import BaseBackend
 
@@ -194,6 +195,7 @@ def insert_rows(con: BaseBackend, table: str, rows: ibis.Table | list[ibis.Table
     if numbered_from is not None and len(parts) != 1:
         raise FinopsError(f"rows numbered by position are inserted one file at a time ({table})")
     names = [f"_incoming_raw_{i}" for i in range(len(parts))]
+    done = False
     try:
         sources = [stage_rows(con, name, part, kind) or f'"{name}"' for name, part in zip(names, parts, strict=True)]
         union = sources[0] if len(sources) == 1 else \
@@ -201,9 +203,9 @@ def insert_rows(con: BaseBackend, table: str, rows: ibis.Table | list[ibis.Table
         masked = privacy.masked_select(con, names[0], declared_columns(kind), source=union)
         select = masked if line_id else keys.keyed_select_sql(f"({masked})", table)
         con.con.execute(f'INSERT INTO "{table}" BY NAME {select}')
+        done = True
     finally:
-        for name in names:
-            drop_stage(con, name)
+        _drop_stages(con, names, done=done)
     if numbered_from is not None and number:
         number_rows(con, table, path, numbered_from)
 
@@ -223,11 +225,28 @@ def insert_rejects(con: BaseBackend, rejects: ibis.Table, *, table: str = "rejec
     if holds_nothing(rejects):
         return
     source = stage_rows(con, "_rejected_raw", rejects, "rejects")
+    done = False
     try:
         con.con.execute(f'INSERT INTO "{table}" BY NAME '
                         f'{privacy.masked_select(con, "_rejected_raw", declared_columns("rejects"), source=source)}')
+        done = True
     finally:
-        drop_stage(con, "_rejected_raw")
+        _drop_stages(con, ["_rejected_raw"], done=done)
+
+
+def _drop_stages(con: BaseBackend, names: list[str], *, done: bool) -> None:
+    """Drop the staged views of an INSERT; after a failed one, without hiding its error.
+
+    A failed statement aborts DuckDB's transaction, so dropping then fails too ("Current transaction is aborted")
+    and that error would replace the one that says why the file could not be read (a broken Parquet page, say).
+    The load's rollback removes views made in its transaction.
+    """
+    for name in names:
+        try:
+            drop_stage(con, name)
+        except duckdb.Error:
+            if done:
+                raise
 
 
 def _records(con: BaseBackend, path: str, tables: list[str], *, one_row_each: bool = False) -> int:
