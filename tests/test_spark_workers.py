@@ -170,6 +170,9 @@ def test_a_typed_dump_and_an_empty_one_read_on_the_workers(spark, tmp_path, monk
         "completion_tokens": pa.array([50] * 12, pa.int32()),
         "metadata": [r["metadata"] for r in rows],
         "request_tags": [r["request_tags"] for r in rows],
+        # Columns the reader never reads (bulky prompts, an odd name) are left alone.
+        "messages": ["[" + "x" * 1000 + "]"] * 12,
+        "odd`name": ["?"] * 12,
     })
     pq.write_table(table, folder / "typed.parquet", row_group_size=4)
     pq.write_table(table.slice(0, 0), folder / "none.parquet")

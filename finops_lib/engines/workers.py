@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -96,7 +96,8 @@ def spark_unreadable(path: Path) -> str | None:
     """Return why Spark's Parquet reader cannot read ``path`` as the ingest machine does, or None when it can.
 
     Nanosecond timestamps (what pandas writes by default) are refused by Spark 4 unless read as plain integers,
-    which would change what the reader sees.
+    which would change what the reader sees; Spark converts the whole footer's schema, so such a column refuses the
+    file even when it is not selected.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -122,7 +123,7 @@ class WorkerRead:
 
 
 def read_parquet(workers: Workers, path: Path, select_sql: Callable[[str], str], schema, *,
-                 first_row: int) -> WorkerRead:
+                 first_row: int, columns: Iterable[str] | None = None) -> WorkerRead:
     """Read ``path`` with Spark's Parquet reader and turn each batch into ``table`` rows on the workers.
 
     Parameters
@@ -139,6 +140,9 @@ def read_parquet(workers: Workers, path: Path, select_sql: Callable[[str], str],
         The Arrow schema of the declared table the SELECT fills: the rows are written in it.
     first_row
         The number of the file's first record (what the same reader numbers it on the ingest machine).
+    columns
+        The columns the SELECT reads (None: all). Spark reads only these, so a dump's bulky columns the reader
+        never looks at (prompts and responses) are not read at all.
 
     Returns
     -------
@@ -153,15 +157,17 @@ def read_parquet(workers: Workers, path: Path, select_sql: Callable[[str], str],
     """
     from pyspark.sql import functions as F
 
+    wanted = None if columns is None else set(columns)
     if why := spark_unreadable(path):
         raise WorkersFailed(why)
     folder = workers.staging / uuid.uuid4().hex
     folder.mkdir()
     try:
         frame = workers.session.read.parquet(str(path))
-        columns = [c for c in frame.columns if c != POSITION]
-        frame = frame.select(*[F.col(f"`{c}`") for c in columns], F.col("_metadata.row_index").alias(POSITION))
-        text = ", ".join(f'"{c}"::VARCHAR AS "{c}"' for c in (c.replace('"', '""') for c in columns))
+        names = [c for c in frame.columns if c != POSITION and (wanted is None or c in wanted)]
+        frame = frame.select(*[F.col("`" + c.replace("`", "``") + "`") for c in names],
+                             F.col("_metadata.row_index").alias(POSITION))
+        text = ", ".join(f'"{c}"::VARCHAR AS "{c}"' for c in (c.replace('"', '""') for c in names))
         source = f"(SELECT {text}, {POSITION} + {int(first_row)} AS __row, NULL::VARCHAR AS __locator FROM {BATCH})"
         convert = partial(_convert, sql=select_sql(source), schema=schema, folder=str(folder))
         counts = frame.mapInArrow(convert, "task INT, rows BIGINT").collect()

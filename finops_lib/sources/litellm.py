@@ -302,7 +302,8 @@ def _read_on_workers(path: Path, con: BaseBackend, present: set[str]) -> ReadRes
     """Read a big Parquet dump with Spark's reader on the offered workers (:mod:`finops_lib.engines.workers`).
 
     The same SELECT as on the ingest machine, over numbered rows (a record's number is its position + 2, as the
-    position-numbered read gives it), so the rows and rejects are the same whichever machine read them.
+    position-numbered read gives it), so the rows and rejects are the same whichever machine read them. Only the
+    columns the SELECT reads are read (not the prompts and responses a dump may hold).
 
     Raises
     ------
@@ -311,7 +312,7 @@ def _read_on_workers(path: Path, con: BaseBackend, present: set[str]) -> ReadRes
     """
     read = workers.read_parquet(workers.for_file(path), path,
                                 lambda source: _select_sql(source, present, str(path), numbered=True),
-                                declared_schema("requests").to_pyarrow(), first_row=2)
+                                declared_schema("requests").to_pyarrow(), first_row=2, columns=COLUMNS)
     requests = conform(relation(con, f"SELECT * FROM read_parquet({quote(read.files)})"), "requests")
     # The records the file holds (its footer), not what the workers wrote: the load's count check then proves that
     # every record came through Spark's tasks.
