@@ -242,3 +242,100 @@ def test_what_spark_cannot_read_is_read_on_the_ingest_machine_and_a_broken_file_
     assert (good["status"], good["rows_loaded"]) == ("loaded", 8)
     assert "Spark's Parquet reader on its workers" in good["message"]
     assert not (_catalog(spark) / STAGING).exists()
+
+
+def _write_csv_dump(path: Path, n: int, prefix: str, *, crlf: bool = False, final_newline: bool = True,
+                    extra: list[str] | None = None) -> list[dict[str, object]]:
+    """A CSV dump of ``_records`` (quoted JSON cells, the bad records) with raw ``extra`` lines appended."""
+    import csv
+    import io
+
+    rows = _records(n, prefix)
+    names = list(rows[0])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n" if crlf else "\n")
+    writer.writerow(names)
+    writer.writerows([[r.get(c) if r.get(c) is not None else "" for c in names] for r in rows])
+    text = out.getvalue() + "".join(line + ("\r\n" if crlf else "\n") for line in extra or [])
+    if not final_newline:
+        text = text.rstrip("\r\n")
+    path.write_bytes(text.encode())
+    return rows
+
+
+def test_a_csv_dump_read_in_ranges_on_the_workers_gives_the_rows_the_ingest_machine_reads(spark, tmp_path,
+                                                                                          monkeypatch):
+    """Ranges of lines parsed by the reader's own scan: line numbers, malformed lines and rejects as on one machine."""
+    monkeypatch.setenv("FINOPS_SPARK_READ_MIN_BYTES", "0")
+    monkeypatch.setenv("FINOPS_SPARK_READ_BLOCK_BYTES", "700")
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    dump = folder / "spend_logs.csv"
+    # Two malformed lines at the end: line 42 has too many fields, line 43 too few; line 44 is good.
+    good_tail = ",".join(["q44", "2026-05-03T10:00:00Z", "2026-05-03T10:00:01Z", "gpt-4o-mini", "0.5", "10", "5",
+                          "acompletion", "openai", "", "[]", "hk9"])
+    _write_csv_dump(dump, 40, "q", extra=["too,many," * 10, "q43,2026-05-03T10:00:00Z", good_tail])
+    crlf = folder / "spend_logs_crlf.csv"
+    _write_csv_dump(crlf, 25, "w", crlf=True, final_newline=False)
+
+    summary = warehouse.ingest([folder], con=spark).set_index("path")
+    main, windows = summary.loc[str(dump)], summary.loc[str(crlf)]
+    assert main["status"] == "loaded", main["message"]
+    assert int(main["message"].split()[2]) > 1, main["message"]  # "read in N ranges of lines ..."
+    assert (main["rows_read"], main["rows_loaded"], main["rows_rejected"]) == (43, 35, 8)
+    rejects = spark.table("rejects").to_pandas()
+    rejects = rejects[rejects["x_SourceFile"] == str(dump)].set_index("x_SourceRow")
+    assert sorted(rejects.index) == sorted([p + 2 for p in BAD] + [22, 42, 43])
+    assert "too many columns" in rejects.loc[42, "x_Reason"] and "missing columns" in rejects.loc[43, "x_Reason"]
+    requests = spark.table("requests").to_pandas()
+    rows = requests[requests["x_SourceFile"] == str(dump)].set_index("x_RequestId")
+    assert rows.loc["q44", "x_SourceRow"] == 44 and rows.loc["q39", "x_SourceRow"] == 41
+    assert (windows["status"], windows["rows_read"], windows["rows_rejected"]) == ("loaded", 25, 6)
+
+    duck_file = tmp_path / "duck.duckdb"
+    duck = engine.connect(f"duckdb:///{duck_file}")
+    local = warehouse.ingest([folder], con=duck).set_index("path")
+    assert list(local["message"]) == ["", ""]
+    duck.disconnect()
+    ingest = _catalog(spark) / INGEST_FILE
+    for path in (dump, crlf):
+        _same_rows(duck_file, ingest, "requests", path)
+        _same_rows(duck_file, ingest, "rejects", path)
+        _same_rows(duck_file, ingest, "ingested_files", path, drop=("x_IngestedAt",))
+    assert _same_rows(duck_file, ingest, "rejects", dump) == 8
+
+
+def test_a_csv_dump_the_workers_cannot_number_is_read_on_the_ingest_machine(spark, tmp_path, monkeypatch):
+    """A quoted field spanning lines, a blank line, a gzip file: read on the ingest machine, with DuckDB's rows."""
+    import gzip
+
+    monkeypatch.setenv("FINOPS_SPARK_READ_MIN_BYTES", "0")
+    monkeypatch.setenv("FINOPS_SPARK_READ_BLOCK_BYTES", "700")
+    folder = tmp_path / "odd-csv"
+    folder.mkdir()
+    spans = folder / "a_spans.csv"
+    rows = _write_csv_dump(spans, 12, "m")
+    text = spans.read_text()
+    assert '"{""usage_object""' in text
+    spans.write_text(text.replace('"{""usage_object""', '"{\n""usage_object""', 1))  # a newline in a quoted cell
+    blank = folder / "b_blank.csv"
+    _write_csv_dump(blank, 12, "k")
+    blank.write_text(blank.read_text().replace("\n", "\n\n", 3).replace("\n\n", "\n", 2))
+    zipped = folder / "c_zipped.csv.gz"
+    _write_csv_dump(tmp_path / "plain.csv", 12, "z")
+    zipped.write_bytes(gzip.compress((tmp_path / "plain.csv").read_bytes()))
+
+    summary = warehouse.ingest([folder], con=spark).set_index("path")
+    assert summary.loc[str(spans), "message"].startswith("read on the ingest machine: a quoted field spans lines")
+    assert summary.loc[str(blank), "message"].startswith("read on the ingest machine: the file holds a blank line")
+    assert summary.loc[str(zipped), "message"] == ""
+    assert set(summary["status"]) == {"loaded"}
+
+    duck_file = tmp_path / "duck.duckdb"
+    duck = engine.connect(f"duckdb:///{duck_file}")
+    warehouse.ingest([folder], con=duck)
+    duck.disconnect()
+    for path in (spans, blank, zipped):
+        _same_rows(duck_file, _catalog(spark) / INGEST_FILE, "requests", path)
+        _same_rows(duck_file, _catalog(spark) / INGEST_FILE, "rejects", path)
+    assert len(rows) == 12

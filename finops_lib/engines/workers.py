@@ -53,6 +53,7 @@ class Workers:
     session: object
     staging: Path
     min_bytes: int
+    block_bytes: int = 0  # 0: BLOCK_BYTES
 
 
 _OFFERED: ContextVar[Workers | None] = ContextVar("finops_workers", default=None)
@@ -69,7 +70,8 @@ def offered(session: object, staging: Path) -> Iterator[Workers]:
     """Offer ``session``'s workers to the readers inside the block, staging their rows under ``staging``."""
     shutil.rmtree(staging, ignore_errors=True)  # what a killed run left
     staging.mkdir(parents=True)
-    token = _OFFERED.set(Workers(session, staging, min_bytes()))
+    block = os.environ.get("FINOPS_SPARK_READ_BLOCK_BYTES", "").strip()
+    token = _OFFERED.set(Workers(session, staging, min_bytes(), int(block) if block else 0))
     try:
         yield _OFFERED.get()
     finally:
@@ -234,3 +236,289 @@ def _declared(out, schema):
     have = set(out.column_names)
     arrays = [out[f.name].cast(f.type) if f.name in have else pa.nulls(out.num_rows, f.type) for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+# --- CSV dumps: the file split into byte ranges of whole lines, each parsed by the reader's own DuckDB scan --------
+
+#: Bytes a task scans for line boundaries, and about what each parsing task reads.
+BLOCK_BYTES = 64 * 2**20
+_NEWLINE, _QUOTE = 10, 34
+#: Magic bytes of compressed files (not splittable into ranges of lines).
+_COMPRESSED = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"BZh", b"\xfd7zXZ", b"PK\x03\x04")
+
+
+@dataclass(frozen=True)
+class BlockScan:
+    """What one task found in its block of the file.
+
+    For a start outside (0) or inside (1) a quoted field: the first newline that ends a record (-1: none) and the
+    newlines inside quotes; then the block's quote parity, its newlines, and whether it holds a blank line.
+    """
+
+    start: int
+    first: tuple[int, int]
+    quoted: tuple[int, int]
+    parity: int
+    newlines: int
+    blank: bool
+
+
+@dataclass(frozen=True)
+class LineRange:
+    """Bytes ``[start, end)`` of whole lines.
+
+    ``base`` turns a line number in a file of the header and these lines into the line number in the whole file.
+    """
+
+    index: int
+    start: int
+    end: int
+    base: int
+
+
+def scan_block(data: bytes, start: int, *, past: bytes = b"") -> BlockScan:
+    r"""Scan one block (``past``: the bytes right after it, to see a blank line across the edge).
+
+    Examples
+    --------
+    >>> scan_block(b'a,"x\ny"\nb\n', 0)
+    BlockScan(start=0, first=(7, 4), quoted=(1, 2), parity=0, newlines=3, blank=False)
+    """
+    import numpy as np
+
+    arr = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(arr == _NEWLINE)
+    quotes = np.flatnonzero(arr == _QUOTE)
+    inside = np.searchsorted(quotes, newlines) % 2  # quotes before each newline in the block: odd = inside, from 0
+    first, quoted = [], []
+    for state in (0, 1):
+        ends = newlines[(inside ^ state) == 0]
+        first.append(int(ends[0]) + start if len(ends) else -1)
+        quoted.append(int(len(newlines) - len(ends)))
+    edge = data + past[:2]
+    blank = b"\n\n" in edge or b"\n\r\n" in edge
+    return BlockScan(start, (first[0], first[1]), (quoted[0], quoted[1]), int(len(quotes) % 2), len(newlines),
+                     blank)
+
+
+def plan_ranges(scans: list[BlockScan], size: int, *, ends_with_newline: bool) -> tuple[list[LineRange], int]:
+    r"""Return the ranges of whole lines after the header, and the number of data lines, from the blocks' scans.
+
+    Raises
+    ------
+    WorkersFailed
+        When a quoted field spans lines or a line is blank (the line numbers would not be the ingest machine's), or
+        the header is not followed by a line.
+
+    Examples
+    --------
+    >>> data = b"h1,h2\n1,2\n3,4\n5,6"
+    >>> scans = [scan_block(data[i:i + 7], i, past=data[i + 7:]) for i in range(0, len(data), 7)]
+    >>> plan_ranges(scans, len(data), ends_with_newline=False)
+    ([LineRange(index=0, start=6, end=10, base=0), LineRange(index=1, start=10, end=17, base=1)], 3)
+    """
+    state, cuts, seen = 0, [], 0  # cuts: (position after a record's newline, newlines before that position)
+    for scan in sorted(scans, key=lambda s: s.start):
+        if scan.quoted[state]:
+            raise WorkersFailed("a quoted field spans lines, so the workers cannot number the lines of their ranges")
+        if scan.blank:
+            raise WorkersFailed("the file holds a blank line, which the ingest machine's numbering counts differently")
+        if scan.first[state] >= 0:
+            cuts.append((scan.first[state] + 1, seen + 1))
+        seen += scan.newlines
+        state ^= scan.parity
+    if not cuts or cuts[0][0] >= size:
+        raise WorkersFailed("no line after the header")
+    ranges = []
+    for i, (start, before) in enumerate(cuts):
+        end = cuts[i + 1][0] if i + 1 < len(cuts) else size
+        if end > start:
+            ranges.append(LineRange(len(ranges), start, end, before - 1))
+    return ranges, seen - 1 + int(not ends_with_newline)
+
+
+@dataclass(frozen=True)
+class CsvRead:
+    """What :func:`read_csv` staged: rows and the CSV scan's rejected lines, numbered in the whole file."""
+
+    folder: Path
+    lines: int
+    tasks: int
+
+    @property
+    def rows(self) -> str:
+        """The glob of the staged rows, for ``read_parquet``."""
+        return str(self.folder / "rows-*.parquet")
+
+    @property
+    def rejected(self) -> str:
+        """The glob of the staged rejected lines (``line, column_name, csv_line, error_type, error_message``)."""
+        return str(self.folder / "rejects-*.parquet")
+
+
+#: The columns of DuckDB's CSV rejects that the ingest reads (:func:`finops_lib.warehouse.loading.settle`).
+REJECT_COLUMNS = ("line", "column_name", "csv_line", "error_type", "error_message")
+
+
+def splittable(path: Path) -> bool:
+    """Whether ``path`` is a plain (uncompressed) file, which can be read in ranges of bytes."""
+    with path.open("rb") as fh:
+        head = fh.read(6)
+    return not head.startswith(_COMPRESSED)
+
+
+def read_csv(workers: Workers, path: Path, scan: Callable[[Path], tuple[str, str]], schema, *,
+             block_bytes: int | None = None) -> CsvRead:
+    """Read a plain CSV dump on the workers: ranges of whole lines, each parsed by the reader's own DuckDB scan.
+
+    Two Spark jobs. The first scans blocks of the file for the newlines that end records (with quote parity, so a
+    block knows its boundaries whether it starts inside a quoted field or not); the ingest machine then cuts the
+    file into ranges of whole lines and knows each range's first line number. The second gives each task a range:
+    the header and its lines are parsed by ``scan`` (the reader's ``read_csv`` and SELECT, as on the ingest
+    machine), the rows numbered by position and moved down past the lines the scan rejected, exactly as the ingest
+    machine numbers a whole file, then offset to the line numbers of the whole file.
+
+    Parameters
+    ----------
+    workers
+        The offered workers.
+    path
+        A plain CSV file (:func:`splittable`).
+    scan
+        Given a CSV file (the header and some lines), returns (the reader's SELECT over it, the name of the table
+        where DuckDB stores its rejected lines).
+    schema
+        The Arrow schema of the declared table the SELECT fills.
+    block_bytes
+        The size of the blocks scanned for boundaries (default ``$FINOPS_SPARK_READ_BLOCK_BYTES``, else
+        :data:`BLOCK_BYTES`).
+
+    Raises
+    ------
+    WorkersFailed
+        When the lines cannot be numbered as the ingest machine numbers them (a quoted field spanning lines, a blank
+        line) or a job failed; the reader reads the file on the ingest machine instead.
+    """
+    size = path.stat().st_size
+    block = int(block_bytes or workers.block_bytes or BLOCK_BYTES)
+    blocks = [(start, min(start + block, size)) for start in range(0, size, block)]
+    session = workers.session
+    folder = workers.staging / uuid.uuid4().hex
+    folder.mkdir()
+    try:
+        frame = session.createDataFrame(blocks, "start LONG, end LONG").repartition(len(blocks))
+        found = frame.mapInArrow(partial(_scan_task, path=str(path)), _SCAN_SCHEMA).collect()
+        scans = [BlockScan(r["start"], (r["first0"], r["first1"]), (r["quoted0"], r["quoted1"]), r["parity"],
+                           r["newlines"], r["blank"]) for r in found]
+        with path.open("rb") as fh:
+            fh.seek(max(size - 1, 0))
+            ends_with_newline = fh.read(1) == b"\n"
+        ranges, lines = plan_ranges(scans, size, ends_with_newline=ends_with_newline)
+        header_end = ranges[0].start
+        todo = session.createDataFrame([(r.index, r.start, r.end, r.base) for r in ranges],
+                                       "index INT, start LONG, end LONG, base LONG").repartition(len(ranges))
+        parse = partial(_parse_task, path=str(path), header_end=header_end, scan=scan, schema=schema,
+                        folder=str(folder))
+        done = todo.mapInArrow(parse, "index INT, rows LONG, rejected LONG").collect()
+    except WorkersFailed:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    except Exception as exc:  # Spark raises its own types (AnalysisException, PythonException, Py4J errors)
+        shutil.rmtree(folder, ignore_errors=True)
+        raise WorkersFailed(f"Spark's job failed: {str(exc).strip().splitlines()[0][:300]}") from exc
+    if sorted(r["index"] for r in done) != [r.index for r in ranges]:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise WorkersFailed("a range of the file came back from no task")
+    return CsvRead(folder, lines, len(done))
+
+
+_SCAN_SCHEMA = ("start LONG, first0 LONG, first1 LONG, quoted0 LONG, quoted1 LONG, parity INT, newlines LONG, "
+                "blank BOOLEAN")
+
+
+def _scan_task(batches, *, path: str):
+    """On a worker: scan the blocks of the file it was given (start, end) for record boundaries."""
+    import pyarrow as pa
+
+    names = ["start", "first0", "first1", "quoted0", "quoted1", "parity", "newlines", "blank"]
+    types = [pa.int64(), pa.int64(), pa.int64(), pa.int64(), pa.int64(), pa.int32(), pa.int64(), pa.bool_()]
+    with open(path, "rb") as fh:
+        for batch in batches:
+            out = []
+            for start, end in zip(batch.column("start").to_pylist(), batch.column("end").to_pylist(), strict=True):
+                fh.seek(start)
+                data = fh.read(end - start)
+                s = scan_block(data, start, past=fh.read(2))
+                out.append([s.start, s.first[0], s.first[1], s.quoted[0], s.quoted[1], s.parity, s.newlines,
+                            s.blank])
+            yield pa.RecordBatch.from_arrays([pa.array([row[i] for row in out], t) for i, t in enumerate(types)],
+                                             names=names)
+
+
+def _parse_task(batches, *, path: str, header_end: int, scan, schema, folder: str):
+    """On a worker: parse each range given (index, start, end, base) with the reader's scan; stage rows and rejects."""
+    import tempfile
+
+    import pyarrow as pa
+
+    out = []
+    for batch in batches:
+        for index, start, end, base in zip(*(batch.column(c).to_pylist() for c in ("index", "start", "end", "base")),
+                                           strict=True):
+            rows, rejected = _parse_range(path, header_end, index, start, end, base, scan, schema, Path(folder),
+                                          Path(tempfile.gettempdir()))
+            out.append((index, rows, rejected))
+    yield pa.RecordBatch.from_arrays([pa.array([o[0] for o in out], pa.int32()), pa.array([o[1] for o in out],
+                                      pa.int64()), pa.array([o[2] for o in out], pa.int64())],
+                                     names=["index", "rows", "rejected"])
+
+
+def _parse_range(path: str, header_end: int, index: int, start: int, end: int, base: int, scan, schema,
+                 folder: Path, scratch: Path) -> tuple[int, int]:
+    import duckdb
+    import numpy as np
+    import pyarrow as pa
+
+    piece = scratch / f"finops-range-{uuid.uuid4().hex}.csv"
+    try:
+        with open(path, "rb") as src, piece.open("wb") as dst:
+            dst.write(src.read(header_end))
+            src.seek(start)
+            left = end - start
+            while left > 0:
+                chunk = src.read(min(left, 8 * 2**20))
+                if not chunk:
+                    break
+                dst.write(chunk)
+                left -= len(chunk)
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")  # as the ingest machine's DuckDB (finops_lib.engine.connect)
+        con.execute("SET threads = 1")  # Spark runs a task per core; one thread keeps the rows in file order
+        con.execute("SET preserve_insertion_order = true")
+        sql, rejects = scan(piece)
+        rows = con.execute(sql).fetch_arrow_table()
+        bad = con.execute(f"SELECT {', '.join(REJECT_COLUMNS)} FROM {rejects}").fetch_arrow_table()
+        con.close()
+    finally:
+        piece.unlink(missing_ok=True)
+    # Numbered as the ingest machine numbers a whole file: by position (the header is line 1), then moved down past
+    # the lines the scan rejected before them (finops_lib.warehouse.loading), then offset into the whole file.
+    lines = np.unique(np.asarray(bad.column("line").to_pylist(), dtype=np.int64))
+    position = np.arange(rows.num_rows, dtype=np.int64) + 2
+    shift = np.searchsorted(lines - np.arange(1, len(lines) + 1), position - 1, side="right")
+    numbered = rows.set_column(rows.schema.get_field_index("x_SourceRow"), "x_SourceRow",
+                               pa.array(position + shift + base, pa.int64()))
+    _write(folder / f"rows-{index:05d}.parquet", _declared(numbered, schema))
+    moved = bad.set_column(0, "line", pa.array(np.asarray(bad.column("line").to_pylist(), dtype=np.int64) + base,
+                                               pa.int64()))
+    _write(folder / f"rejects-{index:05d}.parquet", moved)
+    return rows.num_rows, len(lines)
+
+
+def _write(final: Path, table) -> None:
+    """Write a Parquet file under a temporary name, then rename it into place (a retried task replaces its own)."""
+    import pyarrow.parquet as pq
+
+    temporary = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
+    pq.write_table(table, temporary)
+    os.replace(temporary, final)

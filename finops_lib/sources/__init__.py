@@ -123,6 +123,10 @@ class ReadResult:
         When set, the rows come in file order with ``x_SourceRow`` null, and the loader numbers them by position
         as it inserts them, the first one with this number (a CSV's first record is line 2): one pass over a big
         file, where numbering inside the query would run it on one thread.
+    lines_final
+        The rows' ``x_SourceRow`` and the ``csv_rejects`` lines are already the lines of the whole file (a CSV read
+        in ranges on Spark's workers, :func:`finops_lib.engines.workers.read_csv`): the loader does not move the
+        rows past the rejected lines again.
     notes
         What the reader has to say about the file as a whole, not about a row, for the ingest summary's
         ``message``: a part of a split delivery whose manifest lists parts not found beside it (until they
@@ -141,6 +145,7 @@ class ReadResult:
     delivered_at: datetime | None = None
     notes: tuple[str, ...] = ()
     numbered_from: int | None = None
+    lines_final: bool = False
 
 
 Reader = Callable[[Path, BaseBackend], ReadResult]

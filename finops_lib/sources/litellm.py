@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
+from functools import partial
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -49,7 +51,7 @@ from finops_lib.models import canonical_model_sql, provider_sql
 from finops_lib.schema import conform, declared_schema
 from finops_lib.sources import REJECT_MARK, ReadResult, parquet_columns, read_head, register_source
 from finops_lib.sources._common import MAX_COUNT, records_table
-from finops_lib.sources._csv import ordered_rows, read_csv_sql
+from finops_lib.sources._csv import header, ordered_rows, read_csv_sql
 from finops_lib.sources._litellm_json import COLUMNS, LOCATOR, ROW, is_json, stage
 from finops_lib.sources._sql import NAMES_NOT_FINITE, NOT_FINITE, OUT_OF_RANGE, ident, quote, relation
 
@@ -288,6 +290,13 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
                 notes = (f"read on the ingest machine: {exc}",)
         source = f"(SELECT COLUMNS(*)::VARCHAR FROM read_parquet({quote(str(path))}))"
     else:
+        if workers.for_file(path) is not None and workers.splittable(path):
+            names = header(path)
+            if not [c for c in REQUIRED if c not in names]:
+                try:
+                    return _read_csv_on_workers(path, con, set(names))
+                except workers.WorkersFailed as exc:
+                    notes = (f"read on the ingest machine: {exc}",)
         source, names, csv_rejects = read_csv_sql(path)
         present = set(names)
     missing = [c for c in REQUIRED if c not in present]
@@ -319,6 +328,33 @@ def _read_on_workers(path: Path, con: BaseBackend, present: set[str]) -> ReadRes
     records = pq.ParquetFile(path).metadata.num_rows
     return ReadResult(FORMAT, str(path), None, requests, None, records, inline_rejects=True,
                       notes=(f"read by Spark's Parquet reader on its workers ({read.tasks} tasks)",))
+
+
+def _csv_scan(piece: Path, *, present: set[str], shown: str) -> tuple[str, str]:
+    """Return the reader's scan of a CSV file holding the header and some lines of ``shown`` (on a Spark worker)."""
+    source, _names, rejects = read_csv_sql(piece)
+    return _select_sql(source, present, shown), rejects
+
+
+def _read_csv_on_workers(path: Path, con: BaseBackend, present: set[str]) -> ReadResult:
+    """Read a big plain CSV dump in ranges of lines on the offered workers (:func:`workers.read_csv`).
+
+    Each range is parsed by the same ``read_csv`` and SELECT as the whole file on the ingest machine, and its rows
+    and rejected lines numbered as there: the rows, rejects and line numbers are the same whichever machine read it.
+
+    Raises
+    ------
+    finops_lib.engines.workers.WorkersFailed
+        When the lines cannot be numbered on the workers; the caller reads the file on the ingest machine.
+    """
+    read = workers.read_csv(workers.for_file(path), path, partial(_csv_scan, present=present, shown=str(path)),
+                            declared_schema("requests").to_pyarrow())
+    requests = conform(relation(con, f"SELECT * FROM read_parquet({quote(read.rows)})"), "requests")
+    rejected = f"_csv_rejects_{uuid.uuid4().hex[:12]}"
+    con.con.execute(f"CREATE OR REPLACE TEMP VIEW {rejected} AS SELECT * FROM read_parquet({quote(read.rejected)})")
+    return ReadResult(FORMAT, str(path), None, requests, None, read.lines, inline_rejects=True,
+                      csv_rejects=rejected, lines_final=True,
+                      notes=(f"read in {read.tasks} ranges of lines on Spark's workers",))
 
 
 def _json_file(path: Path) -> bool:

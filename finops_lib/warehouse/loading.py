@@ -140,9 +140,10 @@ def settle(con: BaseBackend, table: str, path: str, result: ReadResult, *, rejec
     malformed = 0
     if result.csv_rejects:
         privacy.prepare(con, privacy.pseudonym_key())
-        if result.inline_rejects and parsed and top - 1 != parsed:
-            raise FinopsError(f"{path}: parsed records are numbered up to {top - 1} but {parsed} were kept")
-        _shift_lines(con, table, path, result.csv_rejects)
+        if not result.lines_final:
+            if result.inline_rejects and parsed and top - 1 != parsed:
+                raise FinopsError(f"{path}: parsed records are numbered up to {top - 1} but {parsed} were kept")
+            _shift_lines(con, table, path, result.csv_rejects)
         malformed = int(scalar(con, f"SELECT count(DISTINCT line) FROM {result.csv_rejects}"))
         con.con.execute(f"""INSERT INTO "{rejects}" SELECT ?, ?, line, NULL,
             CASE WHEN error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') THEN 'record'
