@@ -16,10 +16,11 @@ Spark's figures include starting the JVM and the session (about 10 s here), as a
 ``--parquet-dump`` times instead the scaled sample's LiteLLM spend logs written as one typed Parquet dump (what a
 ``COPY`` of the proxy's table gives), ingested alone: into DuckDB, into Spark with the file read on the ingest
 machine, and into Spark with it read by Spark's Parquet reader on the workers (:mod:`finops_lib.engines.workers`;
-the two Spark runs differ only by ``FINOPS_SPARK_READ_MIN_BYTES``). The three ingest warehouses must hold the same
-``requests`` and ``rejects`` rows (the benchmark fails otherwise). Results go to ``benchmarks/out/spark_dump.json``.
+the two Spark runs differ only by ``FINOPS_SPARK_READ_MIN_BYTES``). ``--csv-dump`` does the same with the sample's
+CSV, read on the workers in ranges of lines. The three ingest warehouses must hold the same ``requests`` and
+``rejects`` rows (the benchmark fails otherwise). Results go to ``benchmarks/out/spark_dump_<kind>.json``.
 
-Usage: ``python benchmarks/spark.py [--rows 1000000] [--parquet-dump]``
+Usage: ``python benchmarks/spark.py [--rows 1000000] [--parquet-dump] [--csv-dump]``
 """
 
 from __future__ import annotations
@@ -50,20 +51,22 @@ def timed(args: list[str], env: dict[str, str] | None = None) -> float:
     return seconds
 
 
-def parquet_dump(rows: int) -> dict:
-    """Time one typed Parquet dump of ``rows`` requests ingested into DuckDB, Spark, and Spark's workers."""
+def one_dump(rows: int, kind: str) -> dict:
+    """Time one dump of ``rows`` requests (``parquet`` or ``csv``) ingested into DuckDB, Spark, and Spark's workers."""
     import duckdb
 
     csv = ensure_sample(rows)
-    folder = OUT / f"dump_{rows}"
-    dump = folder / "spend_logs.parquet"
+    folder = OUT / f"dump_{kind}_{rows}"
+    dump = folder / f"spend_logs.{kind}"
     if not dump.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        # Times typed as a database dump has them; the rest text, as the sample's hostile values need.
-        duckdb.sql(f"""COPY (SELECT * REPLACE (TRY_CAST("startTime" AS TIMESTAMPTZ) AS "startTime",
-                                               TRY_CAST("endTime" AS TIMESTAMPTZ) AS "endTime")
-                           FROM read_csv('{csv}', all_varchar = true)) TO '{dump}' (FORMAT parquet)""")
-    work = OUT / "bench_spark_dump"
+        if kind == "csv":  # the scaled sample's own CSV, alone in its folder
+            shutil.copy(csv, dump)
+        else:  # times typed as a database dump has them; the rest text, as the sample's hostile values need
+            duckdb.sql(f"""COPY (SELECT * REPLACE (TRY_CAST("startTime" AS TIMESTAMPTZ) AS "startTime",
+                                                   TRY_CAST("endTime" AS TIMESTAMPTZ) AS "endTime")
+                               FROM read_csv('{csv}', all_varchar = true)) TO '{dump}' (FORMAT parquet)""")
+    work = OUT / f"bench_spark_dump_{kind}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     spark = ["--engine", f"pyspark://{work / 'spark' / 'catalog'}", "--warehouse", str(work / "workspace")]
@@ -78,7 +81,7 @@ def parquet_dump(rows: int) -> dict:
         store = work / "duckdb" / "finops.duckdb" if name == "duckdb" else work / "spark" / "catalog" / "_ingest.duckdb"
         copies[name] = work / f"{name}.duckdb"
         shutil.copy(store, copies[name])
-        print(f"{name:22s} ingest {results[name]:6.1f} s", flush=True)
+        print(f"{kind} {name:22s} ingest {results[name]:6.1f} s", flush=True)
     db = duckdb.connect()
     for name, path in copies.items():
         db.execute(f"ATTACH '{path}' AS {name} (READ_ONLY)")
@@ -90,7 +93,7 @@ def parquet_dump(rows: int) -> dict:
             for a in copies for b in copies if a != b)
         print(f"{table}: the same rows in the three warehouses: {same[table]}")
     out = {"rows": rows, "file": str(dump), "file_bytes": dump.stat().st_size, "results": results, "same_rows": same}
-    (OUT / "spark_dump.json").write_text(json.dumps(out, indent=1))
+    (OUT / f"spark_dump_{kind}.json").write_text(json.dumps(out, indent=1))
     return out
 
 
@@ -98,13 +101,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--parquet-dump", action="store_true", help="time a Parquet dump read on Spark's workers")
+    parser.add_argument("--csv-dump", action="store_true", help="time a CSV dump read in ranges on Spark's workers")
     args = parser.parse_args()
     if shutil.which("java") is None:
         print("no Java runtime on PATH: the Spark benchmark is skipped (make install and .ci/run install pyspark; "
               "Java comes from the system, e.g. apt-get install openjdk-17-jre-headless)")
         return 0
-    if args.parquet_dump:
-        return 0 if all(parquet_dump(args.rows)["same_rows"].values()) else 1
+    kinds = [k for k, asked in (("parquet", args.parquet_dump), ("csv", args.csv_dump)) if asked]
+    if kinds:
+        return 0 if all(all(one_dump(args.rows, k)["same_rows"].values()) for k in kinds) else 1
     folder = ensure_sample(args.rows).parents[1]
     rules = folder / "config" / "allocation_rules.yaml"
     work = OUT / "bench_spark"

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finops_lib.engines.workers import WorkersFailed, plan_ranges, scan_block
+from finops_lib.engines.line_ranges import WorkersFailed, plan_ranges, scan_block
 
 FIELD = st.text(alphabet='ab,"\n ', max_size=6)
 
