@@ -263,3 +263,26 @@ def test_a_failure_reason_quoting_a_raw_value_masks_the_key() -> None:
         reason = failure_reason(exc)
         assert key not in reason and "Q" * 12 not in reason
         assert "sk-proj-***" in reason
+
+
+def test_a_reader_s_note_quoting_a_key_is_masked_in_the_summary(tmp_path: Path) -> None:
+    """A reader's note about a whole file (a Spark job's error echoing a raw cell, say) is masked like a reason."""
+    from finops_lib.sources import SOURCES, ReadResult, register_source
+    from finops_lib.sources._common import records_table
+
+    key = "sk-proj-" + "N" * 40
+    name = "test_noting_reader"
+
+    def note(path: Path, con: object) -> ReadResult:
+        return ReadResult(name, str(path), records_table([], "costs"), None, None, 0,
+                          notes=(f"read elsewhere: the job failed on {key!r}",))
+
+    register_source(name, table="costs", description="test", detect=lambda p, h: h.startswith("NOTE"))(note)
+    try:
+        (tmp_path / "a.txt").write_text("NOTE\n")
+        summary = ingest([tmp_path], con=engine.memory())
+        message = summary.loc[0, "message"]
+        assert summary.loc[0, "status"] == "loaded", message
+        assert key not in message and "N" * 12 not in message and "sk-proj-***" in message
+    finally:
+        SOURCES.pop(name)

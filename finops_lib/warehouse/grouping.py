@@ -18,6 +18,7 @@ from ibis.backends import BaseBackend
 
 from finops_lib import engine
 from finops_lib.errors import FinopsError
+from finops_lib.warehouse import privacy
 from finops_lib.warehouse.ledger import Known, Ledger, settled_stat
 from finops_lib.warehouse.loading import (
     DATA_TABLES,
@@ -174,5 +175,5 @@ def _load_fresh(con: BaseBackend, batch: list[Fresh], ledger: Ledger) -> list[Fi
         size, mtime_ns = settled_stat(fresh.stat)
         ledger.add(Known(paths[n], fresh.sha, source.name, size, mtime_ns, datetime.now(UTC)))
         results.append(FileResult(paths[n], source.name, "loaded", read, loaded, rejected, replaced, superseded,
-                                  message="; ".join(notes)))
+                                  message=privacy.mask_secrets("; ".join(notes)) or ""))
     return results

@@ -478,7 +478,7 @@ def _transaction(con: BaseBackend, path: Path, source: Source, ledger: Ledger, s
     ledger.add(Known(shown, sha(), source.name, size, mtime_ns, datetime.now(UTC)))
     status = "replaced" if before is not None else "loaded"
     return FileResult(shown, source.name, status, read, loaded, rejected, earlier + replaced, superseded,
-                      message="; ".join(notes))
+                      message=privacy.mask_secrets("; ".join(notes)) or "")
 
 
 def engine_broken(con: BaseBackend) -> bool:
