@@ -42,12 +42,18 @@ FINOPS = [str(Path(sys.executable).with_name("finops"))]  # the installed comman
 
 
 def timed(args: list[str], env: dict[str, str] | None = None) -> float:
-    """Run a ``finops`` command; return its wall-clock seconds (fails loudly on a non-zero exit)."""
+    """Run a ``finops`` command; return its wall-clock seconds (fails loudly on a non-zero exit).
+
+    The command's notes (``NOTE path: ...``, where a file was read on Spark's workers or why not) are printed.
+    """
     t0 = time.perf_counter()
     done = subprocess.run([*FINOPS, *args], capture_output=True, text=True, env={**os.environ, **(env or {})})
     seconds = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"finops {' '.join(args)} exited {done.returncode}:\n{done.stderr[-2000:]}")
+    for line in (done.stdout + done.stderr).splitlines():
+        if line.startswith("NOTE"):
+            print(f"  {line}", flush=True)
     return seconds
 
 
