@@ -343,3 +343,91 @@ def test_a_csv_dump_the_workers_cannot_number_is_read_on_the_ingest_machine(spar
         _same_rows(duck_file, _catalog(spark) / INGEST_FILE, "requests", path)
         _same_rows(duck_file, _catalog(spark) / INGEST_FILE, "rejects", path)
     assert len(rows) == 12
+
+
+def _jsonl(records: list[dict[str, object]]) -> list[str]:
+    """JSON lines of records as LiteLLM's loggers write them (numbers as numbers, metadata and tags as objects)."""
+    out = []
+    for r in records:
+        record = {k: v for k, v in r.items() if v is not None}
+        for key in ("metadata", "request_tags"):
+            if key in record:
+                record[key] = json.loads(record[key])
+        for key in ("prompt_tokens", "completion_tokens"):
+            if key in record and str(record[key]).isdigit():
+                record[key] = int(record[key])
+        out.append(json.dumps(record))
+    return out
+
+
+def test_a_json_lines_dump_read_in_ranges_on_the_workers_gives_the_rows_the_ingest_machine_reads(
+        spark, tmp_path, monkeypatch):
+    """Lines numbered as the whole file numbers them, blank and broken lines included; rejects and rows equal."""
+    monkeypatch.setenv("FINOPS_SPARK_READ_MIN_BYTES", "0")
+    monkeypatch.setenv("FINOPS_SPARK_READ_BLOCK_BYTES", "900")
+    folder = tmp_path / "jsonl"
+    folder.mkdir()
+    lines = _jsonl(_records(30, "j"))
+    lines.insert(10, "")  # a blank line: line 11, no record
+    lines.insert(15, "{not json")  # line 16: a line that is not JSON
+    lines.insert(20, "42")  # line 21: not an object
+    dump = folder / "spend_logs.jsonl"
+    dump.write_text("\n".join(lines) + "\n")
+
+    summary = warehouse.ingest([folder], con=spark).set_index("path").loc[str(dump)]
+    assert summary["status"] == "loaded", summary["message"]
+    assert int(summary["message"].split()[2]) > 1, summary["message"]  # "read in N ranges of lines ..."
+    # 32 records (30 + the two broken lines); rejected: 5 bad values, the duplicate, the two broken lines.
+    assert (summary["rows_read"], summary["rows_loaded"], summary["rows_rejected"]) == (32, 24, 8)
+    rejects = spark.table("rejects").to_pandas()
+    rejects = rejects[rejects["x_SourceFile"] == str(dump)].set_index("x_SourceRow")
+    line_of = {}  # record position -> its line in the file, by hand: the inserted lines are lines 11, 16 and 21
+    for position in range(30):
+        line = position + 1
+        for inserted in (11, 16, 21):
+            line += line >= inserted
+        line_of[position] = line
+    assert line_of[20] == 24 and line_of[2] == 3 and line_of[14] == 17
+    assert sorted(rejects.index) == sorted([line_of[p] for p in BAD] + [line_of[20], 16, 21])
+    assert rejects.loc[16, "x_SourceLocator"] == "line 16" and "not valid JSON" in rejects.loc[16, "x_Reason"]
+    requests = spark.table("requests").to_pandas()
+    rows = requests[requests["x_SourceFile"] == str(dump)].set_index("x_RequestId")
+    assert rows.loc["j29", "x_SourceRow"] == line_of[29] == 33
+
+    duck_file = tmp_path / "duck.duckdb"
+    duck = engine.connect(f"duckdb:///{duck_file}")
+    assert warehouse.ingest([folder], con=duck).loc[0, "message"] == ""
+    duck.disconnect()
+    ingest = _catalog(spark) / INGEST_FILE
+    assert _same_rows(duck_file, ingest, "requests", dump) == 24
+    assert _same_rows(duck_file, ingest, "rejects", dump) == 8
+    _same_rows(duck_file, ingest, "ingested_files", dump, drop=WHEN_READ)
+
+
+def test_json_lines_whose_whole_file_rules_the_workers_cannot_apply(spark, tmp_path, monkeypatch):
+    """A line holding several records: read on the ingest machine. A required field in no record: the file fails
+    with the ingest machine's own error."""
+    monkeypatch.setenv("FINOPS_SPARK_READ_MIN_BYTES", "0")
+    monkeypatch.setenv("FINOPS_SPARK_READ_BLOCK_BYTES", "900")
+    folder = tmp_path / "jsonl-odd"
+    folder.mkdir()
+    lines = _jsonl(_records(12, "o"))
+    lines[6] = "[" + lines[6] + ", " + lines[7] + "]"  # two records on line 7
+    several = folder / "a_several.jsonl"
+    several.write_text("\n".join(lines) + "\n")
+    lacking = folder / "b_lacking.jsonl"
+    lacking.write_text("\n".join(json.dumps({k: v for k, v in json.loads(line).items() if k != "model"})
+                                 for line in _jsonl(_records(12, "p"))[:11] if line.startswith("{")) + "\n")
+
+    summary = warehouse.ingest([folder], con=spark).set_index("path")
+    assert summary.loc[str(several), "status"] == "loaded"
+    assert summary.loc[str(several), "message"].startswith("read on the ingest machine: a line holds several")
+    duck_file = tmp_path / "duck.duckdb"
+    duck = engine.connect(f"duckdb:///{duck_file}")
+    local = warehouse.ingest([folder], con=duck).set_index("path")
+    duck.disconnect()
+    assert summary.loc[str(lacking), "status"] == local.loc[str(lacking), "status"] == "failed"
+    assert summary.loc[str(lacking), "message"] == local.loc[str(lacking), "message"]
+    assert "required LiteLLM field(s) missing in every record: model" in summary.loc[str(lacking), "message"]
+    _same_rows(duck_file, _catalog(spark) / INGEST_FILE, "requests", several)
+    _same_rows(duck_file, _catalog(spark) / INGEST_FILE, "rejects", several)

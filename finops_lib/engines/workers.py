@@ -435,3 +435,100 @@ def _write(final: Path, table) -> None:
     temporary = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
     pq.write_table(table, temporary)
     os.replace(temporary, final)
+
+
+# --- JSON lines: ranges of lines, each parsed by the reader's own function ---------------------------------------
+
+
+@dataclass(frozen=True)
+class LinesRead:
+    """What :func:`read_lines` staged: rows and rejects, and what the reader's function said of each range."""
+
+    folder: Path
+    infos: list[dict]
+    tasks: int
+
+    @property
+    def rows(self) -> str:
+        """The glob of the staged rows, for ``read_parquet``."""
+        return str(self.folder / "rows-*.parquet")
+
+    @property
+    def rejects(self) -> str:
+        """The glob of the staged rejects (the declared ``rejects`` columns), for ``read_parquet``."""
+        return str(self.folder / "rejects-*.parquet")
+
+
+def read_lines(workers: Workers, path: Path, parse: Callable, *, block_bytes: int | None = None) -> LinesRead:
+    r"""Read a plain file of one record per line (JSON lines) on the workers, in ranges of whole lines.
+
+    No record spans lines in such a file, so every newline ends one: a first Spark job counts the newlines of each
+    block, the ingest machine cuts the file after the first newline of each block and knows the number of each
+    range's first line (as ``data.split(b"\n")`` numbers the lines of the whole file, from 1); a second gives each
+    task a range, whose numbered lines ``parse`` turns into (rows, rejects, info): two Arrow tables in the declared
+    schemas of the reader's table and ``rejects``, and a JSON-able dict the reader reads back (``infos``, in the
+    ranges' order) to apply its rules about the whole file.
+
+    Raises
+    ------
+    WorkersFailed
+        When a job failed; the reader reads the file on the ingest machine instead.
+    """
+    import json
+
+    size = path.stat().st_size
+    block = int(block_bytes or workers.block_bytes or BLOCK_BYTES)
+    blocks = [(start, min(start + block, size)) for start in range(0, size, block)]
+    session = workers.session
+    folder = workers.staging / uuid.uuid4().hex
+    folder.mkdir()
+    try:
+        frame = session.createDataFrame(blocks, "start LONG, end LONG").repartition(len(blocks))
+        found = sorted(frame.mapInArrow(partial(_scan_task, path=str(path)), _SCAN_SCHEMA).collect(),
+                       key=lambda r: r["start"])
+        cuts, seen = [(0, 0)], 0  # (position where a range starts, newlines before it)
+        for r in found:
+            # The block's first newline, whatever its quotes (a JSON string escapes its quotes and newlines): the
+            # first that ends a record outside quotes for one of the two starting states.
+            first = min((f for f in (r["first0"], r["first1"]) if f >= 0), default=-1)
+            if r["start"] > 0 and first >= 0:
+                cuts.append((first + 1, seen + 1))
+            seen += r["newlines"]
+        ranges = [(i, start, cuts[i + 1][0] if i + 1 < len(cuts) else size, before + 1)
+                  for i, (start, before) in enumerate(cuts)]
+        ranges = [r for r in ranges if r[2] > r[1]] or [(0, 0, size, 1)]
+        todo = session.createDataFrame(ranges, "index INT, start LONG, end LONG, first_line LONG") \
+            .repartition(len(ranges))
+        lines = partial(_lines_task, path=str(path), parse=parse, folder=str(folder))
+        done = todo.mapInArrow(lines, "index INT, info STRING").collect()
+    except Exception as exc:  # Spark raises its own types (AnalysisException, PythonException, Py4J errors)
+        shutil.rmtree(folder, ignore_errors=True)
+        raise WorkersFailed(f"Spark's job failed: {str(exc).strip().splitlines()[0][:300]}") from exc
+    infos = [json.loads(r["info"]) for r in sorted(done, key=lambda r: r["index"])]
+    if len(infos) != len(ranges):
+        shutil.rmtree(folder, ignore_errors=True)
+        raise WorkersFailed("a range of the file came back from no task")
+    return LinesRead(folder, infos, len(done))
+
+
+def _lines_task(batches, *, path: str, parse: Callable, folder: str):
+    """On a worker: parse each range of lines given (index, start, end, first_line); stage its rows and rejects."""
+    import json
+
+    import pyarrow as pa
+
+    out = []
+    with open(path, "rb") as fh:
+        for batch in batches:
+            for index, start, end, first_line in zip(
+                    *(batch.column(c).to_pylist() for c in ("index", "start", "end", "first_line")), strict=True):
+                fh.seek(start)
+                lines = fh.read(end - start).split(b"\n")
+                if lines and lines[-1] == b"" and end > start:  # the range ends with its last line's newline
+                    lines.pop()
+                rows, rejects, info = parse(list(enumerate(lines, start=first_line)))
+                _write(Path(folder) / f"rows-{index:05d}.parquet", rows)
+                _write(Path(folder) / f"rejects-{index:05d}.parquet", rejects)
+                out.append((index, json.dumps(info)))
+    yield pa.RecordBatch.from_arrays([pa.array([o[0] for o in out], pa.int32()), pa.array([o[1] for o in out])],
+                                     names=["index", "info"])

@@ -238,6 +238,11 @@ def records_table(records: Iterable[Mapping[str, object]], table: str) -> ibis.T
     table
         Declared table name.
     """
+    return conform(ibis.memtable(records_arrow(records, table), schema=declared_schema(table)), table)
+
+
+def records_arrow(records: Iterable[Mapping[str, object]], table: str) -> pa.Table:
+    """Return row dicts as an Arrow table in the declared schema of ``table`` (see :func:`records_table`)."""
     spec = get_table(table)
     arrow_schema = _arrow_schema(table)
     rows = list(records)
@@ -254,7 +259,7 @@ def records_table(records: Iterable[Mapping[str, object]], table: str) -> ibis.T
             columns[name] = pa.array([_as_text(r.get(name)) for r in rows], type=kind)
         else:
             columns[name] = pa.array([r.get(name) for r in rows], type=kind)
-    return conform(ibis.memtable(pa.table(columns, schema=arrow_schema), schema=declared_schema(table)), table)
+    return pa.table(columns, schema=arrow_schema)
 
 
 @functools.cache

@@ -80,12 +80,31 @@ def read_documents(path: Path) -> tuple[list[Document], bool]:
     lines = data.split(b"\n")
     filled = [i for i, line in enumerate(lines) if line.strip()]
     if len(filled) > 1 and any(_is_json_object(lines[i]) for i in filled[:5]):
-        return [_line_document(i + 1, lines[i]) for i in filled], True
+        return [line_document(i + 1, lines[i]) for i in filled], True
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SourceError(path, f"not UTF-8 text (byte {exc.start})") from exc
     return _concatenated(path, text)
+
+
+def newline_delimited_head(path: Path, *, longest: int = 16 * 2**20) -> bool:
+    """Whether :func:`read_documents` reads the (plain) file line by line, decided from its first lines.
+
+    True when the file has two filled lines and one of its first five is a whole JSON object or array. A line longer
+    than ``longest`` bytes before that is decided says no (the file is read whole).
+    """
+    filled: list[bytes] = []
+    with path.open("rb") as fh:
+        while len(filled) < 5:
+            line = fh.readline(longest)
+            if not line:
+                break
+            if len(line) == longest and not line.endswith(b"\n"):
+                return False
+            if line.strip():
+                filled.append(line.rstrip(b"\n"))
+    return len(filled) > 1 and any(_is_json_object(line) for line in filled)
 
 
 def _is_json_object(line: bytes) -> bool:
@@ -97,7 +116,8 @@ def _is_json_object(line: bytes) -> bool:
     return isinstance(value, dict | list) and bool(value)
 
 
-def _line_document(number: int, line: bytes) -> Document:
+def line_document(number: int, line: bytes) -> Document:
+    """Return one line of a newline-delimited file as a document (an error in place of a line that is not JSON)."""
     try:
         return Document(number, json.loads(line.decode("utf-8-sig"), parse_float=Decimal))
     except UnicodeDecodeError as exc:

@@ -35,7 +35,7 @@ from ibis.backends import BaseBackend
 
 from finops_lib.errors import SourceError
 from finops_lib.sources._common import Fault, reject, unix_in_window
-from finops_lib.sources._genai import read_documents
+from finops_lib.sources._genai import line_document, read_documents
 from finops_lib.sources._sql import ident
 
 #: SpendLogs columns the reader's SQL reads (the CSV path stages the same names as text).
@@ -188,10 +188,20 @@ def stage(con: BaseBackend, path: Path, required: tuple[str, ...], fmt: str) -> 
         When the file is not JSON as a whole, holds no record, or no record has one of the ``required`` fields
         (then it is not a LiteLLM spend log: the error names the first record and the field).
     """
-    shown = str(path)
     found = records(path)
     if not found:
         raise SourceError(path, "no spend-log record in the JSON file (an empty array or page)")
+    rows, rejects, seen = staged_rows(found, required, fmt, str(path))
+    check_required(path, required, seen, any(not isinstance(v, Fault) for _, _, v in found), found[0][:2])
+    return _table(con, rows), len(found), rejects
+
+
+def staged_rows(found: list[Record], required: tuple[str, ...], fmt: str,
+                shown: str) -> tuple[list[dict[str, Any]], list[dict], set[str]]:
+    """Return the records as staged rows (:data:`COLUMNS` as text, :data:`ROW`, :data:`LOCATOR`), rejects, fields seen.
+
+    A record that is not an object, a line that is not JSON and a record lacking a ``required`` field is a reject.
+    """
     rows: list[dict[str, Any]] = []
     rejects: list[dict] = []
     seen: set[str] = set()
@@ -207,9 +217,24 @@ def stage(con: BaseBackend, path: Path, required: tuple[str, ...], fmt: str) -> 
             rows.append({**{c: cell(fields.get(c), c) for c in COLUMNS}, ROW: number, LOCATOR: where})
         except Fault as fault:
             rejects.append(reject(fmt, shown, number, fault.column, fault.value, fault.reason, "requests", where))
+    return rows, rejects, seen
+
+
+def check_required(path: Path, required: tuple[str, ...], seen: set[str], any_record: bool,
+                   first: tuple[int, str]) -> None:
+    """Fail the file when no record has one of the ``required`` fields (it is then not a LiteLLM spend log).
+
+    ``any_record``: some record is an object (a file of broken lines only is left to its rejects); ``first``: the
+    first record's number and locator, which the error names.
+
+    Raises
+    ------
+    SourceError
+        Naming the first record and the first absent field.
+    """
     absent = [c for c in required if c not in seen]
-    if absent and any(not isinstance(v, Fault) for _, _, v in found):
-        number, where, _ = found[0]
+    if absent and any_record:
+        number, where = first
         raise SourceError(
             path,
             f"required LiteLLM field(s) missing in every record: {', '.join(absent)} "
@@ -217,15 +242,42 @@ def stage(con: BaseBackend, path: Path, required: tuple[str, ...], fmt: str) -> 
             line=number,
             column=absent[0],
         )
-    return _table(con, rows), len(found), rejects
+
+
+def lines_records(numbered: list[tuple[int, bytes]]) -> tuple[list[Record], bool]:
+    """Return the records of some numbered lines of a JSON-lines file, as :func:`records` numbers them.
+
+    Also whether no line holds several records (else :func:`records` numbers the whole file by ordinal, which lines
+    read apart cannot know). Blank lines are skipped, as :func:`~finops_lib.sources._genai.read_documents` does.
+    """
+    found: list[Record] = []
+    one_each = True
+    for number, line in numbered:
+        if not line.strip():
+            continue
+        doc = line_document(number, line)
+        prefix = f"line {number}"
+        if doc.error is not None:
+            found.append((number, prefix, Fault("record", None, doc.error)))
+            continue
+        elements = list(_elements(doc.value))
+        one_each = one_each and len(elements) <= 1
+        found.extend((number, f"{prefix}: {locator}" if locator != "$" else prefix, value)
+                     for locator, value in elements)
+    return found, one_each
+
+
+def staged_arrow(rows: list[dict[str, Any]]) -> pa.Table:
+    """Return staged rows as an Arrow table (text columns, record number, locator)."""
+    schema = pa.schema(
+        [*(pa.field(c, pa.string()) for c in COLUMNS), pa.field(ROW, pa.int64()), pa.field(LOCATOR, pa.string())]
+    )
+    return pa.table({f.name: pa.array([r[f.name] for r in rows], type=f.type) for f in schema}, schema=schema)
 
 
 def _table(con: BaseBackend, rows: list[dict[str, Any]]) -> str:
     """Create a temporary table of the staged rows (text columns, record number, locator); return its name."""
-    schema = pa.schema(
-        [*(pa.field(c, pa.string()) for c in COLUMNS), pa.field(ROW, pa.int64()), pa.field(LOCATOR, pa.string())]
-    )
-    arrow = pa.table({f.name: pa.array([r[f.name] for r in rows], type=f.type) for f in schema}, schema=schema)
+    arrow = staged_arrow(rows)
     name = f"_litellm_json_{uuid.uuid4().hex[:12]}"
     view = f"{name}_arrow"
     con.con.register(view, arrow)

@@ -42,6 +42,7 @@ import uuid
 from functools import partial
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
@@ -50,9 +51,20 @@ from finops_lib.errors import SourceError
 from finops_lib.models import canonical_model_sql, provider_sql
 from finops_lib.schema import conform, declared_schema
 from finops_lib.sources import REJECT_MARK, ReadResult, parquet_columns, read_head, register_source
-from finops_lib.sources._common import MAX_COUNT, records_table
+from finops_lib.sources._common import MAX_COUNT, Fault, records_arrow, records_table
 from finops_lib.sources._csv import header, ordered_rows, read_csv_sql
-from finops_lib.sources._litellm_json import COLUMNS, LOCATOR, ROW, is_json, stage
+from finops_lib.sources._genai import newline_delimited_head
+from finops_lib.sources._litellm_json import (
+    COLUMNS,
+    LOCATOR,
+    ROW,
+    check_required,
+    is_json,
+    lines_records,
+    stage,
+    staged_arrow,
+    staged_rows,
+)
 from finops_lib.sources._sql import NAMES_NOT_FINITE, NOT_FINITE, OUT_OF_RANGE, ident, quote, relation
 
 FORMAT = "litellm_spend_logs"
@@ -367,6 +379,12 @@ def _json_file(path: Path) -> bool:
 
 def _read_json(path: Path, con: BaseBackend) -> ReadResult:
     """Stage the JSON records as the CSV path's text columns, then run the same SELECT on them."""
+    notes: tuple[str, ...] = ()
+    if workers.for_file(path) is not None and workers.splittable(path) and newline_delimited_head(path):
+        try:
+            return _read_lines_on_workers(path, con)
+        except workers.WorkersFailed as exc:
+            notes = (f"read on the ingest machine: {exc}",)
     table, count, rejects = stage(con, path, REQUIRED, FORMAT)
     requests = conform(relation(con, _select_sql(table, set(COLUMNS), str(path), numbered=True)), "requests")
     return ReadResult(
@@ -377,4 +395,60 @@ def _read_json(path: Path, con: BaseBackend) -> ReadResult:
         records_table(rejects, "rejects") if rejects else None,
         count,
         inline_rejects=True,
+        notes=notes,
     )
+
+
+def _lines_parse(numbered: list[tuple[int, bytes]], *, shown: str) -> tuple[object, object, dict]:
+    """Return ``requests`` rows and rejects (Arrow) of some numbered lines of a JSON-lines dump (on a Spark worker).
+
+    As :func:`_read_json` reads them, with what the whole-file rules need to know (see :func:`_read_lines_on_workers`).
+    """
+    import duckdb
+
+    found, one_each = lines_records(numbered)
+    rows, rejects, seen = staged_rows(found, REQUIRED, FORMAT, shown)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # as the ingest machine's DuckDB (finops_lib.engine.connect)
+    con.execute("SET threads = 1")
+    con.register("__staged", staged_arrow(rows))
+    out = con.execute(_select_sql("__staged", set(COLUMNS), shown, numbered=True)).fetch_arrow_table()
+    con.close()
+    schema = declared_schema("requests").to_pyarrow()
+    have = set(out.column_names)
+    requests = pa.Table.from_arrays([out[f.name].cast(f.type) if f.name in have else pa.nulls(out.num_rows, f.type)
+                                     for f in schema], schema=schema)
+    info = {"records": len(found), "one_each": one_each, "seen": sorted(seen),
+            "any_record": any(not isinstance(v, Fault) for _, _, v in found),
+            "first": list(found[0][:2]) if found else None}
+    return requests, records_arrow(rejects, "rejects"), info
+
+
+def _read_lines_on_workers(path: Path, con: BaseBackend) -> ReadResult:
+    """Read a big JSON-lines dump in ranges of lines on the offered workers (:func:`workers.read_lines`).
+
+    Each range's lines are parsed and staged as :func:`_read_json` stages the whole file, and run through the same
+    SELECT; the whole-file rules are then applied to what the ranges report: a line holding several records (the
+    file is then numbered by ordinal: read on the ingest machine), a required field absent from every record (the
+    file fails, naming its first record, as on the ingest machine).
+
+    Raises
+    ------
+    finops_lib.engines.workers.WorkersFailed
+        When the file is to be read on the ingest machine instead.
+    SourceError
+        When no record has a required field.
+    """
+    read = workers.read_lines(workers.for_file(path), path, partial(_lines_parse, shown=str(path)))
+    records = sum(i["records"] for i in read.infos)
+    if not records:
+        raise workers.WorkersFailed("no record found on the workers")
+    if not all(i["one_each"] for i in read.infos):
+        raise workers.WorkersFailed("a line holds several records, so the file is numbered by record, not by line")
+    first = next(tuple(i["first"]) for i in read.infos if i["first"])
+    seen = set().union(*(i["seen"] for i in read.infos))
+    check_required(path, REQUIRED, seen, any(i["any_record"] for i in read.infos), first)
+    requests = conform(relation(con, f"SELECT * FROM read_parquet({quote(read.rows)})"), "requests")
+    rejects = conform(relation(con, f"SELECT * FROM read_parquet({quote(read.rejects)})"), "rejects")
+    return ReadResult(FORMAT, str(path), None, requests, rejects, records, inline_rejects=True,
+                      notes=(f"read in {read.tasks} ranges of lines on Spark's workers",))
