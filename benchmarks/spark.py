@@ -15,12 +15,13 @@ Spark's figures include starting the JVM and the session (about 10 s here), as a
 
 ``--parquet-dump`` times instead the scaled sample's LiteLLM spend logs written as one typed Parquet dump (what a
 ``COPY`` of the proxy's table gives), ingested alone: into DuckDB, into Spark with the file read on the ingest
-machine, and into Spark with it read by Spark's Parquet reader on the workers (:mod:`finops_lib.engines.workers`;
-the two Spark runs differ only by ``FINOPS_SPARK_READ_MIN_BYTES``). ``--csv-dump`` does the same with the sample's
-CSV, read on the workers in ranges of lines. The three ingest warehouses must hold the same ``requests`` and
-``rejects`` rows (the benchmark fails otherwise). Results go to ``benchmarks/out/spark_dump_<kind>.json``.
+machine, and into Spark with it read on the workers (:mod:`finops_lib.engines.workers`; the two Spark runs differ
+only by ``FINOPS_SPARK_READ_MIN_BYTES``). ``--csv-dump`` does the same with the sample's CSV (read on the workers in
+ranges of lines), ``--jsonl-dump`` with the same rows as JSON lines. The three ingest warehouses must hold the same
+``requests`` and ``rejects`` rows (the benchmark fails otherwise). Results go to
+``benchmarks/out/spark_dump_<kind>.json``.
 
-Usage: ``python benchmarks/spark.py [--rows 1000000] [--parquet-dump] [--csv-dump]``
+Usage: ``python benchmarks/spark.py [--rows 1000000] [--parquet-dump] [--csv-dump] [--jsonl-dump]``
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def one_dump(rows: int, kind: str) -> dict:
         folder.mkdir(parents=True, exist_ok=True)
         if kind == "csv":  # the scaled sample's own CSV, alone in its folder
             shutil.copy(csv, dump)
+        elif kind == "jsonl":  # one object per line, every value text, as the CSV holds it
+            duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv}', all_varchar = true)) TO '{dump}' (FORMAT json)")
         else:  # times typed as a database dump has them; the rest text, as the sample's hostile values need
             duckdb.sql(f"""COPY (SELECT * REPLACE (TRY_CAST("startTime" AS TIMESTAMPTZ) AS "startTime",
                                                    TRY_CAST("endTime" AS TIMESTAMPTZ) AS "endTime")
@@ -108,12 +111,14 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--parquet-dump", action="store_true", help="time a Parquet dump read on Spark's workers")
     parser.add_argument("--csv-dump", action="store_true", help="time a CSV dump read in ranges on Spark's workers")
+    parser.add_argument("--jsonl-dump", action="store_true", help="time a JSON-lines dump read on Spark's workers")
     args = parser.parse_args()
     if shutil.which("java") is None:
         print("no Java runtime on PATH: the Spark benchmark is skipped (make install and .ci/run install pyspark; "
               "Java comes from the system, e.g. apt-get install openjdk-17-jre-headless)")
         return 0
-    kinds = [k for k, asked in (("parquet", args.parquet_dump), ("csv", args.csv_dump)) if asked]
+    kinds = [k for k, asked in (("parquet", args.parquet_dump), ("csv", args.csv_dump), ("jsonl", args.jsonl_dump))
+             if asked]
     if kinds:
         return 0 if all(all(one_dump(args.rows, k)["same_rows"].values()) for k in kinds) else 1
     folder = ensure_sample(args.rows).parents[1]

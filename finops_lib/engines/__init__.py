@@ -4,7 +4,7 @@ Public surface: :func:`spark.open_session` / :func:`spark.parse_url` (the Spark 
 :func:`grouped.spark_session` (the Spark session behind a connection, None for other engines) and
 :func:`grouped.map_groups` (a pandas function per group of rows on a Spark session's workers: many forecast fits).
 :mod:`workers` reads a big dump on a local session's workers during an ingest (Parquet with Spark's own reader, a
-plain CSV in ranges of whole lines).
+plain CSV or JSON-lines file in ranges of whole lines).
 Nothing else should test ``con.name``.
 """
 

@@ -1,7 +1,7 @@
 """Read a big dump on Spark's workers; each batch or range of lines becomes rows by the reader's own SQL.
 
-Two shapes: a Parquet file read by Spark's own reader (:func:`read_parquet`, below) and a plain CSV file cut into
-ranges of whole lines (:func:`read_csv`, at the end of the module).
+Three shapes: a Parquet file read by Spark's own reader (:func:`read_parquet`, below), a plain CSV file cut into
+ranges of whole lines (:func:`read_csv`) and a plain JSON-lines file cut likewise (:func:`read_lines`).
 
 Ingest on a local Spark engine (:func:`finops_lib.warehouse.ingestion.ingest`) *offers* the session's workers for
 the duration of a run (:func:`offered`). A reader that can use them (the LiteLLM Parquet dump,
@@ -39,8 +39,8 @@ from pathlib import Path
 
 from finops_lib.engines.line_ranges import BlockScan, WorkersFailed, plan_ranges, scan_block
 
-__all__ = ["BLOCK_BYTES", "CsvRead", "WorkerRead", "Workers", "WorkersFailed", "for_file", "offered", "read_csv",
-           "read_parquet", "spark_unreadable", "splittable"]
+__all__ = ["BLOCK_BYTES", "RangesRead", "WorkerRead", "Workers", "WorkersFailed", "for_file", "offered",
+           "read_csv", "read_lines", "read_parquet", "spark_unreadable", "splittable"]
 
 #: Files smaller than this are read on the ingest machine (a Spark job's start costs more than it saves).
 MIN_BYTES = 64 * 2**20
@@ -166,9 +166,7 @@ def read_parquet(workers: Workers, path: Path, select_sql: Callable[[str], str],
     wanted = None if columns is None else set(columns)
     if why := spark_unreadable(path):
         raise WorkersFailed(why)
-    folder = workers.staging / uuid.uuid4().hex
-    folder.mkdir()
-    try:
+    with _staged(workers) as folder:
         frame = workers.session.read.parquet(str(path))
         names = [c for c in frame.columns if c != POSITION and (wanted is None or c in wanted)]
         frame = frame.select(*[F.col("`" + c.replace("`", "``") + "`") for c in names],
@@ -177,9 +175,6 @@ def read_parquet(workers: Workers, path: Path, select_sql: Callable[[str], str],
         source = f"(SELECT {text}, {POSITION} + {int(first_row)} AS __row, NULL::VARCHAR AS __locator FROM {BATCH})"
         convert = partial(_convert, sql=select_sql(source), schema=schema, folder=str(folder))
         counts = frame.mapInArrow(convert, "task INT, rows BIGINT").collect()
-    except Exception as exc:  # Spark raises its own types (AnalysisException, PythonException, Py4J errors)
-        shutil.rmtree(folder, ignore_errors=True)
-        raise WorkersFailed(f"Spark's job failed: {str(exc).strip().splitlines()[0][:300]}") from exc
     if not counts:  # a file without rows: no task ran, and the ingest reads an empty file of the declared columns
         import pyarrow.parquet as pq
 
@@ -251,12 +246,17 @@ _COMPRESSED = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"BZh", b"\xfd7zXZ", b"PK\x03\x
 
 
 @dataclass(frozen=True)
-class CsvRead:
-    """What :func:`read_csv` staged: rows and the CSV scan's rejected lines, numbered in the whole file."""
+class RangesRead:
+    """What a read in ranges staged: each task's rows and rejects, in the whole file's line numbers.
+
+    ``lines``: the data lines the first job counted (:func:`read_csv`); ``infos``: what the reader's function said of
+    each range, in the ranges' order (:func:`read_lines`).
+    """
 
     folder: Path
-    lines: int
     tasks: int
+    lines: int = 0
+    infos: tuple[dict, ...] = ()
 
     @property
     def rows(self) -> str:
@@ -264,8 +264,12 @@ class CsvRead:
         return str(self.folder / "rows-*.parquet")
 
     @property
-    def rejected(self) -> str:
-        """The glob of the staged rejected lines (``line, column_name, csv_line, error_type, error_message``)."""
+    def rejects(self) -> str:
+        """The glob of the staged rejects, for ``read_parquet``.
+
+        DuckDB's CSV rejected lines (:data:`REJECT_COLUMNS`) for :func:`read_csv`, the declared ``rejects`` columns
+        for :func:`read_lines`.
+        """
         return str(self.folder / "rejects-*.parquet")
 
 
@@ -281,7 +285,7 @@ def splittable(path: Path) -> bool:
 
 
 def read_csv(workers: Workers, path: Path, scan: Callable[[Path], tuple[str, str]], schema, *,
-             block_bytes: int | None = None) -> CsvRead:
+             block_bytes: int | None = None) -> RangesRead:
     """Read a plain CSV dump on the workers: ranges of whole lines, each parsed by the reader's own DuckDB scan.
 
     Two Spark jobs. The first scans blocks of the file for the newlines that end records (with quote parity, so a
@@ -313,36 +317,51 @@ def read_csv(workers: Workers, path: Path, scan: Callable[[Path], tuple[str, str
         line) or a job failed; the reader reads the file on the ingest machine instead.
     """
     size = path.stat().st_size
-    block = int(block_bytes or workers.block_bytes or BLOCK_BYTES)
-    blocks = [(start, min(start + block, size)) for start in range(0, size, block)]
-    session = workers.session
-    folder = workers.staging / uuid.uuid4().hex
-    folder.mkdir()
-    try:
-        frame = session.createDataFrame(blocks, "start LONG, end LONG").repartition(len(blocks))
-        found = frame.mapInArrow(partial(_scan_task, path=str(path)), _SCAN_SCHEMA).collect()
-        scans = [BlockScan(r["start"], (r["first0"], r["first1"]), (r["quoted0"], r["quoted1"]), r["parity"],
-                           r["newlines"], r["blank"]) for r in found]
+    with _staged(workers) as folder:
+        scans = _scan_blocks(workers, path, block_bytes)
         with path.open("rb") as fh:
             fh.seek(max(size - 1, 0))
             ends_with_newline = fh.read(1) == b"\n"
         ranges, lines = plan_ranges(scans, size, ends_with_newline=ends_with_newline)
-        header_end = ranges[0].start
-        todo = session.createDataFrame([(r.index, r.start, r.end, r.base) for r in ranges],
-                                       "index INT, start LONG, end LONG, base LONG").repartition(len(ranges))
-        parse = partial(_parse_task, path=str(path), header_end=header_end, scan=scan, schema=schema,
+        todo = workers.session.createDataFrame([(r.index, r.start, r.end, r.base) for r in ranges],
+                                               "index INT, start LONG, end LONG, base LONG").repartition(len(ranges))
+        parse = partial(_parse_task, path=str(path), header_end=ranges[0].start, scan=scan, schema=schema,
                         folder=str(folder))
         done = todo.mapInArrow(parse, "index INT, rows LONG, rejected LONG").collect()
+        _all_back(done, len(ranges))
+    return RangesRead(folder, len(done), lines=lines)
+
+
+@contextmanager
+def _staged(workers: Workers) -> Iterator[Path]:
+    """Give a staging folder for one file's read; on any failure remove it, and name a Spark error as such."""
+    folder = workers.staging / uuid.uuid4().hex
+    folder.mkdir()
+    try:
+        yield folder
     except WorkersFailed:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     except Exception as exc:  # Spark raises its own types (AnalysisException, PythonException, Py4J errors)
         shutil.rmtree(folder, ignore_errors=True)
         raise WorkersFailed(f"Spark's job failed: {str(exc).strip().splitlines()[0][:300]}") from exc
-    if sorted(r["index"] for r in done) != [r.index for r in ranges]:
-        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _scan_blocks(workers: Workers, path: Path, block_bytes: int | None) -> list[BlockScan]:
+    """Run the first job of a read in ranges: every block of the file scanned for record ends, in file order."""
+    size = path.stat().st_size
+    block = int(block_bytes or workers.block_bytes or BLOCK_BYTES)
+    blocks = [(start, min(start + block, size)) for start in range(0, size, block)]
+    frame = workers.session.createDataFrame(blocks, "start LONG, end LONG").repartition(len(blocks))
+    found = frame.mapInArrow(partial(_scan_task, path=str(path)), _SCAN_SCHEMA).collect()
+    return sorted((BlockScan(r["start"], (r["first0"], r["first1"]), (r["quoted0"], r["quoted1"]), r["parity"],
+                             r["newlines"], r["blank"]) for r in found), key=lambda b: b.start)
+
+
+def _all_back(done: list, count: int) -> None:
+    """Fail unless every one of ``count`` ranges came back from a task."""
+    if sorted(r["index"] for r in done) != list(range(count)):
         raise WorkersFailed("a range of the file came back from no task")
-    return CsvRead(folder, lines, len(done))
 
 
 _SCAN_SCHEMA = ("start LONG, first0 LONG, first1 LONG, quoted0 LONG, quoted1 LONG, parity INT, newlines LONG, "
@@ -440,26 +459,7 @@ def _write(final: Path, table) -> None:
 # --- JSON lines: ranges of lines, each parsed by the reader's own function ---------------------------------------
 
 
-@dataclass(frozen=True)
-class LinesRead:
-    """What :func:`read_lines` staged: rows and rejects, and what the reader's function said of each range."""
-
-    folder: Path
-    infos: list[dict]
-    tasks: int
-
-    @property
-    def rows(self) -> str:
-        """The glob of the staged rows, for ``read_parquet``."""
-        return str(self.folder / "rows-*.parquet")
-
-    @property
-    def rejects(self) -> str:
-        """The glob of the staged rejects (the declared ``rejects`` columns), for ``read_parquet``."""
-        return str(self.folder / "rejects-*.parquet")
-
-
-def read_lines(workers: Workers, path: Path, parse: Callable, *, block_bytes: int | None = None) -> LinesRead:
+def read_lines(workers: Workers, path: Path, parse: Callable, *, block_bytes: int | None = None) -> RangesRead:
     r"""Read a plain file of one record per line (JSON lines) on the workers, in ranges of whole lines.
 
     No record spans lines in such a file, so every newline ends one: a first Spark job counts the newlines of each
@@ -477,38 +477,24 @@ def read_lines(workers: Workers, path: Path, parse: Callable, *, block_bytes: in
     import json
 
     size = path.stat().st_size
-    block = int(block_bytes or workers.block_bytes or BLOCK_BYTES)
-    blocks = [(start, min(start + block, size)) for start in range(0, size, block)]
-    session = workers.session
-    folder = workers.staging / uuid.uuid4().hex
-    folder.mkdir()
-    try:
-        frame = session.createDataFrame(blocks, "start LONG, end LONG").repartition(len(blocks))
-        found = sorted(frame.mapInArrow(partial(_scan_task, path=str(path)), _SCAN_SCHEMA).collect(),
-                       key=lambda r: r["start"])
+    with _staged(workers) as folder:
         cuts, seen = [(0, 0)], 0  # (position where a range starts, newlines before it)
-        for r in found:
+        for scan in _scan_blocks(workers, path, block_bytes):
             # The block's first newline, whatever its quotes (a JSON string escapes its quotes and newlines): the
             # first that ends a record outside quotes for one of the two starting states.
-            first = min((f for f in (r["first0"], r["first1"]) if f >= 0), default=-1)
-            if r["start"] > 0 and first >= 0:
+            first = min((f for f in scan.first if f >= 0), default=-1)
+            if scan.start > 0 and first >= 0:
                 cuts.append((first + 1, seen + 1))
-            seen += r["newlines"]
+            seen += scan.newlines
         ranges = [(i, start, cuts[i + 1][0] if i + 1 < len(cuts) else size, before + 1)
                   for i, (start, before) in enumerate(cuts)]
-        ranges = [r for r in ranges if r[2] > r[1]] or [(0, 0, size, 1)]
-        todo = session.createDataFrame(ranges, "index INT, start LONG, end LONG, first_line LONG") \
+        todo = workers.session.createDataFrame(ranges, "index INT, start LONG, end LONG, first_line LONG") \
             .repartition(len(ranges))
         lines = partial(_lines_task, path=str(path), parse=parse, folder=str(folder))
         done = todo.mapInArrow(lines, "index INT, info STRING").collect()
-    except Exception as exc:  # Spark raises its own types (AnalysisException, PythonException, Py4J errors)
-        shutil.rmtree(folder, ignore_errors=True)
-        raise WorkersFailed(f"Spark's job failed: {str(exc).strip().splitlines()[0][:300]}") from exc
+        _all_back(done, len(ranges))
     infos = [json.loads(r["info"]) for r in sorted(done, key=lambda r: r["index"])]
-    if len(infos) != len(ranges):
-        shutil.rmtree(folder, ignore_errors=True)
-        raise WorkersFailed("a range of the file came back from no task")
-    return LinesRead(folder, infos, len(done))
+    return RangesRead(folder, len(done), infos=tuple(infos))
 
 
 def _lines_task(batches, *, path: str, parse: Callable, folder: str):

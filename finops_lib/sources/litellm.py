@@ -363,7 +363,7 @@ def _read_csv_on_workers(path: Path, con: BaseBackend, present: set[str]) -> Rea
                             declared_schema("requests").to_pyarrow())
     requests = conform(relation(con, f"SELECT * FROM read_parquet({quote(read.rows)})"), "requests")
     rejected = f"_csv_rejects_{uuid.uuid4().hex[:12]}"
-    con.con.execute(f"CREATE OR REPLACE TEMP VIEW {rejected} AS SELECT * FROM read_parquet({quote(read.rejected)})")
+    con.con.execute(f"CREATE OR REPLACE TEMP VIEW {rejected} AS SELECT * FROM read_parquet({quote(read.rejects)})")
     return ReadResult(FORMAT, str(path), None, requests, None, read.lines, inline_rejects=True,
                       csv_rejects=rejected, lines_final=True,
                       notes=(f"read in {read.tasks} ranges of lines on Spark's workers",))
