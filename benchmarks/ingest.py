@@ -301,13 +301,13 @@ def main() -> int:
             ratio = results["finops"]["seconds"] / results["duckdb_same_work"]["seconds"]
             entry["finops_vs_same_work"] = round(ratio, 3)
             print(f"finops / bare DuckDB doing the same work: {ratio:.2f}", flush=True)
+            if rows >= 10_000_000:
+                checked["max_ratio_to_same_work_10m"] = ratio <= GOALS["max_ratio_to_same_work_10m"]
+                checked["max_peak_rss_gb"] = results["finops"]["peak_rss_gb"] <= GOALS["max_peak_rss_gb"]
         if {"finops", "duckdb_same_work_guarded"} <= set(results):  # for reference: not the goal's ratio
             guarded = results["finops"]["seconds"] / results["duckdb_same_work_guarded"]["seconds"]
             entry["finops_vs_same_work_guarded"] = round(guarded, 3)
             print(f"finops / the same work with the secrets test and the file hash: {guarded:.2f}", flush=True)
-            if rows >= 10_000_000:
-                checked["max_ratio_to_same_work_10m"] = ratio <= GOALS["max_ratio_to_same_work_10m"]
-                checked["max_peak_rss_gb"] = results["finops"]["peak_rss_gb"] <= GOALS["max_peak_rss_gb"]
         summary["sizes"][str(rows)] = entry
     if args.only is None or "sample" in args.only:
         sample = best_of("sample", ROOT / "data" / "sample", args.repeat)
