@@ -150,13 +150,21 @@ def test_the_demo_sample_never_enters_an_engine_a_user_names(tmp_path: Path, mon
 def test_the_demo_never_reads_a_user_s_engine_as_the_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A read-only ``$FINOPS_ENGINE`` holding a user's data is never shown as the demo (with the sample's prices).
 
-    The demo honours a read-only engine (the report's snapshot of the sample); if it names a user's warehouse, the
-    sample guard refuses instead of letting a page price the user's rows as the sample's folder.
+    The demo honours a read-only engine only when it opens the demo's own file (the report's snapshot of it); a
+    user's warehouse named read-only is neither read as the sample nor written to: the demo reads its own file.
     """
+    import duckdb
+
     mine = tmp_path / "mine.duckdb"
     ingest([DATA / "focus.csv"], warehouse=mine)
     monkeypatch.setenv("FINOPS_ENGINE", f"duckdb:///{mine}?read_only=true")
     monkeypatch.setattr(paths, "BUILD_DIR", tmp_path / "build")
-    with pytest.raises(FinopsError, match=r"the committed sample .* and other data would share this warehouse"):
-        open_data()  # nothing named: the demo
+    con = open_data()  # nothing named: the demo
+    try:
+        held = con.table("ingested_files").select("x_SourceFile").to_pandas()["x_SourceFile"]
+        assert len(held) and all(Path(f).is_relative_to(paths.SAMPLE_DIR) for f in held)
+    finally:
+        con.disconnect()
+    with duckdb.connect(str(mine), read_only=True) as db:  # the user's warehouse: its one file, nothing else
+        assert db.sql("SELECT x_SourceFile FROM ingested_files").fetchall() == [(str(DATA / "focus.csv"),)]
     assert str(pricing.SAMPLE_OVERLAY) not in pricing.catalog_for(None).origin  # the user's side: shipped only

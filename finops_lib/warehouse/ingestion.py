@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pandas as pd
 from ibis.backends import BaseBackend
@@ -233,17 +234,30 @@ def summarize(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def _demo_engine(warehouse: Path) -> str:
-    """Return the engine URL for the demo sample: ``$FINOPS_ENGINE`` only when it opens a file read-only.
+    """Return the engine URL for the demo sample: ``$FINOPS_ENGINE`` only when it opens the demo's own file read-only.
 
-    ``finops report`` names the sample's warehouse read-only for its notebooks (nothing is written there). A
-    writable engine named in ``$FINOPS_ENGINE`` is a user's: the fictional sample never enters it and stays in its
-    own file under ``build/warehouses/``.
+    ``finops report`` names a read-only snapshot of the sample's warehouse for its notebooks (nothing is written
+    there; the snapshot keeps the warehouse's file name). Any other engine named in ``$FINOPS_ENGINE``, writable or
+    read-only, is a user's: the fictional sample is never read from or written to it, and stays in its own file
+    under ``build/warehouses/``.
     """
     named = os.environ.get("FINOPS_ENGINE", "")
-    if named and "read_only=true" in named.lower():
+    if named and "read_only=true" in named.lower() and _names_file(named, warehouse.name):
         return named
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     return f"duckdb:///{warehouse.resolve()}"
+
+
+def _names_file(url: str, name: str) -> bool:
+    """Whether a DuckDB URL opens a file called ``name`` (the demo's warehouse, or a snapshot of it).
+
+    >>> _names_file("duckdb:///tmp/x/sample-1a2b3c4d.duckdb?read_only=true", "sample-1a2b3c4d.duckdb")
+    True
+    >>> _names_file("duckdb:///srv/finops/finops.duckdb?read_only=true", "sample-1a2b3c4d.duckdb")
+    False
+    """
+    parts = urlparse(url)
+    return parts.scheme == "duckdb" and Path(parts.path).name == name
 
 
 def open_data(data_dir: str | Path | None = None, *, warehouse: str | Path | None = None,
