@@ -122,6 +122,17 @@ def test_the_sample_never_shares_a_warehouse_with_a_user_s_data(folder: Path, tm
     assert main(["chargeback", "--data", str(SAMPLE), "--warehouse", str(mine), "--out", str(tmp_path / "c.csv")]) == 2
 
 
+def _demo_files() -> list[str]:
+    """Open the demo (nothing named) and return the files it holds, asserting they are all the sample's."""
+    con = open_data()
+    try:
+        held = list(con.table("ingested_files").select("x_SourceFile").to_pandas()["x_SourceFile"])
+    finally:
+        con.disconnect()
+    assert held and all(Path(f).is_relative_to(paths.SAMPLE_DIR) for f in held)
+    return held
+
+
 def test_the_demo_sample_never_enters_an_engine_a_user_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``$FINOPS_ENGINE`` naming a user's engine does not receive the demo; the report's URL to its own file does."""
     import duckdb
@@ -129,12 +140,7 @@ def test_the_demo_sample_never_enters_an_engine_a_user_names(tmp_path: Path, mon
     mine = tmp_path / "mine.duckdb"
     monkeypatch.setenv("FINOPS_ENGINE", f"duckdb:///{mine}")
     monkeypatch.setattr(paths, "BUILD_DIR", tmp_path / "build")
-    con = open_data()  # nothing named: the demo
-    try:
-        held = con.table("ingested_files").select("x_SourceFile").to_pandas()["x_SourceFile"]
-        assert len(held) and all(Path(f).is_relative_to(paths.SAMPLE_DIR) for f in held)
-    finally:
-        con.disconnect()
+    held = _demo_files()
     assert not mine.exists()  # the user's engine was never opened
     own = next((tmp_path / "build" / "warehouses").glob("sample-*.duckdb"))
     monkeypatch.setenv("FINOPS_ENGINE", f"duckdb:///{own}?read_only=true")  # what finops report sets
@@ -159,12 +165,7 @@ def test_the_demo_never_reads_a_user_s_engine_as_the_sample(tmp_path: Path, monk
     ingest([DATA / "focus.csv"], warehouse=mine)
     monkeypatch.setenv("FINOPS_ENGINE", f"duckdb:///{mine}?read_only=true")
     monkeypatch.setattr(paths, "BUILD_DIR", tmp_path / "build")
-    con = open_data()  # nothing named: the demo
-    try:
-        held = con.table("ingested_files").select("x_SourceFile").to_pandas()["x_SourceFile"]
-        assert len(held) and all(Path(f).is_relative_to(paths.SAMPLE_DIR) for f in held)
-    finally:
-        con.disconnect()
+    _demo_files()  # the demo reads its own file, all of it the sample's
     with duckdb.connect(str(mine), read_only=True) as db:  # the user's warehouse: its one file, nothing else
         assert db.sql("SELECT x_SourceFile FROM ingested_files").fetchall() == [(str(DATA / "focus.csv"),)]
     assert str(pricing.SAMPLE_OVERLAY) not in pricing.catalog_for(None).origin  # the user's side: shipped only

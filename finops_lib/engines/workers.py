@@ -4,9 +4,9 @@ Three shapes: a Parquet file read by Spark's own reader (:func:`read_parquet`, b
 ranges of whole lines (:func:`read_csv`) and a plain JSON-lines file cut likewise (:func:`read_lines`).
 
 Ingest on a local Spark engine (:func:`finops_lib.warehouse.ingestion.ingest`) *offers* the session's workers for
-the duration of a run (:func:`offered`). A reader that can use them (the LiteLLM Parquet dump,
+the duration of a run (:func:`offered`). A reader that can use them (the LiteLLM dumps,
 :mod:`finops_lib.sources.litellm`) asks :func:`for_file` whether a file is worth a Spark job (at least
-:data:`MIN_BYTES`, ``$FINOPS_SPARK_READ_MIN_BYTES``) and then calls :func:`read_parquet`:
+:data:`MIN_BYTES`, ``$FINOPS_SPARK_READ_MIN_BYTES``) and then calls one of the three reads. For Parquet:
 
 * Spark's Parquet reader splits the file by row groups over the tasks; each row carries its exact position in
   the file (``_metadata.row_index``, pyspark 4.0), so every row keeps its ``x_SourceRow`` and a reject names it
@@ -39,7 +39,7 @@ from pathlib import Path
 
 from finops_lib.engines.line_ranges import BlockScan, WorkersFailed, plan_ranges, scan_block
 
-__all__ = ["BLOCK_BYTES", "RangesRead", "WorkerRead", "Workers", "WorkersFailed", "for_file", "offered",
+__all__ = ["BLOCK_BYTES", "RangesRead", "Workers", "WorkersFailed", "for_file", "offered",
            "read_csv", "read_lines", "read_parquet", "spark_unreadable", "splittable"]
 
 #: Files smaller than this are read on the ingest machine (a Spark job's start costs more than it saves).
@@ -115,21 +115,35 @@ def spark_unreadable(path: Path) -> str | None:
 
 
 @dataclass(frozen=True)
-class WorkerRead:
-    """What :func:`read_parquet` staged: the folder of Parquet files, the rows and the tasks that wrote them."""
+class RangesRead:
+    """What a read on the workers staged: each task's rows (and rejects, for a read in ranges of lines).
+
+    ``lines``: the data lines the first job counted (:func:`read_csv`); ``infos``: what the reader's function said of
+    each range, in the ranges' order (:func:`read_lines`).
+    """
 
     folder: Path
-    rows: int
     tasks: int
+    lines: int = 0
+    infos: tuple[dict, ...] = ()
 
     @property
-    def files(self) -> str:
-        """The glob of the staged files, for ``read_parquet``."""
-        return str(self.folder / "*.parquet")
+    def rows(self) -> str:
+        """The glob of the staged rows, for ``read_parquet``."""
+        return str(self.folder / "rows-*.parquet")
+
+    @property
+    def rejects(self) -> str:
+        """The glob of the staged rejects, for ``read_parquet``.
+
+        DuckDB's CSV rejected lines (:data:`REJECT_COLUMNS`) for :func:`read_csv`, the declared ``rejects`` columns
+        for :func:`read_lines`.
+        """
+        return str(self.folder / "rejects-*.parquet")
 
 
 def read_parquet(workers: Workers, path: Path, select_sql: Callable[[str], str], schema, *,
-                 first_row: int, columns: Iterable[str] | None = None) -> WorkerRead:
+                 first_row: int, columns: Iterable[str] | None = None) -> RangesRead:
     """Read ``path`` with Spark's Parquet reader and turn each batch into ``table`` rows on the workers.
 
     Parameters
@@ -152,8 +166,8 @@ def read_parquet(workers: Workers, path: Path, select_sql: Callable[[str], str],
 
     Returns
     -------
-    WorkerRead
-        The staged files, for the reader to hand to the ingest.
+    RangesRead
+        The staged rows (one file a task), for the reader to hand to the ingest.
 
     Raises
     ------
@@ -178,23 +192,20 @@ def read_parquet(workers: Workers, path: Path, select_sql: Callable[[str], str],
     if not counts:  # a file without rows: no task ran, and the ingest reads an empty file of the declared columns
         import pyarrow.parquet as pq
 
-        pq.write_table(schema.empty_table(), folder / "part-00000.parquet")
-    return WorkerRead(folder, sum(r["rows"] for r in counts), len(counts))
+        pq.write_table(schema.empty_table(), folder / "rows-00000.parquet")
+    return RangesRead(folder, len(counts))
 
 
 def _convert(batches, *, sql: str, schema, folder: str):
     """On a worker: run the reader's SELECT over Spark's batches, write one Parquet file, yield the counts."""
-    import duckdb
     import pyarrow as pa
     import pyarrow.parquet as pq
     from pyspark import TaskContext
 
     task = TaskContext.get()
     part = task.partitionId() if task else 0
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")  # as the ingest machine's DuckDB (finops_lib.engine.connect)
-    con.execute("SET threads = 1")  # Spark runs a task per core
-    final = Path(folder) / f"part-{part:05d}.parquet"
+    con = _worker_duckdb()
+    final = Path(folder) / f"rows-{part:05d}.parquet"
     temporary = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
     rows = 0
     with pq.ParquetWriter(temporary, schema) as writer:
@@ -208,6 +219,20 @@ def _convert(batches, *, sql: str, schema, folder: str):
     con.close()
     yield pa.RecordBatch.from_pydict({"task": [part], "rows": [rows]},
                                      schema=pa.schema([("task", pa.int32()), ("rows", pa.int64())]))
+
+
+def _worker_duckdb():
+    """Return the in-memory DuckDB a task runs the reader's SQL in.
+
+    UTC as on the ingest machine; one thread (Spark runs a task per core), which keeps the rows in file order.
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # as the ingest machine's DuckDB (finops_lib.engine.connect)
+    con.execute("SET threads = 1")
+    con.execute("SET preserve_insertion_order = true")
+    return con
 
 
 def _chunks(batches, rows: int):
@@ -243,34 +268,6 @@ def _declared(out, schema):
 BLOCK_BYTES = 64 * 2**20
 #: Magic bytes of compressed files (not splittable into ranges of lines).
 _COMPRESSED = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"BZh", b"\xfd7zXZ", b"PK\x03\x04")
-
-
-@dataclass(frozen=True)
-class RangesRead:
-    """What a read in ranges staged: each task's rows and rejects, in the whole file's line numbers.
-
-    ``lines``: the data lines the first job counted (:func:`read_csv`); ``infos``: what the reader's function said of
-    each range, in the ranges' order (:func:`read_lines`).
-    """
-
-    folder: Path
-    tasks: int
-    lines: int = 0
-    infos: tuple[dict, ...] = ()
-
-    @property
-    def rows(self) -> str:
-        """The glob of the staged rows, for ``read_parquet``."""
-        return str(self.folder / "rows-*.parquet")
-
-    @property
-    def rejects(self) -> str:
-        """The glob of the staged rejects, for ``read_parquet``.
-
-        DuckDB's CSV rejected lines (:data:`REJECT_COLUMNS`) for :func:`read_csv`, the declared ``rejects`` columns
-        for :func:`read_lines`.
-        """
-        return str(self.folder / "rejects-*.parquet")
 
 
 #: The columns of DuckDB's CSV rejects that the ingest reads (:func:`finops_lib.warehouse.loading.settle`).
@@ -407,7 +404,6 @@ def _parse_task(batches, *, path: str, header_end: int, scan, schema, folder: st
 
 def _parse_range(path: str, header_end: int, index: int, start: int, end: int, base: int, scan, schema,
                  folder: Path, scratch: Path) -> tuple[int, int]:
-    import duckdb
     import numpy as np
     import pyarrow as pa
 
@@ -423,10 +419,7 @@ def _parse_range(path: str, header_end: int, index: int, start: int, end: int, b
                     break
                 dst.write(chunk)
                 left -= len(chunk)
-        con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")  # as the ingest machine's DuckDB (finops_lib.engine.connect)
-        con.execute("SET threads = 1")  # Spark runs a task per core; one thread keeps the rows in file order
-        con.execute("SET preserve_insertion_order = true")
+        con = _worker_duckdb()
         sql, rejects = scan(piece)
         rows = con.execute(sql).fetch_arrow_table()
         bad = con.execute(f"SELECT {', '.join(REJECT_COLUMNS)} FROM {rejects}").fetch_arrow_table()
@@ -435,14 +428,14 @@ def _parse_range(path: str, header_end: int, index: int, start: int, end: int, b
         piece.unlink(missing_ok=True)
     # Numbered as the ingest machine numbers a whole file: by position (the header is line 1), then moved down past
     # the lines the scan rejected before them (finops_lib.warehouse.loading), then offset into the whole file.
-    lines = np.unique(np.asarray(bad.column("line").to_pylist(), dtype=np.int64))
+    rejected = np.asarray(bad.column("line").to_pylist(), dtype=np.int64)
+    lines = np.unique(rejected)
     position = np.arange(rows.num_rows, dtype=np.int64) + 2
     shift = np.searchsorted(lines - np.arange(1, len(lines) + 1), position - 1, side="right")
     numbered = rows.set_column(rows.schema.get_field_index("x_SourceRow"), "x_SourceRow",
                                pa.array(position + shift + base, pa.int64()))
     _write(folder / f"rows-{index:05d}.parquet", _declared(numbered, schema))
-    moved = bad.set_column(0, "line", pa.array(np.asarray(bad.column("line").to_pylist(), dtype=np.int64) + base,
-                                               pa.int64()))
+    moved = bad.set_column(0, "line", pa.array(rejected + base, pa.int64()))
     _write(folder / f"rejects-{index:05d}.parquet", moved)
     return rows.num_rows, len(lines)
 
@@ -459,15 +452,17 @@ def _write(final: Path, table) -> None:
 # --- JSON lines: ranges of lines, each parsed by the reader's own function ---------------------------------------
 
 
-def read_lines(workers: Workers, path: Path, parse: Callable, *, block_bytes: int | None = None) -> RangesRead:
+def read_lines(workers: Workers, path: Path, stage: Callable, select_sql: str, schema, *,
+               block_bytes: int | None = None) -> RangesRead:
     r"""Read a plain file of one record per line (JSON lines) on the workers, in ranges of whole lines.
 
     No record spans lines in such a file, so every newline ends one: a first Spark job counts the newlines of each
     block, the ingest machine cuts the file after the first newline of each block and knows the number of each
     range's first line (as ``data.split(b"\n")`` numbers the lines of the whole file, from 1); a second gives each
-    task a range, whose numbered lines ``parse`` turns into (rows, rejects, info): two Arrow tables in the declared
-    schemas of the reader's table and ``rejects``, and a JSON-able dict the reader reads back (``infos``, in the
-    ranges' order) to apply its rules about the whole file.
+    task a range, whose numbered lines ``stage`` turns into (staged rows, rejects, info): an Arrow table the reader's
+    ``select_sql`` reads as :data:`BATCH` (its result is written in ``schema``), the rejects in the declared
+    ``rejects`` schema, and a JSON-able dict the reader reads back (``infos``, in the ranges' order) to apply its
+    rules about the whole file.
 
     Raises
     ------
@@ -490,31 +485,36 @@ def read_lines(workers: Workers, path: Path, parse: Callable, *, block_bytes: in
                   for i, (start, before) in enumerate(cuts)]
         todo = workers.session.createDataFrame(ranges, "index INT, start LONG, end LONG, first_line LONG") \
             .repartition(len(ranges))
-        lines = partial(_lines_task, path=str(path), parse=parse, folder=str(folder))
+        lines = partial(_lines_task, path=str(path), stage=stage, sql=select_sql, schema=schema, folder=str(folder))
         done = todo.mapInArrow(lines, "index INT, info STRING").collect()
         _all_back(done, len(ranges))
     infos = [json.loads(r["info"]) for r in sorted(done, key=lambda r: r["index"])]
     return RangesRead(folder, len(done), infos=tuple(infos))
 
 
-def _lines_task(batches, *, path: str, parse: Callable, folder: str):
-    """On a worker: parse each range of lines given (index, start, end, first_line); stage its rows and rejects."""
+def _lines_task(batches, *, path: str, stage: Callable, sql: str, schema, folder: str):
+    """On a worker: stage each range of lines given (index, start, end, first_line) and write its rows and rejects.
+
+    The rows are the reader's SELECT over the staged lines, in the declared schema.
+    """
     import json
 
     import pyarrow as pa
 
     out = []
+    con = _worker_duckdb()
     with open(path, "rb") as fh:
         for batch in batches:
             for index, start, end, first_line in zip(
                     *(batch.column(c).to_pylist() for c in ("index", "start", "end", "first_line")), strict=True):
                 fh.seek(start)
-                lines = fh.read(end - start).split(b"\n")
-                if lines and lines[-1] == b"" and end > start:  # the range ends with its last line's newline
-                    lines.pop()
-                rows, rejects, info = parse(list(enumerate(lines, start=first_line)))
-                _write(Path(folder) / f"rows-{index:05d}.parquet", rows)
+                staged, rejects, info = stage(list(enumerate(fh.read(end - start).split(b"\n"), start=first_line)))
+                con.register(BATCH, staged)
+                rows = con.execute(sql).fetch_arrow_table()
+                con.unregister(BATCH)
+                _write(Path(folder) / f"rows-{index:05d}.parquet", _declared(rows, schema))
                 _write(Path(folder) / f"rejects-{index:05d}.parquet", rejects)
                 out.append((index, json.dumps(info)))
+    con.close()
     yield pa.RecordBatch.from_arrays([pa.array([o[0] for o in out], pa.int32()), pa.array([o[1] for o in out])],
                                      names=["index", "info"])

@@ -35,7 +35,7 @@ from ibis.backends import BaseBackend
 
 from finops_lib.errors import SourceError
 from finops_lib.sources._common import Fault, reject, unix_in_window
-from finops_lib.sources._genai import line_document, read_documents
+from finops_lib.sources._genai import Document, line_document, read_documents
 from finops_lib.sources._sql import ident
 
 #: SpendLogs columns the reader's SQL reads (the CSV path stages the same names as text).
@@ -98,18 +98,22 @@ def records(path: Path) -> list[Record]:
         When the file is not JSON as a whole (a cut JSON document).
     """
     documents, several = read_documents(path)
-    found: list[tuple[int, str, Any]] = []
-    for doc in documents:
-        prefix = f"line {doc.line}" if several else ""
-        if doc.error is not None:
-            found.append((doc.line, prefix or "$", Fault("record", None, doc.error)))
-            continue
-        for locator, value in _elements(doc.value):
-            where = f"{prefix}: {locator}" if prefix and locator != "$" else prefix or locator
-            found.append((doc.line, where, value))
+    found = [record for doc in documents for record in _document_records(doc, several)]
     lines = [line for line, _, _ in found]
     by_line = several and len(set(lines)) == len(lines)
     return [(line if by_line else i, where, value) for i, (line, where, value) in enumerate(found, start=1)]
+
+
+def _document_records(doc: Document, several: bool) -> list[Record]:
+    """Return the records of one document (line, locator, record or Fault), numbered by the document's line.
+
+    ``several``: the file holds several documents (one per line), so a locator names the line.
+    """
+    prefix = f"line {doc.line}" if several else ""
+    if doc.error is not None:
+        return [(doc.line, prefix or "$", Fault("record", None, doc.error))]
+    return [(doc.line, f"{prefix}: {locator}" if prefix and locator != "$" else prefix or locator, value)
+            for locator, value in _elements(doc.value)]
 
 
 def _elements(value: Any) -> Iterator[tuple[str, Any]]:
@@ -253,17 +257,10 @@ def lines_records(numbered: list[tuple[int, bytes]]) -> tuple[list[Record], bool
     found: list[Record] = []
     one_each = True
     for number, line in numbered:
-        if not line.strip():
-            continue
-        doc = line_document(number, line)
-        prefix = f"line {number}"
-        if doc.error is not None:
-            found.append((number, prefix, Fault("record", None, doc.error)))
-            continue
-        elements = list(_elements(doc.value))
-        one_each = one_each and len(elements) <= 1
-        found.extend((number, f"{prefix}: {locator}" if locator != "$" else prefix, value)
-                     for locator, value in elements)
+        if line.strip():
+            mine = _document_records(line_document(number, line), several=True)
+            one_each = one_each and len(mine) <= 1
+            found.extend(mine)
     return found, one_each
 
 

@@ -42,8 +42,7 @@ import uuid
 from functools import partial
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+import ibis
 from ibis.backends import BaseBackend
 
 from finops_lib.engines import workers
@@ -52,7 +51,7 @@ from finops_lib.models import canonical_model_sql, provider_sql
 from finops_lib.schema import conform, declared_schema
 from finops_lib.sources import REJECT_MARK, ReadResult, parquet_columns, read_head, register_source
 from finops_lib.sources._common import MAX_COUNT, Fault, records_arrow, records_table
-from finops_lib.sources._csv import header, ordered_rows, read_csv_sql
+from finops_lib.sources._csv import ordered_rows, read_csv_sql
 from finops_lib.sources._genai import newline_delimited_head
 from finops_lib.sources._litellm_json import (
     COLUMNS,
@@ -289,37 +288,36 @@ def read(path: Path, con: BaseBackend) -> ReadResult:
     path = Path(path)
     if path.suffix != ".parquet" and _json_file(path):
         return _read_json(path, con)
-    csv_rejects, notes = None, ()
-    if path.suffix == ".parquet":
+    parquet, csv_rejects = path.suffix == ".parquet", None
+    if parquet:
         columns = parquet_columns(path)
         if columns is None:
             raise SourceError(path, "not a readable Parquet file")
-        present = set(columns)
-        if workers.for_file(path) is not None and not [c for c in REQUIRED if c not in present]:
-            try:
-                return _read_on_workers(path, con, present)
-            except workers.WorkersFailed as exc:
-                notes = (f"read on the ingest machine: {exc}",)
         source = f"(SELECT COLUMNS(*)::VARCHAR FROM read_parquet({quote(str(path))}))"
     else:
-        if workers.for_file(path) is not None and workers.splittable(path):
-            names = header(path)
-            if not [c for c in REQUIRED if c not in names]:
-                try:
-                    return _read_csv_on_workers(path, con, set(names))
-                except workers.WorkersFailed as exc:
-                    notes = (f"read on the ingest machine: {exc}",)
-        source, names, csv_rejects = read_csv_sql(path)
-        present = set(names)
+        source, columns, csv_rejects = read_csv_sql(path)
+    present = set(columns)
     missing = [c for c in REQUIRED if c not in present]
     if missing:
         raise SourceError(path, f"required LiteLLM column(s) missing: {', '.join(missing)}", column=missing[0])
+    notes: tuple[str, ...] = ()
+    pool = workers.for_file(path)
+    if pool is not None and (parquet or workers.splittable(path)):
+        try:
+            return (_read_on_workers if parquet else _read_csv_on_workers)(pool, path, con, present)
+        except workers.WorkersFailed as exc:
+            notes = (f"read on the ingest machine: {exc}",)
     requests = ordered_rows(con, _select_sql(source, present, str(path)), "requests")
     return ReadResult(FORMAT, str(path), None, requests, None, None, inline_rejects=True, csv_rejects=csv_rejects,
                       numbered_from=2, notes=notes)
 
 
-def _read_on_workers(path: Path, con: BaseBackend, present: set[str]) -> ReadResult:
+def _staged_requests(con: BaseBackend, read: workers.RangesRead) -> ibis.Table:
+    """Return the rows the workers staged as the reader's ``requests`` (a view of their Parquet files)."""
+    return conform(relation(con, f"SELECT * FROM read_parquet({quote(read.rows)})"), "requests")
+
+
+def _read_on_workers(pool: workers.Workers, path: Path, con: BaseBackend, present: set[str]) -> ReadResult:
     """Read a big Parquet dump with Spark's reader on the offered workers (:mod:`finops_lib.engines.workers`).
 
     The same SELECT as on the ingest machine, over numbered rows (a record's number is its position + 2, as the
@@ -331,12 +329,14 @@ def _read_on_workers(path: Path, con: BaseBackend, present: set[str]) -> ReadRes
     finops_lib.engines.workers.WorkersFailed
         When Spark cannot read the file; the caller reads it on the ingest machine.
     """
-    read = workers.read_parquet(workers.for_file(path), path,
+    read = workers.read_parquet(pool, path,
                                 lambda source: _select_sql(source, present, str(path), numbered=True),
                                 declared_schema("requests").to_pyarrow(), first_row=2, columns=COLUMNS)
-    requests = conform(relation(con, f"SELECT * FROM read_parquet({quote(read.files)})"), "requests")
+    requests = _staged_requests(con, read)
     # The records the file holds (its footer), not what the workers wrote: the load's count check then proves that
     # every record came through Spark's tasks.
+    import pyarrow.parquet as pq
+
     records = pq.ParquetFile(path).metadata.num_rows
     return ReadResult(FORMAT, str(path), None, requests, None, records, inline_rejects=True,
                       notes=(f"read by Spark's Parquet reader on its workers ({read.tasks} tasks)",))
@@ -348,7 +348,7 @@ def _csv_scan(piece: Path, *, present: set[str], shown: str) -> tuple[str, str]:
     return _select_sql(source, present, shown), rejects
 
 
-def _read_csv_on_workers(path: Path, con: BaseBackend, present: set[str]) -> ReadResult:
+def _read_csv_on_workers(pool: workers.Workers, path: Path, con: BaseBackend, present: set[str]) -> ReadResult:
     """Read a big plain CSV dump in ranges of lines on the offered workers (:func:`workers.read_csv`).
 
     Each range is parsed by the same ``read_csv`` and SELECT as the whole file on the ingest machine, and its rows
@@ -359,9 +359,9 @@ def _read_csv_on_workers(path: Path, con: BaseBackend, present: set[str]) -> Rea
     finops_lib.engines.workers.WorkersFailed
         When the lines cannot be numbered on the workers; the caller reads the file on the ingest machine.
     """
-    read = workers.read_csv(workers.for_file(path), path, partial(_csv_scan, present=present, shown=str(path)),
+    read = workers.read_csv(pool, path, partial(_csv_scan, present=present, shown=str(path)),
                             declared_schema("requests").to_pyarrow())
-    requests = conform(relation(con, f"SELECT * FROM read_parquet({quote(read.rows)})"), "requests")
+    requests = _staged_requests(con, read)
     rejected = f"_csv_rejects_{uuid.uuid4().hex[:12]}"
     con.con.execute(f"CREATE OR REPLACE TEMP VIEW {rejected} AS SELECT * FROM read_parquet({quote(read.rejects)})")
     return ReadResult(FORMAT, str(path), None, requests, None, read.lines, inline_rejects=True,
@@ -380,9 +380,10 @@ def _json_file(path: Path) -> bool:
 def _read_json(path: Path, con: BaseBackend) -> ReadResult:
     """Stage the JSON records as the CSV path's text columns, then run the same SELECT on them."""
     notes: tuple[str, ...] = ()
-    if workers.for_file(path) is not None and workers.splittable(path) and newline_delimited_head(path):
+    pool = workers.for_file(path)
+    if pool is not None and workers.splittable(path) and newline_delimited_head(path):
         try:
-            return _read_lines_on_workers(path, con)
+            return _read_lines_on_workers(pool, path, con)
         except workers.WorkersFailed as exc:
             notes = (f"read on the ingest machine: {exc}",)
     table, count, rejects = stage(con, path, REQUIRED, FORMAT)
@@ -399,32 +400,21 @@ def _read_json(path: Path, con: BaseBackend) -> ReadResult:
     )
 
 
-def _lines_parse(numbered: list[tuple[int, bytes]], *, shown: str) -> tuple[object, object, dict]:
-    """Return ``requests`` rows and rejects (Arrow) of some numbered lines of a JSON-lines dump (on a Spark worker).
+def _lines_staged(numbered: list[tuple[int, bytes]], *, shown: str) -> tuple[object, object, dict]:
+    """Stage some numbered lines of a JSON-lines dump as :func:`_read_json` stages the whole file (on a Spark worker).
 
-    As :func:`_read_json` reads them, with what the whole-file rules need to know (see :func:`_read_lines_on_workers`).
+    Returns the staged rows (Arrow, for the reader's SELECT), the rejects (Arrow, declared ``rejects``) and what the
+    whole-file rules need to know (see :func:`_read_lines_on_workers`).
     """
-    import duckdb
-
     found, one_each = lines_records(numbered)
     rows, rejects, seen = staged_rows(found, REQUIRED, FORMAT, shown)
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")  # as the ingest machine's DuckDB (finops_lib.engine.connect)
-    con.execute("SET threads = 1")
-    con.register("__staged", staged_arrow(rows))
-    out = con.execute(_select_sql("__staged", set(COLUMNS), shown, numbered=True)).fetch_arrow_table()
-    con.close()
-    schema = declared_schema("requests").to_pyarrow()
-    have = set(out.column_names)
-    requests = pa.Table.from_arrays([out[f.name].cast(f.type) if f.name in have else pa.nulls(out.num_rows, f.type)
-                                     for f in schema], schema=schema)
     info = {"records": len(found), "one_each": one_each, "seen": sorted(seen),
             "any_record": any(not isinstance(v, Fault) for _, _, v in found),
             "first": list(found[0][:2]) if found else None}
-    return requests, records_arrow(rejects, "rejects"), info
+    return staged_arrow(rows), records_arrow(rejects, "rejects"), info
 
 
-def _read_lines_on_workers(path: Path, con: BaseBackend) -> ReadResult:
+def _read_lines_on_workers(pool: workers.Workers, path: Path, con: BaseBackend) -> ReadResult:
     """Read a big JSON-lines dump in ranges of lines on the offered workers (:func:`workers.read_lines`).
 
     Each range's lines are parsed and staged as :func:`_read_json` stages the whole file, and run through the same
@@ -439,7 +429,9 @@ def _read_lines_on_workers(path: Path, con: BaseBackend) -> ReadResult:
     SourceError
         When no record has a required field.
     """
-    read = workers.read_lines(workers.for_file(path), path, partial(_lines_parse, shown=str(path)))
+    read = workers.read_lines(pool, path, partial(_lines_staged, shown=str(path)),
+                              _select_sql(workers.BATCH, set(COLUMNS), str(path), numbered=True),
+                              declared_schema("requests").to_pyarrow())
     records = sum(i["records"] for i in read.infos)
     if not records:
         raise workers.WorkersFailed("no record found on the workers")
@@ -448,7 +440,6 @@ def _read_lines_on_workers(path: Path, con: BaseBackend) -> ReadResult:
     first = next(tuple(i["first"]) for i in read.infos if i["first"])
     seen = set().union(*(i["seen"] for i in read.infos))
     check_required(path, REQUIRED, seen, any(i["any_record"] for i in read.infos), first)
-    requests = conform(relation(con, f"SELECT * FROM read_parquet({quote(read.rows)})"), "requests")
     rejects = conform(relation(con, f"SELECT * FROM read_parquet({quote(read.rejects)})"), "rejects")
-    return ReadResult(FORMAT, str(path), None, requests, rejects, records, inline_rejects=True,
+    return ReadResult(FORMAT, str(path), None, _staged_requests(con, read), rejects, records, inline_rejects=True,
                       notes=(f"read in {read.tasks} ranges of lines on Spark's workers",))

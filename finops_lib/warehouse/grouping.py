@@ -18,7 +18,6 @@ from ibis.backends import BaseBackend
 
 from finops_lib import engine
 from finops_lib.errors import FinopsError
-from finops_lib.warehouse import privacy
 from finops_lib.warehouse.ledger import Known, Ledger, settled_stat
 from finops_lib.warehouse.loading import (
     DATA_TABLES,
@@ -29,6 +28,7 @@ from finops_lib.warehouse.loading import (
     ingest_detected,
     ingest_file,
     insert_rows,
+    notes_message,
     rollback,
     scalar,
     settle_file,
@@ -175,5 +175,5 @@ def _load_fresh(con: BaseBackend, batch: list[Fresh], ledger: Ledger) -> list[Fi
         size, mtime_ns = settled_stat(fresh.stat)
         ledger.add(Known(paths[n], fresh.sha, source.name, size, mtime_ns, datetime.now(UTC)))
         results.append(FileResult(paths[n], source.name, "loaded", read, loaded, rejected, replaced, superseded,
-                                  message=privacy.mask_secrets("; ".join(notes)) or ""))
+                                  message=notes_message(notes)))
     return results

@@ -384,6 +384,14 @@ def check(con: BaseBackend, path: Path, *, format: str | None, ledger: Ledger, h
     return Fresh(path, source, sha, stat)
 
 
+def notes_message(notes: tuple[str, ...]) -> str:
+    """Return a reader's notes as a loaded file's summary message, masked like a failure reason.
+
+    A note may quote a raw value (a Spark job's error, say).
+    """
+    return privacy.mask_secrets("; ".join(notes)) or ""
+
+
 def failure_reason(exc: BaseException) -> str:
     """Return the reason a file failed, for people: a reader's own message as is, anything else with its kind.
 
@@ -478,7 +486,7 @@ def _transaction(con: BaseBackend, path: Path, source: Source, ledger: Ledger, s
     ledger.add(Known(shown, sha(), source.name, size, mtime_ns, datetime.now(UTC)))
     status = "replaced" if before is not None else "loaded"
     return FileResult(shown, source.name, status, read, loaded, rejected, earlier + replaced, superseded,
-                      message=privacy.mask_secrets("; ".join(notes)) or "")
+                      message=notes_message(notes))
 
 
 def engine_broken(con: BaseBackend) -> bool:
