@@ -431,3 +431,126 @@ def test_json_lines_whose_whole_file_rules_the_workers_cannot_apply(spark, tmp_p
     assert "required LiteLLM field(s) missing in every record: model" in summary.loc[str(lacking), "message"]
     _same_rows(duck_file, _catalog(spark) / INGEST_FILE, "requests", several)
     _same_rows(duck_file, _catalog(spark) / INGEST_FILE, "rejects", several)
+
+
+# --- A FOCUS export read on the workers: staged as text in ranges, the typed SELECT over the staged rows ----------
+
+FOCUS_TEMPLATE = Path(__file__).parent / "data" / "focus.csv"
+
+
+def _write_focus(path: Path, n: int) -> tuple[list[str], dict[int, Decimal]]:
+    """A FOCUS CSV of ``n`` data lines from the fixture's rows, costs (i + 1) cents; return the odd lines and costs.
+
+    Odd lines (by line number, the header is line 1): 9 an unreadable BilledCost; 17 too many fields; 23 ends
+    before ChargeClass (a mandatory column: rejected); 30 ends after SubAccountName (padded: loaded, flagged);
+    35 the same as line 34 (an identical charge, kept).
+    """
+    import csv
+    import io
+
+    with FOCUS_TEMPLATE.open(newline="", encoding="utf-8") as fh:
+        header, *templates = list(csv.reader(fh))
+    cost = header.index("BilledCost")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    costs: dict[int, Decimal] = {}
+    previous: list[str] = []
+    for i in range(n):
+        line = i + 2
+        row = list(templates[i % len(templates)])
+        amount = Decimal(i + 1) / 100
+        for money in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost"):
+            row[header.index(money)] = str(amount)
+        if line == 9:
+            row[cost] = "12,5 EUR"
+        if line == 35:
+            row, amount = list(previous), costs[34]
+        if line == 17:
+            row = [*row, "one", "too", "many"]
+        if line == 23:
+            row = row[:header.index("ChargeClass")]
+        if line == 30:
+            row = row[:header.index("SubAccountName") + 1]
+        writer.writerow(row)
+        previous = row
+        if line not in (9, 17, 23):
+            costs[line] = amount
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return header, costs
+
+
+def _read_in_ranges(spark, folder: Path, path: Path, monkeypatch, *, block: int):
+    """Ingest ``folder`` on Spark, every file read on the workers in blocks of ``block`` bytes; ``path``'s summary."""
+    monkeypatch.setenv("FINOPS_SPARK_READ_MIN_BYTES", "0")
+    monkeypatch.setenv("FINOPS_SPARK_READ_BLOCK_BYTES", str(block))
+    row = warehouse.ingest([folder], con=spark).set_index("path").loc[str(path)]
+    assert row["status"] == "loaded", row["message"]
+    assert row["message"].startswith("read in ") and int(row["message"].split()[2]) > 1, row["message"]
+    return row
+
+
+def _as_duckdb_reads(spark, tmp_path: Path, folder: Path, path: Path) -> tuple[int, int]:
+    """Ingest ``folder`` with DuckDB; assert ``path``'s costs, rejects, ledger and windows equal the ingest warehouse's.
+
+    Returns the numbers of cost rows and rejects compared.
+    """
+    duck_file = tmp_path / "duck.duckdb"
+    duck = engine.connect(f"duckdb:///{duck_file}")
+    assert warehouse.ingest([folder], con=duck).set_index("path").loc[str(path), "message"] == ""
+    duck.disconnect()
+    ingest = _catalog(spark) / INGEST_FILE
+    _same_rows(duck_file, ingest, "ingested_files", path, drop=WHEN_READ)
+    _same_rows(duck_file, ingest, "ingested_windows", path)
+    return _same_rows(duck_file, ingest, "costs", path), _same_rows(duck_file, ingest, "rejects", path)
+
+
+def test_a_focus_export_read_in_ranges_on_the_workers_gives_the_rows_the_ingest_machine_reads(spark, tmp_path,
+                                                                                              monkeypatch):
+    """A FOCUS CSV staged as text on the workers: costs, rejects, line numbers and ledger as DuckDB's ingest gives."""
+    folder = tmp_path / "focus"
+    folder.mkdir()
+    export = folder / "focus_export.csv"
+    _header, costs = _write_focus(export, 40)
+
+    row = _read_in_ranges(spark, folder, export, monkeypatch, block=4000)
+    assert (row["rows_read"], row["rows_loaded"], row["rows_rejected"]) == (40, 37, 3)
+    rejects = spark.table("rejects").to_pandas()
+    rejects = rejects[rejects["x_SourceFile"] == str(export)].set_index("x_SourceRow")
+    assert sorted(rejects.index) == [9, 17, 23]
+    assert rejects.loc[9, "x_Column"] == "BilledCost" and "too many columns" in rejects.loc[17, "x_Reason"]
+    assert rejects.loc[23, "x_Column"] == "ChargeClass"
+    loaded = spark.table("costs").to_pandas()
+    loaded = loaded[loaded["x_SourceFile"] == str(export)].set_index("x_SourceRow")
+    assert sorted(loaded.index) == sorted(costs)  # every good line at its own number, past the rejected ones
+    assert {line: Decimal(str(v)) for line, v in loaded["BilledCost"].items()} == costs
+    # 1 to 40 cents = 8.20, less lines 9, 17 and 23 (8 + 16 + 22 cents), line 35 at line 34's 33 cents, not 34
+    assert sum(costs.values()) == Decimal("7.73")
+    assert "row_padded" in loaded.loc[30, "x_DataQualityFlags"]
+    assert _as_duckdb_reads(spark, tmp_path, folder, export) == (37, 3)
+
+
+@pytest.mark.parametrize("fixture", ["aws_cur2_bad_rows.csv", "azure_cost_details_bad_rows.csv"])
+def test_a_cloud_bill_read_in_ranges_on_the_workers_gives_the_rows_the_ingest_machine_reads(spark, tmp_path,
+                                                                                            monkeypatch, fixture):
+    """CUR and Azure cost details staged as text on the workers: rows, rejects and lines as DuckDB's ingest gives.
+
+    The fixture's five lines (1st and 5th good, the three between bad: a number, a date, a JSON tag) four times, with
+    a line of too many fields after the second time: the line numbers below are worked out from that layout.
+    """
+    header, *body = (Path(__file__).parent / "data" / fixture).read_text(encoding="utf-8").splitlines()
+    lines = [header, *body, *body, ",".join(["x"] * (header.count(",") + 4)), *body, *body]
+    folder = tmp_path / fixture.split("_bad")[0]
+    folder.mkdir()
+    bill = folder / fixture.replace("_bad_rows", "")
+    bill.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    good = {2, 6, 7, 11, 13, 17, 18, 22}
+    bad = set(range(2, 23)) - good
+
+    row = _read_in_ranges(spark, folder, bill, monkeypatch, block=900)
+    assert (row["rows_read"], row["rows_loaded"], row["rows_rejected"]) == (21, 8, 13)
+    rejects = spark.table("rejects").to_pandas()
+    assert set(rejects.loc[rejects["x_SourceFile"] == str(bill), "x_SourceRow"]) == bad
+    costs = spark.table("costs").to_pandas()
+    assert set(costs.loc[costs["x_SourceFile"] == str(bill), "x_SourceRow"]) == good
+    assert _as_duckdb_reads(spark, tmp_path, folder, bill) == (8, 13)

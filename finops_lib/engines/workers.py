@@ -282,7 +282,7 @@ def splittable(path: Path) -> bool:
 
 
 def read_csv(workers: Workers, path: Path, scan: Callable[[Path], tuple[str, str]], schema, *,
-             block_bytes: int | None = None) -> RangesRead:
+             block_bytes: int | None = None, line_column: str = "x_SourceRow") -> RangesRead:
     """Read a plain CSV dump on the workers: ranges of whole lines, each parsed by the reader's own DuckDB scan.
 
     Two Spark jobs. The first scans blocks of the file for the newlines that end records (with quote parity, so a
@@ -306,6 +306,8 @@ def read_csv(workers: Workers, path: Path, scan: Callable[[Path], tuple[str, str
     block_bytes
         The size of the blocks scanned for boundaries (default ``$FINOPS_SPARK_READ_BLOCK_BYTES``, else
         :data:`BLOCK_BYTES`).
+    line_column
+        The column of the SELECT that receives each row's line number in the whole file.
 
     Raises
     ------
@@ -323,7 +325,7 @@ def read_csv(workers: Workers, path: Path, scan: Callable[[Path], tuple[str, str
         todo = workers.session.createDataFrame([(r.index, r.start, r.end, r.base) for r in ranges],
                                                "index INT, start LONG, end LONG, base LONG").repartition(len(ranges))
         parse = partial(_parse_task, path=str(path), header_end=ranges[0].start, scan=scan, schema=schema,
-                        folder=str(folder))
+                        folder=str(folder), line_column=line_column)
         done = todo.mapInArrow(parse, "index INT, rows LONG, rejected LONG").collect()
         _all_back(done, len(ranges))
     return RangesRead(folder, len(done), lines=lines)
@@ -384,7 +386,7 @@ def _scan_task(batches, *, path: str):
                                              names=names)
 
 
-def _parse_task(batches, *, path: str, header_end: int, scan, schema, folder: str):
+def _parse_task(batches, *, path: str, header_end: int, scan, schema, folder: str, line_column: str):
     """On a worker: parse each range given (index, start, end, base) with the reader's scan; stage rows and rejects."""
     import tempfile
 
@@ -395,7 +397,7 @@ def _parse_task(batches, *, path: str, header_end: int, scan, schema, folder: st
         for index, start, end, base in zip(*(batch.column(c).to_pylist() for c in ("index", "start", "end", "base")),
                                            strict=True):
             rows, rejected = _parse_range(path, header_end, index, start, end, base, scan, schema, Path(folder),
-                                          Path(tempfile.gettempdir()))
+                                          Path(tempfile.gettempdir()), line_column)
             out.append((index, rows, rejected))
     yield pa.RecordBatch.from_arrays([pa.array([o[0] for o in out], pa.int32()), pa.array([o[1] for o in out],
                                       pa.int64()), pa.array([o[2] for o in out], pa.int64())],
@@ -403,7 +405,7 @@ def _parse_task(batches, *, path: str, header_end: int, scan, schema, folder: st
 
 
 def _parse_range(path: str, header_end: int, index: int, start: int, end: int, base: int, scan, schema,
-                 folder: Path, scratch: Path) -> tuple[int, int]:
+                 folder: Path, scratch: Path, line_column: str) -> tuple[int, int]:
     import numpy as np
     import pyarrow as pa
 
@@ -432,7 +434,7 @@ def _parse_range(path: str, header_end: int, index: int, start: int, end: int, b
     lines = np.unique(rejected)
     position = np.arange(rows.num_rows, dtype=np.int64) + 2
     shift = np.searchsorted(lines - np.arange(1, len(lines) + 1), position - 1, side="right")
-    numbered = rows.set_column(rows.schema.get_field_index("x_SourceRow"), "x_SourceRow",
+    numbered = rows.set_column(rows.schema.get_field_index(line_column), line_column,
                                pa.array(position + shift + base, pa.int64()))
     _write(folder / f"rows-{index:05d}.parquet", _declared(numbered, schema))
     moved = bad.set_column(0, "line", pa.array(rejected + base, pa.int64()))

@@ -81,8 +81,8 @@ from finops_lib.sources._cloud import (
     per_block_sql,
     runs_alike,
     stage,
+    stage_text,
     tag_set_sql,
-    text_source,
     union_rows,
     unit_table,
     windows_from,
@@ -377,6 +377,11 @@ def parts_of(path: Path) -> tuple[str, ...]:
     return named_parts(path, f"{glob.escape(hit['stem'])}-[0-9]*{hit['ext']}") if hit else ()
 
 
+def _pad_required(name: str) -> bool:
+    """Whether a short CSV line may not end before column ``name`` (it is rejected instead of padded)."""
+    return snake(name) in PAD_REQUIRED
+
+
 def _read(path: Path, con: BaseBackend, fmt: str) -> ReadResult:
     return _read_many([Path(path)], con, fmt)[0]
 
@@ -388,29 +393,26 @@ def _read_many(paths: list[Path], con: BaseBackend, fmt: str) -> list[ReadResult
     more than running it: files whose columns read alike (the same labels) share one, each file's rows then
     selected by ``x_SourceFile``. Returns one result per file, in order, each as :func:`_read` would give it.
     """
-    staged: list[tuple[Path, str, dict[str, str], str | None]] = []
-    for path in paths:
-        source, types, csv_rejects = text_source(con, path, required=lambda name: snake(name) in PAD_REQUIRED)
-        raw_sql, labels = _raw_select(source, types, path)
-        staged.append((path, stage(con, raw_sql, path), labels, csv_rejects))
+    staged = [(path, stage_text(con, path, _raw_select, required=_pad_required)) for path in paths]
     results: dict[Path, ReadResult] = {}
-    for run in runs_alike(staged, key=lambda item: item[2]):
-        rows = union_rows([item[1] for item in run])
+    for run in runs_alike(staged, key=lambda item: item[1].labels):
+        rows = union_rows([text.rows for _, text in run])
         lookups = (meter_table(con, distinct_values(con, rows, "line_item_usage_type"), "aws"),
                    unit_table(con, distinct_values(con, rows, "pricing_unit")))
-        final = stage(con, _select_sql(rows, run[0][2], lookups, fmt), run[0][0])
+        final = stage(con, _select_sql(rows, run[0][1].labels, lookups, fmt), run[0][0])
         for view in lookups:
             con.con.unregister(view)
-        for path, _, _, csv_rejects in run:
+        for path, text in run:
             mine = of_file(final, path, len(run))
             # One window per billing period, payer and usage account (two linked-account CURs of one payer never
             # erase each other), restated together with the other parts of its delivery.
             parts = parts_of(path)
             windows = tuple(replace(w, parts=parts) for w in windows_from(con, mine))
             costs = conform(relation(con, f"SELECT * EXCLUDE (src_row) FROM {mine}"), "costs")
-            results[path] = ReadResult(fmt, str(path), costs, None, None, None, inline_rejects=True,
-                                       csv_rejects=csv_rejects, windows=windows,
-                                       notes=missing_note(path, _listed(path), "delivery"))
+            results[path] = ReadResult(fmt, str(path), costs, None, None, text.lines, inline_rejects=True,
+                                       csv_rejects=text.csv_rejects, windows=windows,
+                                       lines_final=text.lines is not None,
+                                       notes=(*text.notes, *missing_note(path, _listed(path), "delivery")))
     return [results[path] for path in paths]
 
 

@@ -88,8 +88,8 @@ from finops_lib.sources._cloud import (
     per_block_sql,
     runs_alike,
     stage,
+    stage_text,
     tag_set_sql,
-    text_source,
     union_rows,
     unit_table,
     windows_from,
@@ -485,13 +485,12 @@ def _read_many(paths: list[Path], con: BaseBackend) -> list[ReadResult]:
     """
     staged = []
     for path in paths:
-        source, types, csv_rejects = text_source(con, path, required=_pad_required)
-        raw_sql, labels = _raw_select(source, types, path)
-        rows = stage(con, raw_sql, path)
+        text = stage_text(con, path, _raw_select, required=_pad_required)
+        rows = text.rows
         manifest, manifest_folder = _manifest(path)
         view = _view(con, rows)
-        staged.append(_Staged(path, rows, (labels, _us_dates(con, rows), (view, dataset_of(view, path, manifest))),
-                              csv_rejects, manifest, manifest_folder))
+        staged.append(_Staged(path, rows, (text.labels, _us_dates(con, rows), (view, dataset_of(view, path, manifest))),
+                              text.csv_rejects, manifest, manifest_folder, text.lines, text.notes))
     results: dict[Path, ReadResult] = {}
     for run in runs_alike(staged, key=lambda item: item.alike):
         labels, us, view = run[0].alike
@@ -508,9 +507,9 @@ def _read_many(paths: list[Path], con: BaseBackend) -> list[ReadResult]:
                             for w in windows_from(con, mine))
             costs = conform(relation(con, f"SELECT * EXCLUDE (src_row) FROM {mine}"), "costs")
             results[f.path] = ReadResult(
-                FORMAT, str(f.path), costs, None, None, None, inline_rejects=True, csv_rejects=f.csv_rejects,
-                windows=windows, delivered_at=delivered_at(f.manifest),
-                notes=missing_note(f.path, _listed(f.path, f.manifest, f.manifest_folder), "export run"))
+                FORMAT, str(f.path), costs, None, None, f.lines, inline_rejects=True, csv_rejects=f.csv_rejects,
+                windows=windows, delivered_at=delivered_at(f.manifest), lines_final=f.lines is not None,
+                notes=(*f.notes, *missing_note(f.path, _listed(f.path, f.manifest, f.manifest_folder), "export run")))
     return [results[path] for path in paths]
 
 
@@ -524,6 +523,8 @@ class _Staged:
     csv_rejects: str | None
     manifest: dict
     manifest_folder: Path | None
+    lines: int | None = None  # the data lines, when the rows carry their line numbers (read on Spark's workers)
+    notes: tuple[str, ...] = ()
 
 
 @register_source(FORMAT, table="costs", detect=_detect, many=_read_many,

@@ -50,18 +50,21 @@ import re
 import shutil
 import tempfile
 import uuid
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
+from finops_lib.engines import workers
 from finops_lib.errors import SourceError
 from finops_lib.meters import parse_meter
 from finops_lib.schema import conform
 from finops_lib.sources import ReadResult, Window, parquet_columns, register_source
 from finops_lib.sources._cloud import of_file, runs_alike, stage, union_rows
-from finops_lib.sources._csv import MISSING, PADDED, execute_scan, read_csv_sql
+from finops_lib.sources._csv import MISSING, PADDED, execute_scan, read_csv_sql, worker_rows
 from finops_lib.sources._focus_sql import MONEY, PROVIDER_COLUMNS, present_column, select_sql, values_sql
 from finops_lib.sources._parts import named_parts
 from finops_lib.sources._sql import ident, quote, relation, timestamp_sql
@@ -157,6 +160,13 @@ def _source(path: Path) -> tuple[str, list[str], str | None]:
     return f"(SELECT {', '.join(cols)}, {pads} FROM read_parquet({quote(str(path))}))", names, None
 
 
+def _text_select(source: str, names: list[str], shown: str) -> str:
+    """Return the SELECT of a file's rows as text with nulls normalized (``NULL``, ``None``, empty), and its name."""
+    cols = ", ".join(f"CASE WHEN upper(trim({ident(n)})) IN ('', 'NULL', 'NONE') THEN NULL ELSE {ident(n)} END "
+                     f"AS {ident(n)}" for n in names)
+    return f"SELECT {cols}, {PADDED}, {MISSING}, {quote(shown)} AS __file FROM {source}"
+
+
 def _stage(con: BaseBackend, source: str, names: list[str], path: Path) -> str:
     """Write the file's rows, as text with nulls normalized, in file order to a temporary Parquet file.
 
@@ -167,13 +177,73 @@ def _stage(con: BaseBackend, source: str, names: list[str], path: Path) -> str:
     folder = Path(tempfile.mkdtemp(prefix="finops_focus_"))
     atexit.register(shutil.rmtree, folder, True)
     target = folder / "raw.parquet"
-    cols = ", ".join(f"CASE WHEN upper(trim({ident(n)})) IN ('', 'NULL', 'NONE') THEN NULL ELSE {ident(n)} END "
-                     f"AS {ident(n)}" for n in names)
     con.con.execute("SET preserve_insertion_order = true")
-    execute_scan(con, f"COPY (SELECT {cols}, {PADDED}, {MISSING}, {quote(str(path))} AS __file FROM {source}) "
-                      f"TO {quote(str(target))} (FORMAT parquet)")
+    execute_scan(con, f"COPY ({_text_select(source, names, str(path))}) TO {quote(str(target))} (FORMAT parquet)")
     return (f"(SELECT * EXCLUDE (file_row_number), file_row_number + 2 AS __line "
             f"FROM read_parquet({quote(str(target))}, file_row_number = true))")
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """One file's rows staged as text (:func:`_stage`, or :func:`_stage_on_workers`), with what the load needs."""
+
+    path: Path
+    rows: str
+    names: list[str]
+    csv_rejects: str | None
+    windows: tuple[Window, ...] = ()
+    lines: int | None = None  # the data lines counted, when the rows carry their final line numbers
+    notes: tuple[str, ...] = field(default=())
+
+
+def _piece_scan(piece: Path, *, names: list[str], shown: str) -> tuple[str, str]:
+    """Return the text SELECT of a CSV file holding the header and some lines of ``shown`` (on a Spark worker)."""
+    source, piece_names, rejects = _source(piece)
+    if piece_names != names:  # the header is copied into every piece: a difference is a fault of the split
+        raise SourceError(Path(shown), "a range of lines read on a worker did not have the file's columns")
+    return f"SELECT *, NULL::BIGINT AS __line FROM ({_text_select(source, names, shown)})", rejects
+
+
+def _stage_on_workers(pool: workers.Workers, con: BaseBackend, path: Path, names: list[str]) -> _Staged:
+    """Stage a big plain CSV's rows as text on the offered workers, in ranges of lines (:func:`workers.read_csv`).
+
+    Each range is parsed by the same ``read_csv`` and text SELECT as the whole file on the ingest machine, and its
+    rows and rejected lines numbered as the ingest machine numbers them; the typed SELECT, the meters and the
+    windows then run over the staged rows exactly as over a file staged on the ingest machine.
+
+    Raises
+    ------
+    finops_lib.engines.workers.WorkersFailed
+        When the lines cannot be numbered on the workers; the caller stages the file on the ingest machine.
+    """
+    schema = pa.schema([*((n, pa.string()) for n in names), (PADDED, pa.bool_()), (MISSING, pa.string()),
+                        ("__file", pa.string()), ("__line", pa.int64())])
+    read = workers.read_csv(pool, path, partial(_piece_scan, names=names, shown=str(path)), schema,
+                            line_column="__line")
+    rows, rejected = worker_rows(con, read.rows, read.rejects)
+    return _Staged(path, rows, names, rejected, lines=read.lines,
+                   notes=(f"read in {read.tasks} ranges of lines on Spark's workers",))
+
+
+def _staged(con: BaseBackend, path: Path) -> _Staged:
+    """Stage one FOCUS file's rows as text: on the offered Spark workers when it is a big plain CSV, else here."""
+    source, names, csv_rejects = _source(path)
+    missing = [c for c in REQUIRED if c not in names]
+    if not set(names) & set(PROVIDER_COLUMNS):
+        missing.append("ProviderName")
+    if missing:
+        raise SourceError(path, f"mandatory FOCUS column(s) missing: {', '.join(missing)} "
+                                f"(FOCUS {focus_version(names)} columns found)", column=missing[0])
+    notes: tuple[str, ...] = ()
+    pool = workers.for_file(path)
+    if pool is not None and csv_rejects is not None and workers.splittable(path):
+        try:
+            staged = _stage_on_workers(pool, con, path, names)
+            return replace(staged, windows=_windows(con, path, staged.rows, names))
+        except workers.WorkersFailed as exc:
+            notes = (f"read on the ingest machine: {exc}",)
+    rows = _stage(con, source, names, path)
+    return _Staged(path, rows, names, csv_rejects, _windows(con, path, rows, names), notes=notes)
 
 
 def _meters_table(con: BaseBackend, stage: str, names: list[str]) -> str:
@@ -238,35 +308,29 @@ def _read_many(paths: list[Path], con: BaseBackend) -> list[ReadResult]:
     a row with the same columns share one (run once, into a staging file), each file's rows then selected by
     ``x_SourceFile``. Returns one result per file, in order, each as reading the file alone gives it.
     """
-    staged = []
+    staged: list[_Staged] = []
     for path in paths:
         try:
-            source, names, csv_rejects = _source(path)
-            missing = [c for c in REQUIRED if c not in names]
-            if not set(names) & set(PROVIDER_COLUMNS):
-                missing.append("ProviderName")
-            if missing:
-                raise SourceError(path, f"mandatory FOCUS column(s) missing: {', '.join(missing)} "
-                                        f"(FOCUS {focus_version(names)} columns found)", column=missing[0])
-            rows = _stage(con, source, names, path)
-            staged.append((path, rows, names, csv_rejects, _windows(con, path, rows, names)))
+            staged.append(_staged(con, path))
         except (duckdb.Error, OSError) as exc:
             raise SourceError(path, f"cannot read the file: {exc}") from exc
     results: dict[Path, ReadResult] = {}
-    for run in runs_alike(staged, key=lambda item: item[2]):
-        first, names = run[0][0], run[0][2]
+    for run in runs_alike(staged, key=lambda item: item.names):
+        first, names = run[0].path, run[0].names
         try:
-            rows = union_rows([item[1] for item in run])
+            rows = union_rows([item.rows for item in run])
             meters = _meters_table(con, rows, names)
             select = select_sql(rows, names, meters, FORMAT)
             # one file: its SELECT as it is; several: run once into a staging file, each file's rows read back
             final = f"({select})" if len(run) == 1 else stage(con, select, first)
-            for path, _, _, csv_rejects, windows in run:
-                mine = of_file(final, path, len(run))
+            for item in run:
+                mine = of_file(final, item.path, len(run))
                 costs = conform(relation(con, f"SELECT * {'' if len(run) == 1 else 'EXCLUDE (src_row) '}FROM {mine}"),
                                 "costs")
-                results[path] = ReadResult(FORMAT, str(path), costs, None, None, None, inline_rejects=True,
-                                           csv_rejects=csv_rejects, windows=windows)
+                results[item.path] = ReadResult(FORMAT, str(item.path), costs, None, None, item.lines,
+                                                inline_rejects=True, csv_rejects=item.csv_rejects,
+                                                windows=item.windows, lines_final=item.lines is not None,
+                                                notes=item.notes)
         except (duckdb.Error, OSError) as exc:
             raise SourceError(first, f"cannot read the file: {exc}") from exc
     return [results[path] for path in paths]

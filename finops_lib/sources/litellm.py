@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from functools import partial
 from pathlib import Path
 
@@ -51,7 +50,7 @@ from finops_lib.models import canonical_model_sql, provider_sql
 from finops_lib.schema import conform, declared_schema
 from finops_lib.sources import REJECT_MARK, ReadResult, parquet_columns, read_head, register_source
 from finops_lib.sources._common import MAX_COUNT, Fault, records_arrow, records_table
-from finops_lib.sources._csv import ordered_rows, read_csv_sql
+from finops_lib.sources._csv import ordered_rows, read_csv_sql, worker_rows
 from finops_lib.sources._genai import newline_delimited_head
 from finops_lib.sources._litellm_json import (
     COLUMNS,
@@ -361,9 +360,8 @@ def _read_csv_on_workers(pool: workers.Workers, path: Path, con: BaseBackend, pr
     """
     read = workers.read_csv(pool, path, partial(_csv_scan, present=present, shown=str(path)),
                             declared_schema("requests").to_pyarrow())
+    _rows, rejected = worker_rows(con, read.rows, read.rejects)
     requests = _staged_requests(con, read)
-    rejected = f"_csv_rejects_{uuid.uuid4().hex[:12]}"
-    con.con.execute(f"CREATE OR REPLACE TEMP VIEW {rejected} AS SELECT * FROM read_parquet({quote(read.rejects)})")
     return ReadResult(FORMAT, str(path), None, requests, None, read.lines, inline_rejects=True,
                       csv_rejects=rejected, lines_final=True,
                       notes=(f"read in {read.tasks} ranges of lines on Spark's workers",))
