@@ -18,10 +18,12 @@ Spark's figures include starting the JVM and the session (about 10 s here), as a
 machine, and into Spark with it read on the workers (:mod:`finops_lib.engines.workers`; the two Spark runs differ
 only by ``FINOPS_SPARK_READ_MIN_BYTES``). ``--csv-dump`` does the same with the sample's CSV (read on the workers in
 ranges of lines), ``--jsonl-dump`` with the same rows as JSON lines. The three ingest warehouses must hold the same
-``requests`` and ``rejects`` rows (the benchmark fails otherwise). Results go to
+``requests`` and ``rejects`` rows (the benchmark fails otherwise). ``--focus-dump`` does the same with a FOCUS
+export of about ``--rows`` charges (the scaled sample's FOCUS rows, each repeated with a copy number in an extra
+column, as one plain CSV), compared on ``costs`` and ``rejects``. Results go to
 ``benchmarks/out/spark_dump_<kind>.json``.
 
-Usage: ``python benchmarks/spark.py [--rows 1000000] [--parquet-dump] [--csv-dump] [--jsonl-dump]``
+Usage: ``python benchmarks/spark.py [--rows 1000000] [--parquet-dump] [--csv-dump] [--jsonl-dump] [--focus-dump]``
 """
 
 from __future__ import annotations
@@ -59,15 +61,23 @@ def timed(args: list[str], env: dict[str, str] | None = None) -> float:
 
 
 def one_dump(rows: int, kind: str) -> dict:
-    """Time one dump of ``rows`` requests (``parquet`` or ``csv``) ingested into DuckDB, Spark, and Spark's workers."""
+    """Time one dump of ``rows`` records (``parquet``, ``csv``, ``jsonl`` or ``focus``) ingested into DuckDB, Spark,
+    and Spark's workers."""
     import duckdb
 
     csv = ensure_sample(rows)
     folder = OUT / f"dump_{kind}_{rows}"
-    dump = folder / f"spend_logs.{kind}"
+    dump = folder / ("focus_export.csv" if kind == "focus" else f"spend_logs.{kind}")
+    table = "costs" if kind == "focus" else "requests"
     if not dump.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        if kind == "csv":  # the scaled sample's own CSV, alone in its folder
+        if kind == "focus":  # the sample's FOCUS charges, repeated, a copy number making each line distinct
+            files = f"{csv.parents[1] / 'focus'}/*.csv"
+            per_copy = duckdb.sql(f"SELECT count(*) FROM read_csv('{files}', all_varchar = true)").fetchone()[0]
+            duckdb.sql(f"""COPY (SELECT f.*, r.range::VARCHAR AS x_BenchCopy
+                               FROM read_csv('{files}', all_varchar = true) f, range({-(-rows // per_copy)}) r)
+                           TO '{dump}' (FORMAT csv, HEADER)""")
+        elif kind == "csv":  # the scaled sample's own CSV, alone in its folder
             shutil.copy(csv, dump)
         elif kind == "jsonl":  # one object per line, every value text, as the CSV holds it
             duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv}', all_varchar = true)) TO '{dump}' (FORMAT json)")
@@ -95,12 +105,12 @@ def one_dump(rows: int, kind: str) -> dict:
     for name, path in copies.items():
         db.execute(f"ATTACH '{path}' AS {name} (READ_ONLY)")
     same = {}
-    for table in ("requests", "rejects"):
-        same[table] = all(
-            db.execute(f"SELECT count(*) FROM (SELECT * FROM {a}.{table} EXCEPT ALL SELECT * FROM {b}.{table})"
+    for name in (table, "rejects"):
+        same[name] = all(
+            db.execute(f"SELECT count(*) FROM (SELECT * FROM {a}.{name} EXCEPT ALL SELECT * FROM {b}.{name})"
                        ).fetchone()[0] == 0
             for a in copies for b in copies if a != b)
-        print(f"{table}: the same rows in the three warehouses: {same[table]}")
+        print(f"{name}: the same rows in the three warehouses: {same[name]}")
     out = {"rows": rows, "file": str(dump), "file_bytes": dump.stat().st_size, "results": results, "same_rows": same}
     (OUT / f"spark_dump_{kind}.json").write_text(json.dumps(out, indent=1))
     return out
@@ -112,13 +122,14 @@ def main() -> int:
     parser.add_argument("--parquet-dump", action="store_true", help="time a Parquet dump read on Spark's workers")
     parser.add_argument("--csv-dump", action="store_true", help="time a CSV dump read in ranges on Spark's workers")
     parser.add_argument("--jsonl-dump", action="store_true", help="time a JSON-lines dump read on Spark's workers")
+    parser.add_argument("--focus-dump", action="store_true", help="time a FOCUS export read in ranges on the workers")
     args = parser.parse_args()
     if shutil.which("java") is None:
         print("no Java runtime on PATH: the Spark benchmark is skipped (make install and .ci/run install pyspark; "
               "Java comes from the system, e.g. apt-get install openjdk-17-jre-headless)")
         return 0
-    kinds = [k for k, asked in (("parquet", args.parquet_dump), ("csv", args.csv_dump), ("jsonl", args.jsonl_dump))
-             if asked]
+    kinds = [k for k, asked in (("parquet", args.parquet_dump), ("csv", args.csv_dump), ("jsonl", args.jsonl_dump),
+                                ("focus", args.focus_dump)) if asked]
     if kinds:
         return 0 if all(all(one_dump(args.rows, k)["same_rows"].values()) for k in kinds) else 1
     folder = ensure_sample(args.rows).parents[1]
