@@ -1,7 +1,7 @@
 """SQL helpers shared by the cloud billing exports read inside the engine (AWS CUR, Azure cost details).
 
-Both readers stage the raw columns as text (:func:`text_source`, :func:`stage_text`: a big plain CSV on Spark's
-workers during an ingest on a local session), parse money exactly
+Both readers stage the raw columns as text (:func:`text_source`, :func:`stage`; a big plain CSV on Spark's workers:
+:mod:`finops_lib.sources._worker_stage`), parse money exactly
 as DECIMAL (:func:`number_sql`, :func:`money_sql`), look meter and unit strings up once per distinct
 value (:func:`meter_table`, :func:`unit_table`), read tags once per distinct text
 (:func:`tag_set_sql`), mark rejects inline (:func:`fault_sql`, :func:`flags_sql`), hash natural keys
@@ -15,9 +15,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,21 +25,12 @@ import pyarrow.parquet as pq
 from ibis.backends import BaseBackend
 
 from finops_lib import engine
-from finops_lib.engines import workers
 from finops_lib.errors import SourceError
 from finops_lib.meters import parse_meter
 from finops_lib.schema import CONTEXT_TIERS, DEPLOYMENT_TYPES, SERVICE_TIERS, TOKEN_TYPES
 from finops_lib.sources import REJECT_MARK, Window, parquet_columns
 from finops_lib.sources._common import AI_CATEGORY, GENAI_SUBCATEGORY
-from finops_lib.sources._csv import (
-    MISSING,
-    PADDED,
-    execute_scan,
-    json_text_sql,
-    literal_used_sql,
-    read_csv_sql,
-    worker_rows,
-)
+from finops_lib.sources._csv import MISSING, PADDED, execute_scan, json_text_sql, literal_used_sql, read_csv_sql
 from finops_lib.sources._sql import ident, quote
 
 AI_SQL = quote(AI_CATEGORY)
@@ -315,67 +304,6 @@ def stage(con: BaseBackend, select_sql: str, path: Path) -> str:
         raise SourceError(path, f"cannot read the file: {str(exc).splitlines()[0]}") from exc
     return (f"(SELECT * EXCLUDE (file_row_number), file_row_number + 2 AS src_row "
             f"FROM read_parquet({quote(str(target))}, file_row_number = true))")
-
-
-#: A reader's SELECT of a file's raw columns as text: ``(source, {column: text expression}, path) -> (SQL, labels)``.
-RawSelect = Callable[[str, dict[str, str], Path], tuple[str, dict[str, str]]]
-
-
-@dataclass(frozen=True)
-class TextRows:
-    """A file's raw columns staged as text (:func:`stage_text`): the rows (with ``src_row``), what the reader needs.
-
-    ``lines`` is the number of data lines when the rows and the rejected lines already carry their line numbers in
-    the whole file (read in ranges on Spark's workers: the result is ``lines_final``), else None.
-    """
-
-    rows: str
-    labels: dict[str, str]
-    csv_rejects: str | None
-    lines: int | None = None
-    notes: tuple[str, ...] = ()
-
-
-def stage_text(con: BaseBackend, path: Path, raw_select: RawSelect, *,
-               required: Callable[[str], bool] | None) -> TextRows:
-    """Stage a cloud bill's raw columns as text with the reader's ``raw_select``; return the rows and their labels.
-
-    On the ingest machine the SELECT runs once into a Parquet file (:func:`stage`). A big plain CSV, during an
-    ingest on a local Spark session that offers its workers (:func:`finops_lib.engines.workers.for_file`), is read
-    there instead, in ranges of whole lines, each parsed by the same ``read_csv`` and ``raw_select`` and numbered
-    as the ingest machine numbers the whole file; what the workers cannot number is read here, saying why.
-    """
-    source, types, csv_rejects = text_source(con, path, required=required)
-    raw_sql, labels = raw_select(source, types, path)
-    notes: tuple[str, ...] = ()
-    pool = workers.for_file(path)
-    if pool is not None and csv_rejects is not None and workers.splittable(path):
-        try:
-            return _stage_on_workers(pool, con, path, raw_select, required, raw_sql, labels)
-        except workers.WorkersFailed as exc:
-            notes = (f"read on the ingest machine: {exc}",)
-    return TextRows(stage(con, raw_sql, path), labels, csv_rejects, notes=notes)
-
-
-def _stage_on_workers(pool: workers.Workers, con: BaseBackend, path: Path, raw_select: RawSelect,
-                      required: Callable[[str], bool] | None, raw_sql: str, labels: dict[str, str]) -> TextRows:
-    """Stage the raw text of a big plain CSV on the offered workers (:func:`finops_lib.engines.workers.read_csv`)."""
-    schema = con.con.execute(f"SELECT * FROM ({raw_sql}) LIMIT 0").fetch_arrow_table().schema
-    schema = schema.append(pa.field("src_row", pa.int64()))
-    scan = partial(_piece_scan, raw_select=raw_select, required=required, labels=labels, shown=str(path))
-    read = workers.read_csv(pool, path, scan, schema, line_column="src_row")
-    rows, rejected = worker_rows(con, read.rows, read.rejects)
-    return TextRows(rows, labels, rejected, read.lines, (f"read in {read.tasks} ranges of lines on Spark's workers",))
-
-
-def _piece_scan(piece: Path, *, raw_select: RawSelect, required: Callable[[str], bool] | None,
-                labels: dict[str, str], shown: str) -> tuple[str, str]:
-    """Return the raw text SELECT of a CSV holding the header and some lines of ``shown`` (on a Spark worker)."""
-    source, names, rejects = read_csv_sql(piece, required=required)
-    sql, piece_labels = raw_select(source, {n: ident(n) for n in names}, Path(shown))
-    if piece_labels != labels:  # the header is copied into every piece: a difference is a fault of the split
-        raise SourceError(Path(shown), "a range of lines read on a worker did not have the file's columns")
-    return f"SELECT *, NULL::BIGINT AS src_row FROM ({sql})", rejects
 
 
 T = TypeVar("T")

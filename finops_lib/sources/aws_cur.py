@@ -81,7 +81,6 @@ from finops_lib.sources._cloud import (
     per_block_sql,
     runs_alike,
     stage,
-    stage_text,
     tag_set_sql,
     union_rows,
     unit_table,
@@ -99,6 +98,7 @@ from finops_lib.sources._csv import (
 )
 from finops_lib.sources._parts import listed_parts, missing_note, named_parts
 from finops_lib.sources._sql import ident, money_faults, quote, relation
+from finops_lib.sources._worker_stage import stage_text
 
 CUR2 = "aws_cur2"
 LEGACY = "aws_cur_legacy"

@@ -88,7 +88,6 @@ from finops_lib.sources._cloud import (
     per_block_sql,
     runs_alike,
     stage,
-    stage_text,
     tag_set_sql,
     union_rows,
     unit_table,
@@ -97,6 +96,7 @@ from finops_lib.sources._cloud import (
 from finops_lib.sources._csv import LITERAL_FLAG, MISSING, PADDED, PADDED_FLAG, SHORT_REASON
 from finops_lib.sources._parts import listed_parts, missing_note, named_parts
 from finops_lib.sources._sql import money_faults, quote, relation
+from finops_lib.sources._worker_stage import stage_text
 
 FORMAT = "azure_cost_details"
 #: Canonical name -> accepted column names (lower case), first present wins.

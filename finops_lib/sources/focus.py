@@ -50,7 +50,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -64,10 +64,11 @@ from finops_lib.meters import parse_meter
 from finops_lib.schema import conform
 from finops_lib.sources import ReadResult, Window, parquet_columns, register_source
 from finops_lib.sources._cloud import of_file, runs_alike, stage, union_rows
-from finops_lib.sources._csv import MISSING, PADDED, execute_scan, read_csv_sql, worker_rows
+from finops_lib.sources._csv import MISSING, PADDED, execute_scan, read_csv_sql
 from finops_lib.sources._focus_sql import MONEY, PROVIDER_COLUMNS, present_column, select_sql, values_sql
 from finops_lib.sources._parts import named_parts
 from finops_lib.sources._sql import ident, quote, relation, timestamp_sql
+from finops_lib.sources._worker_stage import staged_on_workers
 
 FORMAT = "focus"
 #: FOCUS columns by the version that introduced them (Cost and Usage dataset).
@@ -161,7 +162,7 @@ def _source(path: Path) -> tuple[str, list[str], str | None]:
 
 
 def _text_select(source: str, names: list[str], shown: str) -> str:
-    """Return the SELECT of a file's rows as text with nulls normalized (``NULL``, ``None``, empty), and its name."""
+    """Return the SELECT of a file's rows as text, nulls normalized (``NULL``, ``None``, empty), with ``__file``."""
     cols = ", ".join(f"CASE WHEN upper(trim({ident(n)})) IN ('', 'NULL', 'NONE') THEN NULL ELSE {ident(n)} END "
                      f"AS {ident(n)}" for n in names)
     return f"SELECT {cols}, {PADDED}, {MISSING}, {quote(shown)} AS __file FROM {source}"
@@ -193,7 +194,7 @@ class _Staged:
     csv_rejects: str | None
     windows: tuple[Window, ...] = ()
     lines: int | None = None  # the data lines counted, when the rows carry their final line numbers
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
 
 def _piece_scan(piece: Path, *, names: list[str], shown: str) -> tuple[str, str]:
@@ -218,11 +219,9 @@ def _stage_on_workers(pool: workers.Workers, con: BaseBackend, path: Path, names
     """
     schema = pa.schema([*((n, pa.string()) for n in names), (PADDED, pa.bool_()), (MISSING, pa.string()),
                         ("__file", pa.string()), ("__line", pa.int64())])
-    read = workers.read_csv(pool, path, partial(_piece_scan, names=names, shown=str(path)), schema,
-                            line_column="__line")
-    rows, rejected = worker_rows(con, read.rows, read.rejects)
-    return _Staged(path, rows, names, rejected, lines=read.lines,
-                   notes=(f"read in {read.tasks} ranges of lines on Spark's workers",))
+    text = staged_on_workers(pool, con, path, partial(_piece_scan, names=names, shown=str(path)), schema,
+                             line_column="__line")
+    return _Staged(path, text.rows, names, text.csv_rejects, lines=text.lines, notes=text.notes)
 
 
 def _staged(con: BaseBackend, path: Path) -> _Staged:

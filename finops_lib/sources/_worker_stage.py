@@ -1,0 +1,110 @@
+"""A cloud bill's raw text staged on Spark's workers, in ranges of lines, during an ingest on a local session.
+
+The cloud bills' readers (FOCUS, AWS CUR, Azure cost details) work in two steps: the file's raw columns are staged
+as text, each row with its line, then a typed SELECT runs over the staged rows (meters parsed once, a key's
+occurrences numbered over the whole file). The first step is the one that reads the file, and it is per line: for
+a big plain CSV it runs on the offered workers (:func:`finops_lib.engines.workers.read_csv`), each range parsed by
+the reader's own ``read_csv`` and text SELECT and numbered as the ingest machine numbers the whole file; the
+second step then runs on the ingest machine over those rows as over rows it staged itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from ibis.backends import BaseBackend
+
+from finops_lib.engines import workers
+from finops_lib.errors import SourceError
+from finops_lib.sources._cloud import stage, text_source
+from finops_lib.sources._csv import read_csv_sql, worker_rows
+from finops_lib.sources._sql import ident
+
+__all__ = ["RawSelect", "TextRows", "stage_text", "staged_on_workers"]
+
+#: A reader's SELECT of a file's raw columns as text: ``(source, {column: text expression}, path) -> (SQL, labels)``.
+RawSelect = Callable[[str, dict[str, str], Path], tuple[str, dict[str, str]]]
+
+
+@dataclass(frozen=True)
+class TextRows:
+    """A file's raw columns staged as text (:func:`stage_text`): the rows (with ``src_row``), what the reader needs.
+
+    ``lines`` is the number of data lines when the rows and the rejected lines already carry their line numbers in
+    the whole file (read in ranges on Spark's workers: the result is ``lines_final``), else None.
+    """
+
+    rows: str
+    labels: dict[str, str]
+    csv_rejects: str | None
+    lines: int | None = None
+    notes: tuple[str, ...] = ()
+
+
+def stage_text(con: BaseBackend, path: Path, raw_select: RawSelect, *,
+               required: Callable[[str], bool] | None) -> TextRows:
+    """Stage a cloud bill's raw columns as text with the reader's ``raw_select``; return the rows and their labels.
+
+    On the ingest machine the SELECT runs once into a Parquet file (:func:`stage`). A big plain CSV, during an
+    ingest on a local Spark session that offers its workers (:func:`finops_lib.engines.workers.for_file`), is read
+    there instead, in ranges of whole lines, each parsed by the same ``read_csv`` and ``raw_select`` and numbered
+    as the ingest machine numbers the whole file; what the workers cannot number is read here, saying why.
+    """
+    source, types, csv_rejects = text_source(con, path, required=required)
+    raw_sql, labels = raw_select(source, types, path)
+    notes: tuple[str, ...] = ()
+    pool = workers.for_file(path)
+    if pool is not None and csv_rejects is not None and workers.splittable(path):
+        try:
+            return _stage_on_workers(pool, con, path, raw_select, required, raw_sql, labels)
+        except workers.WorkersFailed as exc:
+            notes = (f"read on the ingest machine: {exc}",)
+    return TextRows(stage(con, raw_sql, path), labels, csv_rejects, notes=notes)
+
+
+def _stage_on_workers(pool: workers.Workers, con: BaseBackend, path: Path, raw_select: RawSelect,
+                      required: Callable[[str], bool] | None, raw_sql: str, labels: dict[str, str]) -> TextRows:
+    """Stage the raw text of a big plain CSV on the offered workers, the rows' line in ``src_row``."""
+    try:
+        schema = con.con.execute(f"SELECT * FROM ({raw_sql}) LIMIT 0").fetch_arrow_table().schema
+    except duckdb.Error as exc:  # staged here instead, where the same statement says what is wrong with the file
+        raise workers.WorkersFailed(f"the file's columns could not be read: {str(exc).splitlines()[0]}") from exc
+    scan = partial(_piece_scan, raw_select=raw_select, required=required, labels=labels, shown=str(path))
+    return staged_on_workers(pool, con, path, scan, schema.append(pa.field("src_row", pa.int64())),
+                             line_column="src_row", labels=labels)
+
+
+def staged_on_workers(pool: workers.Workers, con: BaseBackend, path: Path, scan: Callable[[Path], tuple[str, str]],
+                      schema: pa.Schema, *, line_column: str, labels: dict[str, str] | None = None) -> TextRows:
+    """Stage a big plain CSV's text on the offered workers with ``scan``; return the staged rows and rejects.
+
+    ``scan`` gives, for a CSV holding the header and some lines, the reader's text SELECT (with ``line_column``,
+    filled here with each row's line in the whole file) and DuckDB's table of its rejected lines; ``schema`` is
+    that SELECT's Arrow schema.
+
+    Raises
+    ------
+    finops_lib.engines.workers.WorkersFailed
+        When the lines cannot be numbered on the workers; the caller stages the file on the ingest machine.
+    """
+    read = workers.read_csv(pool, path, scan, schema, line_column=line_column)
+    rows, rejected = worker_rows(con, read.rows, read.rejects)
+    return TextRows(rows, labels or {}, rejected, read.lines,
+                    (f"read in {read.tasks} ranges of lines on Spark's workers",))
+
+
+def _piece_scan(piece: Path, *, raw_select: RawSelect, required: Callable[[str], bool] | None,
+                labels: dict[str, str], shown: str) -> tuple[str, str]:
+    """Return the raw text SELECT of a CSV holding the header and some lines of ``shown`` (on a Spark worker)."""
+    source, names, rejects = read_csv_sql(piece, required=required)
+    sql, piece_labels = raw_select(source, {n: ident(n) for n in names}, Path(shown))
+    if piece_labels != labels:  # the header is copied into every piece: a difference is a fault of the split
+        raise SourceError(Path(shown), "a range of lines read on a worker did not have the file's columns")
+    return f"SELECT *, NULL::BIGINT AS src_row FROM ({sql})", rejects
+
+
