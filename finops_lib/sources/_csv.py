@@ -256,13 +256,12 @@ def ordered_rows(con: BaseBackend, select_sql: str, table: str) -> ibis.Table:
     return conform(relation(con, select_sql), table)
 
 
-def worker_rows(con: BaseBackend, rows_glob: str, rejects_glob: str) -> tuple[str, str]:
-    """Return (SQL of rows a read in ranges staged on Spark's workers, the view of its rejected lines).
+def worker_rejects(con: BaseBackend, rejects_glob: str) -> str:
+    """Return a view of the lines a read in ranges on Spark's workers rejected, numbered in the whole file.
 
-    The rows carry their line numbers in the whole file and the rejected lines theirs
-    (:func:`finops_lib.engines.workers.read_csv`): the reader's result says so (``lines_final``), and the loader
-    takes the view as it takes DuckDB's own rejects table.
+    The lines carry their numbers in the whole file (:func:`finops_lib.engines.workers.read_csv`): the reader's
+    result says so (``lines_final``), and the loader takes the view as it takes DuckDB's own rejects table.
     """
     rejected = f"_csv_rejects_{uuid.uuid4().hex[:12]}"
     con.con.execute(f"CREATE OR REPLACE TEMP VIEW {rejected} AS SELECT * FROM read_parquet({quote(rejects_glob)})")
-    return f"(SELECT * FROM read_parquet({quote(rows_glob)}))", rejected
+    return rejected

@@ -22,8 +22,8 @@ from ibis.backends import BaseBackend
 from finops_lib.engines import workers
 from finops_lib.errors import SourceError
 from finops_lib.sources._cloud import stage, text_source
-from finops_lib.sources._csv import read_csv_sql, worker_rows
-from finops_lib.sources._sql import ident
+from finops_lib.sources._csv import read_csv_sql, worker_rejects
+from finops_lib.sources._sql import ident, quote
 
 __all__ = ["RawSelect", "TextRows", "stage_text", "staged_on_workers"]
 
@@ -93,8 +93,8 @@ def staged_on_workers(pool: workers.Workers, con: BaseBackend, path: Path, scan:
         When the lines cannot be numbered on the workers; the caller stages the file on the ingest machine.
     """
     read = workers.read_csv(pool, path, scan, schema, line_column=line_column)
-    rows, rejected = worker_rows(con, read.rows, read.rejects)
-    return TextRows(rows, labels or {}, rejected, read.lines,
+    rows = f"(SELECT * FROM read_parquet({quote(read.rows)}))"
+    return TextRows(rows, labels or {}, worker_rejects(con, read.rejects), read.lines,
                     (f"read in {read.tasks} ranges of lines on Spark's workers",))
 
 

@@ -50,7 +50,7 @@ from finops_lib.models import canonical_model_sql, provider_sql
 from finops_lib.schema import conform, declared_schema
 from finops_lib.sources import REJECT_MARK, ReadResult, parquet_columns, read_head, register_source
 from finops_lib.sources._common import MAX_COUNT, Fault, records_arrow, records_table
-from finops_lib.sources._csv import ordered_rows, read_csv_sql, worker_rows
+from finops_lib.sources._csv import ordered_rows, read_csv_sql, worker_rejects
 from finops_lib.sources._genai import newline_delimited_head
 from finops_lib.sources._litellm_json import (
     COLUMNS,
@@ -360,7 +360,7 @@ def _read_csv_on_workers(pool: workers.Workers, path: Path, con: BaseBackend, pr
     """
     read = workers.read_csv(pool, path, partial(_csv_scan, present=present, shown=str(path)),
                             declared_schema("requests").to_pyarrow())
-    _rows, rejected = worker_rows(con, read.rows, read.rejects)
+    rejected = worker_rejects(con, read.rejects)
     requests = _staged_requests(con, read)
     return ReadResult(FORMAT, str(path), None, requests, None, read.lines, inline_rejects=True,
                       csv_rejects=rejected, lines_final=True,
