@@ -78,10 +78,14 @@ def date_window() -> tuple[date, date]:
     >>> date_window()[0]
     datetime.date(2000, 1, 1)
     """
-    today = datetime.now(UTC).date()
+    return _date_window(os.environ.get(DATE_WINDOW_VAR, "").strip(), datetime.now(UTC).date())
+
+
+@functools.lru_cache(maxsize=16)
+def _date_window(text: str, today: date) -> tuple[date, date]:
+    """Return :func:`date_window` for the variable's text and today (asked once per record: kept)."""
     first = DEFAULT_FIRST_DAY
     last = today.replace(year=today.year + DEFAULT_YEARS_AHEAD, day=min(today.day, 28))
-    text = os.environ.get(DATE_WINDOW_VAR, "").strip()
     if text:
         try:
             left, right = text.split(":")
@@ -97,7 +101,11 @@ def date_window() -> tuple[date, date]:
 
 def window_bounds() -> tuple[datetime, datetime]:
     """Return the plausible instants [start, end) in UTC: the window's first day to the day after its last."""
-    first, last = date_window()
+    return _instants(*date_window())
+
+
+@functools.lru_cache(maxsize=16)
+def _instants(first: date, last: date) -> tuple[datetime, datetime]:
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     return start, datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
 
@@ -256,7 +264,10 @@ def records_arrow(records: Iterable[Mapping[str, object]], table: str) -> pa.Tab
         if name not in present:  # a column no record has (most of them, for one reader): nulls, nothing to convert
             columns[name] = pa.nulls(len(rows), type=kind)
         elif pa.types.is_string(kind):
-            columns[name] = pa.array([_as_text(r.get(name)) for r in rows], type=kind)
+            values = [r.get(name) for r in rows]
+            if not all(v is None or type(v) is str for v in values):  # noqa: E721 (a str subclass is converted)
+                values = [_as_text(v) for v in values]
+            columns[name] = pa.array(values, type=kind)
         else:
             columns[name] = pa.array([r.get(name) for r in rows], type=kind)
     return pa.table(columns, schema=arrow_schema)

@@ -37,8 +37,8 @@ from ibis.backends import BaseBackend
 
 from finops_lib.sources import Window
 
-__all__ = ["delivered", "is_part", "newer_windows", "record_windows", "recount", "replace_older", "siblings",
-           "supersede"]
+__all__ = ["delivered", "is_part", "newer_windows", "record_windows", "recount", "replace_older", "restates_nothing",
+           "siblings", "supersede"]
 
 #: Order of deliveries: delivery time (ingest time for warehouses written before it was recorded), then path.
 _ORDER = "(coalesce(x_DeliveredAt, x_IngestedAt), x_SourceFile)"
@@ -69,6 +69,46 @@ def _window_where(window: Window, alias: str = "") -> tuple[str, list]:
     scope = "".join(f' AND {prefix}"{column}" = ?' for column, _ in window.scope)
     sql = f'{prefix}"{window.column}" >= ? AND {prefix}"{window.column}" < ?{scope}'
     return sql, [window.start, window.end, *(value for _, value in window.scope)]
+
+
+#: A batch with more windows to test than this is settled file by file (:func:`restates_nothing` answers False).
+MAX_BATCH_WINDOWS = 200
+
+
+def restates_nothing(con: BaseBackend, table: str, fmt: str, windows: dict[str, tuple[Window, ...]]) -> bool:
+    """Return whether settling a batch of new files leaves every row of ``table`` where it is.
+
+    ``windows``: the batch's files (new files of format ``fmt``, their rows inserted, none settled yet) and the
+    windows each restates. True when no row of a batch file shares its natural key with a row of another file,
+    none lies in a window another file of ``fmt`` declared (recorded, or of the batch), and no row of another
+    file of ``fmt`` lies in a batch file's window: then neither :func:`supersede` nor :func:`replace_older` can
+    remove a row, whatever the deliveries' order or parts, and the batch's files need not ask them one by one.
+    Rows only leave the table while a batch settles, so what holds before its first file holds to its last.
+    False also when the batch and the recorded windows are too many to test in one statement
+    (:data:`MAX_BATCH_WINDOWS`): the files are then settled the long way, with the same result.
+    """
+    paths = list(windows)
+    batch = "list_contains(?::VARCHAR[], x_SourceFile)"
+    recorded = con.con.execute(
+        f"SELECT x_SourceFile, x_WindowColumn, x_WindowStart, x_WindowEnd, x_WindowScope FROM ingested_windows "
+        f"WHERE x_SourceFormat = ? AND NOT {batch}", [fmt, paths]).fetchall()
+    tests: list[tuple[str, list]] = [(f"""SELECT 1 FROM "{table}" WHERE x_RowHash IN (
+        SELECT x_RowHash FROM "{table}" WHERE {batch}) GROUP BY x_RowHash HAVING count(DISTINCT x_SourceFile) > 1""",
+                                      [paths])]
+    for path, own in windows.items():  # a batch file's window holding a row of another file of the format
+        for window in (w for w in own if w.start < w.end):
+            where, params = _window_where(window)
+            tests.append((f'SELECT 1 FROM "{table}" WHERE (x_SourceFormat = ? OR {batch}) AND x_SourceFile <> ? '
+                          f"AND {where}", [fmt, paths, path, *params]))
+    for _, *row in recorded:  # a recorded window of another file holding a batch file's row
+        window = _window(*row)
+        if window.start < window.end:
+            where, params = _window_where(window)
+            tests.append((f'SELECT 1 FROM "{table}" WHERE {batch} AND {where}', [paths, *params]))
+    if len(tests) - 1 > MAX_BATCH_WINDOWS:
+        return False
+    sql = " OR ".join(f"EXISTS ({test})" for test, _ in tests)
+    return not con.con.execute(f"SELECT {sql}", [p for _, params in tests for p in params]).fetchone()[0]
 
 
 def record_windows(con: BaseBackend, path: str, fmt: str, windows: tuple[Window, ...]) -> None:

@@ -18,6 +18,7 @@ from ibis.backends import BaseBackend
 
 from finops_lib import engine
 from finops_lib.errors import FinopsError
+from finops_lib.warehouse import delivery, privacy
 from finops_lib.warehouse.ledger import Known, Ledger, settled_stat
 from finops_lib.warehouse.loading import (
     DATA_TABLES,
@@ -165,15 +166,30 @@ def _load_fresh(con: BaseBackend, batch: list[Fresh], ledger: Ledger) -> list[Fi
         parts = [getattr(f.result, table) for f in batch if getattr(f.result, table) is not None]
         numbered = batch[0].result.numbered_from if len(batch) == 1 else None
         insert_rows(con, table, parts, line_id=source.line_id, numbered_from=numbered, path=paths[0], number=False)
+    restating = _restating(con, batch, tables)
     results = []
     for n, fresh in enumerate(batch):
         mine = [t for t in tables if getattr(fresh.result, t) is not None]
         others = {t: held[t] or any(getattr(f.result, t) is not None for f in batch[:n]) for t in mine}
         read, loaded, rejected, replaced, superseded, notes = settle_file(
             con, source, fresh.path, lambda f=fresh: f.sha, fresh.stat, fresh.result, others,
-            unsettled=tuple(paths[n + 1:]))
+            unsettled=tuple(paths[n + 1:]), restating=restating)
         size, mtime_ns = settled_stat(fresh.stat)
         ledger.add(Known(paths[n], fresh.sha, source.name, size, mtime_ns, datetime.now(UTC)))
         results.append(FileResult(paths[n], source.name, "loaded", read, loaded, rejected, replaced, superseded,
                                   message=notes_message(notes)))
     return results
+
+
+def _restating(con: BaseBackend, batch: list[Fresh], tables: list[str]) -> bool:
+    """Return whether the batch's files may restate rows, each other's or the warehouse's (asked file by file then).
+
+    Asked once for the batch (:func:`finops_lib.warehouse.delivery.restates_nothing`): a batch of new files that
+    restate nothing (a fresh warehouse, a new month) is settled without the deliveries' statements of each file.
+    """
+    formats = {f.result.format for f in batch}
+    if len(batch) < 2 or len(formats) != 1:
+        return True
+    (fmt,) = formats
+    windows = {str(f.path): privacy.mask_windows(f.result.windows) for f in batch}
+    return not all(delivery.restates_nothing(con, table, fmt, windows) for table in tables)

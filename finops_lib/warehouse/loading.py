@@ -40,7 +40,7 @@ from finops_lib.warehouse.ledger import (
     hash_in_background,
     settled_stat,
 )
-from finops_lib.warehouse.staging import declared_columns, drop_stage, holds_nothing, stage_rows
+from finops_lib.warehouse.staging import declared_columns, drop_stage, holds_nothing, stage_all, stage_rows
 
 DATA_TABLES = ("costs", "requests")
 
@@ -198,9 +198,7 @@ def insert_rows(con: BaseBackend, table: str, rows: ibis.Table | list[ibis.Table
     names = [f"_incoming_raw_{i}" for i in range(len(parts))]
     done = False
     try:
-        sources = [stage_rows(con, name, part, kind) or f'"{name}"' for name, part in zip(names, parts, strict=True)]
-        union = sources[0] if len(sources) == 1 else \
-            "(" + " UNION ALL BY NAME ".join(f"SELECT * FROM {source}" for source in sources) + ")"
+        union = stage_all(con, names, parts, kind)
         masked = privacy.masked_select(con, names[0], declared_columns(kind), source=union)
         select = masked if line_id else keys.keyed_select_sql(f"({masked})", table)
         con.con.execute(f'INSERT INTO "{table}" BY NAME {select}')
@@ -278,13 +276,15 @@ def _insert_read(con: BaseBackend, source: Source, path: Path, result: ReadResul
 
 def settle_file(con: BaseBackend, source: Source, path: Path, sha: Callable[[], str], stat: os.stat_result,
                 result: ReadResult, others: dict[str, bool], unsettled: tuple[str, ...] = (),
-                ) -> tuple[int, int, int, int, int, tuple[str, ...]]:
+                restating: bool = True) -> tuple[int, int, int, int, int, tuple[str, ...]]:
     """Settle a reader's inserted rows (``others`` from :func:`_insert_read`); a restated row's newer delivery wins.
 
     ``sha`` gives the file's hash when the rows are in (a large file is hashed while it is read). ``unsettled``:
     files whose rows were inserted by the same INSERT and are settled after this one (a group's new files,
-    :mod:`finops_lib.warehouse.grouping`); their rows are left alone, as if not yet read. Returns (records read,
-    loaded, rejected, older rows replaced, own records superseded, the reader's notes).
+    :mod:`finops_lib.warehouse.grouping`); their rows are left alone, as if not yet read. ``restating`` False:
+    the caller knows that no row of the file is restated by another file nor restates one
+    (:func:`finops_lib.warehouse.delivery.restates_nothing`), so the deliveries are not asked. Returns (records
+    read, loaded, rejected, older rows replaced, own records superseded, the reader's notes).
     """
     shown = str(path)
     tables = list(others)
@@ -297,6 +297,7 @@ def settle_file(con: BaseBackend, source: Source, path: Path, sha: Callable[[], 
         read_counts.append(settle(con, table, shown, result))
     one_row_each = result.numbered_from is not None
     kept, replaced = _records(con, shown, tables, one_row_each=one_row_each), 0
+    others = others if restating else dict.fromkeys(others, False)
     parts = delivery.apart(con, shown, windows) if any(others.values()) else None  # asked once for both tables
     for table in (t for t in tables if others[t]):  # rows of other files may restate these, or be restated
         delivery.supersede(con, table, shown, result.format, at, windows=windows, parts=parts)

@@ -18,7 +18,8 @@ from ibis.backends import BaseBackend
 from finops_lib.schema import TABLES, conform, declared_schema
 from finops_lib.sources import window_mark, window_mark_sql
 
-__all__ = ["declared_columns", "declared_view_sql", "drop_stage", "holds_nothing", "sql_type", "stage_rows"]
+__all__ = ["declared_columns", "declared_view_sql", "drop_stage", "holds_nothing", "sql_type", "stage_all",
+           "stage_rows"]
 
 
 @functools.cache
@@ -54,6 +55,28 @@ def stage_rows(con: BaseBackend, name: str, rows: ibis.Table, table: str) -> str
     con._run_pre_execute_hooks(expr)  # registers the in-memory tables the expression reads
     con.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {con.compile(expr)}')
     return None
+
+
+def stage_all(con: BaseBackend, names: list[str], parts: list[ibis.Table], table: str) -> str:
+    """Stage the rows of several files of one format for one INSERT; return SQL selecting them all.
+
+    ``names``: one per part. Parts built in memory in the same columns (:func:`stage_rows`: Arrow) are handed to the
+    engine as one Arrow table, the first name's: a small file's costliest step was planning its INSERT, and a
+    UNION of many parts' sixty columns each is planned part by part. Any other part is staged as :func:`stage_rows`
+    does, and the parts are selected by ``UNION ALL BY NAME``.
+    """
+    arrows = [_declared_arrow(part, table) for part in parts]
+    sources = []
+    together = [a for a in arrows if a is not None]
+    if len(together) > 1 and all(a.schema == together[0].schema for a in together):
+        con.con.register(names[0], pa.concat_tables(together))
+        sources.append(f'"{names[0]}"')
+        parts = [part for part, arrow in zip(parts, arrows, strict=True) if arrow is None]
+        names = names[1:len(parts) + 1]
+    sources += [stage_rows(con, name, part, table) or f'"{name}"' for name, part in zip(names, parts, strict=True)]
+    if len(sources) == 1:
+        return sources[0]
+    return "(" + " UNION ALL BY NAME ".join(f"SELECT * FROM {source}" for source in sources) + ")"
 
 
 def holds_nothing(rows: ibis.Table) -> bool:
