@@ -265,7 +265,7 @@ def records_arrow(records: Iterable[Mapping[str, object]], table: str) -> pa.Tab
             columns[name] = pa.nulls(len(rows), type=kind)
         elif pa.types.is_string(kind):
             values = [r.get(name) for r in rows]
-            if not all(v is None or type(v) is str for v in values):  # noqa: E721 (a str subclass is converted)
+            if not all(v is None or type(v) is str for v in values):  # anything else (a str subclass too) converted
                 values = [_as_text(v) for v in values]
             columns[name] = pa.array(values, type=kind)
         else:
