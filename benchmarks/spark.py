@@ -20,10 +20,13 @@ only by ``FINOPS_SPARK_READ_MIN_BYTES``). ``--csv-dump`` does the same with the 
 ranges of lines), ``--jsonl-dump`` with the same rows as JSON lines. The three ingest warehouses must hold the same
 ``requests`` and ``rejects`` rows (the benchmark fails otherwise). ``--focus-dump`` does the same with a FOCUS
 export of about ``--rows`` charges (the scaled sample's FOCUS rows, each repeated with a copy number in an extra
-column, as one plain CSV), compared on ``costs`` and ``rejects``. Results go to
-``benchmarks/out/spark_dump_<kind>.json``.
+column, as one plain CSV), compared on ``costs`` and ``rejects``; ``--cur-parquet`` with a CUR 2.0 part of about
+``--rows`` line items as typed Parquet (the scaled sample's CUR lines repeated, each line item id suffixed with its
+copy number; times as UTC instants, amounts as doubles, ``product`` and the tag columns as maps, as Data Exports
+write them), read by Spark's Parquet reader on the workers. Results go to ``benchmarks/out/spark_dump_<kind>.json``.
 
-Usage: ``python benchmarks/spark.py [--rows 1000000] [--parquet-dump] [--csv-dump] [--jsonl-dump] [--focus-dump]``
+Usage: ``python benchmarks/spark.py [--rows 1000000] [--parquet-dump] [--csv-dump] [--jsonl-dump] [--focus-dump]
+[--cur-parquet]``
 """
 
 from __future__ import annotations
@@ -60,31 +63,60 @@ def timed(args: list[str], env: dict[str, str] | None = None) -> float:
     return seconds
 
 
+def _typed_cur(name: str) -> str:
+    """Return a CUR 2.0 column of the sample's text as Data Exports' Parquet types it (each copy's own line id)."""
+    if name == "identity_line_item_id":
+        return f"{name} || '-' || r.range::VARCHAR AS {name}"
+    if name.endswith("_date"):
+        return f"TRY_CAST({name} AS TIMESTAMPTZ) AS {name}"
+    if name.endswith(("_amount", "_rate", "_cost")):
+        return f"TRY_CAST({name} AS DOUBLE) AS {name}"
+    if name in ("product", "resource_tags", "cost_category", "discount", "tags"):
+        return f"TRY_CAST(TRY_CAST({name} AS JSON) AS MAP(VARCHAR, VARCHAR)) AS {name}"
+    return name
+
+
+def write_dump(kind: str, csv: Path, dump: Path, rows: int) -> None:
+    """Write the ``kind`` dump of about ``rows`` records from the scaled sample whose LiteLLM CSV is ``csv``."""
+    import duckdb
+
+    dump.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "cur":  # the sample's CUR lines, repeated, typed as a Data Exports Parquet part
+        files = f"{csv.parents[1] / 'aws' / 'cur2'}/*/*.csv.gz"
+        read = f"read_csv('{files}', all_varchar = true, union_by_name = true, hive_partitioning = false)"
+        names = [n for n, *_ in duckdb.sql(f"DESCRIBE SELECT * FROM {read}").fetchall()]
+        per_copy = duckdb.sql(f"SELECT count(*) FROM {read}").fetchone()[0]
+        duckdb.sql(f"""COPY (SELECT {', '.join(_typed_cur(n) for n in names)}
+                           FROM {read} f, range({-(-rows // per_copy)}) r ORDER BY r.range)
+                       TO '{dump}' (FORMAT parquet, COMPRESSION snappy)""")
+    elif kind == "focus":  # the sample's FOCUS charges, repeated, a copy number making each line distinct
+        files = f"{csv.parents[1] / 'focus'}/*.csv"
+        per_copy = duckdb.sql(f"SELECT count(*) FROM read_csv('{files}', all_varchar = true)").fetchone()[0]
+        duckdb.sql(f"""COPY (SELECT f.*, r.range::VARCHAR AS x_BenchCopy
+                           FROM read_csv('{files}', all_varchar = true) f, range({-(-rows // per_copy)}) r)
+                       TO '{dump}' (FORMAT csv, HEADER)""")
+    elif kind == "csv":  # the scaled sample's own CSV, alone in its folder
+        shutil.copy(csv, dump)
+    elif kind == "jsonl":  # one object per line, every value text, as the CSV holds it
+        duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv}', all_varchar = true)) TO '{dump}' (FORMAT json)")
+    else:  # times typed as a database dump has them; the rest text, as the sample's hostile values need
+        duckdb.sql(f"""COPY (SELECT * REPLACE (TRY_CAST("startTime" AS TIMESTAMPTZ) AS "startTime",
+                                               TRY_CAST("endTime" AS TIMESTAMPTZ) AS "endTime")
+                           FROM read_csv('{csv}', all_varchar = true)) TO '{dump}' (FORMAT parquet)""")
+
+
 def one_dump(rows: int, kind: str) -> dict:
-    """Time one dump of ``rows`` records (``parquet``, ``csv``, ``jsonl`` or ``focus``) ingested into DuckDB, Spark,
-    and Spark's workers."""
+    """Time one dump of ``rows`` records (``parquet``, ``csv``, ``jsonl``, ``focus`` or ``cur``) ingested into
+    DuckDB, Spark, and Spark's workers."""
     import duckdb
 
     csv = ensure_sample(rows)
     folder = OUT / f"dump_{kind}_{rows}"
-    dump = folder / ("focus_export.csv" if kind == "focus" else f"spend_logs.{kind}")
-    table = "costs" if kind == "focus" else "requests"
+    dump = folder / {"focus": "focus_export.csv", "cur": "northwind-cur2-00001.snappy.parquet"}.get(
+        kind, f"spend_logs.{kind}")
+    table = "costs" if kind in ("focus", "cur") else "requests"
     if not dump.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        if kind == "focus":  # the sample's FOCUS charges, repeated, a copy number making each line distinct
-            files = f"{csv.parents[1] / 'focus'}/*.csv"
-            per_copy = duckdb.sql(f"SELECT count(*) FROM read_csv('{files}', all_varchar = true)").fetchone()[0]
-            duckdb.sql(f"""COPY (SELECT f.*, r.range::VARCHAR AS x_BenchCopy
-                               FROM read_csv('{files}', all_varchar = true) f, range({-(-rows // per_copy)}) r)
-                           TO '{dump}' (FORMAT csv, HEADER)""")
-        elif kind == "csv":  # the scaled sample's own CSV, alone in its folder
-            shutil.copy(csv, dump)
-        elif kind == "jsonl":  # one object per line, every value text, as the CSV holds it
-            duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv}', all_varchar = true)) TO '{dump}' (FORMAT json)")
-        else:  # times typed as a database dump has them; the rest text, as the sample's hostile values need
-            duckdb.sql(f"""COPY (SELECT * REPLACE (TRY_CAST("startTime" AS TIMESTAMPTZ) AS "startTime",
-                                                   TRY_CAST("endTime" AS TIMESTAMPTZ) AS "endTime")
-                               FROM read_csv('{csv}', all_varchar = true)) TO '{dump}' (FORMAT parquet)""")
+        write_dump(kind, csv, dump, rows)
     work = OUT / f"bench_spark_dump_{kind}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -123,13 +155,14 @@ def main() -> int:
     parser.add_argument("--csv-dump", action="store_true", help="time a CSV dump read in ranges on Spark's workers")
     parser.add_argument("--jsonl-dump", action="store_true", help="time a JSON-lines dump read on Spark's workers")
     parser.add_argument("--focus-dump", action="store_true", help="time a FOCUS export read in ranges on the workers")
+    parser.add_argument("--cur-parquet", action="store_true", help="time a CUR 2.0 Parquet part read on the workers")
     args = parser.parse_args()
     if shutil.which("java") is None:
         print("no Java runtime on PATH: the Spark benchmark is skipped (make install and .ci/run install pyspark; "
               "Java comes from the system, e.g. apt-get install openjdk-17-jre-headless)")
         return 0
     kinds = [k for k, asked in (("parquet", args.parquet_dump), ("csv", args.csv_dump), ("jsonl", args.jsonl_dump),
-                                ("focus", args.focus_dump)) if asked]
+                                ("focus", args.focus_dump), ("cur", args.cur_parquet)) if asked]
     if kinds:
         return 0 if all(all(one_dump(args.rows, k)["same_rows"].values()) for k in kinds) else 1
     folder = ensure_sample(args.rows).parents[1]

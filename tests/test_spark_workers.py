@@ -554,3 +554,89 @@ def test_a_cloud_bill_read_in_ranges_on_the_workers_gives_the_rows_the_ingest_ma
     costs = spark.table("costs").to_pandas()
     assert set(costs.loc[costs["x_SourceFile"] == str(bill), "x_SourceRow"]) == good
     assert _as_duckdb_reads(spark, tmp_path, folder, bill) == (8, 13)
+
+
+def _write_cur_parquet(path: Path, copies: int, *, row_group: int, old_line: int | None = None,
+                       extra: dict[str, pa.Array] | None = None, zoned: bool = True) -> dict[int, Decimal]:
+    """Write the CUR 2.0 fixture's nine lines ``copies`` times as Parquet (maps, timestamps, doubles).
+
+    The timestamps are UTC instants, or with ``zoned`` false local times (not adjusted to UTC, as Spark writes
+    ``TIMESTAMP_NTZ``).
+
+    Copy ``k`` adds ``k`` cents to each line's unblended cost and suffixes its line item id; the record at
+    ``old_line`` (its number: position + 2) is dated 1990, outside the plausible dates. Returns each kept record's
+    number and unblended cost, worked out here.
+    """
+    from tests.test_aws_cur import _csv_rows, _parquet_column
+
+    base = _csv_rows(Path(__file__).parent / "data" / "aws_cur2.csv")
+    rows, costs = [], {}
+    for k in range(copies):
+        for row in base:
+            row = {**row, "identity_line_item_id": f"{row['identity_line_item_id']}-{k}",
+                   "line_item_unblended_cost": str(Decimal(row["line_item_unblended_cost"]) + Decimal(k) / 100)}
+            line = len(rows) + 2
+            if line == old_line:
+                row["line_item_usage_start_date"] = "1990-03-02T00:00:00Z"
+            else:
+                costs[line] = Decimal(row["line_item_unblended_cost"])
+            rows.append(row)
+    table = pa.table({n: _parquet_column(n, [r[n] for r in rows]) for n in base[0]})
+    if not zoned:
+        table = pa.table({n: c.cast(pa.timestamp("ms")) if pa.types.is_timestamp(c.type) else c
+                          for n, c in zip(table.column_names, table.columns, strict=True)})
+    for name, values in (extra or {}).items():
+        table = table.append_column(name, values)
+    pq.write_table(table, path, row_group_size=row_group)
+    return costs
+
+
+@pytest.mark.parametrize("zoned", [True, False])
+def test_a_parquet_cur_read_by_spark_on_the_workers_gives_the_rows_the_ingest_machine_reads(spark, tmp_path,
+                                                                                          monkeypatch, zoned):
+    """A CUR 2.0 Parquet part staged as text by Spark's Parquet reader: rows, numbers, rejects as DuckDB's ingest."""
+    monkeypatch.setenv("FINOPS_SPARK_READ_MIN_BYTES", "0")
+    folder = tmp_path / "aws"
+    folder.mkdir()
+    bill = folder / "acme-cur2-00001.snappy.parquet"
+    costs = _write_cur_parquet(bill, 5, row_group=8, old_line=25, zoned=zoned)
+    assert pq.read_schema(bill).field("line_item_usage_start_date").type.tz == ("UTC" if zoned else None)
+    assert pq.ParquetFile(bill).metadata.num_row_groups == 6
+
+    row = warehouse.ingest([folder], con=spark).set_index("path").loc[str(bill)]
+    assert row["status"] == "loaded", row["message"]
+    assert row["message"].startswith("read by Spark's Parquet reader in "), row["message"]
+    assert int(row["message"].split(" in ")[1].split()[0]) > 1, row["message"]  # numbers not from one task's order
+    assert (row["rows_read"], row["rows_loaded"], row["rows_rejected"]) == (45, 44, 1)
+    rejects = spark.table("rejects").to_pandas()
+    rejects = rejects[rejects["x_SourceFile"] == str(bill)]
+    assert rejects[["x_SourceRow", "x_Column"]].values.tolist() == [[25, "ChargePeriodStart"]]
+    assert "1990-03-02" in rejects["x_Value"].iloc[0]
+    loaded = spark.table("costs").to_pandas()
+    loaded = loaded[loaded["x_SourceFile"] == str(bill)].set_index("x_SourceRow")
+    assert {line: Decimal(str(v)) for line, v in loaded["BilledCost"].items()} == costs
+    # The fixture's nine costs sum to 2.1596; five copies, the k-th k cents more a line (9 x 10 cents in all), less
+    # line 25 (record 23 from 0: copy 2's sixth line, li-006's 0.10 + 0.02).
+    assert sum(costs.values()) == 5 * Decimal("2.1596") + 9 * Decimal("0.10") - Decimal("0.12")
+    tagged = loaded[loaded["Tags"].notna() & loaded["Tags"].str.contains("team", na=False)]
+    assert len(tagged) > 0  # the map columns came through as the JSON the ingest machine makes of them
+    assert _as_duckdb_reads(spark, tmp_path, folder, bill) == (44, 1)
+
+
+@pytest.mark.parametrize(("extra", "why"), [
+    ({"x_counter": pa.array(range(18), pa.uint32())}, "reads as BIGINT on Spark but UINTEGER here"),
+    ({"x_seen": pa.array([0] * 18, pa.timestamp("ns"))}, "nanosecond timestamps"),
+])
+def test_a_parquet_bill_spark_reads_otherwise_is_read_on_the_ingest_machine(spark, tmp_path, monkeypatch, extra,
+                                                                            why):
+    """A column Spark would read as another type (so other text) or not at all: the ingest machine reads the file."""
+    monkeypatch.setenv("FINOPS_SPARK_READ_MIN_BYTES", "0")
+    folder = tmp_path / "aws"
+    folder.mkdir()
+    bill = folder / "acme-cur2-00001.snappy.parquet"
+    _write_cur_parquet(bill, 2, row_group=8, extra=extra)
+    row = warehouse.ingest([folder], con=spark).set_index("path").loc[str(bill)]
+    assert row["status"] == "loaded" and row["message"].startswith("read on the ingest machine: "), row["message"]
+    assert why in row["message"]
+    assert (row["rows_read"], row["rows_loaded"], row["rows_rejected"]) == (18, 18, 0)
+    assert _as_duckdb_reads(spark, tmp_path, folder, bill) == (18, 0)

@@ -143,7 +143,8 @@ class RangesRead:
 
 
 def read_parquet(workers: Workers, path: Path, select_sql: Callable[[str], str], schema, *,
-                 first_row: int, columns: Iterable[str] | None = None) -> RangesRead:
+                 first_row: int, columns: Iterable[str] | None = None, types: dict[str, str] | None = None,
+                 line_column: str | None = None) -> RangesRead:
     """Read ``path`` with Spark's Parquet reader and turn each batch into ``table`` rows on the workers.
 
     Parameters
@@ -163,6 +164,13 @@ def read_parquet(workers: Workers, path: Path, select_sql: Callable[[str], str],
     columns
         The columns the SELECT reads (None: all). Spark reads only these, so a dump's bulky columns the reader
         never looks at (prompts and responses) are not read at all.
+    types
+        The DuckDB types the ingest machine reads the file's columns as (``DESCRIBE``). Given, the source keeps the
+        columns in the types Spark read them as (the reader casts them itself), and they must be the same types:
+        a column Spark reads otherwise (``WorkersFailed``) would give other text.
+    line_column
+        A column of the SELECT's rows filled here with each row's number (its position plus ``first_row``): the
+        SELECT must give one row per record, in the batch's order (a projection).
 
     Returns
     -------
@@ -185,9 +193,14 @@ def read_parquet(workers: Workers, path: Path, select_sql: Callable[[str], str],
         names = [c for c in frame.columns if c != POSITION and (wanted is None or c in wanted)]
         frame = frame.select(*[F.col("`" + c.replace("`", "``") + "`") for c in names],
                              F.col("_metadata.row_index").alias(POSITION))
-        text = ", ".join(f'"{c}"::VARCHAR AS "{c}"' for c in (c.replace('"', '""') for c in names))
+        if types is None:
+            text = ", ".join(f'"{c}"::VARCHAR AS "{c}"' for c in (c.replace('"', '""') for c in names))
+        else:
+            _same_types(frame, types)
+            text = f"* EXCLUDE ({POSITION})"
         source = f"(SELECT {text}, {POSITION} + {int(first_row)} AS __row, NULL::VARCHAR AS __locator FROM {BATCH})"
-        convert = partial(_convert, sql=select_sql(source), schema=schema, folder=str(folder))
+        convert = partial(_convert, sql=select_sql(source), schema=schema, folder=str(folder),
+                          numbered=None if line_column is None else (line_column, int(first_row)))
         counts = frame.mapInArrow(convert, "task INT, rows BIGINT").collect()
     if not counts:  # a file without rows: no task ran, and the ingest reads an empty file of the declared columns
         import pyarrow.parquet as pq
@@ -196,9 +209,43 @@ def read_parquet(workers: Workers, path: Path, select_sql: Callable[[str], str],
     return RangesRead(folder, len(counts))
 
 
-def _convert(batches, *, sql: str, schema, folder: str):
-    """On a worker: run the reader's SELECT over Spark's batches, write one Parquet file, yield the counts."""
+def _same_types(frame, types: dict[str, str]) -> None:
+    """Raise :class:`WorkersFailed` unless Spark reads every column of ``types`` as the ingest machine's DuckDB does.
+
+    Compared as DuckDB types of the Arrow batches Spark hands the workers (a timestamp's unit aside: its text is
+    the same), so that the reader's casts give the same text on both machines.
+    """
+    import duckdb
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    spark_types = {}
+    try:
+        arrow = to_arrow_schema(frame.schema, timezone="UTC", prefers_large_types=False)
+    except TypeError:  # an older pyspark's signature
+        arrow = to_arrow_schema(frame.schema)
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("__finops_schema", arrow.empty_table())
+        spark_types = {name: kind for name, kind, *_ in con.execute("DESCRIBE __finops_schema").fetchall()}
+    finally:
+        con.close()
+
+    def plain(kind: str) -> str:
+        return "TIMESTAMP" if kind in ("TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS") else kind
+
+    for name, kind in types.items():
+        if name in spark_types and plain(spark_types[name]) != plain(kind):
+            raise WorkersFailed(f"column {name!r} reads as {spark_types[name]} on Spark but {kind} here")
+
+
+def _convert(batches, *, sql: str, schema, folder: str, numbered: tuple[str, int] | None = None):
+    """On a worker: run the reader's SELECT over Spark's batches, write one Parquet file, yield the counts.
+
+    ``numbered``: (column, first row): that column of the SELECT's rows is filled with each row's number.
+    """
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
     from pyspark import TaskContext
 
@@ -213,6 +260,12 @@ def _convert(batches, *, sql: str, schema, folder: str):
             con.register(BATCH, chunk)
             out = con.execute(sql).fetch_arrow_table()
             con.unregister(BATCH)
+            if numbered is not None:
+                column, first = numbered
+                if out.num_rows != chunk.num_rows:
+                    raise WorkersFailed(f"the reader's SELECT gave {out.num_rows} rows of {chunk.num_rows} records")
+                lines = pc.add(chunk[POSITION].cast(pa.int64()), first)
+                out = out.set_column(out.schema.get_field_index(column), column, lines)
             writer.write_table(_declared(out, schema))
             rows += out.num_rows
     os.replace(temporary, final)

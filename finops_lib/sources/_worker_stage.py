@@ -22,7 +22,7 @@ from ibis.backends import BaseBackend
 from finops_lib.engines import workers
 from finops_lib.errors import SourceError
 from finops_lib.sources._cloud import stage, text_source
-from finops_lib.sources._csv import read_csv_sql, worker_rejects
+from finops_lib.sources._csv import MISSING, PADDED, read_csv_sql, worker_rejects
 from finops_lib.sources._sql import ident, quote
 
 __all__ = ["RawSelect", "TextRows", "stage_text", "staged_on_workers"]
@@ -59,21 +59,53 @@ def stage_text(con: BaseBackend, path: Path, raw_select: RawSelect, *,
     raw_sql, labels = raw_select(source, types, path)
     notes: tuple[str, ...] = ()
     pool = workers.for_file(path)
-    if pool is not None and csv_rejects is not None and workers.splittable(path):
-        try:
+    try:
+        if pool is not None and csv_rejects is not None and workers.splittable(path):
             return _stage_on_workers(pool, con, path, raw_select, required, raw_sql, labels)
-        except workers.WorkersFailed as exc:
-            notes = (f"read on the ingest machine: {exc}",)
+        if pool is not None and csv_rejects is None:
+            return _parquet_on_workers(pool, con, path, raw_select, required, raw_sql, labels, types)
+    except workers.WorkersFailed as exc:
+        notes = (f"read on the ingest machine: {exc}",)
     return TextRows(stage(con, raw_sql, path), labels, csv_rejects, notes=notes)
+
+
+def _parquet_on_workers(pool: workers.Workers, con: BaseBackend, path: Path, raw_select: RawSelect,
+                        required: Callable[[str], bool] | None, raw_sql: str, labels: dict[str, str],
+                        texts: dict[str, str]) -> TextRows:
+    """Stage the raw text of a big Parquet bill with Spark's Parquet reader on the workers, each row's number kept.
+
+    Each batch Spark hands a worker goes through the reader's own text SELECT (``texts``: the casts the ingest
+    machine's DuckDB gives the file's columns, maps and structs to JSON), so only files whose every column Spark
+    reads as the same DuckDB type are read there (:func:`finops_lib.engines.workers.read_parquet`); ``src_row`` is
+    the record's position + 2, as :func:`finops_lib.sources._cloud.stage` numbers it.
+    """
+    schema = _schema(con, raw_sql).append(pa.field("src_row", pa.int64()))
+    described = dict(con.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+                                     f"read_parquet({quote(str(path))}))").fetchall())
+
+    def select(batch: str) -> str:
+        if required is not None:
+            batch = f"(SELECT *, false AS {PADDED}, NULL::VARCHAR AS {MISSING} FROM {batch})"
+        sql, _ = raw_select(batch, texts, path)
+        return f"SELECT *, NULL::BIGINT AS src_row FROM ({sql})"
+
+    read = workers.read_parquet(pool, path, select, schema, first_row=2, types=described, line_column="src_row")
+    return TextRows(f"(SELECT * FROM read_parquet({quote(read.rows)}))", labels, None,
+                    notes=(f"read by Spark's Parquet reader in {read.tasks} task{'s' if read.tasks != 1 else ''}",))
+
+
+def _schema(con: BaseBackend, raw_sql: str) -> pa.Schema:
+    """Return the Arrow schema of the reader's text SELECT, planned here (WorkersFailed when it cannot be)."""
+    try:
+        return con.con.execute(f"SELECT * FROM ({raw_sql}) LIMIT 0").fetch_arrow_table().schema
+    except duckdb.Error as exc:  # staged here instead, where the same statement says what is wrong with the file
+        raise workers.WorkersFailed(f"the file's columns could not be read: {str(exc).splitlines()[0]}") from exc
 
 
 def _stage_on_workers(pool: workers.Workers, con: BaseBackend, path: Path, raw_select: RawSelect,
                       required: Callable[[str], bool] | None, raw_sql: str, labels: dict[str, str]) -> TextRows:
     """Stage the raw text of a big plain CSV on the offered workers, the rows' line in ``src_row``."""
-    try:
-        schema = con.con.execute(f"SELECT * FROM ({raw_sql}) LIMIT 0").fetch_arrow_table().schema
-    except duckdb.Error as exc:  # staged here instead, where the same statement says what is wrong with the file
-        raise workers.WorkersFailed(f"the file's columns could not be read: {str(exc).splitlines()[0]}") from exc
+    schema = _schema(con, raw_sql)
     scan = partial(_piece_scan, raw_select=raw_select, required=required, labels=labels, shown=str(path))
     return staged_on_workers(pool, con, path, scan, schema.append(pa.field("src_row", pa.int64())),
                              line_column="src_row", labels=labels)
