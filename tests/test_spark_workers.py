@@ -8,6 +8,7 @@ values worked out by hand from the file the test writes.
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import shutil
@@ -640,3 +641,49 @@ def test_a_parquet_bill_spark_reads_otherwise_is_read_on_the_ingest_machine(spar
     assert why in row["message"]
     assert (row["rows_read"], row["rows_loaded"], row["rows_rejected"]) == (18, 18, 0)
     assert _as_duckdb_reads(spark, tmp_path, folder, bill) == (18, 0)
+
+
+def test_a_parquet_focus_export_read_by_spark_on_the_workers_gives_the_rows_the_ingest_machine_reads(
+        spark, tmp_path, monkeypatch):
+    """A typed FOCUS Parquet export (decimals, UTC instants, a map of tags) staged as text on the workers."""
+    monkeypatch.setenv("FINOPS_SPARK_READ_MIN_BYTES", "0")
+    folder = tmp_path / "focus"
+    folder.mkdir()
+    export = folder / "focus_export.parquet"
+    fixture = Path(__file__).parent / "data" / "focus.csv"
+    # The fixture's four charges ten times, the k-th with k cents more a charge and its own resource; record 17
+    # from 0 (line 19) dated 1990.
+    db = duckdb.connect()
+    db.execute(f"""COPY (SELECT * REPLACE (
+            (BilledCost::DECIMAL(18, 6) + k / 100)::DECIMAL(18, 6) AS BilledCost,
+            CASE WHEN n = 17 THEN TIMESTAMPTZ '1990-05-01 00:00:00+00' ELSE ChargePeriodStart::TIMESTAMPTZ END
+                AS ChargePeriodStart,
+            ChargePeriodEnd::TIMESTAMPTZ AS ChargePeriodEnd, BillingPeriodStart::TIMESTAMPTZ AS BillingPeriodStart,
+            BillingPeriodEnd::TIMESTAMPTZ AS BillingPeriodEnd, EffectiveCost::DECIMAL(18, 6) AS EffectiveCost,
+            CAST(Tags::JSON AS MAP(VARCHAR, VARCHAR)) AS Tags, ResourceId || '-' || k AS ResourceId)
+        FROM (SELECT f.*, r.range AS k, row_number() OVER (ORDER BY r.range, f.i) - 1 AS n
+              FROM (SELECT *, row_number() OVER () AS i FROM read_csv('{fixture}', all_varchar = true)) f,
+                   range(10) r)
+        ORDER BY n) TO '{tmp_path / "typed.parquet"}' (FORMAT parquet)""")
+    db.close()
+    typed = pq.read_table(tmp_path / "typed.parquet").drop_columns(["k", "n", "i"])
+    pq.write_table(typed, export, row_group_size=6)
+    assert pq.ParquetFile(export).metadata.num_row_groups == 7
+    assert pq.read_schema(export).field("Tags").type == pa.map_(pa.string(), pa.string())
+
+    row = warehouse.ingest([folder], con=spark).set_index("path").loc[str(export)]
+    assert row["status"] == "loaded", row["message"]
+    assert row["message"].startswith("read by Spark's Parquet reader in "), row["message"]
+    assert (row["rows_read"], row["rows_loaded"], row["rows_rejected"]) == (40, 39, 1)
+    rejects = spark.table("rejects").to_pandas()
+    assert rejects.loc[rejects["x_SourceFile"] == str(export), "x_SourceRow"].tolist() == [19]
+    loaded = spark.table("costs").to_pandas()
+    loaded = loaded[loaded["x_SourceFile"] == str(export)]
+    # Each copy k holds the fixture's four charges k cents more each; line 19 is copy 4's second charge.
+    base = [Decimal(r["BilledCost"]) for r in csv.DictReader(fixture.open(encoding="utf-8"))]
+    expected = {(k, i): cost + Decimal(k) / 100 for k in range(10) for i, cost in enumerate(base)}
+    del expected[(4, 1)]
+    assert sum(Decimal(str(v)) for v in loaded["BilledCost"]) == sum(expected.values())
+    assert sum(expected.values()) == Decimal("82.532")  # 10 x 8.3772 + 4 x 45 cents - 3.04
+    assert loaded["x_Team"].eq("search").sum() > 0  # the map of tags came through as the JSON the machine makes
+    assert _as_duckdb_reads(spark, tmp_path, folder, export) == (39, 1)

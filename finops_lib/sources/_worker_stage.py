@@ -11,7 +11,7 @@ second step then runs on the ingest machine over those rows as over rows it stag
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from finops_lib.sources._cloud import stage, text_source
 from finops_lib.sources._csv import MISSING, PADDED, read_csv_sql, worker_rejects
 from finops_lib.sources._sql import ident, quote
 
-__all__ = ["RawSelect", "TextRows", "stage_text", "staged_on_workers"]
+__all__ = ["RawSelect", "TextRows", "parquet_on_workers", "stage_text", "staged_on_workers"]
 
 #: A reader's SELECT of a file's raw columns as text: ``(source, {column: text expression}, path) -> (SQL, labels)``.
 RawSelect = Callable[[str, dict[str, str], Path], tuple[str, dict[str, str]]]
@@ -80,8 +80,6 @@ def _parquet_on_workers(pool: workers.Workers, con: BaseBackend, path: Path, raw
     the record's position + 2, as :func:`finops_lib.sources._cloud.stage` numbers it.
     """
     schema = _schema(con, raw_sql).append(pa.field("src_row", pa.int64()))
-    described = dict(con.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
-                                     f"read_parquet({quote(str(path))}))").fetchall())
 
     def select(batch: str) -> str:
         if required is not None:
@@ -89,8 +87,28 @@ def _parquet_on_workers(pool: workers.Workers, con: BaseBackend, path: Path, raw
         sql, _ = raw_select(batch, texts, path)
         return f"SELECT *, NULL::BIGINT AS src_row FROM ({sql})"
 
-    read = workers.read_parquet(pool, path, select, schema, first_row=2, types=described, line_column="src_row")
-    return TextRows(f"(SELECT * FROM read_parquet({quote(read.rows)}))", labels, None,
+    return replace(parquet_on_workers(pool, con, path, select, schema, line_column="src_row"), labels=labels)
+
+
+def parquet_on_workers(pool: workers.Workers, con: BaseBackend, path: Path, select: Callable[[str], str],
+                       schema: pa.Schema, *, line_column: str) -> TextRows:
+    """Stage a big Parquet bill's text with Spark's Parquet reader on the workers; return the staged rows.
+
+    ``select`` gives, for a relation of a batch's columns in the types Spark read them as, the reader's text SELECT
+    with ``line_column`` (filled here with the record's position + 2, as the ingest machine's staging numbers it);
+    ``schema`` is that SELECT's Arrow schema. Spark must read every column as the ingest machine's DuckDB does
+    (:func:`finops_lib.engines.workers.read_parquet`), so the reader's casts give the same text.
+
+    Raises
+    ------
+    finops_lib.engines.workers.WorkersFailed
+        When Spark reads a column otherwise, cannot read the file, or its job failed; the caller stages the file on
+        the ingest machine.
+    """
+    described = dict(con.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+                                     f"read_parquet({quote(str(path))}))").fetchall())
+    read = workers.read_parquet(pool, path, select, schema, first_row=2, types=described, line_column=line_column)
+    return TextRows(f"(SELECT * FROM read_parquet({quote(read.rows)}))", {}, None,
                     notes=(f"read by Spark's Parquet reader in {read.tasks} task{'s' if read.tasks != 1 else ''}",))
 
 

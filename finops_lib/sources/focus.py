@@ -68,7 +68,7 @@ from finops_lib.sources._csv import MISSING, PADDED, execute_scan, read_csv_sql
 from finops_lib.sources._focus_sql import MONEY, PROVIDER_COLUMNS, present_column, select_sql, values_sql
 from finops_lib.sources._parts import named_parts
 from finops_lib.sources._sql import ident, quote, relation, timestamp_sql
-from finops_lib.sources._worker_stage import staged_on_workers
+from finops_lib.sources._worker_stage import parquet_on_workers, staged_on_workers
 
 FORMAT = "focus"
 #: FOCUS columns by the version that introduced them (Cost and Usage dataset).
@@ -153,12 +153,20 @@ def _source(path: Path) -> tuple[str, list[str], str | None]:
         raise SourceError(path, f"not a readable Parquet file: {exc}") from exc
     if len(set(schema.names)) != len(schema.names):
         raise SourceError(path, "the Parquet schema repeats a column name")
+    sql, names = _parquet_text(f"read_parquet({quote(str(path))})", schema)
+    return sql, names, None
+
+
+def _parquet_text(relation: str, schema: pa.Schema) -> tuple[str, list[str]]:
+    """Return (SQL of a Parquet file's rows every column as text, maps and lists as JSON; the columns' FOCUS names).
+
+    ``relation``: the file (``read_parquet``), or a batch of its rows on a Spark worker.
+    """
     renamed = _renamed(list(schema.names))
     cols = [f"CAST({'to_json(' + ident(f.name) + ')' if pa.types.is_nested(f.type) else ident(f.name)} "
             f"AS VARCHAR) AS {ident(renamed.get(f.name, f.name))}" for f in schema]
     pads = f"false AS {PADDED}, NULL::VARCHAR AS {MISSING}"
-    names = [renamed.get(n, n) for n in schema.names]
-    return f"(SELECT {', '.join(cols)}, {pads} FROM read_parquet({quote(str(path))}))", names, None
+    return f"(SELECT {', '.join(cols)}, {pads} FROM {relation})", [renamed.get(n, n) for n in schema.names]
 
 
 def _text_select(source: str, names: list[str], shown: str) -> str:
@@ -217,15 +225,37 @@ def _stage_on_workers(pool: workers.Workers, con: BaseBackend, path: Path, names
     finops_lib.engines.workers.WorkersFailed
         When the lines cannot be numbered on the workers; the caller stages the file on the ingest machine.
     """
-    schema = pa.schema([*((n, pa.string()) for n in names), (PADDED, pa.bool_()), (MISSING, pa.string()),
-                        ("__file", pa.string()), ("__line", pa.int64())])
-    text = staged_on_workers(pool, con, path, partial(_piece_scan, names=names, shown=str(path)), schema,
+    text = staged_on_workers(pool, con, path, partial(_piece_scan, names=names, shown=str(path)), _text_schema(names),
                              line_column="__line")
     return _Staged(path, text.rows, names, text.csv_rejects, lines=text.lines, notes=text.notes)
 
 
+def _text_schema(names: list[str]) -> pa.Schema:
+    """Return the Arrow schema of :func:`_text_select`'s rows with their ``__line``."""
+    return pa.schema([*((n, pa.string()) for n in names), (PADDED, pa.bool_()), (MISSING, pa.string()),
+                      ("__file", pa.string()), ("__line", pa.int64())])
+
+
+def _parquet_on_workers(pool: workers.Workers, con: BaseBackend, path: Path, names: list[str]) -> _Staged:
+    """Stage a big Parquet export's rows as text with Spark's Parquet reader on the workers, each with its number.
+
+    Each batch goes through the same text SELECT as the whole file on the ingest machine
+    (:func:`finops_lib.sources._worker_stage.parquet_on_workers`).
+    """
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+
+    def select(batch: str) -> str:
+        source, _ = _parquet_text(batch, schema)
+        return f"SELECT *, NULL::BIGINT AS __line FROM ({_text_select(source, names, str(path))})"
+
+    text = parquet_on_workers(pool, con, path, select, _text_schema(names), line_column="__line")
+    return _Staged(path, text.rows, names, None, notes=text.notes)
+
+
 def _staged(con: BaseBackend, path: Path) -> _Staged:
-    """Stage one FOCUS file's rows as text: on the offered Spark workers when it is a big plain CSV, else here."""
+    """Stage one FOCUS file's rows as text: on the offered Spark workers when big (plain CSV, Parquet), else here."""
     source, names, csv_rejects = _source(path)
     missing = [c for c in REQUIRED if c not in names]
     if not set(names) & set(PROVIDER_COLUMNS):
@@ -235,12 +265,16 @@ def _staged(con: BaseBackend, path: Path) -> _Staged:
                                 f"(FOCUS {focus_version(names)} columns found)", column=missing[0])
     notes: tuple[str, ...] = ()
     pool = workers.for_file(path)
-    if pool is not None and csv_rejects is not None and workers.splittable(path):
-        try:
+    try:
+        staged = None
+        if pool is not None and csv_rejects is not None and workers.splittable(path):
             staged = _stage_on_workers(pool, con, path, names)
+        elif pool is not None and csv_rejects is None:
+            staged = _parquet_on_workers(pool, con, path, names)
+        if staged is not None:
             return replace(staged, windows=_windows(con, path, staged.rows, names))
-        except workers.WorkersFailed as exc:
-            notes = (f"read on the ingest machine: {exc}",)
+    except workers.WorkersFailed as exc:
+        notes = (f"read on the ingest machine: {exc}",)
     rows = _stage(con, source, names, path)
     return _Staged(path, rows, names, csv_rejects, _windows(con, path, rows, names), notes=notes)
 
