@@ -218,7 +218,6 @@ def _same_types(frame, types: dict[str, str]) -> None:
     import duckdb
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    spark_types = {}
     try:
         arrow = to_arrow_schema(frame.schema, timezone="UTC", prefers_large_types=False)
     except TypeError:  # an older pyspark's signature
