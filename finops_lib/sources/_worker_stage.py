@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -25,7 +26,9 @@ from finops_lib.sources._cloud import stage, text_source
 from finops_lib.sources._csv import MISSING, PADDED, read_csv_sql, worker_rejects
 from finops_lib.sources._sql import ident, quote
 
-__all__ = ["RawSelect", "TextRows", "parquet_on_workers", "stage_text", "staged_on_workers"]
+__all__ = ["RawSelect", "TextRows", "on_workers", "parquet_on_workers", "stage_text", "staged_on_workers"]
+
+T = TypeVar("T")
 
 #: A reader's SELECT of a file's raw columns as text: ``(source, {column: text expression}, path) -> (SQL, labels)``.
 RawSelect = Callable[[str, dict[str, str], Path], tuple[str, dict[str, str]]]
@@ -57,16 +60,31 @@ def stage_text(con: BaseBackend, path: Path, raw_select: RawSelect, *,
     """
     source, types, csv_rejects = text_source(con, path, required=required)
     raw_sql, labels = raw_select(source, types, path)
-    notes: tuple[str, ...] = ()
+    staged, notes = on_workers(
+        path, csv=csv_rejects is not None,
+        in_ranges=lambda pool: _stage_on_workers(pool, con, path, raw_select, required, raw_sql, labels),
+        by_spark=lambda pool: _parquet_on_workers(pool, con, path, raw_select, required, raw_sql, labels, types))
+    return staged or TextRows(stage(con, raw_sql, path), labels, csv_rejects, notes=notes)
+
+
+def on_workers(path: Path, *, csv: bool, in_ranges: Callable[[workers.Workers], T],
+               by_spark: Callable[[workers.Workers], T]) -> tuple[T | None, tuple[str, ...]]:
+    """Stage a big bill's text on the offered workers when they can read it; return (what they staged, notes).
+
+    A plain CSV (``csv``) goes to ``in_ranges`` when it can be split into ranges of lines, a Parquet file to
+    ``by_spark`` (Spark's Parquet reader). None, with the reason as a note when the workers were tried and failed
+    (:class:`~finops_lib.engines.workers.WorkersFailed`): the caller stages the file on the ingest machine. No
+    workers offered (or a small file): None, no note.
+    """
     pool = workers.for_file(path)
     try:
-        if pool is not None and csv_rejects is not None and workers.splittable(path):
-            return _stage_on_workers(pool, con, path, raw_select, required, raw_sql, labels)
-        if pool is not None and csv_rejects is None:
-            return _parquet_on_workers(pool, con, path, raw_select, required, raw_sql, labels, types)
+        if pool is not None and csv and workers.splittable(path):
+            return in_ranges(pool), ()
+        if pool is not None and not csv:
+            return by_spark(pool), ()
     except workers.WorkersFailed as exc:
-        notes = (f"read on the ingest machine: {exc}",)
-    return TextRows(stage(con, raw_sql, path), labels, csv_rejects, notes=notes)
+        return None, (f"read on the ingest machine: {exc}",)
+    return None, ()
 
 
 def _parquet_on_workers(pool: workers.Workers, con: BaseBackend, path: Path, raw_select: RawSelect,

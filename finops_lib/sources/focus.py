@@ -68,7 +68,7 @@ from finops_lib.sources._csv import MISSING, PADDED, execute_scan, read_csv_sql
 from finops_lib.sources._focus_sql import MONEY, PROVIDER_COLUMNS, present_column, select_sql, values_sql
 from finops_lib.sources._parts import named_parts
 from finops_lib.sources._sql import ident, quote, relation, timestamp_sql
-from finops_lib.sources._worker_stage import parquet_on_workers, staged_on_workers
+from finops_lib.sources._worker_stage import on_workers, parquet_on_workers, staged_on_workers
 
 FORMAT = "focus"
 #: FOCUS columns by the version that introduced them (Cost and Usage dataset).
@@ -263,18 +263,11 @@ def _staged(con: BaseBackend, path: Path) -> _Staged:
     if missing:
         raise SourceError(path, f"mandatory FOCUS column(s) missing: {', '.join(missing)} "
                                 f"(FOCUS {focus_version(names)} columns found)", column=missing[0])
-    notes: tuple[str, ...] = ()
-    pool = workers.for_file(path)
-    try:
-        staged = None
-        if pool is not None and csv_rejects is not None and workers.splittable(path):
-            staged = _stage_on_workers(pool, con, path, names)
-        elif pool is not None and csv_rejects is None:
-            staged = _parquet_on_workers(pool, con, path, names)
-        if staged is not None:
-            return replace(staged, windows=_windows(con, path, staged.rows, names))
-    except workers.WorkersFailed as exc:
-        notes = (f"read on the ingest machine: {exc}",)
+    staged, notes = on_workers(path, csv=csv_rejects is not None,
+                               in_ranges=lambda pool: _stage_on_workers(pool, con, path, names),
+                               by_spark=lambda pool: _parquet_on_workers(pool, con, path, names))
+    if staged is not None:
+        return replace(staged, windows=_windows(con, path, staged.rows, names))
     rows = _stage(con, source, names, path)
     return _Staged(path, rows, names, csv_rejects, _windows(con, path, rows, names), notes=notes)
 

@@ -44,7 +44,11 @@ def stage_rows(con: BaseBackend, name: str, rows: ibis.Table, table: str) -> str
       no ibis compilation;
     - any other expression is compiled once into the temporary view ``name``.
     """
-    arrow = _declared_arrow(rows, table)
+    return _stage(con, name, rows, table, _declared_arrow(rows, table))
+
+
+def _stage(con: BaseBackend, name: str, rows: ibis.Table, table: str, arrow: pa.Table | None) -> str | None:
+    """:func:`stage_rows`, the Arrow table under ``rows`` (or None) already looked for."""
     if arrow is not None:
         con.con.register(name, arrow)
         return None
@@ -65,15 +69,16 @@ def stage_all(con: BaseBackend, names: list[str], parts: list[ibis.Table], table
     UNION of many parts' sixty columns each is planned part by part. Any other part is staged as :func:`stage_rows`
     does, and the parts are selected by ``UNION ALL BY NAME``.
     """
-    arrows = [_declared_arrow(part, table) for part in parts]
+    staged = [(part, _declared_arrow(part, table)) for part in parts]
     sources = []
-    together = [a for a in arrows if a is not None]
+    together = [arrow for _, arrow in staged if arrow is not None]
     if len(together) > 1 and all(a.schema == together[0].schema for a in together):
         con.con.register(names[0], pa.concat_tables(together))
         sources.append(f'"{names[0]}"')
-        parts = [part for part, arrow in zip(parts, arrows, strict=True) if arrow is None]
-        names = names[1:len(parts) + 1]
-    sources += [stage_rows(con, name, part, table) or f'"{name}"' for name, part in zip(names, parts, strict=True)]
+        staged = [(part, arrow) for part, arrow in staged if arrow is None]
+        names = names[1:]
+    sources += [_stage(con, name, part, table, arrow) or f'"{name}"'
+                for name, (part, arrow) in zip(names, staged, strict=False)]
     if len(sources) == 1:
         return sources[0]
     return "(" + " UNION ALL BY NAME ".join(f"SELECT * FROM {source}" for source in sources) + ")"
