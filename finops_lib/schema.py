@@ -347,6 +347,59 @@ REQUESTS = Table(
     ),
 )
 
+#: What a serving or cluster metric measures once normalised (``metrics.x_Metric``): unit, kind and meaning. A
+#: source's own names (vLLM ``vllm:prompt_tokens_total``, TGI ``tgi_request_input_length_sum``) map to these in
+#: its reader; a metric not listed keeps its own name. ``counter``: cumulative since the process started (a fall
+#: is a restart); ``gauge``: a level at an instant; ``interval``: an amount over the row's period.
+METRICS: dict[str, tuple[str, str, str]] = {
+    "prompt_tokens": ("tokens", "counter", "Prompt (input) tokens processed by a model server."),
+    "generation_tokens": ("tokens", "counter", "Tokens generated (output) by a model server."),
+    "requests": ("requests", "counter", "Requests a model server finished successfully."),
+    "requests_received": ("requests", "counter", "Requests a model server received, failed ones included."),
+    "prefix_cache_queries": ("tokens", "counter", "Prompt tokens looked up in the prefix cache."),
+    "prefix_cache_hits": ("tokens", "counter", "Prompt tokens found in the prefix cache."),
+    "requests_running": ("requests", "gauge", "Requests being served at the instant."),
+    "requests_waiting": ("requests", "gauge", "Requests queued at the instant."),
+    "kv_cache_usage": ("ratio", "gauge", "Share of the KV cache in use at the instant (0 to 1)."),
+    "gpu_utilization": ("ratio", "gauge", "Share of the GPU busy at the instant (0 to 1)."),
+}
+METRIC_KINDS: tuple[str, ...] = ("counter", "gauge", "interval", "unknown")
+
+METRICS_TABLE = Table(
+    "metrics",
+    "One measured value of a serving or cluster metric: a model server's counter or gauge at an instant (vLLM, "
+    "TGI, SGLang through Prometheus), or a cluster allocation over a period. Measurements, not money: never added "
+    "to spend; they price self-hosted tokens and split shared costs.",
+    (
+        _x("ChargePeriodStart", "datetime", True, "When the value was measured (a counter or gauge sample), or the "
+           "start of the period it covers (an interval), UTC."),
+        _x("ChargePeriodEnd", "datetime", False, "End of the period an interval value covers, UTC; null for a "
+           "sample at an instant."),
+        _x("x_MetricSource", "string", True, "The software that exposed the metric (`vllm`, `tgi`, `sglang`, "
+           "`prometheus` for any other exporter)."),
+        _x("x_Metric", "string", True, "What is measured: a normalised name (see the metric list below), or the "
+           "exporter's own name for a metric the list does not have."),
+        _x("x_MetricRaw", "string", True, "The sample's name as the exporter wrote it (`vllm:prompt_tokens_total`)."),
+        _x("x_MetricKind", "string", True, "`counter` (cumulative since the process started; a fall is a restart), "
+           "`gauge` (a level), `interval` (an amount over the period), `unknown` (untyped).",
+           allowed=METRIC_KINDS),
+        _x("x_Value", "float64", True, "The value, in x_Unit (counters are exact up to 2**53)."),
+        _x("x_Unit", "string", True, "Unit of x_Value (`tokens`, `requests`, `ratio`, `seconds`, or the exporter's "
+           "own where unknown: `1`)."),
+        _x("x_SeriesId", "string", True, "Hex digest of the series: the exporter, the raw name, the deployment and "
+           "every label. Increases of a counter are taken within one series, whatever file its samples came from."),
+        _x("x_Deployment", "string", False, "The serving deployment or scrape target (the `deployment`, `job`, "
+           "`service` or `instance` label, else the file's name without its time)."),
+        _x("x_Model", "string", False, "Canonical model id of the model served, when a label names it."),
+        _x("x_ModelRaw", "string", False, "The model as the label wrote it (`model_name`, `model`, `model_id`)."),
+        _x("x_Cluster", "string", False, "Kubernetes cluster, when a label names it."),
+        _x("x_Namespace", "string", False, "Kubernetes namespace, when a label names it."),
+        *_DIMENSIONS,
+        _x("Tags", "json", False, "JSON object of the sample's labels, as written."),
+        *_PROVENANCE,
+    ),
+)
+
 REJECTS = Table(
     "rejects",
     "An input record that could not be loaded, and why. Loaded + rejected = read, per file.",
@@ -358,7 +411,8 @@ REJECTS = Table(
         _x("x_Column", "string", True, "Source column or field at fault."),
         _x("x_Value", "string", False, "The offending value, as text (truncated to 200 characters)."),
         _x("x_Reason", "string", True, "Why the record was rejected."),
-        _x("x_TargetTable", "string", True, "Table the record was meant for.", allowed=("costs", "requests")),
+        _x("x_TargetTable", "string", True, "Table the record was meant for.",
+           allowed=("costs", "requests", "metrics")),
     ),
 )
 
@@ -396,7 +450,9 @@ INGESTED_WINDOWS = Table(
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (COSTS, REQUESTS, REJECTS, INGESTED_FILES, INGESTED_WINDOWS)}
+TABLES: dict[str, Table] = {
+    t.name: t for t in (COSTS, REQUESTS, METRICS_TABLE, REJECTS, INGESTED_FILES, INGESTED_WINDOWS)
+}
 
 
 def get_table(name: str) -> Table:
@@ -579,4 +635,7 @@ def render_markdown() -> str:
         out.append(f"| `{name}` | {direction or ''} | {action or ''} | {meaning} |")
     out += ["", "## Data-quality flags (`x_DataQualityFlags`)", "", "| Flag | Meaning |", "|---|---|"]
     out += [f"| `{k}` | {v} |" for k, v in QUALITY_FLAGS.items()]
+    out += ["", "## Metrics (`metrics.x_Metric`)", "", "Normalised names of serving metrics; the readers map each "
+            "exporter's own names to these.", "", "| Metric | Unit | Kind | Meaning |", "|---|---|---|---|"]
+    out += [f"| `{k}` | {unit} | {kind} | {meaning} |" for k, (unit, kind, meaning) in METRICS.items()]
     return "\n".join(out) + "\n"

@@ -133,6 +133,14 @@ def plant_json(source: Path, target: Path, make: Planter) -> None:
         target.write_text(json.dumps(_plant_json(json.loads(text), make, [0]), indent=1), encoding="utf-8")
 
 
+def plant_prom(source: Path, target: Path, make: Planter) -> None:
+    """A Prometheus text exposition: a key in a label of every sample (exporters copy headers and env into labels)."""
+    lines = source.read_text(encoding="utf-8").splitlines()
+    out = [line.replace("{", '{note="' + make() + '",', 1) if "{" in line and not line.startswith("#") else line
+           for line in lines]  # fmt: skip
+    target.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
 def planted_folder(root: Path) -> tuple[Path, Planter]:
     """Every format's fixture, planted, one sub-folder per format."""
     make = Planter()
@@ -140,7 +148,7 @@ def planted_folder(root: Path) -> tuple[Path, Planter]:
         fixture = fixture_path(fmt)
         folder = root / fmt.replace(":", "_")
         folder.mkdir(parents=True)
-        planter = plant_csv if fixture.suffix == ".csv" else plant_json
+        planter = {".csv": plant_csv, ".prom": plant_prom}.get(fixture.suffix, plant_json)
         planter(fixture, folder / fixture.name, make)
     return root, make
 

@@ -34,7 +34,7 @@ from finops_lib.engines.spark import catalog_folder, register_table
 from finops_lib.engines.transfer import copy_tables
 
 #: Tables with one Parquet file per source file.
-BY_FILE = ("costs", "requests", "rejects")
+BY_FILE = ("costs", "requests", "metrics", "rejects")
 #: Small tables (a row per file or window) rewritten whole.
 WHOLE = ("ingested_files", "ingested_windows")
 #: The ingest warehouse's file name in the catalog folder.

@@ -11,7 +11,7 @@ from ibis.backends import BaseBackend
 
 from finops_lib.engines.spark import write_table
 
-TABLES = ("costs", "requests", "rejects", "ingested_files", "ingested_windows")
+TABLES = ("costs", "requests", "metrics", "rejects", "ingested_files", "ingested_windows")
 
 
 def copy_tables(source: BaseBackend, target: BaseBackend, *, tables: tuple[str, ...] = TABLES) -> dict[str, int]:

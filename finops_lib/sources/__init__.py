@@ -98,7 +98,7 @@ class ReadResult:
         Source format name.
     path
         The file read.
-    costs, requests
+    costs, requests, metrics
         Normalized rows (ibis expressions, conformed to the schema), or None.
     rejects
         Rejected records (conformed to the ``rejects`` table).
@@ -146,6 +146,7 @@ class ReadResult:
     notes: tuple[str, ...] = ()
     numbered_from: int | None = None
     lines_final: bool = False
+    metrics: ibis.Table | None = None
 
 
 Reader = Callable[[Path, BaseBackend], ReadResult]
@@ -181,7 +182,7 @@ def register_source(
     name
         Format name (``x_SourceFormat`` of the rows it produces).
     table
-        The table the format mainly fills (``costs`` or ``requests``).
+        The table the format mainly fills (``costs``, ``requests`` or ``metrics``).
     description
         One line for ``finops formats`` and the README.
     detect
@@ -209,7 +210,7 @@ def _checked(result: ReadResult) -> ReadResult:
     if not result.inline_rejects:
         return result
     return replace(result, costs=_reject_outside_window(result.costs),
-                   requests=_reject_outside_window(result.requests))
+                   requests=_reject_outside_window(result.requests), metrics=_reject_outside_window(result.metrics))
 
 
 def _dated_many(read_many: ManyReader) -> ManyReader:

@@ -29,7 +29,7 @@ from ibis.backends import BaseBackend
 from finops_lib.schema import TABLES
 from finops_lib.sources import REJECT_MARK
 
-__all__ = ["MEASURES", "PROVENANCE", "content_sql", "keyed_select_sql", "reject_duplicates"]
+__all__ = ["MEASURES", "PROVENANCE", "content_sql", "keyed_select_sql", "reject_duplicates", "table_kind"]
 
 #: Columns that say where a row came from, not what it charges: never part of its content.
 PROVENANCE = ("x_SourceFile", "x_SourceRow", "x_SourceLocator", "x_RowHash", "x_DataQualityFlags")
@@ -44,8 +44,20 @@ MEASURES: dict[str, tuple[str, ...]] = {
                  '(coalesce("x_InputUncachedTokens", 0) + coalesce("x_InputCacheReadTokens", 0) + '
                  'coalesce("x_InputCacheWrite5mTokens", 0) + coalesce("x_InputCacheWrite1hTokens", 0) + '
                  'coalesce("x_OutputTokens", 0))'),
+    "metrics": ('"x_Value"', '"x_Unit"', '"ChargePeriodStart"', '"ChargePeriodEnd"'),
 }
 _US = "chr(31)"
+
+
+def table_kind(table: str) -> str:
+    """Return the declared data table that a (possibly temporary) table of that name holds.
+
+    Examples
+    --------
+    >>> table_kind("requests"), table_kind("_stage_metrics_7"), table_kind("costs_batch")
+    ('requests', 'metrics', 'costs')
+    """
+    return next((kind for kind in ("requests", "metrics") if kind in table), "costs")
 
 
 def content_sql(expressions: tuple[str, ...] | list[str]) -> str:
@@ -67,7 +79,7 @@ def keyed_select_sql(source: str, table: str) -> str:
     reader marked as rejects keep counting apart from loaded rows. ``source`` may hold the rows of several files:
     each file's occurrences are counted apart, so its keys are what they would be alone.
     """
-    kind = "requests" if "requests" in table else "costs"
+    kind = table_kind(table)
     content = [f'"{c.name}"' for c in TABLES[kind].columns if c.name not in (*PROVENANCE, "x_SourceExtra")]
     rejected = f"starts_with(coalesce(x_DataQualityFlags, ''), '{REJECT_MARK}')"
     return f"""SELECT * EXCLUDE (__content) REPLACE (

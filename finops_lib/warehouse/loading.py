@@ -42,7 +42,7 @@ from finops_lib.warehouse.ledger import (
 )
 from finops_lib.warehouse.staging import declared_columns, drop_stage, holds_nothing, stage_all, stage_rows
 
-DATA_TABLES = ("costs", "requests")
+DATA_TABLES = ("costs", "requests", "metrics")
 
 
 @dataclass(frozen=True)
@@ -151,24 +151,19 @@ def settle(con: BaseBackend, table: str, path: str, result: ReadResult, *, rejec
             left(finops_mask_secrets(csv_line), 200), lower(error_type) || ': ' || error_message, ?
             FROM (SELECT line, min(column_name) AS column_name, first(csv_line) AS csv_line,
                          first(error_type) AS error_type, first(error_message) AS error_message
-                  FROM {result.csv_rejects} GROUP BY line)""", [result.format, path, table_kind(table)])
+                  FROM {result.csv_rejects} GROUP BY line)""", [result.format, path, keys.table_kind(table)])
     if result.inline_rejects:
         con.con.execute(f"""INSERT INTO "{rejects}" SELECT x_SourceFormat, x_SourceFile, x_SourceRow,
             x_SourceLocator, split_part(x_DataQualityFlags, chr(31), 2), nullif(split_part(x_DataQualityFlags,
             chr(31), 4), ''), split_part(x_DataQualityFlags, chr(31), 3), ?
             FROM "{table}" WHERE {where} AND starts_with(x_DataQualityFlags, ?)""",
-                        [table_kind(table), path, REJECT_MARK])
+                        [keys.table_kind(table), path, REJECT_MARK])
         con.con.execute(f'DELETE FROM "{table}" WHERE {where} AND starts_with(x_DataQualityFlags, ?)',
                         [path, REJECT_MARK])
     line_id = SOURCES[result.format].line_id if result.format in SOURCES else None
     if line_id:
-        keys.reject_duplicates(con, table, path, rejects, kind=table_kind(table), line_id=line_id)
+        keys.reject_duplicates(con, table, path, rejects, kind=keys.table_kind(table), line_id=line_id)
     return int(parsed or 0) + malformed
-
-
-def table_kind(table: str) -> str:
-    """Return the declared data table that a (possibly temporary) table holds."""
-    return "requests" if "requests" in table else "costs"
 
 
 def insert_rows(con: BaseBackend, table: str, rows: ibis.Table | list[ibis.Table], *, line_id: str | None,
@@ -187,7 +182,7 @@ def insert_rows(con: BaseBackend, table: str, rows: ibis.Table | list[ibis.Table
     ``number`` false they are left unnumbered (pending, :mod:`finops_lib.warehouse.pending`) for
     :func:`number_rows` to number after a commit.
     """
-    kind = table_kind(table)
+    kind = keys.table_kind(table)
     if numbered_from is not None:
         if not line_id or path is None:
             raise FinopsError(f"rows numbered by position need a documented line id and their file ({table})")

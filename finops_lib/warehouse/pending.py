@@ -36,7 +36,7 @@ __all__ = ["PENDING", "interrupted", "recover"]
 
 #: SQL true for a pending row (see the module).
 PENDING = "x_SourceRow IS NULL"
-_TABLES = ("costs", "requests")
+_TABLES = ("costs", "requests", "metrics")
 
 
 def _present(con: BaseBackend) -> list[str]:

@@ -89,6 +89,19 @@ def otlp_records(path: Path) -> Records:
     return dict(enumerate(spans, start=1))
 
 
+def prometheus_lines(path: Path) -> Records:
+    """Line -> sample line of a Prometheus text exposition (comments and blank lines are not records)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {n: text for n, text in enumerate(lines, start=1) if text.strip() and not text.lstrip().startswith("#")}
+
+
+def prometheus_points(path: Path) -> Records:
+    """Ordinal -> point of a Prometheus API response: every ``data.result[i].values[j]`` (or ``value``), in order."""
+    result = json.loads(path.read_text(encoding="utf-8"))["data"]["result"]
+    points = [p for series in result for p in series.get("values", [series.get("value")])]
+    return dict(enumerate(points, start=1))
+
+
 def _usage_free(*measures: str) -> Callable[[dict[str, str]], bool]:
     """A dashboard export's day without usage: every measure empty (documented: not a record)."""
     return lambda row: not any(row.get(m) for m in measures)
@@ -242,6 +255,14 @@ CASES: dict[str, Case] = {
         csv_records,
         Corruption(set_csv_field(3, "cost/myCost", "0,093075"), 3, "cost/myCost", "not a number", "0,093075"),
         (lambda r: _dec(r["cost/myCost"]), "BilledCost"),
+    ),
+    "prometheus_range": Case(
+        prometheus_points,
+        Corruption(replace_once('"5000"', '"NaN"'), 2, "value", "not a finite number", "NaN"),
+    ),
+    "prometheus_text": Case(
+        prometheus_lines,
+        Corruption(replace_once(" 4102200 ", " -4102200 "), 6, "value", "a counter cannot be negative", "-4102200"),
     ),
     "openai_costs": Case(
         page_records,

@@ -146,7 +146,8 @@ def test_a_folder_with_a_bad_file_loads_the_good_files(fmt, tmp_path):
         result = ingest([folder], con=con).set_index("path")
         loaded = dict(con.con.execute(
             "SELECT x_SourceFile, count(DISTINCT x_SourceRow) FROM (SELECT x_SourceFile, x_SourceRow FROM costs "
-            "UNION ALL SELECT x_SourceFile, x_SourceRow FROM requests) GROUP BY ALL").fetchall())
+            "UNION ALL SELECT x_SourceFile, x_SourceRow FROM requests UNION ALL SELECT x_SourceFile, x_SourceRow "
+            "FROM metrics) GROUP BY ALL").fetchall())
     finally:
         con.disconnect()
     assert len(result) == 3 and set(result.status) == {"loaded"}, result[["status", "message"]]

@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 from source_cases import CASES, committed_formats, fixture_path
-from value_cases import DATES, set_date
+from value_cases import DATES, sample_parts, set_date
 
 from finops_lib import engine
 from finops_lib.errors import SourceError
@@ -181,6 +181,33 @@ def mutate_csv(rows: list[list[str]], kind: str, draw) -> list[list[str]]:
     return rows
 
 
+# --- Prometheus text, a sample per line -------------------------------------------------------------------------
+
+
+def mutate_prom(lines: list[str], kind: str, draw) -> list[str]:
+    samples = [i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
+    if not samples:
+        return lines
+    r = draw(st.sampled_from(samples))
+    head, value, stamp = sample_parts(lines[r])
+    if kind == "swap_type":
+        value = draw(st.sampled_from([v for v in ('{"a": 1}', "true", "abc", "12", "[1, 2]", "") if v != value]))
+    elif kind == "null_nested":
+        name = head.split("{", 1)[0]
+        head, value = draw(st.sampled_from([(name + "{}", value), (name, value), (head, "None"), (head + "{}", value)]))
+    elif kind in ("huge", "not_finite"):
+        value = draw(st.sampled_from(HUGE if kind == "huge" else (*NOT_FINITE, "nan", "+Inf")))
+    elif kind == "duplicate_key":
+        if "{" in head and head.endswith("}") and draw(st.booleans()):
+            label = head[head.index("{") + 1: head.rindex("}")].split(",")[0] or 'a="1"'
+            head = head[:-1] + ("," if head[-2] != "{" else "") + label + "}"
+        else:
+            lines.insert(r, lines[r])
+            return lines
+    lines[r] = " ".join(p for p in (head, value, stamp) if p)
+    return lines
+
+
 # --- the property ---------------------------------------------------------------------------------------------
 
 
@@ -202,6 +229,9 @@ def mutated(fmt: str, kinds: list[str], draw) -> bytes:
                 out = io.StringIO()
                 csv.writer(out, lineterminator="\n").writerows(mutate_csv(rows, kind, draw))
                 data = out.getvalue().encode()
+        elif suffix == ".prom":
+            lines = data.decode("utf-8", errors="replace").split("\n")
+            data = "\n".join(mutate_prom(lines, kind, draw)).encode()
         elif suffix == ".jsonl":
             lines = data.decode("utf-8", errors="replace").splitlines()
             n = draw(st.integers(0, max(len(lines) - 1, 0)))
@@ -219,7 +249,7 @@ def _read_directly(path: Path, fmt: str) -> None:
     con = engine.memory()
     try:
         result = SOURCES[fmt].read(path, con)
-        for table in (result.costs, result.requests, result.rejects):
+        for table in (result.costs, result.requests, result.metrics, result.rejects):
             if table is not None:
                 table.to_pyarrow()
     except SourceError as exc:

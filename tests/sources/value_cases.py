@@ -67,7 +67,10 @@ FIELDS: dict[str, Field] = {
     "openai_usage": Field("output_tokens", ("output_tokens",), money=False),
     "openrouter_activity": Field("cost_total", ("cost_total",)),
     "otel_genai": Field("gen_ai.usage.cost", (("attr", "gen_ai.usage.cost"),)),
+    "prometheus_range": Field("value", ("value",), money=False, text=True),
+    "prometheus_text": Field("value", ("value",), money=False),
 }
+PROMETHEUS = ("prometheus_range", "prometheus_text")
 
 #: The values of the acceptance test, as a CSV cell holds them; JSON writes the first four as bare tokens.
 BAD_VALUES = ("NaN", "Infinity", "-Infinity", "1e30", "")
@@ -186,9 +189,42 @@ def json_value(text: str, *, quoted: bool) -> Any:
 # --- one format -----------------------------------------------------------------------------------------------
 
 
+def sample_parts(line: str) -> tuple[str, str, str]:
+    """(name and labels, value, timestamp or '') of a Prometheus text sample line."""
+    cut = line.rindex("}") + 1 if "}" in line else len(line.split(None, 1)[0])
+    rest = line[cut:].split()
+    return line[:cut], rest[0] if rest else "", rest[1] if len(rest) > 1 else ""
+
+
+def set_prometheus(fmt: str, data: bytes, values: dict[int, tuple[str, str]]) -> bytes:
+    """Set, per record number, the value (``"value"``) or the time (``"time"``) of a Prometheus fixture's record.
+
+    Text: the record is a line; an empty value leaves the sample without value *and* time (a value alone would
+    read the time as the value, which the format cannot tell apart). JSON: the record is the n-th point.
+    """
+    if fmt == "prometheus_text":
+        lines = data.decode("utf-8").split("\n")
+        for n, (part, text) in values.items():
+            head, value, stamp = sample_parts(lines[n - 1])
+            if part == "value":
+                value = text
+                stamp = stamp if text else ""
+            else:
+                stamp = text
+            lines[n - 1] = " ".join(p for p in (head, value, stamp) if p)
+        return "\n".join(lines).encode()
+    doc = _load(data.decode("utf-8"))
+    points = [p for series in doc["data"]["result"] for p in series.get("values", [series.get("value")])]
+    for n, (part, text) in values.items():
+        points[n - 1][1 if part == "value" else 0] = text if part == "value" else Raw(text)
+    return _dump(doc).encode()
+
+
 def set_field(fmt: str, data: bytes, values: dict[int, str], field: Field | None = None) -> bytes:
     """Set the format's :data:`FIELDS` field (or ``field``) of each record number to a value's text."""
     field = field or FIELDS[fmt]
+    if fmt in PROMETHEUS:
+        return set_prometheus(fmt, data, {n: ("value", v) for n, v in values.items()})
     if is_csv(fmt):
         return set_csv_cells(data, {n: {field.path[0]: v} for n, v in values.items()})
     return set_json_values(fmt, data, {n: (field.path, json_value(v, quoted=field.text)) for n, v in values.items()})
@@ -278,6 +314,8 @@ DATES: dict[str, DateField] = {
     "openai_usage": _unix_field("start_time", "end_time", lambda s: Raw(str(s)), bucket=True),
     "openrouter_activity": DateField(("created_at",), None, lambda m: iso(m, " ", "", 3)),
     "otel_genai": _unix_field("startTimeUnixNano", "endTimeUnixNano", lambda s: str(s * 10**9)),
+    "prometheus_range": _unix_field("timestamp", None, str),
+    "prometheus_text": _unix_field("timestamp", None, lambda s: str(s * 1000)),
 }
 
 
@@ -304,6 +342,8 @@ def set_date(fmt: str, data: bytes, record: int, moment: datetime | int) -> tupl
     else:
         later = moment + timedelta(hours=1) if moment < datetime(9999, 12, 31, 23, tzinfo=UTC) else moment
         start_value, end_value = spec.write(moment), spec.write(later)
+    if fmt in PROMETHEUS:
+        return set_prometheus(fmt, data, {record: ("time", str(start_value))}), {record}
     if is_csv(fmt):
         cells = {spec.start[0]: str(start_value)} | ({spec.end[0]: str(end_value)} if spec.end else {})
         return set_csv_cells(data, {record: cells}), {record}
