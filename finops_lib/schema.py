@@ -362,6 +362,16 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "requests_waiting": ("requests", "gauge", "Requests queued at the instant."),
     "kv_cache_usage": ("ratio", "gauge", "Share of the KV cache in use at the instant (0 to 1)."),
     "gpu_utilization": ("ratio", "gauge", "Share of the GPU busy at the instant (0 to 1)."),
+    **{f"{part}_cost": ("USD", "interval", f"A workload's share of the cluster's {what} cost over the period, at "
+                        "the allocator's prices (OpenCost: list prices, adjusted towards the bill when integrated): "
+                        "a weight for splitting the bill, never spend.")
+       for part, what in (("cpu", "CPU"), ("ram", "memory"), ("gpu", "GPU"), ("pv", "persistent volume"),
+                          ("network", "network"), ("load_balancer", "load balancer"), ("shared", "shared"),
+                          ("external", "external (out-of-cluster)"), ("total", "whole"))},
+    "cpu_core_hours": ("core-hours", "interval", "CPU core-hours allocated to a workload over the period."),
+    "ram_byte_hours": ("byte-hours", "interval", "Memory byte-hours allocated to a workload over the period."),
+    "gpu_hours": ("gpu-hours", "interval", "GPU-hours allocated to a workload over the period."),
+    "pv_byte_hours": ("byte-hours", "interval", "Persistent-volume byte-hours allocated over the period."),
 }
 METRIC_KINDS: tuple[str, ...] = ("counter", "gauge", "interval", "unknown")
 
@@ -376,7 +386,7 @@ METRICS_TABLE = Table(
         _x("ChargePeriodEnd", "datetime", False, "End of the period an interval value covers, UTC; null for a "
            "sample at an instant."),
         _x("x_MetricSource", "string", True, "The software that exposed the metric (`vllm`, `tgi`, `sglang`, "
-           "`prometheus` for any other exporter)."),
+           "`dcgm`, `opencost`, `prometheus` for any other exporter)."),
         _x("x_Metric", "string", True, "What is measured: a normalised name (see the metric list below), or the "
            "exporter's own name for a metric the list does not have."),
         _x("x_MetricRaw", "string", True, "The sample's name as the exporter wrote it (`vllm:prompt_tokens_total`)."),

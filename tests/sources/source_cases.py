@@ -89,6 +89,12 @@ def otlp_records(path: Path) -> Records:
     return dict(enumerate(spans, start=1))
 
 
+def allocation_records(path: Path) -> Records:
+    """Ordinal -> allocation of an OpenCost response: every ``data[i][name]``, steps in order, names as written."""
+    steps = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)["data"]
+    return dict(enumerate((alloc for step in steps for alloc in step.values()), start=1))
+
+
 def prometheus_lines(path: Path) -> Records:
     """Line -> sample line of a Prometheus text exposition (comments and blank lines are not records)."""
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -255,6 +261,10 @@ CASES: dict[str, Case] = {
         csv_records,
         Corruption(set_csv_field(3, "cost/myCost", "0,093075"), 3, "cost/myCost", "not a number", "0,093075"),
         (lambda r: _dec(r["cost/myCost"]), "BilledCost"),
+    ),
+    "opencost_allocation": Case(
+        allocation_records,
+        Corruption(replace_once('"gpuCost": 98.3,', '"gpuCost": "lots",'), 1, "gpuCost", "not a number", "lots"),
     ),
     "prometheus_range": Case(
         prometheus_points,

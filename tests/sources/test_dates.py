@@ -75,7 +75,8 @@ def test_a_record_dated_outside_the_window_is_rejected_with_the_window(fmt, when
     assert [r for r in rejects if r[0] not in dated] == [r for r in base_rejects if r[0] not in dated]
     new = [r for r in rejects if r[0] in dated]
     assert sorted(r[0] for r in new) == sorted(dated & set(base_rows))
-    names = {DATES[fmt].start[0], *(DATES[fmt].end or ()), "ChargePeriodStart"}
+    spec = DATES[fmt]
+    names = {".".join(spec.start), *([".".join(spec.end)] if spec.end else ()), "ChargePeriodStart"}
     for _, column, value, reason in new:
         assert column in names, (column, reason)
         assert "outside the plausible dates 2000-01-01 to 2036-12-31" in reason and DATE_WINDOW_VAR in reason

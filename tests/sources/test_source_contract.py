@@ -33,7 +33,7 @@ import pytest
 from source_cases import CASES, DATA, SAMPLE, committed_formats, fixture_path, fixtures_of
 
 from finops_lib import engine
-from finops_lib.schema import QUALITY_FLAGS, REQUEST_TOKEN_COLUMNS, TABLES, TOKEN_TYPES, validate
+from finops_lib.schema import METRIC_KINDS, QUALITY_FLAGS, REQUEST_TOKEN_COLUMNS, TABLES, TOKEN_TYPES, validate
 from finops_lib.sources import REJECT_MARK, SOURCES, detect_format, read_head
 from finops_lib.warehouse import normalize
 from finops_lib.warehouse.ingestion import ingest
@@ -194,9 +194,11 @@ def test_token_counts_are_non_negative_integers(normalized):
         assert all(r is None or r <= o for r, o in zip(reasoning, output, strict=True)), "reasoning is output's subset"
         return
     rows = n.rows.to_pylist()
-    if n.table == "metrics":  # raw samples: a counter never negative, a token counter a whole number
+    if n.table == "metrics":  # a counter or an amount of hours never negative, a token counter a whole number
+        assert rows and {r["x_MetricKind"] for r in rows} <= set(METRIC_KINDS)
         counters = [r for r in rows if r["x_MetricKind"] == "counter"]
-        assert counters and all(r["x_Value"] >= 0 for r in counters)
+        assert all(r["x_Value"] >= 0 for r in counters)
+        assert all(r["x_Value"] >= 0 for r in rows if r["x_Unit"].endswith("hours"))
         assert all(r["x_Value"] == int(r["x_Value"]) for r in counters if r["x_Unit"] == "tokens")
         return
     assert {r["x_TokenType"] for r in rows} <= set(TOKEN_TYPES)
@@ -329,6 +331,10 @@ def _with_a_repeat(path: Path, fmt: str, record: int, target: Path) -> None:
         target.write_text("\n".join([*lines, lines[record - 1]]) + "\n", encoding="utf-8")
         return
     document = json.loads(text)
+    if fmt == "opencost_allocation":  # allocations are values of a step's map: the copy comes as a step of its own
+        document["data"].append({"repeated": json.loads(json.dumps(raw, default=float))})
+        target.write_text(json.dumps(document), encoding="utf-8")
+        return
     stack = [document]
     while stack:  # the list holding the record: append a copy of it there
         node = stack.pop()

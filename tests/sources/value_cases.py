@@ -67,6 +67,7 @@ FIELDS: dict[str, Field] = {
     "openai_usage": Field("output_tokens", ("output_tokens",), money=False),
     "openrouter_activity": Field("cost_total", ("cost_total",)),
     "otel_genai": Field("gen_ai.usage.cost", (("attr", "gen_ai.usage.cost"),)),
+    "opencost_allocation": Field("totalCost", ("totalCost",), money=False),
     "prometheus_range": Field("value", ("value",), money=False, text=True),
     "prometheus_text": Field("value", ("value",), money=False),
 }
@@ -145,6 +146,8 @@ def _records(fmt: str, doc: Any) -> list[Any]:
         return [r for bucket in doc["data"] for r in bucket["results"]]
     if fmt == "helicone_requests":
         return doc["data"]
+    if fmt == "opencost_allocation":
+        return [alloc for step in doc["data"] for alloc in step.values()]
     if fmt == "otel_genai":
         return [span for rs in doc["resourceSpans"] for ss in rs["scopeSpans"] for span in ss["spans"]
                 if any(a["key"].startswith("gen_ai.") for a in span.get("attributes", []))]
@@ -314,6 +317,7 @@ DATES: dict[str, DateField] = {
     "openai_usage": _unix_field("start_time", "end_time", lambda s: Raw(str(s)), bucket=True),
     "openrouter_activity": DateField(("created_at",), None, lambda m: iso(m, " ", "", 3)),
     "otel_genai": _unix_field("startTimeUnixNano", "endTimeUnixNano", lambda s: str(s * 10**9)),
+    "opencost_allocation": DateField(("window", "start"), ("window", "end"), _z),
     "prometheus_range": _unix_field("timestamp", None, str),
     "prometheus_text": _unix_field("timestamp", None, lambda s: str(s * 1000)),
 }
