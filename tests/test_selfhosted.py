@@ -1,0 +1,101 @@
+"""Self-hosted models priced per token, and the break-even against an API model: hand-worked values."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from finops_lib import engine
+from finops_lib.facts.serving import counter_increases, spread_increases
+from finops_lib.selfhosted import ApiPrice, break_even, unit_costs
+from finops_lib.warehouse import ingest
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def _cost(*rows: tuple[str, str, str]) -> pd.DataFrame:
+    return pd.DataFrame([{"deployment": d, "day": day, "cost": Decimal(c), "currency": "USD"} for d, day, c in rows])
+
+
+def _tokens(*rows: tuple[str, str, float, float]) -> pd.DataFrame:
+    return pd.DataFrame([{"deployment": d, "day": day, "input_tokens": i, "output_tokens": o} for d, day, i, o in rows])
+
+
+def test_a_priced_day_by_hand_and_the_split_conserves_the_cost():
+    # $120 for 50M input and 10M output tokens, one output token bearing 3 input tokens' cost:
+    # per 1M input = 120 / (50 + 3 x 10) = 1.5, per 1M output = 4.5, blended 120 / 60 = 2.
+    out = unit_costs(_cost(("llama", "05-01", "120")), _tokens(("llama", "05-01", 50e6, 10e6)),
+                     output_weight=Decimal(3)).iloc[0]
+    assert (out.per_1m_input, out.per_1m_output, out.per_1m_blended) == (Decimal("1.5"), Decimal("4.5"), Decimal(2))
+    assert out.per_1m_input * 50 + out.per_1m_output * 10 == out.cost
+    assert out.status == "priced" and "3 times" in out.split_rule
+
+
+def test_an_idle_day_and_traffic_without_cost_have_no_price_never_zero():
+    out = unit_costs(_cost(("llama", "05-01", "96"), ("llama", "05-02", "96")),
+                     _tokens(("llama", "05-01", 1e6, 1e5), ("mistral", "05-01", 2e6, 0)))
+    by = out.set_index(["deployment", "day"])
+    assert by.loc[("llama", "05-02"), "status"] == "idle" and by.loc[("llama", "05-02"), "per_1m_blended"] is None
+    assert by.loc[("mistral", "05-01"), "status"] == "no_cost" and by.loc[("mistral", "05-01"), "per_1m_input"] is None
+    assert by.loc[("llama", "05-01"), "status"] == "priced" and "blended" in by.loc[("llama", "05-01"), "split_rule"]
+
+
+def test_the_output_weight_must_be_positive():
+    with pytest.raises(ValueError, match="positive"):
+        unit_costs(_cost(("a", "d", "1")), _tokens(("a", "d", 1, 1)), output_weight=Decimal(0))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.decimals(Decimal("0.01"), Decimal("100000"), places=2), st.integers(0, 10**10), st.integers(0, 10**9),
+       st.decimals(Decimal("0.1"), Decimal("20"), places=1))
+def test_input_and_output_parts_add_up_to_the_cost(cost, t_in, t_out, weight):
+    if t_in + t_out == 0:
+        return
+    row = unit_costs(_cost(("a", "d", str(cost))), _tokens(("a", "d", t_in, t_out)), output_weight=weight).iloc[0]
+    rebuilt = (row.per_1m_input * t_in + row.per_1m_output * t_out) / 1_000_000
+    assert abs(rebuilt - cost) <= Decimal("1e-12") * (t_in + t_out) / 1_000_000 + Decimal("1e-9")
+
+
+def test_break_even_by_hand():
+    # 2 days at $10 a day, 30M tokens a day (24M input, 6M output). The API: $0.25 / $1.50 per 1M, so at this mix
+    # (24 x 0.25 + 6 x 1.5) / 30 = 0.5 per 1M, $15 a day at today's volume; break-even 10 / 0.5 x 1M = 20M a day.
+    days = pd.DataFrame({"deployment": ["llama"] * 2, "cost": [Decimal(10)] * 2, "currency": ["USD"] * 2,
+                         "input_tokens": [24e6] * 2, "output_tokens": [6e6] * 2})
+    row = break_even(days, {"llama": ApiPrice("claude-haiku", Decimal("0.25"), Decimal("1.50"), "USD")}).iloc[0]
+    assert (row.cost_per_day, row.tokens_per_day, row.api_per_1m) == (Decimal(10), 30e6, Decimal("0.5"))
+    assert row.self_per_1m == Decimal("0.333333333333")  # $20 over 60M tokens, to 12 places
+    assert row.api_cost_per_day == Decimal(15) and int(row.break_even_tokens_per_day) == 20_000_000 and row.pays_off
+
+
+def test_break_even_refuses_mixed_currencies_and_leaves_unpriced_deployments_without_a_comparison():
+    days = pd.DataFrame({"deployment": ["a", "b"], "cost": [Decimal(5), Decimal(5)], "currency": ["EUR", "EUR"],
+                         "input_tokens": [1e6, 1e6], "output_tokens": [0.0, 0.0]})
+    with pytest.raises(ValueError, match="convert"):
+        break_even(days, {"a": ApiPrice("m", Decimal(1), Decimal(1), "USD")})
+    out = break_even(days, {}).set_index("deployment")
+    assert out.loc["b", "api_model"] is None and out.loc["b", "self_per_1m"] == Decimal(5)
+
+
+def test_from_served_counters_to_a_price_per_token():
+    # tests/data/prometheus_range.json: 4,300 prompt and 1,060 generation tokens on 1 May (a restart counted);
+    # $5.36 of GPU that day: 5.36 x 1M / 5,360 = $1,000 per 1M tokens, blended.
+    con = engine.memory()
+    try:
+        ingest([DATA / "prometheus_range.json"], con=con)
+        samples = con.sql("SELECT * FROM metrics WHERE x_MetricKind = 'counter'").to_pandas()
+    finally:
+        con.disconnect()
+    spread = spread_increases(counter_increases(samples, keep=["x_Deployment", "x_Metric"]))
+    daily = spread.pivot_table(index=["x_Deployment", "period"], columns="x_Metric", values="increase", aggfunc="sum")
+    tokens = daily.reset_index().rename(columns={"x_Deployment": "deployment", "period": "day",
+                                                 "prompt_tokens": "input_tokens",
+                                                 "generation_tokens": "output_tokens"}).dropna(subset=["input_tokens"])
+    day = pd.Timestamp("2026-05-01", tz="UTC")
+    cost = pd.DataFrame([{"deployment": "vllm-llama-8b", "day": day, "cost": Decimal("5.36"), "currency": "USD"}])
+    row = unit_costs(cost, tokens[["deployment", "day", "input_tokens", "output_tokens"]]).iloc[0]
+    assert (row.input_tokens, row.output_tokens, row.per_1m_blended) == (4300, 1060, Decimal(1000))
