@@ -89,6 +89,8 @@ class Facts:
     convert
         Convert amounts billed in other currencies at the charge day's rate (default); False keeps only the rows
         billed in ``currency`` (:meth:`currency_totals` still lists the others).
+    metrics
+        The ``metrics`` table (model servers' counters, a cluster's allocation), or None.
 
     Raises
     ------
@@ -100,7 +102,7 @@ class Facts:
                  rates: pd.DataFrame | None = None, rules: Rules | None = None,
                  start_date: str | date | None = None, end_date: str | date | None = None,
                  filters: Mapping[str, str | Sequence[str] | None] | None = None,
-                 convert: bool = True) -> None:  # fmt: skip
+                 convert: bool = True, metrics: ir.Table | None = None) -> None:  # fmt: skip
         currency = checks.currency_code(currency)
         first, last = checks.window(start_date, end_date)
         kept = []
@@ -110,7 +112,7 @@ class Facts:
             values = tuple(str(v) for v in values if v not in _ANY)
             if values:
                 kept.append((name, values))
-        self._costs, self._requests = costs, requests
+        self._costs, self._requests, self._metrics = costs, requests, metrics
         self.rates = fx.load_rates() if rates is None else rates
         self.rules = rules or Rules.default()
         self.options = _Options(currency, convert, first, last, tuple(sorted(kept)))
@@ -148,7 +150,7 @@ class Facts:
         """Return facts of the same tables with other options (``currency``, ``start_date``, ``filters``...)."""
         now = {"currency": self.currency, "rates": self.rates, "rules": self.rules, "start_date": self.start_date,
                "end_date": self.end_date, "filters": self.filters, "convert": self.options.convert}  # fmt: skip
-        out = Facts(self._costs, self._requests, **{**now, **changes})
+        out = Facts(self._costs, self._requests, metrics=self._metrics, **{**now, **changes})
         out._explored = self._explored
         return out
 
@@ -257,6 +259,27 @@ class Facts:
         windowed = in_window(self._requests, self.start_date, self.end_date)
         owned = attribute(windowed, self.rules, table_name="requests", pools=False)
         return self._convert(self._filtered(owned, "requests"))
+
+    @property
+    def has_metrics(self) -> bool:
+        """Whether the warehouse holds serving or cluster metrics (the ``metrics`` table, with rows or not)."""
+        return self._metrics is not None
+
+    def metric_rows(self, *metrics: str) -> ir.Table:
+        """Return the ``metrics`` rows of the window (of the named ``x_Metric`` values, when given).
+
+        Measurements, not money: never converted, never part of a money total (:mod:`finops_lib.facts.serving`
+        takes counters' increases; an allocation's costs are weights for splitting a bill).
+
+        Raises
+        ------
+        ParameterError
+            When the warehouse has no ``metrics`` table.
+        """
+        if self._metrics is None:
+            raise ParameterError("no serving or cluster metrics (Prometheus, OpenCost) in this warehouse")
+        rows = in_window(self._metrics, self.start_date, self.end_date)
+        return rows.filter(rows.x_Metric.isin(list(metrics))) if metrics else rows
 
     def rows(self, row_set: str) -> ir.Table:
         """Return the ``money``, ``tokens`` or ``requests`` row set."""
@@ -513,7 +536,7 @@ class _Explored:
 
 
 def open_facts(con: BaseBackend, **options: Any) -> Facts:
-    """Return the :class:`Facts` of a warehouse (its ``costs`` and ``requests`` tables).
+    """Return the :class:`Facts` of a warehouse (its ``costs``, ``requests`` and ``metrics`` tables).
 
     Parameters
     ----------
@@ -525,7 +548,8 @@ def open_facts(con: BaseBackend, **options: Any) -> Facts:
     tables = set(con.list_tables())
     costs = con.table("costs") if "costs" in tables else None
     requests = con.table("requests") if "requests" in tables else None
-    return Facts(costs, requests, **options)
+    metrics = con.table("metrics") if "metrics" in tables else None
+    return Facts(costs, requests, metrics=metrics, **options)
 
 
 def _measure_expr(t: ir.Table, m: Measure) -> ir.Value:

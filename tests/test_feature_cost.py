@@ -1,0 +1,202 @@
+"""The feature cost stack: every money row in a feature and a layer, shared services split exactly.
+
+The bills are written here (a FOCUS file of eight rows in May, one in June) beside the OpenCost fixture; every
+expected figure is worked from those rows by hand (Fractions of the written amounts), never from the workbench.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from finops_lib import engine
+from finops_lib.facts.layer import open_facts
+from finops_lib.feature_cost import UNASSIGNED, feature_stack, split_exact
+from finops_lib.rules.feature_map import FeatureEntry, FeatureMap, LayerEntry, SharedLayer, parse_feature_map
+from finops_lib.rules.match import Condition
+from finops_lib.warehouse import ingest
+
+DATA = Path(__file__).resolve().parent / "data"
+HEADER = ["BilledCost", "BillingAccountId", "BillingCurrency", "BillingPeriodEnd", "BillingPeriodStart",
+          "ChargeCategory", "ChargeDescription", "ChargePeriodEnd", "ChargePeriodStart", "ConsumedQuantity",
+          "ConsumedUnit", "EffectiveCost", "ListCost", "ProviderName", "PublisherName", "ServiceCategory",
+          "ServiceName", "ServiceSubcategory", "SkuMeter", "SubAccountId", "Tags", "InvoiceIssuerName",
+          "PricingUnit", "PricingQuantity"]  # fmt: skip
+BOT = {"app": "support-chatbot", "feature": "answers"}
+SEARCH = {"app": "search-assistant", "feature": "retrieval"}
+MAP = """\
+version: 1
+shared:
+  - name: pinecone
+    match: {provider: Pinecone}
+    strategy: fixed
+    weights: {support-chatbot/answers: 3, search-assistant/retrieval: 1}
+  - name: eks
+    match: {tags: {"user:eks:cluster-name": prod-eks}}
+    layer: compute
+    strategy: allocation
+    namespaces: {llm-serving: support-chatbot/answers, search-rag: search-assistant/retrieval}
+  - name: tracing
+    match: {provider: Langfuse}
+    strategy: proportional
+    basis: cost
+"""
+
+
+def _row(cost, provider, category, service, meter, tags=None, qty="", unit="", month=5):
+    end = "2026-06-01" if month == 5 else "2026-07-01"
+    return {"BilledCost": cost, "BillingAccountId": "acct-1", "BillingCurrency": "USD",
+            "BillingPeriodEnd": f"{end}T00:00:00Z", "BillingPeriodStart": f"2026-{month:02d}-01T00:00:00Z",
+            "ChargeCategory": "Usage", "ChargeDescription": meter, "ChargePeriodEnd": f"2026-{month:02d}-02T00:00:00Z",
+            "ChargePeriodStart": f"2026-{month:02d}-01T00:00:00Z", "ConsumedQuantity": qty, "ConsumedUnit": unit,
+            "EffectiveCost": cost, "ListCost": cost, "ProviderName": provider, "PublisherName": provider,
+            "ServiceCategory": category, "ServiceName": service, "ServiceSubcategory": "", "SkuMeter": meter,
+            "SubAccountId": "sub-1", "Tags": json.dumps(tags) if tags else "", "InvoiceIssuerName": provider,
+            "PricingUnit": unit, "PricingQuantity": qty}  # fmt: skip
+
+
+ROWS = [
+    _row("100.00", "OpenAI", "AI and Machine Learning", "OpenAI API", "gpt-4o, input", BOT, "40000000", "Tokens"),
+    _row("40.00", "OpenAI", "AI and Machine Learning", "OpenAI API", "gpt-4o, output", BOT, "4000000", "Tokens"),
+    _row("6.00", "OpenAI", "AI and Machine Learning", "OpenAI API", "text-embedding-3-small, input", SEARCH,
+         "300000000", "Tokens"),
+    _row("50.00", "Pinecone", "Databases", "Pinecone Serverless", "Read Units", None, "3125000", "Read Units"),
+    _row("80.00", "AWS", "Compute", "Amazon EC2", "g5.xlarge", {"user:eks:cluster-name": "prod-eks"}, "80", "Hours"),
+    _row("30.00", "Langfuse", "Management and Governance", "Langfuse Cloud", "Pro plan", None, "1", "Month"),
+    _row("120.00", "OpenAI", "Business Applications", "ChatGPT Enterprise", "seats", BOT, "2", "Seat"),
+    _row("7.00", "AWS", "Storage", "Amazon S3", "storage", None, "300", "GB-Mo"),
+    _row("10.00", "Langfuse", "Management and Governance", "Langfuse Cloud", "Pro plan", None, "1", "Month", month=6),
+]
+# OpenCost's total cost in May (tests/data/opencost_allocation.json, both days): llm-serving 101.00 + 51.85,
+# search-rag 3.87 + 3.87, __idle__ 4.32 + 53.47 (the component costs of each allocation, adjustments included).
+OPENCOST = {"llm-serving": Fraction("152.85"), "search-rag": Fraction("7.74"), "__idle__": Fraction("57.79")}
+
+
+@pytest.fixture(scope="module")
+def facts(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("stack")
+    with (folder / "focus.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, HEADER)
+        writer.writeheader()
+        writer.writerows(ROWS)
+    shutil.copy(DATA / "opencost_allocation.json", folder / "opencost.json")
+    con = engine.memory()
+    assert set(ingest([folder], con=con)["status"]) == {"loaded"}
+    yield open_facts(con, currency="USD")
+    con.disconnect()
+
+
+def _by(stack, month="2026-05-01"):
+    frame = stack.frame[stack.frame["month"] == month]
+    return {(f, layer, kind): cost for f, layer, kind, cost in
+            zip(frame["feature"], frame["layer"], frame["kind"], frame["cost"], strict=True)}
+
+
+def _near(value: Decimal, exact: Fraction) -> bool:
+    return abs(Fraction(value) - exact) <= Fraction(1, 10**12)
+
+
+def test_the_stack_of_may_by_hand(facts):
+    stack = feature_stack(facts, parse_feature_map(MAP))
+    got = _by(stack)
+    bot, search = "support-chatbot/answers", "search-assistant/retrieval"
+    # own rows: tokens 100 + 40 (model inference), seats 120; embeddings 6; untagged S3 7 stays unassigned
+    assert got[(bot, "model_inference", "tagged")] == 140 and got[(bot, "seats", "tagged")] == 120
+    assert got[(search, "embeddings", "tagged")] == 6 and got[(UNASSIGNED, "storage", "unassigned")] == 7
+    # Pinecone 50 split 3:1
+    assert got[(bot, "retrieval", "shared")] == Decimal("37.5") and got[(search, "retrieval", "shared")] == 12.5
+    # the cluster's 80 by OpenCost's May cost per namespace; idle keeps its share unassigned
+    whole = sum(OPENCOST.values())
+    assert _near(got[(bot, "compute", "shared")], 80 * OPENCOST["llm-serving"] / whole)
+    assert _near(got[(search, "compute", "shared")], 80 * OPENCOST["search-rag"] / whole)
+    assert _near(got[(UNASSIGNED, "compute", "unassigned")], 80 * OPENCOST["__idle__"] / whole)
+    # tracing 30 by each feature's own cost: 260 and 6
+    assert _near(got[(bot, "observability", "shared")], Fraction(30 * 260, 266))
+    assert _near(got[(search, "observability", "shared")], Fraction(30 * 6, 266))
+    # every cent is somewhere, exactly
+    assert sum(got.values()) == Decimal("433") == stack.inputs.set_index("month").loc["2026-05-01", "cost"]
+
+
+def test_a_month_without_a_basis_keeps_the_shared_cost_unassigned_and_says_so(facts):
+    stack = feature_stack(facts, parse_feature_map(MAP))
+    assert _by(stack, "2026-06-01") == {(UNASSIGNED, "observability", "unassigned"): Decimal(10)}
+    assert stack.notes == ("tracing: nothing to split it by in June 2026 (proportional); its 10.00 stays "
+                           "unassigned",)
+
+
+def test_without_a_map_tags_place_the_rows_and_layers_are_guessed(facts):
+    got = _by(feature_stack(facts))
+    assert got == {
+        ("support-chatbot/answers", "model_inference", "tagged"): 140,
+        ("support-chatbot/answers", "seats", "tagged"): 120,
+        ("search-assistant/retrieval", "embeddings", "tagged"): 6,
+        (UNASSIGNED, "retrieval", "unassigned"): 50,
+        (UNASSIGNED, "compute", "unassigned"): 80,
+        (UNASSIGNED, "observability", "unassigned"): 30,
+        (UNASSIGNED, "storage", "unassigned"): 7,
+    }
+
+
+def test_entries_and_layers_override_tags_and_guesses(facts):
+    fmap = parse_feature_map("""\
+version: 1
+features:
+  - {name: seats-are-the-bot, match: {service: ChatGPT Enterprise}, application: support-chatbot, layer: other}
+  - {name: s3, match: {service: Amazon S3}, application: search-assistant, feature: retrieval}
+layers:
+  - {match: {provider: Pinecone}, layer: storage}
+""")
+    got = _by(feature_stack(facts, fmap))
+    assert got[("support-chatbot", "other", "mapped")] == 120  # the entry's application, its layer
+    assert got[("search-assistant/retrieval", "storage", "mapped")] == 7  # no layer in the entry: the guess
+    assert got[(UNASSIGNED, "storage", "unassigned")] == 50  # Pinecone, layer from the layers section
+
+
+def test_split_exact_conserves_and_gives_the_remainder_to_the_largest_part():
+    parts = split_exact(Decimal("100"), {"a": 1, "b": 1, "c": 1})
+    assert parts == {"a": Decimal("33.333333333334"), "b": Decimal("33.333333333333"),
+                     "c": Decimal("33.333333333333")}
+    with pytest.raises(ValueError, match="positive"):
+        split_exact(Decimal(1), {"a": 0})
+
+
+_CONDITIONS = [(Condition("provider", "eq", ("Pinecone",)),), (Condition("provider", "eq", ("Langfuse",)),),
+               (Condition("provider", "eq", ("AWS",)),), (Condition("provider", "eq", ("OpenAI",)),),
+               (Condition("service", "eq", ("Amazon S3",)),), ()]
+_FEATURES = ["support-chatbot/answers", "search-assistant/retrieval", "ops", "ghost/none"]
+
+
+@st.composite
+def _maps(draw):
+    features = tuple(FeatureEntry(f"f{i}", draw(st.sampled_from(_CONDITIONS)), draw(st.sampled_from(["a", "b"])),
+                                  draw(st.sampled_from([None, "x"])), draw(st.sampled_from([None, "other", "seats"])))
+                     for i in range(draw(st.integers(0, 2))))  # fmt: skip
+    shared = []
+    for i in range(draw(st.integers(0, 3))):
+        strategy = draw(st.sampled_from(["even", "fixed", "proportional", "allocation"]))
+        options = {"even": {}, "proportional": {"basis": draw(st.sampled_from(["cost", "tokens", "requests"]))},
+                   "fixed": {"weights": dict.fromkeys(draw(st.lists(st.sampled_from(_FEATURES), min_size=1,
+                                                                     unique=True)), 1.5)},
+                   "allocation": {"namespaces": {"llm-serving": draw(st.sampled_from(_FEATURES))}}}[strategy]
+        shared.append(SharedLayer(f"s{i}", draw(st.sampled_from(_CONDITIONS)), strategy, options,
+                                  draw(st.sampled_from([None, "compute"]))))
+    layers = tuple(LayerEntry(draw(st.sampled_from(_CONDITIONS)), "other") for _ in range(draw(st.integers(0, 1))))
+    return FeatureMap(features, tuple(shared), layers)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fmap=_maps())
+def test_any_map_conserves_every_month_exactly(facts, fmap):
+    stack = feature_stack(facts, fmap)
+    totals = stack.frame.groupby("month")["cost"].agg(lambda s: sum(s, Decimal(0)))
+    expected = {"2026-05-01": Decimal("433"), "2026-06-01": Decimal("10")}
+    assert {str(m.date()): v for m, v in totals.items()} == expected
+    assert (stack.frame["feature"] != UNASSIGNED).eq(stack.frame["kind"] != "unassigned").all()
