@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from finops_lib import engine
 from finops_lib.facts.layer import open_facts
-from finops_lib.feature_cost import UNASSIGNED, feature_stack, split_exact
+from finops_lib.feature_cost import UNASSIGNED, feature_stack, feature_summary, feature_usage, split_exact
 from finops_lib.rules.feature_map import FeatureEntry, FeatureMap, LayerEntry, SharedLayer, parse_feature_map
 from finops_lib.rules.match import Condition
 from finops_lib.warehouse import ingest
@@ -75,6 +75,14 @@ ROWS = [
     _row("7.00", "AWS", "Storage", "Amazon S3", "storage", None, "300", "GB-Mo"),
     _row("10.00", "Langfuse", "Management and Governance", "Langfuse Cloud", "Pro plan", None, "1", "Month", month=6),
 ]
+LITELLM = [  # request_id, user, tags, prompt, completion: 4 chatbot requests by 3 users, 2 search requests by 1
+    ("r1", "u1", '["app:support-chatbot", "feature:answers"]', 1200, 300),
+    ("r2", "u2", '["app:support-chatbot", "feature:answers"]', 800, 200),
+    ("r3", "u1", '["app:support-chatbot", "feature:answers"]', 1000, 100),
+    ("r4", "u3", '["app:support-chatbot", "feature:answers"]', 500, 50),
+    ("r5", "u4", '["app:search-assistant", "feature:retrieval"]', 300, 0),
+    ("r6", "u4", '["app:search-assistant", "feature:retrieval"]', 300, 0),
+]
 # OpenCost's total cost in May (tests/data/opencost_allocation.json, both days): llm-serving 101.00 + 51.85,
 # search-rag 3.87 + 3.87, __idle__ 4.32 + 53.47 (the component costs of each allocation, adjustments included).
 OPENCOST = {"llm-serving": Fraction("152.85"), "search-rag": Fraction("7.74"), "__idle__": Fraction("57.79")}
@@ -88,6 +96,13 @@ def facts(tmp_path_factory):
         writer.writeheader()
         writer.writerows(ROWS)
     shutil.copy(DATA / "opencost_allocation.json", folder / "opencost.json")
+    with (folder / "spend_logs.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["request_id", "call_type", "spend", "prompt_tokens", "completion_tokens", "startTime",
+                         "endTime", "model", "custom_llm_provider", "end_user", "request_tags", "status"])
+        for rid, user, tags, prompt, completion in LITELLM:
+            writer.writerow([rid, "acompletion", "0.001", prompt, completion, "2026-05-03T10:00:00Z",
+                             "2026-05-03T10:00:01Z", "gpt-4o", "openai", user, tags, "success"])
     con = engine.memory()
     assert set(ingest([folder], con=con)["status"]) == {"loaded"}
     yield open_facts(con, currency="USD")
@@ -200,3 +215,26 @@ def test_any_map_conserves_every_month_exactly(facts, fmap):
     expected = {"2026-05-01": Decimal("433"), "2026-06-01": Decimal("10")}
     assert {str(m.date()): v for m, v in totals.items()} == expected
     assert (stack.frame["feature"] != UNASSIGNED).eq(stack.frame["kind"] != "unassigned").all()
+
+
+def test_unit_costs_of_each_feature_by_hand(facts):
+    fmap = parse_feature_map(MAP)
+    usage = feature_usage(facts, fmap).set_index(["month", "feature"])
+    may = "2026-05-01"
+    assert usage.loc[(may, "support-chatbot/answers"), ["requests", "active_users", "tokens"]].tolist() == [
+        4, 3, 44_000_000]
+    assert usage.loc[(may, "search-assistant/retrieval"), ["requests", "active_users", "tokens"]].tolist() == [
+        2, 1, 300_000_000]
+    summary = feature_summary(feature_stack(facts, fmap), feature_usage(facts, fmap)).set_index(["month", "feature"])
+    whole = sum(OPENCOST.values())
+    bot = 140 + 120 + Fraction("37.5") + 80 * OPENCOST["llm-serving"] / whole + Fraction(30 * 260, 266)
+    row = summary.loc[(may, "support-chatbot/answers")]
+    assert _near(row.cost, bot) and row.model_cost == 140 and _near(row.other_cost, bot - 140)
+    assert row.non_token_share == pytest.approx(float((bot - 140) / bot))
+    assert _near(row.per_request, bot / 4) and _near(row.per_active_user, bot / 3)
+    assert _near(row.per_1m_tokens, bot / 44) and row.tokens_from == "usage" and row.change is None
+    unassigned = summary.loc[(may, UNASSIGNED)]
+    assert unassigned.per_request is None and unassigned.per_active_user is None and unassigned.tokens_from is None
+    june = summary.loc[("2026-06-01", UNASSIGNED)]
+    assert june.cost == 10 and _near(june.change, 10 - (7 + 80 * OPENCOST["__idle__"] / whole))
+    assert set(summary["currency"]) == {"USD"}

@@ -9,5 +9,7 @@ layer of a row no map entry places (``layers``).
 
 from finops_lib.feature_cost.layers import guess_layer
 from finops_lib.feature_cost.stack import UNASSIGNED, Stack, feature_stack, split_exact
+from finops_lib.feature_cost.unit import MODEL_LAYERS, feature_summary, feature_usage
 
-__all__ = ["UNASSIGNED", "Stack", "feature_stack", "guess_layer", "split_exact"]
+__all__ = ["MODEL_LAYERS", "UNASSIGNED", "Stack", "feature_stack", "feature_summary", "feature_usage", "guess_layer",
+           "split_exact"]

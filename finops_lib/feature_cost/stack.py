@@ -36,7 +36,8 @@ from finops_lib.feature_cost.layers import guess_layer
 from finops_lib.rules import compile_conditions
 from finops_lib.rules.feature_map import FeatureMap, SharedLayer, feature_key
 
-__all__ = ["UNASSIGNED", "Stack", "feature_stack", "split_exact"]
+__all__ = ["UNASSIGNED", "Stack", "feature_stack", "first_match", "month_start", "split_exact",
+           "text_or_none"]
 
 UNASSIGNED = "(unassigned)"
 _PLACES = Decimal("1e-12")
@@ -89,15 +90,16 @@ def split_exact(amount: Decimal, weights: dict[str, float | Decimal]) -> dict[st
     return parts
 
 
-def _first(rows: ir.Table, table: str, matches: list[tuple]) -> ir.IntegerValue:
-    """Return the index of the first entry whose conditions hold on each row (null: none)."""
+def first_match(rows: ir.Table, table: str, matches: list[tuple]) -> ir.IntegerValue:
+    """Return the index of the first entry whose conditions hold on each row of ``table`` (null: none)."""
     if not matches:
         return ibis.null("int64")
     cases = [(compile_conditions(rows, table, m, strict=False).fill_null(False), i) for i, m in enumerate(matches)]
     return ibis.cases(*cases, else_=ibis.null("int64"))
 
 
-def _naive_month(values: pd.Series) -> pd.Series:
+def month_start(values: pd.Series) -> pd.Series:
+    """Return times as the first day of their month (naive UTC Timestamps)."""
     stamps = pd.to_datetime(values)
     return (stamps.dt.tz_convert(None) if stamps.dt.tz is not None else stamps).dt.to_period("M").dt.to_timestamp()
 
@@ -106,17 +108,18 @@ def _placed(facts: Facts, fmap: FeatureMap) -> pd.DataFrame:
     """Money per month and placement (feature entry, shared entry, layer entry, guessed layer, tags)."""
     rows = facts.money_rows()
     keyed = rows.mutate(month=rows.ChargePeriodStart.truncate("M"),
-                        _f=_first(rows, "costs", [e.match for e in fmap.features]),
-                        _s=_first(rows, "costs", [s.match for s in fmap.shared]),
-                        _l=_first(rows, "costs", [e.match for e in fmap.layers]), _g=guess_layer(rows))  # fmt: skip
+                        _f=first_match(rows, "costs", [e.match for e in fmap.features]),
+                        _s=first_match(rows, "costs", [s.match for s in fmap.shared]),
+                        _l=first_match(rows, "costs", [e.match for e in fmap.layers]),
+                        _g=guess_layer(rows))  # fmt: skip
     keys = ["month", "_f", "_s", "_l", "_g", "x_Application", "x_Feature"]
     out = keyed.group_by(keys).aggregate(cost=keyed.BilledCost.cast(fx.MONEY).sum()).to_pandas()
-    out["month"] = _naive_month(out["month"])
+    out["month"] = month_start(out["month"])
     out["cost"] = [v if isinstance(v, Decimal) else Decimal(0) for v in out["cost"]]
     return out
 
 
-def _text(value: object) -> str | None:
+def text_or_none(value: object) -> str | None:
     """Return a text value, None for a missing one (null, NaN, empty)."""
     return None if value is None or (isinstance(value, float) and value != value) or value == "" else str(value)
 
@@ -151,11 +154,11 @@ class _Bases:
             rows, table = self.facts.request_rows(), "requests"
             value = ibis.literal(1.0)
         keyed = rows.mutate(month=rows.ChargePeriodStart.truncate("M"), _v=value,
-                            _f=_first(rows, table, [e.match for e in self.fmap.features]))  # fmt: skip
+                            _f=first_match(rows, table, [e.match for e in self.fmap.features]))  # fmt: skip
         agg = keyed.group_by(["month", "_f", "x_Application", "x_Feature"]).aggregate(v=keyed._v.sum()).to_pandas()
-        agg["month"] = _naive_month(agg["month"])
+        agg["month"] = month_start(agg["month"])
         agg["feature"] = [feature_key(self.fmap.features[int(f)].application, self.fmap.features[int(f)].feature)
-                          if pd.notna(f) else feature_key(_text(a), _text(b))
+                          if pd.notna(f) else feature_key(text_or_none(a), text_or_none(b))
                           for f, a, b in zip(agg["_f"], agg["x_Application"], agg["x_Feature"], strict=True)]
         agg = agg[agg["feature"].notna()]
         self._cache[basis] = agg.groupby(["month", "feature"])["v"].sum()
@@ -168,7 +171,7 @@ class _Bases:
         rows = rows.filter(rows.x_MetricSource == "opencost")
         agg = rows.group_by([rows.ChargePeriodStart.truncate("M").name("month"), "x_Namespace"]).aggregate(
             v=rows.x_Value.sum()).to_pandas()  # fmt: skip
-        agg = agg[_naive_month(agg["month"]) == month]
+        agg = agg[month_start(agg["month"]) == month]
         out: dict[str, float] = defaultdict(float)
         for namespace, value in zip(agg["x_Namespace"], agg["v"], strict=True):
             out[shared.options["namespaces"].get(namespace, UNASSIGNED) if namespace else UNASSIGNED] += float(value)
@@ -222,7 +225,7 @@ def feature_stack(facts: Facts, fmap: FeatureMap | None = None) -> Stack:
             shared = fmap.shared[int(rec["_s"])]
             pools[(int(rec["_s"]), rec["month"], shared.layer or layer)] += rec["cost"]
         else:
-            key = feature_key(_text(rec["x_Application"]), _text(rec["x_Feature"]))
+            key = feature_key(text_or_none(rec["x_Application"]), text_or_none(rec["x_Feature"]))
             kind = "tagged" if key else "unassigned"
             direct.append((rec["month"], key or UNASSIGNED, layer, kind, "tags" if key else "", rec["cost"]))
     frame = pd.DataFrame(direct, columns=["month", "feature", "layer", "kind", "entry", "cost"])
