@@ -74,6 +74,12 @@ def test_a_full_map_is_read():
     ("version: 1\nfeatures:\n  - name: a\n    match: {}\n    application: x\nshared:\n  - name: a\n    match: {}\n"
      "    strategy: even\n", 7, "shared[0].name", "duplicate entry name 'a' (also on line 3)"),
     ("version: 2\n", 1, "version", "only version 1"),
+    ("version: 1\ndeployments:\n  - name: d\n    gpu: opencosts\n", 4, "deployments[0].gpu",
+     "'opencosts' is not one of opencost"),
+    ("version: 1\ndeployments:\n  - name: d\n    gpu: opencost\n    compare_with: {provider: OpenAI}\n", 5,
+     "deployments[0].compare_with", "missing required key 'model'"),
+    ("version: 1\ndeployments:\n  - name: d\n    gpu: {matches: {}}\n", 4, "deployments[0].gpu.matches",
+     "unknown key 'matches'"),
     ("version: 1\nfeatures: {a: 1}\n", 2, "features", "expected a list"),
 ])
 def test_each_mistake_names_its_line_and_key_path(text, line, column, words):

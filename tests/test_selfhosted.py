@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,8 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finops_lib import engine
+from finops_lib.facts.layer import open_facts
 from finops_lib.facts.serving import counter_increases, spread_increases
-from finops_lib.selfhosted import ApiPrice, break_even, unit_costs
+from finops_lib.pricing import load_catalog
+from finops_lib.rules.feature_map import parse_feature_map
+from finops_lib.selfhosted import ApiPrice, break_even, serving_report, unit_costs
 from finops_lib.warehouse import ingest
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -99,3 +105,88 @@ def test_from_served_counters_to_a_price_per_token():
     cost = pd.DataFrame([{"deployment": "vllm-llama-8b", "day": day, "cost": Decimal("5.36"), "currency": "USD"}])
     row = unit_costs(cost, tokens[["deployment", "day", "input_tokens", "output_tokens"]]).iloc[0]
     assert (row.input_tokens, row.output_tokens, row.per_1m_blended) == (4300, 1060, Decimal(1000))
+
+
+# --- from the warehouse: GPU bill rows, vLLM counters, the catalog -----------------------------------------------
+
+_FOCUS = ["BilledCost", "BillingAccountId", "BillingCurrency", "BillingPeriodEnd", "BillingPeriodStart",
+          "ChargeCategory", "ChargeDescription", "ChargePeriodEnd", "ChargePeriodStart", "ConsumedQuantity",
+          "ConsumedUnit", "EffectiveCost", "ListCost", "ProviderName", "PublisherName", "ServiceCategory",
+          "ServiceName", "SkuMeter", "SubAccountId", "Tags", "InvoiceIssuerName"]  # fmt: skip
+_MAP = """\
+version: 1
+deployments:
+  - name: vllm-llama-8b
+    gpu: {match: {tags: {"user:eks:nodegroup": gpu-a10}}}
+    compare_with: {provider: OpenAI, model: gpt-4o-mini}
+  - name: tgi-mistral-7b
+    gpu: opencost
+  - name: batch-embedder
+    gpu: {match: {tags: {"user:eks:nodegroup": gpu-t4}}}
+"""
+
+
+def _gpu_row(day: int, cost: str, group: str) -> dict[str, str]:
+    return {"BilledCost": cost, "BillingAccountId": "a", "BillingCurrency": "USD",
+            "BillingPeriodEnd": "2026-06-01T00:00:00Z", "BillingPeriodStart": "2026-05-01T00:00:00Z",
+            "ChargeCategory": "Usage", "ChargeDescription": "g5.xlarge",
+            "ChargePeriodEnd": f"2026-05-{day + 1:02d}T00:00:00Z",
+            "ChargePeriodStart": f"2026-05-{day:02d}T00:00:00Z", "ConsumedQuantity": "24", "ConsumedUnit": "Hours",
+            "EffectiveCost": cost, "ListCost": cost, "ProviderName": "AWS", "PublisherName": "AWS",
+            "ServiceCategory": "Compute", "ServiceName": "Amazon EC2", "SkuMeter": "BoxUsage:g5.xlarge",
+            "SubAccountId": "1", "Tags": json.dumps({"user:eks:nodegroup": group}),
+            "InvoiceIssuerName": "AWS"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def served_facts(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("served")
+    with (folder / "cur_focus.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, _FOCUS)
+        writer.writeheader()
+        writer.writerows([_gpu_row(1, "24.00", "gpu-a10"), _gpu_row(2, "24.00", "gpu-a10"),
+                          _gpu_row(1, "9.00", "gpu-t4")])
+    t0 = int(datetime(2026, 5, 1, tzinfo=UTC).timestamp())
+    labels = {"job": "vllm-llama-8b", "instance": "10.0.0.1:8000", "model_name": "meta-llama/Llama-3.1-8B-Instruct"}
+    # prompt tokens every 12 h: 0, 6M, 12M, then a restart: 3M, 9M; generation a quarter of it
+    prompt = [0, 6_000_000, 12_000_000, 3_000_000, 9_000_000]
+    series = [{"metric": {"__name__": name, **labels},
+               "values": [[t0 + 43_200 * i, str(v // scale)] for i, v in enumerate(prompt)]}
+              for name, scale in (("vllm:prompt_tokens_total", 1), ("vllm:generation_tokens_total", 4))]
+    (folder / "vllm_range.json").write_text(json.dumps({"status": "success", "data": {"resultType": "matrix",
+                                                                                       "result": series}}))
+    con = engine.memory()
+    assert set(ingest([folder], con=con)["status"]) == {"loaded"}
+    yield open_facts(con, currency="USD")
+    con.disconnect()
+
+
+def test_a_deployment_priced_per_token_from_its_bills_and_counters_by_hand(served_facts):
+    report = serving_report(served_facts, parse_feature_map(_MAP), load_catalog())
+    days = report.days[report.days["deployment"] == "vllm-llama-8b"]
+    days = days.set_index(days["day"].dt.day)
+    # 1 May: 12M prompt, 3M generated for $24; 2 May: 3M after the restart + 6M = 9M, 0.75M + 1.5M = 2.25M.
+    # gpt-4o-mini: $0.15 / $0.60, so an output token bears 4 input tokens' cost.
+    assert days.loc[1, ["input_tokens", "output_tokens"]].tolist() == [12e6, 3e6]
+    assert days.loc[2, ["input_tokens", "output_tokens"]].tolist() == [9e6, 2.25e6]
+    assert (days.loc[1, "per_1m_input"], days.loc[1, "per_1m_output"]) == (Decimal(1), Decimal(4))  # 24/(12+4x3)
+    assert days.loc[1, "per_1m_blended"] == Decimal("1.6")  # 24 / 15
+    assert days.loc[2, "per_1m_input"] == Decimal("1.333333333333")  # 24 / (9 + 4 x 2.25)
+    assert "4 times" in days.loc[1, "split_rule"]
+    # two days at $24, 26.25M tokens, 80% input: the API costs 0.8 x 0.15 + 0.2 x 0.60 = $0.24 per 1M at this mix,
+    # so the GPUs pay off above 24 / 0.24 = 100M tokens a day; they serve 13.125M
+    row = report.comparison.set_index("deployment").loc["vllm-llama-8b"]
+    assert (row.api_per_1m, int(row.break_even_tokens_per_day), bool(row.pays_off)) == (Decimal("0.24"), 100_000_000,
+                                                                                      False)
+    assert row.self_per_1m == Decimal("1.828571428571") and row.tokens_per_day == 13.125e6
+
+
+def test_what_cannot_be_priced_is_said_never_zero(served_facts):
+    report = serving_report(served_facts, parse_feature_map(_MAP), load_catalog())
+    assert any(n.startswith("tgi-mistral-7b: gpu: opencost, but no OpenCost allocation names it") for n in report.notes)
+    assert any(n.startswith("tgi-mistral-7b: no token counters") for n in report.notes)
+    assert any(n.startswith("batch-embedder: no token counters") for n in report.notes)
+    idle = report.days[report.days["deployment"] == "batch-embedder"].iloc[0]
+    assert idle.status == "idle" and idle.per_1m_blended is None and idle.cost == 9
+    empty = serving_report(served_facts, parse_feature_map("version: 1\n"), load_catalog())
+    assert empty.days.empty and empty.notes[0].startswith("no self-hosted deployment is named")

@@ -12,6 +12,9 @@ naming the line and key path), in three sections:
   requests in the month), or ``allocation`` (a cluster split by what its workloads were allocated: OpenCost's
   cost per namespace, ``namespaces`` naming each namespace's feature).
 * ``layers``: the layer of rows no entry names one for, before the built-in guess (``{match, layer}``).
+* ``deployments``: self-hosted model deployments (as their metrics name them), the bill rows of their GPUs
+  (``gpu: {match: ...}``) or ``gpu: opencost`` (their OpenCost GPU cost, a list-price estimate), the model served
+  when no label says it, and the API model they are compared with (``compare_with: {provider, model}``).
 
 Features are written ``application`` or ``application/feature``. Without a map, rows carrying ``app`` /
 ``feature`` tags are placed by their tags and layers are guessed; nothing of the sample's map applies elsewhere.
@@ -25,14 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.nodes import Node, SequenceNode
+from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from finops_lib.errors import SourceError
 from finops_lib.rules.match import Condition
 from finops_lib.rules.yamlnodes import NodeReader, join, line_of, read_match
 
-__all__ = ["FEATURE_MAP_FILE", "LAYERS", "SPLITS", "FeatureEntry", "FeatureMap", "LayerEntry", "SharedLayer",
-           "feature_key", "load_feature_map", "parse_feature_map"]  # fmt: skip
+__all__ = ["FEATURE_MAP_FILE", "LAYERS", "SPLITS", "Deployment", "FeatureEntry", "FeatureMap", "LayerEntry",
+           "SharedLayer", "feature_key", "load_feature_map", "parse_feature_map"]  # fmt: skip
 
 #: Where a data folder keeps its feature map.
 FEATURE_MAP_FILE = Path("config") / "feature_map.yaml"
@@ -55,7 +58,7 @@ SPLITS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "allocation": (("namespaces",), ()),
 }
 BASES = ("cost", "tokens", "requests")
-_TOP = ("version", "description", "features", "shared", "layers")
+_TOP = ("version", "description", "features", "shared", "layers", "deployments")
 _FEATURE = ("name", "description", "match", "application", "feature", "layer")
 _SHARED = ("name", "description", "match", "layer", "strategy", "weights", "among", "basis", "namespaces")
 
@@ -107,6 +110,22 @@ class LayerEntry:
 
 
 @dataclass(frozen=True)
+class Deployment:
+    """A self-hosted model deployment: its GPUs' cost and the API model it is compared with.
+
+    ``name`` is the deployment as its metrics name it (``x_Deployment``: the ``deployment``/``job`` label or the
+    snapshot's file name). ``gpu`` is the bill rows of its GPUs (conditions) or ``opencost`` (its OpenCost GPU cost,
+    a list-price estimate). ``compare_with`` is ``(provider, model)`` of a catalog-priced API model, or None.
+    """
+
+    name: str
+    gpu: tuple[Condition, ...] | str
+    model: str | None = None
+    compare_with: tuple[str, str] | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class FeatureMap:
     """A checked feature map (:meth:`empty` when a folder has none: tags and guessed layers only)."""
 
@@ -114,6 +133,7 @@ class FeatureMap:
     shared: tuple[SharedLayer, ...] = ()
     layers: tuple[LayerEntry, ...] = ()
     source: str = "(tags only)"
+    deployments: tuple[Deployment, ...] = ()
 
     @classmethod
     def empty(cls) -> FeatureMap:
@@ -187,6 +207,24 @@ def _layer_entry(r: NodeReader, node: Node, where: str) -> LayerEntry:
                       _layer(r, spec["layer"][1], join(where, "layer")), line_of(node))
 
 
+def _deployment(r: NodeReader, node: Node, where: str) -> Deployment:
+    spec = r.mapping(node, where, allowed=("name", "description", "model", "gpu", "compare_with"),
+                     required=("name", "gpu"))  # fmt: skip
+    gpu_node = spec["gpu"][1]
+    if isinstance(gpu_node, ScalarNode):
+        gpu: tuple[Condition, ...] | str = r.choice(gpu_node, join(where, "gpu"), ["opencost"])
+    else:
+        inner = r.mapping(gpu_node, join(where, "gpu"), allowed=("match",), required=("match",))
+        gpu = read_match(r, inner["match"][1], join(join(where, "gpu"), "match"))
+    compare = None
+    if "compare_with" in spec:
+        spot = join(where, "compare_with")
+        pair = r.mapping(spec["compare_with"][1], spot, allowed=("provider", "model"), required=("provider", "model"))
+        compare = (r.text(pair["provider"][1], join(spot, "provider")), r.text(pair["model"][1], join(spot, "model")))
+    model = r.text(spec["model"][1], join(where, "model")) if "model" in spec else None
+    return Deployment(r.text(spec["name"][1], join(where, "name")), gpu, model, compare, line_of(node))
+
+
 def parse_feature_map(text: str, *, source: str = "<feature map>") -> FeatureMap:
     """Parse and check a feature map from YAML text.
 
@@ -220,8 +258,8 @@ def parse_feature_map(text: str, *, source: str = "<feature map>") -> FeatureMap
     top = r.mapping(root, "", allowed=_TOP, required=("version",))
     if r.text(top["version"][1], "version") != "1":
         r.fail(top["version"][1], "version", "only version 1 is known")
-    sections: dict[str, list[Any]] = {"features": [], "shared": [], "layers": []}
-    readers = {"features": _entry, "shared": _shared, "layers": _layer_entry}
+    sections: dict[str, list[Any]] = {"features": [], "shared": [], "layers": [], "deployments": []}
+    readers = {"features": _entry, "shared": _shared, "layers": _layer_entry, "deployments": _deployment}
     for section, read in readers.items():
         if section not in top:
             continue
@@ -229,13 +267,14 @@ def parse_feature_map(text: str, *, source: str = "<feature map>") -> FeatureMap
         for i, item in enumerate(r.seq(node, section)):
             sections[section].append(read(r, item, join(section, i)))
     seen: dict[str, int] = {}
-    for section in ("features", "shared"):
+    for section in ("features", "shared", "deployments"):
         for i, item in enumerate(sections[section]):
             if item.name in seen:
                 raise SourceError(source, f"duplicate entry name {item.name!r} (also on line {seen[item.name]})",
                                   line=item.line, column=join(join(section, i), "name"))  # fmt: skip
             seen[item.name] = item.line
-    return FeatureMap(tuple(sections["features"]), tuple(sections["shared"]), tuple(sections["layers"]), source)
+    return FeatureMap(tuple(sections["features"]), tuple(sections["shared"]), tuple(sections["layers"]), source,
+                      tuple(sections["deployments"]))
 
 
 def load_feature_map(path: str | Path) -> FeatureMap:

@@ -71,7 +71,7 @@ def break_even(days: pd.DataFrame, api: dict[str, ApiPrice]) -> pd.DataFrame:
     ValueError
         When an API price is in another currency than the deployment's cost.
     """
-    paid = days[days["cost"].map(lambda v: isinstance(v, Decimal))]
+    paid = days.loc[days["cost"].map(lambda v: isinstance(v, Decimal)).astype(bool)]
     rows = []
     for deployment, group in paid.groupby("deployment", sort=True):
         currency = group["currency"].iloc[0]

@@ -80,6 +80,9 @@ def unit_costs(gpu_cost: pd.DataFrame, tokens: pd.DataFrame, *, output_weight: D
     """
     if output_weight <= 0:
         raise ValueError(f"output_weight must be positive, got {output_weight}")
+    # keys as plain objects: an empty side (a deployment without bills or without counters) has no dtype to agree on
+    gpu_cost = gpu_cost.astype(dict.fromkeys(_KEY, object))
+    tokens = tokens.astype(dict.fromkeys(_KEY, object))
     cost = gpu_cost.groupby(_KEY, as_index=False).agg(cost=("cost", lambda s: sum(s, Decimal(0))),
                                                       currency=("currency", "first"))  # fmt: skip
     served = tokens.assign(requests=tokens.get("requests", 0.0))
