@@ -556,7 +556,7 @@ def validate(frame: pd.DataFrame | ibis.Table, table: str) -> None:
     Traceback (most recent call last):
     ...
     finops_lib.errors.SchemaError: table 'rejects', column 'x_TargetTable': value not allowed \
-(allowed: costs, requests); offending values: ['invoices']
+(allowed: costs, requests, metrics); offending values: ['invoices']
     """
     spec = get_table(table)
     expr = ibis.memtable(frame) if isinstance(frame, pd.DataFrame) else frame
