@@ -38,15 +38,16 @@ Quirks handled here (names from docs.vllm.ai "Metrics", huggingface.co/docs/text
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ibis.backends import BaseBackend
-from prometheus_client.parser import text_string_to_metric_families
 
 from finops_lib.errors import SourceError
 from finops_lib.models import canonical_model
@@ -231,6 +232,18 @@ def _family_type(name: str, types: dict[str, tuple[str, str]]) -> tuple[str, str
     return None
 
 
+@functools.cache
+def _parser() -> Callable[[str], Iterator[Any]]:
+    """Return prometheus_client's text parser, imported on first use.
+
+    The package imports an HTTP server and more (about 50 ms), which every ``finops`` command would pay at start,
+    since every reader is registered then.
+    """
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return text_string_to_metric_families
+
+
 def _parse_line(line: str, typed: tuple[str, str] | None) -> tuple[str, dict[str, str], str, float | None, str]:
     """Parse one sample line with its family's TYPE line: (name, labels, value as written, timestamp s, kind)."""
     after = line[line.rindex("}") + 1:] if "}" in line else line.split(None, 1)[1] if " " in line else ""
@@ -238,7 +251,7 @@ def _parse_line(line: str, typed: tuple[str, str] | None) -> tuple[str, dict[str
         raise Fault("value", "", "missing value")
     text = line if typed is None else f"{typed[1]}\n{line}"
     try:
-        families = list(text_string_to_metric_families(text + "\n"))
+        families = list(_parser()(text + "\n"))
     except ValueError as exc:
         raise Fault("sample", line, f"not a Prometheus sample: {exc}") from None
     samples = [(family, s) for family in families for s in family.samples]
