@@ -139,6 +139,7 @@ class _Bases:
         own = direct[direct["kind"].isin(["mapped", "tagged"])]
         self.cost = own.groupby(["month", "feature"])["cost"].agg(lambda s: sum(s, Decimal(0)))
         self._cache: dict[str, pd.Series] = {}
+        self._opencost_frame: pd.DataFrame | None = None
 
     def _usage(self, basis: str) -> pd.Series:
         if basis in self._cache:
@@ -164,14 +165,21 @@ class _Bases:
         self._cache[basis] = agg.groupby(["month", "feature"])["v"].sum()
         return self._cache[basis]
 
+    def _opencost(self) -> pd.DataFrame:
+        """OpenCost's total cost per month and namespace, read once for every shared service and month."""
+        if self._opencost_frame is None:
+            rows = self.facts.metric_rows("total_cost")
+            rows = rows.filter(rows.x_MetricSource == "opencost")
+            agg = rows.group_by([rows.ChargePeriodStart.truncate("M").name("month"), "x_Namespace"]).aggregate(
+                v=rows.x_Value.sum()).to_pandas()  # fmt: skip
+            self._opencost_frame = agg.assign(month=month_start(agg["month"]))
+        return self._opencost_frame
+
     def _allocation(self, shared: SharedLayer, month: pd.Timestamp) -> dict[str, float]:
         if not self.facts.has_metrics:
             return {}
-        rows = self.facts.metric_rows("total_cost")
-        rows = rows.filter(rows.x_MetricSource == "opencost")
-        agg = rows.group_by([rows.ChargePeriodStart.truncate("M").name("month"), "x_Namespace"]).aggregate(
-            v=rows.x_Value.sum()).to_pandas()  # fmt: skip
-        agg = agg[month_start(agg["month"]) == month]
+        agg = self._opencost()
+        agg = agg[agg["month"] == month]
         out: dict[str, float] = defaultdict(float)
         for namespace, value in zip(agg["x_Namespace"], agg["v"], strict=True):
             out[shared.options["namespaces"].get(namespace, UNASSIGNED) if namespace else UNASSIGNED] += float(value)

@@ -177,6 +177,7 @@ class _Series:
         self.labels = labels
         self.source = _source(raw)
         self.model_raw = next((labels[k] for k in MODEL_LABELS if labels.get(k)), None)
+        self.model = canonical_model(self.model_raw) if self.model_raw else None
         named = next((labels[k] for k in DEPLOYMENT_LABELS if labels.get(k)), None)
         located = any(labels.get(k) for k in LOCATION_LABELS)  # the labels say where it runs: not the file's name
         self.deployment = named or (None if located else default_deployment)
@@ -195,11 +196,10 @@ class _Series:
             raise Fault("value", value, "out of range: beyond 2**53, where a float no longer counts exactly")
         if self.kind == "counter" and number < 0:
             raise Fault("value", value, "a counter cannot be negative")
-        model = canonical_model(self.model_raw) if self.model_raw else None
         return {
             "ChargePeriodStart": moment, "x_MetricSource": self.source, "x_Metric": self.metric,
             "x_MetricRaw": self.raw, "x_MetricKind": self.kind, "x_Value": number * self.scale, "x_Unit": self.unit,
-            "x_SeriesId": self.id, "x_Deployment": self.deployment, "x_Model": model, "x_ModelRaw": self.model_raw,
+            "x_SeriesId": self.id, "x_Deployment": self.deployment, "x_Model": self.model, "x_ModelRaw": self.model_raw,
             "x_Cluster": self.labels.get("cluster"), "x_Namespace": self.labels.get("namespace"),
             "x_Team": self.labels.get("team"), "x_Application": self.labels.get("application"),
             "x_Feature": self.labels.get("feature"),
