@@ -190,3 +190,61 @@ def test_what_cannot_be_priced_is_said_never_zero(served_facts):
     assert idle.status == "idle" and idle.per_1m_blended is None and idle.cost == 9
     empty = serving_report(served_facts, parse_feature_map("version: 1\n"), load_catalog())
     assert empty.days.empty and empty.notes[0].startswith("no self-hosted deployment is named")
+
+
+# --- idle hours and GPU utilisation: hourly GPU lines, hourly counters, a DCGM gauge ------------------------------
+
+_IDLE_MAP = """\
+version: 1
+deployments:
+  - name: vllm-qwen
+    gpu: {match: {tags: {"user:eks:nodegroup": gpu-l4}}}
+"""
+
+
+def _hour_row(hour: int, cost: str) -> dict[str, str]:
+    row = _gpu_row(3, cost, "gpu-l4")
+    row.update(ChargePeriodStart=f"2026-05-03T{hour:02d}:00:00Z", ChargePeriodEnd=f"2026-05-03T{hour + 1:02d}:00:00Z",
+               ConsumedQuantity="1")
+    return row
+
+
+def test_idle_hours_their_cost_and_gpu_utilisation_by_hand(tmp_path):
+    # GPU billed hourly from 00:00 to 06:00 on 3 May, $2 an hour. The counters are scraped at 01:00 ... 05:00:
+    # tokens in 01-02 and 03-04, none in 02-03 and 04-05 (2 idle hours, $4); 00-01 and 05-06 have no sample on
+    # both sides (2 unmeasured hours, neither idle nor busy). DCGM says 80%, 0%, 60%, 0%: a mean of 35%.
+    with (tmp_path / "gpu_focus.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, _FOCUS)
+        writer.writeheader()
+        writer.writerows([_hour_row(h, "2.00") for h in range(6)])
+    t0 = int(datetime(2026, 5, 3, 1, tzinfo=UTC).timestamp())
+    labels = {"job": "vllm-qwen", "model_name": "Qwen/Qwen2.5-7B-Instruct"}
+    counters = {"vllm:prompt_tokens_total": [0, 100, 100, 250, 250],
+                "vllm:generation_tokens_total": [0, 10, 10, 20, 20]}
+    series = [{"metric": {"__name__": name, **labels}, "values": [[t0 + 3600 * i, str(v)] for i, v in enumerate(vs)]}
+              for name, vs in counters.items()]
+    series.append({"metric": {"__name__": "DCGM_FI_DEV_GPU_UTIL", "gpu": "0", "UUID": "GPU-1", "Hostname": "node-1",
+                              "deployment": "vllm-qwen"},
+                   "values": [[t0 + 3600 * i, str(v)] for i, v in enumerate([80, 0, 60, 0])]})
+    (tmp_path / "vllm_qwen.json").write_text(json.dumps({"status": "success", "data": {"resultType": "matrix",
+                                                                                       "result": series}}))
+    con = engine.memory()
+    try:
+        assert set(ingest([tmp_path], con=con)["status"]) == {"loaded"}
+        report = serving_report(open_facts(con, currency="USD"), parse_feature_map(_IDLE_MAP), load_catalog())
+    finally:
+        con.disconnect()
+    day = report.days.iloc[0]
+    assert (day.cost, day.input_tokens, day.output_tokens) == (Decimal(12), 250, 20)
+    assert (day.paid_hours, day.idle_hours, day.unmeasured_hours) == (6, 2, 2)
+    assert day.idle_cost == Decimal(4) and round(day.gpu_utilization, 9) == 0.35
+    assert not any("utilisation" in note for note in report.notes)
+
+
+def test_no_gauge_and_no_counter_samples_say_so_and_no_hour_is_called_idle(served_facts):
+    report = serving_report(served_facts, parse_feature_map(_MAP), load_catalog())
+    assert any("no GPU utilisation gauge" in note for note in report.notes)
+    embedder = report.days[report.days["deployment"] == "batch-embedder"].iloc[0]
+    # 24 hours paid, no counter at all: every hour unmeasured, none idle, no idle cost
+    assert (embedder.paid_hours, embedder.idle_hours, embedder.unmeasured_hours) == (24, 0, 24)
+    assert embedder.idle_cost == 0 and pd.isna(embedder.gpu_utilization)
