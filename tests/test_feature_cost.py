@@ -238,3 +238,50 @@ def test_unit_costs_of_each_feature_by_hand(facts):
     june = summary.loc[("2026-06-01", UNASSIGNED)]
     assert june.cost == 10 and _near(june.change, 10 - (7 + 80 * OPENCOST["__idle__"] / whole))
     assert set(summary["currency"]) == {"USD"}
+
+
+# --- the allocation rules' shared pools: split as the allocation page splits them --------------------------------
+
+POOL_RULES = """\
+version: 1
+shared:
+  - name: s3-platform
+    applies_to: platform_fee
+    match: {service: Amazon S3}
+    strategy: proportional
+    basis: cost
+    level: feature
+  - name: tracing-by-team
+    applies_to: platform_fee
+    match: {provider: Langfuse}
+    strategy: fixed
+    weights: {bots: 1, search: 1}
+"""
+
+
+def test_rule_pools_are_split_by_feature_as_the_allocation_splits_them_and_team_splits_stay_unassigned(tmp_path):
+    from finops_lib.rules import parse_rules
+
+    bot, search = {**BOT, "team": "bots"}, {**SEARCH, "team": "search"}
+    rows = [_row("100.00", "OpenAI", "AI and Machine Learning", "OpenAI API", "gpt-4o, input", bot, "1000", "Tokens"),
+            _row("60.00", "OpenAI", "AI and Machine Learning", "OpenAI API", "gpt-4o, output", search, "100", "Tokens"),
+            _row("20.00", "AWS", "Storage", "Amazon S3", "storage", None, "300", "GB-Mo"),
+            _row("10.00", "Langfuse", "Management and Governance", "Langfuse Cloud", "Pro plan", None, "1", "Month")]
+    with (tmp_path / "focus.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, HEADER)
+        writer.writeheader()
+        writer.writerows(rows)
+    con = engine.memory()
+    try:
+        assert set(ingest([tmp_path], con=con)["status"]) == {"loaded"}
+        stack = feature_stack(open_facts(con, currency="USD", rules=parse_rules(POOL_RULES)))
+    finally:
+        con.disconnect()
+    got = _by(stack)
+    # S3's 20 by each feature's own cost, 100 : 60 -> 12.5 and 7.5, in the storage layer
+    assert got[("support-chatbot/answers", "storage", "allocated")] == Decimal("12.5")
+    assert got[("search-assistant/retrieval", "storage", "allocated")] == Decimal("7.5")
+    # tracing split by team only: no feature can be named, so its 10 stays unassigned, said in a note
+    assert got[(UNASSIGNED, "observability", "unassigned")] == 10
+    assert any(n.startswith("tracing-by-team (allocation rules): split by team") for n in stack.notes)
+    assert sum(got.values()) == Decimal(190) == stack.inputs["cost"].sum()

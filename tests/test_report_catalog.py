@@ -23,7 +23,7 @@ from finops_lib.report.spend import period_spend
 
 #: Notebook -> charts its page draws at least, on the sample with default parameters.
 PAGES = {"00_data_overview": 6, "10_cost_attribution": 6, "20_experiment_comparison": 6, "30_spend_forecast": 3,
-         "40_anomaly_review": 3, "50_reconciliation": 6}  # fmt: skip
+         "40_anomaly_review": 3, "50_reconciliation": 6, "60_feature_cost": 3}  # fmt: skip
 CENT = Decimal("0.01")
 
 pytestmark = [

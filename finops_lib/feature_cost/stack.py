@@ -5,8 +5,11 @@ allocation rules and tags) is placed, in this order:
 
 1. the first ``features`` entry of the feature map it matches: that entry's application and feature (``mapped``);
 2. else the first ``shared`` entry it matches: the row is part of a shared service, split among features below;
-3. else its own application and feature (the ``app``/``feature`` tags, or the allocation rules) (``tagged``);
-4. else nowhere: ``(unassigned)``, counted and shown, never dropped.
+3. else, when the allocation rules put it in a shared pool (gateway traffic metered by the request logs,
+   provisioned throughput, platform fees), each feature's part of the pool as :func:`finops_lib.allocation.allocate`
+   splits it (``allocated``; a pool split by team only stays ``(unassigned)``, with a note);
+4. else its own application and feature (the ``app``/``feature`` tags, or the allocation rules) (``tagged``);
+5. else nowhere: ``(unassigned)``, counted and shown, never dropped.
 
 Its layer is the entry's ``layer``, else the first ``layers`` entry it matches, else the guess of
 :func:`finops_lib.feature_cost.layers.guess_layer`.
@@ -31,6 +34,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from finops_lib import fx
+from finops_lib.allocation import allocate
 from finops_lib.facts import Facts
 from finops_lib.feature_cost.layers import guess_layer
 from finops_lib.rules import compile_conditions
@@ -41,6 +45,7 @@ __all__ = ["UNASSIGNED", "Stack", "feature_stack", "first_match", "month_start",
 
 UNASSIGNED = "(unassigned)"
 _PLACES = Decimal("1e-12")
+_NO_BASIS = " (no basis)"
 _COLUMNS = ["month", "feature", "application", "feature_name", "layer", "kind", "entry", "cost"]
 
 
@@ -53,8 +58,8 @@ class Stack:
     frame
         One row per month, feature, layer, kind and entry: ``month`` (first day, naive UTC Timestamp), ``feature``
         (``application/feature``, ``application``, or ``(unassigned)``), ``application``, ``feature_name``,
-        ``layer``, ``kind`` (``mapped``, ``tagged``, ``shared``, ``unassigned``), ``entry`` (the feature map entry,
-        ``tags``, or ''), ``cost`` (Decimal, in ``currency``).
+        ``layer``, ``kind`` (``mapped``, ``tagged``, ``shared``, ``allocated``, ``unassigned``), ``entry`` (the
+        feature map or rules entry, ``tags``, or ''), ``cost`` (Decimal, in ``currency``).
     inputs
         The facts' spend per ``month`` (Decimal): every month's stack adds up to it.
     currency
@@ -112,7 +117,8 @@ def _placed(facts: Facts, fmap: FeatureMap) -> pd.DataFrame:
                         _s=first_match(rows, "costs", [s.match for s in fmap.shared]),
                         _l=first_match(rows, "costs", [e.match for e in fmap.layers]),
                         _g=guess_layer(rows))  # fmt: skip
-    keys = ["month", "_f", "_s", "_l", "_g", "x_Application", "x_Feature"]
+    keys = ["month", "_f", "_s", "_l", "_g", "x_Application", "x_Feature",
+            *(["x_AllocationPool"] if "x_AllocationPool" in rows.columns else [])]
     out = keyed.group_by(keys).aggregate(cost=keyed.BilledCost.cast(fx.MONEY).sum()).to_pandas()
     out["month"] = month_start(out["month"])
     out["cost"] = [v if isinstance(v, Decimal) else Decimal(0) for v in out["cost"]]
@@ -206,6 +212,44 @@ class _Bases:
         return series.loc[month].to_dict()
 
 
+def _rule_pool_parts(facts: Facts, amounts: dict[tuple[int, pd.Timestamp, str], Decimal], notes: list[str]) -> list:
+    """Split the allocation rules' shared pools (gateway traffic, provisioned throughput, fees) as the allocation does.
+
+    Each feature's part of a pool's month is its part in :func:`finops_lib.allocation.allocate`.
+
+    A pool whose recipients have no application (split by team, the allocation labelling the parts with the pool's
+    name) leaves its amount ``(unassigned)``, with a note; one split by team whose rows carry an application (a
+    gateway's hosting) stays that application's.
+    """
+    frame = allocate(facts).frame
+    pooled = frame["rule"].astype(str).str.endswith(_NO_BASIS)  # a pool without weights kept by its own owner
+    frame = frame[(frame["kind"] != "direct") | pooled].assign(rule=frame["rule"].astype(str).str.removesuffix(
+        _NO_BASIS))  # fmt: skip
+    # a part the allocation can only label with the pool's own name (split by team, rows without an application)
+    # names no feature
+    keys = [UNASSIGNED if a == rule else feature_key(text_or_none(a), text_or_none(f)) or UNASSIGNED
+            for a, f, rule in zip(frame["application"], frame["feature"], frame["rule"], strict=True)]
+    weights = frame.assign(feature=keys, month=month_start(frame["month"]), weight=frame["cost"].map(abs))
+    weights = weights.groupby(["rule", "month", "feature"])["weight"].agg(lambda s: sum(s, Decimal(0)))
+    parts, unplaced = [], defaultdict(lambda: Decimal(0))
+    for (index, month, layer), amount in sorted(amounts.items(), key=lambda kv: (kv[0][1], kv[0][0], kv[0][2])):
+        name = facts.rules.shared[index].name
+        try:
+            mine = {str(k): w for k, w in weights.loc[(name, month)].items() if w > 0}
+        except KeyError:
+            mine = {}
+        if not mine or set(mine) == {UNASSIGNED}:
+            unplaced[(name, month)] += amount
+            parts.append((month, UNASSIGNED, layer, "unassigned", name, amount))
+            continue
+        for key, part in split_exact(amount, mine).items():
+            parts.append((month, key, layer, "allocated" if key != UNASSIGNED else "unassigned", name, part))
+    for (name, month), amount in unplaced.items():
+        notes.append(f"{name} (allocation rules): split by team, not by application, in {month:%B %Y}; its "
+                     f"{amount:,.2f} stays unassigned (name the features in the feature map's shared: to split it)")
+    return parts
+
+
 def feature_stack(facts: Facts, fmap: FeatureMap | None = None) -> Stack:
     """Place every money row in a feature and a layer, split shared services, per month (see the module).
 
@@ -222,7 +266,7 @@ def feature_stack(facts: Facts, fmap: FeatureMap | None = None) -> Stack:
     """
     fmap = fmap or FeatureMap.empty()
     placed = _placed(facts, fmap)
-    direct, pools = [], defaultdict(lambda: Decimal(0))
+    direct, pools, rule_pools = [], defaultdict(lambda: Decimal(0)), defaultdict(lambda: Decimal(0))
     for rec in placed.to_dict("records"):
         layer = fmap.layers[int(rec["_l"])].layer if pd.notna(rec["_l"]) else rec["_g"]
         if pd.notna(rec["_f"]):
@@ -232,6 +276,8 @@ def feature_stack(facts: Facts, fmap: FeatureMap | None = None) -> Stack:
         elif pd.notna(rec["_s"]):
             shared = fmap.shared[int(rec["_s"])]
             pools[(int(rec["_s"]), rec["month"], shared.layer or layer)] += rec["cost"]
+        elif pd.notna(rec.get("x_AllocationPool")):
+            rule_pools[(int(rec["x_AllocationPool"]), rec["month"], layer)] += rec["cost"]
         else:
             key = feature_key(text_or_none(rec["x_Application"]), text_or_none(rec["x_Feature"]))
             kind = "tagged" if key else "unassigned"
@@ -248,6 +294,8 @@ def feature_stack(facts: Facts, fmap: FeatureMap | None = None) -> Stack:
             continue
         for key, part in split_exact(amount, weights).items():
             parts.append((month, key, layer, "shared" if key != UNASSIGNED else "unassigned", shared.name, part))
+    if rule_pools:
+        parts += _rule_pool_parts(facts, rule_pools, notes)
     frame = pd.concat([frame, pd.DataFrame(parts, columns=frame.columns)], ignore_index=True)
     frame = frame.groupby(["month", "feature", "layer", "kind", "entry"], as_index=False)["cost"].agg(
         lambda s: sum(s, Decimal(0)))  # fmt: skip

@@ -115,6 +115,15 @@ CATALOG: tuple[NotebookEntry, ...] = (
         audience="FinOps analyst, finance",
         key_parameters=("provider", "start_date", "end_date", "granularity", "gateway_accounts", "currency"),
     ),
+    NotebookEntry(
+        notebook="60_feature_cost.ipynb",
+        title="Feature cost",
+        question="What does each AI feature cost in total, every service it runs on included (model tokens, "
+        "embeddings, vector database, compute, storage, observability, seats), per request and per active user, "
+        "and what does a self-hosted model cost per token against the API it replaces?",
+        audience="Product managers, platform engineers, FinOps analyst",
+        key_parameters=("feature", "application", "feature_map", "start_date", "end_date", "currency"),
+    ),
 )
 
 

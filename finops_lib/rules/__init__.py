@@ -8,7 +8,7 @@ splits the shared pools.
 from finops_lib.rules.match import FIELDS, Condition, compile_conditions
 from finops_lib.rules.model import APPLIES_TO, OWNER_FIELDS, Metric, Rule, Rules, SharedRule
 from finops_lib.rules.owners import OWNER_COLUMNS, TAG_KEYS, attribute
-from finops_lib.rules.resolve import RULES_FILE, find_rules, resolve_rules
+from finops_lib.rules.resolve import RULES_FILE, find_rules, resolve_feature_map, resolve_rules
 from finops_lib.rules.rulesfile import load_rules, parse_rules, read_metric
 from finops_lib.rules.strategies import OWNER_KEYS, STRATEGIES, Option, SplitContext, register_strategy
 
@@ -35,5 +35,6 @@ __all__ = [
     "parse_rules",
     "read_metric",
     "register_strategy",
+    "resolve_feature_map",
     "resolve_rules",
 ]

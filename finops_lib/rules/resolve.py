@@ -1,10 +1,11 @@
-"""Which rules a notebook or command uses: the data folder's rules file, a given file, or tags only."""
+"""Which rules and feature map a notebook or command uses: the data folder's file, a given file, or tags only."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from finops_lib import paths
+from finops_lib.rules.feature_map import FEATURE_MAP_FILE, FeatureMap, load_feature_map
 from finops_lib.rules.model import Rules
 from finops_lib.rules.rulesfile import load_rules
 
@@ -44,3 +45,25 @@ def resolve_rules(rules_file: str | Path | None = "", data_dir: str | Path | Non
         return load_rules(found) if found else Rules.default()
     path = Path(text).expanduser()
     return load_rules(path if path.is_absolute() else paths.PROJECT_ROOT / path)
+
+
+def resolve_feature_map(feature_map: str | Path | None = "", data_dir: str | Path | None = None) -> FeatureMap:
+    """Return the feature map a notebook or command asks for.
+
+    ``""`` or None: the data folder's ``config/feature_map.yaml`` when present, else the empty map (tags and guessed
+    layers); ``"none"``: the empty map; otherwise a path (relative paths are taken from the project root). Without a
+    folder (None) no folder's map applies, never the sample's.
+
+    Raises
+    ------
+    SourceError
+        When the file is missing or invalid (naming the line).
+    """
+    text = str(feature_map or "").strip()
+    if text.lower() == "none":
+        return FeatureMap.empty()
+    if not text:
+        found = Path(data_dir).expanduser() / FEATURE_MAP_FILE if data_dir else None
+        return load_feature_map(found) if found is not None and found.is_file() else FeatureMap.empty()
+    path = Path(text).expanduser()
+    return load_feature_map(path if path.is_absolute() else paths.PROJECT_ROOT / path)
