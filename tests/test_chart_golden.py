@@ -46,6 +46,7 @@ from finops_lib.views import waterfall
 from finops_lib.views.anomalies import charts as anomalies
 from finops_lib.views.attribution import charts as attribution
 from finops_lib.views.experiments import charts as experiments
+from finops_lib.views.feature_cost import charts as feature_cost
 from finops_lib.views.forecast import charts as forecast
 from finops_lib.views.overview import charts as overview
 from finops_lib.views.reconciliation import charts as reconciliation
@@ -256,6 +257,36 @@ def _waterfall() -> alt.TopLevelMixin:
     return waterfall.plot_waterfall(steps, currency="USD", title="From before to after")
 
 
+def _layer_stack() -> alt.TopLevelMixin:
+    frame = pd.DataFrame({"month": ["2026-05-01"] * 3 + ["2026-06-01"] * 2,
+                          "layer": ["model_inference", "retrieval", "seats", "model_inference", "compute"],
+                          "cost": [D("140"), D("37.5"), D("120"), D("150.25"), D("55.99")]})  # fmt: skip
+    return feature_cost.plot_layer_stack(frame, currency="USD", title="What support-chatbot/answers cost each month")
+
+
+def _feature_layers() -> alt.TopLevelMixin:
+    frame = pd.DataFrame({"feature": ["bot/answers", "bot/answers", "search", "search", "ops", "lab"],
+                          "layer": ["model_inference", "observability", "embeddings", "retrieval", "compute", "other"],
+                          "cost": [D("300"), D("29.32"), D("6"), D("12.5"), D("40"), D("1")]})  # fmt: skip
+    return feature_cost.plot_feature_layers(frame, currency="EUR", top=3, title="Features by whole cost")
+
+
+def _unit_trend() -> alt.TopLevelMixin:
+    frame = pd.DataFrame({"month": ["2026-05-01", "2026-06-01", "2026-05-01", "2026-06-01"],
+                          "feature": ["bot/answers", "bot/answers", "search", "search"],
+                          "per_request": [D("0.0731"), D("0.0655"), None, D("0.012")]})  # fmt: skip
+    return feature_cost.plot_unit_trend(frame, value="per_request", label="Cost per request", currency="USD",
+                                        title="Cost per request, by feature and month")  # fmt: skip
+
+
+def _selfhosted() -> alt.TopLevelMixin:
+    days = pd.DataFrame({"deployment": ["vllm-llama-8b"] * 3, "day": _days("2026-05-01", 3),
+                         "per_1m_blended": [D("1.6"), D("1.828571428571"), D("1.7")]})  # fmt: skip
+    api = pd.DataFrame({"deployment": ["vllm-llama-8b"], "api_model": ["OpenAI gpt-4o-mini"],
+                        "api_per_1m": [D("0.24")], "cost_per_day": [D("24")]})  # fmt: skip
+    return feature_cost.plot_selfhosted(days, api, currency="USD")
+
+
 #: Chart name (``<page>.<plot function>``) -> a call of that function on a small frame.
 CASES: dict[str, Callable[[], alt.TopLevelMixin]] = {
     "overview.plot_spend_over_time": _spend_over_time,
@@ -283,6 +314,10 @@ CASES: dict[str, Callable[[], alt.TopLevelMixin]] = {
     "reconciliation.plot_gap_components": _gap_components,
     "reconciliation.plot_agreement": _agreement,
     "waterfall.plot_waterfall": _waterfall,
+    "feature_cost.plot_layer_stack": _layer_stack,
+    "feature_cost.plot_feature_layers": _feature_layers,
+    "feature_cost.plot_unit_trend": _unit_trend,
+    "feature_cost.plot_selfhosted": _selfhosted,
 }
 
 

@@ -4,11 +4,11 @@ What the support chatbot runs on besides model tokens (issue: what one AI featur
 
 * ``prod-eks``: an EKS cluster of general nodes billed daily in the FOCUS file (tag ``user:eks:cluster-name``),
   shared by the chatbot's retrieval service (namespace ``chatbot-rag``), doc-search's (``docsearch-rag``) and the
-  cluster's own ``kube-system``; OpenCost allocates it per namespace and day (``__idle__`` included);
-* ``vllm-llama-8b``: Llama 3.1 8B on vLLM for the chatbot's triage, on one GPU node (g5.2xlarge) billed by the
-  hour over the last :data:`GPU_DAYS` days (one FOCUS line a day); the server's token counters and DCGM's
-  utilisation gauge are scraped every hour (one restart, at :data:`RESTART`); it serves from 06:00 to 22:00 UTC
-  and idles at night;
+  cluster's own ``kube-system``; OpenCost allocates it per namespace (``__idle__`` included);
+* ``vllm-llama-8b``: Llama 3.1 8B on vLLM for the chatbot's conversation summaries (a feature of its own, in no
+  request log), on one GPU node (g5.2xlarge) billed by the hour over the last :data:`GPU_DAYS` days (one FOCUS
+  line a day); the server's token counters and DCGM's utilisation gauge are scraped every hour (one restart, at
+  :data:`RESTART`); it serves from 06:00 to 22:00 UTC and idles at night;
 * CloudWatch logs and metrics of the chatbot (tagged ``app``/``feature``): observability.
 
 Every amount is an exact decimal from the seed; :mod:`finops_lib.sample.serving_writer` writes the files and the

@@ -41,7 +41,7 @@ def _token_rows(world: World) -> pd.DataFrame:
 
 
 def _cluster_rows(world: World) -> list[tuple]:
-    """Return the EKS nodes (platform), the GPU node (the chatbot's triage) and CloudWatch (its answers) per day."""
+    """Return the EKS nodes (platform), the GPU node (the chatbot's summaries) and CloudWatch (its answers) per day."""
     world_cluster = build_cluster(world.timeline, world.seed)
     rows = [(rec.day, "cloud", "platform", CLUSTER, "nodes", "prod", "", True, rec.cost)
             for rec in world_cluster.nodes.itertuples(index=False)]
@@ -49,7 +49,7 @@ def _cluster_rows(world: World) -> list[tuple]:
     gpu: dict[int, Decimal] = {}
     for hour in world_cluster.gpu_hours:
         gpu[index[hour.date()]] = gpu.get(index[hour.date()], Decimal(0)) + GPU_RATE
-    rows += [(day, "cloud", "support", "support-chatbot", "triage", "prod", "", True, cost)
+    rows += [(day, "cloud", "support", "support-chatbot", "summarize", "prod", "", True, cost)
              for day, cost in gpu.items()]
     rows += [(rec.day, "cloud", "support", "support-chatbot", "answer", "prod", "", True, rec.cost)
              for rec in world_cluster.cloudwatch.itertuples(index=False)]

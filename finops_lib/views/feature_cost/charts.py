@@ -55,7 +55,7 @@ def plot_layer_stack(frame: pd.DataFrame, *, currency: str, title: str) -> alt.C
     data["month"] = pd.to_datetime(data["month"])
     data, domain, scale = _layers(data.groupby(["month", "layer"], as_index=False)["cost"].sum())
     return (
-        alt.Chart(data, title=alt.Title(title, subtitle="Stacked by layer; model tokens at the bottom"))
+        alt.Chart(data, title=alt.Title(title, subtitle="Stacked by layer; model tokens at the bottom"), width=560)
         .mark_bar()
         .encode(
             x=alt.X("yearmonth(month):O", title="Month", axis=alt.Axis(format="%b %Y", labelAngle=0)),
@@ -110,7 +110,8 @@ def plot_unit_trend(frame: pd.DataFrame, *, value: str, label: str, currency: st
     legend = by_total(data, "feature", value)
     fmt = money_format(data[value])
     return (
-        alt.Chart(data, title=alt.Title(title, subtitle="All layers included; a month without the unit is left out"))
+        alt.Chart(data, title=alt.Title(title, subtitle="All layers included; a month without the unit is left out"),
+                  width=560)
         .mark_line(point=True)
         .encode(
             x=alt.X("yearmonth(month):O", title="Month", axis=alt.Axis(format="%b %Y", labelAngle=0)),
@@ -130,8 +131,10 @@ def plot_selfhosted(days: pd.DataFrame, api: pd.DataFrame, *, currency: str) -> 
     ``days``: ``deployment``, ``day``, ``per_1m_blended`` (priced days only); ``api``: ``deployment``,
     ``api_model``, ``api_per_1m`` (at the deployment's mix), empty when no model is compared.
     """
-    data = as_floats(check_frame(days, ["deployment", "day", "per_1m_blended"], chart="plot_selfhosted"),
-                     ["per_1m_blended"]).dropna(subset=["per_1m_blended"])  # fmt: skip
+    data = as_floats(days[["deployment", "day", "per_1m_blended"]], ["per_1m_blended"]).dropna()
+    if data.empty:
+        return Notice("No self-hosted day has both GPU cost and tokens: no price per token to chart.")
+    data = check_frame(data, ["deployment", "day", "per_1m_blended"], chart="plot_selfhosted")
     data["day"] = pd.to_datetime(data["day"])
     legend = sorted(data["deployment"].astype(str).unique())
     fmt = money_format(data["per_1m_blended"])
@@ -145,7 +148,8 @@ def plot_selfhosted(days: pd.DataFrame, api: pd.DataFrame, *, currency: str) -> 
     )  # fmt: skip
     title = alt.Title("Self-hosted cost per 1M tokens, by day",
                       subtitle="GPU cost over every token served (blended); dashed: the compared API model")
-    compared = as_floats(api.dropna(subset=["api_per_1m"]), ["api_per_1m"]) if len(api) else api
+    compared = api[["deployment", "api_model", "api_per_1m"]].dropna(subset=["api_per_1m"]) if len(api) else api
+    compared = as_floats(compared, ["api_per_1m"]) if len(compared) else compared
     if not len(compared):
         return lines.properties(title=title)
     rule = alt.Chart(compared).mark_rule(strokeDash=[6, 4]).encode(

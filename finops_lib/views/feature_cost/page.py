@@ -18,7 +18,7 @@ from finops_lib.views.feature_cost.charts import layer_label
 from finops_lib.views.tables import fmt_unit_money
 from finops_lib.views.theme import fmt_money
 
-__all__ = ["check_parameters", "chosen_feature", "describe_map", "findings", "load", "results"]
+__all__ = ["check_parameters", "chosen_feature", "describe_map", "findings", "load", "named_features", "results"]
 
 ALL = "all"
 
@@ -86,10 +86,22 @@ def _features(frame: pd.DataFrame) -> pd.Series:
     return totals.sort_values(ascending=False, kind="stable")
 
 
-def chosen_feature(frame: pd.DataFrame, *, feature: str, application: str) -> tuple[str | None, list[str]]:
+def named_features(fmap: FeatureMap) -> set[str]:
+    """Return the features a feature map names (its entries, shared weights, namespaces and ``among`` lists)."""
+    names = {f"{e.application}/{e.feature}" if e.feature else e.application for e in fmap.features}
+    for shared in fmap.shared:
+        for option in ("weights", "namespaces", "among"):
+            value = shared.options.get(option) or {}
+            names |= set(value.values()) if option == "namespaces" else set(value)
+    return {str(n) for n in names}
+
+
+def chosen_feature(frame: pd.DataFrame, *, feature: str, application: str,
+                   preferred: set[str] | frozenset[str] = frozenset()) -> tuple[str | None, list[str]]:  # fmt: skip
     """Return the feature the page leads with and the features shown (those of ``application`` when given).
 
-    ``feature`` empty: the largest feature of the window (of ``application`` when given); else the feature named
+    ``feature`` empty: the largest feature of the window (of ``application`` when given) among ``preferred`` (the
+    features the feature map names) when any has cost, else among all; otherwise the feature named
     ``application/feature``, ``application`` or a bare feature name (case-insensitive).
 
     Raises
@@ -107,7 +119,8 @@ def chosen_feature(frame: pd.DataFrame, *, feature: str, application: str) -> tu
                                  f"{', '.join(apps) or 'no application'}")  # fmt: skip
         names = [n for n in names if n.split("/", 1)[0] == match]
     if not feature or feature.lower() == ALL:
-        return (names[0] if names else None), names
+        lead = [n for n in names if n in preferred] or names
+        return (lead[0] if lead else None), names
     wanted = feature.lower()
     found = [n for n in names if n.lower() == wanted] or [n for n in names if n.split("/", 1)[-1].lower() == wanted]
     if not found:

@@ -74,7 +74,8 @@ def feature_cost(facts: Facts, fmap: FeatureMap, catalog: Catalog, params: dict[
         return FeatureCost(facts, fmap, params, problem, None, pd.DataFrame(), None, None, ())
     stacked = feature_stack(facts, fmap)
     summary = feature_summary(stacked, feature_usage(facts, fmap))
-    lead, shown = page.chosen_feature(stacked.frame, feature=params["feature"], application=params["application"])
+    lead, shown = page.chosen_feature(stacked.frame, feature=params["feature"], application=params["application"],
+                                      preferred=page.named_features(fmap))  # fmt: skip
     serving = serving_report(facts, fmap, catalog)
     return FeatureCost(facts, fmap, params, "", stacked, summary, serving, lead, tuple(shown))
 
