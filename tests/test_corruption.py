@@ -2,7 +2,9 @@
 
 Each registered format ships one small valid fixture, ``tests/data/<format>.<ext>``. Hypothesis corrupts it
 (truncation, a value of the wrong type, a dropped column or key, latin-1 bytes, a duplicated header or header
-name) and the file is ingested with its format forced. The load must either fail as a whole with a
+name) and the file is ingested with its format forced; a zip of CSV parts (Pinecone's FOCUS export,
+``source_cases.VARIANTS``) has one part corrupted, its manifest's row counts rewritten to match or left as they
+were. The load must either fail as a whole with a
 :class:`~finops_lib.errors.SourceError` naming the file (status ``failed``), or account for every record
 (read = loaded + rejected, which ``ingest`` itself also enforces by raising). Any other exception is a bug.
 """
@@ -24,6 +26,7 @@ from hypothesis import strategies as st
 from finops_lib import engine
 from finops_lib.sources import SOURCES, detect_format
 from finops_lib.warehouse.ingestion import ingest
+from tests.sources.source_cases import VARIANTS, format_of, rezip, zip_members, zip_parts
 
 DATA = Path(__file__).parent / "data"
 #: Formats registered at run time (user mappings, test formats) have no committed fixture.
@@ -31,6 +34,8 @@ RUNTIME_PREFIXES = ("test_",)
 
 
 def _fixture(fmt: str) -> Path | None:
+    if fmt in VARIANTS:
+        return DATA / VARIANTS[fmt]
     for path in sorted(DATA.iterdir()):
         if path.is_file() and path.name.split(".", 1)[0] == fmt.replace(":", "_"):
             return path
@@ -38,13 +43,15 @@ def _fixture(fmt: str) -> Path | None:
 
 
 FORMATS = sorted(f for f in SOURCES if not f.startswith(RUNTIME_PREFIXES))
+#: Each format's fixture, and the inputs a format reads besides it (``focus+pinecone``: a zip of FOCUS CSV parts).
+CASES = [*FORMATS, *sorted(VARIANTS)]
 
 
 def test_every_registered_format_has_a_valid_fixture_that_loads_clean():
     missing = [f for f in FORMATS if _fixture(f) is None]
     assert not missing, f"no tests/data/<format>.* fixture for: {missing}"
-    for fmt in FORMATS:
-        path = _fixture(fmt)
+    for case in CASES:
+        path, fmt = _fixture(case), format_of(case)
         assert detect_format(path).name == fmt, f"{path.name} is not detected as {fmt}"
         con = engine.memory()
         result = ingest([path], con=con).iloc[0]
@@ -144,14 +151,24 @@ def _corrupt_parquet(path: Path, kind: str, draw) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+def _corrupt_zip(path: Path, kind: str, draw) -> bytes:
+    """Corrupt one CSV part of a zip of parts; its manifest's row counts rewritten to match, or left as they were."""
+    data = path.read_bytes()
+    name = draw(st.sampled_from(zip_parts(data)))
+    corrupt = TEXT_CORRUPTIONS[kind](zip_members(data)[name], draw)
+    return rezip(data, {name: corrupt}, recount=draw(st.booleans()))
+
+
+@pytest.mark.parametrize("fmt", CASES)
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), kind=st.sampled_from(sorted(TEXT_CORRUPTIONS)))
 def test_corrupt_input_raises_only_own_errors_and_loses_nothing(fmt, data, kind, tmp_path_factory):
     source = _fixture(fmt)
     if source is None:
         pytest.skip(f"no fixture for {fmt}")
-    if source.suffix == ".parquet":
+    if source.suffix == ".zip":
+        corrupt = _corrupt_zip(source, kind, data.draw)
+    elif source.suffix == ".parquet":
         corrupt = _corrupt_parquet(source, kind, data.draw)
     else:
         corrupt = TEXT_CORRUPTIONS[kind](_raw(source), data.draw)
@@ -162,7 +179,7 @@ def test_corrupt_input_raises_only_own_errors_and_loses_nothing(fmt, data, kind,
     detect_format(target)  # detection never raises
     con = engine.memory()
     try:
-        result = ingest([target], con=con, format=fmt).iloc[0]
+        result = ingest([target], con=con, format=format_of(fmt)).iloc[0]
     finally:
         con.disconnect()
     if result.status == "failed":

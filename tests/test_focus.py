@@ -1,4 +1,4 @@
-"""FOCUS 1.0-1.3 reader: quirks, meters, rejects, natural key, windows, the real and sample files."""
+"""FOCUS 1.0-1.4 reader: quirks, meters, rejects, natural key, windows, the real and sample files."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from finops_lib.sources import SOURCES, detect_format, focus, read_head
 from finops_lib.warehouse.ingestion import ingest
 
 DATA = Path(__file__).parent / "data"
-FIXTURES = sorted(DATA.glob("focus*.csv"))
+#: FOCUS fixtures: the focus*.csv files and Pinecone's cost-usage export (a zip of FOCUS 1.4 parts, test_pinecone.py).
+FIXTURES = [*sorted(DATA.glob("focus*.csv")), DATA / "pinecone_cost_usage_export.zip"]
 SAMPLE_FOCUS = sorted((paths.SAMPLE_DIR / "focus").glob("*.csv"))
 
 
@@ -56,7 +57,7 @@ def _loaded_billed(con, files: list[Path]) -> dict[tuple[str, str], Decimal]:
 
 def test_detects_every_focus_fixture_and_nothing_else():
     others = [p for p in [*DATA.iterdir(), *paths.SAMPLE_DIR.rglob("*")]
-              if p.is_file() and not p.name.startswith("focus") and p.suffix != ".md"]
+              if p.is_file() and not p.name.startswith("focus") and p not in FIXTURES and p.suffix != ".md"]
     detect = SOURCES["focus"].detect
     assert [p.name for p in FIXTURES if detect_format(p).name != "focus"] == []
     assert [p.name for p in SAMPLE_FOCUS if detect_format(p).name != "focus"] == []

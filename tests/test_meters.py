@@ -139,10 +139,20 @@ CASES: list[tuple[str, str, str | None, str, str | None, str | None, str | None,
      False),
     ("Claude Sonnet 4 Long Context Usage - Input Tokens", "anthropic", "claude-sonnet-4", IN, STD, "long", None, None,
      None, False),
+    # --- Pinecone hosted inference (its FOCUS cost-usage export; tests/data/pinecone_cost_usage_export.zip) ---
+    ("Embedding tokens: multilingual-e5-large", "pinecone", "multilingual-e5-large", IN, STD, STD, None, None, None,
+     False),
+    ("llama-text-embed-v2 Tokens", "pinecone", "llama-text-embed", IN, STD, STD, None, None, None, False),
+    ("inference-embed-pinecone-sparse-english-v0", "pinecone", "pinecone-sparse-english", IN, STD, STD, None, None,
+     None, False),  # an embedding model's SKU id: tokens, though it does not say so
+    ("Rerank requests: pinecone-rerank-v0", "pinecone", "pinecone-rerank", NT, STD, STD, None, None, None, False),
 ]  # fmt: skip
 
 UNKNOWN: list[tuple[str, str | None]] = [
     ("", None),
+    ("Read units", "pinecone"),  # a database SKU: no hosted model
+    ("multilingual-e5-large output tokens", "pinecone"),  # embedding has no output
+    ("Embedding tokens: text-embedding-3-small", "pinecone"),  # not a model Pinecone hosts
     ("   ", None),
     ("hello world", None),
     ("assistants api | file search", "openai"),  # a real line item without model: not a model meter

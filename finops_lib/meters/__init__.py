@@ -3,8 +3,9 @@
 Every vendor writes what was consumed into one free-form string: AWS Bedrock's ``line_item_usage_type``
 (``USE1-Claude4.6Sonnet-input-tokens-batch``), Azure's meter name (``GPT 4o mini Cd Inp Glbl 1M Tokens``),
 GCP's ``sku.description`` (``Gemini 2.5 Flash GA Thinking Text Output - Predictions``), OpenAI's costs
-``line_item`` (``batch | gpt-4.1-2025-04-14, input``) and Anthropic's cost ``description``
-(``Claude Sonnet 4.5 Usage - Input Tokens``). :func:`parse_meter` is the one place that reads them;
+``line_item`` (``batch | gpt-4.1-2025-04-14, input``), Anthropic's cost ``description``
+(``Claude Sonnet 4.5 Usage - Input Tokens``) and Pinecone's hosted inference SKUs (``Embedding tokens:
+multilingual-e5-large``). :func:`parse_meter` is the one place that reads them;
 one module per vendor registers its parser with :func:`register_meter`.
 
 Parsers are strict: a string whose every word is not understood comes back with ``parsed=False``
@@ -27,7 +28,7 @@ False
 
 from __future__ import annotations
 
-from finops_lib.meters import anthropic, aws, azure, gcp, openai  # noqa: F401  (registers the parsers)
+from finops_lib.meters import anthropic, aws, azure, gcp, openai, pinecone  # noqa: F401  (registers the parsers)
 from finops_lib.meters._core import MAX_LENGTH, PARSERS, PROVIDER_ALIASES, Meter, register_meter, unparsed
 
 __all__ = ["PARSERS", "Meter", "parse_meter", "register_meter"]
@@ -59,7 +60,7 @@ def parse_meter(text: str, provider: str | None = None) -> Meter:
     text
         The string as the vendor wrote it (kept unchanged in ``Meter.raw``).
     provider
-        ``aws``, ``azure``, ``gcp``, ``openai`` or ``anthropic`` (aliases such as ``bedrock``,
+        ``aws``, ``azure``, ``gcp``, ``openai``, ``anthropic`` or ``pinecone`` (aliases such as ``bedrock``,
         ``google`` are accepted); None tries every parser. An unknown provider gives an unparsed meter.
 
     Returns

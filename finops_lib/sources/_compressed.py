@@ -174,3 +174,41 @@ def check_expansion(path: Path) -> int:
     except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
         raise SourceError(path, f"not a readable {path.suffix} file: {exc}") from exc
     return expanded
+
+
+def extract_member(path: Path, archive: zipfile.ZipFile, name: str, target: Path, *, before: int = 0) -> int:
+    """Copy the member ``name`` of the zip file ``path`` to ``target``, counting its bytes against the limits.
+
+    Parameters
+    ----------
+    path
+        The zip file (named in errors; its size is the base of the ratio).
+    archive
+        ``path`` opened.
+    name
+        The member.
+    target
+        Where its bytes go (a file of the caller's choosing: member names are never used as paths).
+    before
+        Bytes of the members of ``path`` extracted before this one: the limits hold for the archive as a whole.
+
+    Returns
+    -------
+    int
+        ``before`` plus this member's expanded size.
+
+    Raises
+    ------
+    SourceError
+        When the archive expands past a limit (see :func:`limits`), or the member cannot be decompressed.
+    """
+    lim, compressed, expanded = limits(), max(Path(path).stat().st_size, 1), before
+    try:
+        with archive.open(name) as source, open(target, "wb") as out:
+            while chunk := source.read(CHUNK):
+                expanded += len(chunk)
+                _check(path, expanded, compressed, lim)
+                out.write(chunk)
+    except (EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
+        raise SourceError(path, f"member {name} cannot be decompressed: {exc}") from exc
+    return expanded

@@ -1,16 +1,28 @@
 """The SQL turning a staged FOCUS file (every column as text) into ``costs`` rows.
 
-Split from :mod:`finops_lib.sources.focus` (file reading, detection, meters and windows): values are
+Split from :mod:`finops_lib.sources.focus` (file reading, detection and windows): values are
 parsed (:func:`~finops_lib.sources._sql.decimal_sql`, :func:`~finops_lib.sources._sql.timestamp_sql`),
 checked in order (the first fault rejects the row, marked inline), normalized to the schema, and the
-natural key is built from every non-measure column.
+natural key is built from every non-measure column; the meters of AI rows are parsed once per distinct text
+(:func:`meters_table`).
+
+The meter of a row is AWS ``x_UsageType``, else ``SkuMeter`` (Azure: ``x_SkuMeterName``). Pinecone's hosted
+inference rows name their model in ``SkuMeter``, ``ChargeDescription`` or ``SkuId`` (UNCONFIRMED which): the first
+of them naming a hosted model (:data:`finops_lib.meters.pinecone.HOSTED_MODELS`) is the meter, read by
+:mod:`finops_lib.meters.pinecone`; its read, write and storage units are not AI rows (``non_token``).
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 
+import pyarrow as pa
+from ibis.backends import BaseBackend
+
+from finops_lib.meters import parse_meter
+from finops_lib.meters.pinecone import HOSTED_MODELS
 from finops_lib.sources import REJECT_MARK
 from finops_lib.sources._csv import LITERAL_FLAG, MISSING, PADDED, PADDED_FLAG, SHORT_REASON, literal_json_sql
 from finops_lib.sources._sql import decimal_sql, ident, money_faults, quote, timestamp_sql
@@ -41,6 +53,7 @@ DIMENSION_TAGS = {"x_Team": ("team",), "x_Application": ("app", "application"), 
 GENAI_SERVICES = "bedrock|openai|vertex ai|gemini|anthropic|claude|foundry models|generative"
 _MEASURE_EXTENSION = re.compile(r"^x_.*(Cost|Price|Quantity)", re.I)
 _US = "chr(31)"
+METER_FIELDS = ("model", "token_type", "service_tier", "context_tier", "deployment", "modality", "region")
 TAG_MAP = "try(json_transform(__tags, '\"MAP(VARCHAR, VARCHAR)\"'))"
 
 
@@ -76,7 +89,7 @@ def _enum_sql(column: str, values: tuple[str, ...]) -> str:
 def _hint_sql(provider: str, usage_type: str) -> str:
     """Return SQL of the ``parse_meter`` provider of a row (AWS when it has an ``x_UsageType``)."""
     pairs = (("amazon|aws", "aws"), ("microsoft|azure", "azure"), ("google|gcp", "gcp"), ("openai", "openai"),
-             ("anthropic", "anthropic"))
+             ("anthropic", "anthropic"), ("pinecone", "pinecone"))
     cases = " ".join(f"WHEN regexp_matches(lower({provider}), '{p}') THEN '{v}'" for p, v in pairs)
     return f"CASE WHEN {usage_type} IS NOT NULL THEN 'aws' {cases} END"
 
@@ -107,7 +120,11 @@ def values_sql(names: list[str]) -> str:
     """Projection of the parsed values (``__*`` columns) beside the raw text columns."""
     col = present_column(names)
     provider = f"coalesce({', '.join(col(c) for c in PROVIDER_COLUMNS)})"
+    hosted = quote("|".join(m.replace(".", r"\.") for m in HOSTED_MODELS))
+    naming = ", ".join(f"CASE WHEN regexp_matches(lower({col(c)}), {hosted}) THEN {col(c)} END"
+                       for c in ("SkuMeter", "ChargeDescription", "SkuId"))
     meter = (f"CASE WHEN __hint = 'aws' THEN coalesce({col('x_UsageType')}, {col('SkuMeter')}) "
+             f"WHEN __hint = 'pinecone' THEN coalesce({naming}, {col('SkuMeter')}) "
              f"ELSE coalesce({col('SkuMeter')}, {col('x_SkuMeterName')}) END")
     tags, tags_literal = _object_sql(col("Tags"), wrap=True)
     details, details_literal = _object_sql(col("SkuPriceDetails"), wrap=False)
@@ -140,6 +157,24 @@ def _key_sql(name: str) -> str:
     if name in ENUMS:
         return f"coalesce(__{name}, {ident(name)})"
     return "__currency" if name == "BillingCurrency" else ident(name)
+
+
+def meters_table(con: BaseBackend, stage: str, names: list[str]) -> str:
+    """Parse the distinct (provider, meter) pairs of AI rows once; return the lookup table's name."""
+    pairs = con.con.execute(f"SELECT DISTINCT __hint, __meter FROM (SELECT *, {values_sql(names)} FROM {stage}) "
+                            "WHERE __ai AND __meter IS NOT NULL").fetchall()
+    rows = []
+    for hint, text in pairs:
+        meter = parse_meter(text, provider=hint)
+        rows.append({"hint": hint, "text": text, "parsed": bool(meter.parsed),
+                     **{k: getattr(meter, k) for k in METER_FIELDS}})
+    schema = pa.schema([("hint", pa.string()), ("text", pa.string()), ("parsed", pa.bool_()),
+                        *((k, pa.string()) for k in METER_FIELDS)])
+    name = f"_focus_meters_{uuid.uuid4().hex[:12]}"
+    con.con.register(f"{name}_arrow", pa.Table.from_pylist(rows, schema=schema))
+    con.con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+    con.con.unregister(f"{name}_arrow")
+    return name
 
 
 def present_column(names: list[str]) -> Callable[[str], str]:
@@ -195,10 +230,11 @@ def _details_sql() -> str:
             f"THEN __details ELSE CAST(json_merge_patch(coalesce(__details, '{{}}'), {added}) AS VARCHAR) END")
 
 
-def select_sql(stage: str, names: list[str], meters: str, fmt: str) -> str:
+def select_sql(stage: str, names: list[str], meters: str, fmt: str, *, locator: bool = False) -> str:
     """Return the SELECT from the staged raw rows to ``costs`` rows of format ``fmt`` (rejects marked inline).
 
-    The rows may be of one file or more (``__file``): occurrences of a key are counted per file.
+    The rows may be of one file or more (``__file``): occurrences of a key are counted per file. ``locator``: the
+    staged rows carry ``__locator`` (a zip's member and line), kept as ``x_SourceLocator``.
     """
     col = present_column(names)
     checks = _faults(names)
@@ -213,6 +249,7 @@ def select_sql(stage: str, names: list[str], meters: str, fmt: str) -> str:
              f"THEN 'model_unknown' END, CASE WHEN __literal THEN '{LITERAL_FLAG}' END, "
              f"CASE WHEN {PADDED} THEN '{PADDED_FLAG}' END)")
     ai = lambda c: f"CASE WHEN __ai THEN {c} END"  # noqa: E731 - meter fields only on AI rows
+    located = " __locator AS x_SourceLocator," if locator else ""
     return f"""
 WITH v AS (
   SELECT *, {values_sql(names)} FROM {stage}
@@ -240,7 +277,7 @@ SELECT
   CASE WHEN __ai AND __model IS NOT NULL THEN coalesce(__tier, 'standard') END AS x_ServiceTier,
   {ai('__context')} AS x_ContextTier, {ai('__deployment')} AS x_DeploymentType,
   'invoiced' AS x_CostBasis, {_extra_sql(names)} AS x_SourceExtra,
-  '{fmt}' AS x_SourceFormat, __file AS x_SourceFile, __line AS x_SourceRow,
+  '{fmt}' AS x_SourceFormat, __file AS x_SourceFile, __line AS x_SourceRow,{located}
   md5('{fmt}' || {_US} || __key || {_US} || __occurrence) AS x_RowHash,
   CASE WHEN __fault IS NOT NULL THEN '{REJECT_MARK}' || __fault || {_US} || coalesce(left({bad_value}, 200), '')
        ELSE {flags} END AS x_DataQualityFlags

@@ -1,8 +1,8 @@
-"""FinOps FOCUS cost and usage files, versions 1.0 to 1.3 (CSV, CSV.gz or Parquet).
+"""FinOps FOCUS cost and usage files, versions 1.0 to 1.4 (CSV, CSV.gz, Parquet, or a zip of CSV parts).
 
 Read entirely inside the engine (DuckDB SQL), so a month of a big cloud bill streams without
 pandas; only the distinct meter strings of AI rows go through Python
-(:func:`finops_lib.meters.parse_meter`).
+(:func:`finops_lib.sources._focus_sql.meters_table`).
 
 Quirks handled here (``reference/formats.md`` sections 1, 4.3 and 5):
 
@@ -16,8 +16,10 @@ Quirks handled here (``reference/formats.md`` sections 1, 4.3 and 5):
   ``ChargeSubcategory`` and the ``oci_*`` columns are kept in ``x_SourceExtra``.
 * Timestamps as ISO ``2026-05-01T00:00:00Z`` or ``2024-09-18 22:00:00`` (no zone: UTC).
 * The version is told by the columns present (:func:`focus_version`): 1.3 replaces
-  ``ProviderName`` by ``ServiceProviderName`` (``HostProviderName`` beside it); a file without
-  ``InvoiceIssuerName`` or ``PublisherName`` gets the provider there.
+  ``ProviderName`` by ``ServiceProviderName`` (``HostProviderName`` beside it), 1.4 drops ``ProviderName``
+  and ``PublisherName``; a file without ``InvoiceIssuerName`` or ``PublisherName`` gets the provider there.
+* A zip of FOCUS CSV parts and a ``manifest.json`` (Pinecone's cost-usage export) is one delivery, its rows
+  located by member and line; a missing part or a bad manifest fails it (:mod:`~finops_lib.sources._focus_zip`).
 * Every column the schema has no place for (vendor ``x_*`` columns such as AWS ``x_UsageType`` or
   Azure ``x_SkuMeterName``, the FOCUS sample's ``Id``, FOCUS columns such as ``AvailabilityZone``,
   ``RegionName`` or ``CommitmentDiscountId``) is kept as text in the ``x_SourceExtra`` JSON object.
@@ -49,7 +51,6 @@ import glob
 import re
 import shutil
 import tempfile
-import uuid
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -60,12 +61,13 @@ from ibis.backends import BaseBackend
 
 from finops_lib.engines import workers
 from finops_lib.errors import SourceError
-from finops_lib.meters import parse_meter
 from finops_lib.schema import conform
 from finops_lib.sources import ReadResult, Window, parquet_columns, register_source
 from finops_lib.sources._cloud import of_file, runs_alike, stage, union_rows
 from finops_lib.sources._csv import MISSING, PADDED, execute_scan, read_csv_sql
-from finops_lib.sources._focus_sql import MONEY, PROVIDER_COLUMNS, present_column, select_sql, values_sql
+from finops_lib.sources._focus_sql import MONEY, PROVIDER_COLUMNS, meters_table, present_column, select_sql
+from finops_lib.sources._focus_zip import Export, clipped, is_zip, read_export, zipped
+from finops_lib.sources._focus_zip import detect as detect_zip
 from finops_lib.sources._parts import named_parts
 from finops_lib.sources._sql import ident, quote, relation, timestamp_sql
 from finops_lib.sources._worker_stage import on_workers, parquet_on_workers, staged_on_workers
@@ -79,6 +81,9 @@ VERSION_COLUMNS: dict[str, tuple[str, ...]] = {
             "PricingCurrencyContractedUnitPrice", "PricingCurrencyEffectiveCost", "PricingCurrencyListUnitPrice"),
     "1.3": ("ServiceProviderName", "HostProviderName", "AllocatedMethodId", "AllocatedMethodDetails",
             "AllocatedResourceId", "AllocatedResourceName", "AllocatedTags", "ContractApplied"),
+    # The Cost and Usage columns whose spec file says "Introduced (version) 1.4" (FOCUS_Spec,
+    # specification/datasets/cost_and_usage/columns/): the only ones confirmed; 1.4 also drops ProviderName.
+    "1.4": ("CommitmentProgramEligibilityDetails", "TagDetails"),
 }
 REQUIRED = ("BilledCost", "BillingAccountId", "BillingCurrency", "BillingPeriodStart", "BillingPeriodEnd",
             "ChargeCategory", "ChargePeriodStart", "ChargePeriodEnd", "ServiceCategory", "ServiceName")
@@ -87,7 +92,6 @@ PAD_REQUIRED = frozenset((*REQUIRED, *MONEY, *PROVIDER_COLUMNS[:2], "ChargeClass
 _MULTIPART = re.compile(r"(?i)(part[-_]?\d+|[-_]\d{4,}\.)")
 _AZURE_PART = re.compile(r"^(?P<part>part)_\d+_\d+(?P<ext>(?:\.[A-Za-z0-9]+)+)$", re.IGNORECASE)
 _NUMBERED_PART = re.compile(r"^(?P<stem>.*?(?:part[-_]?|[-_]))\d+(?P<ext>(?:\.[A-Za-z0-9]+)+)$", re.IGNORECASE)
-METER_FIELDS = ("model", "token_type", "service_tier", "context_tier", "deployment", "modality", "region")
 
 
 def focus_version(columns: set[str] | list[str]) -> str:
@@ -97,8 +101,8 @@ def focus_version(columns: set[str] | list[str]) -> str:
     --------
     >>> focus_version(["BilledCost", "ProviderName"]), focus_version(["SkuMeter", "InvoiceId"])
     ('1.0', '1.2')
-    >>> focus_version(["ServiceProviderName"])
-    '1.3'
+    >>> focus_version(["ServiceProviderName"]), focus_version(["ServiceProviderName", "TagDetails"])
+    ('1.3', '1.4')
     """
     present = set(columns)
     return max((v for v, cols in VERSION_COLUMNS.items() if present & set(cols)), default="1.0")
@@ -123,12 +127,18 @@ def _is_focus(names: set[str]) -> bool:
         and bool(names & {"ProviderName", "ServiceProviderName", "Provider"})
 
 
+def _csv_is_focus(head: str) -> bool:
+    first = head.lstrip("\ufeff").split("\n", 1)[0]
+    return _is_focus({n.strip().strip('"') for n in first.split(",")})
+
+
 def _detect(path: Path, head: str) -> bool:
     if head.startswith("PAR1"):
         names = parquet_columns(path)
         return names is not None and _is_focus(set(names))
-    first = head.lstrip("\ufeff").split("\n", 1)[0]
-    return _is_focus({n.strip().strip('"') for n in first.split(",")})
+    if is_zip(head):
+        return detect_zip(path, _csv_is_focus)
+    return _csv_is_focus(head)
 
 
 # --- reading -----------------------------------------------------------------------------------------------------
@@ -203,6 +213,7 @@ class _Staged:
     windows: tuple[Window, ...] = ()
     lines: int | None = None  # the data lines counted, when the rows carry their final line numbers
     notes: tuple[str, ...] = ()
+    export: Export | None = None  # a zip of parts: its rejects, records and delivery
 
 
 def _piece_scan(piece: Path, *, names: list[str], shown: str) -> tuple[str, str]:
@@ -254,15 +265,36 @@ def _parquet_on_workers(pool: workers.Workers, con: BaseBackend, path: Path, nam
     return _Staged(path, text.rows, names, None, notes=text.notes)
 
 
-def _staged(con: BaseBackend, path: Path) -> _Staged:
-    """Stage one FOCUS file's rows as text: on the offered Spark workers when big (plain CSV, Parquet), else here."""
-    source, names, csv_rejects = _source(path)
+def _require(path: Path, names: list[str]) -> None:
+    """Raise SourceError naming the mandatory columns a file lacks."""
     missing = [c for c in REQUIRED if c not in names]
     if not set(names) & set(PROVIDER_COLUMNS):
         missing.append("ProviderName")
     if missing:
         raise SourceError(path, f"mandatory FOCUS column(s) missing: {', '.join(missing)} "
                                 f"(FOCUS {focus_version(names)} columns found)", column=missing[0])
+
+
+def _member_rows(con: BaseBackend, path: Path, member: Path) -> tuple[str, list[str], str | None]:
+    """Stage one CSV part of the zip ``path`` (extracted to ``member``) as text, its rows shown as rows of ``path``."""
+    source, names, csv_rejects = _source(member)
+    _require(member, names)
+    return _stage(con, source, names, path), names, csv_rejects
+
+
+def _staged_zip(con: BaseBackend, path: Path) -> _Staged:
+    """Stage a zip of FOCUS CSV parts as one file: its windows those of its periods, clipped to the export's."""
+    export = read_export(con, path, partial(_member_rows, con, path), fmt=FORMAT)
+    windows = clipped(_windows(con, path, export.rows, export.names, whole=True), export.period)
+    return _Staged(path, export.rows, export.names, None, windows, notes=export.notes, export=export)
+
+
+def _staged(con: BaseBackend, path: Path) -> _Staged:
+    """Stage one FOCUS file's rows as text: on the offered Spark workers when big (plain CSV, Parquet), else here."""
+    if zipped(path):
+        return _staged_zip(con, path)
+    source, names, csv_rejects = _source(path)
+    _require(path, names)
     staged, notes = on_workers(path, csv=csv_rejects is not None,
                                in_ranges=lambda pool: _stage_on_workers(pool, con, path, names),
                                by_spark=lambda pool: _parquet_on_workers(pool, con, path, names))
@@ -270,24 +302,6 @@ def _staged(con: BaseBackend, path: Path) -> _Staged:
         return replace(staged, windows=_windows(con, path, staged.rows, names))
     rows = _stage(con, source, names, path)
     return _Staged(path, rows, names, csv_rejects, _windows(con, path, rows, names), notes=notes)
-
-
-def _meters_table(con: BaseBackend, stage: str, names: list[str]) -> str:
-    """Parse the distinct (provider, meter) pairs of AI rows once; return the lookup table's name."""
-    pairs = con.con.execute(f"SELECT DISTINCT __hint, __meter FROM (SELECT *, {values_sql(names)} FROM {stage}) "
-                            "WHERE __ai AND __meter IS NOT NULL").fetchall()
-    rows = []
-    for hint, text in pairs:
-        meter = parse_meter(text, provider=hint)
-        rows.append({"hint": hint, "text": text, "parsed": bool(meter.parsed),
-                     **{k: getattr(meter, k) for k in METER_FIELDS}})
-    schema = pa.schema([("hint", pa.string()), ("text", pa.string()), ("parsed", pa.bool_()),
-                        *((k, pa.string()) for k in METER_FIELDS)])
-    name = f"_focus_meters_{uuid.uuid4().hex[:12]}"
-    con.con.register(f"{name}_arrow", pa.Table.from_pylist(rows, schema=schema))
-    con.con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
-    con.con.unregister(f"{name}_arrow")
-    return name
 
 
 def parts_of(path: Path) -> tuple[str, ...]:
@@ -311,13 +325,14 @@ def parts_of(path: Path) -> tuple[str, ...]:
     return ()
 
 
-def _windows(con: BaseBackend, path: Path, stage: str, names: list[str]) -> tuple[Window, ...]:
+def _windows(con: BaseBackend, path: Path, stage: str, names: list[str], *, whole: bool = False,
+             ) -> tuple[Window, ...]:
     """One window per (billing account, billing period) in the file, naming its delivery's parts when it is one.
 
     The parts of one delivery restate nothing of each other; a later delivery of the period restates all of them
-    (:mod:`finops_lib.warehouse.delivery`).
+    (:mod:`finops_lib.warehouse.delivery`). ``whole``: the file is a delivery whatever its name (a zip of parts).
     """
-    parts = parts_of(path) if _MULTIPART.search(path.name) else ()
+    parts = parts_of(path) if not whole and _MULTIPART.search(path.name) else ()
     col = present_column(names)
     start, end = timestamp_sql(col("BillingPeriodStart")), timestamp_sql(col("BillingPeriodEnd"))
     rows = con.con.execute(
@@ -341,34 +356,40 @@ def _read_many(paths: list[Path], con: BaseBackend) -> list[ReadResult]:
         except (duckdb.Error, OSError) as exc:
             raise SourceError(path, f"cannot read the file: {exc}") from exc
     results: dict[Path, ReadResult] = {}
-    for run in runs_alike(staged, key=lambda item: item.names):
-        first, names = run[0].path, run[0].names
+    for run in runs_alike(staged, key=lambda item: (item.names, item.export is None)):
+        first, names, located = run[0].path, run[0].names, run[0].export is not None
         try:
             rows = union_rows([item.rows for item in run])
-            meters = _meters_table(con, rows, names)
-            select = select_sql(rows, names, meters, FORMAT)
+            meters = meters_table(con, rows, names)
+            select = select_sql(rows, names, meters, FORMAT, locator=located)
             # one file: its SELECT as it is; several: run once into a staging file, each file's rows read back
             final = f"({select})" if len(run) == 1 else stage(con, select, first)
             for item in run:
                 mine = of_file(final, item.path, len(run))
                 costs = conform(relation(con, f"SELECT * {'' if len(run) == 1 else 'EXCLUDE (src_row) '}FROM {mine}"),
                                 "costs")
-                results[item.path] = ReadResult(FORMAT, str(item.path), costs, None, None, item.lines,
+                export = item.export
+                rejects = None if export is None or export.rejects is None else \
+                    conform(relation(con, export.rejects), "rejects")  # fmt: skip
+                results[item.path] = ReadResult(FORMAT, str(item.path), costs, None, rejects,
+                                                item.lines if export is None else export.records,
                                                 inline_rejects=True, csv_rejects=item.csv_rejects,
                                                 windows=item.windows, lines_final=item.lines is not None,
-                                                notes=item.notes)
+                                                notes=item.notes,
+                                                delivered_at=None if export is None else export.delivered_at)
         except (duckdb.Error, OSError) as exc:
             raise SourceError(first, f"cannot read the file: {exc}") from exc
     return [results[path] for path in paths]
 
 
 @register_source(FORMAT, table="costs", detect=_detect, many=_read_many,
-                 description="FinOps FOCUS 1.0-1.3 cost and usage file (CSV, CSV.gz or Parquet; AWS and Azure "
-                             "FOCUS exports, any provider): every charge, AI rows by model and token bucket")
+                 description="FinOps FOCUS 1.0-1.4 cost and usage file (CSV, CSV.gz, Parquet, or a zip of CSV "
+                             "parts; AWS, Azure and Pinecone FOCUS exports, any provider): every charge, AI rows by "
+                             "model and token bucket")
 def read(path: Path, con: BaseBackend) -> ReadResult:
     """Read a FOCUS file into ``costs`` rows inside the engine.
 
-    Reads fOCUS 1.0, 1.1, 1.2 or 1.3 cost and usage data (CSV, optionally gzip, or Parquet). A reader of
+    Reads FOCUS 1.0 to 1.4 cost and usage data (CSV, optionally gzip, Parquet, or a zip of CSV parts). A reader of
     :data:`finops_lib.sources.SOURCES`: ``read(path, con) -> ReadResult``.
     """
     return _read_many([Path(path)], con)[0]

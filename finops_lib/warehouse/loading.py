@@ -73,9 +73,17 @@ def scalar(con: BaseBackend, sql: str, params: list | None = None) -> object:
 
 
 def _newer_copy(con: BaseBackend, path: Path, twin: str) -> bool:
-    """Return whether ``path`` is a later delivery than ``twin``, an ingested file with the same bytes."""
-    (twin_at,) = con.con.execute("SELECT coalesce(x_DeliveredAt, x_IngestedAt) FROM ingested_files "
-                                 "WHERE x_SourceFile = ?", [twin]).fetchone()
+    """Return whether ``path`` is a later delivery than ``twin``, an ingested file with the same bytes.
+
+    The same bytes state the same export time (a manifest's), so the files' own times decide: the twin's recorded
+    modification time, else its file's, else its recorded delivery.
+    """
+    twin_at, twin_ns = con.con.execute("SELECT coalesce(x_DeliveredAt, x_IngestedAt), x_FileModifiedNs FROM "
+                                       "ingested_files WHERE x_SourceFile = ?", [twin]).fetchone()
+    if twin_ns is None and Path(twin).is_file():
+        twin_ns = Path(twin).stat().st_mtime_ns
+    if twin_ns is not None:
+        return (path.stat().st_mtime_ns, str(path)) > (twin_ns, twin)
     return (delivery.delivered(path, None), str(path)) > (twin_at, twin)
 
 

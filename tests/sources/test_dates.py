@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from source_cases import CASES, committed_formats, fixture_path
+from source_cases import CASES, case_ids, fixture_path, format_of
 from value_cases import DATES, plain_records, set_date
 
 from finops_lib import engine
@@ -23,7 +23,7 @@ from finops_lib.sources import SOURCES
 from finops_lib.sources._common import DATE_WINDOW_VAR, date_window
 from finops_lib.warehouse import ingest
 
-FORMATS = committed_formats()
+FORMATS = case_ids()  # every format's fixture, and the variants (a zip of FOCUS parts)
 WINDOW = "2000-01-01:2036-12-31"
 MOMENTS = {
     "year-1": datetime(1, 1, 1, tzinfo=UTC),
@@ -43,10 +43,10 @@ def _load(path: Path, fmt: str, window: str) -> tuple[dict[int, list], list[tupl
     """Ingest one file alone under a window: ({record: its rows}, rejects, summary row)."""
     con = engine.memory()
     try:
-        summary = ingest([path], con=con, format=fmt).iloc[0]
+        summary = ingest([path], con=con, format=format_of(fmt)).iloc[0]
         rows: dict[int, list] = {}
         columns = "x_SourceRow, ChargePeriodStart, * EXCLUDE (x_SourceRow, x_SourceFile, ChargePeriodStart)"
-        for row in con.con.execute(f"SELECT {columns} FROM {SOURCES[fmt].table} ORDER BY ALL").fetchall():
+        for row in con.con.execute(f"SELECT {columns} FROM {SOURCES[format_of(fmt)].table} ORDER BY ALL").fetchall():
             rows.setdefault(row[0], []).append(row[1:])
         rejects = con.con.execute("SELECT x_SourceRow, x_Column, x_Value, x_Reason FROM rejects "
                                   "ORDER BY ALL").fetchall()

@@ -14,6 +14,9 @@ is changed. Hypothesis applies one to three of:
 * ``duplicate_key``: an object repeats a key with another value (CSV: a header name twice, or a line twice);
 * ``truncate``: the file is cut anywhere.
 
+A zip of CSV parts (Pinecone's FOCUS export) is mutated inside: one part, as a CSV file (truncated: the part is cut),
+its manifest's row counts then rewritten to match or left as they were.
+
 The invariants: reading never raises anything but :class:`~finops_lib.errors.SourceError` (the file as a
 whole cannot be read); ingesting either fails naming the file, or loads with every record accounted for
 (read = loaded + rejected + superseded, which ``ingest`` checks too); and nothing dated outside the
@@ -37,7 +40,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
-from source_cases import CASES, committed_formats, fixture_path
+from source_cases import CASES, case_ids, fixture_path, format_of, rezip, zip_members, zip_parts
 from value_cases import DATES, sample_parts, set_date
 
 from finops_lib import engine
@@ -46,7 +49,7 @@ from finops_lib.sources import SOURCES
 from finops_lib.sources._common import window_bounds
 from finops_lib.warehouse import ingest
 
-FORMATS = committed_formats()
+FORMATS = case_ids()  # every format's fixture, and the variants (a zip of FOCUS parts)
 EXAMPLES = int(os.environ.get("FINOPS_FUZZ_EXAMPLES", "8"))
 KINDS = ("swap_type", "null_nested", "huge", "not_finite", "far_date", "duplicate_key", "truncate")
 _DATE = re.compile(r"^(\d{4})(-\d\d-\d\d.*)$|^(\d\d/\d\d/)(\d{4})$")
@@ -208,6 +211,24 @@ def mutate_prom(lines: list[str], kind: str, draw) -> list[str]:
     return lines
 
 
+# --- a zip of CSV parts -----------------------------------------------------------------------------------------
+
+
+def mutate_part(data: bytes, kind: str, draw) -> bytes:
+    """Make the mutation to one CSV part of a zip; the manifest's counts are rewritten to match, or not."""
+    name = draw(st.sampled_from(zip_parts(data)))
+    content = zip_members(data)[name]
+    if kind == "truncate":
+        content = content[: draw(st.integers(0, max(len(content) - 1, 0)))]
+    else:
+        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig", errors="replace"), newline="")))
+        if len(rows) > 1:
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows(mutate_csv(rows, kind, draw))
+            content = out.getvalue().encode()
+    return rezip(data, {name: content}, recount=draw(st.booleans()))
+
+
 # --- the property ---------------------------------------------------------------------------------------------
 
 
@@ -221,6 +242,8 @@ def mutated(fmt: str, kinds: list[str], draw) -> bytes:
             moment = draw(st.sampled_from(far + ([10**14] if DATES[fmt].from_unix else [])))
             with contextlib.suppress(ValueError, LookupError, TypeError, AttributeError, StopIteration, csv.Error):
                 data = set_date(fmt, data, record, moment)[0]  # after another mutation the record may be gone
+        elif suffix == ".zip":
+            data = mutate_part(data, kind, draw)
         elif kind == "truncate":
             data = data[: draw(st.integers(0, max(len(data) - 1, 0)))]
         elif suffix == ".csv":
@@ -248,7 +271,7 @@ def _read_directly(path: Path, fmt: str) -> None:
     """Run the reader alone and evaluate everything it returns: only SourceError may come out."""
     con = engine.memory()
     try:
-        result = SOURCES[fmt].read(path, con)
+        result = SOURCES[format_of(fmt)].read(path, con)
         for table in (result.costs, result.requests, result.metrics, result.rejects):
             if table is not None:
                 table.to_pyarrow()
@@ -267,10 +290,11 @@ def test_structure_aware_mutations_never_crash_and_lose_nothing(fmt, data, kinds
     _read_directly(path, fmt)
     con = engine.memory()
     try:
-        result = ingest([path], con=con, format=fmt).iloc[0]
+        result = ingest([path], con=con, format=format_of(fmt)).iloc[0]
         start, end = window_bounds()
         outside = con.con.execute(
-            f"SELECT count(*) FROM {SOURCES[fmt].table} WHERE NOT (ChargePeriodStart >= ? AND ChargePeriodStart < ?)",
+            f"SELECT count(*) FROM {SOURCES[format_of(fmt)].table} "
+            "WHERE NOT (ChargePeriodStart >= ? AND ChargePeriodStart < ?)",
             [start, end]).fetchone()[0]
     finally:
         con.disconnect()

@@ -5,8 +5,9 @@ diff to review:
 
 * ``<format>.select.sql``: the one SELECT a reader builds from the raw file to schema rows
   (``litellm._select_sql``, ``_focus_sql.select_sql``, ``aws_cur._select_sql``, ``azure_costs._select_sql``,
-  ``mapped.select_sql``), rendered with a fake path (``/data/x.csv``), fixed relation names, and the
-  column names of the format's fixture header; ``csv_read.sql`` is the engine's CSV scan
+  ``mapped.select_sql``; ``_focus_zip.rows_sql`` and ``rejects_sql``: a zip's parts as one file), rendered
+  with a fake path (``/data/x.csv``), fixed relation names, and the column names of the format's fixture header;
+  ``csv_read.sql`` is the engine's CSV scan
   (``_csv.read_csv_sql``) of the LiteLLM header.
 * ``<format>.statements.sql``: every statement the reader itself sends to DuckDB while reading its fixture
   (staging, lookups, windows, cost view...), in order; the SELECT of the first kind appears there as a
@@ -41,6 +42,7 @@ from finops_lib import engine
 from finops_lib.sources import SOURCES, _csv, aws_cur, azure_costs, focus, litellm, mapped
 from finops_lib.sources._common import DATE_WINDOW_VAR
 from finops_lib.sources._focus_sql import select_sql as focus_select_sql
+from finops_lib.sources._focus_zip import Part, rejects_sql, rows_sql
 from finops_lib.sources._sql import ident
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -123,6 +125,11 @@ def _focus() -> str:
     return focus_select_sql(STAGED, _header("focus"), METERS, "focus")
 
 
+#: Two CSV parts of a zip (Pinecone's cost-usage export): the second lacks a column and has two malformed lines.
+ZIP_PARTS = [Part("part-1-of-2.csv", "staged_part_1", ["BilledCost", "x_Plan"], 0, (), None, 3),
+             Part("part-2-of-2.csv", "staged_part_2", ["BilledCost"], 3, (4, 7), "csv_rejects_2", 5)]
+
+
 def _aws(fmt: str) -> str:
     _, labels = aws_cur._raw_select(RAW, {n: ident(n) for n in _header(fmt)}, Path(FAKE_PATH))
     return aws_cur._select_sql(STAGED, labels, (METERS, UNITS), fmt)
@@ -152,6 +159,8 @@ SELECTS: dict[str, Callable[[], str]] = {
     "csv_read": _csv_read,
     "litellm_spend_logs.select": _litellm,
     "focus.select": _focus,
+    "focus_zip.rows": lambda: rows_sql(ZIP_PARTS, ["BilledCost", "x_Plan"]),
+    "focus_zip.rejects": lambda: rejects_sql(ZIP_PARTS, Path(FAKE_PATH), "focus"),
     "aws_cur2.select": lambda: _aws("aws_cur2"),
     "aws_cur_legacy.select": lambda: _aws("aws_cur_legacy"),
     "azure_cost_details.select": _azure,
@@ -252,8 +261,8 @@ def _statements(fmt: str) -> list[str]:
     built: list[str] = []
     original = getattr(module, builder)
 
-    def recording_builder(*args: object) -> str:
-        built.append(original(*args))
+    def recording_builder(*args: object, **kwargs: object) -> str:
+        built.append(original(*args, **kwargs))
         return built[-1]
 
     con = engine.memory()

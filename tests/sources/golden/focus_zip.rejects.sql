@@ -1,0 +1,3 @@
+-- Golden SQL (focus_zip.rejects), rendered by tests/sources/test_reader_sql.py: do not edit by hand.
+-- Regenerate: FINOPS_UPDATE_GOLDEN=1 pytest tests/sources
+SELECT 'focus' AS x_SourceFormat, '/data/x.csv' AS x_SourceFile, CAST(3 + line - 1 AS BIGINT) AS x_SourceRow, 'part-2-of-2.csv line ' || CAST(line AS VARCHAR) AS x_SourceLocator, CASE WHEN error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') THEN 'record' ELSE coalesce(column_name, 'record') END AS x_Column, left(csv_line, 200) AS x_Value, lower(error_type) || ': ' || error_message AS x_Reason, 'costs' AS x_TargetTable FROM (SELECT line, min(column_name) AS column_name, first(csv_line) AS csv_line, first(error_type) AS error_type, first(error_message) AS error_message FROM csv_rejects_2 GROUP BY line)

@@ -1,0 +1,3 @@
+-- Golden SQL (focus_zip.rows), rendered by tests/sources/test_reader_sql.py: do not edit by hand.
+-- Regenerate: FINOPS_UPDATE_GOLDEN=1 pytest tests/sources
+(SELECT "BilledCost", "x_Plan", __csv_padded, __csv_missing, __file, 0 + __line - 1 AS __line, 'part-1-of-2.csv line ' || CAST(__line AS VARCHAR) AS __locator FROM staged_part_1 UNION ALL SELECT "BilledCost", NULL::VARCHAR AS "x_Plan", __csv_padded, __csv_missing, __file, 3 + (__line + (__line - 1 >= 3)::BIGINT + (__line - 1 >= 5)::BIGINT) - 1 AS __line, 'part-2-of-2.csv line ' || CAST((__line + (__line - 1 >= 3)::BIGINT + (__line - 1 >= 5)::BIGINT) AS VARCHAR) AS __locator FROM staged_part_2)
