@@ -194,7 +194,10 @@ def test_strftime_and_time_zone(read, tmp_path, user_mapping):
     ("name: x\ncolumns:\n  a: ChargePeriodStart\n  b: x_OutputTokens\nconstants:\n  x_OutputTokens: 5\n", 6,
      "constant 'x_OutputTokens'"),
     ("name: x\ncolumns:\n  a: ChargePeriodStart\n  b: x_OutputTokens\ncurrency: dollars\n", 5, "ISO 4217"),
-    ("name: x\ncolumns:\n  a: ChargePeriodStart\n  b: x_OutputTokens\ntable: costs\n", 5, "requests table only"),
+    ("name: x\ncolumns:\n  a: ChargePeriodStart\n  b: x_OutputTokens\ntable: invoices\n", 5,
+     "fill the requests or the costs table"),
+    ("name: x\ncolumns:\n  a: ChargePeriodStart\n  b: x_OutputTokens\ntable: costs\n", 4,
+     "unknown target field 'x_OutputTokens' of the costs table"),
     ("name: x\ncolumns:\n  a: ChargePeriodStart\n  b: x_OutputTokens\nconstants:\n  ProviderName: openai\n"
      "  x_Team: a\n  x_Team2: b\n", 8, "constant 'x_Team2'"),
     ("name: x\ncolumns:\n  a: ChargePeriodStart\n  b: x_OutputTokens\n  c: x_Team\nconstants:\n  x_Team: a\n", 7,
@@ -270,3 +273,169 @@ def test_azure_llm_traces_load_with_token_totals_unchanged(con, real_dir, name):
     assert (int(totals.i), int(totals.o)) == (context, generated)
     assert totals.t.date().isoformat() == "2023-11-16" and totals.apps == 1
     validate(con.table("requests"), "requests")
+
+
+# --- table: costs -----------------------------------------------------------------------------------------------
+
+INVOICE_YAML = """name: test_invoice
+description: a test seat invoice
+table: costs
+match: [line, start, vendor, amount]
+columns:
+  start: ChargePeriodStart
+  end: ChargePeriodEnd
+  vendor: ProviderName
+  service: ServiceName
+  amount: BilledCost
+  list: ListCost
+  cur: BillingCurrency
+  kind: ChargeCategory
+  qty: PricingQuantity
+  unit: PricingUnit
+  user: x_UserId
+  team: x_Team
+  app: x_Application
+  feature: x_Feature
+period: month
+lookups:
+  ServiceCategory: {column: service, values: {refund: Other}, default: AI and Machine Learning}
+tags: {line: invoice_line}
+"""
+INVOICE_CSV = """line,start,end,vendor,service,amount,list,cur,kind,qty,unit,user,team,app,feature
+1,2025-03-01,2025-04-01,cursor,Cursor Business,400.00,480,usd,usage,10,Seat,ann,web,shop,search
+2,2025-03-01,,openai,ChatGPT Team,1.2E-5,,EUR,Usage,,,,,,
+3,2025-03-01,2025-03-01,cursor,Cursor Business,10,,usd,usage,1,Seat,,,,
+4,2025-03-01,2025-04-01,cursor,Refund,-40.00,,usd,,1,Seat,,,,
+5,2025-03-01,2025-04-01,cursor,Cursor Business,10,,usd,refund,1,Seat,,,,
+6,2025-03-01T00:00:00+01:00,2025-04-01,cursor,Cursor Business,0.0000000000025,,usd,usage,1,Seat,,,,
+7,2025-03-01,2025-04-01,cursor,Cursor Business,5,,dollars,usage,1,Seat,,,,
+8,2025-03-01,2025-04-01,cursor,Cursor Business,1e30,,usd,usage,1,Seat,,,,
+"""
+
+
+@pytest.fixture
+def read_costs(tmp_path):
+    """Normalize a costs file: (info, rows by line, rejects by line)."""
+
+    def run(path):
+        out = tmp_path / (Path(path).name.replace(".", "_") + ".parquet")
+        info = normalize([path], out)
+        rows = pd.read_parquet(out).set_index("x_SourceRow").sort_index()
+        return info, rows, pd.read_parquet(info["rejects"]).set_index("x_SourceRow").sort_index()
+
+    return run
+
+
+def test_costs_mapping_fields_defaults_and_rejects(read_costs, tmp_path, user_mapping):
+    assert user_mapping(INVOICE_YAML) == "mapped:test_invoice"
+    assert SOURCES["mapped:test_invoice"].table == "costs" and SOURCES["mapped:test_invoice"].line_id is None
+    path = tmp_path / "invoice.csv"
+    path.write_text(INVOICE_CSV)
+    assert detect_format(path).name == "mapped:test_invoice"
+    info, rows, rejects = read_costs(path)
+    assert (info["table"], info["records_read"], info["rows"], info["records_rejected"]) == ("costs", 8, 4, 4)
+    seats = rows.loc[2]
+    assert (seats.BilledCost, seats.ListCost, seats.EffectiveCost, seats.BillingCurrency) == (
+        Decimal("400"), Decimal("480"), Decimal("400"), "USD")
+    assert (seats.ProviderName, seats.PublisherName, seats.InvoiceIssuerName, seats.ServiceName) == (
+        "cursor", "cursor", "cursor", "Cursor Business")
+    assert (seats.PricingQuantity, seats.ConsumedQuantity, seats.PricingUnit, seats.ConsumedUnit) == (
+        Decimal("10"), Decimal("10"), "Seat", "Seat")
+    assert (seats.x_UserId, seats.x_Team, seats.x_Application, seats.x_Feature, seats.Tags) == (
+        "ann", "web", "shop", "search", '{"invoice_line":"1"}')
+    assert (seats.ChargeCategory, seats.ServiceCategory, seats.x_TokenType, seats.x_CostBasis) == (
+        "Usage", "AI and Machine Learning", "non_token", "invoiced")
+    chatgpt = rows.loc[3]  # no end: a month from the start (period: month); list defaults to the billed amount
+    assert (chatgpt.BilledCost, chatgpt.ListCost, chatgpt.ProviderName, chatgpt.BillingCurrency) == (
+        Decimal("0.000012"), Decimal("0.000012"), "OpenAI", "EUR")
+    assert chatgpt.ChargePeriodEnd == pd.Timestamp("2025-04-01", tz="UTC")
+    refund = rows.loc[5]  # a negative amount without a category: a credit; the lookup's own value
+    assert (refund.ChargeCategory, refund.ServiceCategory, refund.BilledCost) == ("Credit", "Other", Decimal("-40"))
+    assert pd.isna(refund.ServiceSubcategory)
+    tiny = rows.loc[7]  # half-even to 12 places; an offset time read as UTC; its billing month is February
+    assert tiny.BilledCost == Decimal("2E-12") and tiny.ChargePeriodStart == pd.Timestamp("2025-02-28T23:00Z")
+    assert tiny.BillingPeriodStart == pd.Timestamp("2025-02-01", tz="UTC")
+    assert rejects[["x_Column", "x_Value", "x_Reason"]].to_dict("index") == {
+        4: {"x_Column": "end", "x_Value": "2025-03-01", "x_Reason": "does not end after it starts"},
+        6: {"x_Column": "kind", "x_Value": "refund",
+            "x_Reason": "not a ChargeCategory (Usage, Purchase, Tax, Credit, Adjustment)"},
+        8: {"x_Column": "cur", "x_Value": "dollars", "x_Reason": "missing or not an ISO 4217 currency code"},
+        9: {"x_Column": "amount", "x_Value": "1e30",
+            "x_Reason": "out of range (too large in magnitude for an amount)"},
+    }
+    assert set(rejects.x_TargetTable) == {"costs"}
+
+
+def test_costs_parquet_reads_like_csv(read_costs, tmp_path, user_mapping):
+    user_mapping(INVOICE_YAML)
+    source = tmp_path / "invoice.csv"
+    source.write_text(INVOICE_CSV)
+    table = pacsv.read_csv(source, convert_options=pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in INVOICE_CSV.split("\n", 1)[0].split(",")}))
+    target = tmp_path / "invoice.parquet"
+    pq.write_table(table, target)
+    assert detect_format(target).name == "mapped:test_invoice"
+    _, from_csv, csv_rejects = read_costs(source)
+    _, from_parquet, parquet_rejects = read_costs(target)
+    columns = ["BilledCost", "ListCost", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "Tags"]
+    pd.testing.assert_frame_equal(from_csv[columns], from_parquet[columns])
+    assert csv_rejects.x_Reason.tolist() == parquet_rejects.x_Reason.tolist()
+
+
+def test_a_missing_required_costs_column_is_a_source_error(tmp_path, user_mapping):
+    user_mapping(INVOICE_YAML)
+    path = tmp_path / "invoice.csv"
+    path.write_text("line,start,vendor,amount\n1,2025-03-01,cursor,10\n")
+    with pytest.raises(SourceError, match="missing: end, service, list, cur, kind, qty, unit, user, team"):
+        SOURCES["mapped:test_invoice"].read(path, None)
+
+
+COSTS_BASE = "name: x\ntable: costs\ncurrency: USD\nconstants: {ProviderName: X}\ncolumns:\n  a: ChargePeriodStart\n" \
+             "  b: BilledCost\n"
+
+
+@pytest.mark.parametrize(("text", "line", "problem"), [
+    (COSTS_BASE + "  c: BiledCost\n", 8, "unknown target field 'BiledCost' of the costs table .did you mean "
+                                         "'BilledCost'"),
+    (COSTS_BASE.replace("b: BilledCost", "b: ListCost"), 5, "no column is mapped to BilledCost"),
+    (COSTS_BASE.replace("currency: USD\n", "currency: usd\nperiod: day\n"), 6, None),  # valid: no error
+    (COSTS_BASE.replace("currency: USD\n", ""), 4, "needs its currency: a column mapped to BillingCurrency"),
+    (COSTS_BASE.replace("constants: {ProviderName: X}\n", ""), 4, "needs ProviderName"),
+    (COSTS_BASE + "status: {column: a}\n", 8, "'status' applies to table: requests mappings only"),
+    ("name: x\ncolumns: {a: ChargePeriodStart, b: x_OutputTokens}\nperiod: month\n", 3,
+     "'period' applies to table: costs mappings only"),
+    (COSTS_BASE + "period: week\n", 8, "period 'week' is not one of day, month, year"),
+    (COSTS_BASE + "restates: all\n", 8, "restates 'all' is not one of span, rows"),
+    (COSTS_BASE + "lookups:\n  Colour: {column: a}\n", 9, "lookup 'Colour' must be one of the text fields"),
+    (COSTS_BASE + "lookups:\n  ChargeFrequency:\n    column: a\n    values: {x: Monthly}\n", 11,
+     "'Monthly' is not a ChargeFrequency"),
+    (COSTS_BASE + "lookups:\n  ServiceName: {column: a, colour: red}\n", 9, "takes column .required., values"),
+    (COSTS_BASE + "lookups:\n  ProviderName: {column: a}\n", 9, "ProviderName is also a mapped column or a constant"),
+    (COSTS_BASE.replace("{ProviderName: X}", "{ProviderName: X, ChargeCategory: Fee}"), 4,
+     "'Fee' is not a ChargeCategory"),
+    (COSTS_BASE + "optional: [a]\n", 8, "column 'a' holds a required field"),
+    (COSTS_BASE + "optional: [zz]\n", 8, "optional column 'zz' is not one the mapping reads"),
+    (COSTS_BASE + "tags: {a: k, b: k}\n", 8, "same tag key"),
+])
+def test_costs_mapping_errors_name_the_line(tmp_path, text, line, problem):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    if problem is None:
+        assert mapped.load_mapping(path).currency == "USD"
+        return
+    with pytest.raises(SourceError, match=problem) as err:
+        mapped.load_mapping(path)
+    assert err.value.line == line and err.value.path == str(path)
+
+
+def test_optional_columns_may_be_missing_from_a_requests_file(read, tmp_path, user_mapping):
+    user_mapping(GATEWAY_YAML.replace("time: {format: unix_ms}", "optional: [team, latency]\ntime: {format: unix_ms}"))
+    path = tmp_path / "gateway.csv"  # GATEWAY_CSV without its last two columns, team and latency
+    path.write_text("".join(",".join(line.split(",")[:9]) + "\n" for line in GATEWAY_CSV.splitlines()))
+    info, rows, _ = read(path)
+    assert (info["records_read"], info["rows"]) == (4, 2)
+    assert rows.x_Team.isna().all() and rows.loc["r1", "x_InputCacheReadTokens"] == 1000
+    short = tmp_path / "short.csv"  # a column the mapping does not call optional: the file cannot be read
+    short.write_text("id,ts,model,provider,in_tok,cached,out_tok,outcome\n")
+    with pytest.raises(SourceError, match=r"missing: cost$"):
+        SOURCES["mapped:test_gateway"].read(short, None)

@@ -20,6 +20,7 @@ import json
 import random
 import re
 import string
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ from finops_lib.errors import SourceError
 from finops_lib.warehouse import ingest
 from finops_lib.warehouse.loading import failure_reason
 from finops_lib.warehouse.privacy import mask_secrets
-from tests.sources.source_cases import committed_formats, fixture_path
+from tests.sources.source_cases import case_ids, fixture_path, zip_members, zip_parts
 
 PROMPT = "PROMPT-TEXT-4711 please summarise the quarterly board minutes"
 COMPLETION = "COMPLETION-TEXT-4711 the board approved the budget"
@@ -141,14 +142,28 @@ def plant_prom(source: Path, target: Path, make: Planter) -> None:
     target.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
+def plant_zip(source: Path, target: Path, make: Planter) -> None:
+    """A zip of CSV parts (a FOCUS export): each part planted as a CSV file; stored uncompressed, so searchable."""
+    members = zip_members(source.read_bytes())
+    for name in zip_parts(source.read_bytes()):
+        part = target.with_name(f"planting-{Path(name).name}")
+        part.write_bytes(members[name])
+        plant_csv(part, part, make)
+        members[name] = part.read_bytes()
+        part.unlink()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+
+
 def planted_folder(root: Path) -> tuple[Path, Planter]:
-    """Every format's fixture, planted, one sub-folder per format."""
+    """Every format's fixture (and each variant, ``source_cases.VARIANTS``), planted, one sub-folder per case."""
     make = Planter()
-    for fmt in committed_formats():
+    for fmt in case_ids():
         fixture = fixture_path(fmt)
         folder = root / fmt.replace(":", "_")
         folder.mkdir(parents=True)
-        planter = {".csv": plant_csv, ".prom": plant_prom}.get(fixture.suffix, plant_json)
+        planter = {".csv": plant_csv, ".prom": plant_prom, ".zip": plant_zip}.get(fixture.suffix, plant_json)
         planter(fixture, folder / fixture.name, make)
     return root, make
 
@@ -176,7 +191,8 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Planter, Pa
 def test_no_planted_secret_or_prompt_is_stored(planted: tuple[Path, Planter, Path]) -> None:
     folder, make, warehouse = planted
     assert len(make.secrets) > 200  # planted in every format's records
-    assert all(s in "".join(p.read_text() for p in folder.rglob("*.*")) for s in make.secrets)  # they were there
+    planted = "".join(p.read_bytes().decode("utf-8", errors="replace") for p in folder.rglob("*.*"))  # zips: stored
+    assert all(s in planted for s in make.secrets)  # they were there
     con = engine.connect(warehouse=warehouse, read_only=True)
     try:
         text = warehouse_text(con)
@@ -242,9 +258,9 @@ def test_no_planted_secret_reaches_a_report_or_a_csv(planted: tuple[Path, Plante
                                                      capsys: pytest.CaptureFixture) -> None:  # fmt: skip
     folder, make, _ = planted
     ws = ["--warehouse", str(tmp_path / "workspace")]
-    # Azure's fixture bills in EUR on days the shipped rates do not cover: every command would stop on the missing
-    # rate (a separate defect); the other 18 formats are all read.
-    usd = [str(p) for p in sorted(folder.iterdir()) if p.name != "azure_cost_details"]
+    # Azure's and Claude seats' fixtures bill in EUR on days the shipped rates do not cover: every command would stop
+    # on the missing rate (a separate defect); the other formats are all read.
+    usd = [str(p) for p in sorted(folder.iterdir()) if p.name not in ("azure_cost_details", "mapped_claude_seats")]
     codes = {"ingest": main(["ingest", *usd, *ws])}
     codes["report"] = main(["report", "--out", str(tmp_path / "report"), *ws])
     codes["chargeback"] = main(["chargeback", "--out", str(tmp_path / "chargeback.csv"), "--only-billed-in-currency",

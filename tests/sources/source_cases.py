@@ -6,11 +6,12 @@ workbench:
 
 * which records the fixture holds (:attr:`Case.records`): record number -> raw record, numbered as
   ``x_SourceRow`` numbers them (CSV: line, header = 1; JSON pages: ordinal of the result; JSON lines:
-  line), read with the stdlib ``csv`` and ``json`` modules;
+  line; a zip of CSV parts: ordinal through the parts), read with the stdlib ``csv``, ``json`` and ``zipfile``;
 * optionally the amount each record carries (:attr:`Case.amount`), to compare with the loaded money;
 * one deterministic corruption of one record (:attr:`Case.corruption`) and the reject it must cause.
 
-A format registered without a case here fails ``test_every_format_has_one_fixture_and_a_case``.
+A format registered without a case here fails ``test_every_format_has_one_fixture_and_a_case``. A format may
+have more inputs than its own fixture (:data:`VARIANTS`): each is a case of its own, run by every suite.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -41,6 +44,22 @@ def committed_formats() -> list[str]:
     return sorted(f for f in SOURCES if not f.startswith(RUNTIME_PREFIXES))
 
 
+#: Inputs a format reads besides its own fixture, that every suite runs too: case ``<format>+<variant>`` -> the
+#: fixture's name in ``tests/data``. Pinecone's cost-usage export is FOCUS 1.4 in a zip of CSV parts with a
+#: manifest (``tests/pinecone_fixture.py``); its records are numbered through the archive (:func:`zip_records`).
+VARIANTS: dict[str, str] = {"focus+pinecone": "pinecone_cost_usage_export.zip"}
+
+
+def case_ids() -> list[str]:
+    """Return every case the suites run: each committed format (its own fixture), then each variant."""
+    return [*committed_formats(), *sorted(VARIANTS)]
+
+
+def format_of(case: str) -> str:
+    """Return the registered format a case is read with (``focus+pinecone`` -> ``focus``)."""
+    return case.split("+", 1)[0]
+
+
 def fixtures_of(fmt: str) -> list[Path]:
     """Return every file of ``tests/data`` named as a fixture of ``fmt`` (the suite wants exactly one)."""
     stem = fmt.replace(":", "_")
@@ -48,7 +67,9 @@ def fixtures_of(fmt: str) -> list[Path]:
 
 
 def fixture_path(fmt: str) -> Path:
-    """Return the one committed fixture of ``fmt``."""
+    """Return the one committed fixture of ``fmt`` (a format, or a case of :data:`VARIANTS`)."""
+    if fmt in VARIANTS:
+        return DATA / VARIANTS[fmt]
     found = fixtures_of(fmt)
     assert len(found) == 1, f"{fmt}: expected one tests/data/{fmt.replace(':', '_')}.<ext>, found {found}"
     return found[0]
@@ -111,6 +132,72 @@ def prometheus_points(path: Path) -> Records:
 def _usage_free(*measures: str) -> Callable[[dict[str, str]], bool]:
     """A dashboard export's day without usage: every measure empty (documented: not a record)."""
     return lambda row: not any(row.get(m) for m in measures)
+
+
+# --- zip archives of CSV parts (a FOCUS export delivered as one archive) ----------------------------------------
+
+
+def zip_members(data: bytes) -> dict[str, bytes]:
+    """Name -> bytes of each member of a zip archive, in archive order."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def zip_parts(data: bytes) -> list[str]:
+    """The CSV members of a zip archive in part order (``part-2-of-10.csv`` before ``part-10-of-10.csv``)."""
+    def order(name: str) -> tuple[int, str]:
+        found = re.search(r"part-(\d+)-of-\d+\.csv$", name, re.IGNORECASE)
+        return (int(found[1]) if found else 0, name)
+
+    return sorted((n for n in zip_members(data) if n.lower().endswith(".csv")), key=order)
+
+
+def _part_rows(content: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig", errors="replace"), newline="")))
+
+
+def zip_lines(data: bytes) -> dict[int, tuple[str, int]]:
+    """Record number (its ordinal through the archive, from 1) -> (its CSV part, its line there: header = 1)."""
+    members = zip_members(data)
+    places = [(name, line) for name in zip_parts(data) for line in range(2, len(_part_rows(members[name])) + 2)]
+    return dict(enumerate(places, start=1))
+
+
+def zip_records(path: Path) -> Records:
+    """Ordinal -> record of a zip of CSV parts: every part's records in part order, numbered from 1 through them."""
+    data = path.read_bytes()
+    members = zip_members(data)
+    return dict(enumerate((row for name in zip_parts(data) for row in _part_rows(members[name])), start=1))
+
+
+def rezip(data: bytes, changed: dict[str, bytes], *, recount: bool = False, comment: bytes | None = None) -> bytes:
+    """The archive ``data`` with members replaced, each keeping its name, time, compression and place.
+
+    ``recount``: the manifest's row counts (``files[].row_count``, ``row_count``) are set to what the CSV parts now
+    hold, as an export of the changed records would write them; ``comment``: a new archive comment.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        infos, old = source.infolist(), source.comment
+        contents = {info.filename: changed.get(info.filename, source.read(info)) for info in infos}
+    manifest = next((n for n in contents if n.lower().endswith("manifest.json")), None)
+    if recount and manifest is not None:
+        counts = {n: len(_part_rows(c)) for n, c in contents.items() if n.lower().endswith(".csv")}
+        doc = json.loads(contents[manifest])
+        for entry in doc.get("files", []):
+            entry["row_count"] = counts.get(entry["name"], entry.get("row_count"))
+        doc["row_count"] = sum(counts.values())
+        contents[manifest] = (json.dumps(doc, indent=2) + "\n").encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for info in infos:
+            target.writestr(info, contents[info.filename])
+        target.comment = old if comment is None else comment
+    return out.getvalue()
+
+
+def in_part(member: str, apply: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
+    """Corruption ``apply`` made to one member of a zip archive (its manifest left as it was)."""
+    return lambda data: rezip(data, {member: apply(zip_members(data)[member])})
 
 
 # --- corruptions ----------------------------------------------------------------------------------------------
@@ -223,6 +310,12 @@ CASES: dict[str, Case] = {
         Corruption(set_csv_field(3, "BilledCost", "3.00 USD"), 3, "BilledCost", "not a decimal number", "3.00 USD"),
         (lambda r: _dec(r["BilledCost"]), "BilledCost"),
     ),
+    "focus+pinecone": Case(  # part 1 holds 11 records: line 3 of part 2 is record 13
+        zip_records,
+        Corruption(in_part("part-2-of-2.csv", set_csv_field(3, "BilledCost", "3.00 USD")), 13, "BilledCost",
+                   "not a decimal number", "3.00 USD"),
+        (lambda r: _dec(r["BilledCost"]), "BilledCost"),
+    ),
     "gcp_billing_export": Case(
         jsonl_records,
         Corruption(replace_once('"usage_start_time":"2026-05-01T00:00:00Z"', '"usage_start_time":"2026-05-01T25:00Z"'),
@@ -256,6 +349,22 @@ CASES: dict[str, Case] = {
         csv_records,
         Corruption(set_csv_field(3, "Response tokens", "2.5"), 3, "Response tokens", "not a non-negative integer",
                    "2.5"),
+    ),
+    "mapped:chatgpt_seats": Case(
+        csv_records,
+        Corruption(set_csv_field(3, "billing_period_start", "2025-06-31"), 3, "billing_period_start",
+                   "not an ISO-8601 time", "2025-06-31"),
+        (lambda r: _dec(r["amount"]), "BilledCost"),
+    ),
+    "mapped:claude_seats": Case(
+        csv_records,
+        Corruption(set_csv_field(4, "amount", "360 USD"), 4, "amount", "not a number", "360 USD"),
+        (lambda r: _dec(r["amount"]), "BilledCost"),
+    ),
+    "mapped:github_usage": Case(
+        csv_records,
+        Corruption(set_csv_field(3, "net_amount", "0,633327"), 3, "net_amount", "not a number", "0,633327"),
+        (lambda r: _dec(r["net_amount"]), "BilledCost"),
     ),
     "oci_cost_report": Case(
         csv_records,

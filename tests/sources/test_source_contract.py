@@ -22,6 +22,7 @@ import io
 import json
 import shutil
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
 from pathlib import Path
@@ -30,7 +31,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from source_cases import CASES, DATA, SAMPLE, committed_formats, fixture_path, fixtures_of
+from source_cases import (
+    CASES,
+    DATA,
+    SAMPLE,
+    VARIANTS,
+    case_ids,
+    committed_formats,
+    fixture_path,
+    fixtures_of,
+    format_of,
+    rezip,
+    zip_members,
+    zip_parts,
+)
 
 from finops_lib import engine
 from finops_lib.schema import METRIC_KINDS, QUALITY_FLAGS, REQUEST_TOKEN_COLUMNS, TABLES, TOKEN_TYPES, validate
@@ -40,6 +54,8 @@ from finops_lib.warehouse.ingestion import ingest
 from finops_lib.warehouse.loading import DATA_TABLES
 
 FORMATS = committed_formats()
+#: Every case: each format's own fixture, and the variants (``focus+pinecone``: a zip of FOCUS CSV parts).
+CASE_IDS = case_ids()
 TWELVE_PLACES = Decimal("1e-12")
 
 
@@ -47,7 +63,8 @@ def test_every_format_has_one_fixture_and_a_case():
     assert FORMATS, "no source format registered"
     fixtures = {fmt: fixtures_of(fmt) for fmt in FORMATS}
     assert {f: p for f, p in fixtures.items() if len(p) != 1} == {}, "each format needs exactly one fixture"
-    assert sorted(CASES) == FORMATS, "add a Case to tests/sources/source_cases.py for each new format"
+    assert sorted(CASES) == sorted(CASE_IDS), "add a Case to tests/sources/source_cases.py for each new format"
+    assert all(format_of(v) in FORMATS and fixture_path(v).is_file() for v in VARIANTS)
 
 
 # --- 1. detection ---------------------------------------------------------------------------------------------
@@ -60,16 +77,16 @@ def _claimants(path: Path) -> tuple[str, ...]:
     return tuple(fmt for fmt in FORMATS if SOURCES[fmt].detect(path, head))
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_fixture_is_detected_as_its_format_and_no_other(fmt):
-    path = fixture_path(fmt)
-    assert detect_format(path).name == fmt
-    assert _claimants(path) == (fmt,)
+@pytest.mark.parametrize("case", CASE_IDS)
+def test_fixture_is_detected_as_its_format_and_no_other(case):
+    path = fixture_path(case)
+    assert detect_format(path).name == format_of(case)
+    assert _claimants(path) == (format_of(case),)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_detector_takes_no_other_format_fixture(fmt):
-    taken = [other for other in FORMATS if other != fmt and fmt in _claimants(fixture_path(other))]
+    taken = [other for other in CASE_IDS if format_of(other) != fmt and fmt in _claimants(fixture_path(other))]
     assert taken == [], f"the {fmt} detector accepts the fixtures of {taken}"
 
 
@@ -85,7 +102,7 @@ def test_every_committed_data_file_is_claimed_by_at_most_one_detector():
 
 @dataclass(frozen=True)
 class Normalized:
-    """One fixture run through :func:`normalize`."""
+    """One fixture run through :func:`normalize` (``fmt``: the format that reads it; ``case``: its case id)."""
 
     fmt: str
     path: Path
@@ -94,6 +111,7 @@ class Normalized:
     rows: pa.Table
     rejects: pa.Table
     out: Path
+    case: str
 
     @property
     def loaded(self) -> set[int]:
@@ -101,14 +119,14 @@ class Normalized:
         return set(self.rows["x_SourceRow"].to_pylist())
 
 
-@pytest.fixture(scope="module", params=FORMATS)
+@pytest.fixture(scope="module", params=CASE_IDS)
 def normalized(request, tmp_path_factory) -> Normalized:
-    fmt = request.param
-    path = fixture_path(fmt)
+    case = request.param
+    fmt, path = format_of(case), fixture_path(case)
     out = tmp_path_factory.mktemp("normalized") / "rows.parquet"
     summary = normalize([path], out, format=fmt)
     return Normalized(fmt, path, SOURCES[fmt].table, summary, pq.read_table(out), pq.read_table(summary["rejects"]),
-                      out)
+                      out, case)
 
 
 def test_rows_are_the_declared_table(normalized):
@@ -143,7 +161,7 @@ def test_quality_flags_are_known_sorted_and_no_reject_is_left_inline(normalized)
 
 def test_every_record_is_loaded_or_rejected_exactly_once(normalized):
     n = normalized
-    records = CASES[n.fmt].records(n.path)  # counted from the raw file, without the workbench
+    records = CASES[n.case].records(n.path)  # counted from the raw file, without the workbench
     rejected = n.rejects["x_SourceRow"].to_pylist()
     assert n.summary["records_read"] == len(records)
     assert n.summary["records_read"] == len(n.loaded) + n.summary["records_rejected"]
@@ -154,7 +172,7 @@ def test_every_record_is_loaded_or_rejected_exactly_once(normalized):
 
 def test_rejects_name_file_line_column_and_reason(normalized):
     n = normalized
-    records = CASES[n.fmt].records(n.path)
+    records = CASES[n.case].records(n.path)
     for reject in n.rejects.to_pylist():
         assert reject["x_SourceFormat"] == n.fmt and reject["x_SourceFile"] == str(n.path)
         assert reject["x_SourceRow"] in records
@@ -168,7 +186,7 @@ def test_money_is_exact_decimal_and_matches_the_raw_amounts(normalized):
         assert n.rows.schema.field(name).type == pa.decimal128(38, 12)
         values = [v for v in n.rows[name].to_pylist() if v is not None]
         assert all(isinstance(v, Decimal) and v.as_tuple().exponent >= -12 for v in values), name
-    case = CASES[n.fmt]
+    case = CASES[n.case]
     if case.amount is None:
         return
     amount_of, column = case.amount
@@ -217,7 +235,7 @@ def _reject_keys(con, path: str) -> set[tuple]:
 
 
 def test_one_bad_record_is_rejected_alone(normalized, tmp_path):
-    n, bad = normalized, CASES[normalized.fmt].corruption
+    n, bad = normalized, CASES[normalized.case].corruption
     assert bad.row in n.loaded, "the corrupted record must load cleanly in the fixture"
     target = tmp_path / n.path.name
     target.write_bytes(bad.apply(n.path.read_bytes()))
@@ -273,8 +291,17 @@ def _counts(con) -> dict[str, int]:
 
 
 def _redeliver(path: Path, target: Path, newlines: int) -> Path:
-    """Write the same records in other bytes (trailing newlines): a re-pulled export, not a byte copy."""
+    """Write the same records in other bytes (trailing newlines): a re-pulled export, not a byte copy.
+
+    A zip of parts is exported again: the same parts, its manifest stating the new export's time.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".zip":
+        data = path.read_bytes()
+        name = next(n for n in zip_members(data) if n.endswith("manifest.json"))
+        manifest = {**json.loads(zip_members(data)[name]), "created_at": datetime.now(UTC).isoformat()}
+        target.write_bytes(rezip(data, {name: json.dumps(manifest).encode()}, comment=b"\n" * newlines))
+        return target
     target.write_bytes(path.read_bytes() + b"\n" * newlines)
     return target
 
@@ -319,6 +346,16 @@ def test_a_byte_copy_under_another_name_is_not_counted_twice(normalized, tmp_pat
 def _with_a_repeat(path: Path, fmt: str, record: int, target: Path) -> None:
     """Write ``path`` with raw record ``record`` repeated once more (same file kind, every field equal)."""
     raw = CASES[fmt].records(path)[record]
+    if path.suffix == ".zip":  # a zip of CSV parts: the record again at the end of the last part, counted
+        data = path.read_bytes()
+        last = zip_parts(data)[-1]
+        text = zip_members(data)[last].decode("utf-8-sig")
+        header = next(csv.reader(io.StringIO(text)))
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\n").writerow([raw.get(h, "") for h in header])
+        repeated = (text.rstrip("\n") + "\n" + line.getvalue()).encode()
+        target.write_bytes(rezip(data, {last: repeated}, recount=True))
+        return
     text = path.read_text(encoding="utf-8-sig")
     if isinstance(raw, dict) and path.suffix == ".csv":
         header = next(csv.reader(io.StringIO(text)))
@@ -354,7 +391,7 @@ def test_a_repeated_record_is_two_charges_or_one_record_delivered_twice(normaliz
     n = normalized
     record = min(n.loaded)
     target = tmp_path / n.path.name
-    _with_a_repeat(n.path, n.fmt, record, target)
+    _with_a_repeat(n.path, n.case, record, target)
     con = engine.memory()
     try:
         before = ingest([n.path], con=con, format=n.fmt).iloc[0]
@@ -389,7 +426,7 @@ def test_a_redelivery_from_another_folder_replaces_rows(normalized, warehouse, t
 
 
 def test_a_redelivery_under_another_name_replaces_rows(normalized, warehouse, tmp_path, request):
-    if normalized.fmt.startswith("mapped:"):
+    if SOURCES[normalized.fmt].line_id == "file stem and line":
         # Mapped formats without a request id column key their rows by <file stem>:<line> (mapped.py): the
         # same records under another file name are other requests. Strict: the day it holds, drop this.
         request.applymarker(pytest.mark.xfail(reason="mapped rows are keyed by file stem and line", strict=True))

@@ -4,7 +4,8 @@ The bad-value, plausible-date and structure-aware fuzz tests put a value into on
 format's committed fixture (:func:`source_cases.fixture_path`), records numbered as
 :attr:`source_cases.Case.records` numbers them. CSV cells are written as text; JSON values as raw JSON
 tokens (``NaN``, ``Infinity`` and ``1e30`` are written bare, as Python's ``json.dumps`` writes them, ``""``
-as an empty string), everything else in the file byte-for-byte as the fixture wrote it.
+as an empty string), everything else in the file byte-for-byte as the fixture wrote it. A zip of CSV parts (a case
+of ``source_cases.VARIANTS``) has the cell of its record's part set, every other member as it was.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from source_cases import fixture_path
+from source_cases import fixture_path, rezip, zip_lines, zip_members
 
 #: A JSON path inside a record: keys and list indexes; a ``("attr", key)`` step is an OTLP attribute.
 Step = str | int | tuple[str, str]
@@ -54,12 +55,16 @@ FIELDS: dict[str, Field] = {
     "aws_cur_legacy": Field("lineItem/UnblendedCost", ("lineItem/UnblendedCost",)),
     "azure_cost_details": Field("CostInBillingCurrency", ("CostInBillingCurrency",)),
     "focus": Field("BilledCost", ("BilledCost",)),
+    "focus+pinecone": Field("BilledCost", ("BilledCost",)),
     "gcp_billing_export": Field("cost", ("cost",)),
     "helicone_requests": Field("cost", ("cost",)),
     "langfuse_observations": Field("costDetails.total", ("costDetails", "total")),
     "litellm_spend_logs": Field("spend", ("spend",)),
     "mapped:azure_llm_trace": Field("ContextTokens", ("ContextTokens",), money=False),
     "mapped:burstgpt": Field("Response tokens", ("Response tokens",), money=False),
+    "mapped:chatgpt_seats": Field("amount", ("amount",)),
+    "mapped:claude_seats": Field("amount", ("amount",)),
+    "mapped:github_usage": Field("net_amount", ("net_amount",)),
     "oci_cost_report": Field("cost/myCost", ("cost/myCost",)),
     "openai_costs": Field("amount.value", ("amount", "value")),
     "openai_dashboard_activity": Field("output_tokens", ("output_tokens",), money=False),
@@ -91,6 +96,11 @@ def is_csv(fmt: str) -> bool:
     return fixture_path(fmt).suffix == ".csv"
 
 
+def is_zip(fmt: str) -> bool:
+    """Whether the case's fixture is a zip of CSV parts (records numbered through the parts)."""
+    return fixture_path(fmt).suffix == ".zip"
+
+
 # --- CSV ------------------------------------------------------------------------------------------------------
 
 
@@ -107,6 +117,15 @@ def set_csv_cells(data: bytes, cells: dict[int, dict[str, str]]) -> bytes:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
     return out.getvalue().encode()
+
+
+def set_zip_cells(data: bytes, cells: dict[int, dict[str, str]]) -> bytes:
+    """Set ``cells`` ({record: {column: text}}, records numbered through the archive) of a zip of CSV parts."""
+    places, members, changed = zip_lines(data), zip_members(data), {}
+    for record, values in cells.items():
+        member, line = places[record]
+        changed[member] = set_csv_cells(changed.get(member, members[member]), {line: values})
+    return rezip(data, changed)
 
 
 # --- JSON -----------------------------------------------------------------------------------------------------
@@ -228,8 +247,9 @@ def set_field(fmt: str, data: bytes, values: dict[int, str], field: Field | None
     field = field or FIELDS[fmt]
     if fmt in PROMETHEUS:
         return set_prometheus(fmt, data, {n: ("value", v) for n, v in values.items()})
-    if is_csv(fmt):
-        return set_csv_cells(data, {n: {field.path[0]: v} for n, v in values.items()})
+    if is_csv(fmt) or is_zip(fmt):
+        cells = {n: {field.path[0]: v} for n, v in values.items()}
+        return set_csv_cells(data, cells) if is_csv(fmt) else set_zip_cells(data, cells)
     return set_json_values(fmt, data, {n: (field.path, json_value(v, quoted=field.text)) for n, v in values.items()})
 
 
@@ -302,6 +322,7 @@ DATES: dict[str, DateField] = {
     "aws_cur_legacy": DateField(("lineItem/UsageStartDate",), ("lineItem/UsageEndDate",), _z),
     "azure_cost_details": DateField(("Date",), None, lambda m: f"{m.month:02d}/{m.day:02d}/{m.year:04d}"),
     "focus": DateField(("ChargePeriodStart",), ("ChargePeriodEnd",), _z),
+    "focus+pinecone": DateField(("ChargePeriodStart",), ("ChargePeriodEnd",), _z),
     "gcp_billing_export": DateField(("usage_start_time",), ("usage_end_time",),
                                     lambda m: iso(m, " ", " UTC", 0)),
     "helicone_requests": DateField(("request_created_at",), ("response_created_at",), lambda m: iso(m, " ", "", 3)),
@@ -309,6 +330,9 @@ DATES: dict[str, DateField] = {
     "litellm_spend_logs": DateField(("startTime",), ("endTime",), iso),
     "mapped:azure_llm_trace": DateField(("TIMESTAMP",), None, lambda m: iso(m, " ", "", 7)),
     "mapped:burstgpt": _unix_field("Timestamp", None, str, epoch=BURSTGPT_EPOCH),
+    "mapped:chatgpt_seats": DateField(("billing_period_start",), None, lambda m: iso(m)[:10]),
+    "mapped:claude_seats": DateField(("billing_period_start",), None, lambda m: iso(m)[:10]),
+    "mapped:github_usage": DateField(("date",), None, lambda m: iso(m)[:10]),
     "oci_cost_report": DateField(("lineItem/intervalUsageStart",), ("lineItem/intervalUsageEnd",),
                                  lambda m: iso(m, digits=0)[:-4] + "Z"),
     "openai_costs": _unix_field("start_time", "end_time", lambda s: Raw(str(s)), bucket=True),
@@ -348,9 +372,10 @@ def set_date(fmt: str, data: bytes, record: int, moment: datetime | int) -> tupl
         start_value, end_value = spec.write(moment), spec.write(later)
     if fmt in PROMETHEUS:
         return set_prometheus(fmt, data, {record: ("time", str(start_value))}), {record}
-    if is_csv(fmt):
+    if is_csv(fmt) or is_zip(fmt):
         cells = {spec.start[0]: str(start_value)} | ({spec.end[0]: str(end_value)} if spec.end else {})
-        return set_csv_cells(data, {record: cells}), {record}
+        write = set_csv_cells if is_csv(fmt) else set_zip_cells
+        return write(data, {record: cells}), {record}
     if spec.bucket:
         doc = _load(data.decode("utf-8"))
         bucket, numbers = next((b, ns) for b, ns in _buckets(doc) if record in ns)
