@@ -88,9 +88,9 @@ LITELLM = [  # request_id, user, tags, prompt, completion: 4 chatbot requests by
 OPENCOST = {"llm-serving": Fraction("152.85"), "search-rag": Fraction("7.74"), "__idle__": Fraction("57.79")}
 
 
-@pytest.fixture(scope="module")
-def facts(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("stack")
+def write_folder(folder: Path) -> Path:
+    """Write the module's bills, OpenCost's allocation and the LiteLLM log into ``folder``; return it."""
+    folder.mkdir(parents=True, exist_ok=True)
     with (folder / "focus.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, HEADER)
         writer.writeheader()
@@ -103,6 +103,12 @@ def facts(tmp_path_factory):
         for rid, user, tags, prompt, completion in LITELLM:
             writer.writerow([rid, "acompletion", "0.001", prompt, completion, "2026-05-03T10:00:00Z",
                              "2026-05-03T10:00:01Z", "gpt-4o", "openai", user, tags, "success"])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def facts(tmp_path_factory):
+    folder = write_folder(tmp_path_factory.mktemp("stack"))
     con = engine.memory()
     assert set(ingest([folder], con=con)["status"]) == {"loaded"}
     yield open_facts(con, currency="USD")
@@ -285,3 +291,24 @@ def test_rule_pools_are_split_by_feature_as_the_allocation_splits_them_and_team_
     assert got[(UNASSIGNED, "observability", "unassigned")] == 10
     assert any(n.startswith("tracing-by-team (allocation rules): split by team") for n in stack.notes)
     assert sum(got.values()) == Decimal(190) == stack.inputs["cost"].sum()
+
+
+def test_search_services_are_retrieval_and_provisioned_capacity_is_model_inference():
+    import ibis
+    import pandas as pd
+
+    from finops_lib.feature_cost import guess_layer
+
+    rows = ibis.memtable(pd.DataFrame({
+        "ProviderName": ["AWS", "Microsoft", "Google", "Microsoft", "AWS"],
+        "ServiceName": ["Amazon OpenSearch Service", "Azure AI Search", "Vertex AI Vector Search", "Azure OpenAI",
+                        "Amazon EC2"],
+        "x_Model": pd.Series([None] * 5, dtype="string"), "x_TokenType": ["non_token"] * 5,
+        "x_ServiceTier": [None, None, None, "provisioned", None],
+        "ServiceCategory": ["Analytics", "AI and Machine Learning", "AI and Machine Learning",
+                            "AI and Machine Learning", "Compute"]}))  # fmt: skip
+    con = engine.memory()
+    try:
+        assert con.execute(guess_layer(rows)).tolist() == ["retrieval"] * 3 + ["model_inference", "compute"]
+    finally:
+        con.disconnect()

@@ -7,15 +7,13 @@ from those rows by hand (Fractions of the written amounts), never from the workb
 
 from __future__ import annotations
 
-import csv
-import shutil
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from nbrun import run_notebook
-from test_feature_cost import DATA, HEADER, LITELLM, MAP, OPENCOST, ROWS
+from test_feature_cost import MAP, OPENCOST, write_folder
 from widgets_util import headline, show
 
 from finops_lib import paths
@@ -27,21 +25,9 @@ pytestmark = pytest.mark.slow
 
 
 def _folder(root: Path, feature_map: str) -> Path:
-    folder = root / "data"
-    (folder / "config").mkdir(parents=True)
+    folder = write_folder(root / "data")
+    (folder / "config").mkdir()
     (folder / "config" / "feature_map.yaml").write_text(feature_map, encoding="utf-8")
-    with (folder / "focus.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, HEADER)
-        writer.writeheader()
-        writer.writerows(ROWS)
-    shutil.copy(DATA / "opencost_allocation.json", folder / "opencost.json")
-    with (folder / "spend_logs.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["request_id", "call_type", "spend", "prompt_tokens", "completion_tokens", "startTime",
-                         "endTime", "model", "custom_llm_provider", "end_user", "request_tags", "status"])
-        for rid, user, tags, prompt, completion in LITELLM:
-            writer.writerow([rid, "acompletion", "0.001", prompt, completion, "2026-05-03T10:00:00Z",
-                             "2026-05-03T10:00:01Z", "gpt-4o", "openai", user, tags, "success"])
     return folder
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from finops_lib import paths
 from finops_lib.rules.feature_map import FEATURE_MAP_FILE, FeatureMap, load_feature_map
 from finops_lib.rules.model import Rules
 from finops_lib.rules.rulesfile import load_rules
 
+T = TypeVar("T")
 #: Where a data folder keeps its rules (``config/`` folders are never ingested).
 RULES_FILE = Path("config") / "allocation_rules.yaml"
 
@@ -37,14 +40,7 @@ def resolve_rules(rules_file: str | Path | None = "", data_dir: str | Path | Non
     SourceError
         When the file is missing or invalid (naming the line).
     """
-    text = str(rules_file or "").strip()
-    if text.lower() == "none":
-        return Rules.default()
-    if not text:
-        found = find_rules(data_dir)
-        return load_rules(found) if found else Rules.default()
-    path = Path(text).expanduser()
-    return load_rules(path if path.is_absolute() else paths.PROJECT_ROOT / path)
+    return _resolve(rules_file, data_dir, RULES_FILE, load_rules, Rules.default)
 
 
 def resolve_feature_map(feature_map: str | Path | None = "", data_dir: str | Path | None = None) -> FeatureMap:
@@ -59,11 +55,17 @@ def resolve_feature_map(feature_map: str | Path | None = "", data_dir: str | Pat
     SourceError
         When the file is missing or invalid (naming the line).
     """
-    text = str(feature_map or "").strip()
+    return _resolve(feature_map, data_dir, FEATURE_MAP_FILE, load_feature_map, FeatureMap.empty)
+
+
+def _resolve(given: str | Path | None, data_dir: str | Path | None, folder_file: Path,
+             load: Callable[[Path], T], empty: Callable[[], T]) -> T:  # fmt: skip
+    """``""``: the folder's file when present, else ``empty()``; ``none``: ``empty()``; else ``load`` the path."""
+    text = str(given or "").strip()
     if text.lower() == "none":
-        return FeatureMap.empty()
+        return empty()
     if not text:
-        found = Path(data_dir).expanduser() / FEATURE_MAP_FILE if data_dir else None
-        return load_feature_map(found) if found is not None and found.is_file() else FeatureMap.empty()
+        found = Path(data_dir).expanduser() / folder_file if data_dir else None
+        return load(found) if found is not None and found.is_file() else empty()
     path = Path(text).expanduser()
-    return load_feature_map(path if path.is_absolute() else paths.PROJECT_ROOT / path)
+    return load(path if path.is_absolute() else paths.PROJECT_ROOT / path)
