@@ -20,13 +20,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from finops_lib import __version__
 from finops_lib.errors import FinopsError
+from finops_lib.sources._common import json_number
 from finops_lib.warehouse.privacy import mask_secrets
 
 __all__ = ["USER_AGENT", "ApiClient", "MalformedPage", "PullError", "Response", "RetryPolicy"]
@@ -187,7 +187,7 @@ class ApiClient:
             raise PullError(f"{self.vendor} refused {path} (HTTP {status}): {self._message(reply.content)}",
                             kind="request")
         try:
-            doc = json.loads(reply.content.decode("utf-8"), parse_float=Decimal)
+            doc = json.loads(reply.content.decode("utf-8"), parse_float=json_number)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             self._last_body = reply.content
             return backoff, f"the page is not valid JSON ({type(exc).__name__})", None

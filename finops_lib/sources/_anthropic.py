@@ -24,6 +24,7 @@ from finops_lib.sources._common import (
     GENAI_SUBCATEGORY,
     Fault,
     grid_width,
+    json_number,
     month_bounds,
     plausible_time,
 )
@@ -59,7 +60,7 @@ def load_page(path: Path) -> tuple[list[Any], dict[str, Any]]:
     try:
         with open_input(path) as fh:
             text = fh.read().decode("utf-8-sig")
-        doc = json.loads(text, parse_float=Decimal)
+        doc = json.loads(text, parse_float=json_number)
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         raise SourceError(path, f"cannot read file: {exc}") from exc
     except json.JSONDecodeError as exc:

@@ -8,7 +8,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 import ibis
 import pyarrow as pa
@@ -44,6 +44,23 @@ class Fault(ValueError):
     def __init__(self, column: str, value: object, reason: str) -> None:
         super().__init__(reason)
         self.column, self.value, self.reason = column, value, reason
+
+
+def json_number(text: str) -> Decimal | str:
+    """Return a JSON number with a fraction or exponent as an exact Decimal, or its text when Decimal cannot hold it.
+
+    An exponent beyond Decimal's range (``1.5e-999999999999999999995``, a corrupt export) stays text, so the field
+    that holds it is rejected with its record (never the whole file).
+
+    Examples
+    --------
+    >>> json_number("1.50"), json_number("1.5e-999999999999999999995")
+    (Decimal('1.50'), '1.5e-999999999999999999995')
+    """
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return text
 
 
 def money(value: object) -> Decimal | None:

@@ -38,6 +38,7 @@ from ibis.backends import BaseBackend
 from finops_lib import engine
 from finops_lib.errors import SourceError
 from finops_lib.schema import conform
+from finops_lib.sources._common import json_number
 from finops_lib.sources._compressed import check_expansion, open_input
 from finops_lib.sources._sql import ident, quote, relation
 
@@ -183,7 +184,7 @@ def parse_json_text(text: str) -> tuple[Any, bool]:
     ([{'name': 'Free tier', 'amount': Decimal('-1.23'), 'id': None}], True)
     """
     try:
-        return json.loads(text, parse_float=Decimal), False
+        return json.loads(text, parse_float=json_number), False
     except json.JSONDecodeError:
         pass
     source = text.strip()

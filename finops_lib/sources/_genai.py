@@ -18,7 +18,7 @@ from typing import Any
 
 from finops_lib.errors import SourceError
 from finops_lib.models import MODEL_PREFIX_PROVIDERS, provider_name
-from finops_lib.sources._common import MAX_COUNT, MONEY_LIMIT, Fault, money, plausible_time
+from finops_lib.sources._common import MAX_COUNT, MONEY_LIMIT, Fault, json_number, money, plausible_time
 from finops_lib.sources._compressed import open_input
 
 #: ``service_tier`` values written by the instrumentations -> schema service tier.
@@ -119,7 +119,7 @@ def _is_json_object(line: bytes) -> bool:
 def line_document(number: int, line: bytes) -> Document:
     """Return one line of a newline-delimited file as a document (an error in place of a line that is not JSON)."""
     try:
-        return Document(number, json.loads(line.decode("utf-8-sig"), parse_float=Decimal))
+        return Document(number, json.loads(line.decode("utf-8-sig"), parse_float=json_number))
     except UnicodeDecodeError as exc:
         return Document(number, None, f"not UTF-8 text (byte {exc.start})")
     except ValueError as exc:
@@ -127,7 +127,7 @@ def line_document(number: int, line: bytes) -> Document:
 
 
 def _concatenated(path: Path, text: str) -> tuple[list[Document], bool]:
-    decoder = json.JSONDecoder(parse_float=Decimal)
+    decoder = json.JSONDecoder(parse_float=json_number)
     docs: list[Document] = []
     pos = 0
     while True:

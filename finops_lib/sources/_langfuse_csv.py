@@ -31,12 +31,11 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from finops_lib.errors import SourceError
-from finops_lib.sources._common import Fault
+from finops_lib.sources._common import Fault, json_number
 
 #: Columns a Langfuse observations CSV must have.
 REQUIRED = ("id", "traceId", "startTime")
@@ -130,7 +129,7 @@ def observation(line: dict[str, Any], *, typed: bool) -> dict[str, Any]:
 def _json_cell(text: str, column: str) -> Any:
     """Return a JSON-text cell's value (numbers with a fraction as Decimal); usage and cost must be JSON."""
     try:
-        return json.loads(text, parse_float=Decimal)
+        return json.loads(text, parse_float=json_number)
     except ValueError:
         if column in ("usageDetails", "costDetails"):
             raise Fault(column, text, "not JSON (the export writes this object as JSON text)") from None

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from finops_lib.errors import SourceError
-from finops_lib.sources._common import MAX_COUNT, grid_width
+from finops_lib.sources._common import MAX_COUNT, grid_width, json_number
 from finops_lib.sources._compressed import open_input
 
 
@@ -24,7 +24,7 @@ def load_page(path: Path) -> list[dict[str, Any]]:
     """Return the buckets of a saved response: a page's ``data`` list, or a bare list of buckets."""
     try:
         with open_input(path) as fh:  # .gz too, within the expansion limits
-            doc = json.loads(fh.read().decode("utf-8"), parse_float=Decimal)
+            doc = json.loads(fh.read().decode("utf-8"), parse_float=json_number)
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         raise SourceError(path, f"cannot read file: {exc}") from exc
     except json.JSONDecodeError as exc:

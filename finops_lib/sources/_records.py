@@ -11,13 +11,12 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Iterable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from finops_lib.errors import SourceError
 from finops_lib.sources import read_head
-from finops_lib.sources._common import Fault, reject
+from finops_lib.sources._common import Fault, json_number, reject
 from finops_lib.sources._compressed import open_input
 
 #: (line or ordinal, locator, record or Fault).
@@ -35,7 +34,7 @@ def json_records(path: Path, head: str) -> Iterator[Record]:
     if head.lstrip("\ufeff \t\r\n").startswith("["):
         with _binary(path) as fh:
             try:
-                doc = json.loads(fh.read().decode("utf-8-sig"), parse_float=Decimal)
+                doc = json.loads(fh.read().decode("utf-8-sig"), parse_float=json_number)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise SourceError(path, f"not a valid JSON array: {exc}") from exc
         for i, rec in enumerate(doc if isinstance(doc, list) else [doc]):
@@ -51,7 +50,7 @@ def json_records(path: Path, head: str) -> Iterator[Record]:
             if not text:
                 continue
             try:
-                yield line, None, json.loads(text, parse_float=Decimal)
+                yield line, None, json.loads(text, parse_float=json_number)
             except json.JSONDecodeError as exc:
                 yield line, None, Fault("record", text, f"not valid JSON: {exc.msg} (char {exc.colno})")
 

@@ -71,6 +71,7 @@ from finops_lib.sources._common import (
     GENAI_SUBCATEGORY,
     Fault,
     flags,
+    json_number,
     plausible_time,
     records_table,
     reject,
@@ -154,7 +155,7 @@ def _timestamp(value: Any, column: str) -> datetime:
 def _json_field(value: Any, column: str) -> Any:
     if isinstance(value, str):
         try:
-            return json.loads(value, parse_float=Decimal) if value.strip() else None
+            return json.loads(value, parse_float=json_number) if value.strip() else None
         except json.JSONDecodeError:
             raise Fault(column, value, f"{column!r} is not valid JSON") from None
     return value
