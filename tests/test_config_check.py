@@ -130,3 +130,16 @@ def test_every_config_file_is_documented() -> None:
     page = (paths.PROJECT_ROOT / "docs" / "config.md").read_text(encoding="utf-8")
     for name in CONFIG_FILES:
         assert f"`{name}`" in page, name
+
+
+def test_a_feature_map_is_checked_with_its_line(workspace, capsys) -> None:
+    (workspace / "config").mkdir(parents=True, exist_ok=True)
+    (workspace / "config" / "feature_map.yaml").write_text(
+        "version: 1\nfeatures:\n  - name: x\n    match: {provider: Pinecone}\n    application: a\n"
+        "    layer: vector db\n", encoding="utf-8")  # fmt: skip
+    assert main(["config", "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "line 6" in out and "'vector db' is not a layer" in out
+    (workspace / "config" / "feature_map.yaml").write_text("version: 1\n", encoding="utf-8")
+    assert main(["config", "--check"]) == 0
+    assert "feature_map.yaml: features, shared services, layers" in capsys.readouterr().out

@@ -312,3 +312,25 @@ def test_search_services_are_retrieval_and_provisioned_capacity_is_model_inferen
         assert con.execute(guess_layer(rows)).tolist() == ["retrieval"] * 3 + ["model_inference", "compute"]
     finally:
         con.disconnect()
+
+
+def test_the_page_on_an_empty_folder_and_on_metrics_alone_says_what_is_missing(tmp_path):
+    from finops_lib.views.feature_cost import page, sections
+    from finops_lib.warehouse import open_data
+
+    (tmp_path / "data").mkdir()
+    con = open_data(str(tmp_path / "data"), warehouse=str(tmp_path / "wh.duckdb"))
+    try:
+        facts, fmap, catalog, filters = page.load(con, data_dir=str(tmp_path))
+        empty = sections.feature_cost(facts, fmap, catalog, filters)
+        assert empty.problem.startswith("Feature cost needs billed cost")
+        assert page.results(empty, filters=filters)["findings"] == empty.problem
+        assert str(sections.notes_view(empty)) == str(sections.feature_chart(empty)) == sections.SEE_ABOVE
+        ingest([DATA / "prometheus_range.json"], con=con)  # counters, no bill: priced nowhere, said so
+        facts, fmap, catalog, filters = page.load(con, data_dir=str(tmp_path))
+        served = sections.feature_cost(facts, fmap, catalog, filters)
+        assert served.problem == "" and served.feature is None
+        assert page.findings(served).startswith("No feature in this window")
+        assert "no self-hosted deployment is named" in str(sections.selfhosted_view(served))
+    finally:
+        con.disconnect()

@@ -21,6 +21,7 @@ from finops_lib.forecast.budgets import read_budgets
 from finops_lib.forecast.events import read_events
 from finops_lib.registry import Registry
 from finops_lib.rules import load_rules
+from finops_lib.rules.feature_map import load_feature_map
 
 __all__ = ["CONFIG_FILES", "Checked", "ConfigFile", "check_folder", "copy_config", "register_config", "run"]
 
@@ -62,6 +63,13 @@ def _budgets(path: Path) -> list[Path]:
                  read_by="finops chargeback, finops status and every page")  # fmt: skip
 def _rules(path: Path) -> list[Path]:
     return [metric.path for metric in load_rules(path).metrics.values()]
+
+
+@register_config("feature_map.yaml", description="features, shared services, layers and self-hosted deployments",
+                 read_by="the feature cost page")  # fmt: skip
+def _feature_map(path: Path) -> list[Path]:
+    load_feature_map(path)
+    return []
 
 
 @register_config("events.csv", description="known launches and price changes",

@@ -100,6 +100,9 @@ def feature_summary(stack: Stack, usage: pd.DataFrame) -> pd.DataFrame:
         model = sum(group.loc[group["model"], "cost"], Decimal(0))
         rows.append({"month": month, "feature": feature, "cost": cost, "model_cost": model, "other_cost": cost - model})
     out = pd.DataFrame(rows, columns=["month", "feature", "cost", "model_cost", "other_cost"])
+    # an empty stack or usage has no value to give its key columns a type
+    out = out.assign(month=pd.to_datetime(out["month"]), feature=out["feature"].astype(object))
+    usage = usage.assign(month=pd.to_datetime(usage["month"]), feature=usage["feature"].astype(object))
     out = out.merge(usage, on=["month", "feature"], how="left")
     for name in ("requests", "active_users", "tokens", "logged_tokens"):
         out[name] = out[name].fillna(0) if name in out else 0.0

@@ -1,4 +1,4 @@
-"""FOCUS 1.2 cost and usage rows for ordinary cloud spend (the gateway's hosting, the EKS cluster, the GPU node)."""
+"""FOCUS 1.2 cost and usage rows for ordinary cloud spend (including the LiteLLM gateway's hosting)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from finops_lib.sample import cluster as cl
 from finops_lib.sample._io import Manifest, csv_text, fmt_decimal
 from finops_lib.sample.ledger import World, register_writer
 from finops_lib.sample.story import AWS_ACCOUNTS, AWS_PAYER, CLOUD_RESOURCES
@@ -52,59 +51,6 @@ def _ts(day: dt.date) -> str:
     return f"{day.isoformat()}T00:00:00Z"
 
 
-def _line(*, cost: Decimal, qty: Decimal, price: Decimal, unit: str, start: dt.datetime, end: dt.datetime,
-          name: str, service: str, category: str, sub: str, description: str, tags: dict[str, str]) -> list[str]:
-    """One FOCUS row of the ml-prod account (the same columns as :data:`COLUMNS`)."""
-    account = AWS_ACCOUNTS["ml-prod"]
-    period = start.date().replace(day=1)
-    period_end = (period + dt.timedelta(days=32)).replace(day=1)
-    sku = hashlib.sha256(f"{service}|{unit}|{name}".encode()).hexdigest()[:16].upper()
-    stamp = lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
-    amount, quantity, unit_price = fmt_decimal(cost), fmt_decimal(qty), fmt_decimal(price)
-    return [
-        amount, AWS_PAYER, "northwind-payer", "USD", _ts(period_end), _ts(period), "Usage", "", description,
-        "Usage-Based", stamp(end), stamp(start), quantity, unit, amount, unit_price, amount,
-        "Amazon Web Services, Inc.", amount, unit_price, "Standard", quantity, unit, "AWS", "Amazon Web Services, Inc.",
-        "us-east-1", "US East (N. Virginia)", f"arn:aws:ec2:us-east-1:{account}:{name}", name, service, category,
-        service, sub, sku, f"{sku}.{unit.upper()}", account, "ml-prod", json.dumps(tags),
-    ]  # fmt: skip
-
-
-def cluster_rows(world: World) -> list[tuple[str, list[str]]]:
-    """Return (month, FOCUS row) of the whole-feature world: EKS nodes, the GPU node, CloudWatch, one row a day.
-
-    See :mod:`finops_lib.sample.cluster`.
-    """
-    world_cluster = cl.build_cluster(world.timeline, world.seed)
-    dates, out = world.timeline.dates, []
-    ec2, day, hour = "Amazon Elastic Compute Cloud", dt.timedelta(days=1), dt.timedelta(hours=1)
-    nodes = {"name": f"{cl.CLUSTER}-general-nodes", "service": ec2, "category": "Compute", "sub": "Virtual Machines",
-             "description": f"m6i.2xlarge On Demand, ${cl.NODE_RATE} per hour",
-             "tags": {"team": "platform", "user:eks:cluster-name": cl.CLUSTER}}  # fmt: skip
-    gpu = {"name": f"{cl.CLUSTER}-{cl.GPU_NODEGROUP}", "service": ec2, "category": "Compute", "sub": "Virtual Machines",
-           "description": f"{cl.GPU_INSTANCE} On Demand, ${cl.GPU_RATE} per hour",
-           "tags": {"team": "support", "user:eks:cluster-name": cl.CLUSTER, "user:eks:nodegroup": cl.GPU_NODEGROUP}}
-    logs = {"name": "support-chatbot-logs", "service": "Amazon CloudWatch", "category": "Management and Governance",
-            "sub": "Observability", "description": f"CloudWatch logs ingested, ${cl.CLOUDWATCH_RATE} per GB",
-            "tags": {"team": "support", "app": "support-chatbot", "feature": "answer"}}  # fmt: skip
-    for rec in world_cluster.nodes.itertuples(index=False):
-        start = dt.datetime.combine(dates[rec.day], dt.time())
-        out.append((f"{start:%Y-%m}", _line(cost=rec.cost, qty=Decimal(rec.hours), price=cl.NODE_RATE, unit="Hours",
-                                            start=start, end=start + day, **nodes)))  # fmt: skip
-    hours: dict[dt.datetime, int] = {}
-    for moment in world_cluster.gpu_hours:  # one line a day, as a daily CUR or FOCUS export has it
-        start = dt.datetime.combine(moment.date(), dt.time())
-        hours[start] = hours.get(start, 0) + 1
-    for start, count in sorted(hours.items()):
-        out.append((f"{start:%Y-%m}", _line(cost=cl.GPU_RATE * count, qty=Decimal(count), price=cl.GPU_RATE,
-                                            unit="Hours", start=start, end=start + count * hour, **gpu)))  # fmt: skip
-    for rec in world_cluster.cloudwatch.itertuples(index=False):
-        start = dt.datetime.combine(dates[rec.day], dt.time())
-        out.append((f"{start:%Y-%m}", _line(cost=rec.cost, qty=rec.gb, price=cl.CLOUDWATCH_RATE, unit="GB",
-                                            start=start, end=start + day, **logs)))  # fmt: skip
-    return out
-
-
 @register_writer("focus")
 def write_focus(world: World, manifest: Manifest) -> None:
     """Write ``focus/focus_1.2_cloud_YYYY-MM.csv``."""
@@ -129,8 +75,6 @@ def write_focus(world: World, manifest: Manifest) -> None:
             "Amazon Web Services, Inc.", "us-east-1", "US East (N. Virginia)", resource, name, service, category,
             service, sub, sku, f"{sku}.{unit.upper()}", account, "ml-prod", tags,
         ])  # fmt: skip
-    for month, row in cluster_rows(world):
-        months.setdefault(month, []).append(row)
     for month, rows in sorted(months.items()):
         manifest.write_text(f"focus/focus_1.2_cloud_{month}.csv", csv_text(list(COLUMNS), rows), fmt="focus_1.2",
                             rows=len(rows))  # fmt: skip

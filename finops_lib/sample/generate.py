@@ -20,7 +20,6 @@ from finops_lib.sample import (
     gcp_writer,
     openai_writer,
     rules_writer,
-    serving_writer,
 )
 from finops_lib.sample._io import Manifest, dumps_json
 from finops_lib.sample.gateway import simulate_gateway
@@ -34,10 +33,10 @@ from finops_lib.sample.truth import write_truth
 
 # The writer modules register themselves on import.
 _WRITER_MODULES = (openai_writer, anthropic_writer, aws_writer, azure_writer, gcp_writer, focus_writer, rules_writer,
-                   budgets_writer, serving_writer)
+                   budgets_writer)
 #: Folders and files the generator owns inside ``out_dir`` (replaced on every run).
-OWNED: tuple[str, ...] = ("openai", "anthropic", "aws", "azure", "gcp", "litellm", "focus", "opencost", "metrics",
-                          "truth", "config", "README.md", "manifest.json")  # fmt: skip
+OWNED: tuple[str, ...] = ("openai", "anthropic", "aws", "azure", "gcp", "litellm", "focus", "truth", "config",
+                          "README.md", "manifest.json")  # fmt: skip
 
 
 def _check(days: int, seed: int, scale: float, end_date: str) -> dt.date:

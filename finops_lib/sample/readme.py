@@ -82,10 +82,7 @@ def write_readme(world: World, manifest: Manifest, *, truth: pd.DataFrame, optio
         "code-assistant and an A/B experiment) with its own OpenAI project and Anthropic workspace; all other "
         f"traffic calls the vendors directly. Total cost: {usd.quantize(Decimal('1'))} USD, of which "
         + ", ".join(f"{p} {v.quantize(Decimal('1'))}" for p, v in by_provider.items())
-        + " (USD equivalent). Beyond tokens, the support chatbot runs a retrieval service on a shared EKS cluster "
-        "(OpenCost allocates it per namespace, `opencost/`), logs to CloudWatch, and summarises conversations with "
-        "Llama 3.1 8B served by vLLM on a GPU node (its counters and DCGM's utilisation in `metrics/`); "
-        "`config/feature_map.yaml` places them (answers in `truth/feature_stack.csv` and `truth/selfhosted*.csv`).",
+        + " (USD equivalent).",
         _table(["team", "application"], [list(a) for a in apps]),
         _table(["provider", "model"], [list(m) for m in models]),
         "## Events (truth/events.csv)",

@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 
 from finops_lib.sample._io import Manifest, csv_text, fmt_decimal
-from finops_lib.sample.cluster import CLUSTER, GPU_RATE, build_cluster
 from finops_lib.sample.focus_writer import cloud_costs
 from finops_lib.sample.gcp_writer import credit_for
 from finops_lib.sample.ledger import MONEY, World, attach, dsum
@@ -40,22 +39,6 @@ def _token_rows(world: World) -> pd.DataFrame:
     return out.reset_index()
 
 
-def _cluster_rows(world: World) -> list[tuple]:
-    """Return the EKS nodes (platform), the GPU node (the chatbot's summaries) and CloudWatch (its answers) per day."""
-    world_cluster = build_cluster(world.timeline, world.seed)
-    rows = [(rec.day, "cloud", "platform", CLUSTER, "nodes", "prod", "", True, rec.cost)
-            for rec in world_cluster.nodes.itertuples(index=False)]
-    index = {day: i for i, day in enumerate(world.timeline.dates)}
-    gpu: dict[int, Decimal] = {}
-    for hour in world_cluster.gpu_hours:
-        gpu[index[hour.date()]] = gpu.get(index[hour.date()], Decimal(0)) + GPU_RATE
-    rows += [(day, "cloud", "support", "support-chatbot", "summarize", "prod", "", True, cost)
-             for day, cost in gpu.items()]
-    rows += [(rec.day, "cloud", "support", "support-chatbot", "answer", "prod", "", True, rec.cost)
-             for rec in world_cluster.cloudwatch.itertuples(index=False)]
-    return rows
-
-
 def _shared_rows(world: World) -> pd.DataFrame:
     rows = []
     ptu = MONEY.multiply(PTU_HOUR_USD * USD_TO_EUR, PTU_UNITS * 24)
@@ -65,7 +48,6 @@ def _shared_rows(world: World) -> pd.DataFrame:
     for rec in cloud_costs(world).itertuples(index=False):
         name, _, _, team, app, _, _ = CLOUD_RESOURCES[rec.resource]
         rows.append((rec.day, "cloud", team or "platform", app or "network", name, "prod", "", bool(team), rec.cost))
-    rows += _cluster_rows(world)
     columns = ["day", "provider", "team", "app", "feature", "env", "tier", "tagged", "cost"]
     frame = pd.DataFrame(rows, columns=columns)
     frame = frame.assign(model="", context_tier="", channel="direct", credit=Decimal(0))

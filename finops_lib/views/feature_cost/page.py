@@ -177,14 +177,28 @@ def findings(fc: Any) -> str:
     return " ".join(parts)
 
 
+def _options(options: Any) -> str:
+    """Return a shared service's options as a reader writes them: ``namespaces: chatbot-rag -> bot/answers; ...``."""
+    parts = []
+    for key, value in options.items():
+        if isinstance(value, dict):
+            shown = ", ".join(f"{k} -> {v}" if key == "namespaces" else f"{k} {v:g}" for k, v in value.items())
+        elif isinstance(value, list | tuple):
+            shown = ", ".join(str(v) for v in value)
+        else:
+            shown = str(value)
+        parts.append(f"{key}: {shown}")
+    return "; ".join(parts)
+
+
 def describe_map(fmap: FeatureMap) -> pd.DataFrame:
     """Return the feature map's entries, one row each: section, name, what it places, layer, strategy, line."""
     rows = [{"section": "features", "name": e.name, "places": f"{e.application}/{e.feature}" if e.feature else
              e.application, "layer": layer_label(e.layer) if e.layer else "", "strategy": "", "line": e.line}
             for e in fmap.features]  # fmt: skip
-    rows += [{"section": "shared", "name": s.name, "places": ", ".join(f"{k}: {v}" for k, v in s.options.items())
-              or "every feature with cost", "layer": layer_label(s.layer) if s.layer else "",
-              "strategy": s.strategy, "line": s.line} for s in fmap.shared]  # fmt: skip
+    rows += [{"section": "shared", "name": s.name, "places": _options(s.options) or "every feature with cost",
+              "layer": layer_label(s.layer) if s.layer else "", "strategy": s.strategy, "line": s.line}
+             for s in fmap.shared]  # fmt: skip
     rows += [{"section": "layers", "name": "", "places": "", "layer": layer_label(e.layer), "strategy": "",
               "line": e.line} for e in fmap.layers]  # fmt: skip
     rows += [{"section": "deployments", "name": d.name, "places": "OpenCost GPU cost" if d.gpu == "opencost" else

@@ -68,7 +68,8 @@ def feature_cost(facts: Facts, fmap: FeatureMap, catalog: Catalog, params: dict[
     ParameterError
         When ``params`` name a feature or application the window does not have.
     """
-    if facts.total("cost") == 0 and not facts.has_metrics:
+    metrics = facts.has_metrics and int(facts.metric_rows().count().execute()) > 0
+    if facts.total("cost") == 0 and not metrics:
         problem = ("Feature cost needs billed cost (an invoice, cost or usage export) or serving metrics: none is "
                    "loaded for this window.")  # fmt: skip
         return FeatureCost(facts, fmap, params, problem, None, pd.DataFrame(), None, None, ())
@@ -243,6 +244,8 @@ def selfhosted_chart(fc: FeatureCost) -> Any:
 
 def notes_view(fc: FeatureCost) -> Any:
     """Return what the page could not show, one sentence each, or say that nothing is missing."""
+    if fc.problem:
+        return Notice(SEE_ABOVE)
     if not fc.notes:
         return Notice("Nothing left out: every shared service split and every deployment priced.")
     return stack(*(Notice(n) for n in fc.notes))
