@@ -148,14 +148,19 @@ def test_user_mapping_id_cache_cost_status(read, tmp_path, user_mapping):
     assert rejects.loc[5, ["x_Column", "x_Value", "x_Reason"]].tolist() == ["cost", "abc", "not a number"]
 
 
+def _csv_and_parquet(folder, stem: str, text: str):
+    """Write ``text`` as ``<stem>.csv`` and the same columns, all text, as ``<stem>.parquet``; return both paths."""
+    source, target = folder / f"{stem}.csv", folder / f"{stem}.parquet"
+    source.write_text(text)
+    names = text.split("\n", 1)[0].split(",")
+    pq.write_table(pacsv.read_csv(source, convert_options=pacsv.ConvertOptions(
+        column_types=dict.fromkeys(names, pa.string()))), target)  # fmt: skip
+    return source, target
+
+
 def test_parquet_reads_like_csv(read, tmp_path, user_mapping):
     user_mapping(GATEWAY_YAML)
-    source = tmp_path / "gateway.csv"
-    source.write_text(GATEWAY_CSV)
-    table = pacsv.read_csv(source, convert_options=pacsv.ConvertOptions(
-        column_types={c: pa.string() for c in GATEWAY_CSV.split("\n", 1)[0].split(",")}))
-    target = tmp_path / "gateway.parquet"
-    pq.write_table(table, target)
+    source, target = _csv_and_parquet(tmp_path, "gateway", GATEWAY_CSV)
     assert detect_format(target).name == "mapped:test_gateway"
     _, from_csv, _ = read(source)
     _, from_parquet, rejects = read(target)
@@ -368,12 +373,7 @@ def test_costs_mapping_fields_defaults_and_rejects(read_costs, tmp_path, user_ma
 
 def test_costs_parquet_reads_like_csv(read_costs, tmp_path, user_mapping):
     user_mapping(INVOICE_YAML)
-    source = tmp_path / "invoice.csv"
-    source.write_text(INVOICE_CSV)
-    table = pacsv.read_csv(source, convert_options=pacsv.ConvertOptions(
-        column_types={c: pa.string() for c in INVOICE_CSV.split("\n", 1)[0].split(",")}))
-    target = tmp_path / "invoice.parquet"
-    pq.write_table(table, target)
+    source, target = _csv_and_parquet(tmp_path, "invoice", INVOICE_CSV)
     assert detect_format(target).name == "mapped:test_invoice"
     _, from_csv, csv_rejects = read_costs(source)
     _, from_parquet, parquet_rejects = read_costs(target)

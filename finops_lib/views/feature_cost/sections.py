@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from finops_lib import paths
 from finops_lib.facts import Facts
 from finops_lib.feature_cost import UNASSIGNED, Stack, feature_stack, feature_summary, feature_usage
 from finops_lib.pricing import Catalog
@@ -68,8 +69,8 @@ def feature_cost(facts: Facts, fmap: FeatureMap, catalog: Catalog, params: dict[
     ParameterError
         When ``params`` name a feature or application the window does not have.
     """
-    metrics = facts.has_metrics and int(facts.metric_rows().count().execute()) > 0
-    if facts.total("cost") == 0 and not metrics:
+    # a warehouse holds a (maybe empty) metrics table: count its rows only when there is no money to show
+    if facts.total("cost") == 0 and not (facts.has_metrics and int(facts.metric_rows().count().execute()) > 0):
         problem = ("Feature cost needs billed cost (an invoice, cost or usage export) or serving metrics: none is "
                    "loaded for this window.")  # fmt: skip
         return FeatureCost(facts, fmap, params, problem, None, pd.DataFrame(), None, None, ())
@@ -257,4 +258,4 @@ def map_view(fc: FeatureCost) -> Any:
     if table.empty:
         return Notice("No feature map: features come from the data's app and feature tags and the allocation rules; "
                       "layers are guessed (docs/feature_cost.md).")  # fmt: skip
-    return fmt_table(table, caption=f"{page.paths.shown(fc.fmap.source)}: first match wins; line: in the file")
+    return fmt_table(table, caption=f"{paths.shown(fc.fmap.source)}: first match wins; line: in the file")
